@@ -1,0 +1,37 @@
+//! The domain's error: every way a rule can refuse, named after what went wrong.
+
+use thiserror::Error;
+
+use crate::contact::ContactError;
+use crate::identity::{NameError, TransitionError};
+use crate::level::UnknownLevel;
+use crate::national_id::NationalIdError;
+use crate::secrets::SecretError;
+use crate::service_provider::ServiceProviderError;
+use crate::user_id::UserIdError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    #[error("national ID number: {0}")]
+    NationalId(#[from] NationalIdError),
+    #[error("user ID: {0}")]
+    UserId(#[from] UserIdError),
+    #[error("{0}")]
+    Contact(#[from] ContactError),
+    #[error("name: {0}")]
+    Name(#[from] NameError),
+    #[error("{0}")]
+    Level(#[from] UnknownLevel),
+    #[error("{0}")]
+    Transition(#[from] TransitionError),
+    #[error("{0}")]
+    ServiceProvider(#[from] ServiceProviderError),
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+    #[error("the birth date does not match the one in the national ID number")]
+    BirthdateMismatch,
+    #[error("the activation code is not valid: {0}")]
+    ActivationCode(&'static str),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}

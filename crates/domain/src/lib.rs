@@ -1,0 +1,32 @@
+//! sesam's domain: the rules and state machines of a national digital identity.
+//!
+//! Nothing here knows about HTTP, SQL or an async runtime. Time and randomness come in
+//! through [`Clock`] and [`Random`], so every rule can be tested with fixed values.
+#![forbid(unsafe_code)]
+
+pub mod activation;
+pub mod audit;
+pub mod clock;
+pub mod contact;
+pub mod error;
+pub mod identity;
+pub mod level;
+pub mod national_id;
+pub mod random;
+pub mod secrets;
+pub mod service_provider;
+pub mod text;
+pub mod user_id;
+
+pub use activation::{ActivationCode, ActivationGrant, ActivationPurpose};
+pub use audit::{AuditChainError, AuditDraft, AuditEntry, AuditKey, ChainHead};
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use contact::{EmailAddress, PhoneNumber};
+pub use error::DomainError;
+pub use identity::{Identity, IdentityState, PersonName, TransitionError};
+pub use level::Level;
+pub use national_id::{NationalId, NationalIdError};
+pub use random::{OsRandom, Random};
+pub use secrets::{MasterKey, SecretKeys};
+pub use service_provider::{ClientId, ClientSecret, DisplayName, RedirectUri};
+pub use user_id::{UserId, UserIdError, UserIdKey};
