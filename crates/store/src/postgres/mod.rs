@@ -1,0 +1,45 @@
+//! The PostgreSQL adapter: any number of server nodes share one database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sesam_domain::AuditKey;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::StoreError;
+
+type Db = sqlx::Postgres;
+
+mod dialect;
+#[path = "../sql/audit.rs"]
+mod audit;
+#[path = "../sql/grants.rs"]
+mod grants;
+#[path = "../sql/identities.rs"]
+mod identities;
+#[path = "../sql/meta.rs"]
+mod meta;
+#[path = "../sql/rows.rs"]
+mod rows;
+#[path = "../sql/service_providers.rs"]
+mod service_providers;
+#[path = "../sql/store.rs"]
+mod store;
+
+pub use store::SqlStore;
+
+impl SqlStore {
+    /// Connects and applies pending migrations (under PostgreSQL's advisory lock, so
+    /// several nodes starting at once migrate once).
+    pub async fn connect(url: &str, audit_key: AuditKey) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        let store = Self::from_pool(pool, audit_key);
+        store.migrate(&dialect::migrator()).await?;
+        Ok(store)
+    }
+}

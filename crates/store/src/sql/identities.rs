@@ -1,0 +1,257 @@
+//! Identities, their user ID claims (uniqueness and quarantine) and user ID history.
+
+use async_trait::async_trait;
+use sesam_domain::{
+    ActivationGrant, AuditDraft, Identity, IdentityState, Timestamp, UserId, UserIdKey,
+};
+use sqlx::{Row as _, Transaction};
+use uuid::Uuid;
+
+use super::rows::{self, identity_columns};
+use super::store::SqlStore;
+use super::{Db, audit, dialect, grants};
+use crate::{IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
+
+/// Reserves `user_id` for `identity_id`: refused while someone else uses it or while it is
+/// in someone else's quarantine; an expired quarantine is cleared. The primary key on
+/// `user_id_claims.key` makes two concurrent claims of one ID fail for all but one.
+async fn claim_user_id(
+    tx: &mut Transaction<'_, Db>,
+    identity_id: Uuid,
+    user_id: &UserId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let key = user_id.key();
+    let existing = sqlx::query(
+        "SELECT identity_id, released_at, reserved_until FROM user_id_claims WHERE key = $1",
+    )
+    .bind(key.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = existing {
+        let owner: Uuid = row.try_get("identity_id")?;
+        let released: Option<i64> = row.try_get("released_at")?;
+        let reserved_until: Option<i64> = row.try_get("reserved_until")?;
+        if owner == identity_id {
+            sqlx::query(
+                "UPDATE user_id_claims SET released_at = NULL, reserved_until = NULL WHERE key = $1",
+            )
+            .bind(key.as_str())
+            .execute(&mut **tx)
+            .await?;
+            return Ok(());
+        }
+        if released.is_none() {
+            return Err(StoreError::UserIdTaken);
+        }
+        if reserved_until.is_some_and(|until| until > at.millis()) {
+            return Err(StoreError::UserIdReserved);
+        }
+        sqlx::query("DELETE FROM user_id_claims WHERE key = $1")
+            .bind(key.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("INSERT INTO user_id_claims (key, identity_id) VALUES ($1, $2)")
+        .bind(key.as_str())
+        .bind(identity_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn start_history(
+    tx: &mut Transaction<'_, Db>,
+    identity_id: Uuid,
+    user_id: &UserId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE user_id_history SET to_at = $1 WHERE identity_id = $2 AND to_at IS NULL")
+        .bind(at.millis())
+        .bind(identity_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("INSERT INTO user_id_history (identity_id, user_id, from_at) VALUES ($1, $2, $3)")
+        .bind(identity_id)
+        .bind(user_id.as_str())
+        .bind(at.millis())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    async fn fetch_identity(&self, sql: &'static str, bind: impl FnOnce(sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>) -> Result<Option<Identity>, StoreError> {
+        bind(sqlx::query(sql))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(rows::identity)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqlStore {
+    async fn enrol(
+        &self,
+        new: &NewIdentity,
+        grant: &ActivationGrant,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        let e = &new.enrolment;
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let taken = sqlx::query("SELECT 1 FROM identities WHERE national_id_index = $1")
+            .bind(&new.national_id_index[..])
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::NationalIdTaken);
+        }
+        sqlx::query(
+            "INSERT INTO identities (id, national_id_sealed, national_id_index, national_id_masked, name, birthdate, ial, state, phone, email, user_id, user_id_key, activated_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $13)",
+        )
+        .bind(new.id)
+        .bind(&new.national_id_sealed)
+        .bind(&new.national_id_index[..])
+        .bind(e.national_id.masked())
+        .bind(e.name.as_str())
+        .bind(rows::format_date(e.birthdate))
+        .bind(e.ial.as_str())
+        .bind(IdentityState::Pending.as_str())
+        .bind(e.phone.as_str())
+        .bind(e.email.as_ref().map(|m| m.as_str()))
+        .bind(e.user_id.as_ref().map(UserId::as_str))
+        .bind(e.user_id.as_ref().map(|u| u.key().as_str().to_owned()))
+        .bind(new.created_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        if let Some(user_id) = &e.user_id {
+            claim_user_id(&mut tx, new.id, user_id, new.created_at).await?;
+            start_history(&mut tx, new.id, user_id, new.created_at).await?;
+        }
+        grants::insert(&mut tx, grant).await?;
+        audit::append(&mut tx, &self.audit_key, new.created_at, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn identity(&self, id: Uuid) -> Result<Option<Identity>, StoreError> {
+        self.fetch_identity(concat!("SELECT ", identity_columns!(), " FROM identities WHERE id = $1"), |q| q.bind(id))
+            .await
+    }
+
+    async fn identity_by_user_id(&self, key: &UserIdKey) -> Result<Option<Identity>, StoreError> {
+        let key = key.as_str().to_owned();
+        self.fetch_identity(concat!("SELECT ", identity_columns!(), " FROM identities WHERE user_id_key = $1"), |q| q.bind(key))
+            .await
+    }
+
+    async fn identity_by_national_id(&self, index: &[u8; 32]) -> Result<Option<Identity>, StoreError> {
+        let index = index.to_vec();
+        self.fetch_identity(concat!("SELECT ", identity_columns!(), " FROM identities WHERE national_id_index = $1"), |q| q.bind(index))
+            .await
+    }
+
+    async fn national_id_sealed(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT national_id_sealed FROM identities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("national_id_sealed")).transpose()?)
+    }
+
+    async fn set_state(
+        &self,
+        id: Uuid,
+        from: IdentityState,
+        to: IdentityState,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE identities SET state = $1, updated_at = $2, \
+             activated_at = CASE WHEN $1 = 'active' AND activated_at IS NULL THEN $2 ELSE activated_at END \
+             WHERE id = $3 AND state = $4",
+        )
+        .bind(to.as_str())
+        .bind(at.millis())
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM identities WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match exists {
+                Some(_) => StoreError::Conflict("identity"),
+                None => StoreError::NotFound("identity"),
+            });
+        }
+        audit::append(&mut tx, &self.audit_key, at, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn change_user_id(&self, change: &UserIdChange, audit: &AuditDraft) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let row = sqlx::query(dialect::SELECT_IDENTITY_FOR_UPDATE)
+            .bind(change.identity_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("identity"))?;
+        let old_key: Option<String> = row.try_get("user_id_key")?;
+        let new_key = change.new.key();
+        if old_key.as_deref() != Some(new_key.as_str()) {
+            claim_user_id(&mut tx, change.identity_id, &change.new, change.at).await?;
+            if let Some(old) = &old_key {
+                sqlx::query("UPDATE user_id_claims SET released_at = $1, reserved_until = $2 WHERE key = $3")
+                    .bind(change.at.millis())
+                    .bind(change.reserved_until.millis())
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::query("UPDATE identities SET user_id = $1, user_id_key = $2, updated_at = $3 WHERE id = $4")
+            .bind(change.new.as_str())
+            .bind(new_key.as_str())
+            .bind(change.at.millis())
+            .bind(change.identity_id)
+            .execute(&mut *tx)
+            .await?;
+        start_history(&mut tx, change.identity_id, &change.new, change.at).await?;
+        audit::append(&mut tx, &self.audit_key, change.at, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_id_history(&self, id: Uuid) -> Result<Vec<UserIdHistoryEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, from_at, to_at FROM user_id_history WHERE identity_id = $1 ORDER BY from_at",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserIdHistoryEntry {
+                    user_id: r.try_get("user_id")?,
+                    from: Timestamp::from_millis(r.try_get("from_at")?),
+                    to: r.try_get::<Option<i64>, _>("to_at")?.map(Timestamp::from_millis),
+                })
+            })
+            .collect()
+    }
+
+    async fn count_identities(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM identities")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+}

@@ -1,0 +1,39 @@
+//! Key/value facts about the database itself (e.g. the master-key check value).
+
+use async_trait::async_trait;
+use sqlx::Row as _;
+
+use super::dialect;
+use super::store::SqlStore;
+use crate::{MetaStore, StoreError};
+
+#[async_trait]
+impl MetaStore for SqlStore {
+    async fn meta_get_or_init(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.try_get("value")?)
+    }
+
+    async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! Turning rows into domain values, refusing what the domain would not accept.
+
+use sesam_domain::activation::GrantState;
+use sesam_domain::{
+    ActivationGrant, AuditEntry, EmailAddress, Identity, Level, PersonName, PhoneNumber, Timestamp,
+    UserId,
+};
+use sqlx::Row as _;
+use time::Date;
+use time::macros::format_description;
+
+use super::Db;
+use crate::{ServiceProviderRecord, StoreError};
+
+pub(super) type Row = <Db as sqlx::Database>::Row;
+
+macro_rules! identity_columns {
+    () => {
+        "id, national_id_masked, name, birthdate, ial, state, phone, email, user_id, activated_at, created_at, updated_at"
+    };
+}
+pub(super) use identity_columns;
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::InvalidData(format!("{what}: {e}"))
+}
+
+pub(super) fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|v: Vec<u8>| invalid(what, format_args!("expected 32 bytes, found {}", v.len())))
+}
+
+pub(super) fn format_date(d: Date) -> String {
+    d.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
+}
+
+pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
+    let birthdate: String = row.try_get("birthdate")?;
+    let email: Option<String> = row.try_get("email")?;
+    let user_id: Option<String> = row.try_get("user_id")?;
+    let state: String = row.try_get("state")?;
+    let ial: String = row.try_get("ial")?;
+    Ok(Identity {
+        id: row.try_get("id")?,
+        user_id: user_id
+            .map(|u| UserId::parse(&u))
+            .transpose()
+            .map_err(|e| invalid("user_id", e))?,
+        name: PersonName::parse(row.try_get::<&str, _>("name")?).map_err(|e| invalid("name", e))?,
+        birthdate: Date::parse(&birthdate, format_description!("[year]-[month]-[day]"))
+            .map_err(|e| invalid("birthdate", e))?,
+        national_id_masked: row.try_get("national_id_masked")?,
+        ial: ial.parse::<Level>().map_err(|e| invalid("ial", e))?,
+        state: state.parse().map_err(|e| invalid("state", e))?,
+        phone: PhoneNumber::parse(row.try_get::<&str, _>("phone")?).map_err(|e| invalid("phone", e))?,
+        email: email
+            .map(|e| EmailAddress::parse(&e))
+            .transpose()
+            .map_err(|e| invalid("email", e))?,
+        activated_at: row.try_get::<Option<i64>, _>("activated_at")?.map(Timestamp::from_millis),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+macro_rules! grant_columns {
+    () => {
+        "id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at"
+    };
+}
+pub(super) use grant_columns;
+
+pub(super) fn grant(row: &Row) -> Result<ActivationGrant, StoreError> {
+    let purpose: String = row.try_get("purpose")?;
+    let state: String = row.try_get("state")?;
+    Ok(ActivationGrant {
+        id: row.try_get("id")?,
+        identity_id: row.try_get("identity_id")?,
+        purpose: purpose.parse().map_err(|e| invalid("purpose", e))?,
+        code_hash: hash32(row.try_get("code_hash")?, "code_hash")?,
+        state: state.parse::<GrantState>().map_err(|e| invalid("grant state", e))?,
+        failed_attempts: row.try_get("failed_attempts")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+    })
+}
+
+macro_rules! audit_columns {
+    () => {
+        "seq, at, actor, action, subject, reason, details, prev_hash, hash"
+    };
+}
+pub(super) use audit_columns;
+
+pub(super) fn audit_entry(row: &Row) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        seq: row.try_get("seq")?,
+        at: Timestamp::from_millis(row.try_get("at")?),
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        subject: row.try_get("subject")?,
+        reason: row.try_get("reason")?,
+        details: row.try_get("details")?,
+        prev_hash: hash32(row.try_get("prev_hash")?, "prev_hash")?,
+        hash: hash32(row.try_get("hash")?, "hash")?,
+    })
+}
+
+macro_rules! sp_columns {
+    () => {
+        "client_id, display_name, redirect_uris, secret_hash, allow_national_id, require_par, ciba, jwks, created_at"
+    };
+}
+pub(super) use sp_columns;
+
+pub(super) fn service_provider(row: &Row) -> Result<ServiceProviderRecord, StoreError> {
+    let uris: String = row.try_get("redirect_uris")?;
+    Ok(ServiceProviderRecord {
+        client_id: row.try_get("client_id")?,
+        display_name: row.try_get("display_name")?,
+        redirect_uris: serde_json::from_str(&uris).map_err(|e| invalid("redirect_uris", e))?,
+        secret_hash: hash32(row.try_get("secret_hash")?, "secret_hash")?,
+        allow_national_id: row.try_get("allow_national_id")?,
+        require_par: row.try_get("require_par")?,
+        ciba: row.try_get("ciba")?,
+        jwks: row.try_get("jwks")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}

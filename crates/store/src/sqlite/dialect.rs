@@ -1,0 +1,29 @@
+//! What SQLite does differently.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Pool, Transaction};
+
+use super::Db;
+
+/// Writers take the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that
+/// reads first and writes later can fail with SQLITE_BUSY instead of waiting.
+pub(super) async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// SQLite has no row locks; `BEGIN IMMEDIATE` already serialises writers.
+pub(super) const SELECT_AUDIT_HEAD_FOR_UPDATE: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+pub(super) const SELECT_IDENTITY_FOR_UPDATE: &str =
+    "SELECT state, user_id, user_id_key FROM identities WHERE id = $1";
+
+pub(super) fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("init"),
+        MigrationType::Simple,
+        sqlx::SqlSafeStr::into_sql_str(include_str!("../../migrations/sqlite/0001_init.sql")),
+        false,
+    )])
+}

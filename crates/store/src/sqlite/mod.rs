@@ -1,0 +1,61 @@
+//! The SQLite adapter: one file in the data directory, WAL mode, so a running server and
+//! operator commands can use it at the same time.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sesam_domain::AuditKey;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::StoreError;
+
+type Db = sqlx::Sqlite;
+
+mod dialect;
+#[path = "../sql/audit.rs"]
+mod audit;
+#[path = "../sql/grants.rs"]
+mod grants;
+#[path = "../sql/identities.rs"]
+mod identities;
+#[path = "../sql/meta.rs"]
+mod meta;
+#[path = "../sql/rows.rs"]
+mod rows;
+#[path = "../sql/service_providers.rs"]
+mod service_providers;
+#[path = "../sql/store.rs"]
+mod store;
+
+pub use store::SqlStore;
+
+/// How long a writer waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl SqlStore {
+    /// Opens (or creates) the database file and applies pending migrations.
+    pub async fn open(path: &Path, audit_key: AuditKey) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|e| StoreError::BadUrl(e.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .acquire_timeout(BUSY_TIMEOUT * 2)
+            .connect_with(options)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Unavailable(m) => StoreError::Unavailable(format!("{}: {m}", path.display())),
+                other => other,
+            })?;
+        let store = Self::from_pool(pool, audit_key);
+        store.migrate(&dialect::migrator()).await?;
+        Ok(store)
+    }
+}

@@ -1,0 +1,343 @@
+//! The storage conformance suite: every case is written once against the `Store` port
+//! and run against SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use sesam_domain::identity::Enrolment;
+use sesam_domain::{
+    ActivationGrant, ActivationPurpose, AuditDraft, AuditKey, IdentityState, Level, MasterKey,
+    NationalId, OsRandom, PersonName, PhoneNumber, SecretKeys, Timestamp, UserId, UserIdKey,
+};
+use sesam_store::{NewIdentity, ServiceProviderRecord, Store, StoreError, UserIdChange};
+use uuid::Uuid;
+
+fn keys() -> SecretKeys {
+    MasterKey::from_hex(&"5a".repeat(32)).unwrap().keys()
+}
+
+async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let (dir, path) = sesam_testkit::sqlite_path();
+    let store = sesam_store::open(&sesam_store::Location::Sqlite(path), AuditKey::from(&keys()))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+async fn pg_store() -> Option<Arc<dyn Store>> {
+    let url = sesam_testkit::postgres_database().await?;
+    Some(
+        sesam_store::open(&sesam_store::Location::Postgres(url), AuditKey::from(&keys()))
+            .await
+            .unwrap(),
+    )
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (_dir, store) = super::sqlite_store().await;
+                    super::cases::$case(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(store) = super::pg_store().await else { return };
+                    super::cases::$case(store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    enrol_and_read_back,
+    duplicate_national_id_writes_nothing,
+    user_ids_are_unique_case_insensitively,
+    user_id_change_quarantines_the_old_id,
+    state_changes_are_compare_and_set,
+    concurrent_enrolments_of_one_person_admit_one,
+    concurrent_audit_appends_keep_one_chain,
+    service_providers_round_trip,
+    meta_keeps_the_first_value,
+);
+
+mod cases {
+    use super::*;
+
+    pub(super) const T0: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+
+    pub(super) fn enrolment(nid: &str, phone: &str, user_id: Option<&str>) -> Enrolment {
+        let national_id = NationalId::parse(nid).unwrap();
+        let birthdate = national_id.birth_date().unwrap();
+        Enrolment::new(
+            national_id,
+            PersonName::parse("Anna Hansen").unwrap(),
+            birthdate,
+            PhoneNumber::parse(phone).unwrap(),
+            None,
+            user_id.map(|u| UserId::parse(u).unwrap()),
+            Level::Substantial,
+        )
+        .unwrap()
+    }
+
+    pub(super) fn new_identity(e: Enrolment, at: Timestamp) -> NewIdentity {
+        let k = keys();
+        let id = Uuid::now_v7();
+        NewIdentity {
+            id,
+            national_id_sealed: k.seal_national_id(&e.national_id, id, &OsRandom),
+            national_id_index: k.national_id_index(&e.national_id),
+            enrolment: e,
+            created_at: at,
+        }
+    }
+
+    fn grant_for(n: &NewIdentity) -> ActivationGrant {
+        let code = sesam_domain::ActivationCode::generate(&OsRandom);
+        ActivationGrant::issue(
+            n.id,
+            ActivationPurpose::FirstActivation,
+            keys().activation_code_hash(code.normalized()),
+            n.created_at,
+        )
+    }
+
+    fn audit(action: &str, n: &NewIdentity) -> AuditDraft {
+        AuditDraft::new("operator:test", action).subject(n.id.to_string())
+    }
+
+    async fn enrol(store: &dyn Store, n: &NewIdentity) -> Result<(), StoreError> {
+        store.enrol(n, &grant_for(n), &audit("identity.enrolled", n)).await
+    }
+
+    async fn verify_chain(store: &dyn Store) -> i64 {
+        let key = AuditKey::from(&keys());
+        let mut v = key.verifier();
+        let mut after = 0;
+        loop {
+            let page = store.audit_entries(after, 7).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            for e in &page {
+                v.push(e).unwrap();
+                after = e.seq;
+            }
+        }
+        v.finish(store.audit_head().await.unwrap()).unwrap()
+    }
+
+    pub(super) async fn enrol_and_read_back(store: Arc<dyn Store>) {
+        let n = new_identity(enrolment("0101901234", "+4512345678", Some("Anna.Hansen")), T0);
+        let g = grant_for(&n);
+        store.enrol(&n, &g, &audit("identity.enrolled", &n)).await.unwrap();
+
+        let by_id = store.identity(n.id).await.unwrap().unwrap();
+        assert_eq!(by_id.state, IdentityState::Pending);
+        assert_eq!(by_id.national_id_masked, "010190-****");
+        assert_eq!(by_id.user_id.as_ref().unwrap().as_str(), "Anna.Hansen");
+        assert_eq!(by_id.phone.as_str(), "+4512345678");
+        assert_eq!(by_id.created_at, T0);
+        assert_eq!(by_id.ial, Level::Substantial);
+        assert_eq!(by_id.activated_at, None);
+
+        let by_user = store.identity_by_user_id(&UserIdKey::of_input("ANNA.hansen")).await.unwrap();
+        assert_eq!(by_user.as_ref().map(|i| i.id), Some(n.id));
+        let by_nid = store.identity_by_national_id(&n.national_id_index).await.unwrap();
+        assert_eq!(by_nid.map(|i| i.id), Some(n.id));
+        assert!(store.identity_by_user_id(&UserIdKey::of_input("nobody")).await.unwrap().is_none());
+        assert!(store.identity(Uuid::now_v7()).await.unwrap().is_none());
+
+        let sealed = store.national_id_sealed(n.id).await.unwrap().unwrap();
+        assert_eq!(keys().open_national_id(&sealed, n.id).unwrap().expose_digits(), "0101901234");
+
+        assert_eq!(store.grant_by_code_hash(&g.code_hash).await.unwrap(), Some(g.clone()));
+        assert_eq!(store.grants_of(n.id).await.unwrap(), vec![g]);
+        assert_eq!(store.count_identities().await.unwrap(), 1);
+        assert_eq!(store.user_id_history(n.id).await.unwrap().len(), 1);
+
+        let entries = store.audit_entries(0, 10).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].action, "identity.enrolled");
+        assert_eq!(verify_chain(&*store).await, 1);
+    }
+
+    pub(super) async fn duplicate_national_id_writes_nothing(store: Arc<dyn Store>) {
+        let a = new_identity(enrolment("0101901234", "+4512345678", Some("first.one")), T0);
+        enrol(&*store, &a).await.unwrap();
+        let head = store.audit_head().await.unwrap();
+        let b = new_identity(enrolment("010190-1234", "+4587654321", Some("second.one")), T0);
+        assert!(matches!(enrol(&*store, &b).await, Err(StoreError::NationalIdTaken)));
+        assert_eq!(store.count_identities().await.unwrap(), 1);
+        assert_eq!(store.audit_head().await.unwrap(), head);
+        // The refused enrolment's user ID was not claimed either.
+        let c = new_identity(enrolment("0202901234", "+4587654321", Some("second.one")), T0);
+        enrol(&*store, &c).await.unwrap();
+    }
+
+    pub(super) async fn user_ids_are_unique_case_insensitively(store: Arc<dyn Store>) {
+        let a = new_identity(enrolment("0101901234", "+4512345678", Some("Søren.Æblegård")), T0);
+        enrol(&*store, &a).await.unwrap();
+        let b = new_identity(enrolment("0202901234", "+4587654321", Some("SØREN.æBLEGÅRD")), T0);
+        assert!(matches!(enrol(&*store, &b).await, Err(StoreError::UserIdTaken)));
+        assert!(store.identity_by_national_id(&b.national_id_index).await.unwrap().is_none());
+        assert_eq!(verify_chain(&*store).await, 1);
+    }
+
+    pub(super) async fn user_id_change_quarantines_the_old_id(store: Arc<dyn Store>) {
+        let a = new_identity(enrolment("0101901234", "+4512345678", Some("anna.old")), T0);
+        enrol(&*store, &a).await.unwrap();
+        let b = new_identity(enrolment("0202901234", "+4587654321", None), T0);
+        enrol(&*store, &b).await.unwrap();
+
+        let t1 = T0.plus_days(1);
+        let change = |who: Uuid, to: &str, at: Timestamp| UserIdChange {
+            identity_id: who,
+            new: UserId::parse(to).unwrap(),
+            at,
+            reserved_until: at.plus_days(365),
+        };
+        let draft = AuditDraft::new("person:x", "identity.user_id_changed");
+        store.change_user_id(&change(a.id, "anna.new", t1), &draft).await.unwrap();
+        assert!(store.identity_by_user_id(&UserIdKey::of_input("anna.old")).await.unwrap().is_none());
+        assert_eq!(
+            store.identity_by_user_id(&UserIdKey::of_input("Anna.New")).await.unwrap().map(|i| i.id),
+            Some(a.id)
+        );
+
+        // Someone else may not take the released ID during its quarantine...
+        let err = store.change_user_id(&change(b.id, "ANNA.OLD", t1.plus_days(364)), &draft).await;
+        assert!(matches!(err, Err(StoreError::UserIdReserved)), "{err:?}");
+        // ...nor the one in use...
+        let err = store.change_user_id(&change(b.id, "anna.new", t1), &draft).await;
+        assert!(matches!(err, Err(StoreError::UserIdTaken)), "{err:?}");
+        // ...but may after it.
+        let t2 = t1.plus_days(366);
+        store.change_user_id(&change(b.id, "anna.old", t2), &draft).await.unwrap();
+        assert_eq!(
+            store.identity_by_user_id(&UserIdKey::of_input("anna.old")).await.unwrap().map(|i| i.id),
+            Some(b.id)
+        );
+
+        // The owner may take back their own released ID within the quarantine.
+        store.change_user_id(&change(a.id, "anna.third", t2), &draft).await.unwrap();
+        store.change_user_id(&change(a.id, "Anna.New", t2.plus_days(1)), &draft).await.unwrap();
+        // A change of case only keeps the claim.
+        store.change_user_id(&change(a.id, "ANNA.NEW", t2.plus_days(2)), &draft).await.unwrap();
+        assert_eq!(
+            store.identity(a.id).await.unwrap().unwrap().user_id.unwrap().as_str(),
+            "ANNA.NEW"
+        );
+
+        let history = store.user_id_history(a.id).await.unwrap();
+        let names: Vec<_> = history.iter().map(|h| h.user_id.as_str()).collect();
+        assert_eq!(names, ["anna.old", "anna.new", "anna.third", "Anna.New", "ANNA.NEW"]);
+        assert!(history[..4].iter().all(|h| h.to.is_some()));
+        assert!(history[4].to.is_none());
+
+        let err = store.change_user_id(&change(Uuid::now_v7(), "ghost.user", t2), &draft).await;
+        assert!(matches!(err, Err(StoreError::NotFound(_))));
+        assert_eq!(verify_chain(&*store).await, 7);
+    }
+
+    pub(super) async fn state_changes_are_compare_and_set(store: Arc<dyn Store>) {
+        let a = new_identity(enrolment("0101901234", "+4512345678", None), T0);
+        enrol(&*store, &a).await.unwrap();
+        let d = AuditDraft::new("operator:test", "identity.suspended");
+        store.set_state(a.id, IdentityState::Pending, IdentityState::Suspended, T0, &d).await.unwrap();
+        let err = store.set_state(a.id, IdentityState::Pending, IdentityState::Suspended, T0, &d).await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))));
+        let err = store
+            .set_state(Uuid::now_v7(), IdentityState::Pending, IdentityState::Suspended, T0, &d)
+            .await;
+        assert!(matches!(err, Err(StoreError::NotFound(_))));
+        store.set_state(a.id, IdentityState::Suspended, IdentityState::Pending, T0, &d).await.unwrap();
+        let t = T0.plus_seconds(10);
+        store.set_state(a.id, IdentityState::Pending, IdentityState::Active, t, &d).await.unwrap();
+        let i = store.identity(a.id).await.unwrap().unwrap();
+        assert_eq!(i.state, IdentityState::Active);
+        assert_eq!(i.activated_at, Some(t));
+        // Failed changes wrote no audit entries.
+        assert_eq!(verify_chain(&*store).await, 4);
+    }
+
+    pub(super) async fn concurrent_enrolments_of_one_person_admit_one(store: Arc<dyn Store>) {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let uid = format!("person.{i}");
+                    let n = new_identity(enrolment("0101901234", "+4512345678", Some(&uid)), T0);
+                    enrol(&*store, &n).await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(StoreError::NationalIdTaken) => {}
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(ok, 1);
+        assert_eq!(store.count_identities().await.unwrap(), 1);
+        assert_eq!(verify_chain(&*store).await, 1);
+    }
+
+    pub(super) async fn concurrent_audit_appends_keep_one_chain(store: Arc<dyn Store>) {
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let d = AuditDraft::new("system", "test.event")
+                        .details(serde_json::json!({ "i": i }));
+                    store.append_audit(T0.plus_seconds(i), &d).await.unwrap()
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(verify_chain(&*store).await, 24);
+    }
+
+    pub(super) async fn service_providers_round_trip(store: Arc<dyn Store>) {
+        let sp = ServiceProviderRecord {
+            client_id: "sp_1".into(),
+            display_name: "Danske Bank".into(),
+            redirect_uris: vec!["https://bank.example/cb".into(), "https://bank.example/cb2".into()],
+            secret_hash: [9; 32],
+            allow_national_id: true,
+            require_par: false,
+            ciba: true,
+            jwks: Some(r#"{"keys":[]}"#.into()),
+            created_at: T0,
+        };
+        let d = AuditDraft::new("operator:test", "sp.added").subject("sp_1");
+        store.add_service_provider(&sp, &d).await.unwrap();
+        assert_eq!(store.service_provider("sp_1").await.unwrap(), Some(sp.clone()));
+        assert_eq!(store.service_provider("sp_2").await.unwrap(), None);
+        assert!(matches!(
+            store.add_service_provider(&sp, &d).await,
+            Err(StoreError::ClientIdTaken)
+        ));
+        assert_eq!(store.service_providers().await.unwrap(), vec![sp]);
+        assert_eq!(verify_chain(&*store).await, 1);
+    }
+
+    pub(super) async fn meta_keeps_the_first_value(store: Arc<dyn Store>) {
+        assert_eq!(store.meta_get("k").await.unwrap(), None);
+        assert_eq!(store.meta_get_or_init("k", b"one").await.unwrap(), b"one");
+        assert_eq!(store.meta_get_or_init("k", b"two").await.unwrap(), b"one");
+        assert_eq!(store.meta_get("k").await.unwrap().as_deref(), Some(&b"one"[..]));
+        store.ping().await.unwrap();
+    }
+}
