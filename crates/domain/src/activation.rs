@@ -42,7 +42,9 @@ impl ActivationCode {
             .map(|c| c.to_ascii_uppercase())
             .collect();
         if code.chars().count() != CODE_LEN {
-            return Err(DomainError::ActivationCode("it has 12 characters, e.g. ABCD-EFGH-JKLM"));
+            return Err(DomainError::ActivationCode(
+                "it has 12 characters, e.g. ABCD-EFGH-JKLM",
+            ));
         }
         if !code.bytes().all(|b| ALPHABET.contains(&b)) {
             return Err(DomainError::ActivationCode(
@@ -99,7 +101,9 @@ impl FromStr for ActivationPurpose {
         match s {
             "first_activation" => Ok(Self::FirstActivation),
             "recovery" => Ok(Self::Recovery),
-            other => Err(DomainError::Corrupt(format!("unknown activation purpose '{other}'"))),
+            other => Err(DomainError::Corrupt(format!(
+                "unknown activation purpose '{other}'"
+            ))),
         }
     }
 }
@@ -130,7 +134,9 @@ impl FromStr for GrantState {
             "issued" => Ok(Self::Issued),
             "consumed" => Ok(Self::Consumed),
             "voided" => Ok(Self::Voided),
-            other => Err(DomainError::Corrupt(format!("unknown grant state '{other}'"))),
+            other => Err(DomainError::Corrupt(format!(
+                "unknown grant state '{other}'"
+            ))),
         }
     }
 }
@@ -186,7 +192,10 @@ mod tests {
             let c = ActivationCode::generate(&r);
             assert_eq!(c.normalized().len(), CODE_LEN);
             assert_eq!(ActivationCode::parse(&c.grouped()).unwrap(), c);
-            assert_eq!(ActivationCode::parse(&c.grouped().to_lowercase()).unwrap(), c);
+            assert_eq!(
+                ActivationCode::parse(&c.grouped().to_lowercase()).unwrap(),
+                c
+            );
         }
     }
 
@@ -196,13 +205,21 @@ mod tests {
         assert!(ActivationCode::parse("ABCD-EFGH-JKL0").is_err());
         assert!(ActivationCode::parse("ABCD-EFGH-JKLI").is_err());
         assert!(ActivationCode::parse("abcd efgh jklm").is_ok());
-        assert_eq!(format!("{:?}", ActivationCode::parse("ABCDEFGHJKLM").unwrap()), "ActivationCode(<redacted>)");
+        assert_eq!(
+            format!("{:?}", ActivationCode::parse("ABCDEFGHJKLM").unwrap()),
+            "ActivationCode(<redacted>)"
+        );
     }
 
     #[test]
     fn grants_expire_after_48_hours() {
         let now = Timestamp::from_millis(1_000_000);
-        let g = ActivationGrant::issue(Uuid::nil(), ActivationPurpose::FirstActivation, [0; 32], now);
+        let g = ActivationGrant::issue(
+            Uuid::nil(),
+            ActivationPurpose::FirstActivation,
+            [0; 32],
+            now,
+        );
         assert!(g.is_usable(now.plus_seconds(48 * 3600 - 1)));
         assert!(!g.is_usable(now.plus_seconds(48 * 3600)));
     }

@@ -80,7 +80,10 @@ pub struct ChainHead {
 }
 
 impl ChainHead {
-    pub const EMPTY: Self = Self { seq: 0, hash: GENESIS_HASH };
+    pub const EMPTY: Self = Self {
+        seq: 0,
+        hash: GENESIS_HASH,
+    };
 }
 
 /// The audit chain's key.
@@ -155,20 +158,29 @@ impl AuditKey {
 
     /// Starts a verification walk from the beginning of the chain.
     pub fn verifier(&self) -> ChainVerifier<'_> {
-        ChainVerifier { key: self, expected: ChainHead::EMPTY }
+        ChainVerifier {
+            key: self,
+            expected: ChainHead::EMPTY,
+        }
     }
 }
 
 /// What is wrong with the chain, at the first entry where it goes wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AuditChainError {
-    #[error("entry {found}: expected sequence number {expected}; an entry was removed, inserted or renumbered")]
+    #[error(
+        "entry {found}: expected sequence number {expected}; an entry was removed, inserted or renumbered"
+    )]
     Gap { expected: i64, found: i64 },
-    #[error("entry {seq}: does not link to the entry before it; entries were removed, inserted or reordered")]
+    #[error(
+        "entry {seq}: does not link to the entry before it; entries were removed, inserted or reordered"
+    )]
     BrokenLink { seq: i64 },
     #[error("entry {seq}: its content does not match its hash; the entry was edited")]
     Altered { seq: i64 },
-    #[error("the chain ends at entry {last} but its recorded head is entry {head}; entries at the end were removed or added")]
+    #[error(
+        "the chain ends at entry {last} but its recorded head is entry {head}; entries at the end were removed or added"
+    )]
     HeadMismatch { last: i64, head: i64 },
 }
 
@@ -194,7 +206,10 @@ impl ChainVerifier<'_> {
     pub fn push(&mut self, e: &AuditEntry) -> Result<(), AuditChainError> {
         let expected_seq = self.expected.seq + 1;
         if e.seq != expected_seq {
-            return Err(AuditChainError::Gap { expected: expected_seq, found: e.seq });
+            return Err(AuditChainError::Gap {
+                expected: expected_seq,
+                found: e.seq,
+            });
         }
         if !ct_eq(&e.prev_hash, &self.expected.hash) {
             return Err(AuditChainError::BrokenLink { seq: e.seq });
@@ -212,14 +227,20 @@ impl ChainVerifier<'_> {
         if !ct_eq(&recomputed, &e.hash) {
             return Err(AuditChainError::Altered { seq: e.seq });
         }
-        self.expected = ChainHead { seq: e.seq, hash: e.hash };
+        self.expected = ChainHead {
+            seq: e.seq,
+            hash: e.hash,
+        };
         Ok(())
     }
 
     /// Compares the end of the walk with the stored head; returns the number of entries.
     pub fn finish(self, head: ChainHead) -> Result<i64, AuditChainError> {
         if self.expected.seq != head.seq || !ct_eq(&self.expected.hash, &head.hash) {
-            return Err(AuditChainError::HeadMismatch { last: self.expected.seq, head: head.seq });
+            return Err(AuditChainError::HeadMismatch {
+                last: self.expected.seq,
+                head: head.seq,
+            });
         }
         Ok(self.expected.seq)
     }
@@ -245,7 +266,10 @@ mod tests {
                 .subject(format!("id-{i}"))
                 .details(json!({ "i": i }));
             let e = k.seal(head, Timestamp::from_millis(1000 + i), &d);
-            head = ChainHead { seq: e.seq, hash: e.hash };
+            head = ChainHead {
+                seq: e.seq,
+                hash: e.hash,
+            };
             out.push(e);
         }
         (out, head)
@@ -282,11 +306,20 @@ mod tests {
         let (c, h) = chain(5);
         let mut removed = c.clone();
         removed.remove(2);
-        assert_eq!(verify(&removed, h), Err(AuditChainError::Gap { expected: 3, found: 4 }));
+        assert_eq!(
+            verify(&removed, h),
+            Err(AuditChainError::Gap {
+                expected: 3,
+                found: 4
+            })
+        );
 
         let mut truncated = c.clone();
         truncated.pop();
-        assert_eq!(verify(&truncated, h), Err(AuditChainError::HeadMismatch { last: 4, head: 5 }));
+        assert_eq!(
+            verify(&truncated, h),
+            Err(AuditChainError::HeadMismatch { last: 4, head: 5 })
+        );
 
         let mut reordered = c.clone();
         reordered.swap(1, 2);
@@ -295,7 +328,14 @@ mod tests {
         reordered[2].seq = a;
         assert!(verify(&reordered, h).is_err());
 
-        let forged = key().seal(ChainHead { seq: 2, hash: c[1].hash }, Timestamp::from_millis(5), &AuditDraft::new("x", "y"));
+        let forged = key().seal(
+            ChainHead {
+                seq: 2,
+                hash: c[1].hash,
+            },
+            Timestamp::from_millis(5),
+            &AuditDraft::new("x", "y"),
+        );
         let mut inserted = c.clone();
         inserted.insert(2, forged);
         for (i, e) in inserted.iter_mut().enumerate().skip(3) {

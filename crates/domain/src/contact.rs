@@ -101,16 +101,24 @@ impl EmailAddress {
             return Err(ContactError::EmailInvalid("longer than 254 characters"));
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ContactError::EmailInvalid("it contains spaces or control characters"));
+            return Err(ContactError::EmailInvalid(
+                "it contains spaces or control characters",
+            ));
         }
         let (local, domain) = s
             .rsplit_once('@')
             .ok_or(ContactError::EmailInvalid("there is no '@'"))?;
         if local.is_empty() || local.len() > 64 {
-            return Err(ContactError::EmailInvalid("the part before '@' must have 1 to 64 characters"));
+            return Err(ContactError::EmailInvalid(
+                "the part before '@' must have 1 to 64 characters",
+            ));
         }
-        if local.contains('@') || local.contains(['<', '>', '"', '\\', ',', ';', '(', ')', '[', ']']) {
-            return Err(ContactError::EmailInvalid("the part before '@' has characters mail servers refuse"));
+        if local.contains('@')
+            || local.contains(['<', '>', '"', '\\', ',', ';', '(', ')', '[', ']'])
+        {
+            return Err(ContactError::EmailInvalid(
+                "the part before '@' has characters mail servers refuse",
+            ));
         }
         let labels: Vec<&str> = domain.split('.').collect();
         let label_ok = |l: &&str| {
@@ -121,7 +129,9 @@ impl EmailAddress {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         };
         if labels.len() < 2 || !labels.iter().all(label_ok) {
-            return Err(ContactError::EmailInvalid("the domain after '@' is not a valid host name"));
+            return Err(ContactError::EmailInvalid(
+                "the domain after '@' is not a valid host name",
+            ));
         }
         Ok(Self(format!("{local}@{}", domain.to_lowercase())))
     }
@@ -171,19 +181,59 @@ mod tests {
 
     #[test]
     fn phone_numbers() {
-        assert_eq!(PhoneNumber::parse("+45 12 34 56 78").unwrap().as_str(), "+4512345678");
-        assert_eq!(PhoneNumber::parse("+4512345678").unwrap().subscriber_digits(), "12345678");
-        for bad in ["12345678", "+45", "+4512a45678", "+0123456789", "+1234567890123456", "", "+"] {
-            assert_eq!(PhoneNumber::parse(bad), Err(ContactError::PhoneNotE164), "{bad}");
+        assert_eq!(
+            PhoneNumber::parse("+45 12 34 56 78").unwrap().as_str(),
+            "+4512345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+4512345678")
+                .unwrap()
+                .subscriber_digits(),
+            "12345678"
+        );
+        for bad in [
+            "12345678",
+            "+45",
+            "+4512a45678",
+            "+0123456789",
+            "+1234567890123456",
+            "",
+            "+",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(bad),
+                Err(ContactError::PhoneNotE164),
+                "{bad}"
+            );
         }
-        assert_eq!(PhoneNumber::parse("+4512345678").unwrap().masked(), "+45…78");
+        assert_eq!(
+            PhoneNumber::parse("+4512345678").unwrap().masked(),
+            "+45…78"
+        );
     }
 
     #[test]
     fn email_addresses() {
-        assert_eq!(EmailAddress::parse(" Anna@Example.DK ").unwrap().as_str(), "Anna@example.dk");
-        assert_eq!(EmailAddress::parse("anna@example.dk").unwrap().masked(), "a…@example.dk");
-        for bad in ["", "anna", "anna@", "@example.dk", "anna@localhost", "an na@example.dk", "anna@exa_mple.dk", "anna@-x.dk", "a<b@example.dk", "anna@example..dk"] {
+        assert_eq!(
+            EmailAddress::parse(" Anna@Example.DK ").unwrap().as_str(),
+            "Anna@example.dk"
+        );
+        assert_eq!(
+            EmailAddress::parse("anna@example.dk").unwrap().masked(),
+            "a…@example.dk"
+        );
+        for bad in [
+            "",
+            "anna",
+            "anna@",
+            "@example.dk",
+            "anna@localhost",
+            "an na@example.dk",
+            "anna@exa_mple.dk",
+            "anna@-x.dk",
+            "a<b@example.dk",
+            "anna@example..dk",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
     }

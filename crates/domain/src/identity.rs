@@ -101,7 +101,9 @@ impl FromStr for IdentityState {
             "active" => Ok(Self::Active),
             "suspended" => Ok(Self::Suspended),
             "revoked" => Ok(Self::Revoked),
-            other => Err(DomainError::Corrupt(format!("unknown identity state '{other}'"))),
+            other => Err(DomainError::Corrupt(format!(
+                "unknown identity state '{other}'"
+            ))),
         }
     }
 }
@@ -140,7 +142,10 @@ impl PersonName {
             return Err(NameError::TooLong);
         }
         if let Some((position, _, h)) = first_hidden(&s) {
-            return Err(NameError::Hidden { position, what: h.describe() });
+            return Err(NameError::Hidden {
+                position,
+                what: h.describe(),
+            });
         }
         if !s.chars().any(char::is_alphabetic) {
             return Err(NameError::NoLetters);
@@ -226,7 +231,15 @@ impl Enrolment {
         if let Some(u) = &user_id {
             u.check_personal(&national_id, Some(&phone))?;
         }
-        Ok(Self { national_id, name, birthdate, phone, email, user_id, ial })
+        Ok(Self {
+            national_id,
+            name,
+            birthdate,
+            phone,
+            email,
+            user_id,
+            ial,
+        })
     }
 }
 
@@ -256,11 +269,20 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(PersonName::parse("  Anna Hansen ").unwrap().as_str(), "Anna Hansen");
+        assert_eq!(
+            PersonName::parse("  Anna Hansen ").unwrap().as_str(),
+            "Anna Hansen"
+        );
         assert_eq!(PersonName::parse("   "), Err(NameError::Empty));
         assert_eq!(PersonName::parse("1234"), Err(NameError::NoLetters));
-        assert!(matches!(PersonName::parse("Anna\u{202E}Hansen"), Err(NameError::Hidden { position: 5, .. })));
-        assert!(matches!(PersonName::parse("Anna\nHansen"), Err(NameError::Hidden { .. })));
+        assert!(matches!(
+            PersonName::parse("Anna\u{202E}Hansen"),
+            Err(NameError::Hidden { position: 5, .. })
+        ));
+        assert!(matches!(
+            PersonName::parse("Anna\nHansen"),
+            Err(NameError::Hidden { .. })
+        ));
         assert_eq!(PersonName::parse(&"a".repeat(201)), Err(NameError::TooLong));
     }
 
@@ -269,11 +291,38 @@ mod tests {
         let nid = NationalId::parse("0101901234").unwrap();
         let name = PersonName::parse("Anna Hansen").unwrap();
         let phone = PhoneNumber::parse("+4512345678").unwrap();
-        let ok = Enrolment::new(nid.clone(), name.clone(), date!(1990 - 01 - 01), phone.clone(), None, None, Level::Substantial);
+        let ok = Enrolment::new(
+            nid.clone(),
+            name.clone(),
+            date!(1990 - 01 - 01),
+            phone.clone(),
+            None,
+            None,
+            Level::Substantial,
+        );
         assert!(ok.is_ok());
-        let wrong_date = Enrolment::new(nid.clone(), name.clone(), date!(1990 - 01 - 02), phone.clone(), None, None, Level::Substantial);
+        let wrong_date = Enrolment::new(
+            nid.clone(),
+            name.clone(),
+            date!(1990 - 01 - 02),
+            phone.clone(),
+            None,
+            None,
+            Level::Substantial,
+        );
         assert!(matches!(wrong_date, Err(DomainError::BirthdateMismatch)));
-        let exposing = Enrolment::new(nid, name, date!(1990 - 01 - 01), phone, None, Some(UserId::parse("anna12345678").unwrap()), Level::Substantial);
-        assert!(matches!(exposing, Err(DomainError::UserId(crate::UserIdError::ContainsPhoneNumber))));
+        let exposing = Enrolment::new(
+            nid,
+            name,
+            date!(1990 - 01 - 01),
+            phone,
+            None,
+            Some(UserId::parse("anna12345678").unwrap()),
+            Level::Substantial,
+        );
+        assert!(matches!(
+            exposing,
+            Err(DomainError::UserId(crate::UserIdError::ContainsPhoneNumber))
+        ));
     }
 }

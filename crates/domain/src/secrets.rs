@@ -114,7 +114,13 @@ fn seal(key: &[u8; 32], random: &dyn Random, plaintext: &[u8], aad: &[u8]) -> Ve
     let mut nonce = [0u8; NONCE_LEN];
     random.fill(&mut nonce);
     let ct = cipher
-        .encrypt(&XNonce::from(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 encryption of a short message"));
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
     out.push(SEAL_VERSION);
@@ -138,11 +144,25 @@ fn open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, SecretErro
 impl SecretKeys {
     /// Encrypts a national ID number, bound to the identity it belongs to (the identity id is
     /// authenticated data, so a ciphertext copied to another row does not open).
-    pub fn seal_national_id(&self, id: &NationalId, identity: Uuid, random: &dyn Random) -> Vec<u8> {
-        seal(&self.national_id_seal, random, id.expose_digits().as_bytes(), identity.as_bytes())
+    pub fn seal_national_id(
+        &self,
+        id: &NationalId,
+        identity: Uuid,
+        random: &dyn Random,
+    ) -> Vec<u8> {
+        seal(
+            &self.national_id_seal,
+            random,
+            id.expose_digits().as_bytes(),
+            identity.as_bytes(),
+        )
     }
 
-    pub fn open_national_id(&self, sealed: &[u8], identity: Uuid) -> Result<NationalId, SecretError> {
+    pub fn open_national_id(
+        &self,
+        sealed: &[u8],
+        identity: Uuid,
+    ) -> Result<NationalId, SecretError> {
         let plain = open(&self.national_id_seal, sealed, identity.as_bytes())?;
         let s = String::from_utf8(plain).map_err(|_| SecretError::CannotOpen)?;
         NationalId::parse(&s).map_err(|_| SecretError::CannotOpen)
@@ -159,7 +179,10 @@ impl SecretKeys {
     }
 
     pub fn client_secret_hash(&self, client_id: &str, secret: &str) -> [u8; 32] {
-        hmac_sha256(&self.client_secret, &[client_id.as_bytes(), secret.as_bytes()])
+        hmac_sha256(
+            &self.client_secret,
+            &[client_id.as_bytes(), secret.as_bytes()],
+        )
     }
 
     pub(crate) fn audit_key(&self) -> [u8; 32] {
@@ -200,7 +223,12 @@ mod tests {
     #[test]
     fn hex_round_trip_and_redaction() {
         let k = key();
-        assert_eq!(MasterKey::from_hex(&format!("{}\n", k.to_hex())).unwrap().to_hex(), k.to_hex());
+        assert_eq!(
+            MasterKey::from_hex(&format!("{}\n", k.to_hex()))
+                .unwrap()
+                .to_hex(),
+            k.to_hex()
+        );
         assert_eq!(format!("{k:?}"), "MasterKey(<redacted>)");
         assert!(MasterKey::from_hex("abc").is_err());
         assert!(MasterKey::from_hex(&"zz".repeat(32)).is_err());
@@ -214,12 +242,21 @@ mod tests {
         let sealed = keys.seal_national_id(&nid, a, &SeqRandom::new(1));
         assert!(!sealed.windows(10).any(|w| w == b"0101901234"));
         assert_eq!(keys.open_national_id(&sealed, a).unwrap(), nid);
-        assert_eq!(keys.open_national_id(&sealed, Uuid::from_u128(2)), Err(SecretError::CannotOpen));
+        assert_eq!(
+            keys.open_national_id(&sealed, Uuid::from_u128(2)),
+            Err(SecretError::CannotOpen)
+        );
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert_eq!(keys.open_national_id(&tampered, a), Err(SecretError::CannotOpen));
+        assert_eq!(
+            keys.open_national_id(&tampered, a),
+            Err(SecretError::CannotOpen)
+        );
         let other = MasterKey::from_hex(&"22".repeat(32)).unwrap().keys();
-        assert_eq!(other.open_national_id(&sealed, a), Err(SecretError::CannotOpen));
+        assert_eq!(
+            other.open_national_id(&sealed, a),
+            Err(SecretError::CannotOpen)
+        );
         assert_eq!(keys.open_national_id(&[], a), Err(SecretError::CannotOpen));
     }
 
@@ -227,9 +264,21 @@ mod tests {
     fn derived_keys_are_distinct_and_stable() {
         let keys = key().keys();
         let nid = NationalId::parse("0101901234").unwrap();
-        assert_eq!(keys.national_id_index(&nid), key().keys().national_id_index(&nid));
-        assert_ne!(keys.national_id_index(&nid), keys.activation_code_hash(nid.expose_digits()));
-        assert_ne!(keys.key_check(), MasterKey::from_hex(&"22".repeat(32)).unwrap().keys().key_check());
+        assert_eq!(
+            keys.national_id_index(&nid),
+            key().keys().national_id_index(&nid)
+        );
+        assert_ne!(
+            keys.national_id_index(&nid),
+            keys.activation_code_hash(nid.expose_digits())
+        );
+        assert_ne!(
+            keys.key_check(),
+            MasterKey::from_hex(&"22".repeat(32))
+                .unwrap()
+                .keys()
+                .key_check()
+        );
         // Test vector computed independently (Python hmac/hashlib: HKDF-SHA256, then
         // HMAC-SHA256 over the length-prefixed label): fixes the derivation so stored data
         // stays readable across versions.
@@ -242,6 +291,9 @@ mod tests {
     #[test]
     fn length_prefixing_separates_fields() {
         let k = [7u8; 32];
-        assert_ne!(hmac_sha256(&k, &[b"ab", b"c"]), hmac_sha256(&k, &[b"a", b"bc"]));
+        assert_ne!(
+            hmac_sha256(&k, &[b"ab", b"c"]),
+            hmac_sha256(&k, &[b"a", b"bc"])
+        );
     }
 }

@@ -33,7 +33,10 @@ impl DisplayName {
             return Err(ServiceProviderError::NameLength);
         }
         if let Some((position, _, h)) = first_hidden(&s) {
-            return Err(ServiceProviderError::NameHidden { position, what: h.describe() });
+            return Err(ServiceProviderError::NameHidden {
+                position,
+                what: h.describe(),
+            });
         }
         Ok(Self(s))
     }
@@ -69,7 +72,9 @@ impl RedirectUri {
             return Err(err("a redirect URI may not have a fragment (#...)"));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(err("a redirect URI may not contain a user name or password"));
+            return Err(err(
+                "a redirect URI may not contain a user name or password",
+            ));
         }
         Ok(Self(input.to_owned()))
     }
@@ -129,18 +134,42 @@ mod tests {
 
     #[test]
     fn display_names() {
-        assert_eq!(DisplayName::parse(" Danske Bank ").unwrap().as_str(), "Danske Bank");
-        assert_eq!(DisplayName::parse(""), Err(ServiceProviderError::NameLength));
-        assert_eq!(DisplayName::parse(&"x".repeat(81)), Err(ServiceProviderError::NameLength));
-        assert!(matches!(DisplayName::parse("Bank\u{202E}knaB"), Err(ServiceProviderError::NameHidden { position: 5, .. })));
+        assert_eq!(
+            DisplayName::parse(" Danske Bank ").unwrap().as_str(),
+            "Danske Bank"
+        );
+        assert_eq!(
+            DisplayName::parse(""),
+            Err(ServiceProviderError::NameLength)
+        );
+        assert_eq!(
+            DisplayName::parse(&"x".repeat(81)),
+            Err(ServiceProviderError::NameLength)
+        );
+        assert!(matches!(
+            DisplayName::parse("Bank\u{202E}knaB"),
+            Err(ServiceProviderError::NameHidden { position: 5, .. })
+        ));
     }
 
     #[test]
     fn redirect_uris() {
-        for ok in ["https://bank.example/cb", "http://localhost:3000/cb", "http://127.0.0.1/cb?x=1"] {
+        for ok in [
+            "https://bank.example/cb",
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb?x=1",
+        ] {
             assert!(RedirectUri::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["/cb", "http://bank.example/cb", "https://bank.example/cb#x", "ftp://x/cb", "https://u:p@bank.example/", "javascript:alert(1)", ""] {
+        for bad in [
+            "/cb",
+            "http://bank.example/cb",
+            "https://bank.example/cb#x",
+            "ftp://x/cb",
+            "https://u:p@bank.example/",
+            "javascript:alert(1)",
+            "",
+        ] {
             assert!(RedirectUri::parse(bad).is_err(), "{bad}");
         }
     }

@@ -67,11 +67,17 @@ mod tests {
         assert_eq!(hidden_character('\u{61C}'), Some(HiddenCharacter::Bidi));
         assert_eq!(hidden_character('\u{200B}'), Some(HiddenCharacter::Format));
         assert_eq!(hidden_character('\u{FEFF}'), Some(HiddenCharacter::Format));
-        assert_eq!(hidden_character('\u{E000}'), Some(HiddenCharacter::Unassigned));
+        assert_eq!(
+            hidden_character('\u{E000}'),
+            Some(HiddenCharacter::Unassigned)
+        );
         assert_eq!(hidden_character('\u{2028}'), Some(HiddenCharacter::Control));
         for ok in ['a', 'Æ', ' ', '€', '1', 'ß', '中'] {
             assert_eq!(hidden_character(ok), None, "{ok:?}");
         }
-        assert_eq!(first_hidden("ab\u{200B}c"), Some((3, '\u{200B}', HiddenCharacter::Format)));
+        assert_eq!(
+            first_hidden("ab\u{200B}c"),
+            Some((3, '\u{200B}', HiddenCharacter::Format))
+        );
     }
 }

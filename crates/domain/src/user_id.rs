@@ -223,31 +223,52 @@ mod tests {
             ("0101901234", TenDigitRun),
             (
                 "anna\u{202E}hansen",
-                ForbiddenCharacter { position: 5, shown: "U+202E".into() },
+                ForbiddenCharacter {
+                    position: 5,
+                    shown: "U+202E".into(),
+                },
             ),
             (
                 "anna\u{200B}hans",
-                ForbiddenCharacter { position: 5, shown: "U+200B".into() },
+                ForbiddenCharacter {
+                    position: 5,
+                    shown: "U+200B".into(),
+                },
             ),
             (
                 "ann\tahansen",
-                ForbiddenCharacter { position: 4, shown: "U+0009".into() },
+                ForbiddenCharacter {
+                    position: 4,
+                    shown: "U+0009".into(),
+                },
             ),
             (
                 "anna\u{0}hansen",
-                ForbiddenCharacter { position: 5, shown: "U+0000".into() },
+                ForbiddenCharacter {
+                    position: 5,
+                    shown: "U+0000".into(),
+                },
             ),
             (
                 "müller",
-                ForbiddenCharacter { position: 2, shown: "'ü' U+00FC".into() },
+                ForbiddenCharacter {
+                    position: 2,
+                    shown: "'ü' U+00FC".into(),
+                },
             ),
             (
                 "anna&hans",
-                ForbiddenCharacter { position: 5, shown: "'&' U+0026".into() },
+                ForbiddenCharacter {
+                    position: 5,
+                    shown: "'&' U+0026".into(),
+                },
             ),
             (
                 "ａｎｎａｈ",
-                ForbiddenCharacter { position: 1, shown: "'ａ' U+FF41".into() },
+                ForbiddenCharacter {
+                    position: 1,
+                    shown: "'ａ' U+FF41".into(),
+                },
             ),
         ];
         for (s, e) in cases {
@@ -272,7 +293,10 @@ mod tests {
             ("GÅRD1", "ga\u{30A}rd1"),
         ];
         for (a, b) in pairs {
-            assert_eq!(UserId::parse(a).unwrap().key(), UserId::parse(b).unwrap().key());
+            assert_eq!(
+                UserId::parse(a).unwrap().key(),
+                UserId::parse(b).unwrap().key()
+            );
         }
         assert_ne!(
             UserId::parse("anna.hansen").unwrap().key(),
@@ -303,7 +327,12 @@ mod tests {
 
     #[test]
     fn own_phone_number_is_refused() {
-        for s in ["anna12345678", "anna 12 34 56 78", "+45 12345678x", "45-1234-5678"] {
+        for s in [
+            "anna12345678",
+            "anna 12 34 56 78",
+            "+45 12345678x",
+            "45-1234-5678",
+        ] {
             let u = UserId::parse(s).unwrap();
             assert_eq!(
                 u.check_personal(&nid(), Some(&phone())),

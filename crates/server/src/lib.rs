@@ -1,1 +1,14 @@
+//! The sesam server and operator CLI: configuration, wiring, HTTP endpoints and the
+//! `sesam serve` / `sesam admin` commands. Rules live in `sesam-domain`, storage in
+//! `sesam-store`; this crate only connects them to the outside world.
 #![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod master_key;
+pub mod serve;
+pub mod services;

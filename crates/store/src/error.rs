@@ -22,7 +22,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("the database is locked by another process and stayed locked; nothing was written")]
     Locked,
-    #[error("the database is read-only (check the file's and directory's permissions); nothing was written")]
+    #[error(
+        "the database is read-only (check the file's and directory's permissions); nothing was written"
+    )]
     ReadOnly,
     #[error("the database file is corrupt or not a sesam database: {0}")]
     Corrupt(String),
@@ -39,7 +41,9 @@ impl From<sqlx::Error> for StoreError {
         use sqlx::Error as E;
         match e {
             E::Database(db) => classify_database_error(db.as_ref()),
-            E::PoolTimedOut => Self::Unavailable("timed out waiting for a database connection".into()),
+            E::PoolTimedOut => {
+                Self::Unavailable("timed out waiting for a database connection".into())
+            }
             E::PoolClosed => Self::Unavailable("the connection pool is closed".into()),
             E::Io(io) => Self::Unavailable(io.to_string()),
             E::Tls(t) => Self::Unavailable(format!("TLS: {t}")),
@@ -77,7 +81,9 @@ fn classify_database_error(db: &dyn sqlx::error::DatabaseError) -> StoreError {
         (Some(5 | 6), _) => StoreError::Locked,
         (Some(8), _) => StoreError::ReadOnly,
         (Some(11 | 26), _) => StoreError::Corrupt(message.to_owned()),
-        (Some(14), _) => StoreError::Unavailable(format!("cannot open the database file: {message}")),
+        (Some(14), _) => {
+            StoreError::Unavailable(format!("cannot open the database file: {message}"))
+        }
         (_, "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006") => {
             StoreError::Unavailable(message.to_owned())
         }

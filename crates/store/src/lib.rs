@@ -75,8 +75,14 @@ mod tests {
     #[test]
     fn urls() {
         assert!(Location::from_url("postgres://u:p@h/db").is_ok());
-        assert!(matches!(Location::from_url("mysql://h/db"), Err(StoreError::BadUrl(_))));
-        assert!(matches!(Location::from_url("sesam.db"), Err(StoreError::BadUrl(_))));
+        assert!(matches!(
+            Location::from_url("mysql://h/db"),
+            Err(StoreError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Location::from_url("sesam.db"),
+            Err(StoreError::BadUrl(_))
+        ));
         assert_eq!(
             Location::Postgres("postgres://u:secret@h:5432/db".into()).describe(),
             "PostgreSQL at postgres://…@h:5432/db"

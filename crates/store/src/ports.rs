@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use sesam_domain::{
-    ActivationGrant, AuditDraft, AuditEntry, ChainHead, Identity, IdentityState, Timestamp,
-    UserId, UserIdKey, identity::Enrolment,
+    ActivationGrant, AuditDraft, AuditEntry, ChainHead, Identity, IdentityState, Timestamp, UserId,
+    UserIdKey, identity::Enrolment,
 };
 use uuid::Uuid;
 
@@ -62,8 +62,10 @@ pub trait IdentityStore: Send + Sync {
 
     async fn identity_by_user_id(&self, key: &UserIdKey) -> Result<Option<Identity>, StoreError>;
 
-    async fn identity_by_national_id(&self, index: &[u8; 32])
-    -> Result<Option<Identity>, StoreError>;
+    async fn identity_by_national_id(
+        &self,
+        index: &[u8; 32],
+    ) -> Result<Option<Identity>, StoreError>;
 
     /// The sealed national ID number, for the few places that must show or send it.
     async fn national_id_sealed(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
@@ -79,7 +81,11 @@ pub trait IdentityStore: Send + Sync {
         audit: &AuditDraft,
     ) -> Result<(), StoreError>;
 
-    async fn change_user_id(&self, change: &UserIdChange, audit: &AuditDraft) -> Result<(), StoreError>;
+    async fn change_user_id(
+        &self,
+        change: &UserIdChange,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError>;
 
     async fn user_id_history(&self, id: Uuid) -> Result<Vec<UserIdHistoryEntry>, StoreError>;
 
@@ -88,7 +94,10 @@ pub trait IdentityStore: Send + Sync {
 
 #[async_trait]
 pub trait GrantStore: Send + Sync {
-    async fn grant_by_code_hash(&self, hash: &[u8; 32]) -> Result<Option<ActivationGrant>, StoreError>;
+    async fn grant_by_code_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<ActivationGrant>, StoreError>;
 
     async fn grants_of(&self, identity_id: Uuid) -> Result<Vec<ActivationGrant>, StoreError>;
 }
@@ -116,7 +125,10 @@ pub trait ServiceProviderStore: Send + Sync {
         audit: &AuditDraft,
     ) -> Result<(), StoreError>;
 
-    async fn service_provider(&self, client_id: &str) -> Result<Option<ServiceProviderRecord>, StoreError>;
+    async fn service_provider(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ServiceProviderRecord>, StoreError>;
 
     async fn service_providers(&self) -> Result<Vec<ServiceProviderRecord>, StoreError>;
 }
@@ -124,7 +136,11 @@ pub trait ServiceProviderStore: Send + Sync {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends an entry that belongs to no other change (e.g. a failed operator action).
-    async fn append_audit(&self, at: Timestamp, audit: &AuditDraft) -> Result<AuditEntry, StoreError>;
+    async fn append_audit(
+        &self,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<AuditEntry, StoreError>;
 
     /// Entries with `seq > after`, in order, at most `limit`.
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;

@@ -17,18 +17,24 @@ fn keys() -> SecretKeys {
 
 async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
     let (dir, path) = sesam_testkit::sqlite_path();
-    let store = sesam_store::open(&sesam_store::Location::Sqlite(path), AuditKey::from(&keys()))
-        .await
-        .unwrap();
+    let store = sesam_store::open(
+        &sesam_store::Location::Sqlite(path),
+        AuditKey::from(&keys()),
+    )
+    .await
+    .unwrap();
     (dir, store)
 }
 
 async fn pg_store() -> Option<Arc<dyn Store>> {
     let url = sesam_testkit::postgres_database().await?;
     Some(
-        sesam_store::open(&sesam_store::Location::Postgres(url), AuditKey::from(&keys()))
-            .await
-            .unwrap(),
+        sesam_store::open(
+            &sesam_store::Location::Postgres(url),
+            AuditKey::from(&keys()),
+        )
+        .await
+        .unwrap(),
     )
 }
 
@@ -114,7 +120,9 @@ mod cases {
     }
 
     async fn enrol(store: &dyn Store, n: &NewIdentity) -> Result<(), StoreError> {
-        store.enrol(n, &grant_for(n), &audit("identity.enrolled", n)).await
+        store
+            .enrol(n, &grant_for(n), &audit("identity.enrolled", n))
+            .await
     }
 
     async fn verify_chain(store: &dyn Store) -> i64 {
@@ -135,9 +143,15 @@ mod cases {
     }
 
     pub(super) async fn enrol_and_read_back(store: Arc<dyn Store>) {
-        let n = new_identity(enrolment("0101901234", "+4512345678", Some("Anna.Hansen")), T0);
+        let n = new_identity(
+            enrolment("0101901234", "+4512345678", Some("Anna.Hansen")),
+            T0,
+        );
         let g = grant_for(&n);
-        store.enrol(&n, &g, &audit("identity.enrolled", &n)).await.unwrap();
+        store
+            .enrol(&n, &g, &audit("identity.enrolled", &n))
+            .await
+            .unwrap();
 
         let by_id = store.identity(n.id).await.unwrap().unwrap();
         assert_eq!(by_id.state, IdentityState::Pending);
@@ -148,17 +162,38 @@ mod cases {
         assert_eq!(by_id.ial, Level::Substantial);
         assert_eq!(by_id.activated_at, None);
 
-        let by_user = store.identity_by_user_id(&UserIdKey::of_input("ANNA.hansen")).await.unwrap();
+        let by_user = store
+            .identity_by_user_id(&UserIdKey::of_input("ANNA.hansen"))
+            .await
+            .unwrap();
         assert_eq!(by_user.as_ref().map(|i| i.id), Some(n.id));
-        let by_nid = store.identity_by_national_id(&n.national_id_index).await.unwrap();
+        let by_nid = store
+            .identity_by_national_id(&n.national_id_index)
+            .await
+            .unwrap();
         assert_eq!(by_nid.map(|i| i.id), Some(n.id));
-        assert!(store.identity_by_user_id(&UserIdKey::of_input("nobody")).await.unwrap().is_none());
+        assert!(
+            store
+                .identity_by_user_id(&UserIdKey::of_input("nobody"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.identity(Uuid::now_v7()).await.unwrap().is_none());
 
         let sealed = store.national_id_sealed(n.id).await.unwrap().unwrap();
-        assert_eq!(keys().open_national_id(&sealed, n.id).unwrap().expose_digits(), "0101901234");
+        assert_eq!(
+            keys()
+                .open_national_id(&sealed, n.id)
+                .unwrap()
+                .expose_digits(),
+            "0101901234"
+        );
 
-        assert_eq!(store.grant_by_code_hash(&g.code_hash).await.unwrap(), Some(g.clone()));
+        assert_eq!(
+            store.grant_by_code_hash(&g.code_hash).await.unwrap(),
+            Some(g.clone())
+        );
         assert_eq!(store.grants_of(n.id).await.unwrap(), vec![g]);
         assert_eq!(store.count_identities().await.unwrap(), 1);
         assert_eq!(store.user_id_history(n.id).await.unwrap().len(), 1);
@@ -170,24 +205,51 @@ mod cases {
     }
 
     pub(super) async fn duplicate_national_id_writes_nothing(store: Arc<dyn Store>) {
-        let a = new_identity(enrolment("0101901234", "+4512345678", Some("first.one")), T0);
+        let a = new_identity(
+            enrolment("0101901234", "+4512345678", Some("first.one")),
+            T0,
+        );
         enrol(&*store, &a).await.unwrap();
         let head = store.audit_head().await.unwrap();
-        let b = new_identity(enrolment("010190-1234", "+4587654321", Some("second.one")), T0);
-        assert!(matches!(enrol(&*store, &b).await, Err(StoreError::NationalIdTaken)));
+        let b = new_identity(
+            enrolment("010190-1234", "+4587654321", Some("second.one")),
+            T0,
+        );
+        assert!(matches!(
+            enrol(&*store, &b).await,
+            Err(StoreError::NationalIdTaken)
+        ));
         assert_eq!(store.count_identities().await.unwrap(), 1);
         assert_eq!(store.audit_head().await.unwrap(), head);
         // The refused enrolment's user ID was not claimed either.
-        let c = new_identity(enrolment("0202901234", "+4587654321", Some("second.one")), T0);
+        let c = new_identity(
+            enrolment("0202901234", "+4587654321", Some("second.one")),
+            T0,
+        );
         enrol(&*store, &c).await.unwrap();
     }
 
     pub(super) async fn user_ids_are_unique_case_insensitively(store: Arc<dyn Store>) {
-        let a = new_identity(enrolment("0101901234", "+4512345678", Some("Søren.Æblegård")), T0);
+        let a = new_identity(
+            enrolment("0101901234", "+4512345678", Some("Søren.Æblegård")),
+            T0,
+        );
         enrol(&*store, &a).await.unwrap();
-        let b = new_identity(enrolment("0202901234", "+4587654321", Some("SØREN.æBLEGÅRD")), T0);
-        assert!(matches!(enrol(&*store, &b).await, Err(StoreError::UserIdTaken)));
-        assert!(store.identity_by_national_id(&b.national_id_index).await.unwrap().is_none());
+        let b = new_identity(
+            enrolment("0202901234", "+4587654321", Some("SØREN.æBLEGÅRD")),
+            T0,
+        );
+        assert!(matches!(
+            enrol(&*store, &b).await,
+            Err(StoreError::UserIdTaken)
+        ));
+        assert!(
+            store
+                .identity_by_national_id(&b.national_id_index)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(verify_chain(&*store).await, 1);
     }
 
@@ -205,44 +267,89 @@ mod cases {
             reserved_until: at.plus_days(365),
         };
         let draft = AuditDraft::new("person:x", "identity.user_id_changed");
-        store.change_user_id(&change(a.id, "anna.new", t1), &draft).await.unwrap();
-        assert!(store.identity_by_user_id(&UserIdKey::of_input("anna.old")).await.unwrap().is_none());
+        store
+            .change_user_id(&change(a.id, "anna.new", t1), &draft)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .identity_by_user_id(&UserIdKey::of_input("anna.old"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
-            store.identity_by_user_id(&UserIdKey::of_input("Anna.New")).await.unwrap().map(|i| i.id),
+            store
+                .identity_by_user_id(&UserIdKey::of_input("Anna.New"))
+                .await
+                .unwrap()
+                .map(|i| i.id),
             Some(a.id)
         );
 
         // Someone else may not take the released ID during its quarantine...
-        let err = store.change_user_id(&change(b.id, "ANNA.OLD", t1.plus_days(364)), &draft).await;
+        let err = store
+            .change_user_id(&change(b.id, "ANNA.OLD", t1.plus_days(364)), &draft)
+            .await;
         assert!(matches!(err, Err(StoreError::UserIdReserved)), "{err:?}");
         // ...nor the one in use...
-        let err = store.change_user_id(&change(b.id, "anna.new", t1), &draft).await;
+        let err = store
+            .change_user_id(&change(b.id, "anna.new", t1), &draft)
+            .await;
         assert!(matches!(err, Err(StoreError::UserIdTaken)), "{err:?}");
         // ...but may after it.
         let t2 = t1.plus_days(366);
-        store.change_user_id(&change(b.id, "anna.old", t2), &draft).await.unwrap();
+        store
+            .change_user_id(&change(b.id, "anna.old", t2), &draft)
+            .await
+            .unwrap();
         assert_eq!(
-            store.identity_by_user_id(&UserIdKey::of_input("anna.old")).await.unwrap().map(|i| i.id),
+            store
+                .identity_by_user_id(&UserIdKey::of_input("anna.old"))
+                .await
+                .unwrap()
+                .map(|i| i.id),
             Some(b.id)
         );
 
         // The owner may take back their own released ID within the quarantine.
-        store.change_user_id(&change(a.id, "anna.third", t2), &draft).await.unwrap();
-        store.change_user_id(&change(a.id, "Anna.New", t2.plus_days(1)), &draft).await.unwrap();
+        store
+            .change_user_id(&change(a.id, "anna.third", t2), &draft)
+            .await
+            .unwrap();
+        store
+            .change_user_id(&change(a.id, "Anna.New", t2.plus_days(1)), &draft)
+            .await
+            .unwrap();
         // A change of case only keeps the claim.
-        store.change_user_id(&change(a.id, "ANNA.NEW", t2.plus_days(2)), &draft).await.unwrap();
+        store
+            .change_user_id(&change(a.id, "ANNA.NEW", t2.plus_days(2)), &draft)
+            .await
+            .unwrap();
         assert_eq!(
-            store.identity(a.id).await.unwrap().unwrap().user_id.unwrap().as_str(),
+            store
+                .identity(a.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .user_id
+                .unwrap()
+                .as_str(),
             "ANNA.NEW"
         );
 
         let history = store.user_id_history(a.id).await.unwrap();
         let names: Vec<_> = history.iter().map(|h| h.user_id.as_str()).collect();
-        assert_eq!(names, ["anna.old", "anna.new", "anna.third", "Anna.New", "ANNA.NEW"]);
+        assert_eq!(
+            names,
+            ["anna.old", "anna.new", "anna.third", "Anna.New", "ANNA.NEW"]
+        );
         assert!(history[..4].iter().all(|h| h.to.is_some()));
         assert!(history[4].to.is_none());
 
-        let err = store.change_user_id(&change(Uuid::now_v7(), "ghost.user", t2), &draft).await;
+        let err = store
+            .change_user_id(&change(Uuid::now_v7(), "ghost.user", t2), &draft)
+            .await;
         assert!(matches!(err, Err(StoreError::NotFound(_))));
         assert_eq!(verify_chain(&*store).await, 7);
     }
@@ -251,16 +358,51 @@ mod cases {
         let a = new_identity(enrolment("0101901234", "+4512345678", None), T0);
         enrol(&*store, &a).await.unwrap();
         let d = AuditDraft::new("operator:test", "identity.suspended");
-        store.set_state(a.id, IdentityState::Pending, IdentityState::Suspended, T0, &d).await.unwrap();
-        let err = store.set_state(a.id, IdentityState::Pending, IdentityState::Suspended, T0, &d).await;
+        store
+            .set_state(
+                a.id,
+                IdentityState::Pending,
+                IdentityState::Suspended,
+                T0,
+                &d,
+            )
+            .await
+            .unwrap();
+        let err = store
+            .set_state(
+                a.id,
+                IdentityState::Pending,
+                IdentityState::Suspended,
+                T0,
+                &d,
+            )
+            .await;
         assert!(matches!(err, Err(StoreError::Conflict(_))));
         let err = store
-            .set_state(Uuid::now_v7(), IdentityState::Pending, IdentityState::Suspended, T0, &d)
+            .set_state(
+                Uuid::now_v7(),
+                IdentityState::Pending,
+                IdentityState::Suspended,
+                T0,
+                &d,
+            )
             .await;
         assert!(matches!(err, Err(StoreError::NotFound(_))));
-        store.set_state(a.id, IdentityState::Suspended, IdentityState::Pending, T0, &d).await.unwrap();
+        store
+            .set_state(
+                a.id,
+                IdentityState::Suspended,
+                IdentityState::Pending,
+                T0,
+                &d,
+            )
+            .await
+            .unwrap();
         let t = T0.plus_seconds(10);
-        store.set_state(a.id, IdentityState::Pending, IdentityState::Active, t, &d).await.unwrap();
+        store
+            .set_state(a.id, IdentityState::Pending, IdentityState::Active, t, &d)
+            .await
+            .unwrap();
         let i = store.identity(a.id).await.unwrap().unwrap();
         assert_eq!(i.state, IdentityState::Active);
         assert_eq!(i.activated_at, Some(t));
@@ -313,7 +455,10 @@ mod cases {
         let sp = ServiceProviderRecord {
             client_id: "sp_1".into(),
             display_name: "Danske Bank".into(),
-            redirect_uris: vec!["https://bank.example/cb".into(), "https://bank.example/cb2".into()],
+            redirect_uris: vec![
+                "https://bank.example/cb".into(),
+                "https://bank.example/cb2".into(),
+            ],
             secret_hash: [9; 32],
             allow_national_id: true,
             require_par: false,
@@ -323,7 +468,10 @@ mod cases {
         };
         let d = AuditDraft::new("operator:test", "sp.added").subject("sp_1");
         store.add_service_provider(&sp, &d).await.unwrap();
-        assert_eq!(store.service_provider("sp_1").await.unwrap(), Some(sp.clone()));
+        assert_eq!(
+            store.service_provider("sp_1").await.unwrap(),
+            Some(sp.clone())
+        );
         assert_eq!(store.service_provider("sp_2").await.unwrap(), None);
         assert!(matches!(
             store.add_service_provider(&sp, &d).await,
@@ -337,7 +485,10 @@ mod cases {
         assert_eq!(store.meta_get("k").await.unwrap(), None);
         assert_eq!(store.meta_get_or_init("k", b"one").await.unwrap(), b"one");
         assert_eq!(store.meta_get_or_init("k", b"two").await.unwrap(), b"one");
-        assert_eq!(store.meta_get("k").await.unwrap().as_deref(), Some(&b"one"[..]));
+        assert_eq!(
+            store.meta_get("k").await.unwrap().as_deref(),
+            Some(&b"one"[..])
+        );
         store.ping().await.unwrap();
     }
 }

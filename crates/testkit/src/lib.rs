@@ -126,11 +126,23 @@ fn start_cluster() -> Result<String, String> {
     let out = pg_command(&bin, "initdb", root)
         .arg("-D")
         .arg(&data)
-        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--no-locale"])
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ])
         .output()
         .map_err(|e| format!("initdb: {e}"))?;
     if !out.status.success() {
-        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let port = free_port()?;
     let opts = format!(
@@ -147,7 +159,10 @@ fn start_cluster() -> Result<String, String> {
         .output()
         .map_err(|e| format!("pg_ctl: {e}"))?;
     if !out.status.success() {
-        return Err(format!("pg_ctl start failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "pg_ctl start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     // The watchdog outlives us: when this process is gone it stops the cluster and
     // removes its files.

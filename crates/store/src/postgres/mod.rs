@@ -10,9 +10,9 @@ use crate::StoreError;
 
 type Db = sqlx::Postgres;
 
-mod dialect;
 #[path = "../sql/audit.rs"]
 mod audit;
+mod dialect;
 #[path = "../sql/grants.rs"]
 mod grants;
 #[path = "../sql/identities.rs"]
@@ -32,7 +32,8 @@ impl SqlStore {
     /// Connects and applies pending migrations (under PostgreSQL's advisory lock, so
     /// several nodes starting at once migrate once).
     pub async fn connect(url: &str, audit_key: AuditKey) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))

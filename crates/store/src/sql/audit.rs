@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use sesam_domain::{AuditDraft, AuditEntry, AuditKey, ChainHead, Timestamp};
 use sqlx::{Row as _, Transaction};
 
+use super::Db;
 use super::dialect;
 use super::rows::{self, audit_columns};
 use super::store::SqlStore;
-use super::Db;
 use crate::{AuditStore, StoreError};
 
 /// Appends `draft` inside `tx`: reads (and on PostgreSQL locks) the head, links the new
@@ -51,7 +51,11 @@ pub(super) async fn append(
 
 #[async_trait]
 impl AuditStore for SqlStore {
-    async fn append_audit(&self, at: Timestamp, audit: &AuditDraft) -> Result<AuditEntry, StoreError> {
+    async fn append_audit(
+        &self,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<AuditEntry, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let e = append(&mut tx, &self.audit_key, at, audit).await?;
         tx.commit().await?;
@@ -59,14 +63,18 @@ impl AuditStore for SqlStore {
     }
 
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        sqlx::query(concat!("SELECT ", audit_columns!(), " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"))
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::audit_entry)
-            .collect()
+        sqlx::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::audit_entry)
+        .collect()
     }
 
     async fn audit_head(&self) -> Result<ChainHead, StoreError> {

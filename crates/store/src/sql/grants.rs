@@ -5,12 +5,15 @@ use sesam_domain::ActivationGrant;
 use sqlx::Transaction;
 use uuid::Uuid;
 
+use super::Db;
 use super::rows::{self, grant_columns};
 use super::store::SqlStore;
-use super::Db;
 use crate::{GrantStore, StoreError};
 
-pub(super) async fn insert(tx: &mut Transaction<'_, Db>, g: &ActivationGrant) -> Result<(), StoreError> {
+pub(super) async fn insert(
+    tx: &mut Transaction<'_, Db>,
+    g: &ActivationGrant,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -30,23 +33,34 @@ pub(super) async fn insert(tx: &mut Transaction<'_, Db>, g: &ActivationGrant) ->
 
 #[async_trait]
 impl GrantStore for SqlStore {
-    async fn grant_by_code_hash(&self, hash: &[u8; 32]) -> Result<Option<ActivationGrant>, StoreError> {
-        sqlx::query(concat!("SELECT ", grant_columns!(), " FROM activation_grants WHERE code_hash = $1"))
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::grant)
-            .transpose()
+    async fn grant_by_code_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<ActivationGrant>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM activation_grants WHERE code_hash = $1"
+        ))
+        .bind(&hash[..])
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rows::grant)
+        .transpose()
     }
 
     async fn grants_of(&self, identity_id: Uuid) -> Result<Vec<ActivationGrant>, StoreError> {
-        sqlx::query(concat!("SELECT ", grant_columns!(), " FROM activation_grants WHERE identity_id = $1 ORDER BY created_at"))
-            .bind(identity_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::grant)
-            .collect()
+        sqlx::query(concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM activation_grants WHERE identity_id = $1 ORDER BY created_at"
+        ))
+        .bind(identity_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::grant)
+        .collect()
     }
 }

@@ -81,7 +81,13 @@ async fn start_history(
 }
 
 impl SqlStore {
-    async fn fetch_identity(&self, sql: &'static str, bind: impl FnOnce(sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>) -> Result<Option<Identity>, StoreError> {
+    async fn fetch_identity(
+        &self,
+        sql: &'static str,
+        bind: impl FnOnce(
+            sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
+        ) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
+    ) -> Result<Option<Identity>, StoreError> {
         bind(sqlx::query(sql))
             .fetch_optional(&self.pool)
             .await?
@@ -138,20 +144,44 @@ impl IdentityStore for SqlStore {
     }
 
     async fn identity(&self, id: Uuid) -> Result<Option<Identity>, StoreError> {
-        self.fetch_identity(concat!("SELECT ", identity_columns!(), " FROM identities WHERE id = $1"), |q| q.bind(id))
-            .await
+        self.fetch_identity(
+            concat!(
+                "SELECT ",
+                identity_columns!(),
+                " FROM identities WHERE id = $1"
+            ),
+            |q| q.bind(id),
+        )
+        .await
     }
 
     async fn identity_by_user_id(&self, key: &UserIdKey) -> Result<Option<Identity>, StoreError> {
         let key = key.as_str().to_owned();
-        self.fetch_identity(concat!("SELECT ", identity_columns!(), " FROM identities WHERE user_id_key = $1"), |q| q.bind(key))
-            .await
+        self.fetch_identity(
+            concat!(
+                "SELECT ",
+                identity_columns!(),
+                " FROM identities WHERE user_id_key = $1"
+            ),
+            |q| q.bind(key),
+        )
+        .await
     }
 
-    async fn identity_by_national_id(&self, index: &[u8; 32]) -> Result<Option<Identity>, StoreError> {
+    async fn identity_by_national_id(
+        &self,
+        index: &[u8; 32],
+    ) -> Result<Option<Identity>, StoreError> {
         let index = index.to_vec();
-        self.fetch_identity(concat!("SELECT ", identity_columns!(), " FROM identities WHERE national_id_index = $1"), |q| q.bind(index))
-            .await
+        self.fetch_identity(
+            concat!(
+                "SELECT ",
+                identity_columns!(),
+                " FROM identities WHERE national_id_index = $1"
+            ),
+            |q| q.bind(index),
+        )
+        .await
     }
 
     async fn national_id_sealed(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
@@ -197,7 +227,11 @@ impl IdentityStore for SqlStore {
         Ok(())
     }
 
-    async fn change_user_id(&self, change: &UserIdChange, audit: &AuditDraft) -> Result<(), StoreError> {
+    async fn change_user_id(
+        &self,
+        change: &UserIdChange,
+        audit: &AuditDraft,
+    ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let row = sqlx::query(dialect::SELECT_IDENTITY_FOR_UPDATE)
             .bind(change.identity_id)
@@ -217,13 +251,15 @@ impl IdentityStore for SqlStore {
                     .await?;
             }
         }
-        sqlx::query("UPDATE identities SET user_id = $1, user_id_key = $2, updated_at = $3 WHERE id = $4")
-            .bind(change.new.as_str())
-            .bind(new_key.as_str())
-            .bind(change.at.millis())
-            .bind(change.identity_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE identities SET user_id = $1, user_id_key = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(change.new.as_str())
+        .bind(new_key.as_str())
+        .bind(change.at.millis())
+        .bind(change.identity_id)
+        .execute(&mut *tx)
+        .await?;
         start_history(&mut tx, change.identity_id, &change.new, change.at).await?;
         audit::append(&mut tx, &self.audit_key, change.at, audit).await?;
         tx.commit().await?;
@@ -242,7 +278,9 @@ impl IdentityStore for SqlStore {
                 Ok(UserIdHistoryEntry {
                     user_id: r.try_get("user_id")?,
                     from: Timestamp::from_millis(r.try_get("from_at")?),
-                    to: r.try_get::<Option<i64>, _>("to_at")?.map(Timestamp::from_millis),
+                    to: r
+                        .try_get::<Option<i64>, _>("to_at")?
+                        .map(Timestamp::from_millis),
                 })
             })
             .collect()

@@ -32,7 +32,8 @@ pub(super) fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError>
 }
 
 pub(super) fn format_date(d: Date) -> String {
-    d.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
+    d.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
 }
 
 pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
@@ -53,12 +54,15 @@ pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
         national_id_masked: row.try_get("national_id_masked")?,
         ial: ial.parse::<Level>().map_err(|e| invalid("ial", e))?,
         state: state.parse().map_err(|e| invalid("state", e))?,
-        phone: PhoneNumber::parse(row.try_get::<&str, _>("phone")?).map_err(|e| invalid("phone", e))?,
+        phone: PhoneNumber::parse(row.try_get::<&str, _>("phone")?)
+            .map_err(|e| invalid("phone", e))?,
         email: email
             .map(|e| EmailAddress::parse(&e))
             .transpose()
             .map_err(|e| invalid("email", e))?,
-        activated_at: row.try_get::<Option<i64>, _>("activated_at")?.map(Timestamp::from_millis),
+        activated_at: row
+            .try_get::<Option<i64>, _>("activated_at")?
+            .map(Timestamp::from_millis),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
     })
@@ -79,7 +83,9 @@ pub(super) fn grant(row: &Row) -> Result<ActivationGrant, StoreError> {
         identity_id: row.try_get("identity_id")?,
         purpose: purpose.parse().map_err(|e| invalid("purpose", e))?,
         code_hash: hash32(row.try_get("code_hash")?, "code_hash")?,
-        state: state.parse::<GrantState>().map_err(|e| invalid("grant state", e))?,
+        state: state
+            .parse::<GrantState>()
+            .map_err(|e| invalid("grant state", e))?,
         failed_attempts: row.try_get("failed_attempts")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),

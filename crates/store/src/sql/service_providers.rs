@@ -38,22 +38,33 @@ impl ServiceProviderStore for SqlStore {
         Ok(())
     }
 
-    async fn service_provider(&self, client_id: &str) -> Result<Option<ServiceProviderRecord>, StoreError> {
-        sqlx::query(concat!("SELECT ", sp_columns!(), " FROM service_providers WHERE client_id = $1"))
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::service_provider)
-            .transpose()
+    async fn service_provider(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ServiceProviderRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            sp_columns!(),
+            " FROM service_providers WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rows::service_provider)
+        .transpose()
     }
 
     async fn service_providers(&self) -> Result<Vec<ServiceProviderRecord>, StoreError> {
-        sqlx::query(concat!("SELECT ", sp_columns!(), " FROM service_providers ORDER BY created_at, client_id"))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::service_provider)
-            .collect()
+        sqlx::query(concat!(
+            "SELECT ",
+            sp_columns!(),
+            " FROM service_providers ORDER BY created_at, client_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::service_provider)
+        .collect()
     }
 }

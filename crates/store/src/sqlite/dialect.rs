@@ -14,7 +14,8 @@ pub(super) async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, 
 }
 
 /// SQLite has no row locks; `BEGIN IMMEDIATE` already serialises writers.
-pub(super) const SELECT_AUDIT_HEAD_FOR_UPDATE: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+pub(super) const SELECT_AUDIT_HEAD_FOR_UPDATE: &str =
+    "SELECT seq, hash FROM audit_head WHERE id = 1";
 pub(super) const SELECT_IDENTITY_FOR_UPDATE: &str =
     "SELECT state, user_id, user_id_key FROM identities WHERE id = $1";
 

@@ -12,9 +12,9 @@ use crate::StoreError;
 
 type Db = sqlx::Sqlite;
 
-mod dialect;
 #[path = "../sql/audit.rs"]
 mod audit;
+mod dialect;
 #[path = "../sql/grants.rs"]
 mod grants;
 #[path = "../sql/identities.rs"]
@@ -51,7 +51,9 @@ impl SqlStore {
             .connect_with(options)
             .await
             .map_err(|e| match StoreError::from(e) {
-                StoreError::Unavailable(m) => StoreError::Unavailable(format!("{}: {m}", path.display())),
+                StoreError::Unavailable(m) => {
+                    StoreError::Unavailable(format!("{}: {m}", path.display()))
+                }
                 other => other,
             })?;
         let store = Self::from_pool(pool, audit_key);

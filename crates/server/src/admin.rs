@@ -1,0 +1,283 @@
+//! `sesam admin`: operator commands and their output (text for people, `--json` for scripts).
+
+use serde_json::{Value, json};
+use sesam_domain::Identity;
+
+use crate::cli::{AdminArgs, AdminCommand, AuditCommand, IdentityCommand, SpCommand};
+use crate::config::{Config, ProcessEnv};
+use crate::context::Sesam;
+use crate::error::AppError;
+use crate::services::Actor;
+use crate::services::identities::EnrolRequest;
+use crate::services::service_providers::AddServiceProvider;
+
+/// The operator's name: `--operator`, else the OS user.
+fn operator(flag: Option<&str>) -> Result<Actor, AppError> {
+    let name = flag
+        .map(str::to_owned)
+        .or_else(|| std::env::var("SESAM_OPERATOR").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "unknown".into());
+    Actor::operator(&name)
+}
+
+fn identity_json(i: &Identity) -> Value {
+    json!({
+        "identity_id": i.id,
+        "user_id": i.user_id.as_ref().map(|u| u.as_str()),
+        "name": i.name.as_str(),
+        "national_id": i.national_id_masked,
+        "birthdate": i.birthdate.to_string(),
+        "ial": i.ial,
+        "state": i.state,
+        "phone": i.phone.as_str(),
+        "email": i.email.as_ref().map(|e| e.as_str()),
+        "activated_at": i.activated_at.map(|t| t.to_rfc3339()),
+        "created_at": i.created_at.to_rfc3339(),
+    })
+}
+
+fn identity_text(i: &Identity) -> String {
+    let user_id = i
+        .user_id
+        .as_ref()
+        .map_or("(not chosen yet)", |u| u.as_str());
+    format!(
+        "Identity     {}\nUser ID      {user_id}\nName         {}\nNational ID  {}\nBirth date   {}\nState        {}\nIAL          {}\nPhone        {}\nE-mail       {}\nCreated      {}",
+        i.id,
+        i.name,
+        i.national_id_masked,
+        i.birthdate,
+        i.state,
+        i.ial,
+        i.phone,
+        i.email.as_ref().map_or("-", |e| e.as_str()),
+        i.created_at,
+    )
+}
+
+pub async fn run(args: AdminArgs) -> Result<(), AppError> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .try_init();
+    let actor = operator(args.operator.as_deref())?;
+    let config = Config::load(&args.data.overrides(), &ProcessEnv)?;
+    let sesam = Sesam::open(&config).await?;
+    let out = execute(&sesam, &actor, args.command).await?;
+    if args.json {
+        println!("{}", out.json);
+    } else {
+        println!("{}", out.text);
+    }
+    Ok(())
+}
+
+/// A command's result in both forms.
+pub struct Output {
+    pub json: Value,
+    pub text: String,
+}
+
+pub async fn execute(
+    sesam: &Sesam,
+    actor: &Actor,
+    command: AdminCommand,
+) -> Result<Output, AppError> {
+    match command {
+        AdminCommand::Sp(SpCommand::Add {
+            name,
+            redirect_uris,
+            national_id,
+            require_par,
+            jwks,
+            ciba,
+        }) => {
+            let jwks = jwks
+                .map(|p| {
+                    let meta = std::fs::metadata(&p)
+                        .map_err(|e| AppError::Io(format!("cannot read {}: {e}", p.display())))?;
+                    if meta.len() > 64 * 1024 {
+                        return Err(AppError::BadInput(format!(
+                            "JWKS file {} is larger than 64 KiB",
+                            p.display()
+                        )));
+                    }
+                    std::fs::read_to_string(&p)
+                        .map_err(|e| AppError::Io(format!("cannot read {}: {e}", p.display())))
+                })
+                .transpose()?;
+            let req = AddServiceProvider {
+                name,
+                redirect_uris,
+                national_id,
+                require_par,
+                ciba,
+                jwks,
+            };
+            let added = sesam.add_service_provider(actor, &req).await?;
+            let r = &added.record;
+            Ok(Output {
+                json: json!({
+                    "client_id": r.client_id,
+                    "client_secret": added.client_secret.expose(),
+                    "display_name": r.display_name,
+                    "redirect_uris": r.redirect_uris,
+                }),
+                text: format!(
+                    "Registered service provider '{}'.\nclient_id      {}\nclient_secret  {}\nThe secret is shown only now; give it to the service provider over a secure channel.",
+                    r.display_name,
+                    r.client_id,
+                    added.client_secret.expose()
+                ),
+            })
+        }
+        AdminCommand::Sp(SpCommand::List) => {
+            let sps = sesam.store.service_providers().await?;
+            let rows: Vec<Value> = sps
+                .iter()
+                .map(|s| {
+                    json!({
+                        "client_id": s.client_id,
+                        "display_name": s.display_name,
+                        "redirect_uris": s.redirect_uris,
+                        "national_id": s.allow_national_id,
+                        "require_par": s.require_par,
+                        "ciba": s.ciba,
+                        "created_at": s.created_at.to_rfc3339(),
+                    })
+                })
+                .collect();
+            let text = if sps.is_empty() {
+                "No service providers are registered.".to_owned()
+            } else {
+                sps.iter()
+                    .map(|s| {
+                        format!(
+                            "{}  {}  {}",
+                            s.client_id,
+                            s.display_name,
+                            s.redirect_uris.join(" ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(Output {
+                json: json!({ "service_providers": rows }),
+                text,
+            })
+        }
+        AdminCommand::Identity(IdentityCommand::Enrol {
+            national_id,
+            name,
+            birthdate,
+            phone,
+            email,
+            user_id,
+            ial,
+        }) => {
+            let req = EnrolRequest {
+                national_id,
+                name,
+                birthdate,
+                phone,
+                email,
+                user_id,
+                ial,
+            };
+            let e = sesam.enrol(actor, &req).await?;
+            let mut j = identity_json(&e.identity);
+            j["activation_code"] = json!(e.activation_code.grouped());
+            j["activation_code_expires_at"] = json!(e.activation_code_expires_at.to_rfc3339());
+            Ok(Output {
+                json: j,
+                text: format!(
+                    "Enrolled {} ({}), state {}.\nActivation code for the letter (shown only now): {}\nValid until {}.",
+                    e.identity.name,
+                    e.identity.national_id_masked,
+                    e.identity.state,
+                    e.activation_code.grouped(),
+                    e.activation_code_expires_at
+                ),
+            })
+        }
+        AdminCommand::Identity(IdentityCommand::Show { user_id }) => {
+            let v = sesam.show_identity(actor, &user_id).await?;
+            let mut j = identity_json(&v.identity);
+            j["user_id_history"] = json!(v
+                .user_id_history
+                .iter()
+                .map(|h| json!({ "user_id": h.user_id, "from": h.from.to_rfc3339(), "to": h.to.map(|t| t.to_rfc3339()) }))
+                .collect::<Vec<_>>());
+            j["open_activation_grants"] = json!(v
+                .open_grants
+                .iter()
+                .map(|g| json!({ "id": g.id, "purpose": g.purpose.as_str(), "expires_at": g.expires_at.to_rfc3339() }))
+                .collect::<Vec<_>>());
+            let mut text = identity_text(&v.identity);
+            for g in &v.open_grants {
+                text.push_str(&format!(
+                    "\nOpen activation grant ({}) until {}",
+                    g.purpose.as_str(),
+                    g.expires_at
+                ));
+            }
+            if v.user_id_history.len() > 1 {
+                text.push_str("\nEarlier user IDs:");
+                for h in &v.user_id_history[..v.user_id_history.len() - 1] {
+                    text.push_str(&format!(
+                        "\n  {} (until {})",
+                        h.user_id,
+                        h.to.map(|t| t.to_string()).unwrap_or_default()
+                    ));
+                }
+            }
+            Ok(Output { json: j, text })
+        }
+        AdminCommand::Identity(IdentityCommand::Suspend { user_id, reason }) => {
+            let i = sesam.suspend(actor, &user_id, &reason).await?;
+            Ok(Output {
+                json: identity_json(&i),
+                text: format!("Suspended {} ({}).", user_id, i.national_id_masked),
+            })
+        }
+        AdminCommand::Identity(IdentityCommand::Reopen { user_id, reason }) => {
+            let i = sesam.reopen(actor, &user_id, &reason).await?;
+            Ok(Output {
+                json: identity_json(&i),
+                text: format!(
+                    "Reopened {} ({}); state is now {}.",
+                    user_id, i.national_id_masked, i.state
+                ),
+            })
+        }
+        AdminCommand::Identity(IdentityCommand::ChangeUserId {
+            user_id,
+            new_user_id,
+            reason,
+        }) => {
+            let i = sesam
+                .change_user_id(actor, &user_id, &new_user_id, Some(&reason))
+                .await?;
+            Ok(Output {
+                json: identity_json(&i),
+                text: format!(
+                    "User ID changed to {}. The old one stays reserved for this person for 365 days.",
+                    new_user_id
+                ),
+            })
+        }
+        AdminCommand::Audit(AuditCommand::Verify) => {
+            let r = sesam.verify_audit().await?;
+            Ok(Output {
+                json: json!({ "ok": true, "entries": r.entries, "head_hash": r.head_hash }),
+                text: format!(
+                    "Audit log intact: {} entries, head {}.",
+                    r.entries, r.head_hash
+                ),
+            })
+        }
+    }
+}

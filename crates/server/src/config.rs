@@ -1,0 +1,363 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `SESAM_*`
+//! environment variables, then command-line flags (each layer overrides the one before).
+//! Every key is documented in `docs/operations.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sesam_store::Location;
+
+use crate::error::AppError;
+use crate::master_key::KeySource;
+
+/// The configuration file's shape. Unknown keys are refused, so a typo cannot silently
+/// leave a setting at its default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    master_key_file: Option<PathBuf>,
+    log: Option<String>,
+    log_format: Option<String>,
+    tls: Option<FileTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: url::Url,
+    pub data_dir: PathBuf,
+    pub database: Location,
+    pub master_key: KeySource,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub tls: Option<Tls>,
+}
+
+/// Values given on the command line (all optional).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Reads `SESAM_*` variables through a function, so tests can supply their own.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    pub fn load(flags: &Overrides, env: &dyn Env) -> Result<Self, AppError> {
+        let file_path = flags
+            .config_file
+            .clone()
+            .or_else(|| env.var("SESAM_CONFIG").map(PathBuf::from));
+        let file = match &file_path {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let pick = |flag: Option<String>, var: &str, file: Option<String>| {
+            flag.or_else(|| env.var(var)).or(file)
+        };
+        let pick_path = |flag: Option<PathBuf>, var: &str, file: Option<PathBuf>| {
+            flag.or_else(|| env.var(var).map(PathBuf::from)).or(file)
+        };
+
+        let listen_text = pick(flags.listen.clone(), "SESAM_LISTEN", file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            AppError::Config(format!(
+                "listen address '{listen_text}' is not an IP address and port, e.g. 127.0.0.1:8080"
+            ))
+        })?;
+
+        let tls_cert = pick_path(
+            flags.tls_cert.clone(),
+            "SESAM_TLS_CERT",
+            file.tls.as_ref().and_then(|t| t.cert.clone()),
+        );
+        let tls_key = pick_path(
+            flags.tls_key.clone(),
+            "SESAM_TLS_KEY",
+            file.tls.as_ref().and_then(|t| t.key.clone()),
+        );
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some(Tls { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(AppError::Config(
+                    "TLS needs both a certificate and a key (--tls-cert and --tls-key)".into(),
+                ));
+            }
+        };
+
+        let default_public = format!(
+            "{}://{}",
+            if tls.is_some() { "https" } else { "http" },
+            listen
+        );
+        let public_text = pick(
+            flags.public_url.clone(),
+            "SESAM_PUBLIC_URL",
+            file.public_url,
+        )
+        .unwrap_or(default_public);
+        let public_url = url::Url::parse(&public_text)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| {
+                AppError::Config(format!(
+                    "public URL '{public_text}' must be an absolute http(s) URL, e.g. https://login.example.dk"
+                ))
+            })?;
+
+        let data_dir = pick_path(flags.data_dir.clone(), "SESAM_DATA_DIR", file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./sesam-data"));
+        let database = match pick(
+            flags.database_url.clone(),
+            "SESAM_DATABASE_URL",
+            file.database_url,
+        ) {
+            Some(url) => Location::from_url(&url).map_err(|e| AppError::Config(e.to_string()))?,
+            None => Location::in_data_dir(&data_dir),
+        };
+        let master_key = match env.var("SESAM_MASTER_KEY") {
+            Some(hex) => KeySource::Env(hex),
+            None => KeySource::File(
+                env.var("SESAM_MASTER_KEY_FILE")
+                    .map(PathBuf::from)
+                    .or(file.master_key_file)
+                    .unwrap_or_else(|| data_dir.join("master.key")),
+            ),
+        };
+        let log = env
+            .var("SESAM_LOG")
+            .or(file.log)
+            .unwrap_or_else(|| "info".into());
+        let log_format = match env.var("SESAM_LOG_FORMAT").or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(AppError::Config(format!(
+                    "log_format '{other}' is not 'text' or 'json'"
+                )));
+            }
+        };
+        Ok(Self {
+            listen,
+            public_url,
+            data_dir,
+            database,
+            master_key,
+            log,
+            log_format,
+            tls,
+        })
+    }
+
+    /// Whether the data directory is needed (SQLite, or a key file inside it).
+    pub fn uses_data_dir(&self) -> bool {
+        matches!(self.database, Location::Sqlite(_))
+            || matches!(&self.master_key, KeySource::File(p) if p.starts_with(&self.data_dir))
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, AppError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AppError::Config(format!(
+            "cannot read the configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+        AppError::Config(format!(
+            "configuration file {}: {first}; {}",
+            path.display(),
+            e.message()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(
+            c.database,
+            Location::Sqlite(PathBuf::from("./sesam-data/sesam.db"))
+        );
+        assert!(
+            matches!(c.master_key, KeySource::File(ref p) if p == Path::new("./sesam-data/master.key"))
+        );
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\nlog = \"debug\"\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load(&flags, &env(&[])).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.log, "debug");
+
+        let e = env(&[
+            ("SESAM_LISTEN", "127.0.0.1:9100"),
+            ("SESAM_DATA_DIR", "/from/env"),
+        ]);
+        let c = Config::load(&flags, &e).unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.data_dir, PathBuf::from("/from/env"));
+
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9200".into()),
+            ..flags
+        };
+        assert_eq!(Config::load(&flags, &e).unwrap().listen.port(), 9200);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let msg = |flags: Overrides, e: MapEnv| Config::load(&flags, &e).unwrap_err().to_string();
+        assert!(
+            msg(
+                Overrides {
+                    listen: Some("localhost".into()),
+                    ..Default::default()
+                },
+                env(&[])
+            )
+            .contains("listen address 'localhost'")
+        );
+        assert!(
+            msg(
+                Overrides::default(),
+                env(&[("SESAM_DATABASE_URL", "mysql://x")])
+            )
+            .contains("postgres://")
+        );
+        assert!(
+            msg(
+                Overrides {
+                    public_url: Some("login.example".into()),
+                    ..Default::default()
+                },
+                env(&[])
+            )
+            .contains("public URL")
+        );
+        assert!(
+            msg(
+                Overrides {
+                    tls_cert: Some("c.pem".into()),
+                    ..Default::default()
+                },
+                env(&[])
+            )
+            .contains("both")
+        );
+        assert!(
+            msg(Overrides::default(), env(&[("SESAM_LOG_FORMAT", "xml")])).contains("log_format")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let m = msg(
+            Overrides {
+                config_file: Some(file),
+                ..Default::default()
+            },
+            env(&[]),
+        );
+        assert!(m.contains("unknown field `lisen`"), "{m}");
+        let m = msg(
+            Overrides {
+                config_file: Some("/nonexistent/sesam.toml".into()),
+                ..Default::default()
+            },
+            env(&[]),
+        );
+        assert!(m.contains("cannot read the configuration file"), "{m}");
+    }
+
+    #[test]
+    fn tls_makes_the_default_public_url_https() {
+        let flags = Overrides {
+            tls_cert: Some("c".into()),
+            tls_key: Some("k".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load(&flags, &env(&[])).unwrap().public_url.scheme(),
+            "https"
+        );
+    }
+}

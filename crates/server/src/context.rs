@@ -1,0 +1,61 @@
+//! The running system's parts, wired once: store, keys, clock and randomness.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::sync::Arc;
+
+use sesam_domain::{AuditKey, Clock, OsRandom, Random, SecretKeys, SystemClock};
+use sesam_store::Store;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::master_key;
+
+#[derive(Clone)]
+pub struct Sesam {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<SecretKeys>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
+impl Sesam {
+    /// Opens the data the configuration points at, creating a fresh data directory (0700)
+    /// and master key on first use.
+    pub async fn open(config: &Config) -> Result<Self, AppError> {
+        if config.uses_data_dir() && !config.data_dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&config.data_dir)
+                .map_err(|e| {
+                    AppError::Io(format!(
+                        "cannot create the data directory {}: {e}",
+                        config.data_dir.display()
+                    ))
+                })?;
+        }
+        let loaded = master_key::load(config.master_key.clone())?;
+        let store = sesam_store::open(&config.database, AuditKey::from(&loaded.keys())).await?;
+        let keys = master_key::confirm(loaded, &*store).await?;
+        Ok(Self::assemble(
+            store,
+            keys,
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+        ))
+    }
+
+    pub fn assemble(
+        store: Arc<dyn Store>,
+        keys: SecretKeys,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self {
+            store,
+            keys: Arc::new(keys),
+            clock,
+            random,
+        }
+    }
+}

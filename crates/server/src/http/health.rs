@@ -1,0 +1,30 @@
+//! Liveness and readiness.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+
+/// The process is up and serving.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The database answers: a load balancer should send traffic here.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    match state.sesam.store.ping().await {
+        Ok(()) => Ok(Json(
+            json!({ "status": "ready", "database": state.sesam.store.backend() }),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "database_unavailable",
+                description: "the database does not answer".into(),
+            })
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Enrolling people and managing their identity: look-up, suspension, reopening, user ID.
+
+use serde_json::json;
+use sesam_domain::identity::Enrolment;
+use sesam_domain::user_id::QUARANTINE_DAYS;
+use sesam_domain::{
+    ActivationCode, ActivationGrant, ActivationPurpose, AuditDraft, EmailAddress, Identity, Level,
+    NationalId, PersonName, PhoneNumber, Timestamp, UserId, UserIdKey,
+};
+use sesam_store::{NewIdentity, UserIdChange, UserIdHistoryEntry};
+use time::Date;
+use time::macros::format_description;
+use uuid::Uuid;
+
+use super::Actor;
+use crate::context::Sesam;
+use crate::error::AppError;
+
+/// An enrolment as the registration unit enters it, unvalidated.
+#[derive(Debug, Clone, Default)]
+pub struct EnrolRequest {
+    pub national_id: String,
+    pub name: String,
+    pub birthdate: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub user_id: Option<String>,
+    pub ial: Option<String>,
+}
+
+/// The result of an enrolment: the activation code exists only here, once.
+#[derive(Debug)]
+pub struct Enrolled {
+    pub identity: Identity,
+    pub activation_code: ActivationCode,
+    pub activation_code_expires_at: Timestamp,
+}
+
+/// What an operator sees of an identity.
+#[derive(Debug)]
+pub struct IdentityView {
+    pub identity: Identity,
+    pub user_id_history: Vec<UserIdHistoryEntry>,
+    pub open_grants: Vec<ActivationGrant>,
+}
+
+fn parse_date(s: &str) -> Result<Date, AppError> {
+    Date::parse(s.trim(), format_description!("[year]-[month]-[day]")).map_err(|_| {
+        AppError::BadInput(format!(
+            "birth date '{}' is not a real date in the form YYYY-MM-DD",
+            s.chars().take(20).collect::<String>()
+        ))
+    })
+}
+
+impl EnrolRequest {
+    fn validate(&self) -> Result<Enrolment, AppError> {
+        let national_id =
+            NationalId::parse(&self.national_id).map_err(sesam_domain::DomainError::from)?;
+        let name = PersonName::parse(&self.name).map_err(sesam_domain::DomainError::from)?;
+        let birthdate = parse_date(&self.birthdate)?;
+        let phone = PhoneNumber::parse(&self.phone).map_err(sesam_domain::DomainError::from)?;
+        let email = self
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(sesam_domain::DomainError::from)?;
+        let user_id = self
+            .user_id
+            .as_deref()
+            .map(UserId::parse)
+            .transpose()
+            .map_err(sesam_domain::DomainError::from)?;
+        let ial = match &self.ial {
+            Some(l) => l
+                .parse::<Level>()
+                .map_err(sesam_domain::DomainError::from)?,
+            None => Level::Substantial,
+        };
+        Ok(Enrolment::new(
+            national_id,
+            name,
+            birthdate,
+            phone,
+            email,
+            user_id,
+            ial,
+        )?)
+    }
+}
+
+impl Sesam {
+    /// Enrols a person: identity in state `pending`, plus the first activation grant whose
+    /// code goes on the paper letter.
+    pub async fn enrol(&self, actor: &Actor, req: &EnrolRequest) -> Result<Enrolled, AppError> {
+        let enrolment = req.validate()?;
+        let now = self.clock.now();
+        let id = Uuid::now_v7();
+        let code = ActivationCode::generate(&*self.random);
+        let grant = ActivationGrant::issue(
+            id,
+            ActivationPurpose::FirstActivation,
+            self.keys.activation_code_hash(code.normalized()),
+            now,
+        );
+        let new = NewIdentity {
+            id,
+            national_id_sealed: self.keys.seal_national_id(
+                &enrolment.national_id,
+                id,
+                &*self.random,
+            ),
+            national_id_index: self.keys.national_id_index(&enrolment.national_id),
+            enrolment,
+            created_at: now,
+        };
+        let e = &new.enrolment;
+        let audit = AuditDraft::new(actor.audit_name(), "identity.enrolled")
+            .subject(id.to_string())
+            .details(json!({
+                "national_id": e.national_id.masked(),
+                "ial": e.ial,
+                "user_id": e.user_id.as_ref().map(UserId::as_str),
+                "activation_grant": grant.id,
+                "activation_code_expires_at": grant.expires_at.to_rfc3339(),
+            }));
+        self.store.enrol(&new, &grant, &audit).await?;
+        let identity = self
+            .store
+            .identity(id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("identity"))?;
+        Ok(Enrolled {
+            identity,
+            activation_code: code,
+            activation_code_expires_at: grant.expires_at,
+        })
+    }
+
+    async fn find(&self, user_id: &str) -> Result<Identity, AppError> {
+        self.store
+            .identity_by_user_id(&UserIdKey::of_input(user_id))
+            .await?
+            .ok_or_else(|| AppError::UnknownUserId(user_id.chars().take(48).collect()))
+    }
+
+    /// Looks a person up by the user ID they gave; the look-up itself is audited.
+    pub async fn show_identity(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+    ) -> Result<IdentityView, AppError> {
+        let identity = self.find(user_id).await?;
+        let now = self.clock.now();
+        let audit =
+            AuditDraft::new(actor.audit_name(), "identity.viewed").subject(identity.id.to_string());
+        self.store.append_audit(now, &audit).await?;
+        let user_id_history = self.store.user_id_history(identity.id).await?;
+        let open_grants = self
+            .store
+            .grants_of(identity.id)
+            .await?
+            .into_iter()
+            .filter(|g| g.is_usable(now))
+            .collect();
+        Ok(IdentityView {
+            identity,
+            user_id_history,
+            open_grants,
+        })
+    }
+
+    pub async fn suspend(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        reason: &str,
+    ) -> Result<Identity, AppError> {
+        let reason = super::reason(reason)?;
+        let identity = self.find(user_id).await?;
+        let to = identity
+            .state
+            .suspend()
+            .map_err(sesam_domain::DomainError::from)?;
+        self.change_state(actor, identity, to, "identity.suspended", reason)
+            .await
+    }
+
+    pub async fn reopen(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        reason: &str,
+    ) -> Result<Identity, AppError> {
+        let reason = super::reason(reason)?;
+        let identity = self.find(user_id).await?;
+        let to = identity
+            .state
+            .reopen(identity.activated_at.is_some())
+            .map_err(sesam_domain::DomainError::from)?;
+        self.change_state(actor, identity, to, "identity.reopened", reason)
+            .await
+    }
+
+    async fn change_state(
+        &self,
+        actor: &Actor,
+        identity: Identity,
+        to: sesam_domain::IdentityState,
+        action: &str,
+        reason: String,
+    ) -> Result<Identity, AppError> {
+        let now = self.clock.now();
+        let audit = AuditDraft::new(actor.audit_name(), action)
+            .subject(identity.id.to_string())
+            .reason(Some(reason))
+            .details(json!({ "from": identity.state, "to": to }));
+        self.store
+            .set_state(identity.id, identity.state, to, now, &audit)
+            .await?;
+        Ok(self
+            .store
+            .identity(identity.id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("identity"))?)
+    }
+
+    /// Changes a person's user ID. The old one stays reserved for them for 365 days.
+    pub async fn change_user_id(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+        reason: Option<&str>,
+    ) -> Result<Identity, AppError> {
+        let reason = reason.map(super::reason).transpose()?;
+        let identity = self.find(current).await?;
+        identity
+            .state
+            .ensure_changeable()
+            .map_err(sesam_domain::DomainError::from)?;
+        let new = UserId::parse(new).map_err(sesam_domain::DomainError::from)?;
+        let sealed = self
+            .store
+            .national_id_sealed(identity.id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("identity"))?;
+        let national_id = self
+            .keys
+            .open_national_id(&sealed, identity.id)
+            .map_err(sesam_domain::DomainError::from)?;
+        new.check_personal(&national_id, Some(&identity.phone))
+            .map_err(sesam_domain::DomainError::from)?;
+        let now = self.clock.now();
+        let audit = AuditDraft::new(actor.audit_name(), "identity.user_id_changed")
+            .subject(identity.id.to_string())
+            .reason(reason)
+            .details(json!({
+                "from": identity.user_id.as_ref().map(UserId::as_str),
+                "to": new.as_str(),
+            }));
+        let change = UserIdChange {
+            identity_id: identity.id,
+            new,
+            at: now,
+            reserved_until: now.plus_days(QUARANTINE_DAYS),
+        };
+        self.store.change_user_id(&change, &audit).await?;
+        Ok(self
+            .store
+            .identity(identity.id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("identity"))?)
+    }
+}
