@@ -185,7 +185,27 @@ impl DataArgs {
 
 /// Parses the command line and runs it. Errors are one line on stderr and a non-zero exit.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!("error: a command is missing here (see --help for the list)");
+            return ExitCode::from(2);
+        }
+        Err(e) if e.use_stderr() => {
+            // One line, as the CLI contract promises; `--help` has the details.
+            let rendered = e.to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -4,7 +4,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sesam_domain::AuditKey;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
 use crate::StoreError;
 
@@ -34,6 +35,23 @@ impl SqlStore {
     pub async fn connect(url: &str, audit_key: AuditKey) -> Result<Self, StoreError> {
         let options =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        // One direct connection first: a pool retries until its timeout and then reports
+        // only that it timed out, while this shows the real cause (refused, bad password…).
+        let probe = tokio::time::timeout(
+            Duration::from_secs(10),
+            PgConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable("no answer from the server within 10 seconds".into()))?
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Unavailable(m) => StoreError::Unavailable(format!(
+                "{}:{}: {m}",
+                options.get_host(),
+                options.get_port()
+            )),
+            other => other,
+        })?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))

@@ -1,0 +1,236 @@
+//! `sesam serve` as an operator runs it: health, readiness, metrics, error bodies, TLS,
+//! configuration errors and graceful shutdown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[tokio::test]
+async fn health_readiness_metrics_and_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&Data::Dir(dir.path().join("data")), &[]);
+    let http = http_client();
+
+    let r = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["status"], "ok");
+
+    let j: serde_json::Value = http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        j,
+        serde_json::json!({ "status": "ready", "database": "SQLite" })
+    );
+
+    let r = http
+        .get(format!("{}/no/such/thing", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["error"], "not_found");
+
+    let r = http
+        .post(format!("{}/healthz", server.base))
+        .body(vec![0u8; 100_000])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+
+    let metrics = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains(r#"sesam_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"route="unmatched""#),
+        "raw paths must not become labels: {metrics}"
+    );
+    assert!(!metrics.contains("/no/such/thing"));
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&Data::Dir(dir.path().join("data")), &[]);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(code) = server.child.try_wait().unwrap() {
+            assert!(code.success(), "exit status {code:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn serves_tls_with_a_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    let Ok(made) = made else {
+        eprintln!("skipping: no openssl command to make a test certificate");
+        return;
+    };
+    assert!(made.status.success(), "{made:?}");
+    let server = Server::start_with(
+        &Data::Dir(dir.path().join("data")),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        "https",
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn configuration_errors_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sesam.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nlisten_adress = \"x\"\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `listen_adress`"), "{err}");
+
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "nowhere", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen address 'nowhere'"));
+
+    let out = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--tls-cert",
+            "/nonexistent/c.pem",
+            "--tls-key",
+            "/nonexistent/k.pem",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--data-dir")
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot load TLS certificate"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn environment_overrides_the_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let file = dir.path().join("sesam.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:1\"\ndata_dir = \"{}\"\n",
+            dir.path().join("d").display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .env("SESAM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SESAM_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut up = false;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "server did not listen on the port from SESAM_LISTEN");
+    assert!(
+        dir.path().join("d/sesam.db").exists(),
+        "data_dir from the file was not used"
+    );
+}
