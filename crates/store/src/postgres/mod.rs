@@ -11,23 +11,13 @@ use crate::StoreError;
 
 type Db = sqlx::Postgres;
 
-#[path = "../sql/audit.rs"]
-mod audit;
 mod dialect;
-#[path = "../sql/grants.rs"]
-mod grants;
-#[path = "../sql/identities.rs"]
-mod identities;
-#[path = "../sql/meta.rs"]
-mod meta;
-#[path = "../sql/rows.rs"]
-mod rows;
-#[path = "../sql/service_providers.rs"]
-mod service_providers;
-#[path = "../sql/store.rs"]
-mod store;
+/// The shared SQL adapter, compiled here with `Db` = this backend (see `sql/mod.rs`).
+#[path = "../sql/mod.rs"]
+#[allow(clippy::duplicate_mod)]
+mod sql;
 
-pub use store::SqlStore;
+pub use sql::SqlStore;
 
 impl SqlStore {
     /// Connects and applies pending migrations (under PostgreSQL's advisory lock, so

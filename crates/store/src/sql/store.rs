@@ -14,11 +14,11 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    pub(super) fn from_pool(pool: Pool<Db>, audit_key: AuditKey) -> Self {
+    pub(crate) fn from_pool(pool: Pool<Db>, audit_key: AuditKey) -> Self {
         Self { pool, audit_key }
     }
 
-    pub(super) async fn migrate(&self, migrator: &Migrator) -> Result<(), StoreError> {
+    pub(crate) async fn migrate(&self, migrator: &Migrator) -> Result<(), StoreError> {
         migrator.run(&self.pool).await.map_err(|e| match e {
             MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => StoreError::from(e),
             MigrateError::VersionMissing(v) => StoreError::Migration(format!(

@@ -12,23 +12,13 @@ use crate::StoreError;
 
 type Db = sqlx::Sqlite;
 
-#[path = "../sql/audit.rs"]
-mod audit;
 mod dialect;
-#[path = "../sql/grants.rs"]
-mod grants;
-#[path = "../sql/identities.rs"]
-mod identities;
-#[path = "../sql/meta.rs"]
-mod meta;
-#[path = "../sql/rows.rs"]
-mod rows;
-#[path = "../sql/service_providers.rs"]
-mod service_providers;
-#[path = "../sql/store.rs"]
-mod store;
+/// The shared SQL adapter, compiled here with `Db` = this backend (see `sql/mod.rs`).
+#[path = "../sql/mod.rs"]
+#[allow(clippy::duplicate_mod)]
+mod sql;
 
-pub use store::SqlStore;
+pub use sql::SqlStore;
 
 /// How long a writer waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

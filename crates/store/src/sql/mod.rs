@@ -1,0 +1,18 @@
+//! The SQL adapter, written once and compiled once per backend: `sqlite/mod.rs` and
+//! `postgres/mod.rs` each include this module with their own `Db` type and `dialect`.
+//! Both backends accept `$n` placeholders and the same DML, so only the few statements
+//! that really differ (write-transaction start, row locks, migrations) live in `dialect`.
+//! This keeps the adapters concrete (no generic trait-bound plumbing over sqlx) while
+//! making it impossible for the two to drift apart.
+
+use super::{Db, dialect};
+
+mod audit;
+mod grants;
+mod identities;
+mod meta;
+mod rows;
+mod service_providers;
+mod store;
+
+pub use store::SqlStore;
