@@ -72,6 +72,13 @@ fn enrol_verify_flow(data: &Data) {
     let s = admin(data, &["--json", "identity", "show", "anna.hansen"]).json();
     assert_eq!(s["state"], "pending");
 
+    let jwks = tempfile::NamedTempFile::new().unwrap();
+    let jwks = jwks.path();
+    std::fs::write(
+        jwks,
+        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#,
+    )
+    .unwrap();
     let sp = admin(
         data,
         &[
@@ -82,11 +89,22 @@ fn enrol_verify_flow(data: &Data) {
             "Demo Bank",
             "--redirect-uri",
             "https://bank.example/cb",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--ciba",
         ],
     );
     let sp = sp.ok().json();
     assert!(sp["client_id"].as_str().unwrap().starts_with("sp_"));
     assert_eq!(sp["client_secret"].as_str().unwrap().len(), 64);
+    let list = admin(data, &["--json", "sp", "list"]).ok().json();
+    assert_eq!(list["service_providers"][0]["client_id"], sp["client_id"]);
+    assert_eq!(list["service_providers"][0]["ciba"], true);
+    assert!(
+        !admin(data, &["sp", "list"])
+            .stdout
+            .contains(sp["client_secret"].as_str().unwrap())
+    );
 
     let v = admin(data, &["--json", "audit", "verify"]).ok().json();
     assert_eq!(v["ok"], true);

@@ -234,3 +234,50 @@ fn environment_overrides_the_configuration_file() {
         "data_dir from the file was not used"
     );
 }
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let Some(url) = sesam_testkit::postgres_database().await else {
+        return;
+    };
+    let server = Server::start(&Data::Postgres(url.clone()), &[]);
+    let http = http_client();
+    assert_eq!(
+        http.get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let admin_url = url.replace(&format!("/{name}"), "/postgres");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let r = http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["error"], "database_unavailable");
+    // Liveness is unaffected: the process still serves.
+    assert_eq!(
+        http.get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
