@@ -21,6 +21,14 @@ pub const CODE_LEN: usize = 12;
 pub const CODE_VALIDITY_SECONDS: i64 = 48 * 3600;
 /// Wrong entries that void a grant.
 pub const MAX_FAILED_ATTEMPTS: i32 = 3;
+/// How long the temporary PIN sent by SMS is valid (MitID: 30 minutes).
+pub const SMS_PIN_VALIDITY_SECONDS: i64 = 30 * 60;
+/// SMS messages one grant may cause, so a leaked letter cannot flood a phone.
+pub const MAX_SMS_PER_GRANT: i32 = 3;
+/// A phone number changed less than this long ago may not receive codes.
+pub const PHONE_CHANGE_QUARANTINE_SECONDS: i64 = 5 * 24 * 3600;
+/// Digits of the temporary PIN.
+pub const SMS_PIN_DIGITS: usize = 8;
 
 /// An activation code, normalised to upper case without separators.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,7 +120,10 @@ impl FromStr for ActivationPurpose {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantState {
+    /// Issued; the activation code has not been used yet.
     Issued,
+    /// The activation code was accepted and a temporary PIN sent by SMS.
+    CodeAccepted,
     Consumed,
     Voided,
 }
@@ -121,6 +132,7 @@ impl GrantState {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Issued => "issued",
+            Self::CodeAccepted => "code_accepted",
             Self::Consumed => "consumed",
             Self::Voided => "voided",
         }
@@ -132,6 +144,7 @@ impl FromStr for GrantState {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "issued" => Ok(Self::Issued),
+            "code_accepted" => Ok(Self::CodeAccepted),
             "consumed" => Ok(Self::Consumed),
             "voided" => Ok(Self::Voided),
             other => Err(DomainError::Corrupt(format!(
@@ -152,6 +165,70 @@ pub struct ActivationGrant {
     pub failed_attempts: i32,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The temporary PIN (keyed hash) and its expiry, once the code was accepted.
+    pub sms_pin_hash: Option<[u8; 32]>,
+    pub sms_pin_expires_at: Option<Timestamp>,
+    pub sms_sent_count: i32,
+}
+
+/// Why an activation step was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActivationError {
+    #[error("the activation code is wrong or no longer valid")]
+    CodeNotValid,
+    #[error("the activation code has expired (it is valid for 48 hours); ask for a new one")]
+    CodeExpired,
+    #[error("this activation was already completed or cancelled; ask for a new activation code")]
+    GrantClosed,
+    #[error("the SMS code is wrong; {remaining} attempts left")]
+    WrongSmsCode { remaining: i32 },
+    #[error("the SMS code was entered wrongly 3 times; this activation is cancelled, ask for a new activation code")]
+    Voided,
+    #[error("the SMS code has expired (it is valid for 30 minutes); start the activation again to get a new one")]
+    SmsCodeExpired,
+    #[error("the activation code was accepted but no SMS code was requested yet")]
+    NoSmsCode,
+    #[error("too many SMS codes were sent for this activation; ask for a new activation code")]
+    TooManySms,
+    #[error("the SMS code must be 8 digits")]
+    SmsCodeFormat,
+}
+
+/// What accepting the activation code led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsStep {
+    /// Send this new temporary PIN.
+    Send,
+    /// A valid temporary PIN was already sent; do not send another.
+    AlreadySent,
+}
+
+/// An 8-digit temporary PIN sent by SMS (channel 2).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TemporaryPin(String);
+
+impl TemporaryPin {
+    pub fn generate(random: &dyn Random) -> Self {
+        Self((0..SMS_PIN_DIGITS).map(|_| char::from(b'0' + uniform_below(random, 10) as u8)).collect())
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ActivationError> {
+        let s: String = s.chars().filter(|c| *c != ' ' && *c != '-').collect();
+        if s.len() != SMS_PIN_DIGITS || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ActivationError::SmsCodeFormat);
+        }
+        Ok(Self(s))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TemporaryPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TemporaryPin(<redacted>)")
+    }
 }
 
 impl ActivationGrant {
@@ -170,11 +247,70 @@ impl ActivationGrant {
             failed_attempts: 0,
             created_at: now,
             expires_at: now.plus_seconds(CODE_VALIDITY_SECONDS),
+            sms_pin_hash: None,
+            sms_pin_expires_at: None,
+            sms_sent_count: 0,
         }
     }
 
+    /// Still open for activation: not used, not cancelled, not expired.
     pub fn is_usable(&self, now: Timestamp) -> bool {
-        self.state == GrantState::Issued && now < self.expires_at
+        matches!(self.state, GrantState::Issued | GrantState::CodeAccepted) && now < self.expires_at
+    }
+
+    fn ensure_open(&self, now: Timestamp) -> Result<(), ActivationError> {
+        match self.state {
+            GrantState::Consumed => Err(ActivationError::GrantClosed),
+            GrantState::Voided => Err(ActivationError::Voided),
+            _ if now >= self.expires_at => Err(ActivationError::CodeExpired),
+            _ => Ok(()),
+        }
+    }
+
+    /// The activation code was presented: a temporary PIN is to be sent, unless a valid
+    /// one was sent already.
+    pub fn accept_code(
+        &mut self,
+        now: Timestamp,
+        new_pin_hash: [u8; 32],
+    ) -> Result<SmsStep, ActivationError> {
+        self.ensure_open(now)?;
+        if self.sms_pin_expires_at.is_some_and(|t| now < t) {
+            return Ok(SmsStep::AlreadySent);
+        }
+        if self.sms_sent_count >= MAX_SMS_PER_GRANT {
+            return Err(ActivationError::TooManySms);
+        }
+        self.state = GrantState::CodeAccepted;
+        self.sms_pin_hash = Some(new_pin_hash);
+        self.sms_pin_expires_at = Some(now.plus_seconds(SMS_PIN_VALIDITY_SECONDS));
+        self.sms_sent_count += 1;
+        Ok(SmsStep::Send)
+    }
+
+    /// Checks the temporary PIN; three wrong entries void the grant.
+    pub fn check_sms_pin(&mut self, now: Timestamp, candidate_hash: &[u8; 32]) -> Result<(), ActivationError> {
+        self.ensure_open(now)?;
+        let (Some(hash), Some(expiry)) = (self.sms_pin_hash, self.sms_pin_expires_at) else {
+            return Err(ActivationError::NoSmsCode);
+        };
+        if now >= expiry {
+            return Err(ActivationError::SmsCodeExpired);
+        }
+        if crate::secrets::ct_eq(&hash, candidate_hash) {
+            return Ok(());
+        }
+        self.failed_attempts += 1;
+        if self.failed_attempts >= MAX_FAILED_ATTEMPTS {
+            self.state = GrantState::Voided;
+            return Err(ActivationError::Voided);
+        }
+        Err(ActivationError::WrongSmsCode { remaining: MAX_FAILED_ATTEMPTS - self.failed_attempts })
+    }
+
+    pub fn consume(&mut self) {
+        self.state = GrantState::Consumed;
+        self.sms_pin_hash = None;
     }
 }
 
@@ -209,6 +345,52 @@ mod tests {
             format!("{:?}", ActivationCode::parse("ABCDEFGHJKLM").unwrap()),
             "ActivationCode(<redacted>)"
         );
+    }
+
+    #[test]
+    fn sms_step_sends_once_then_checks_three_times() {
+        let now = Timestamp::from_millis(1_000_000);
+        let mut g = ActivationGrant::issue(Uuid::nil(), ActivationPurpose::FirstActivation, [0; 32], now);
+        assert_eq!(g.check_sms_pin(now, &[1; 32]), Err(ActivationError::NoSmsCode));
+        assert_eq!(g.accept_code(now, [1; 32]), Ok(SmsStep::Send));
+        assert_eq!(g.accept_code(now.plus_seconds(60), [2; 32]), Ok(SmsStep::AlreadySent));
+        assert_eq!(g.sms_pin_hash, Some([1; 32]));
+        assert_eq!(g.check_sms_pin(now, &[9; 32]), Err(ActivationError::WrongSmsCode { remaining: 2 }));
+        assert_eq!(g.check_sms_pin(now, &[1; 32]), Ok(()));
+        assert_eq!(g.check_sms_pin(now, &[9; 32]), Err(ActivationError::WrongSmsCode { remaining: 1 }));
+        assert_eq!(g.check_sms_pin(now, &[9; 32]), Err(ActivationError::Voided));
+        assert_eq!(g.check_sms_pin(now, &[1; 32]), Err(ActivationError::Voided));
+        assert_eq!(g.accept_code(now, [3; 32]), Err(ActivationError::Voided));
+    }
+
+    #[test]
+    fn sms_codes_expire_and_are_limited() {
+        let now = Timestamp::from_millis(1_000_000);
+        let mut g = ActivationGrant::issue(Uuid::nil(), ActivationPurpose::FirstActivation, [0; 32], now);
+        let mut t = now;
+        for i in 0..MAX_SMS_PER_GRANT {
+            assert_eq!(g.accept_code(t, [i as u8; 32]), Ok(SmsStep::Send));
+            t = t.plus_seconds(SMS_PIN_VALIDITY_SECONDS);
+            assert_eq!(g.check_sms_pin(t, &[i as u8; 32]), Err(ActivationError::SmsCodeExpired));
+        }
+        assert_eq!(g.accept_code(t, [9; 32]), Err(ActivationError::TooManySms));
+        let late = now.plus_seconds(CODE_VALIDITY_SECONDS);
+        assert_eq!(g.accept_code(late, [9; 32]), Err(ActivationError::CodeExpired));
+        g.consume();
+        assert_eq!(g.accept_code(now, [9; 32]), Err(ActivationError::GrantClosed));
+    }
+
+    #[test]
+    fn temporary_pins_are_eight_digits() {
+        let r = SeqRandom::new(4);
+        for _ in 0..100 {
+            let p = TemporaryPin::generate(&r);
+            assert_eq!(p.expose().len(), 8);
+            assert_eq!(TemporaryPin::parse(p.expose()).unwrap(), p);
+        }
+        assert!(TemporaryPin::parse("1234 5678").is_ok());
+        assert!(TemporaryPin::parse("1234567").is_err());
+        assert!(TemporaryPin::parse("1234567a").is_err());
     }
 
     #[test]

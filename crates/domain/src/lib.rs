@@ -5,12 +5,15 @@
 #![forbid(unsafe_code)]
 
 pub mod activation;
+pub mod app_protocol;
 pub mod audit;
 pub mod clock;
 pub mod contact;
+pub mod device;
 pub mod error;
 pub mod identity;
 pub mod level;
+pub mod lockout;
 pub mod national_id;
 pub mod random;
 pub mod secrets;

@@ -71,6 +71,9 @@ impl MasterKey {
             audit_chain: self.derive("audit/chain"),
             key_check: self.derive("key-check"),
             data_seal: self.derive("data/seal"),
+            app_pin: self.derive("app-pin/hash"),
+            sms_pin: self.derive("sms-pin/hash"),
+            pin_proof: self.derive("app-pin/ecies"),
         }
     }
 }
@@ -91,6 +94,9 @@ pub struct SecretKeys {
     audit_chain: [u8; 32],
     key_check: [u8; 32],
     data_seal: [u8; 32],
+    app_pin: [u8; 32],
+    sms_pin: [u8; 32],
+    pin_proof: [u8; 32],
 }
 
 impl fmt::Debug for SecretKeys {
@@ -183,6 +189,22 @@ impl SecretKeys {
             &self.client_secret,
             &[client_id.as_bytes(), secret.as_bytes()],
         )
+    }
+
+    /// The keyed hash of a device's app PIN: without the master key, a database copy does
+    /// not allow trying the 10^6 possible PINs offline.
+    pub fn app_pin_hash(&self, device_id: Uuid, pin: &crate::app_protocol::AppPin) -> [u8; 32] {
+        hmac_sha256(&self.app_pin, &[device_id.as_bytes(), pin.as_bytes()])
+    }
+
+    /// The keyed hash of a temporary PIN, bound to its grant.
+    pub fn sms_pin_hash(&self, grant_id: Uuid, pin: &str) -> [u8; 32] {
+        hmac_sha256(&self.sms_pin, &[grant_id.as_bytes(), pin.as_bytes()])
+    }
+
+    /// The server's key for app PIN proofs.
+    pub fn pin_key(&self) -> crate::app_protocol::PinKey {
+        crate::app_protocol::PinKey::from_material(self.pin_proof)
     }
 
     pub(crate) fn audit_key(&self) -> [u8; 32] {

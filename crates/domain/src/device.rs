@@ -1,0 +1,141 @@
+//! App devices: the ECDSA P-256 key created on the phone, its name, and signature checks.
+//!
+//! The server stores only the public key. P-256 is the curve both iOS Secure Enclave and
+//! Android StrongBox sign with, so it is the only one accepted.
+
+use std::fmt;
+
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::text::first_hidden;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeviceError {
+    #[error("the device key must be a P-256 public key in SEC1 form (65 bytes uncompressed or 33 compressed)")]
+    MalformedKey,
+    #[error("the signature is not a P-256 ECDSA signature (64 bytes r||s or DER)")]
+    MalformedSignature,
+    #[error("the signature does not verify with the device's key")]
+    BadSignature,
+    #[error("the device name must have 1 to 40 characters")]
+    NameLength,
+    #[error("character {position} of the device name is {what}")]
+    NameHidden { position: usize, what: &'static str },
+}
+
+/// A device's public key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DevicePublicKey(VerifyingKey);
+
+impl DevicePublicKey {
+    /// Accepts SEC1 encodings only: uncompressed (65 bytes) or compressed (33 bytes); the
+    /// point must be on the curve and not the identity.
+    pub fn from_sec1(bytes: &[u8]) -> Result<Self, DeviceError> {
+        if bytes.len() != 65 && bytes.len() != 33 {
+            return Err(DeviceError::MalformedKey);
+        }
+        VerifyingKey::from_sec1_bytes(bytes).map(Self).map_err(|_| DeviceError::MalformedKey)
+    }
+
+    /// The uncompressed SEC1 encoding: what is stored and what signatures commit to.
+    pub fn to_sec1(&self) -> Vec<u8> {
+        self.0.to_sec1_point(false).as_bytes().to_vec()
+    }
+
+    /// Verifies an ECDSA-P256-SHA256 signature over `message`, given as raw `r‖s` (64
+    /// bytes) or ASN.1 DER (what Android and iOS key stores return).
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), DeviceError> {
+        let sig = if signature.len() == 64 {
+            Signature::from_slice(signature)
+        } else {
+            Signature::from_der(signature)
+        }
+        .map_err(|_| DeviceError::MalformedSignature)?;
+        // Refuse malleable high-S forms so a signature has one encoding only.
+        if sig.normalize_s() != sig {
+            return Err(DeviceError::BadSignature);
+        }
+        self.0.verify(message, &sig).map_err(|_| DeviceError::BadSignature)
+    }
+}
+
+impl fmt::Debug for DevicePublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DevicePublicKey({})", hex::encode(&self.to_sec1()[..9]))
+    }
+}
+
+/// What the person calls the device ("Pixel 8"): shown in notifications and lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceName(String);
+
+impl DeviceName {
+    pub fn parse(input: &str) -> Result<Self, DeviceError> {
+        let s: String = input.trim().nfc().collect();
+        if s.is_empty() || s.chars().count() > 40 {
+            return Err(DeviceError::NameLength);
+        }
+        if let Some((position, _, h)) = first_hidden(&s) {
+            return Err(DeviceError::NameHidden { position, what: h.describe() });
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::signature::Signer;
+
+    use super::*;
+
+    fn key() -> SigningKey {
+        SigningKey::from_slice(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn verifies_raw_and_der_signatures() {
+        let sk = key();
+        let pk = DevicePublicKey::from_sec1(sk.verifying_key().to_sec1_point(false).as_bytes()).unwrap();
+        let sig: Signature = sk.sign(b"hello");
+        pk.verify(b"hello", &sig.to_bytes()).unwrap();
+        pk.verify(b"hello", sig.to_der().as_bytes()).unwrap();
+        assert_eq!(pk.verify(b"hellO", &sig.to_bytes()), Err(DeviceError::BadSignature));
+        assert_eq!(pk.verify(b"hello", &[0u8; 10]), Err(DeviceError::MalformedSignature));
+        let compressed = sk.verifying_key().to_sec1_point(true);
+        assert_eq!(DevicePublicKey::from_sec1(compressed.as_bytes()).unwrap(), pk);
+    }
+
+    #[test]
+    fn refuses_high_s_signatures() {
+        let sk = key();
+        let pk = DevicePublicKey::from_sec1(&sk.verifying_key().to_sec1_point(false).as_bytes()[..]).unwrap();
+        let sig: Signature = sk.sign(b"msg");
+        let (r, s) = sig.split_scalars();
+        let high = Signature::from_scalars(r, -*s).unwrap();
+        assert_eq!(pk.verify(b"msg", &high.to_bytes()), Err(DeviceError::BadSignature));
+    }
+
+    #[test]
+    fn refuses_malformed_keys() {
+        for bad in [&[][..], &[4u8; 65][..], &[0u8; 33][..], &[4u8; 200][..]] {
+            assert_eq!(DevicePublicKey::from_sec1(bad), Err(DeviceError::MalformedKey));
+        }
+    }
+
+    #[test]
+    fn device_names() {
+        assert_eq!(DeviceName::parse(" Pixel 8 ").unwrap().as_str(), "Pixel 8");
+        assert!(DeviceName::parse("").is_err());
+        assert!(DeviceName::parse(&"x".repeat(41)).is_err());
+        assert!(DeviceName::parse("Pixel\u{200B}8").is_err());
+    }
+}
