@@ -182,9 +182,13 @@ pub enum ActivationError {
     GrantClosed,
     #[error("the SMS code is wrong; {remaining} attempts left")]
     WrongSmsCode { remaining: i32 },
-    #[error("the SMS code was entered wrongly 3 times; this activation is cancelled, ask for a new activation code")]
+    #[error(
+        "the SMS code was entered wrongly 3 times; this activation is cancelled, ask for a new activation code"
+    )]
     Voided,
-    #[error("the SMS code has expired (it is valid for 30 minutes); start the activation again to get a new one")]
+    #[error(
+        "the SMS code has expired (it is valid for 30 minutes); start the activation again to get a new one"
+    )]
     SmsCodeExpired,
     #[error("the activation code was accepted but no SMS code was requested yet")]
     NoSmsCode,
@@ -192,6 +196,44 @@ pub enum ActivationError {
     TooManySms,
     #[error("the SMS code must be 8 digits")]
     SmsCodeFormat,
+    #[error("this identity is blocked; it must be reopened before anything can be activated")]
+    IdentityBlocked,
+    #[error("the phone number was changed less than 5 days ago; codes cannot be sent to it yet")]
+    PhoneRecentlyChanged,
+    #[error("there are already 3 active apps; remove one before activating another")]
+    TooManyApps,
+    #[error("choose a user ID to finish the activation (--new-user-id)")]
+    UserIdRequired,
+    #[error("you already have a user ID; give it with --user-id, or change it after activation")]
+    UserIdAlreadyChosen,
+    #[error("the user ID does not belong to this activation code")]
+    UserIdMismatch,
+    #[error("the app's proof of its key does not verify")]
+    BadPossessionProof,
+}
+
+impl ActivationError {
+    /// A stable machine-readable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::CodeNotValid => "activation_code_invalid",
+            Self::CodeExpired => "activation_code_expired",
+            Self::GrantClosed => "activation_closed",
+            Self::WrongSmsCode { .. } => "sms_code_wrong",
+            Self::Voided => "activation_voided",
+            Self::SmsCodeExpired => "sms_code_expired",
+            Self::NoSmsCode => "sms_code_not_requested",
+            Self::TooManySms => "too_many_sms",
+            Self::SmsCodeFormat => "sms_code_malformed",
+            Self::IdentityBlocked => "identity_blocked",
+            Self::PhoneRecentlyChanged => "phone_recently_changed",
+            Self::TooManyApps => "too_many_apps",
+            Self::UserIdRequired => "user_id_required",
+            Self::UserIdAlreadyChosen => "user_id_already_chosen",
+            Self::UserIdMismatch => "user_id_mismatch",
+            Self::BadPossessionProof => "bad_possession_proof",
+        }
+    }
 }
 
 /// What accepting the activation code led to.
@@ -209,7 +251,11 @@ pub struct TemporaryPin(String);
 
 impl TemporaryPin {
     pub fn generate(random: &dyn Random) -> Self {
-        Self((0..SMS_PIN_DIGITS).map(|_| char::from(b'0' + uniform_below(random, 10) as u8)).collect())
+        Self(
+            (0..SMS_PIN_DIGITS)
+                .map(|_| char::from(b'0' + uniform_below(random, 10) as u8))
+                .collect(),
+        )
     }
 
     pub fn parse(s: &str) -> Result<Self, ActivationError> {
@@ -289,7 +335,11 @@ impl ActivationGrant {
     }
 
     /// Checks the temporary PIN; three wrong entries void the grant.
-    pub fn check_sms_pin(&mut self, now: Timestamp, candidate_hash: &[u8; 32]) -> Result<(), ActivationError> {
+    pub fn check_sms_pin(
+        &mut self,
+        now: Timestamp,
+        candidate_hash: &[u8; 32],
+    ) -> Result<(), ActivationError> {
         self.ensure_open(now)?;
         let (Some(hash), Some(expiry)) = (self.sms_pin_hash, self.sms_pin_expires_at) else {
             return Err(ActivationError::NoSmsCode);
@@ -305,7 +355,9 @@ impl ActivationGrant {
             self.state = GrantState::Voided;
             return Err(ActivationError::Voided);
         }
-        Err(ActivationError::WrongSmsCode { remaining: MAX_FAILED_ATTEMPTS - self.failed_attempts })
+        Err(ActivationError::WrongSmsCode {
+            remaining: MAX_FAILED_ATTEMPTS - self.failed_attempts,
+        })
     }
 
     pub fn consume(&mut self) {
@@ -350,14 +402,31 @@ mod tests {
     #[test]
     fn sms_step_sends_once_then_checks_three_times() {
         let now = Timestamp::from_millis(1_000_000);
-        let mut g = ActivationGrant::issue(Uuid::nil(), ActivationPurpose::FirstActivation, [0; 32], now);
-        assert_eq!(g.check_sms_pin(now, &[1; 32]), Err(ActivationError::NoSmsCode));
+        let mut g = ActivationGrant::issue(
+            Uuid::nil(),
+            ActivationPurpose::FirstActivation,
+            [0; 32],
+            now,
+        );
+        assert_eq!(
+            g.check_sms_pin(now, &[1; 32]),
+            Err(ActivationError::NoSmsCode)
+        );
         assert_eq!(g.accept_code(now, [1; 32]), Ok(SmsStep::Send));
-        assert_eq!(g.accept_code(now.plus_seconds(60), [2; 32]), Ok(SmsStep::AlreadySent));
+        assert_eq!(
+            g.accept_code(now.plus_seconds(60), [2; 32]),
+            Ok(SmsStep::AlreadySent)
+        );
         assert_eq!(g.sms_pin_hash, Some([1; 32]));
-        assert_eq!(g.check_sms_pin(now, &[9; 32]), Err(ActivationError::WrongSmsCode { remaining: 2 }));
+        assert_eq!(
+            g.check_sms_pin(now, &[9; 32]),
+            Err(ActivationError::WrongSmsCode { remaining: 2 })
+        );
         assert_eq!(g.check_sms_pin(now, &[1; 32]), Ok(()));
-        assert_eq!(g.check_sms_pin(now, &[9; 32]), Err(ActivationError::WrongSmsCode { remaining: 1 }));
+        assert_eq!(
+            g.check_sms_pin(now, &[9; 32]),
+            Err(ActivationError::WrongSmsCode { remaining: 1 })
+        );
         assert_eq!(g.check_sms_pin(now, &[9; 32]), Err(ActivationError::Voided));
         assert_eq!(g.check_sms_pin(now, &[1; 32]), Err(ActivationError::Voided));
         assert_eq!(g.accept_code(now, [3; 32]), Err(ActivationError::Voided));
@@ -366,18 +435,32 @@ mod tests {
     #[test]
     fn sms_codes_expire_and_are_limited() {
         let now = Timestamp::from_millis(1_000_000);
-        let mut g = ActivationGrant::issue(Uuid::nil(), ActivationPurpose::FirstActivation, [0; 32], now);
+        let mut g = ActivationGrant::issue(
+            Uuid::nil(),
+            ActivationPurpose::FirstActivation,
+            [0; 32],
+            now,
+        );
         let mut t = now;
         for i in 0..MAX_SMS_PER_GRANT {
             assert_eq!(g.accept_code(t, [i as u8; 32]), Ok(SmsStep::Send));
             t = t.plus_seconds(SMS_PIN_VALIDITY_SECONDS);
-            assert_eq!(g.check_sms_pin(t, &[i as u8; 32]), Err(ActivationError::SmsCodeExpired));
+            assert_eq!(
+                g.check_sms_pin(t, &[i as u8; 32]),
+                Err(ActivationError::SmsCodeExpired)
+            );
         }
         assert_eq!(g.accept_code(t, [9; 32]), Err(ActivationError::TooManySms));
         let late = now.plus_seconds(CODE_VALIDITY_SECONDS);
-        assert_eq!(g.accept_code(late, [9; 32]), Err(ActivationError::CodeExpired));
+        assert_eq!(
+            g.accept_code(late, [9; 32]),
+            Err(ActivationError::CodeExpired)
+        );
         g.consume();
-        assert_eq!(g.accept_code(now, [9; 32]), Err(ActivationError::GrantClosed));
+        assert_eq!(
+            g.accept_code(now, [9; 32]),
+            Err(ActivationError::GrantClosed)
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use crate::text::first_hidden;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DeviceError {
-    #[error("the device key must be a P-256 public key in SEC1 form (65 bytes uncompressed or 33 compressed)")]
+    #[error(
+        "the device key must be a P-256 public key in SEC1 form (65 bytes uncompressed or 33 compressed)"
+    )]
     MalformedKey,
     #[error("the signature is not a P-256 ECDSA signature (64 bytes r||s or DER)")]
     MalformedSignature,
@@ -38,7 +40,9 @@ impl DevicePublicKey {
         if bytes.len() != 65 && bytes.len() != 33 {
             return Err(DeviceError::MalformedKey);
         }
-        VerifyingKey::from_sec1_bytes(bytes).map(Self).map_err(|_| DeviceError::MalformedKey)
+        VerifyingKey::from_sec1_bytes(bytes)
+            .map(Self)
+            .map_err(|_| DeviceError::MalformedKey)
     }
 
     /// The uncompressed SEC1 encoding: what is stored and what signatures commit to.
@@ -55,11 +59,11 @@ impl DevicePublicKey {
             Signature::from_der(signature)
         }
         .map_err(|_| DeviceError::MalformedSignature)?;
-        // Refuse malleable high-S forms so a signature has one encoding only.
-        if sig.normalize_s() != sig {
-            return Err(DeviceError::BadSignature);
-        }
-        self.0.verify(message, &sig).map_err(|_| DeviceError::BadSignature)
+        // Phone key stores do not normalise s, so both forms are accepted; replay
+        // protection rests on nonces and single-use requests, never on signature bytes.
+        self.0
+            .verify(message, &sig.normalize_s())
+            .map_err(|_| DeviceError::BadSignature)
     }
 }
 
@@ -80,7 +84,10 @@ impl DeviceName {
             return Err(DeviceError::NameLength);
         }
         if let Some((position, _, h)) = first_hidden(&s) {
-            return Err(DeviceError::NameHidden { position, what: h.describe() });
+            return Err(DeviceError::NameHidden {
+                position,
+                what: h.describe(),
+            });
         }
         Ok(Self(s))
     }
@@ -104,30 +111,48 @@ mod tests {
     #[test]
     fn verifies_raw_and_der_signatures() {
         let sk = key();
-        let pk = DevicePublicKey::from_sec1(sk.verifying_key().to_sec1_point(false).as_bytes()).unwrap();
+        let pk =
+            DevicePublicKey::from_sec1(sk.verifying_key().to_sec1_point(false).as_bytes()).unwrap();
         let sig: Signature = sk.sign(b"hello");
         pk.verify(b"hello", &sig.to_bytes()).unwrap();
         pk.verify(b"hello", sig.to_der().as_bytes()).unwrap();
-        assert_eq!(pk.verify(b"hellO", &sig.to_bytes()), Err(DeviceError::BadSignature));
-        assert_eq!(pk.verify(b"hello", &[0u8; 10]), Err(DeviceError::MalformedSignature));
+        assert_eq!(
+            pk.verify(b"hellO", &sig.to_bytes()),
+            Err(DeviceError::BadSignature)
+        );
+        assert_eq!(
+            pk.verify(b"hello", &[0u8; 10]),
+            Err(DeviceError::MalformedSignature)
+        );
         let compressed = sk.verifying_key().to_sec1_point(true);
-        assert_eq!(DevicePublicKey::from_sec1(compressed.as_bytes()).unwrap(), pk);
+        assert_eq!(
+            DevicePublicKey::from_sec1(compressed.as_bytes()).unwrap(),
+            pk
+        );
     }
 
     #[test]
-    fn refuses_high_s_signatures() {
+    fn accepts_high_s_signatures_as_phones_make_them() {
         let sk = key();
-        let pk = DevicePublicKey::from_sec1(&sk.verifying_key().to_sec1_point(false).as_bytes()[..]).unwrap();
+        let pk =
+            DevicePublicKey::from_sec1(sk.verifying_key().to_sec1_point(false).as_bytes()).unwrap();
         let sig: Signature = sk.sign(b"msg");
         let (r, s) = sig.split_scalars();
         let high = Signature::from_scalars(r, -*s).unwrap();
-        assert_eq!(pk.verify(b"msg", &high.to_bytes()), Err(DeviceError::BadSignature));
+        pk.verify(b"msg", &high.to_bytes()).unwrap();
+        assert_eq!(
+            pk.verify(b"msg2", &high.to_bytes()),
+            Err(DeviceError::BadSignature)
+        );
     }
 
     #[test]
     fn refuses_malformed_keys() {
         for bad in [&[][..], &[4u8; 65][..], &[0u8; 33][..], &[4u8; 200][..]] {
-            assert_eq!(DevicePublicKey::from_sec1(bad), Err(DeviceError::MalformedKey));
+            assert_eq!(
+                DevicePublicKey::from_sec1(bad),
+                Err(DeviceError::MalformedKey)
+            );
         }
     }
 
@@ -138,4 +163,47 @@ mod tests {
         assert!(DeviceName::parse(&"x".repeat(41)).is_err());
         assert!(DeviceName::parse("Pixel\u{200B}8").is_err());
     }
+}
+
+/// At most this many apps may be active for one identity (MitID).
+pub const MAX_ACTIVE_APPS: usize = 3;
+
+/// Whether a device may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceState {
+    Active,
+    Revoked,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// An activated app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: uuid::Uuid,
+    pub identity_id: uuid::Uuid,
+    pub name: DeviceName,
+    pub public_key: DevicePublicKey,
+    /// Keyed hash of the app PIN (see `SecretKeys::app_pin_hash`).
+    pub pin_hash: [u8; 32],
+    pub state: DeviceState,
+    pub lockout: crate::lockout::Lockout,
+    pub created_at: crate::clock::Timestamp,
+    pub last_used_at: Option<crate::clock::Timestamp>,
 }

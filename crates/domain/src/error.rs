@@ -28,6 +28,12 @@ pub enum DomainError {
     ServiceProvider(#[from] ServiceProviderError),
     #[error("{0}")]
     Secret(#[from] SecretError),
+    #[error("{0}")]
+    Activation(#[from] crate::activation::ActivationError),
+    #[error("{0}")]
+    Device(#[from] crate::device::DeviceError),
+    #[error("{0}")]
+    Protocol(#[from] crate::app_protocol::ProtocolError),
     #[error("the birth date does not match the one in the national ID number")]
     BirthdateMismatch,
     #[error("the activation code is not valid: {0}")]

@@ -197,6 +197,8 @@ pub struct Identity {
     pub phone: PhoneNumber,
     pub email: Option<EmailAddress>,
     pub activated_at: Option<Timestamp>,
+    /// When the phone number was last changed (not set by the first registration).
+    pub phone_changed_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod level;
 pub mod lockout;
 pub mod national_id;
+pub mod notification;
 pub mod random;
 pub mod secrets;
 pub mod service_provider;

@@ -24,6 +24,15 @@ struct FileConfig {
     log: Option<String>,
     log_format: Option<String>,
     tls: Option<FileTls>,
+    sms: Option<FileSms>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSms {
+    url: Option<String>,
+    token: Option<String>,
+    timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +47,23 @@ struct FileTls {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// The SMS gateway (DESIGN §5).
+#[derive(Clone)]
+pub struct Sms {
+    pub url: url::Url,
+    pub token: String,
+    pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for Sms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sms")
+            .field("url", &self.url.as_str())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +83,7 @@ pub struct Config {
     pub log: String,
     pub log_format: LogFormat,
     pub tls: Option<Tls>,
+    pub sms: Option<Sms>,
 }
 
 /// Values given on the command line (all optional).
@@ -181,6 +208,45 @@ impl Config {
                 )));
             }
         };
+        let file_sms = file.sms.unwrap_or_default();
+        let sms = match (
+            env.var("SESAM_SMS_URL").or(file_sms.url),
+            env.var("SESAM_SMS_TOKEN").or(file_sms.token),
+        ) {
+            (None, None) => None,
+            (Some(url_text), Some(token)) => {
+                let url = url::Url::parse(&url_text)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        AppError::Config(format!("sms.url '{url_text}' is not an http(s) URL"))
+                    })?;
+                let secs = match env.var("SESAM_SMS_TIMEOUT_SECONDS") {
+                    Some(v) => v.parse::<u64>().map_err(|_| {
+                        AppError::Config(format!(
+                            "SESAM_SMS_TIMEOUT_SECONDS '{v}' is not a number of seconds"
+                        ))
+                    })?,
+                    None => file_sms.timeout_seconds.unwrap_or(10),
+                };
+                if !(1..=120).contains(&secs) {
+                    return Err(AppError::Config(
+                        "sms.timeout_seconds must be between 1 and 120".into(),
+                    ));
+                }
+                Some(Sms {
+                    url,
+                    token,
+                    timeout: std::time::Duration::from_secs(secs),
+                })
+            }
+            _ => {
+                return Err(AppError::Config(
+                    "the SMS gateway needs both sms.url and sms.token (SESAM_SMS_URL, SESAM_SMS_TOKEN)"
+                        .into(),
+                ));
+            }
+        };
         Ok(Self {
             listen,
             public_url,
@@ -190,6 +256,7 @@ impl Config {
             log,
             log_format,
             tls,
+            sms,
         })
     }
 

@@ -16,6 +16,8 @@ pub struct Sesam {
     pub keys: Arc<SecretKeys>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// Wakes the outbox dispatcher after a flow wrote messages.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Sesam {
@@ -56,6 +58,7 @@ impl Sesam {
             keys: Arc::new(keys),
             clock,
             random,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `sesam serve`: start-up, listening (plain or TLS) and graceful shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -39,62 +40,128 @@ pub async fn run(args: ServeArgs) -> Result<(), AppError> {
     serve(config, sesam, shutdown_signal()).await
 }
 
+/// The notification channels the configuration asks for.
+fn channels(config: &Config) -> Result<sesam_notify::Channels, AppError> {
+    let sms = match &config.sms {
+        Some(s) => Some(
+            sesam_notify::SmsGateway::new(s.url.clone(), s.token.clone(), s.timeout)
+                .map_err(AppError::Config)?,
+        ),
+        None => None,
+    };
+    Ok(sesam_notify::Channels { sms })
+}
+
 /// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
 pub async fn serve(
     config: Config,
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    let state = AppState {
-        sesam: sesam.clone(),
-        metrics: http::install_recorder(),
-    };
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tracing::info!(
-        listen = %config.listen,
-        public_url = %config.public_url,
-        database = %config.database.describe(),
-        "sesam is starting"
-    );
     match &config.tls {
         None => {
             let listener = TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| AppError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
-            tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening (HTTP)");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(|e| AppError::Io(format!("server error: {e}")))?;
+            serve_on(listener, config, sesam, shutdown).await
         }
-        Some(tls) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let rustls_config =
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                    .await
-                    .map_err(|e| {
-                        AppError::Config(format!(
-                            "cannot load TLS certificate {} and key {}: {e}",
-                            tls.cert.display(),
-                            tls.key.display()
-                        ))
-                    })?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                h.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            tracing::info!(addr = %config.listen, "listening (HTTPS)");
-            axum_server::bind_rustls(config.listen, rustls_config)
-                .handle(handle)
-                .serve(app)
-                .await
-                .map_err(|e| AppError::Io(format!("cannot serve TLS on {}: {e}", config.listen)))?;
-        }
+        Some(_) => serve_tls(config, sesam, shutdown).await,
     }
+}
+
+/// Starts the background parts (the outbox dispatcher) and builds the HTTP state; the
+/// returned sender stops the background parts.
+fn start(
+    config: &Config,
+    sesam: &Sesam,
+) -> Result<(AppState, tokio::sync::watch::Sender<bool>), AppError> {
+    let channels = channels(config)?;
+    let dev_outbox = (!channels.any_real()).then(|| Arc::new(sesam_notify::DevOutbox::default()));
+    if dev_outbox.is_some() {
+        tracing::warn!(
+            "no SMS gateway or e-mail server is configured: messages go to the development outbox at {}dev/outbox (never use this for real people)",
+            config.public_url
+        );
+    }
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let dispatcher = sesam_notify::Dispatcher::new(
+        sesam.store.clone(),
+        sesam.keys.clone(),
+        sesam.clock.clone(),
+        channels,
+        dev_outbox.clone().unwrap_or_default(),
+        sesam.outbox_wake.clone(),
+    );
+    tokio::spawn(dispatcher.run(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    }));
+    let state = AppState {
+        sesam: sesam.clone(),
+        metrics: http::install_recorder(),
+        dev_outbox,
+    };
+    Ok((state, stop_tx))
+}
+
+/// Serves plain HTTP on an already bound listener (tests bind port 0 and read it back).
+pub async fn serve_on(
+    listener: TcpListener,
+    config: Config,
+    sesam: Sesam,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let (state, stop) = start(&config, &sesam)?;
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tracing::info!(
+        listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        public_url = %config.public_url,
+        database = %config.database.describe(),
+        "sesam is listening (HTTP)"
+    );
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| AppError::Io(format!("server error: {e}")));
+    let _ = stop.send(true);
     tracing::info!("sesam stopped");
-    Ok(())
+    result
+}
+
+async fn serve_tls(
+    config: Config,
+    sesam: Sesam,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let Some(tls) = config.tls.clone() else {
+        return Err(AppError::Config("TLS is not configured".into()));
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .map_err(|e| {
+            AppError::Config(format!(
+                "cannot load TLS certificate {} and key {}: {e}",
+                tls.cert.display(),
+                tls.key.display()
+            ))
+        })?;
+    let (state, stop) = start(&config, &sesam)?;
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    tracing::info!(listen = %config.listen, public_url = %config.public_url, database = %config.database.describe(), "sesam is listening (HTTPS)");
+    let result = axum_server::bind_rustls(config.listen, rustls_config)
+        .handle(handle)
+        .serve(app)
+        .await
+        .map_err(|e| AppError::Io(format!("cannot serve TLS on {}: {e}", config.listen)));
+    let _ = stop.send(true);
+    tracing::info!("sesam stopped");
+    result
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -12,6 +12,8 @@ pub enum StoreError {
     UserIdReserved,
     #[error("a service provider with this client id already exists")]
     ClientIdTaken,
+    #[error("this device key is already registered")]
+    DeviceKeyTaken,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the {0} was changed at the same time by someone else; nothing was written, try again")]
@@ -69,6 +71,8 @@ fn classify_database_error(db: &dyn sqlx::error::DatabaseError) -> StoreError {
             StoreError::NationalIdTaken
         } else if what.contains("user_id") || what.contains("claims") {
             StoreError::UserIdTaken
+        } else if what.contains("public_key") || what.contains("devices") {
+            StoreError::DeviceKeyTaken
         } else if what.contains("service_providers") {
             StoreError::ClientIdTaken
         } else {

@@ -3,6 +3,8 @@
 //! be committed and an audit entry cannot describe a change that was rolled back.
 
 use async_trait::async_trait;
+use sesam_domain::device::Device;
+use sesam_domain::notification::{Channel, OutgoingMessage};
 use sesam_domain::{
     ActivationGrant, AuditDraft, AuditEntry, ChainHead, Identity, IdentityState, Timestamp, UserId,
     UserIdKey, identity::Enrolment,
@@ -13,7 +15,16 @@ use crate::StoreError;
 
 /// Everything a server or operator command needs, as one object.
 pub trait Store:
-    IdentityStore + GrantStore + ServiceProviderStore + AuditStore + MetaStore + Send + Sync
+    IdentityStore
+    + GrantStore
+    + ActivationStore
+    + DeviceStore
+    + OutboxStore
+    + ServiceProviderStore
+    + AuditStore
+    + MetaStore
+    + Send
+    + Sync
 {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
@@ -158,4 +169,123 @@ pub trait MetaStore: Send + Sync {
 
     /// A trivial query, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// What a change causes besides itself: audit entries and outgoing messages, written in
+/// the same transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    pub audit: Vec<AuditDraft>,
+    pub messages: Vec<QueuedMessage>,
+}
+
+/// A message ready for the outbox. A secret text (a temporary PIN) is stored sealed under
+/// the master key, with a description in its place.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub message: OutgoingMessage,
+    pub sealed_text: Option<Vec<u8>>,
+}
+
+/// An activation grant loaded for change: its row (and its identity's row) stay locked
+/// until the unit is saved or dropped, so attempts are evaluated one at a time.
+#[async_trait]
+pub trait GrantUnit: Send {
+    fn grant(&self) -> &ActivationGrant;
+    fn identity(&self) -> &Identity;
+
+    /// The identity's active devices, read inside the unit.
+    async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError>;
+
+    /// Writes the grant's new state and the effects, and commits.
+    async fn save(
+        self: Box<Self>,
+        grant: &ActivationGrant,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    /// Completes an activation: the consumed grant, the new device, the user ID (if the
+    /// person chose one now), the identity made active, and the effects; then commits.
+    async fn activate(
+        self: Box<Self>,
+        grant: &ActivationGrant,
+        device: &Device,
+        user_id: Option<&UserIdChange>,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ActivationStore: Send + Sync {
+    async fn lock_grant_by_code_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<Box<dyn GrantUnit>>, StoreError>;
+
+    async fn lock_grant(&self, id: Uuid) -> Result<Option<Box<dyn GrantUnit>>, StoreError>;
+}
+
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    async fn device(&self, id: Uuid) -> Result<Option<Device>, StoreError>;
+
+    async fn devices_of(&self, identity_id: Uuid) -> Result<Vec<Device>, StoreError>;
+
+    /// Registers a request nonce; `false` if the device used it before (a replay).
+    /// Nonces past their expiry are forgotten.
+    async fn register_nonce(
+        &self,
+        device_id: Uuid,
+        nonce: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// One stored outgoing message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub identity_id: Option<Uuid>,
+    pub event: String,
+    pub channel: Channel,
+    pub destination: String,
+    /// The text; for secret messages a description, the text itself being in `sealed`.
+    pub body: String,
+    pub sealed: Option<Vec<u8>>,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Pending messages due at `now`, oldest first.
+    async fn due_messages(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Marks a message sent; a secret text is scrubbed.
+    async fn mark_sent(&self, id: Uuid, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Records a failed attempt; `retry_at` schedules another, `None` gives up.
+    async fn mark_failed(
+        &self,
+        id: Uuid,
+        at: Timestamp,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+
+    /// The newest messages, for the development outbox page and activity views.
+    async fn recent_messages(
+        &self,
+        identity_id: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
 }

@@ -1,6 +1,8 @@
 //! The HTTP layer: routes, error bodies, security headers and request metrics. Thin by
 //! design: handlers call application services and map their errors once, here.
 
+pub mod app_api;
+mod dev_outbox;
 mod health;
 mod metrics;
 
@@ -27,6 +29,26 @@ pub use metrics::install_recorder;
 pub struct AppState {
     pub sesam: Sesam,
     pub metrics: PrometheusHandle,
+    /// Set when no real notification channel is configured.
+    pub dev_outbox: Option<std::sync::Arc<sesam_notify::DevOutbox>>,
+}
+
+/// JSON request bodies whose rejections are JSON errors too.
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|axum::Json(v)| Self(v))
+            .map_err(|e| ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_request",
+                description: e.body_text(),
+            })
+    }
 }
 
 /// A JSON error body `{"error": code, "error_description": text}`, the shape OAuth uses,
@@ -46,6 +68,13 @@ impl IntoResponse for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
+        if let AppError::Invalid(sesam_domain::DomainError::Activation(a)) = &e {
+            return Self {
+                status: StatusCode::BAD_REQUEST,
+                code: a.code(),
+                description: e.to_string(),
+            };
+        }
         if e.is_client_error() {
             Self {
                 status: StatusCode::BAD_REQUEST,
@@ -77,10 +106,16 @@ fn static_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLaye
 
 /// The application's routes with their middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let dev = state.dev_outbox.is_some();
+    let mut routes = Router::new()
+        .merge(app_api::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(metrics::render));
+    if dev {
+        routes = routes.route("/dev/outbox", get(dev_outbox::page));
+    }
+    routes
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))

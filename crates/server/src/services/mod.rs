@@ -1,8 +1,10 @@
 //! Application services: each use case validates input through the domain, then makes one
 //! atomic store call that carries its audit entry. Used by the CLI and the HTTP layer alike.
 
+pub mod activation;
 pub mod audit;
 pub mod identities;
+pub mod notifications;
 pub mod service_providers;
 
 use sesam_domain::text::first_hidden;

@@ -17,12 +17,34 @@ pub(super) const SELECT_AUDIT_HEAD_FOR_UPDATE: &str =
 pub(super) const SELECT_IDENTITY_FOR_UPDATE: &str =
     "SELECT state, user_id, user_id_key FROM identities WHERE id = $1 FOR UPDATE";
 
+/// Appended to a `SELECT` whose rows the transaction will change.
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
+pub(super) use for_update;
+
 pub(super) fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        sqlx::SqlSafeStr::into_sql_str(include_str!("../../migrations/postgres/0001_init.sql")),
-        false,
-    )])
+    let migration = |version, description, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(description),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sql),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        migration(
+            2,
+            "activation",
+            include_str!("../../migrations/postgres/0002_activation.sql"),
+        ),
+    ])
 }

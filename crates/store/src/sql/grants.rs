@@ -1,7 +1,7 @@
 //! Activation grants.
 
 use async_trait::async_trait;
-use sesam_domain::ActivationGrant;
+use sesam_domain::{ActivationGrant, Timestamp};
 use sqlx::Transaction;
 use uuid::Uuid;
 
@@ -15,8 +15,8 @@ pub(super) async fn insert(
     g: &ActivationGrant,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(g.id)
     .bind(g.identity_id)
@@ -26,6 +26,9 @@ pub(super) async fn insert(
     .bind(g.failed_attempts)
     .bind(g.created_at.millis())
     .bind(g.expires_at.millis())
+    .bind(g.sms_pin_hash.map(|h| h.to_vec()))
+    .bind(g.sms_pin_expires_at.map(Timestamp::millis))
+    .bind(g.sms_sent_count)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -80,6 +80,39 @@ async fn start_history(
     Ok(())
 }
 
+/// Moves an identity to a new user ID inside `tx`: claims the new one, puts the old one
+/// in quarantine for its owner, and records the history.
+pub(super) async fn apply_user_id_change(
+    tx: &mut Transaction<'_, Db>,
+    change: &UserIdChange,
+    old_key: Option<UserIdKey>,
+) -> Result<(), StoreError> {
+    let new_key = change.new.key();
+    if old_key.as_ref() != Some(&new_key) {
+        claim_user_id(tx, change.identity_id, &change.new, change.at).await?;
+        if let Some(old) = &old_key {
+            sqlx::query(
+                "UPDATE user_id_claims SET released_at = $1, reserved_until = $2 WHERE key = $3",
+            )
+            .bind(change.at.millis())
+            .bind(change.reserved_until.millis())
+            .bind(old.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    sqlx::query(
+        "UPDATE identities SET user_id = $1, user_id_key = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(change.new.as_str())
+    .bind(new_key.as_str())
+    .bind(change.at.millis())
+    .bind(change.identity_id)
+    .execute(&mut **tx)
+    .await?;
+    start_history(tx, change.identity_id, &change.new, change.at).await
+}
+
 impl SqlStore {
     async fn fetch_identity(
         &self,
@@ -239,28 +272,7 @@ impl IdentityStore for SqlStore {
             .await?
             .ok_or(StoreError::NotFound("identity"))?;
         let old_key: Option<String> = row.try_get("user_id_key")?;
-        let new_key = change.new.key();
-        if old_key.as_deref() != Some(new_key.as_str()) {
-            claim_user_id(&mut tx, change.identity_id, &change.new, change.at).await?;
-            if let Some(old) = &old_key {
-                sqlx::query("UPDATE user_id_claims SET released_at = $1, reserved_until = $2 WHERE key = $3")
-                    .bind(change.at.millis())
-                    .bind(change.reserved_until.millis())
-                    .bind(old)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        sqlx::query(
-            "UPDATE identities SET user_id = $1, user_id_key = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(change.new.as_str())
-        .bind(new_key.as_str())
-        .bind(change.at.millis())
-        .bind(change.identity_id)
-        .execute(&mut *tx)
-        .await?;
-        start_history(&mut tx, change.identity_id, &change.new, change.at).await?;
+        apply_user_id_change(&mut tx, change, old_key.map(UserIdKey::from_stored)).await?;
         audit::append(&mut tx, &self.audit_key, change.at, audit).await?;
         tx.commit().await?;
         Ok(())

@@ -7,10 +7,13 @@
 
 use super::{Db, dialect};
 
+mod activation;
 mod audit;
+mod devices;
 mod grants;
 mod identities;
 mod meta;
+mod outbox;
 mod rows;
 mod service_providers;
 mod store;

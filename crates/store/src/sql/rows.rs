@@ -9,14 +9,18 @@ use sqlx::Row as _;
 use time::Date;
 use time::macros::format_description;
 
+use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
+use sesam_domain::lockout::Lockout;
+use sesam_domain::notification::Channel;
+
 use super::Db;
-use crate::{ServiceProviderRecord, StoreError};
+use crate::{OutboxEntry, ServiceProviderRecord, StoreError};
 
 pub(super) type Row = <Db as sqlx::Database>::Row;
 
 macro_rules! identity_columns {
     () => {
-        "id, national_id_masked, name, birthdate, ial, state, phone, email, user_id, activated_at, created_at, updated_at"
+        "id, national_id_masked, name, birthdate, ial, state, phone, email, user_id, activated_at, phone_changed_at, created_at, updated_at"
     };
 }
 pub(super) use identity_columns;
@@ -63,6 +67,9 @@ pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
         activated_at: row
             .try_get::<Option<i64>, _>("activated_at")?
             .map(Timestamp::from_millis),
+        phone_changed_at: row
+            .try_get::<Option<i64>, _>("phone_changed_at")?
+            .map(Timestamp::from_millis),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
     })
@@ -70,7 +77,7 @@ pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
 
 macro_rules! grant_columns {
     () => {
-        "id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at"
+        "id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count"
     };
 }
 pub(super) use grant_columns;
@@ -89,6 +96,77 @@ pub(super) fn grant(row: &Row) -> Result<ActivationGrant, StoreError> {
         failed_attempts: row.try_get("failed_attempts")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        sms_pin_hash: row
+            .try_get::<Option<Vec<u8>>, _>("sms_pin_hash")?
+            .map(|h| hash32(h, "sms_pin_hash"))
+            .transpose()?,
+        sms_pin_expires_at: row
+            .try_get::<Option<i64>, _>("sms_pin_expires_at")?
+            .map(Timestamp::from_millis),
+        sms_sent_count: row.try_get("sms_sent_count")?,
+    })
+}
+
+macro_rules! device_columns {
+    () => {
+        "id, identity_id, name, public_key, pin_hash, state, failures, locked_until, temporary_locks, lock_window_start, blocked, created_at, last_used_at"
+    };
+}
+pub(super) use device_columns;
+
+pub(super) fn device(row: &Row) -> Result<Device, StoreError> {
+    let state: String = row.try_get("state")?;
+    let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(name)?
+            .map(Timestamp::from_millis))
+    };
+    Ok(Device {
+        id: row.try_get("id")?,
+        identity_id: row.try_get("identity_id")?,
+        name: DeviceName::parse(row.try_get::<&str, _>("name")?)
+            .map_err(|e| invalid("device name", e))?,
+        public_key: DevicePublicKey::from_sec1(&row.try_get::<Vec<u8>, _>("public_key")?)
+            .map_err(|e| invalid("device key", e))?,
+        pin_hash: hash32(row.try_get("pin_hash")?, "pin_hash")?,
+        state: DeviceState::parse(&state).ok_or_else(|| invalid("device state", &state))?,
+        lockout: Lockout {
+            failures: row.try_get("failures")?,
+            locked_until: ts("locked_until")?,
+            temporary_locks: row.try_get("temporary_locks")?,
+            window_start: ts("lock_window_start")?,
+            blocked: row.try_get("blocked")?,
+        },
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        last_used_at: ts("last_used_at")?,
+    })
+}
+
+macro_rules! outbox_columns {
+    () => {
+        "id, message_id, identity_id, event, channel, destination, body, body_sealed, state, attempts, last_error, created_at, sent_at"
+    };
+}
+pub(super) use outbox_columns;
+
+pub(super) fn outbox_entry(row: &Row) -> Result<OutboxEntry, StoreError> {
+    let channel: String = row.try_get("channel")?;
+    Ok(OutboxEntry {
+        id: row.try_get("id")?,
+        message_id: row.try_get("message_id")?,
+        identity_id: row.try_get("identity_id")?,
+        event: row.try_get("event")?,
+        channel: Channel::parse(&channel).ok_or_else(|| invalid("channel", &channel))?,
+        destination: row.try_get("destination")?,
+        body: row.try_get("body")?,
+        sealed: row.try_get("body_sealed")?,
+        state: row.try_get("state")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        sent_at: row
+            .try_get::<Option<i64>, _>("sent_at")?
+            .map(Timestamp::from_millis),
     })
 }
 

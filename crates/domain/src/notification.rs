@@ -1,0 +1,227 @@
+//! Notifications: which events are told to the person, on which channels, in which words.
+//!
+//! A message is written to the outbox in the same transaction as the event that causes it
+//! (DESIGN §5). One message has one id on every channel, so receivers can deduplicate.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::clock::Timestamp;
+use crate::contact::{EmailAddress, PhoneNumber};
+
+/// A delivery channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Email => "email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sms" => Some(Self::Sms),
+            "email" => Some(Self::Email),
+            _ => None,
+        }
+    }
+}
+
+/// Whom a message goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Sms(PhoneNumber),
+    Email(EmailAddress),
+}
+
+impl Recipient {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::Sms(_) => Channel::Sms,
+            Self::Email(_) => Channel::Email,
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        match self {
+            Self::Sms(p) => p.as_str(),
+            Self::Email(e) => e.as_str(),
+        }
+    }
+}
+
+/// How a message reaches the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Every registered channel.
+    AllChannels,
+    /// The first channel that works, in the person's order.
+    FirstWorking,
+    /// Only this one channel (codes meant for one channel, e.g. the SMS temporary PIN).
+    Only(Channel),
+}
+
+/// The events people are told about (the catalogue grows with the features).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The temporary PIN for an activation: sent to the phone only, and the one kind of
+    /// message that carries a secret.
+    TemporaryPin { pin: String, valid_minutes: i64 },
+    /// An activation code was used and a temporary PIN was sent.
+    TemporaryPinIssued { at: Timestamp },
+    /// An activation was cancelled after 3 wrong SMS codes.
+    ActivationVoided { at: Timestamp },
+    /// An app was activated.
+    AppActivated { device_name: String, at: Timestamp },
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::TemporaryPin { .. } => "activation.temporary_pin",
+            Self::TemporaryPinIssued { .. } => "activation.temporary_pin_issued",
+            Self::ActivationVoided { .. } => "activation.voided",
+            Self::AppActivated { .. } => "authenticator.app_activated",
+        }
+    }
+
+    pub fn mandatory(&self) -> bool {
+        true
+    }
+
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Self::TemporaryPin { .. } => Delivery::Only(Channel::Sms),
+            Self::ActivationVoided { .. } => Delivery::FirstWorking,
+            Self::TemporaryPinIssued { .. } | Self::AppActivated { .. } => Delivery::AllChannels,
+        }
+    }
+
+    /// Whether the text carries a secret (stored sealed, scrubbed after delivery).
+    pub fn secret(&self) -> bool {
+        matches!(self, Self::TemporaryPin { .. })
+    }
+
+    /// The Danish text (the default language until people can choose).
+    pub fn text_da(&self) -> String {
+        const NOT_YOU: &str = "Var det ikke dig? Spær dit sesam med det samme hos sesam-support.";
+        match self {
+            Self::TemporaryPin { pin, valid_minutes } => format!(
+                "sesam: Din midlertidige PIN-kode er {pin}. Den gælder i {valid_minutes} minutter. Del den aldrig med andre - heller ikke med nogen, der ringer til dig."
+            ),
+            Self::TemporaryPinIssued { at } => format!(
+                "sesam: Dit aktiveringsbrev blev brugt {} og en midlertidig PIN-kode er sendt til din telefon. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+            Self::ActivationVoided { at } => format!(
+                "sesam: En aktivering blev annulleret {} efter 3 forkerte SMS-koder. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+            Self::AppActivated { device_name, at } => format!(
+                "sesam: Appen på \"{device_name}\" blev aktiveret {}. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+        }
+    }
+}
+
+/// One message to one channel, as written to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Shared by every channel the message goes to.
+    pub message_id: Uuid,
+    pub identity_id: Option<Uuid>,
+    pub event: &'static str,
+    pub channel: Channel,
+    pub destination: String,
+    pub text: String,
+    pub secret: bool,
+    pub created_at: Timestamp,
+}
+
+/// Expands an event into the messages its delivery rule asks for, given the person's
+/// channels in their order.
+pub fn messages_for(
+    event: &Event,
+    identity_id: Uuid,
+    channels: &[Recipient],
+    message_id: Uuid,
+    at: Timestamp,
+) -> Vec<OutgoingMessage> {
+    let chosen: Vec<&Recipient> = match event.delivery() {
+        Delivery::AllChannels => channels.iter().collect(),
+        // The dispatcher fails over along the person's order (issue: notifications);
+        // until then the first channel is used.
+        Delivery::FirstWorking => channels.iter().take(1).collect(),
+        Delivery::Only(c) => channels
+            .iter()
+            .filter(|r| r.channel() == c)
+            .take(1)
+            .collect(),
+    };
+    let text = event.text_da();
+    chosen
+        .into_iter()
+        .map(|r| OutgoingMessage {
+            message_id,
+            identity_id: Some(identity_id),
+            event: event.name(),
+            channel: r.channel(),
+            destination: r.address().to_owned(),
+            text: text.clone(),
+            secret: event.secret(),
+            created_at: at,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channels() -> Vec<Recipient> {
+        vec![
+            Recipient::Sms(PhoneNumber::parse("+4512345678").unwrap()),
+            Recipient::Email(EmailAddress::parse("anna@example.dk").unwrap()),
+        ]
+    }
+
+    #[test]
+    fn delivery_rules_pick_channels() {
+        let at = Timestamp::from_millis(0);
+        let id = Uuid::nil();
+        let pin = Event::TemporaryPin {
+            pin: "12345678".into(),
+            valid_minutes: 30,
+        };
+        let m = messages_for(&pin, id, &channels(), Uuid::from_u128(1), at);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].channel, Channel::Sms);
+        assert!(m[0].secret && m[0].text.contains("12345678"));
+
+        let act = Event::AppActivated {
+            device_name: "Pixel".into(),
+            at,
+        };
+        let m = messages_for(&act, id, &channels(), Uuid::from_u128(2), at);
+        assert_eq!(m.len(), 2);
+        assert!(
+            m.iter()
+                .all(|x| x.message_id == Uuid::from_u128(2) && !x.secret)
+        );
+        assert!(m[0].text.contains("Pixel") && m[0].text.contains("Spær"));
+
+        let voided = Event::ActivationVoided { at };
+        assert_eq!(
+            messages_for(&voided, id, &channels(), Uuid::from_u128(3), at).len(),
+            1
+        );
+    }
+}

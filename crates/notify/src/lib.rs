@@ -1,0 +1,12 @@
+//! Delivering what the outbox holds. Messages are written by the flows that cause them,
+//! in the same transaction; the [`Dispatcher`] sends them afterwards, so a crash between
+//! the two loses nothing (a message may be sent twice, always with the same message id).
+#![forbid(unsafe_code)]
+
+mod dev_outbox;
+mod dispatcher;
+mod sms;
+
+pub use dev_outbox::{DevMessage, DevOutbox};
+pub use dispatcher::{Channels, Dispatcher};
+pub use sms::{SendError, SmsGateway};

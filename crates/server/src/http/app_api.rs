@@ -1,0 +1,187 @@
+//! The app API: activation (unauthenticated: no device exists yet) and device-signed calls.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sesam_domain::app_protocol::{
+    self, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_MS,
+};
+use sesam_domain::device::{Device, DeviceState};
+use uuid::Uuid;
+
+use super::{ApiError, ApiJson, AppState};
+use crate::services::activation::CompleteActivation;
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/app/v1/config", get(config))
+        .route("/app/v1/activation/start", post(start_activation))
+        .route("/app/v1/activation/complete", post(complete_activation))
+        .route("/app/v1/me", get(me))
+}
+
+async fn config(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "protocol": "sesam-app/v1", "pin_key": state.sesam.pin_key_b64() }))
+}
+
+#[derive(Deserialize)]
+struct StartActivation {
+    activation_code: String,
+}
+
+async fn start_activation(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<StartActivation>,
+) -> Result<Json<Value>, ApiError> {
+    let s = state.sesam.start_activation(&body.activation_code).await?;
+    Ok(Json(json!({
+        "activation_id": s.activation_id,
+        "sms_sent_to": s.sms_sent_to,
+        "sms_code_expires_at": s.sms_code_expires_at.to_rfc3339(),
+        "user_id_required": s.user_id_required,
+        "pin_key": s.pin_key,
+    })))
+}
+
+async fn complete_activation(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CompleteActivation>,
+) -> Result<Json<Value>, ApiError> {
+    let a = state.sesam.complete_activation(&body).await?;
+    Ok(Json(
+        json!({ "device_id": a.device_id, "user_id": a.user_id, "device_name": a.device_name }),
+    ))
+}
+
+async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json<Value>, ApiError> {
+    let s = &state.sesam;
+    let identity = s
+        .store
+        .identity(signed.device.identity_id)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .ok_or_else(|| ApiError::unauthorized("the device's identity no longer exists"))?;
+    let devices = s
+        .store
+        .devices_of(identity.id)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    Ok(Json(json!({
+        "user_id": identity.user_id.as_ref().map(|u| u.as_str()),
+        "name": identity.name.as_str(),
+        "state": identity.state,
+        "devices": devices.iter().map(|d| json!({
+            "device_id": d.id,
+            "name": d.name.as_str(),
+            "state": d.state.as_str(),
+            "created_at": d.created_at.to_rfc3339(),
+            "this_device": d.id == signed.device.id,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// A request signed by an active device: its signature, timestamp and nonce checked.
+pub struct SignedRequest {
+    pub device: Device,
+    pub body: Bytes,
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Result<&'a str, ApiError> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::unauthorized(&format!(
+                "the request is not device-signed: header {name} is missing"
+            ))
+        })
+}
+
+impl FromRequest<AppState> for SignedRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let device_id: Uuid = header(&req, HEADER_DEVICE)?
+            .parse()
+            .map_err(|_| ApiError::unauthorized("the device id is not a UUID"))?;
+        let timestamp: i64 = header(&req, HEADER_TIMESTAMP)?
+            .parse()
+            .map_err(|_| ApiError::unauthorized("the timestamp is not a number of milliseconds"))?;
+        let nonce = header(&req, HEADER_NONCE)?.to_owned();
+        let signature = app_protocol::unb64(header(&req, HEADER_SIGNATURE)?, "signature")
+            .map_err(|_| ApiError::unauthorized("the signature is not base64url"))?;
+        if !app_protocol::nonce_is_well_formed(&nonce) {
+            return Err(ApiError::unauthorized(
+                "the nonce must be 16 to 64 base64url characters",
+            ));
+        }
+        let method = req.method().as_str().to_owned();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+
+        let sesam = &state.sesam;
+        let now = sesam.clock.now();
+        if (now.millis() - timestamp).abs() > MAX_CLOCK_SKEW_MS {
+            return Err(ApiError::unauthorized(
+                "the request's timestamp is more than 60 seconds off; check the device clock",
+            ));
+        }
+        let device = sesam
+            .store
+            .device(device_id)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .filter(|d| d.state == DeviceState::Active)
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked device"))?;
+        let signed = app_protocol::request_signing_bytes(
+            &method, &path, timestamp, &nonce, device_id, &body,
+        );
+        device
+            .public_key
+            .verify(&signed, &signature)
+            .map_err(|_| ApiError::unauthorized("the request signature does not verify"))?;
+        let fresh = sesam
+            .store
+            .register_nonce(
+                device_id,
+                &nonce,
+                now.plus_seconds(2 * MAX_CLOCK_SKEW_MS / 1000),
+                now,
+            )
+            .await
+            .map_err(crate::error::AppError::from)?;
+        if !fresh {
+            return Err(ApiError::unauthorized(
+                "this request was already received (replay)",
+            ));
+        }
+        Ok(Self { device, body })
+    }
+}
+
+impl ApiError {
+    pub fn unauthorized(reason: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            description: reason.to_owned(),
+        }
+    }
+
+    pub fn bad_request(reason: &str) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            description: reason.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! First app activation with two codes over two channels (DESIGN §3): the activation code
+//! from the letter (channel 1), then a temporary PIN sent by SMS (channel 2).
+
+use serde_json::json;
+use sesam_domain::activation::{
+    ActivationError, PHONE_CHANGE_QUARANTINE_SECONDS, SMS_PIN_VALIDITY_SECONDS, SmsStep,
+    TemporaryPin,
+};
+use sesam_domain::app_protocol::{self, b64, unb64};
+use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState, MAX_ACTIVE_APPS};
+use sesam_domain::lockout::Lockout;
+use sesam_domain::notification::Event;
+use sesam_domain::user_id::QUARANTINE_DAYS;
+use sesam_domain::{
+    ActivationCode, AuditDraft, DomainError, IdentityState, Timestamp, UserId, UserIdKey,
+};
+use sesam_store::{Effects, GrantUnit, StoreError, UserIdChange};
+use uuid::Uuid;
+
+use crate::context::Sesam;
+use crate::error::AppError;
+
+/// What the app learns when its activation code is accepted.
+#[derive(Debug, Clone)]
+pub struct ActivationStarted {
+    pub activation_id: Uuid,
+    pub sms_sent_to: String,
+    pub sms_code_expires_at: Timestamp,
+    pub user_id_required: bool,
+    pub pin_key: String,
+}
+
+/// The second step as the app sends it (all fields unvalidated).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CompleteActivation {
+    pub activation_id: Uuid,
+    pub activation_code: String,
+    pub sms_code: String,
+    pub device_public_key: String,
+    pub device_name: String,
+    pub possession_signature: String,
+    pub pin_proof: String,
+    pub user_id: Option<String>,
+    pub new_user_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Activated {
+    pub device_id: Uuid,
+    pub user_id: String,
+    pub device_name: String,
+}
+
+fn refuse(e: ActivationError) -> AppError {
+    AppError::Invalid(DomainError::Activation(e))
+}
+
+impl Sesam {
+    /// The public half of the key app PINs are encrypted to.
+    pub fn pin_key_b64(&self) -> String {
+        b64(&self.keys.pin_key().public_sec1())
+    }
+
+    async fn grant_by_code(&self, code: &str) -> Result<Box<dyn GrantUnit>, AppError> {
+        let code =
+            ActivationCode::parse(code).map_err(|_| refuse(ActivationError::CodeNotValid))?;
+        let hash = self.keys.activation_code_hash(code.normalized());
+        self.store
+            .lock_grant_by_code_hash(&hash)
+            .await?
+            .ok_or_else(|| refuse(ActivationError::CodeNotValid))
+    }
+
+    /// Step 1: checks the activation code and sends a temporary PIN by SMS (once while it
+    /// is valid; asking again does not send another).
+    pub async fn start_activation(
+        &self,
+        activation_code: &str,
+    ) -> Result<ActivationStarted, AppError> {
+        let unit = self.grant_by_code(activation_code).await?;
+        let now = self.clock.now();
+        let identity = unit.identity().clone();
+        if matches!(
+            identity.state,
+            IdentityState::Suspended | IdentityState::Revoked
+        ) {
+            return Err(refuse(ActivationError::IdentityBlocked));
+        }
+        if identity
+            .phone_changed_at
+            .is_some_and(|t| now < t.plus_seconds(PHONE_CHANGE_QUARANTINE_SECONDS))
+        {
+            return Err(refuse(ActivationError::PhoneRecentlyChanged));
+        }
+        let mut grant = unit.grant().clone();
+        let pin = TemporaryPin::generate(&*self.random);
+        let step = grant
+            .accept_code(now, self.keys.sms_pin_hash(grant.id, pin.expose()))
+            .map_err(refuse)?;
+        if step == SmsStep::Send {
+            let mut messages = self.messages(
+                &Event::TemporaryPin {
+                    pin: pin.expose().to_owned(),
+                    valid_minutes: SMS_PIN_VALIDITY_SECONDS / 60,
+                },
+                &identity,
+            );
+            messages.extend(self.messages(&Event::TemporaryPinIssued { at: now }, &identity));
+            let audit = AuditDraft::new(format!("person:{}", identity.id), "activation.code_accepted")
+                .subject(identity.id.to_string())
+                .details(json!({ "grant": grant.id, "sms_to": identity.phone.masked(), "sms_count": grant.sms_sent_count }));
+            unit.save(
+                &grant,
+                Effects {
+                    audit: vec![audit],
+                    messages,
+                },
+            )
+            .await?;
+            self.wake_outbox();
+        }
+        Ok(ActivationStarted {
+            activation_id: grant.id,
+            sms_sent_to: identity.phone.masked(),
+            sms_code_expires_at: grant.sms_pin_expires_at.unwrap_or(now),
+            user_id_required: identity.user_id.is_none(),
+            pin_key: self.pin_key_b64(),
+        })
+    }
+
+    /// Step 2: both codes again, the device key with proof of possession, the app PIN and
+    /// (on a first activation) the chosen user ID. Three wrong SMS codes void the grant.
+    pub async fn complete_activation(
+        &self,
+        req: &CompleteActivation,
+    ) -> Result<Activated, AppError> {
+        // Everything that is only a matter of form is checked before any attempt counts.
+        let sms = TemporaryPin::parse(&req.sms_code).map_err(refuse)?;
+        let key_bytes =
+            unb64(&req.device_public_key, "device_public_key").map_err(DomainError::from)?;
+        let public_key = DevicePublicKey::from_sec1(&key_bytes).map_err(DomainError::from)?;
+        let name = DeviceName::parse(&req.device_name).map_err(DomainError::from)?;
+        let signature =
+            unb64(&req.possession_signature, "possession_signature").map_err(DomainError::from)?;
+        let proof = unb64(&req.pin_proof, "pin_proof").map_err(DomainError::from)?;
+        let code = ActivationCode::parse(&req.activation_code)
+            .map_err(|_| refuse(ActivationError::CodeNotValid))?;
+
+        let unit = self
+            .store
+            .lock_grant(req.activation_id)
+            .await?
+            .ok_or_else(|| refuse(ActivationError::CodeNotValid))?;
+        if !sesam_domain::secrets::ct_eq(
+            &unit.grant().code_hash,
+            &self.keys.activation_code_hash(code.normalized()),
+        ) {
+            return Err(refuse(ActivationError::CodeNotValid));
+        }
+        let now = self.clock.now();
+        let identity = unit.identity().clone();
+        let mut grant = unit.grant().clone();
+        if let Err(e) = grant.check_sms_pin(now, &self.keys.sms_pin_hash(grant.id, sms.expose())) {
+            if matches!(
+                e,
+                ActivationError::WrongSmsCode { .. } | ActivationError::Voided
+            ) && grant != *unit.grant()
+            {
+                let mut effects = Effects::default();
+                effects.audit.push(
+                    AuditDraft::new(
+                        format!("person:{}", identity.id),
+                        "activation.sms_code_wrong",
+                    )
+                    .subject(identity.id.to_string())
+                    .details(json!({ "grant": grant.id, "attempts": grant.failed_attempts })),
+                );
+                if e == ActivationError::Voided {
+                    effects.audit.push(
+                        AuditDraft::new("system", "activation.voided")
+                            .subject(identity.id.to_string())
+                            .details(json!({ "grant": grant.id })),
+                    );
+                    effects.messages =
+                        self.messages(&Event::ActivationVoided { at: now }, &identity);
+                }
+                unit.save(&grant, effects).await?;
+                self.wake_outbox();
+            }
+            return Err(refuse(e));
+        }
+
+        let binding = app_protocol::activation_binding(grant.id, &public_key.to_sec1());
+        public_key
+            .verify(&binding, &signature)
+            .map_err(|_| refuse(ActivationError::BadPossessionProof))?;
+        let pin = self
+            .keys
+            .pin_key()
+            .open(&proof, &binding)
+            .map_err(DomainError::from)?;
+        if matches!(
+            identity.state,
+            IdentityState::Suspended | IdentityState::Revoked
+        ) {
+            return Err(refuse(ActivationError::IdentityBlocked));
+        }
+        let user_id_change = self.user_id_at_activation(&identity, req, now).await?;
+        let mut unit = unit;
+        if unit.active_devices().await?.len() >= MAX_ACTIVE_APPS {
+            return Err(refuse(ActivationError::TooManyApps));
+        }
+
+        grant.consume();
+        let device_id = Uuid::now_v7();
+        let device = Device {
+            id: device_id,
+            identity_id: identity.id,
+            name: name.clone(),
+            public_key,
+            pin_hash: self.keys.app_pin_hash(device_id, &pin),
+            state: DeviceState::Active,
+            lockout: Lockout::default(),
+            created_at: now,
+            last_used_at: None,
+        };
+        let user_id = user_id_change
+            .as_ref()
+            .map(|c| c.new.as_str().to_owned())
+            .or_else(|| identity.user_id.as_ref().map(|u| u.as_str().to_owned()))
+            .unwrap_or_default();
+        let mut audit = vec![
+            AuditDraft::new(
+                format!("person:{}", identity.id),
+                "authenticator.app_activated",
+            )
+            .subject(identity.id.to_string())
+            .details(json!({ "device": device_id, "name": name.as_str(), "grant": grant.id })),
+        ];
+        if let Some(c) = &user_id_change {
+            audit.push(
+                AuditDraft::new(format!("person:{}", identity.id), "identity.user_id_chosen")
+                    .subject(identity.id.to_string())
+                    .details(json!({ "to": c.new.as_str() })),
+            );
+        }
+        let messages = self.messages(
+            &Event::AppActivated {
+                device_name: name.as_str().to_owned(),
+                at: now,
+            },
+            &identity,
+        );
+        unit.activate(
+            &grant,
+            &device,
+            user_id_change.as_ref(),
+            Effects { audit, messages },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::DeviceKeyTaken => {
+                AppError::BadInput("this device key is already registered".into())
+            }
+            other => other.into(),
+        })?;
+        self.wake_outbox();
+        Ok(Activated {
+            device_id,
+            user_id,
+            device_name: name.as_str().to_owned(),
+        })
+    }
+
+    async fn user_id_at_activation(
+        &self,
+        identity: &sesam_domain::Identity,
+        req: &CompleteActivation,
+        now: Timestamp,
+    ) -> Result<Option<UserIdChange>, AppError> {
+        match (&identity.user_id, &req.user_id, &req.new_user_id) {
+            (None, _, None) => Err(refuse(ActivationError::UserIdRequired)),
+            (None, _, Some(new)) => {
+                let new = UserId::parse(new).map_err(DomainError::from)?;
+                let sealed = self
+                    .store
+                    .national_id_sealed(identity.id)
+                    .await?
+                    .ok_or(StoreError::NotFound("identity"))?;
+                let nid = self
+                    .keys
+                    .open_national_id(&sealed, identity.id)
+                    .map_err(DomainError::from)?;
+                new.check_personal(&nid, Some(&identity.phone))
+                    .map_err(DomainError::from)?;
+                Ok(Some(UserIdChange {
+                    identity_id: identity.id,
+                    new,
+                    at: now,
+                    reserved_until: now.plus_days(QUARANTINE_DAYS),
+                }))
+            }
+            (Some(_), _, Some(_)) => Err(refuse(ActivationError::UserIdAlreadyChosen)),
+            (Some(own), Some(given), None) if UserIdKey::of_input(given) != own.key() => {
+                Err(refuse(ActivationError::UserIdMismatch))
+            }
+            (Some(_), _, None) => Ok(None),
+        }
+    }
+}

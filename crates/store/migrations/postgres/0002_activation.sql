@@ -1,0 +1,55 @@
+-- App activation: the SMS step of grants, devices, request nonces and the outbox.
+
+ALTER TABLE activation_grants ADD COLUMN sms_pin_hash BYTEA;
+ALTER TABLE activation_grants ADD COLUMN sms_pin_expires_at BIGINT;
+ALTER TABLE activation_grants ADD COLUMN sms_sent_count INTEGER NOT NULL DEFAULT 0;
+
+-- Set when a phone number is changed (not when first registered): codes are not sent to
+-- a number changed in the last 5 days.
+ALTER TABLE identities ADD COLUMN phone_changed_at BIGINT;
+
+CREATE TABLE devices (
+    id                UUID PRIMARY KEY,
+    identity_id       UUID NOT NULL REFERENCES identities (id),
+    name              TEXT NOT NULL,
+    public_key        BYTEA NOT NULL UNIQUE,
+    pin_hash          BYTEA NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('active', 'revoked')),
+    failures          INTEGER NOT NULL DEFAULT 0,
+    locked_until      BIGINT,
+    temporary_locks   INTEGER NOT NULL DEFAULT 0,
+    lock_window_start BIGINT,
+    blocked           BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at        BIGINT NOT NULL,
+    last_used_at      BIGINT,
+    revoked_at        BIGINT
+);
+CREATE INDEX devices_identity ON devices (identity_id);
+
+-- Nonces of device-signed requests seen within the timestamp window.
+CREATE TABLE app_nonces (
+    device_id  UUID NOT NULL,
+    nonce      TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, nonce)
+);
+
+-- One row per message and channel; message_id is shared by the channels of one message.
+CREATE TABLE outbox (
+    id              UUID PRIMARY KEY,
+    message_id      UUID NOT NULL,
+    identity_id     UUID,
+    event           TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    body_sealed     BYTEA,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error      TEXT,
+    created_at      BIGINT NOT NULL,
+    sent_at         BIGINT
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_identity ON outbox (identity_id, created_at);

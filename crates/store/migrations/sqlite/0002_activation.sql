@@ -1,0 +1,55 @@
+-- App activation: the SMS step of grants, devices, request nonces and the outbox.
+
+ALTER TABLE activation_grants ADD COLUMN sms_pin_hash BLOB;
+ALTER TABLE activation_grants ADD COLUMN sms_pin_expires_at INTEGER;
+ALTER TABLE activation_grants ADD COLUMN sms_sent_count INTEGER NOT NULL DEFAULT 0;
+
+-- Set when a phone number is changed (not when first registered): codes are not sent to
+-- a number changed in the last 5 days.
+ALTER TABLE identities ADD COLUMN phone_changed_at INTEGER;
+
+CREATE TABLE devices (
+    id                BLOB PRIMARY KEY,
+    identity_id       BLOB NOT NULL REFERENCES identities (id),
+    name              TEXT NOT NULL,
+    public_key        BLOB NOT NULL UNIQUE,
+    pin_hash          BLOB NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('active', 'revoked')),
+    failures          INTEGER NOT NULL DEFAULT 0,
+    locked_until      INTEGER,
+    temporary_locks   INTEGER NOT NULL DEFAULT 0,
+    lock_window_start INTEGER,
+    blocked           BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at        INTEGER NOT NULL,
+    last_used_at      INTEGER,
+    revoked_at        INTEGER
+);
+CREATE INDEX devices_identity ON devices (identity_id);
+
+-- Nonces of device-signed requests seen within the timestamp window.
+CREATE TABLE app_nonces (
+    device_id  BLOB NOT NULL,
+    nonce      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, nonce)
+);
+
+-- One row per message and channel; message_id is shared by the channels of one message.
+CREATE TABLE outbox (
+    id              BLOB PRIMARY KEY,
+    message_id      BLOB NOT NULL,
+    identity_id     BLOB,
+    event           TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    body_sealed     BLOB,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_identity ON outbox (identity_id, created_at);

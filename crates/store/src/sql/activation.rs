@@ -1,0 +1,208 @@
+//! Activation grants loaded for change (row-locked), and completing an activation.
+
+use async_trait::async_trait;
+use sesam_domain::device::Device;
+use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp};
+use sqlx::Transaction;
+use uuid::Uuid;
+
+use super::rows::{self, device_columns, grant_columns, identity_columns};
+use super::store::SqlStore;
+use super::{Db, audit, dialect, identities, outbox};
+use crate::{ActivationStore, Effects, GrantUnit, StoreError, UserIdChange};
+
+struct SqlGrantUnit {
+    tx: Transaction<'static, Db>,
+    grant: ActivationGrant,
+    identity: Identity,
+    audit_key: sesam_domain::AuditKey,
+}
+
+async fn write_effects(
+    tx: &mut Transaction<'static, Db>,
+    key: &sesam_domain::AuditKey,
+    at: Timestamp,
+    effects: &Effects,
+) -> Result<(), StoreError> {
+    for a in &effects.audit {
+        audit::append(tx, key, at, a).await?;
+    }
+    outbox::enqueue(tx, &effects.messages).await
+}
+
+async fn update_grant(
+    tx: &mut Transaction<'static, Db>,
+    g: &ActivationGrant,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE activation_grants SET state = $1, failed_attempts = $2, sms_pin_hash = $3, sms_pin_expires_at = $4, sms_sent_count = $5 WHERE id = $6",
+    )
+    .bind(g.state.as_str())
+    .bind(g.failed_attempts)
+    .bind(g.sms_pin_hash.map(|h| h.to_vec()))
+    .bind(g.sms_pin_expires_at.map(Timestamp::millis))
+    .bind(g.sms_sent_count)
+    .bind(g.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl GrantUnit for SqlGrantUnit {
+    fn grant(&self) -> &ActivationGrant {
+        &self.grant
+    }
+
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            " FROM devices WHERE identity_id = $1 AND state = 'active' ORDER BY created_at"
+        ))
+        .bind(self.identity.id)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(rows::device)
+        .collect()
+    }
+
+    async fn save(
+        mut self: Box<Self>,
+        grant: &ActivationGrant,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let at = effects_time(&effects, grant);
+        update_grant(&mut self.tx, grant).await?;
+        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn activate(
+        mut self: Box<Self>,
+        grant: &ActivationGrant,
+        device: &Device,
+        user_id: Option<&UserIdChange>,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let at = device.created_at;
+        update_grant(&mut self.tx, grant).await?;
+        sqlx::query(
+            "INSERT INTO devices (id, identity_id, name, public_key, pin_hash, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(device.id)
+        .bind(device.identity_id)
+        .bind(device.name.as_str())
+        .bind(device.public_key.to_sec1())
+        .bind(&device.pin_hash[..])
+        .bind(device.state.as_str())
+        .bind(at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Database(m) if m.contains("public_key") => StoreError::DeviceKeyTaken,
+            StoreError::UserIdTaken => StoreError::DeviceKeyTaken,
+            other => other,
+        })?;
+        if let Some(change) = user_id {
+            identities::apply_user_id_change(
+                &mut self.tx,
+                change,
+                self.identity.user_id.as_ref().map(|u| u.key()),
+            )
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE identities SET state = $1, updated_at = $2, activated_at = COALESCE(activated_at, $2) WHERE id = $3 AND state IN ('pending', 'active')",
+        )
+        .bind(IdentityState::Active.as_str())
+        .bind(at.millis())
+        .bind(self.identity.id)
+        .execute(&mut *self.tx)
+        .await?;
+        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The time effects are recorded at: the newest message's, else the grant's creation.
+fn effects_time(effects: &Effects, grant: &ActivationGrant) -> Timestamp {
+    effects
+        .messages
+        .iter()
+        .map(|m| m.message.created_at)
+        .max()
+        .unwrap_or(grant.created_at)
+}
+
+impl SqlStore {
+    async fn lock_grant_where(
+        &self,
+        sql: &'static str,
+        bind: impl FnOnce(
+            sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
+        ) -> sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
+    ) -> Result<Option<Box<dyn GrantUnit>>, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let Some(row) = bind(sqlx::query(sql)).fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let grant = rows::grant(&row)?;
+        let identity_row = sqlx::query(concat!(
+            "SELECT ",
+            identity_columns!(),
+            " FROM identities WHERE id = $1",
+            dialect::for_update!()
+        ))
+        .bind(grant.identity_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let identity = rows::identity(&identity_row)?;
+        Ok(Some(Box::new(SqlGrantUnit {
+            tx,
+            grant,
+            identity,
+            audit_key: self.audit_key.clone(),
+        })))
+    }
+}
+
+#[async_trait]
+impl ActivationStore for SqlStore {
+    async fn lock_grant_by_code_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<Box<dyn GrantUnit>>, StoreError> {
+        let hash = hash.to_vec();
+        self.lock_grant_where(
+            concat!(
+                "SELECT ",
+                grant_columns!(),
+                " FROM activation_grants WHERE code_hash = $1",
+                dialect::for_update!()
+            ),
+            |q| q.bind(hash),
+        )
+        .await
+    }
+
+    async fn lock_grant(&self, id: Uuid) -> Result<Option<Box<dyn GrantUnit>>, StoreError> {
+        self.lock_grant_where(
+            concat!(
+                "SELECT ",
+                grant_columns!(),
+                " FROM activation_grants WHERE id = $1",
+                dialect::for_update!()
+            ),
+            |q| q.bind(id),
+        )
+        .await
+    }
+}

@@ -1,0 +1,68 @@
+//! Devices and the nonces of their signed requests.
+
+use async_trait::async_trait;
+use sesam_domain::Timestamp;
+use sesam_domain::device::Device;
+use uuid::Uuid;
+
+use super::dialect;
+use super::rows::{self, device_columns};
+use super::store::SqlStore;
+use crate::{DeviceStore, StoreError};
+
+#[async_trait]
+impl DeviceStore for SqlStore {
+    async fn device(&self, id: Uuid) -> Result<Option<Device>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            " FROM devices WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rows::device)
+        .transpose()
+    }
+
+    async fn devices_of(&self, identity_id: Uuid) -> Result<Vec<Device>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            " FROM devices WHERE identity_id = $1 ORDER BY created_at"
+        ))
+        .bind(identity_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::device)
+        .collect()
+    }
+
+    async fn register_nonce(
+        &self,
+        device_id: Uuid,
+        nonce: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        sqlx::query("DELETE FROM app_nonces WHERE device_id = $1 AND expires_at < $2")
+            .bind(device_id)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO app_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(device_id)
+        .bind(nonce)
+        .bind(expires_at.millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+}
