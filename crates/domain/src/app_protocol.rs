@@ -81,7 +81,9 @@ pub fn unb64(s: &str, what: &'static str) -> Result<Vec<u8>, ProtocolError> {
     if s.len() > 4096 {
         return Err(ProtocolError::Base64(what));
     }
-    URL_SAFE_NO_PAD.decode(s).map_err(|_| ProtocolError::Base64(what))
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| ProtocolError::Base64(what))
 }
 
 /// The bytes a device signs for one API call.
@@ -112,7 +114,9 @@ pub fn request_signing_bytes(
 /// Whether a nonce has the shape the protocol requires: 16–64 base64url characters.
 pub fn nonce_is_well_formed(nonce: &str) -> bool {
     (16..=64).contains(&nonce.len())
-        && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// What a first activation's PIN proof and proof of possession are bound to.
@@ -151,11 +155,18 @@ impl PinKey {
             return Err(ProtocolError::MalformedPinProof);
         }
         let (epk, ct) = proof.split_at(65);
-        let ephemeral = PublicKey::from_sec1_bytes(epk).map_err(|_| ProtocolError::MalformedPinProof)?;
+        let ephemeral =
+            PublicKey::from_sec1_bytes(epk).map_err(|_| ProtocolError::MalformedPinProof)?;
         let shared = p256::ecdh::diffie_hellman(self.0.to_nonzero_scalar(), ephemeral.as_affine());
         let key = pin_key(shared.raw_secret_bytes(), epk, &self.public_sec1(), binding);
         let pt = ChaCha20Poly1305::new(&key.into())
-            .decrypt(&Nonce::default(), Payload { msg: ct, aad: binding })
+            .decrypt(
+                &Nonce::default(),
+                Payload {
+                    msg: ct,
+                    aad: binding,
+                },
+            )
             .map_err(|_| ProtocolError::PinProofMismatch)?;
         let s = std::str::from_utf8(&pt).map_err(|_| ProtocolError::PinProofMismatch)?;
         AppPin::parse(s)
@@ -168,7 +179,10 @@ fn pin_key(shared: &[u8], epk: &[u8], server_pk: &[u8], binding: &[u8]) -> [u8; 
     info.extend_from_slice(server_pk);
     info.extend_from_slice(&Sha256::digest(binding));
     let mut okm = [0u8; 32];
-    if Hkdf::<Sha256>::new(Some(b"sesam-pin/v1"), shared).expand(&info, &mut okm).is_err() {
+    if Hkdf::<Sha256>::new(Some(b"sesam-pin/v1"), shared)
+        .expand(&info, &mut okm)
+        .is_err()
+    {
         unreachable!("32 bytes is a valid HKDF-SHA256 output length");
     }
     okm
@@ -182,7 +196,8 @@ pub fn seal_pin(
     binding: &[u8],
     random: &dyn Random,
 ) -> Result<Vec<u8>, ProtocolError> {
-    let server = PublicKey::from_sec1_bytes(server_pin_key_sec1).map_err(|_| ProtocolError::MalformedPinProof)?;
+    let server = PublicKey::from_sec1_bytes(server_pin_key_sec1)
+        .map_err(|_| ProtocolError::MalformedPinProof)?;
     let ephemeral = loop {
         let mut m = [0u8; 32];
         random.fill(&mut m);
@@ -191,11 +206,26 @@ pub fn seal_pin(
             break k;
         }
     };
-    let epk = ephemeral.public_key().to_sec1_point(false).as_bytes().to_vec();
+    let epk = ephemeral
+        .public_key()
+        .to_sec1_point(false)
+        .as_bytes()
+        .to_vec();
     let shared = p256::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), server.as_affine());
-    let key = pin_key(shared.raw_secret_bytes(), &epk, server_pin_key_sec1, binding);
+    let key = pin_key(
+        shared.raw_secret_bytes(),
+        &epk,
+        server_pin_key_sec1,
+        binding,
+    );
     let ct = ChaCha20Poly1305::new(&key.into())
-        .encrypt(&Nonce::default(), Payload { msg: pin.as_bytes(), aad: binding })
+        .encrypt(
+            &Nonce::default(),
+            Payload {
+                msg: pin.as_bytes(),
+                aad: binding,
+            },
+        )
         .map_err(|_| ProtocolError::MalformedPinProof)?;
     let mut out = epk;
     out.extend_from_slice(&ct);
@@ -218,13 +248,25 @@ mod tests {
         let proof = seal_pin(&s.public_sec1(), &pin, b"request-1", &SeqRandom::new(1)).unwrap();
         assert_eq!(proof.len(), 87);
         assert_eq!(s.open(&proof, b"request-1").unwrap(), pin);
-        assert_eq!(s.open(&proof, b"request-2"), Err(ProtocolError::PinProofMismatch));
+        assert_eq!(
+            s.open(&proof, b"request-2"),
+            Err(ProtocolError::PinProofMismatch)
+        );
         let other = PinKey::from_material([43u8; 32]);
-        assert_eq!(other.open(&proof, b"request-1"), Err(ProtocolError::PinProofMismatch));
+        assert_eq!(
+            other.open(&proof, b"request-1"),
+            Err(ProtocolError::PinProofMismatch)
+        );
         let mut tampered = proof.clone();
         tampered[70] ^= 1;
-        assert_eq!(s.open(&tampered, b"request-1"), Err(ProtocolError::PinProofMismatch));
-        assert_eq!(s.open(&proof[..80], b"request-1"), Err(ProtocolError::MalformedPinProof));
+        assert_eq!(
+            s.open(&tampered, b"request-1"),
+            Err(ProtocolError::PinProofMismatch)
+        );
+        assert_eq!(
+            s.open(&proof[..80], b"request-1"),
+            Err(ProtocolError::MalformedPinProof)
+        );
     }
 
     #[test]
@@ -242,12 +284,22 @@ mod tests {
         for bad in ["12345", "1234567", "12345a", "１２３４５６", ""] {
             assert_eq!(AppPin::parse(bad), Err(ProtocolError::PinFormat), "{bad}");
         }
-        assert_eq!(format!("{:?}", AppPin::parse("123456").unwrap()), "AppPin(<redacted>)");
+        assert_eq!(
+            format!("{:?}", AppPin::parse("123456").unwrap()),
+            "AppPin(<redacted>)"
+        );
     }
 
     #[test]
     fn signing_bytes_are_fixed() {
-        let b = request_signing_bytes("post", "/app/v1/x?a=1", 1_700_000_000_000, "AAAAAAAAAAAAAAAAAAAAAA", Uuid::nil(), b"{}");
+        let b = request_signing_bytes(
+            "post",
+            "/app/v1/x?a=1",
+            1_700_000_000_000,
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            Uuid::nil(),
+            b"{}",
+        );
         assert_eq!(
             String::from_utf8(b).unwrap(),
             "sesam-app-request/v1\nPOST\n/app/v1/x?a=1\n1700000000000\nAAAAAAAAAAAAAAAAAAAAAA\n00000000-0000-0000-0000-000000000000\n44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"

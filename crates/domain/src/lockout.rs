@@ -65,7 +65,9 @@ impl Lockout {
     pub fn fail(&mut self, now: Timestamp) -> Failure {
         self.failures += 1;
         if self.failures < MAX_WRONG_IN_A_ROW {
-            return Failure::Wrong { remaining: MAX_WRONG_IN_A_ROW - self.failures };
+            return Failure::Wrong {
+                remaining: MAX_WRONG_IN_A_ROW - self.failures,
+            };
         }
         self.failures = 0;
         let window_open = self
