@@ -128,6 +128,16 @@ pub fn activation_binding(activation_id: Uuid, device_public_key_sec1: &[u8]) ->
     out
 }
 
+/// What the PIN proof for revoking device `target` from device `acting` is bound to.
+pub fn revoke_binding(target: Uuid, acting: Uuid) -> Vec<u8> {
+    format!(
+        "sesam-revoke/v1\n{}\n{}",
+        target.hyphenated(),
+        acting.hyphenated()
+    )
+    .into_bytes()
+}
+
 /// The server's key for PIN proofs (derived from the master key: see `SecretKeys`).
 pub struct PinKey(SecretKey);
 

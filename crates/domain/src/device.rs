@@ -193,6 +193,34 @@ impl DeviceState {
     }
 }
 
+/// Why an app PIN was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PinError {
+    #[error("the PIN is wrong; {remaining} attempts left before the app is locked")]
+    Wrong { remaining: i32 },
+    #[error("the PIN was wrong 3 times; the app is locked until {until}")]
+    LockedNow { until: crate::clock::Timestamp },
+    #[error("the app is locked until {until} after wrong PINs")]
+    Locked { until: crate::clock::Timestamp },
+    #[error("the app is locked after repeated wrong PINs and must be activated again")]
+    Blocked,
+}
+
+impl PinError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Wrong { .. } => "pin_wrong",
+            Self::LockedNow { .. } | Self::Locked { .. } => "app_locked",
+            Self::Blocked => "app_blocked",
+        }
+    }
+
+    /// Whether this answer changed the lockout counters (and so must be saved).
+    pub fn counted(&self) -> bool {
+        !matches!(self, Self::Locked { .. })
+    }
+}
+
 /// An activated app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
@@ -206,4 +234,30 @@ pub struct Device {
     pub lockout: crate::lockout::Lockout,
     pub created_at: crate::clock::Timestamp,
     pub last_used_at: Option<crate::clock::Timestamp>,
+}
+
+impl Device {
+    /// Checks a PIN (given as its keyed hash) against the device, applying the lockout
+    /// rules; the caller saves the changed counters. A locked device is not evaluated.
+    pub fn check_pin(
+        &mut self,
+        candidate_hash: &[u8; 32],
+        now: crate::clock::Timestamp,
+    ) -> Result<(), PinError> {
+        use crate::lockout::{Failure, Locked};
+        match self.lockout.check(now) {
+            Err(Locked::UntilReactivated) => return Err(PinError::Blocked),
+            Err(Locked::Until(until)) => return Err(PinError::Locked { until }),
+            Ok(()) => {}
+        }
+        if crate::secrets::ct_eq(&self.pin_hash, candidate_hash) {
+            self.lockout.succeed();
+            return Ok(());
+        }
+        Err(match self.lockout.fail(now) {
+            Failure::Wrong { remaining } => PinError::Wrong { remaining },
+            Failure::LockedUntil(until) => PinError::LockedNow { until },
+            Failure::Blocked => PinError::Blocked,
+        })
+    }
 }

@@ -34,6 +34,8 @@ pub enum DomainError {
     Device(#[from] crate::device::DeviceError),
     #[error("{0}")]
     Protocol(#[from] crate::app_protocol::ProtocolError),
+    #[error("{0}")]
+    Pin(#[from] crate::device::PinError),
     #[error("the birth date does not match the one in the national ID number")]
     BirthdateMismatch,
     #[error("the activation code is not valid: {0}")]

@@ -16,10 +16,14 @@ pub mod level;
 pub mod lockout;
 pub mod national_id;
 pub mod notification;
+pub mod pairing;
+pub mod password;
+pub mod pskc;
 pub mod random;
 pub mod secrets;
 pub mod service_provider;
 pub mod text;
+pub mod totp;
 pub mod user_id;
 
 pub use activation::{ActivationCode, ActivationGrant, ActivationPurpose};

@@ -80,6 +80,16 @@ pub enum Event {
     ActivationVoided { at: Timestamp },
     /// An app was activated.
     AppActivated { device_name: String, at: Timestamp },
+    /// An app was locked after wrong PINs.
+    AppLocked {
+        device_name: String,
+        at: Timestamp,
+        until_reactivated: bool,
+    },
+    /// An app was removed (revoked) by the person.
+    AppRevoked { device_name: String, at: Timestamp },
+    /// The person blocked their whole identity.
+    IdentitySuspended { at: Timestamp },
 }
 
 impl Event {
@@ -89,6 +99,9 @@ impl Event {
             Self::TemporaryPinIssued { .. } => "activation.temporary_pin_issued",
             Self::ActivationVoided { .. } => "activation.voided",
             Self::AppActivated { .. } => "authenticator.app_activated",
+            Self::AppLocked { .. } => "authenticator.app_locked",
+            Self::AppRevoked { .. } => "authenticator.app_revoked",
+            Self::IdentitySuspended { .. } => "identity.suspended",
         }
     }
 
@@ -99,8 +112,11 @@ impl Event {
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::TemporaryPin { .. } => Delivery::Only(Channel::Sms),
-            Self::ActivationVoided { .. } => Delivery::FirstWorking,
-            Self::TemporaryPinIssued { .. } | Self::AppActivated { .. } => Delivery::AllChannels,
+            Self::ActivationVoided { .. } | Self::AppLocked { .. } => Delivery::FirstWorking,
+            Self::TemporaryPinIssued { .. }
+            | Self::AppActivated { .. }
+            | Self::AppRevoked { .. }
+            | Self::IdentitySuspended { .. } => Delivery::AllChannels,
         }
     }
 
@@ -126,6 +142,27 @@ impl Event {
             ),
             Self::AppActivated { device_name, at } => format!(
                 "sesam: Appen på \"{device_name}\" blev aktiveret {}. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+            Self::AppLocked {
+                device_name,
+                at,
+                until_reactivated,
+            } => format!(
+                "sesam: Appen på \"{device_name}\" blev låst {} efter forkerte PIN-koder{}. {NOT_YOU}",
+                at.to_rfc3339(),
+                if *until_reactivated {
+                    " og skal aktiveres igen"
+                } else {
+                    " i 15 minutter"
+                }
+            ),
+            Self::AppRevoked { device_name, at } => format!(
+                "sesam: Appen på \"{device_name}\" blev fjernet {}. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+            Self::IdentitySuspended { at } => format!(
+                "sesam: Dit sesam blev spærret {}. Intet kan bruges, før det genåbnes. Var det ikke dig? Kontakt sesam-support.",
                 at.to_rfc3339()
             ),
         }
