@@ -66,9 +66,31 @@ pub struct Me {
     pub devices: Vec<Value>,
 }
 
+/// A pairing started by a new app.
+#[derive(Debug, Clone)]
+pub struct Pairing {
+    pub pairing_id: Uuid,
+    pub expires_at: String,
+    pub pin_key: String,
+}
+
+/// A request waiting for the person's decision.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PendingRequest {
+    pub id: Uuid,
+    pub kind: String,
+    pub text: String,
+    pub expires_at: String,
+    /// For "activate new app": the new app's public key, which the approval is bound to.
+    #[serde(default)]
+    pub new_device_key: Option<String>,
+}
+
 pub struct AppClient {
     http: reqwest::Client,
     server: String,
+    /// Milliseconds since the epoch for request timestamps (the device clock).
+    clock: std::sync::Arc<dyn Fn() -> i64 + Send + Sync>,
 }
 
 fn now_ms() -> i64 {
@@ -88,7 +110,14 @@ impl AppClient {
         Ok(Self {
             http,
             server: server.trim_end_matches('/').to_owned(),
+            clock: std::sync::Arc::new(now_ms),
         })
+    }
+
+    /// Uses another clock for request timestamps (tests that move time).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
+        self.clock = clock;
+        self
     }
 
     async fn read(response: Result<reqwest::Response, reqwest::Error>) -> Result<Value, AppError> {
@@ -185,7 +214,7 @@ impl AppClient {
         let device = state.activated_device()?;
         let key = state.signing_key().map_err(AppError::Protocol)?;
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let ts = now_ms();
+        let ts = (self.clock)();
         let nonce = b64(&random_bytes::<18>(random));
         let to_sign =
             app_protocol::request_signing_bytes(method.as_str(), path, ts, &nonce, device, &bytes);
@@ -201,6 +230,202 @@ impl AppClient {
             req = req.header("content-type", "application/json").body(bytes);
         }
         Self::read(req.send().await).await
+    }
+
+    /// A further app: registers this app's key and PIN under the person's user ID; an
+    /// active app of theirs must approve it.
+    pub async fn start_pairing(
+        &self,
+        state: &AppState,
+        user_id: &str,
+        pin: &str,
+        device_name: &str,
+        random: &dyn Random,
+    ) -> Result<Pairing, AppError> {
+        let pin = AppPin::parse(pin).map_err(|e| AppError::Input(e.to_string()))?;
+        let key = state.signing_key().map_err(AppError::Protocol)?;
+        let public = state.public_key_sec1().map_err(AppError::Protocol)?;
+        let config = Self::read(
+            self.http
+                .get(format!("{}/app/v1/config", self.server))
+                .send()
+                .await,
+        )
+        .await?;
+        let pin_key = unb64(config["pin_key"].as_str().unwrap_or_default(), "pin_key")
+            .map_err(|e| AppError::Protocol(e.to_string()))?;
+        let user_key = sesam_domain::UserIdKey::of_input(user_id);
+        let binding = sesam_domain::pairing::pairing_binding(user_key.as_str(), &public);
+        let proof = app_protocol::seal_pin(&pin_key, &pin, &binding, random)
+            .map_err(|e| AppError::Protocol(e.to_string()))?;
+        let signature: Signature = key.sign(&binding);
+        let body = json!({
+            "user_id": user_id,
+            "device_public_key": b64(&public),
+            "device_name": device_name,
+            "possession_signature": b64(&signature.to_bytes()),
+            "pin_proof": b64(&proof),
+        });
+        let r = self
+            .http
+            .post(format!("{}/app/v1/pairing/start", self.server))
+            .json(&body)
+            .send()
+            .await;
+        let v = Self::read(r).await?;
+        Ok(Pairing {
+            pairing_id: Self::parse(v["pairing_id"].clone())?,
+            expires_at: v["expires_at"].as_str().unwrap_or_default().to_owned(),
+            pin_key: config["pin_key"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// `pending`, `approved` (with the device id), `rejected` or `expired`.
+    pub async fn pairing_status(
+        &self,
+        pairing_id: Uuid,
+    ) -> Result<(String, Option<Uuid>), AppError> {
+        let v = Self::read(
+            self.http
+                .get(format!("{}/app/v1/pairing/{pairing_id}", self.server))
+                .send()
+                .await,
+        )
+        .await?;
+        let device = v["device_id"].as_str().and_then(|d| d.parse().ok());
+        Ok((v["status"].as_str().unwrap_or("unknown").to_owned(), device))
+    }
+
+    /// Requests waiting for this person's decision.
+    pub async fn requests(
+        &self,
+        state: &AppState,
+        random: &dyn Random,
+    ) -> Result<Vec<PendingRequest>, AppError> {
+        let v = self
+            .signed(
+                state,
+                reqwest::Method::GET,
+                "/app/v1/approvals",
+                None,
+                random,
+            )
+            .await?;
+        Self::parse(v["requests"].clone())
+    }
+
+    fn pin_proof(
+        &self,
+        state: &AppState,
+        pin: &str,
+        binding: &[u8],
+        random: &dyn Random,
+    ) -> Result<String, AppError> {
+        let pin = AppPin::parse(pin).map_err(|e| AppError::Input(e.to_string()))?;
+        let pin_key = state
+            .pin_key
+            .as_deref()
+            .ok_or_else(|| AppError::Protocol("the state has no server PIN key".into()))?;
+        let pin_key = unb64(pin_key, "pin_key").map_err(|e| AppError::Protocol(e.to_string()))?;
+        let proof = app_protocol::seal_pin(&pin_key, &pin, binding, random)
+            .map_err(|e| AppError::Protocol(e.to_string()))?;
+        Ok(b64(&proof))
+    }
+
+    /// Approves a request with the PIN. For "activate new app" requests the PIN proof is
+    /// bound to the request and the new app's key.
+    pub async fn approve(
+        &self,
+        state: &AppState,
+        request: &PendingRequest,
+        pin: &str,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let device = state.activated_device()?;
+        let key = unb64(
+            request.new_device_key.as_deref().unwrap_or_default(),
+            "new_device_key",
+        )
+        .map_err(|e| AppError::Protocol(e.to_string()))?;
+        let binding = sesam_domain::pairing::pairing_approval_binding(request.id, device, &key);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let path = format!("/app/v1/approvals/{}/approve", request.id);
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({ "pin_proof": proof })),
+            random,
+        )
+        .await
+    }
+
+    pub async fn reject(
+        &self,
+        state: &AppState,
+        request_id: Uuid,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let path = format!("/app/v1/approvals/{request_id}/reject");
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({})),
+            random,
+        )
+        .await
+    }
+
+    /// Removes one of the person's apps (e.g. a lost phone), with the PIN.
+    pub async fn revoke(
+        &self,
+        state: &AppState,
+        target: Uuid,
+        pin: &str,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let binding = app_protocol::revoke_binding(target, state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let path = format!("/app/v1/devices/{target}/revoke");
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({ "pin_proof": proof })),
+            random,
+        )
+        .await
+    }
+
+    pub async fn rename(
+        &self,
+        state: &AppState,
+        target: Uuid,
+        name: &str,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let path = format!("/app/v1/devices/{target}/rename");
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({ "name": name })),
+            random,
+        )
+        .await
+    }
+
+    /// Blocks the person's whole identity at once.
+    pub async fn block(&self, state: &AppState, random: &dyn Random) -> Result<Value, AppError> {
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            "/app/v1/identity/block",
+            Some(&json!({})),
+            random,
+        )
+        .await
     }
 
     /// Who this app belongs to, and the person's devices.

@@ -53,6 +53,55 @@ enum Command {
     },
     /// Show whose app this is and the person's devices.
     Status,
+    /// Activate this app as a further app: an app you already use must approve it.
+    Pair {
+        #[arg(long, value_name = "URL")]
+        server: String,
+        #[arg(long, value_name = "ID")]
+        user_id: String,
+        /// The 6-digit PIN for this app.
+        #[arg(long)]
+        pin: String,
+        #[arg(long, value_name = "DEVICE", default_value = "sesam-app")]
+        name: String,
+        /// Wait this many seconds for the approval.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
+    },
+    /// List the requests waiting for your decision.
+    Requests {
+        /// Wait up to this many seconds for a request to arrive.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
+    },
+    /// Approve a request with your PIN.
+    Approve {
+        #[arg(value_name = "REQUEST_ID")]
+        request_id: uuid::Uuid,
+        #[arg(long)]
+        pin: String,
+    },
+    /// Decline a request.
+    Reject {
+        #[arg(value_name = "REQUEST_ID")]
+        request_id: uuid::Uuid,
+    },
+    /// Rename one of your apps.
+    Rename {
+        #[arg(value_name = "DEVICE_ID")]
+        device_id: uuid::Uuid,
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Remove one of your apps (e.g. a lost phone), with your PIN.
+    Revoke {
+        #[arg(value_name = "DEVICE_ID")]
+        device_id: uuid::Uuid,
+        #[arg(long)]
+        pin: String,
+    },
+    /// Block your whole identity at once ("block my ID").
+    Block,
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -164,6 +213,170 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!(
                     "Activated '{}' for user ID {}. Keep your PIN to yourself.",
                     done.device_name, done.user_id
+                );
+            }
+        }
+        Command::Pair {
+            server,
+            user_id,
+            pin,
+            name,
+            wait,
+        } => {
+            let mut state = match AppState::exists(&cli.state) {
+                true => AppState::load(&cli.state)?,
+                false => AppState::new(&cli.state, &server, &OsRandom),
+            };
+            let client = AppClient::new(&state.server)?;
+            let pairing = match state.pending_activation {
+                Some(id) if state.device_id.is_none() => id,
+                _ if state.device_id.is_some() => {
+                    return Err(AppError::Input(format!(
+                        "{} already holds an activated app",
+                        cli.state.display()
+                    )));
+                }
+                _ => {
+                    let p = client
+                        .start_pairing(&state, &user_id, &pin, &name, &OsRandom)
+                        .await?;
+                    state.pending_activation = Some(p.pairing_id);
+                    state.pin_key = Some(p.pin_key);
+                    state.device_name = Some(name.clone());
+                    state.save()?;
+                    if !cli.json {
+                        eprintln!(
+                            "Open sesam on one of your active apps and approve \"Activate new app '{name}'\" (until {}).",
+                            p.expires_at
+                        );
+                    }
+                    p.pairing_id
+                }
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+            loop {
+                let (status, device) = client.pairing_status(pairing).await?;
+                match (status.as_str(), device) {
+                    ("approved", Some(device_id)) => {
+                        state.device_id = Some(device_id);
+                        state.user_id = Some(user_id.clone());
+                        state.pending_activation = None;
+                        state.save()?;
+                        if cli.json {
+                            println!(
+                                "{}",
+                                json!({ "status": "approved", "device_id": device_id })
+                            );
+                        } else {
+                            println!("Approved: this app is active for {user_id}.");
+                        }
+                        return Ok(());
+                    }
+                    ("pending", _) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                    (other, _) => {
+                        if other != "pending" {
+                            state.pending_activation = None;
+                            state.save()?;
+                        }
+                        if cli.json {
+                            println!("{}", json!({ "status": other, "pairing_id": pairing }));
+                        } else {
+                            println!("Pairing {pairing}: {other}.");
+                        }
+                        return if other == "pending" {
+                            Ok(())
+                        } else {
+                            Err(AppError::Input(format!("the pairing was {other}")))
+                        };
+                    }
+                }
+            }
+        }
+        Command::Requests { wait } => {
+            let state = AppState::load(&cli.state)?;
+            let client = AppClient::new(&state.server)?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+            let requests = loop {
+                let r = client.requests(&state, &OsRandom).await?;
+                if !r.is_empty() || std::time::Instant::now() >= deadline {
+                    break r;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            };
+            if cli.json {
+                let list: Vec<_> = requests.iter().map(|r| json!({ "id": r.id, "kind": r.kind, "text": r.text, "expires_at": r.expires_at })).collect();
+                println!("{}", json!({ "requests": list }));
+            } else if requests.is_empty() {
+                println!("No requests are waiting.");
+            } else {
+                for r in &requests {
+                    println!("{}  {}  (until {})", r.id, r.text, r.expires_at);
+                }
+            }
+        }
+        Command::Approve { request_id, pin } => {
+            let state = AppState::load(&cli.state)?;
+            let client = AppClient::new(&state.server)?;
+            let request = client
+                .requests(&state, &OsRandom)
+                .await?
+                .into_iter()
+                .find(|r| r.id == request_id)
+                .ok_or_else(|| {
+                    AppError::Input(format!("no waiting request has the id {request_id}"))
+                })?;
+            let v = client.approve(&state, &request, &pin, &OsRandom).await?;
+            if cli.json {
+                println!("{v}");
+            } else {
+                println!("Approved: {}.", request.text);
+            }
+        }
+        Command::Reject { request_id } => {
+            let state = AppState::load(&cli.state)?;
+            let v = AppClient::new(&state.server)?
+                .reject(&state, request_id, &OsRandom)
+                .await?;
+            if cli.json {
+                println!("{v}")
+            } else {
+                println!("Declined.")
+            }
+        }
+        Command::Rename { device_id, name } => {
+            let state = AppState::load(&cli.state)?;
+            let v = AppClient::new(&state.server)?
+                .rename(&state, device_id, &name, &OsRandom)
+                .await?;
+            if cli.json {
+                println!("{v}")
+            } else {
+                println!("Renamed.")
+            }
+        }
+        Command::Revoke { device_id, pin } => {
+            let state = AppState::load(&cli.state)?;
+            let v = AppClient::new(&state.server)?
+                .revoke(&state, device_id, &pin, &OsRandom)
+                .await?;
+            if cli.json {
+                println!("{v}")
+            } else {
+                println!("Removed. That app can no longer be used.")
+            }
+        }
+        Command::Block => {
+            let state = AppState::load(&cli.state)?;
+            let v = AppClient::new(&state.server)?
+                .block(&state, &OsRandom)
+                .await?;
+            if cli.json {
+                println!("{v}");
+            } else {
+                println!(
+                    "Your identity is blocked. To reopen it, go to a registration office or use a new activation letter."
                 );
             }
         }

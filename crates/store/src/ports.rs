@@ -3,8 +3,9 @@
 //! be committed and an audit entry cannot describe a change that was rolled back.
 
 use async_trait::async_trait;
-use sesam_domain::device::Device;
+use sesam_domain::device::{Device, DeviceName};
 use sesam_domain::notification::{Channel, OutgoingMessage};
+use sesam_domain::pairing::Pairing;
 use sesam_domain::{
     ActivationGrant, AuditDraft, AuditEntry, ChainHead, Identity, IdentityState, Timestamp, UserId,
     UserIdKey, identity::Enrolment,
@@ -19,6 +20,7 @@ pub trait Store:
     + GrantStore
     + ActivationStore
     + DeviceStore
+    + PairingStore
     + OutboxStore
     + ServiceProviderStore
     + AuditStore
@@ -288,4 +290,78 @@ pub trait OutboxStore: Send + Sync {
         identity_id: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
+}
+
+/// An active device loaded for change, with its identity: the device's row stays locked
+/// until the unit is saved or dropped, so PIN attempts are evaluated one at a time.
+#[async_trait]
+pub trait DeviceUnit: Send {
+    fn device(&self) -> &Device;
+    fn identity(&self) -> &Identity;
+
+    async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError>;
+
+    /// A pairing of this identity, locked for change.
+    async fn lock_pairing(&mut self, id: Uuid) -> Result<Option<Pairing>, StoreError>;
+
+    /// Saves the device's counters (lockout, last use) and the effects, and commits.
+    async fn save(self: Box<Self>, device: &Device, effects: Effects) -> Result<(), StoreError>;
+
+    /// Approves a pairing: saves the approving device, registers the new one, and commits.
+    async fn approve_pairing(
+        self: Box<Self>,
+        device: &Device,
+        pairing: &Pairing,
+        new_device: &Device,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    /// Declines a pending pairing of this identity.
+    async fn reject_pairing(
+        self: Box<Self>,
+        device: &Device,
+        pairing: Uuid,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    /// Revokes one of the identity's devices (possibly this one).
+    async fn revoke_device(
+        self: Box<Self>,
+        device: &Device,
+        target: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    /// Renames one of the identity's devices.
+    async fn rename_device(
+        self: Box<Self>,
+        device: &Device,
+        target: Uuid,
+        name: &DeviceName,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    /// Suspends the whole identity ("block my ID").
+    async fn suspend_identity(
+        self: Box<Self>,
+        device: &Device,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait PairingStore: Send + Sync {
+    async fn create_pairing(&self, pairing: &Pairing) -> Result<(), StoreError>;
+
+    async fn pairing(&self, id: Uuid) -> Result<Option<Pairing>, StoreError>;
+
+    async fn pending_pairings(
+        &self,
+        identity_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<Pairing>, StoreError>;
+
+    async fn lock_device(&self, id: Uuid) -> Result<Option<Box<dyn DeviceUnit>>, StoreError>;
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -22,6 +22,124 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/app/v1/activation/start", post(start_activation))
         .route("/app/v1/activation/complete", post(complete_activation))
         .route("/app/v1/me", get(me))
+        .route("/app/v1/pairing/start", post(start_pairing))
+        .route("/app/v1/pairing/{id}", get(pairing_status))
+        .route("/app/v1/approvals", get(approvals))
+        .route("/app/v1/approvals/{id}/approve", post(approve))
+        .route("/app/v1/approvals/{id}/reject", post(reject))
+        .route("/app/v1/devices/{id}/revoke", post(revoke_device))
+        .route("/app/v1/devices/{id}/rename", post(rename_device))
+        .route("/app/v1/identity/block", post(block_identity))
+}
+
+async fn start_pairing(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<crate::services::devices::StartPairing>,
+) -> Result<Json<Value>, ApiError> {
+    let (id, expires_at) = state.sesam.start_pairing(&body).await?;
+    Ok(Json(json!({
+        "pairing_id": id,
+        "expires_at": expires_at.to_rfc3339(),
+        "message": "open sesam on one of your active apps and approve this device",
+    })))
+}
+
+async fn pairing_status(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let (status, device_id) = state.sesam.pairing_status(id).await?;
+    Ok(Json(json!({ "status": status, "device_id": device_id })))
+}
+
+async fn approvals(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let list = state.sesam.pending_approvals(&signed.device).await?;
+    Ok(Json(json!({
+        "requests": list.iter().map(|a| json!({
+            "id": a.id, "kind": a.kind, "text": a.text, "expires_at": a.expires_at.to_rfc3339(),
+            "new_device_key": a.new_device_key.as_deref().map(sesam_domain::app_protocol::b64),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct PinBody {
+    pin_proof: String,
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(signed: &SignedRequest) -> Result<T, ApiError> {
+    serde_json::from_slice(&signed.body).map_err(|e| {
+        ApiError::bad_request(&format!("the request body is not the expected JSON: {e}"))
+    })
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: PinBody = json_body(&signed)?;
+    let d = state
+        .sesam
+        .approve_pairing(signed.device.id, id, &body.pin_proof)
+        .await?;
+    Ok(Json(
+        json!({ "approved": id, "device_id": d.id, "device_name": d.name.as_str() }),
+    ))
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    state.sesam.reject_pairing(signed.device.id, id).await?;
+    Ok(Json(json!({ "rejected": id })))
+}
+
+async fn revoke_device(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: PinBody = json_body(&signed)?;
+    state
+        .sesam
+        .revoke_device(signed.device.id, id, &body.pin_proof)
+        .await?;
+    Ok(Json(json!({ "revoked": id })))
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    name: String,
+}
+
+async fn rename_device(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: RenameBody = json_body(&signed)?;
+    state
+        .sesam
+        .rename_device(signed.device.id, id, &body.name)
+        .await?;
+    Ok(Json(json!({ "renamed": id, "name": body.name.trim() })))
+}
+
+async fn block_identity(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    state.sesam.block_identity(signed.device.id).await?;
+    Ok(Json(json!({
+        "state": "suspended",
+        "message": "your identity is blocked; to reopen it, contact a registration office or use a new activation letter",
+    })))
 }
 
 async fn config(State(state): State<AppState>) -> Json<Value> {

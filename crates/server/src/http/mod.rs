@@ -66,27 +66,39 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one place where application errors become HTTP statuses and error codes.
+fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
+    use sesam_domain::DomainError;
+    use sesam_domain::device::PinError;
+    Some(match e {
+        AppError::Invalid(DomainError::Activation(a)) => (StatusCode::BAD_REQUEST, a.code()),
+        AppError::Invalid(DomainError::Pin(p @ PinError::Wrong { .. })) => {
+            (StatusCode::BAD_REQUEST, p.code())
+        }
+        AppError::Invalid(DomainError::Pin(p)) => (StatusCode::FORBIDDEN, p.code()),
+        AppError::Store(sesam_store::StoreError::NotFound(_)) => {
+            (StatusCode::NOT_FOUND, "not_found")
+        }
+        e if e.is_client_error() => (StatusCode::BAD_REQUEST, "invalid_request"),
+        _ => return None,
+    })
+}
+
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        if let AppError::Invalid(sesam_domain::DomainError::Activation(a)) = &e {
-            return Self {
-                status: StatusCode::BAD_REQUEST,
-                code: a.code(),
+        match classify(&e) {
+            Some((status, code)) => Self {
+                status,
+                code,
                 description: e.to_string(),
-            };
-        }
-        if e.is_client_error() {
-            Self {
-                status: StatusCode::BAD_REQUEST,
-                code: "invalid_request",
-                description: e.to_string(),
-            }
-        } else {
-            tracing::error!(error = %e, "request failed");
-            Self {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "temporarily_unavailable",
-                description: "the service cannot answer right now; try again shortly".into(),
+            },
+            None => {
+                tracing::error!(error = %e, "request failed");
+                Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "temporarily_unavailable",
+                    description: "the service cannot answer right now; try again shortly".into(),
+                }
             }
         }
     }

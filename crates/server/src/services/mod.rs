@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod audit;
+pub mod devices;
 pub mod identities;
 pub mod notifications;
 pub mod service_providers;

@@ -53,3 +53,19 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX outbox_identity ON outbox (identity_id, created_at);
+
+-- Further apps waiting for approval from an active app. identity_id is NULL when the
+-- user ID given was unknown: such a pairing is kept (and never approved) so that the
+-- answer does not reveal whether a user ID exists.
+CREATE TABLE pairings (
+    id          BLOB PRIMARY KEY,
+    identity_id BLOB REFERENCES identities (id),
+    device_id   BLOB NOT NULL,
+    public_key  BLOB NOT NULL,
+    name        TEXT NOT NULL,
+    pin_hash    BLOB NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX pairings_identity ON pairings (identity_id, state);

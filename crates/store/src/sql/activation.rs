@@ -6,9 +6,10 @@ use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp};
 use sqlx::Transaction;
 use uuid::Uuid;
 
+use super::effects::write_effects;
 use super::rows::{self, device_columns, grant_columns, identity_columns};
 use super::store::SqlStore;
-use super::{Db, audit, dialect, identities, outbox};
+use super::{Db, dialect, identities};
 use crate::{ActivationStore, Effects, GrantUnit, StoreError, UserIdChange};
 
 struct SqlGrantUnit {
@@ -16,18 +17,6 @@ struct SqlGrantUnit {
     grant: ActivationGrant,
     identity: Identity,
     audit_key: sesam_domain::AuditKey,
-}
-
-async fn write_effects(
-    tx: &mut Transaction<'static, Db>,
-    key: &sesam_domain::AuditKey,
-    at: Timestamp,
-    effects: &Effects,
-) -> Result<(), StoreError> {
-    for a in &effects.audit {
-        audit::append(tx, key, at, a).await?;
-    }
-    outbox::enqueue(tx, &effects.messages).await
 }
 
 async fn update_grant(
@@ -93,23 +82,7 @@ impl GrantUnit for SqlGrantUnit {
     ) -> Result<(), StoreError> {
         let at = device.created_at;
         update_grant(&mut self.tx, grant).await?;
-        sqlx::query(
-            "INSERT INTO devices (id, identity_id, name, public_key, pin_hash, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(device.id)
-        .bind(device.identity_id)
-        .bind(device.name.as_str())
-        .bind(device.public_key.to_sec1())
-        .bind(&device.pin_hash[..])
-        .bind(device.state.as_str())
-        .bind(at.millis())
-        .execute(&mut *self.tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Database(m) if m.contains("public_key") => StoreError::DeviceKeyTaken,
-            StoreError::UserIdTaken => StoreError::DeviceKeyTaken,
-            other => other,
-        })?;
+        super::pairings::insert_device(&mut self.tx, device).await?;
         if let Some(change) = user_id {
             identities::apply_user_id_change(
                 &mut self.tx,

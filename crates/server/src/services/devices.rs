@@ -1,0 +1,361 @@
+//! Further apps (pairing approved from an active app), app PIN checks with lockout, and
+//! the person's own lifecycle actions: rename, revoke, block the identity.
+
+use serde_json::json;
+use sesam_domain::activation::ActivationError;
+use sesam_domain::app_protocol::{revoke_binding, unb64};
+use sesam_domain::device::{
+    Device, DeviceName, DevicePublicKey, DeviceState, MAX_ACTIVE_APPS, PinError,
+};
+use sesam_domain::lockout::Lockout;
+use sesam_domain::notification::Event;
+use sesam_domain::pairing::{
+    PAIRING_VALIDITY_SECONDS, Pairing, PairingState, pairing_approval_binding, pairing_binding,
+};
+use sesam_domain::{AuditDraft, DomainError, IdentityState, Timestamp, UserIdKey};
+use sesam_store::{DeviceUnit, Effects, StoreError};
+use uuid::Uuid;
+
+use crate::context::Sesam;
+use crate::error::AppError;
+
+/// A new app's request to be paired (all fields unvalidated).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct StartPairing {
+    pub user_id: String,
+    pub device_public_key: String,
+    pub device_name: String,
+    pub possession_signature: String,
+    pub pin_proof: String,
+}
+
+/// Something waiting for the person's decision in their app.
+#[derive(Debug, Clone)]
+pub struct PendingApproval {
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub text: String,
+    pub expires_at: Timestamp,
+    /// For "activate new app": the new app's key (SEC1), which the approval is bound to.
+    pub new_device_key: Option<Vec<u8>>,
+}
+
+fn pin_refused(e: PinError) -> AppError {
+    AppError::Invalid(DomainError::Pin(e))
+}
+
+fn bytes(field: &'static str, value: &str) -> Result<Vec<u8>, AppError> {
+    Ok(unb64(value, field).map_err(DomainError::from)?)
+}
+
+impl Sesam {
+    /// Registers a new app's key and PIN under a user ID, to be approved from an active
+    /// app. The answer is the same whether or not the user ID exists.
+    pub async fn start_pairing(&self, req: &StartPairing) -> Result<(Uuid, Timestamp), AppError> {
+        let public_key =
+            DevicePublicKey::from_sec1(&bytes("device_public_key", &req.device_public_key)?)
+                .map_err(DomainError::from)?;
+        let name = DeviceName::parse(&req.device_name).map_err(DomainError::from)?;
+        let key = UserIdKey::of_input(&req.user_id);
+        let binding = pairing_binding(key.as_str(), &public_key.to_sec1());
+        public_key
+            .verify(
+                &binding,
+                &bytes("possession_signature", &req.possession_signature)?,
+            )
+            .map_err(|_| AppError::Invalid(ActivationError::BadPossessionProof.into()))?;
+        let pin = self
+            .keys
+            .pin_key()
+            .open(&bytes("pin_proof", &req.pin_proof)?, &binding)
+            .map_err(DomainError::from)?;
+        let identity = self
+            .store
+            .identity_by_user_id(&key)
+            .await?
+            .filter(|i| i.state == IdentityState::Active);
+        let now = self.clock.now();
+        let device_id = Uuid::now_v7();
+        let pairing = Pairing {
+            id: Uuid::now_v7(),
+            identity_id: identity.map(|i| i.id),
+            device_id,
+            pin_hash: self.keys.app_pin_hash(device_id, &pin),
+            public_key,
+            name,
+            state: PairingState::Pending,
+            created_at: now,
+            expires_at: now.plus_seconds(PAIRING_VALIDITY_SECONDS),
+        };
+        self.store.create_pairing(&pairing).await?;
+        Ok((pairing.id, pairing.expires_at))
+    }
+
+    /// How a pairing stands, as the new app polls it.
+    pub async fn pairing_status(&self, id: Uuid) -> Result<(&'static str, Option<Uuid>), AppError> {
+        let p = self
+            .store
+            .pairing(id)
+            .await?
+            .ok_or(StoreError::NotFound("pairing"))?;
+        let status = p.status(self.clock.now());
+        Ok((
+            status,
+            (p.state == PairingState::Approved).then_some(p.device_id),
+        ))
+    }
+
+    /// What waits for this device's person to approve.
+    pub async fn pending_approvals(
+        &self,
+        device: &Device,
+    ) -> Result<Vec<PendingApproval>, AppError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .pending_pairings(device.identity_id, now)
+            .await?
+            .into_iter()
+            .map(|p| PendingApproval {
+                id: p.id,
+                kind: "activate_app",
+                text: p.approval_text(),
+                expires_at: p.expires_at,
+                new_device_key: Some(p.public_key.to_sec1()),
+            })
+            .collect())
+    }
+
+    /// Checks the acting device's PIN proof for `binding` inside its unit; a wrong PIN is
+    /// saved (with a lock notification when it locks the app) before the error returns.
+    async fn check_pin(
+        &self,
+        unit: Box<dyn DeviceUnit>,
+        proof: &str,
+        binding: &[u8],
+    ) -> Result<(Box<dyn DeviceUnit>, Device), AppError> {
+        let pin = self
+            .keys
+            .pin_key()
+            .open(&bytes("pin_proof", proof)?, binding)
+            .map_err(DomainError::from)?;
+        let now = self.clock.now();
+        let mut device = unit.device().clone();
+        device.last_used_at = Some(now);
+        let candidate = self.keys.app_pin_hash(device.id, &pin);
+        match device.check_pin(&candidate, now) {
+            Ok(()) => Ok((unit, device)),
+            Err(e) if !e.counted() => Err(pin_refused(e)),
+            Err(e) => {
+                let identity = unit.identity().clone();
+                let mut effects = Effects::default();
+                effects.audit.push(
+                    AuditDraft::new(format!("device:{}", device.id), "authenticator.pin_wrong")
+                        .subject(identity.id.to_string())
+                        .details(
+                            json!({ "device": device.id, "failures": device.lockout.failures }),
+                        ),
+                );
+                if matches!(e, PinError::LockedNow { .. } | PinError::Blocked) {
+                    let blocked = e == PinError::Blocked;
+                    effects.audit.push(
+                        AuditDraft::new("system", "authenticator.app_locked")
+                            .subject(identity.id.to_string())
+                            .details(json!({ "device": device.id, "until_reactivated": blocked })),
+                    );
+                    effects.messages = self.messages(
+                        &Event::AppLocked {
+                            device_name: device.name.as_str().to_owned(),
+                            at: now,
+                            until_reactivated: blocked,
+                        },
+                        &identity,
+                    );
+                }
+                unit.save(&device, effects).await?;
+                self.wake_outbox();
+                Err(pin_refused(e))
+            }
+        }
+    }
+
+    async fn device_unit(&self, device_id: Uuid) -> Result<Box<dyn DeviceUnit>, AppError> {
+        self.store
+            .lock_device(device_id)
+            .await?
+            .ok_or_else(|| AppError::BadInput("this app is not active".into()))
+    }
+
+    /// Approves a new app from this (active) app with its PIN.
+    pub async fn approve_pairing(
+        &self,
+        device_id: Uuid,
+        pairing_id: Uuid,
+        pin_proof: &str,
+    ) -> Result<Device, AppError> {
+        let mut unit = self.device_unit(device_id).await?;
+        if unit.identity().state != IdentityState::Active {
+            return Err(AppError::Invalid(ActivationError::IdentityBlocked.into()));
+        }
+        let pairing = unit
+            .lock_pairing(pairing_id)
+            .await?
+            .ok_or(StoreError::NotFound("approval request"))?;
+        let binding =
+            pairing_approval_binding(pairing.id, device_id, &pairing.public_key.to_sec1());
+        let (mut unit, device) = self.check_pin(unit, pin_proof, &binding).await?;
+        let now = self.clock.now();
+        if !pairing.is_pending(now) {
+            return Err(AppError::BadInput(
+                "this request has expired or was already answered".into(),
+            ));
+        }
+        if unit.active_devices().await?.len() >= MAX_ACTIVE_APPS {
+            return Err(AppError::Invalid(ActivationError::TooManyApps.into()));
+        }
+        let identity = unit.identity().clone();
+        let new_device = Device {
+            id: pairing.device_id,
+            identity_id: identity.id,
+            name: pairing.name.clone(),
+            public_key: pairing.public_key.clone(),
+            pin_hash: pairing.pin_hash,
+            state: DeviceState::Active,
+            lockout: Lockout::default(),
+            created_at: now,
+            last_used_at: None,
+        };
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(format!("device:{device_id}"), "authenticator.app_activated")
+                    .subject(identity.id.to_string())
+                    .details(json!({ "device": new_device.id, "name": new_device.name.as_str(), "approved_by": device_id, "pairing": pairing.id })),
+            ],
+            messages: self.messages(&Event::AppActivated { device_name: new_device.name.as_str().to_owned(), at: now }, &identity),
+        };
+        unit.approve_pairing(&device, &pairing, &new_device, effects)
+            .await
+            .map_err(|e| match e {
+                StoreError::DeviceKeyTaken => {
+                    AppError::BadInput("this device key is already registered".into())
+                }
+                other => other.into(),
+            })?;
+        self.wake_outbox();
+        Ok(new_device)
+    }
+
+    /// Declines a pairing (no PIN needed to say no).
+    pub async fn reject_pairing(&self, device_id: Uuid, pairing_id: Uuid) -> Result<(), AppError> {
+        let mut unit = self.device_unit(device_id).await?;
+        let pairing = unit
+            .lock_pairing(pairing_id)
+            .await?
+            .ok_or(StoreError::NotFound("approval request"))?;
+        if !pairing.is_pending(self.clock.now()) {
+            return Err(AppError::BadInput(
+                "this request has expired or was already answered".into(),
+            ));
+        }
+        let mut device = unit.device().clone();
+        device.last_used_at = Some(self.clock.now());
+        let identity_id = unit.identity().id;
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(
+                    format!("device:{device_id}"),
+                    "authenticator.pairing_rejected",
+                )
+                .subject(identity_id.to_string())
+                .details(json!({ "pairing": pairing.id, "name": pairing.name.as_str() })),
+            ],
+            messages: vec![],
+        };
+        unit.reject_pairing(&device, pairing.id, effects).await?;
+        Ok(())
+    }
+
+    /// Removes an app (e.g. a lost phone) from another of the person's apps, with the PIN.
+    pub async fn revoke_device(
+        &self,
+        device_id: Uuid,
+        target: Uuid,
+        pin_proof: &str,
+    ) -> Result<(), AppError> {
+        let unit = self.device_unit(device_id).await?;
+        let binding = revoke_binding(target, device_id);
+        let (unit, device) = self.check_pin(unit, pin_proof, &binding).await?;
+        let now = self.clock.now();
+        let identity = unit.identity().clone();
+        let name = self
+            .store
+            .device(target)
+            .await?
+            .filter(|d| d.identity_id == identity.id)
+            .map(|d| d.name.as_str().to_owned())
+            .ok_or(StoreError::NotFound("device"))?;
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(format!("device:{device_id}"), "authenticator.app_revoked")
+                    .subject(identity.id.to_string())
+                    .details(json!({ "device": target, "name": name })),
+            ],
+            messages: self.messages(
+                &Event::AppRevoked {
+                    device_name: name,
+                    at: now,
+                },
+                &identity,
+            ),
+        };
+        unit.revoke_device(&device, target, now, effects).await?;
+        self.wake_outbox();
+        Ok(())
+    }
+
+    pub async fn rename_device(
+        &self,
+        device_id: Uuid,
+        target: Uuid,
+        name: &str,
+    ) -> Result<(), AppError> {
+        let name = DeviceName::parse(name).map_err(DomainError::from)?;
+        let unit = self.device_unit(device_id).await?;
+        let mut device = unit.device().clone();
+        device.last_used_at = Some(self.clock.now());
+        let identity_id = unit.identity().id;
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(format!("device:{device_id}"), "authenticator.renamed")
+                    .subject(identity_id.to_string())
+                    .details(json!({ "device": target, "name": name.as_str() })),
+            ],
+            messages: vec![],
+        };
+        unit.rename_device(&device, target, &name, effects).await?;
+        Ok(())
+    }
+
+    /// "Block my ID": suspends the whole identity in one step; reopening needs the operator
+    /// or a fresh two-channel activation.
+    pub async fn block_identity(&self, device_id: Uuid) -> Result<(), AppError> {
+        let unit = self.device_unit(device_id).await?;
+        let now = self.clock.now();
+        let mut device = unit.device().clone();
+        device.last_used_at = Some(now);
+        let identity = unit.identity().clone();
+        identity.state.suspend().map_err(DomainError::from)?;
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(format!("device:{device_id}"), "identity.suspended")
+                    .subject(identity.id.to_string())
+                    .reason(Some("blocked by the person from their app".into()))
+                    .details(json!({ "from": identity.state, "to": "suspended" })),
+            ],
+            messages: self.messages(&Event::IdentitySuspended { at: now }, &identity),
+        };
+        unit.suspend_identity(&device, now, effects).await?;
+        self.wake_outbox();
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! Pairings of further apps, and devices loaded for change (PIN attempts, lifecycle).
+
+use async_trait::async_trait;
+use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
+use sesam_domain::pairing::{Pairing, PairingState};
+use sesam_domain::{AuditKey, Identity, IdentityState, Timestamp};
+use sqlx::{Row as _, Transaction};
+use uuid::Uuid;
+
+use super::effects::write_effects;
+use super::rows::{self, Row, device_columns, identity_columns};
+use super::store::SqlStore;
+use super::{Db, dialect};
+use crate::{DeviceUnit, Effects, PairingStore, StoreError};
+
+macro_rules! pairing_columns {
+    () => {
+        "id, identity_id, device_id, public_key, name, pin_hash, state, created_at, expires_at"
+    };
+}
+
+fn pairing(row: &Row) -> Result<Pairing, StoreError> {
+    let invalid = |what: &str| StoreError::InvalidData(format!("pairing {what}"));
+    let state: String = row.try_get("state")?;
+    Ok(Pairing {
+        id: row.try_get("id")?,
+        identity_id: row.try_get("identity_id")?,
+        device_id: row.try_get("device_id")?,
+        public_key: DevicePublicKey::from_sec1(&row.try_get::<Vec<u8>, _>("public_key")?)
+            .map_err(|_| invalid("public key"))?,
+        name: DeviceName::parse(row.try_get::<&str, _>("name")?).map_err(|_| invalid("name"))?,
+        pin_hash: rows::hash32(row.try_get("pin_hash")?, "pairing pin_hash")?,
+        state: PairingState::parse(&state).ok_or_else(|| invalid("state"))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+    })
+}
+
+struct SqlDeviceUnit {
+    tx: Transaction<'static, Db>,
+    device: Device,
+    identity: Identity,
+    audit_key: AuditKey,
+}
+
+impl SqlDeviceUnit {
+    async fn save_device(&mut self, d: &Device) -> Result<(), StoreError> {
+        let l = &d.lockout;
+        sqlx::query(
+            "UPDATE devices SET failures = $1, locked_until = $2, temporary_locks = $3, lock_window_start = $4, blocked = $5, last_used_at = $6 WHERE id = $7",
+        )
+        .bind(l.failures)
+        .bind(l.locked_until.map(Timestamp::millis))
+        .bind(l.temporary_locks)
+        .bind(l.window_start.map(Timestamp::millis))
+        .bind(l.blocked)
+        .bind(d.last_used_at.map(Timestamp::millis))
+        .bind(d.id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn finish(mut self, at: Timestamp, effects: &Effects) -> Result<(), StoreError> {
+        write_effects(&mut self.tx, &self.audit_key, at, effects).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Fails unless `target` is a device of this unit's identity.
+    async fn own_device(&mut self, target: Uuid) -> Result<(), StoreError> {
+        let owner: Option<Uuid> = sqlx::query("SELECT identity_id FROM devices WHERE id = $1")
+            .bind(target)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .map(|r| r.try_get("identity_id"))
+            .transpose()?;
+        if owner != Some(self.identity.id) {
+            return Err(StoreError::NotFound("device"));
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn insert_device(
+    tx: &mut Transaction<'static, Db>,
+    device: &Device,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO devices (id, identity_id, name, public_key, pin_hash, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(device.id)
+    .bind(device.identity_id)
+    .bind(device.name.as_str())
+    .bind(device.public_key.to_sec1())
+    .bind(&device.pin_hash[..])
+    .bind(device.state.as_str())
+    .bind(device.created_at.millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::UserIdTaken => StoreError::DeviceKeyTaken,
+        other => other,
+    })?;
+    Ok(())
+}
+
+#[async_trait]
+impl DeviceUnit for SqlDeviceUnit {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            " FROM devices WHERE identity_id = $1 AND state = 'active' ORDER BY created_at"
+        ))
+        .bind(self.identity.id)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(rows::device)
+        .collect()
+    }
+
+    async fn lock_pairing(&mut self, id: Uuid) -> Result<Option<Pairing>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            pairing_columns!(),
+            " FROM pairings WHERE id = $1 AND identity_id = $2",
+            dialect::for_update!()
+        ))
+        .bind(id)
+        .bind(self.identity.id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .as_ref()
+        .map(pairing)
+        .transpose()
+    }
+
+    async fn save(
+        mut self: Box<Self>,
+        device: &Device,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        let at = device.last_used_at.unwrap_or(device.created_at);
+        self.finish(at, &effects).await
+    }
+
+    async fn approve_pairing(
+        mut self: Box<Self>,
+        device: &Device,
+        pairing: &Pairing,
+        new_device: &Device,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        sqlx::query("UPDATE pairings SET state = 'approved' WHERE id = $1 AND state = 'pending'")
+            .bind(pairing.id)
+            .execute(&mut *self.tx)
+            .await?;
+        insert_device(&mut self.tx, new_device).await?;
+        self.finish(new_device.created_at, &effects).await
+    }
+
+    async fn reject_pairing(
+        mut self: Box<Self>,
+        device: &Device,
+        pairing: Uuid,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        sqlx::query("UPDATE pairings SET state = 'rejected' WHERE id = $1 AND identity_id = $2 AND state = 'pending'")
+            .bind(pairing)
+            .bind(self.identity.id)
+            .execute(&mut *self.tx)
+            .await?;
+        let at = device.last_used_at.unwrap_or(device.created_at);
+        self.finish(at, &effects).await
+    }
+
+    async fn revoke_device(
+        mut self: Box<Self>,
+        device: &Device,
+        target: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        self.own_device(target).await?;
+        sqlx::query(
+            "UPDATE devices SET state = $1, revoked_at = $2 WHERE id = $3 AND state = 'active'",
+        )
+        .bind(DeviceState::Revoked.as_str())
+        .bind(at.millis())
+        .bind(target)
+        .execute(&mut *self.tx)
+        .await?;
+        self.finish(at, &effects).await
+    }
+
+    async fn rename_device(
+        mut self: Box<Self>,
+        device: &Device,
+        target: Uuid,
+        name: &DeviceName,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        self.own_device(target).await?;
+        sqlx::query("UPDATE devices SET name = $1 WHERE id = $2")
+            .bind(name.as_str())
+            .bind(target)
+            .execute(&mut *self.tx)
+            .await?;
+        let at = device.last_used_at.unwrap_or(device.created_at);
+        self.finish(at, &effects).await
+    }
+
+    async fn suspend_identity(
+        mut self: Box<Self>,
+        device: &Device,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        let done = sqlx::query(
+            "UPDATE identities SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ('pending', 'active')",
+        )
+        .bind(IdentityState::Suspended.as_str())
+        .bind(at.millis())
+        .bind(self.identity.id)
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("identity"));
+        }
+        self.finish(at, &effects).await
+    }
+}
+
+#[async_trait]
+impl PairingStore for SqlStore {
+    async fn create_pairing(&self, p: &Pairing) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO pairings (id, identity_id, device_id, public_key, name, pin_hash, state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(p.id)
+        .bind(p.identity_id)
+        .bind(p.device_id)
+        .bind(p.public_key.to_sec1())
+        .bind(p.name.as_str())
+        .bind(&p.pin_hash[..])
+        .bind(p.state.as_str())
+        .bind(p.created_at.millis())
+        .bind(p.expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pairing(&self, id: Uuid) -> Result<Option<Pairing>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            pairing_columns!(),
+            " FROM pairings WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(pairing)
+        .transpose()
+    }
+
+    async fn pending_pairings(
+        &self,
+        identity_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<Pairing>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            pairing_columns!(),
+            " FROM pairings WHERE identity_id = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at"
+        ))
+        .bind(identity_id)
+        .bind(now.millis())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(pairing)
+        .collect()
+    }
+
+    async fn lock_device(&self, id: Uuid) -> Result<Option<Box<dyn DeviceUnit>>, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let Some(row) = sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            " FROM devices WHERE id = $1 AND state = 'active'",
+            dialect::for_update!()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let device = rows::device(&row)?;
+        let identity_row = sqlx::query(concat!(
+            "SELECT ",
+            identity_columns!(),
+            " FROM identities WHERE id = $1",
+            dialect::for_update!()
+        ))
+        .bind(device.identity_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let identity = rows::identity(&identity_row)?;
+        Ok(Some(Box::new(SqlDeviceUnit {
+            tx,
+            device,
+            identity,
+            audit_key: self.audit_key.clone(),
+        })))
+    }
+}
