@@ -416,6 +416,35 @@ impl AppClient {
         .await
     }
 
+    /// Activates a code display: its serial number, two consecutive codes, the password
+    /// (set now or proven), and this app's PIN bound to the serial number.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn activate_code_display(
+        &self,
+        state: &AppState,
+        serial: &str,
+        code1: &str,
+        code2: &str,
+        password: &str,
+        pin: &str,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let binding = sesam_domain::code_display::activation_binding(
+            serial.trim(),
+            state.activated_device()?,
+        );
+        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let body = json!({ "serial": serial, "code1": code1, "code2": code2, "password": password, "pin_proof": proof });
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            "/app/v1/code-displays/activate",
+            Some(&body),
+            random,
+        )
+        .await
+    }
+
     /// Blocks the person's whole identity at once.
     pub async fn block(&self, state: &AppState, random: &dyn Random) -> Result<Value, AppError> {
         self.signed(

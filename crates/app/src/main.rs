@@ -102,6 +102,21 @@ enum Command {
     },
     /// Block your whole identity at once ("block my ID").
     Block,
+    /// Activate a code display: serial number, two consecutive codes and your password.
+    ActivateCodeDisplay {
+        #[arg(long)]
+        serial: String,
+        #[arg(long, value_name = "CODE")]
+        code1: String,
+        #[arg(long, value_name = "CODE")]
+        code2: String,
+        /// Your password (set now if you have none; 8-64 characters).
+        #[arg(long)]
+        password: String,
+        /// This app's PIN.
+        #[arg(long)]
+        pin: String,
+    },
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -378,6 +393,23 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!(
                     "Your identity is blocked. To reopen it, go to a registration office or use a new activation letter."
                 );
+            }
+        }
+        Command::ActivateCodeDisplay {
+            serial,
+            code1,
+            code2,
+            password,
+            pin,
+        } => {
+            let state = AppState::load(&cli.state)?;
+            let v = AppClient::new(&state.server)?
+                .activate_code_display(&state, &serial, &code1, &code2, &password, &pin, &OsRandom)
+                .await?;
+            if cli.json {
+                println!("{v}")
+            } else {
+                println!("Code display {} is active.", serial.trim())
             }
         }
         Command::Status => {

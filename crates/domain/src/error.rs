@@ -36,6 +36,10 @@ pub enum DomainError {
     Protocol(#[from] crate::app_protocol::ProtocolError),
     #[error("{0}")]
     Pin(#[from] crate::device::PinError),
+    #[error("{0}")]
+    CodeDisplay(#[from] crate::code_display::CodeDisplayError),
+    #[error("password: {0}")]
+    Password(#[from] crate::password::PasswordError),
     #[error("the birth date does not match the one in the national ID number")]
     BirthdateMismatch,
     #[error("the activation code is not valid: {0}")]

@@ -8,6 +8,7 @@ pub mod activation;
 pub mod app_protocol;
 pub mod audit;
 pub mod clock;
+pub mod code_display;
 pub mod contact;
 pub mod device;
 pub mod error;

@@ -88,6 +88,13 @@ pub enum Event {
     },
     /// An app was removed (revoked) by the person.
     AppRevoked { device_name: String, at: Timestamp },
+    /// A code display was activated.
+    CodeDisplayActivated { serial: String, at: Timestamp },
+    /// A code display was locked after wrong codes or passwords.
+    CodeDisplayLocked {
+        at: Timestamp,
+        until_reactivated: bool,
+    },
     /// The person blocked their whole identity.
     IdentitySuspended { at: Timestamp },
 }
@@ -102,6 +109,8 @@ impl Event {
             Self::AppLocked { .. } => "authenticator.app_locked",
             Self::AppRevoked { .. } => "authenticator.app_revoked",
             Self::IdentitySuspended { .. } => "identity.suspended",
+            Self::CodeDisplayActivated { .. } => "authenticator.code_display_activated",
+            Self::CodeDisplayLocked { .. } => "authenticator.code_display_locked",
         }
     }
 
@@ -112,7 +121,10 @@ impl Event {
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::TemporaryPin { .. } => Delivery::Only(Channel::Sms),
-            Self::ActivationVoided { .. } | Self::AppLocked { .. } => Delivery::FirstWorking,
+            Self::ActivationVoided { .. }
+            | Self::AppLocked { .. }
+            | Self::CodeDisplayLocked { .. } => Delivery::FirstWorking,
+            Self::CodeDisplayActivated { .. } => Delivery::AllChannels,
             Self::TemporaryPinIssued { .. }
             | Self::AppActivated { .. }
             | Self::AppRevoked { .. }
@@ -160,6 +172,22 @@ impl Event {
             Self::AppRevoked { device_name, at } => format!(
                 "sesam: Appen på \"{device_name}\" blev fjernet {}. {NOT_YOU}",
                 at.to_rfc3339()
+            ),
+            Self::CodeDisplayActivated { serial, at } => format!(
+                "sesam: Kodeviseren med serienummer {serial} blev aktiveret {}. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+            Self::CodeDisplayLocked {
+                at,
+                until_reactivated,
+            } => format!(
+                "sesam: Din kodeviser blev låst {} efter forkerte koder{}. {NOT_YOU}",
+                at.to_rfc3339(),
+                if *until_reactivated {
+                    " og skal aktiveres igen"
+                } else {
+                    " i 15 minutter"
+                }
             ),
             Self::IdentitySuspended { at } => format!(
                 "sesam: Dit sesam blev spærret {}. Intet kan bruges, før det genåbnes. Var det ikke dig? Kontakt sesam-support.",

@@ -74,6 +74,7 @@ impl MasterKey {
             app_pin: self.derive("app-pin/hash"),
             sms_pin: self.derive("sms-pin/hash"),
             pin_proof: self.derive("app-pin/ecies"),
+            seed_check: self.derive("code-display/seed-check"),
         }
     }
 }
@@ -97,6 +98,7 @@ pub struct SecretKeys {
     app_pin: [u8; 32],
     sms_pin: [u8; 32],
     pin_proof: [u8; 32],
+    seed_check: [u8; 32],
 }
 
 impl fmt::Debug for SecretKeys {
@@ -182,6 +184,11 @@ impl SecretKeys {
 
     pub fn activation_code_hash(&self, normalized_code: &str) -> [u8; 32] {
         hmac_sha256(&self.activation_code, &[normalized_code.as_bytes()])
+    }
+
+    /// Recognises a code display's seed on a repeated import without opening stored seeds.
+    pub fn seed_check(&self, serial: &str, seed: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.seed_check, &[serial.as_bytes(), seed])
     }
 
     pub fn client_secret_hash(&self, client_id: &str, secret: &str) -> [u8; 32] {

@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use sesam_domain::Identity;
 
-use crate::cli::{AdminArgs, AdminCommand, AuditCommand, IdentityCommand, SpCommand};
+use crate::cli::{
+    AdminArgs, AdminCommand, AuditCommand, CodeDisplayCommand, IdentityCommand, SpCommand,
+};
 use crate::config::{Config, ProcessEnv};
 use crate::context::Sesam;
 use crate::error::AppError;
@@ -65,16 +67,28 @@ pub async fn run(args: AdminArgs) -> Result<(), AppError> {
     let actor = operator(args.operator.as_deref())?;
     let config = Config::load(&args.data.overrides(), &ProcessEnv)?;
     let sesam = Sesam::open(&config).await?;
-    let out = execute(&sesam, &actor, args.command).await?;
-    if args.json {
-        println!("{}", out.json);
-    } else {
-        println!("{}", out.text);
+    let print = |out: &Output| {
+        if args.json {
+            println!("{}", out.json);
+        } else {
+            println!("{}", out.text);
+        }
+    };
+    match execute(&sesam, &actor, args.command).await {
+        Ok(out) => {
+            print(&out);
+            Ok(())
+        }
+        Err(AppError::PartlyDone { report, summary }) => {
+            print(&report);
+            Err(AppError::BadInput(summary))
+        }
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 /// A command's result in both forms.
+#[derive(Debug)]
 pub struct Output {
     pub json: Value,
     pub text: String,
@@ -268,6 +282,49 @@ pub async fn execute(
                     new_user_id
                 ),
             })
+        }
+        AdminCommand::CodeDisplay(CodeDisplayCommand::Import { file, key_file }) => {
+            let key = key_file
+                .as_deref()
+                .map(crate::services::code_displays::read_key_file)
+                .transpose()?;
+            let r = sesam.import_code_displays(actor, &file, key).await?;
+            let rejected: Vec<String> = r.rejected.iter().map(|x| x.to_string()).collect();
+            let mut text = format!(
+                "{} imported, {} already present, {} refused.",
+                r.imported.len(),
+                r.already_present.len(),
+                rejected.len() + r.conflicts.len()
+            );
+            for line in &rejected {
+                text.push_str(&format!("\n  refused: {line}"));
+            }
+            for serial in &r.conflicts {
+                text.push_str(&format!(
+                    "\n  refused: serial {serial} was imported before with another seed"
+                ));
+            }
+            let out = Output {
+                json: json!({
+                    "imported": r.imported.len(),
+                    "already_present": r.already_present.len(),
+                    "refused": rejected.len() + r.conflicts.len(),
+                    "rejected": rejected,
+                    "conflicts": r.conflicts,
+                }),
+                text,
+            };
+            if r.rejected.is_empty() && r.conflicts.is_empty() {
+                Ok(out)
+            } else {
+                Err(AppError::PartlyDone {
+                    report: Box::new(out),
+                    summary: format!(
+                        "{} token(s) were refused; the others were imported",
+                        rejected.len() + r.conflicts.len()
+                    ),
+                })
+            }
         }
         AdminCommand::Audit(AuditCommand::Verify) => {
             let r = sesam.verify_audit().await?;

@@ -80,9 +80,24 @@ pub enum AdminCommand {
     /// People's identities.
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Code displays (hardware TOTP tokens).
+    #[command(subcommand, name = "codedisplay")]
+    CodeDisplay(CodeDisplayCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CodeDisplayCommand {
+    /// Import tokens from the manufacturer's PSKC file (RFC 6030); repeating an import is harmless.
+    Import {
+        #[arg(value_name = "FILE.pskc")]
+        file: PathBuf,
+        /// The pre-shared AES-128 key for encrypted secrets (32 hex characters or 16 bytes).
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,6 +16,8 @@ pub struct Sesam {
     pub keys: Arc<SecretKeys>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// Argon2id for passwords, on a bounded pool.
+    pub passwords: Arc<crate::password_pool::PasswordPool>,
     /// Wakes the outbox dispatcher after a flow wrote messages.
     pub outbox_wake: Arc<tokio::sync::Notify>,
 }
@@ -59,6 +61,7 @@ impl Sesam {
             clock,
             random,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            passwords: Arc::new(crate::password_pool::PasswordPool::default_for_machine()),
         }
     }
 }

@@ -10,5 +10,6 @@ pub mod context;
 pub mod error;
 pub mod http;
 pub mod master_key;
+pub mod password_pool;
 pub mod serve;
 pub mod services;

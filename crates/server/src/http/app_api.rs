@@ -30,6 +30,24 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/app/v1/devices/{id}/revoke", post(revoke_device))
         .route("/app/v1/devices/{id}/rename", post(rename_device))
         .route("/app/v1/identity/block", post(block_identity))
+        .route(
+            "/app/v1/code-displays/activate",
+            post(activate_code_display),
+        )
+}
+
+async fn activate_code_display(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: crate::services::code_displays::ActivateCodeDisplay = json_body(&signed)?;
+    let d = state
+        .sesam
+        .activate_code_display(signed.device.id, &body)
+        .await?;
+    Ok(Json(
+        json!({ "serial": d.serial, "state": d.state.as_str() }),
+    ))
 }
 
 async fn start_pairing(

@@ -76,6 +76,17 @@ fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
             (StatusCode::BAD_REQUEST, p.code())
         }
         AppError::Invalid(DomainError::Pin(p)) => (StatusCode::FORBIDDEN, p.code()),
+        AppError::Invalid(DomainError::CodeDisplay(c)) => {
+            use sesam_domain::code_display::CodeDisplayError as C;
+            let status = match c {
+                C::Locked { .. } | C::Blocked => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, c.code())
+        }
+        AppError::Invalid(DomainError::Password(_)) => {
+            (StatusCode::BAD_REQUEST, "password_refused")
+        }
         AppError::Store(sesam_store::StoreError::NotFound(_)) => {
             (StatusCode::NOT_FOUND, "not_found")
         }

@@ -128,7 +128,7 @@ impl Sesam {
 
     /// Checks the acting device's PIN proof for `binding` inside its unit; a wrong PIN is
     /// saved (with a lock notification when it locks the app) before the error returns.
-    async fn check_pin(
+    pub(crate) async fn check_device_pin(
         &self,
         unit: Box<dyn DeviceUnit>,
         proof: &str,
@@ -203,7 +203,7 @@ impl Sesam {
             .ok_or(StoreError::NotFound("approval request"))?;
         let binding =
             pairing_approval_binding(pairing.id, device_id, &pairing.public_key.to_sec1());
-        let (mut unit, device) = self.check_pin(unit, pin_proof, &binding).await?;
+        let (mut unit, device) = self.check_device_pin(unit, pin_proof, &binding).await?;
         let now = self.clock.now();
         if !pairing.is_pending(now) {
             return Err(AppError::BadInput(
@@ -284,7 +284,7 @@ impl Sesam {
     ) -> Result<(), AppError> {
         let unit = self.device_unit(device_id).await?;
         let binding = revoke_binding(target, device_id);
-        let (unit, device) = self.check_pin(unit, pin_proof, &binding).await?;
+        let (unit, device) = self.check_device_pin(unit, pin_proof, &binding).await?;
         let now = self.clock.now();
         let identity = unit.identity().clone();
         let name = self

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod audit;
+pub mod code_displays;
 pub mod devices;
 pub mod identities;
 pub mod notifications;

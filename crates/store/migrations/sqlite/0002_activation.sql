@@ -69,3 +69,30 @@ CREATE TABLE pairings (
     expires_at  INTEGER NOT NULL
 );
 CREATE INDEX pairings_identity ON pairings (identity_id, state);
+
+-- Code displays (hardware TOTP tokens) imported from PSKC files. The seed is sealed under
+-- the master key; seed_check (a keyed hash) lets a repeated import recognise the same seed.
+CREATE TABLE code_displays (
+    serial            TEXT PRIMARY KEY,
+    seed_sealed       BLOB NOT NULL,
+    seed_check        BLOB NOT NULL,
+    identity_id       BLOB REFERENCES identities (id),
+    state             TEXT NOT NULL CHECK (state IN ('unassigned', 'active', 'revoked')),
+    last_used_step    INTEGER,
+    drift_steps       INTEGER NOT NULL DEFAULT 0,
+    failures          INTEGER NOT NULL DEFAULT 0,
+    locked_until      INTEGER,
+    temporary_locks   INTEGER NOT NULL DEFAULT 0,
+    lock_window_start INTEGER,
+    blocked           BOOLEAN NOT NULL DEFAULT FALSE,
+    imported_at       INTEGER NOT NULL,
+    activated_at      INTEGER
+);
+CREATE INDEX code_displays_identity ON code_displays (identity_id, state);
+
+-- The password (second factor only), as an Argon2id PHC string.
+CREATE TABLE passwords (
+    identity_id BLOB PRIMARY KEY REFERENCES identities (id),
+    phc         TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+);

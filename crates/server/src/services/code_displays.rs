@@ -1,0 +1,313 @@
+//! Code displays: import from the manufacturer's PSKC file (operator), activation by an
+//! active app with serial number and two consecutive codes, and code checks with lockout.
+
+use serde_json::json;
+use sesam_domain::code_display::{
+    CodeDisplay, CodeDisplayError, CodeDisplayState, activation_binding, parse_serial, seed_purpose,
+};
+use sesam_domain::lockout::{Failure, Locked};
+use sesam_domain::notification::Event;
+use sesam_domain::password::Password;
+use sesam_domain::pskc::{PskcContainer, RejectedKeyPackage};
+use sesam_domain::totp::{TotpCode, TotpError, TotpVerifier};
+use sesam_domain::{AuditDraft, DomainError, IdentityState};
+use sesam_store::{Effects, ImportOutcome, ImportedCodeDisplay, StoreError};
+use uuid::Uuid;
+
+use super::Actor;
+use crate::context::Sesam;
+use crate::error::AppError;
+
+const MAX_PSKC_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The result of an import, for the operator's report.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub imported: Vec<String>,
+    pub already_present: Vec<String>,
+    pub conflicts: Vec<String>,
+    pub rejected: Vec<RejectedKeyPackage>,
+}
+
+/// An activation request from an app (unvalidated).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ActivateCodeDisplay {
+    pub serial: String,
+    pub code1: String,
+    pub code2: String,
+    pub password: String,
+    pub pin_proof: String,
+}
+
+fn refused(e: CodeDisplayError) -> AppError {
+    AppError::Invalid(DomainError::CodeDisplay(e))
+}
+
+impl Sesam {
+    /// Imports a PSKC file; every token is reported, good ones are stored (seeds sealed),
+    /// and importing the same file again changes nothing.
+    pub async fn import_code_displays(
+        &self,
+        actor: &Actor,
+        file: &std::path::Path,
+        key: Option<[u8; 16]>,
+    ) -> Result<ImportReport, AppError> {
+        let meta = std::fs::metadata(file)
+            .map_err(|e| AppError::Io(format!("cannot read {}: {e}", file.display())))?;
+        if meta.len() > MAX_PSKC_BYTES {
+            return Err(AppError::BadInput(format!(
+                "{} is larger than 16 MiB",
+                file.display()
+            )));
+        }
+        let bytes = std::fs::read(file)
+            .map_err(|e| AppError::Io(format!("cannot read {}: {e}", file.display())))?;
+        let import = PskcContainer::parse(&bytes, key.as_ref())
+            .map_err(|e| AppError::BadInput(format!("{}: {e}", file.display())))?;
+        let now = self.clock.now();
+        let batch: Vec<ImportedCodeDisplay> = import
+            .tokens
+            .iter()
+            .map(|t| ImportedCodeDisplay {
+                serial: t.serial.clone(),
+                seed_sealed: self.keys.seal_data(
+                    &seed_purpose(&t.serial),
+                    &t.secret,
+                    &*self.random,
+                ),
+                seed_check: self.keys.seed_check(&t.serial, &t.secret),
+                imported_at: now,
+            })
+            .collect();
+        let mut report = ImportReport {
+            rejected: import.rejected,
+            ..Default::default()
+        };
+        let audit = AuditDraft::new(actor.audit_name(), "code_display.imported").details(json!({
+            "file": file.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "tokens": batch.len(),
+            "rejected": report.rejected.len(),
+        }));
+        let outcomes = self.store.import_code_displays(&batch, &audit).await?;
+        for (cd, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                ImportOutcome::Imported => report.imported.push(cd.serial.clone()),
+                ImportOutcome::AlreadyPresent => report.already_present.push(cd.serial.clone()),
+                ImportOutcome::SerialConflict => report.conflicts.push(cd.serial.clone()),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Activates a code display from an active app: PIN (bound to this serial), serial
+    /// number, two consecutive codes, and the password (set now, or proven if set).
+    pub async fn activate_code_display(
+        &self,
+        device_id: Uuid,
+        req: &ActivateCodeDisplay,
+    ) -> Result<CodeDisplay, AppError> {
+        let serial = parse_serial(&req.serial).map_err(refused)?;
+        let code1 = TotpCode::parse(&req.code1).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+        let code2 = TotpCode::parse(&req.code2).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+
+        let unit = self
+            .store
+            .lock_device(device_id)
+            .await?
+            .ok_or_else(|| AppError::BadInput("this app is not active".into()))?;
+        let identity = unit.identity().clone();
+        if identity.state != IdentityState::Active {
+            return Err(AppError::Invalid(
+                sesam_domain::activation::ActivationError::IdentityBlocked.into(),
+            ));
+        }
+        let (unit, device) = self
+            .check_device_pin(
+                unit,
+                &req.pin_proof,
+                &activation_binding(&serial, device_id),
+            )
+            .await?;
+        unit.save(&device, Effects::default()).await?;
+
+        // The password: proven if the person has one, else set now (rules, Argon2id).
+        let new_password = match self.store.password_of(identity.id).await? {
+            Some(phc) => {
+                if !self
+                    .passwords
+                    .verify(Password::for_login(&req.password), phc)
+                    .await?
+                {
+                    return Err(refused(CodeDisplayError::WrongPassword));
+                }
+                None
+            }
+            None => {
+                let pw = Password::parse(&req.password, identity.user_id.as_ref())
+                    .map_err(DomainError::from)?;
+                Some(self.passwords.hash(pw, self.random.clone()).await?)
+            }
+        };
+
+        let mut display_unit = self
+            .store
+            .lock_code_display(&serial)
+            .await?
+            .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
+        if display_unit.code_display().state != CodeDisplayState::Unassigned {
+            return Err(refused(CodeDisplayError::InUse));
+        }
+        if !display_unit.active_of(identity.id).await?.is_empty() {
+            return Err(refused(CodeDisplayError::AlreadyHaveOne));
+        }
+        let seed = self
+            .keys
+            .open_data(&seed_purpose(&serial), display_unit.seed_sealed())
+            .map_err(DomainError::from)?;
+        let now = self.clock.now();
+        let matched = TotpVerifier::new(&seed)
+            .activate_with_two_codes(code1.as_str(), code2.as_str(), now)
+            .map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+        let mut display = display_unit.code_display().clone();
+        display.identity_id = Some(identity.id);
+        display.state = CodeDisplayState::Active;
+        display.totp = matched.state;
+        display.activated_at = Some(now);
+        let mut audit = vec![
+            AuditDraft::new(
+                format!("device:{device_id}"),
+                "authenticator.code_display_activated",
+            )
+            .subject(identity.id.to_string())
+            .details(json!({ "serial": serial })),
+        ];
+        if new_password.is_some() {
+            audit.push(
+                AuditDraft::new(format!("device:{device_id}"), "authenticator.password_set")
+                    .subject(identity.id.to_string()),
+            );
+        }
+        let effects = Effects {
+            audit,
+            messages: self.messages(
+                &Event::CodeDisplayActivated {
+                    serial: serial.clone(),
+                    at: now,
+                },
+                &identity,
+            ),
+        };
+        display_unit
+            .save(
+                &display,
+                new_password.as_deref().map(|p| (identity.id, p)),
+                now,
+                effects,
+            )
+            .await?;
+        self.wake_outbox();
+        Ok(display)
+    }
+
+    /// Checks a code from the identity's code display (the login step), with the lockout
+    /// of that factor alone.
+    pub async fn check_code_display(&self, identity_id: Uuid, code: &str) -> Result<(), AppError> {
+        let code = TotpCode::parse(code).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+        let unit = self
+            .store
+            .lock_active_code_display_of(identity_id)
+            .await?
+            .ok_or_else(|| refused(CodeDisplayError::NoneActive))?;
+        let now = self.clock.now();
+        let mut display = unit.code_display().clone();
+        match display.lockout.check(now) {
+            Err(Locked::UntilReactivated) => return Err(refused(CodeDisplayError::Blocked)),
+            Err(Locked::Until(until)) => return Err(refused(CodeDisplayError::Locked { until })),
+            Ok(()) => {}
+        }
+        let seed = self
+            .keys
+            .open_data(&seed_purpose(&display.serial), unit.seed_sealed())
+            .map_err(DomainError::from)?;
+        match TotpVerifier::new(&seed).verify(code.as_str(), now, display.totp) {
+            Ok(m) => {
+                display.totp = m.state;
+                display.lockout.succeed();
+                unit.save(&display, None, now, Effects::default()).await?;
+                Ok(())
+            }
+            Err(TotpError::WrongCode | TotpError::Replayed) => {
+                let failure = display.lockout.fail(now);
+                let identity = self
+                    .store
+                    .identity(identity_id)
+                    .await?
+                    .ok_or(StoreError::NotFound("identity"))?;
+                let mut effects = Effects {
+                    audit: vec![AuditDraft::new(format!("person:{identity_id}"), "authenticator.code_wrong")
+                        .subject(identity_id.to_string())
+                        .details(json!({ "serial": display.serial, "failures": display.lockout.failures }))],
+                    messages: vec![],
+                };
+                let err = match failure {
+                    Failure::Wrong { remaining } => CodeDisplayError::WrongCode { remaining },
+                    Failure::LockedUntil(until) => CodeDisplayError::Locked { until },
+                    Failure::Blocked => CodeDisplayError::Blocked,
+                };
+                if !matches!(failure, Failure::Wrong { .. }) {
+                    let blocked = matches!(failure, Failure::Blocked);
+                    effects.audit.push(
+                        AuditDraft::new("system", "authenticator.code_display_locked")
+                            .subject(identity_id.to_string())
+                            .details(
+                                json!({ "serial": display.serial, "until_reactivated": blocked }),
+                            ),
+                    );
+                    effects.messages = self.messages(
+                        &Event::CodeDisplayLocked {
+                            at: now,
+                            until_reactivated: blocked,
+                        },
+                        &identity,
+                    );
+                }
+                unit.save(&display, None, now, effects).await?;
+                self.wake_outbox();
+                Err(refused(err))
+            }
+            Err(e) => Err(refused(CodeDisplayError::Codes(e))),
+        }
+    }
+}
+
+/// Reads a pre-shared AES-128 key file: 32 hex characters, or exactly 16 raw bytes.
+pub fn read_key_file(path: &std::path::Path) -> Result<[u8; 16], AppError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| AppError::Io(format!("cannot read the key file {}: {e}", path.display())))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut key = [0u8; 16];
+    if hex_decode(text.trim(), &mut key) {
+        return Ok(key);
+    }
+    if bytes.len() == 16 {
+        key.copy_from_slice(&bytes);
+        return Ok(key);
+    }
+    Err(AppError::BadInput(format!(
+        "the key file {} must hold an AES-128 key: 32 hexadecimal characters or 16 raw bytes",
+        path.display()
+    )))
+}
+
+fn hex_decode(s: &str, out: &mut [u8; 16]) -> bool {
+    if s.len() != 32 || !s.is_ascii() {
+        return false;
+    }
+    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+        match u8::from_str_radix(std::str::from_utf8(chunk).unwrap_or("zz"), 16) {
+            Ok(b) => out[i] = b,
+            Err(_) => return false,
+        }
+    }
+    true
+}

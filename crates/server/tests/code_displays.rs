@@ -1,0 +1,377 @@
+//! Code displays end to end: PSKC import (service and operator CLI), activation from an
+//! active app with two consecutive codes and a password, code checks with replay refusal
+//! and a lockout that leaves the app usable.
+
+mod common;
+mod inproc;
+
+use std::path::PathBuf;
+
+use inproc::*;
+use sesam_domain::totp::TotpVerifier;
+use sesam_domain::{Clock, OsRandom};
+use sesam_server::services::Actor;
+
+const RFC_SEED: &[u8] = b"12345678901234567890";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../domain/tests/fixtures/pskc")
+        .join(name)
+}
+
+fn key_file(dir: &std::path::Path) -> PathBuf {
+    let p = dir.join("psk.hex");
+    std::fs::write(&p, "12345678901234567890123456789012\n").unwrap();
+    p
+}
+
+/// Two consecutive codes of the RFC 6238 seed, as the display shows them now.
+fn two_codes(h: &Harness) -> (String, String) {
+    let step = (h.clock.now().millis() / 1000 / 30) as u64;
+    let v = TotpVerifier::new(RFC_SEED);
+    (
+        v.code_for_step(step).as_str().to_owned(),
+        v.code_for_step(step + 1).as_str().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn import_is_idempotent_and_reports_every_token() {
+    let h = harness(Backend::Sqlite, None).await.unwrap();
+    let actor = Actor::operator("importer").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = sesam_server::services::code_displays::read_key_file(&key_file(dir.path())).unwrap();
+
+    let r = h
+        .sesam
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.imported, ["RFC6238-SHA1", "SESAM-0002"]);
+    let r = h
+        .sesam
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .await
+        .unwrap();
+    assert!(r.imported.is_empty());
+    assert_eq!(r.already_present.len(), 2);
+
+    let r = h
+        .sesam
+        .import_code_displays(&actor, &fixture("encrypted-batch.pskcxml"), Some(key))
+        .await
+        .unwrap();
+    assert_eq!(r.imported.len(), 3);
+    let e = h
+        .sesam
+        .import_code_displays(&actor, &fixture("encrypted-batch.pskcxml"), None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("key"), "{e}");
+    let e = h
+        .sesam
+        .import_code_displays(&actor, &fixture("refuse-not-xml.pskcxml"), None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("refuse-not-xml.pskcxml"), "{e}");
+
+    let r = h
+        .sesam
+        .import_code_displays(&actor, &fixture("refuse-duplicate-serial.pskcxml"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.imported, ["GOOD-0001"]);
+    assert_eq!(r.rejected.len(), 2);
+
+    let stored = h
+        .sesam
+        .store
+        .code_display("RFC6238-SHA1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state.as_str(), "unassigned");
+    assert!(h.sesam.verify_audit().await.is_ok());
+}
+
+#[test]
+fn operator_cli_imports_and_reports_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::Data::Dir(dir.path().join("data"));
+    let key = key_file(dir.path());
+    let run = common::admin(
+        &data,
+        &[
+            "--json",
+            "codedisplay",
+            "import",
+            fixture("encrypted-batch.pskcxml").to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.ok().json()["imported"], 3);
+    let run = common::admin(
+        &data,
+        &[
+            "--json",
+            "codedisplay",
+            "import",
+            fixture("encrypted-batch.pskcxml").to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.ok().json()["already_present"], 3);
+
+    let run = common::admin(
+        &data,
+        &[
+            "--json",
+            "codedisplay",
+            "import",
+            fixture("refuse-hotp-algorithm.pskcxml").to_str().unwrap(),
+        ],
+    );
+    run.fails_with("refused; the others were imported");
+    let report = run.json();
+    assert_eq!(report["refused"], 1);
+    assert!(
+        report["rejected"][0]
+            .as_str()
+            .unwrap()
+            .contains("key package 2"),
+        "{report}"
+    );
+
+    common::admin(
+        &data,
+        &[
+            "codedisplay",
+            "import",
+            fixture("refuse-dtd-entities.pskcxml").to_str().unwrap(),
+        ],
+    )
+    .fails_with("refuse-dtd-entities.pskcxml");
+    common::admin(&data, &["codedisplay", "import", "/nonexistent.pskc"])
+        .fails_with("cannot read /nonexistent.pskc");
+    let bad_key = dir.path().join("bad.key");
+    std::fs::write(&bad_key, "not a key").unwrap();
+    common::admin(
+        &data,
+        &[
+            "codedisplay",
+            "import",
+            fixture("encrypted-batch.pskcxml").to_str().unwrap(),
+            "--key-file",
+            bad_key.to_str().unwrap(),
+        ],
+    )
+    .fails_with("32 hexadecimal characters");
+}
+
+#[tokio::test]
+async fn activation_with_two_codes_then_logins_with_replay_and_lockout() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let actor = Actor::operator("importer").unwrap();
+    h.sesam
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+
+    let (c1, c2) = two_codes(&h);
+    let e = client
+        .activate_code_display(
+            &app,
+            "RFC6238-SHA1",
+            &c2,
+            &c1,
+            "Blue river 77 sky",
+            "111111",
+            &OsRandom,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("code_display_codes_wrong"), "{e}");
+    let e = client
+        .activate_code_display(
+            &app,
+            "NO-SUCH",
+            &c1,
+            &c2,
+            "Blue river 77 sky",
+            "111111",
+            &OsRandom,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("code_display_unknown"));
+    let e = client
+        .activate_code_display(&app, "RFC6238-SHA1", &c1, &c2, "short", "111111", &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("password_refused"));
+    assert!(e.to_string().contains("8"), "{e}");
+    let e = client
+        .activate_code_display(
+            &app,
+            "RFC6238-SHA1",
+            &c1,
+            &c2,
+            "anna.hansen-secret",
+            "111111",
+            &OsRandom,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("user ID"), "{e}");
+    let e = client
+        .activate_code_display(
+            &app,
+            "RFC6238-SHA1",
+            &c1,
+            &c2,
+            "Blue river 77 sky",
+            "999999",
+            &OsRandom,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("pin_wrong"));
+
+    client
+        .activate_code_display(
+            &app,
+            "RFC6238-SHA1",
+            &c1,
+            &c2,
+            "Blue river 77 sky",
+            "111111",
+            &OsRandom,
+        )
+        .await
+        .unwrap();
+    let identity = h
+        .sesam
+        .store
+        .identity_by_user_id(&sesam_domain::UserIdKey::of_input("anna.hansen"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        h.sesam
+            .store
+            .password_of(identity.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with("$argon2id$")
+    );
+    let e = client
+        .activate_code_display(
+            &app,
+            "SESAM-0002",
+            &c1,
+            &c2,
+            "Blue river 77 sky",
+            "111111",
+            &OsRandom,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("code_display_limit"));
+
+    // The codes used for activation cannot log in again; the next one can, once.
+    let e = h
+        .sesam
+        .check_code_display(identity.id, &c2)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("2 attempts left"), "{e}");
+    h.clock.advance_seconds(60);
+    let (next, _) = two_codes(&h);
+    h.sesam
+        .check_code_display(identity.id, &next)
+        .await
+        .unwrap();
+    let e = h
+        .sesam
+        .check_code_display(identity.id, &next)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("2 attempts left"),
+        "a replay counts as a wrong code: {e}"
+    );
+    let far = TotpVerifier::new(RFC_SEED)
+        .code_for_step(7)
+        .as_str()
+        .to_owned();
+    let e = h
+        .sesam
+        .check_code_display(identity.id, &far)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("1 attempts left"), "{e}");
+    let e = h
+        .sesam
+        .check_code_display(identity.id, &far)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("locked until"), "{e}");
+
+    // Locked code display: even the right code is not evaluated; the app still works.
+    h.clock.advance_seconds(30);
+    let (right, _) = two_codes(&h);
+    let e = h
+        .sesam
+        .check_code_display(identity.id, &right)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("locked until"), "{e}");
+    let me = client.me(&app, &OsRandom).await.unwrap();
+    assert_eq!(me.state, "active");
+    let mut new = new_app(dir.path(), &h.base, "second");
+    let p = client
+        .start_pairing(&new, "anna.hansen", "222222", "Second", &OsRandom)
+        .await
+        .unwrap();
+    new.pin_key = Some(p.pin_key);
+    let r = client.requests(&app, &OsRandom).await.unwrap().remove(0);
+    client.approve(&app, &r, "111111", &OsRandom).await.unwrap();
+
+    let actions = audit_actions(&h).await;
+    for a in [
+        "code_display.imported",
+        "authenticator.code_display_activated",
+        "authenticator.password_set",
+        "authenticator.code_display_locked",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing: {actions:?}");
+    }
+    for _ in 0..200 {
+        if sink
+            .texts_to("+4512345678")
+            .iter()
+            .any(|t| t.contains("RFC6238-SHA1"))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no activation notice: {:?}", sink.texts_to("+4512345678"));
+}

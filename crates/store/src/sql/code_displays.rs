@@ -1,0 +1,267 @@
+//! Code displays and passwords.
+
+use async_trait::async_trait;
+use sesam_domain::code_display::{CodeDisplay, CodeDisplayState};
+use sesam_domain::lockout::Lockout;
+use sesam_domain::totp::TotpState;
+use sesam_domain::{AuditDraft, AuditKey, Timestamp};
+use sqlx::{Row as _, Transaction};
+use uuid::Uuid;
+
+use super::effects::write_effects;
+use super::rows::Row;
+use super::store::SqlStore;
+use super::{Db, audit, dialect};
+use crate::{
+    CodeDisplayStore, CodeDisplayUnit, Effects, ImportOutcome, ImportedCodeDisplay, StoreError,
+};
+
+macro_rules! code_display_columns {
+    () => {
+        "serial, seed_sealed, identity_id, state, last_used_step, drift_steps, failures, locked_until, temporary_locks, lock_window_start, blocked, imported_at, activated_at"
+    };
+}
+
+fn code_display(row: &Row) -> Result<CodeDisplay, StoreError> {
+    let state: String = row.try_get("state")?;
+    let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(name)?
+            .map(Timestamp::from_millis))
+    };
+    let last: Option<i64> = row.try_get("last_used_step")?;
+    Ok(CodeDisplay {
+        serial: row.try_get("serial")?,
+        identity_id: row.try_get("identity_id")?,
+        state: CodeDisplayState::parse(&state)
+            .ok_or_else(|| StoreError::InvalidData(format!("code display state '{state}'")))?,
+        totp: TotpState {
+            last_used_step: last.map(|s| s.max(0) as u64),
+            drift_steps: row.try_get("drift_steps")?,
+        },
+        lockout: Lockout {
+            failures: row.try_get("failures")?,
+            locked_until: ts("locked_until")?,
+            temporary_locks: row.try_get("temporary_locks")?,
+            window_start: ts("lock_window_start")?,
+            blocked: row.try_get("blocked")?,
+        },
+        imported_at: Timestamp::from_millis(row.try_get("imported_at")?),
+        activated_at: ts("activated_at")?,
+    })
+}
+
+struct SqlCodeDisplayUnit {
+    tx: Transaction<'static, Db>,
+    display: CodeDisplay,
+    seed_sealed: Vec<u8>,
+    audit_key: AuditKey,
+}
+
+#[async_trait]
+impl CodeDisplayUnit for SqlCodeDisplayUnit {
+    fn code_display(&self) -> &CodeDisplay {
+        &self.display
+    }
+
+    fn seed_sealed(&self) -> &[u8] {
+        &self.seed_sealed
+    }
+
+    async fn active_of(&mut self, identity_id: Uuid) -> Result<Vec<CodeDisplay>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            code_display_columns!(),
+            " FROM code_displays WHERE identity_id = $1 AND state = 'active'"
+        ))
+        .bind(identity_id)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(code_display)
+        .collect()
+    }
+
+    async fn save(
+        mut self: Box<Self>,
+        d: &CodeDisplay,
+        password: Option<(Uuid, &str)>,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let l = &d.lockout;
+        sqlx::query(
+            "UPDATE code_displays SET identity_id = $1, state = $2, last_used_step = $3, drift_steps = $4, failures = $5, \
+             locked_until = $6, temporary_locks = $7, lock_window_start = $8, blocked = $9, activated_at = $10 WHERE serial = $11",
+        )
+        .bind(d.identity_id)
+        .bind(d.state.as_str())
+        .bind(d.totp.last_used_step.map(|s| s.min(i64::MAX as u64) as i64))
+        .bind(d.totp.drift_steps)
+        .bind(l.failures)
+        .bind(l.locked_until.map(Timestamp::millis))
+        .bind(l.temporary_locks)
+        .bind(l.window_start.map(Timestamp::millis))
+        .bind(l.blocked)
+        .bind(d.activated_at.map(Timestamp::millis))
+        .bind(&d.serial)
+        .execute(&mut *self.tx)
+        .await?;
+        if let Some((identity_id, phc)) = password {
+            sqlx::query(
+                "INSERT INTO passwords (identity_id, phc, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3",
+            )
+            .bind(identity_id)
+            .bind(phc)
+            .bind(at.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqlStore {
+    async fn lock_display_where(
+        &self,
+        sql: &'static str,
+        bind: impl FnOnce(
+            sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
+        ) -> sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
+    ) -> Result<Option<Box<dyn CodeDisplayUnit>>, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let Some(row) = bind(sqlx::query(sql)).fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let display = code_display(&row)?;
+        let seed_sealed: Vec<u8> = row.try_get("seed_sealed")?;
+        Ok(Some(Box::new(SqlCodeDisplayUnit {
+            tx,
+            display,
+            seed_sealed,
+            audit_key: self.audit_key.clone(),
+        })))
+    }
+}
+
+#[async_trait]
+impl CodeDisplayStore for SqlStore {
+    async fn import_code_displays(
+        &self,
+        batch: &[ImportedCodeDisplay],
+        audit_draft: &AuditDraft,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for cd in batch {
+            let existing = sqlx::query("SELECT seed_check FROM code_displays WHERE serial = $1")
+                .bind(&cd.serial)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let outcome = match existing {
+                Some(row) => {
+                    let check: Vec<u8> = row.try_get("seed_check")?;
+                    if sesam_domain::secrets::ct_eq(&check, &cd.seed_check) {
+                        ImportOutcome::AlreadyPresent
+                    } else {
+                        ImportOutcome::SerialConflict
+                    }
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO code_displays (serial, seed_sealed, seed_check, state, imported_at) VALUES ($1, $2, $3, 'unassigned', $4)",
+                    )
+                    .bind(&cd.serial)
+                    .bind(&cd.seed_sealed)
+                    .bind(&cd.seed_check[..])
+                    .bind(cd.imported_at.millis())
+                    .execute(&mut *tx)
+                    .await?;
+                    ImportOutcome::Imported
+                }
+            };
+            outcomes.push(outcome);
+        }
+        let at = batch
+            .first()
+            .map_or(Timestamp::from_millis(0), |c| c.imported_at);
+        audit::append(&mut tx, &self.audit_key, at, audit_draft).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn code_display(&self, serial: &str) -> Result<Option<CodeDisplay>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            code_display_columns!(),
+            " FROM code_displays WHERE serial = $1"
+        ))
+        .bind(serial)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(code_display)
+        .transpose()
+    }
+
+    async fn code_displays_of(&self, identity_id: Uuid) -> Result<Vec<CodeDisplay>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            code_display_columns!(),
+            " FROM code_displays WHERE identity_id = $1 ORDER BY activated_at"
+        ))
+        .bind(identity_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(code_display)
+        .collect()
+    }
+
+    async fn lock_code_display(
+        &self,
+        serial: &str,
+    ) -> Result<Option<Box<dyn CodeDisplayUnit>>, StoreError> {
+        let serial = serial.to_owned();
+        self.lock_display_where(
+            concat!(
+                "SELECT ",
+                code_display_columns!(),
+                " FROM code_displays WHERE serial = $1",
+                dialect::for_update!()
+            ),
+            |q| q.bind(serial),
+        )
+        .await
+    }
+
+    async fn lock_active_code_display_of(
+        &self,
+        identity_id: Uuid,
+    ) -> Result<Option<Box<dyn CodeDisplayUnit>>, StoreError> {
+        self.lock_display_where(
+            concat!(
+                "SELECT ",
+                code_display_columns!(),
+                " FROM code_displays WHERE identity_id = $1 AND state = 'active'",
+                dialect::for_update!()
+            ),
+            |q| q.bind(identity_id),
+        )
+        .await
+    }
+
+    async fn password_of(&self, identity_id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT phc FROM passwords WHERE identity_id = $1")
+                .bind(identity_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("phc"))
+                .transpose()?,
+        )
+    }
+}
