@@ -376,6 +376,9 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let v = AppClient::new(&state.server)?
                 .revoke(&state, device_id, &pin, &OsRandom)
                 .await?;
+            if let Some(w) = v["warning"].as_str() {
+                eprintln!("warning: {w}");
+            }
             if cli.json {
                 println!("{v}")
             } else {

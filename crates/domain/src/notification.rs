@@ -74,6 +74,8 @@ pub enum Event {
     /// The temporary PIN for an activation: sent to the phone only, and the one kind of
     /// message that carries a secret.
     TemporaryPin { pin: String, valid_minutes: i64 },
+    /// A new activation letter (code) was issued.
+    ActivationCodeIssued { at: Timestamp },
     /// An activation code was used and a temporary PIN was sent.
     TemporaryPinIssued { at: Timestamp },
     /// An activation was cancelled after 3 wrong SMS codes.
@@ -104,6 +106,7 @@ impl Event {
         match self {
             Self::TemporaryPin { .. } => "activation.temporary_pin",
             Self::TemporaryPinIssued { .. } => "activation.temporary_pin_issued",
+            Self::ActivationCodeIssued { .. } => "activation.code_issued",
             Self::ActivationVoided { .. } => "activation.voided",
             Self::AppActivated { .. } => "authenticator.app_activated",
             Self::AppLocked { .. } => "authenticator.app_locked",
@@ -126,6 +129,7 @@ impl Event {
             | Self::CodeDisplayLocked { .. } => Delivery::FirstWorking,
             Self::CodeDisplayActivated { .. } => Delivery::AllChannels,
             Self::TemporaryPinIssued { .. }
+            | Self::ActivationCodeIssued { .. }
             | Self::AppActivated { .. }
             | Self::AppRevoked { .. }
             | Self::IdentitySuspended { .. } => Delivery::AllChannels,
@@ -143,6 +147,10 @@ impl Event {
         match self {
             Self::TemporaryPin { pin, valid_minutes } => format!(
                 "sesam: Din midlertidige PIN-kode er {pin}. Den gælder i {valid_minutes} minutter. Del den aldrig med andre - heller ikke med nogen, der ringer til dig."
+            ),
+            Self::ActivationCodeIssued { at } => format!(
+                "sesam: Et nyt aktiveringsbrev blev udstedt til dig {}. Tidligere ubrugte breve gælder ikke længere. {NOT_YOU}",
+                at.to_rfc3339()
             ),
             Self::TemporaryPinIssued { at } => format!(
                 "sesam: Dit aktiveringsbrev blev brugt {} og en midlertidig PIN-kode er sendt til din telefon. {NOT_YOU}",

@@ -267,6 +267,24 @@ pub async fn execute(
                 ),
             })
         }
+        AdminCommand::Identity(IdentityCommand::Reissue { user_id, reason }) => {
+            let (identity, code, expires) = sesam
+                .issue_recovery_letter(actor, &user_id, &reason)
+                .await?;
+            let mut j = identity_json(&identity);
+            j["activation_code"] = json!(code.grouped());
+            j["activation_code_expires_at"] = json!(expires.to_rfc3339());
+            Ok(Output {
+                json: j,
+                text: format!(
+                    "New activation letter for {} ({}).\nActivation code (shown only now): {}\nValid until {}. Earlier unused letters no longer work.",
+                    identity.name,
+                    identity.national_id_masked,
+                    code.grouped(),
+                    expires
+                ),
+            })
+        }
         AdminCommand::Identity(IdentityCommand::ChangeUserId {
             user_id,
             new_user_id,

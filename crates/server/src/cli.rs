@@ -170,6 +170,14 @@ pub enum IdentityCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Issue a new activation letter (lost authenticators, or to reopen a blocked identity
+    /// with two fresh channels); earlier unused letters stop working.
+    Reissue {
+        #[arg(value_name = "USER_ID")]
+        user_id: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Change a person's user ID at their request (the old one stays reserved 365 days).
     ChangeUserId {
         #[arg(value_name = "USER_ID")]

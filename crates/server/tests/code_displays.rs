@@ -172,9 +172,20 @@ fn operator_cli_imports_and_reports_refusals() {
 }
 
 #[tokio::test]
-async fn activation_with_two_codes_then_logins_with_replay_and_lockout() {
+async fn activation_with_two_codes_then_logins_with_replay_and_lockout_on_sqlite() {
+    activation_with_two_codes_then_logins_with_replay_and_lockout(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn activation_with_two_codes_then_logins_with_replay_and_lockout_on_postgres() {
+    activation_with_two_codes_then_logins_with_replay_and_lockout(Backend::Postgres).await;
+}
+
+async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: Backend) {
     let (sink, url) = SmsSink::start().await;
-    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
     let actor = Actor::operator("importer").unwrap();
     h.sesam
         .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)

@@ -386,3 +386,125 @@ async fn the_person_renames_revokes_and_blocks() {
     }
     panic!("no block notification: {:?}", sink.texts_to("+4512345678"));
 }
+
+#[tokio::test]
+async fn a_new_letter_reopens_a_blocked_identity_with_two_fresh_channels() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+    client.block(&first, &OsRandom).await.unwrap();
+
+    let actor = Actor::operator("counter").unwrap();
+    let (_, old_letter, _) = h
+        .sesam
+        .issue_recovery_letter(&actor, "anna.hansen", "lost phone")
+        .await
+        .unwrap();
+    let (identity, letter, _) = h
+        .sesam
+        .issue_recovery_letter(&actor, "ANNA.HANSEN", "second visit")
+        .await
+        .unwrap();
+    assert_eq!(identity.state, sesam_domain::IdentityState::Suspended);
+    // The first new letter was replaced by the second.
+    let e = client
+        .start_activation(&old_letter.grouped())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("activation_voided"), "{e}");
+
+    let started = client.start_activation(&letter.grouped()).await.unwrap();
+    assert!(!started.user_id_required);
+    let sms = sink.wait_for_code("+4512345678", 2).await;
+    let mut phone = new_app(dir.path(), &h.base, "replacement");
+    let done = client
+        .complete_activation(
+            &phone,
+            &started,
+            &letter.grouped(),
+            &sms,
+            "555555",
+            "Replacement",
+            Some("anna.hansen"),
+            None,
+            &OsRandom,
+        )
+        .await
+        .unwrap();
+    phone.device_id = Some(done.device_id);
+    phone.pin_key = Some(started.pin_key.clone());
+    assert_eq!(client.me(&phone, &OsRandom).await.unwrap().state, "active");
+    let actions = audit_actions(&h).await;
+    assert!(actions.iter().any(|a| a == "activation.letter_issued"));
+    assert!(actions.iter().any(|a| a == "identity.reopened"));
+
+    // Revoking every other app warns when the last one goes.
+    let v = client
+        .revoke(&phone, first.device_id.unwrap(), "555555", &OsRandom)
+        .await
+        .unwrap();
+    assert!(v["warning"].is_null(), "{v}");
+    let v = client
+        .revoke(&phone, phone.device_id.unwrap(), "555555", &OsRandom)
+        .await
+        .unwrap();
+    assert!(
+        v["warning"]
+            .as_str()
+            .unwrap()
+            .contains("last working authenticator"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn further_apps_on_postgres() {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(Backend::Postgres, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let (mut second, p) = pair(&h, dir.path(), "Pixel 8", "anna.hansen", "222222").await;
+    approve_pending(&h, &first, "111111").await.unwrap();
+    second.device_id = h.client().pairing_status(p).await.unwrap().1;
+    let client = h.client();
+    assert_eq!(
+        client.me(&second, &OsRandom).await.unwrap().devices.len(),
+        2
+    );
+    client
+        .rename(&second, second.device_id.unwrap(), "Renamed", &OsRandom)
+        .await
+        .unwrap();
+    client
+        .revoke(&second, first.device_id.unwrap(), "222222", &OsRandom)
+        .await
+        .unwrap();
+    client.block(&second, &OsRandom).await.unwrap();
+    assert_eq!(
+        client.me(&second, &OsRandom).await.unwrap().state,
+        "suspended"
+    );
+    assert!(h.sesam.verify_audit().await.is_ok());
+}

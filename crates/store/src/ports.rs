@@ -115,6 +115,13 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Option<ActivationGrant>, StoreError>;
 
     async fn grants_of(&self, identity_id: Uuid) -> Result<Vec<ActivationGrant>, StoreError>;
+
+    /// Issues a new grant (a new activation letter); the identity's open grants are voided.
+    async fn issue_grant(
+        &self,
+        grant: &ActivationGrant,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
 }
 
 /// A service provider as stored.

@@ -124,11 +124,11 @@ async fn revoke_device(
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
     let body: PinBody = json_body(&signed)?;
-    state
+    let warning = state
         .sesam
         .revoke_device(signed.device.id, id, &body.pin_proof)
         .await?;
-    Ok(Json(json!({ "revoked": id })))
+    Ok(Json(json!({ "revoked": id, "warning": warning })))
 }
 
 #[derive(Deserialize)]

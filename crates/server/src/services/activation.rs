@@ -2,6 +2,7 @@
 //! from the letter (channel 1), then a temporary PIN sent by SMS (channel 2).
 
 use serde_json::json;
+use sesam_domain::ActivationPurpose;
 use sesam_domain::activation::{
     ActivationError, PHONE_CHANGE_QUARANTINE_SECONDS, SMS_PIN_VALIDITY_SECONDS, SmsStep,
     TemporaryPin,
@@ -55,7 +56,60 @@ fn refuse(e: ActivationError) -> AppError {
     AppError::Invalid(DomainError::Activation(e))
 }
 
+/// A blocked identity can be activated only with a new letter (a recovery grant), which
+/// reopens it; a revoked one never.
+fn ensure_may_activate(
+    identity: &sesam_domain::Identity,
+    grant: &sesam_domain::ActivationGrant,
+) -> Result<(), AppError> {
+    match identity.state {
+        IdentityState::Revoked => Err(refuse(ActivationError::IdentityBlocked)),
+        IdentityState::Suspended if grant.purpose != ActivationPurpose::Recovery => {
+            Err(refuse(ActivationError::IdentityBlocked))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Sesam {
+    /// Issues a new activation letter (a recovery grant): for a person who lost every
+    /// authenticator, or to reopen a blocked identity with two fresh channels. Earlier
+    /// unused letters stop working; every channel is told.
+    pub async fn issue_recovery_letter(
+        &self,
+        actor: &super::Actor,
+        user_id: &str,
+        reason: &str,
+    ) -> Result<(sesam_domain::Identity, ActivationCode, Timestamp), AppError> {
+        let reason = super::reason(reason)?;
+        let identity = self
+            .store
+            .identity_by_user_id(&UserIdKey::of_input(user_id))
+            .await?
+            .ok_or_else(|| AppError::UnknownUserId(user_id.chars().take(48).collect()))?;
+        if identity.state == IdentityState::Revoked {
+            return Err(refuse(ActivationError::IdentityBlocked));
+        }
+        let now = self.clock.now();
+        let code = ActivationCode::generate(&*self.random);
+        let grant = sesam_domain::ActivationGrant::issue(
+            identity.id,
+            ActivationPurpose::Recovery,
+            self.keys.activation_code_hash(code.normalized()),
+            now,
+        );
+        let effects = Effects {
+            audit: vec![AuditDraft::new(actor.audit_name(), "activation.letter_issued")
+                .subject(identity.id.to_string())
+                .reason(Some(reason))
+                .details(json!({ "grant": grant.id, "purpose": "recovery", "expires_at": grant.expires_at.to_rfc3339() }))],
+            messages: self.messages(&Event::ActivationCodeIssued { at: now }, &identity),
+        };
+        self.store.issue_grant(&grant, effects).await?;
+        self.wake_outbox();
+        Ok((identity, code, grant.expires_at))
+    }
+
     /// The public half of the key app PINs are encrypted to.
     pub fn pin_key_b64(&self) -> String {
         b64(&self.keys.pin_key().public_sec1())
@@ -80,12 +134,7 @@ impl Sesam {
         let unit = self.grant_by_code(activation_code).await?;
         let now = self.clock.now();
         let identity = unit.identity().clone();
-        if matches!(
-            identity.state,
-            IdentityState::Suspended | IdentityState::Revoked
-        ) {
-            return Err(refuse(ActivationError::IdentityBlocked));
-        }
+        ensure_may_activate(&identity, unit.grant())?;
         if identity
             .phone_changed_at
             .is_some_and(|t| now < t.plus_seconds(PHONE_CHANGE_QUARANTINE_SECONDS))
@@ -199,12 +248,7 @@ impl Sesam {
             .pin_key()
             .open(&proof, &binding)
             .map_err(DomainError::from)?;
-        if matches!(
-            identity.state,
-            IdentityState::Suspended | IdentityState::Revoked
-        ) {
-            return Err(refuse(ActivationError::IdentityBlocked));
-        }
+        ensure_may_activate(&identity, &grant)?;
         let user_id_change = self.user_id_at_activation(&identity, req, now).await?;
         let mut unit = unit;
         if unit.active_devices().await?.len() >= MAX_ACTIVE_APPS {
@@ -237,6 +281,14 @@ impl Sesam {
             .subject(identity.id.to_string())
             .details(json!({ "device": device_id, "name": name.as_str(), "grant": grant.id })),
         ];
+        if identity.state == IdentityState::Suspended {
+            audit.push(
+                AuditDraft::new(format!("person:{}", identity.id), "identity.reopened")
+                    .subject(identity.id.to_string())
+                    .reason(Some("activated with a new activation letter".into()))
+                    .details(json!({ "from": "suspended", "to": "active", "grant": grant.id })),
+            );
+        }
         if let Some(c) = &user_id_change {
             audit.push(
                 AuditDraft::new(format!("person:{}", identity.id), "identity.user_id_chosen")

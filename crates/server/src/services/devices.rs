@@ -276,12 +276,13 @@ impl Sesam {
     }
 
     /// Removes an app (e.g. a lost phone) from another of the person's apps, with the PIN.
+    /// Returns a warning when no working authenticator is left.
     pub async fn revoke_device(
         &self,
         device_id: Uuid,
         target: Uuid,
         pin_proof: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<Option<String>, AppError> {
         let unit = self.device_unit(device_id).await?;
         let binding = revoke_binding(target, device_id);
         let (unit, device) = self.check_device_pin(unit, pin_proof, &binding).await?;
@@ -310,7 +311,23 @@ impl Sesam {
         };
         unit.revoke_device(&device, target, now, effects).await?;
         self.wake_outbox();
-        Ok(())
+        let apps = self
+            .store
+            .devices_of(identity.id)
+            .await?
+            .iter()
+            .filter(|d| d.state == DeviceState::Active)
+            .count();
+        let displays = self
+            .store
+            .code_displays_of(identity.id)
+            .await?
+            .iter()
+            .filter(|d| d.state == sesam_domain::code_display::CodeDisplayState::Active)
+            .count();
+        Ok((apps + displays == 0).then(|| {
+            "that was your last working authenticator: to use sesam again you need a new activation letter from a registration office".to_owned()
+        }))
     }
 
     pub async fn rename_device(

@@ -92,11 +92,12 @@ impl GrantUnit for SqlGrantUnit {
             .await?;
         }
         sqlx::query(
-            "UPDATE identities SET state = $1, updated_at = $2, activated_at = COALESCE(activated_at, $2) WHERE id = $3 AND state IN ('pending', 'active')",
+            "UPDATE identities SET state = $1, updated_at = $2, activated_at = COALESCE(activated_at, $2) WHERE id = $3 AND state = $4",
         )
         .bind(IdentityState::Active.as_str())
         .bind(at.millis())
         .bind(self.identity.id)
+        .bind(self.identity.state.as_str())
         .execute(&mut *self.tx)
         .await?;
         write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;

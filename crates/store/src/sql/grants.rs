@@ -36,6 +36,24 @@ pub(super) async fn insert(
 
 #[async_trait]
 impl GrantStore for SqlStore {
+    async fn issue_grant(
+        &self,
+        grant: &ActivationGrant,
+        effects: crate::Effects,
+    ) -> Result<(), StoreError> {
+        let mut tx = super::dialect::begin_write(&self.pool).await?;
+        sqlx::query(
+            "UPDATE activation_grants SET state = 'voided', sms_pin_hash = NULL WHERE identity_id = $1 AND state IN ('issued', 'code_accepted')",
+        )
+        .bind(grant.identity_id)
+        .execute(&mut *tx)
+        .await?;
+        insert(&mut tx, grant).await?;
+        super::effects::write_effects(&mut tx, &self.audit_key, grant.created_at, &effects).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn grant_by_code_hash(
         &self,
         hash: &[u8; 32],
