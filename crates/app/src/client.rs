@@ -445,6 +445,32 @@ impl AppClient {
         .await
     }
 
+    /// Starts registering a chip (security key): this app's PIN and the password. Returns
+    /// the registration id and the options for the browser's `navigator.credentials.create`.
+    pub async fn start_chip_registration(
+        &self,
+        state: &AppState,
+        pin: &str,
+        password: &str,
+        random: &dyn Random,
+    ) -> Result<(Uuid, Value), AppError> {
+        let binding = sesam_domain::chip::registration_binding(state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let v = self
+            .signed(
+                state,
+                reqwest::Method::POST,
+                "/app/v1/chips/register/start",
+                Some(&json!({ "pin_proof": proof, "password": password })),
+                random,
+            )
+            .await?;
+        Ok((
+            Self::parse(v["registration_id"].clone())?,
+            v["options"].clone(),
+        ))
+    }
+
     /// Blocks the person's whole identity at once.
     pub async fn block(&self, state: &AppState, random: &dyn Random) -> Result<Value, AppError> {
         self.signed(

@@ -38,6 +38,8 @@ pub enum DomainError {
     Pin(#[from] crate::device::PinError),
     #[error("{0}")]
     CodeDisplay(#[from] crate::code_display::CodeDisplayError),
+    #[error("{0}")]
+    Chip(#[from] crate::chip::ChipError),
     #[error("password: {0}")]
     Password(#[from] crate::password::PasswordError),
     #[error("the birth date does not match the one in the national ID number")]

@@ -92,6 +92,8 @@ pub enum Event {
     AppRevoked { device_name: String, at: Timestamp },
     /// A code display was activated.
     CodeDisplayActivated { serial: String, at: Timestamp },
+    /// A chip (security key) was registered.
+    ChipActivated { at: Timestamp },
     /// A code display was locked after wrong codes or passwords.
     CodeDisplayLocked {
         at: Timestamp,
@@ -113,6 +115,7 @@ impl Event {
             Self::AppRevoked { .. } => "authenticator.app_revoked",
             Self::IdentitySuspended { .. } => "identity.suspended",
             Self::CodeDisplayActivated { .. } => "authenticator.code_display_activated",
+            Self::ChipActivated { .. } => "authenticator.chip_activated",
             Self::CodeDisplayLocked { .. } => "authenticator.code_display_locked",
         }
     }
@@ -127,7 +130,7 @@ impl Event {
             Self::ActivationVoided { .. }
             | Self::AppLocked { .. }
             | Self::CodeDisplayLocked { .. } => Delivery::FirstWorking,
-            Self::CodeDisplayActivated { .. } => Delivery::AllChannels,
+            Self::CodeDisplayActivated { .. } | Self::ChipActivated { .. } => Delivery::AllChannels,
             Self::TemporaryPinIssued { .. }
             | Self::ActivationCodeIssued { .. }
             | Self::AppActivated { .. }
@@ -183,6 +186,10 @@ impl Event {
             ),
             Self::CodeDisplayActivated { serial, at } => format!(
                 "sesam: Kodeviseren med serienummer {serial} blev aktiveret {}. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+            Self::ChipActivated { at } => format!(
+                "sesam: En chip (sikkerhedsnøgle) blev aktiveret {}. {NOT_YOU}",
                 at.to_rfc3339()
             ),
             Self::CodeDisplayLocked {

@@ -156,11 +156,14 @@ impl Config {
             }
         };
 
-        let default_public = format!(
-            "{}://{}",
-            if tls.is_some() { "https" } else { "http" },
-            listen
-        );
+        // On loopback the default names the host `localhost`: browsers treat it as a secure
+        // context and WebAuthn accepts it as a relying-party ID, which an IP address is not.
+        let host = if listen.ip().is_loopback() {
+            format!("localhost:{}", listen.port())
+        } else {
+            listen.to_string()
+        };
+        let default_public = format!("{}://{host}", if tls.is_some() { "https" } else { "http" });
         let public_text = pick(
             flags.public_url.clone(),
             "SESAM_PUBLIC_URL",
@@ -306,7 +309,7 @@ mod tests {
     fn defaults() {
         let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.public_url.as_str(), "http://localhost:8080/");
         assert_eq!(
             c.database,
             Location::Sqlite(PathBuf::from("./sesam-data/sesam.db"))

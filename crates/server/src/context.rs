@@ -18,6 +18,8 @@ pub struct Sesam {
     pub random: Arc<dyn Random>,
     /// Argon2id for passwords, on a bounded pool.
     pub passwords: Arc<crate::password_pool::PasswordPool>,
+    /// The WebAuthn relying party for chips; `None` when the public URL has no host name.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// Wakes the outbox dispatcher after a flow wrote messages.
     pub outbox_wake: Arc<tokio::sync::Notify>,
 }
@@ -41,12 +43,28 @@ impl Sesam {
         let loaded = master_key::load(config.master_key.clone())?;
         let store = sesam_store::open(&config.database, AuditKey::from(&loaded.keys())).await?;
         let keys = master_key::confirm(loaded, &*store).await?;
-        Ok(Self::assemble(
-            store,
-            keys,
-            Arc::new(SystemClock),
-            Arc::new(OsRandom),
-        ))
+        Ok(
+            Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
+                .with_public_url(&config.public_url),
+        )
+    }
+
+    /// Sets up what depends on the public URL (the WebAuthn relying party: its ID is the
+    /// URL's host name, its origin the URL).
+    pub fn with_public_url(mut self, url: &url::Url) -> Self {
+        self.webauthn = url.domain().and_then(|host| {
+            webauthn_rs::WebauthnBuilder::new(host, url)
+                .ok()?
+                .rp_name("sesam")
+                .allow_any_port(true)
+                .build()
+                .ok()
+                .map(Arc::new)
+        });
+        if self.webauthn.is_none() {
+            tracing::warn!(public_url = %url, "the public URL has no host name: chips (security keys) cannot be used");
+        }
+        self
     }
 
     pub fn assemble(
@@ -62,6 +80,7 @@ impl Sesam {
             random,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             passwords: Arc::new(crate::password_pool::PasswordPool::default_for_machine()),
+            webauthn: None,
         }
     }
 }

@@ -71,7 +71,10 @@ fn classify_database_error(db: &dyn sqlx::error::DatabaseError) -> StoreError {
             StoreError::NationalIdTaken
         } else if what.contains("user_id") || what.contains("claims") {
             StoreError::UserIdTaken
-        } else if what.contains("public_key") || what.contains("devices") {
+        } else if what.contains("public_key")
+            || what.contains("devices")
+            || what.contains("credential_id")
+        {
             StoreError::DeviceKeyTaken
         } else if what.contains("service_providers") {
             StoreError::ClientIdTaken

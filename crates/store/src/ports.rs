@@ -3,6 +3,7 @@
 //! be committed and an audit entry cannot describe a change that was rolled back.
 
 use async_trait::async_trait;
+use sesam_domain::chip::{Ceremony, Chip};
 use sesam_domain::code_display::CodeDisplay;
 use sesam_domain::device::{Device, DeviceName};
 use sesam_domain::notification::{Channel, OutgoingMessage};
@@ -23,6 +24,7 @@ pub trait Store:
     + DeviceStore
     + PairingStore
     + CodeDisplayStore
+    + ChipStore
     + OutboxStore
     + ServiceProviderStore
     + AuditStore
@@ -440,4 +442,27 @@ pub trait CodeDisplayStore: Send + Sync {
 
     /// The identity's password hash (PHC string), if one is set.
     async fn password_of(&self, identity_id: Uuid) -> Result<Option<String>, StoreError>;
+}
+
+#[async_trait]
+pub trait ChipStore: Send + Sync {
+    /// Stores a WebAuthn ceremony in progress.
+    async fn save_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+
+    /// Takes a ceremony out (single use): a second take finds nothing.
+    async fn take_ceremony(&self, id: Uuid) -> Result<Option<Ceremony>, StoreError>;
+
+    /// Registers a chip (and the password set with it); refused with `Conflict("chip")`
+    /// if the identity already has an active chip.
+    async fn add_chip(
+        &self,
+        chip: &Chip,
+        password_phc: Option<&str>,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    async fn chips_of(&self, identity_id: Uuid) -> Result<Vec<Chip>, StoreError>;
+
+    /// Stores a chip's updated credential (signature counter) after a use.
+    async fn chip_used(&self, id: Uuid, credential: &str, at: Timestamp) -> Result<(), StoreError>;
 }

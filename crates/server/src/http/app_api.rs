@@ -34,6 +34,50 @@ pub fn routes() -> axum::Router<AppState> {
             "/app/v1/code-displays/activate",
             post(activate_code_display),
         )
+        .route(
+            "/app/v1/chips/register/start",
+            post(start_chip_registration),
+        )
+        .route("/chips/register/finish", post(finish_chip_registration))
+}
+
+#[derive(Deserialize)]
+struct ChipStart {
+    pin_proof: String,
+    password: String,
+}
+
+async fn start_chip_registration(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: ChipStart = json_body(&signed)?;
+    let (id, options) = state
+        .sesam
+        .start_chip_registration(signed.device.id, &body.pin_proof, &body.password)
+        .await?;
+    Ok(Json(json!({ "registration_id": id, "options": options })))
+}
+
+#[derive(Deserialize)]
+struct ChipFinish {
+    registration_id: Uuid,
+    credential: Value,
+}
+
+/// Called by the browser that talked to the security key; the registration id (from the
+/// authenticated start) is the capability, and it works once.
+async fn finish_chip_registration(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ChipFinish>,
+) -> Result<Json<Value>, ApiError> {
+    let chip = state
+        .sesam
+        .finish_chip_registration(body.registration_id, &body.credential)
+        .await?;
+    Ok(Json(
+        json!({ "chip_id": chip.id, "state": chip.state.as_str() }),
+    ))
 }
 
 async fn activate_code_display(

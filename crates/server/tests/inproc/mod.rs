@@ -123,8 +123,12 @@ pub async fn harness(backend: Backend, sms_url: Option<&str>) -> Option<Harness>
         env.insert("SESAM_SMS_URL", u.to_owned());
         env.insert("SESAM_SMS_TOKEN", TOKEN.to_owned());
     }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://localhost:{port}");
     let mut overrides = Overrides {
         data_dir: Some(dir.path().to_owned()),
+        public_url: Some(base.clone()),
         ..Default::default()
     };
     if let Backend::Postgres = backend {
@@ -136,9 +140,8 @@ pub async fn harness(backend: Backend, sms_url: Option<&str>) -> Option<Harness>
         .await
         .unwrap();
     let clock = Arc::new(OffsetClock::new());
-    let sesam = Sesam::assemble(store, keys, clock.clone(), Arc::new(OsRandom));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sesam = Sesam::assemble(store, keys, clock.clone(), Arc::new(OsRandom))
+        .with_public_url(&config.public_url);
     let s = sesam.clone();
     tokio::spawn(async move {
         sesam_server::serve::serve_on(listener, config, s, std::future::pending()).await

@@ -96,3 +96,26 @@ CREATE TABLE passwords (
     phc         TEXT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
+
+-- Chips (FIDO2 security keys): the WebAuthn credential record as the RP library keeps it.
+CREATE TABLE chips (
+    id            UUID PRIMARY KEY,
+    identity_id   UUID NOT NULL REFERENCES identities (id),
+    credential_id BYTEA NOT NULL UNIQUE,
+    credential    TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('active', 'revoked')),
+    created_at    BIGINT NOT NULL,
+    last_used_at  BIGINT
+);
+CREATE INDEX chips_identity ON chips (identity_id, state);
+
+-- WebAuthn ceremonies in progress: sealed state, single use, short-lived.
+CREATE TABLE webauthn_ceremonies (
+    id           UUID PRIMARY KEY,
+    identity_id  UUID NOT NULL REFERENCES identities (id),
+    kind         TEXT NOT NULL CHECK (kind IN ('registration', 'authentication')),
+    state_sealed BYTEA NOT NULL,
+    password_phc TEXT,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL
+);

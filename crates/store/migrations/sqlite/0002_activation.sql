@@ -96,3 +96,26 @@ CREATE TABLE passwords (
     phc         TEXT NOT NULL,
     updated_at  INTEGER NOT NULL
 );
+
+-- Chips (FIDO2 security keys): the WebAuthn credential record as the RP library keeps it.
+CREATE TABLE chips (
+    id            BLOB PRIMARY KEY,
+    identity_id   BLOB NOT NULL REFERENCES identities (id),
+    credential_id BLOB NOT NULL UNIQUE,
+    credential    TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('active', 'revoked')),
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER
+);
+CREATE INDEX chips_identity ON chips (identity_id, state);
+
+-- WebAuthn ceremonies in progress: sealed state, single use, short-lived.
+CREATE TABLE webauthn_ceremonies (
+    id           BLOB PRIMARY KEY,
+    identity_id  BLOB NOT NULL REFERENCES identities (id),
+    kind         TEXT NOT NULL CHECK (kind IN ('registration', 'authentication')),
+    state_sealed BLOB NOT NULL,
+    password_phc TEXT,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
