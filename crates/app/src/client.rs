@@ -385,7 +385,8 @@ impl AppClient {
         pin: &str,
         random: &dyn Random,
     ) -> Result<Value, AppError> {
-        let binding = app_protocol::revoke_binding(target, state.activated_device()?);
+        let binding =
+            app_protocol::revoke_binding(&format!("app:{target}"), state.activated_device()?);
         let proof = self.pin_proof(state, pin, &binding, random)?;
         let path = format!("/app/v1/devices/{target}/revoke");
         self.signed(
@@ -469,6 +470,36 @@ impl AppClient {
             Self::parse(v["registration_id"].clone())?,
             v["options"].clone(),
         ))
+    }
+
+    /// Removes the person's code display (`code_display:<serial>`) or chip (`chip:<id>`),
+    /// with the PIN.
+    pub async fn revoke_other(
+        &self,
+        state: &AppState,
+        target: &str,
+        pin: &str,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let binding = app_protocol::revoke_binding(target, state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let path = match target.split_once(':') {
+            Some(("code_display", serial)) => format!("/app/v1/code-displays/{serial}/revoke"),
+            Some(("chip", id)) => format!("/app/v1/chips/{id}/revoke"),
+            _ => {
+                return Err(AppError::Input(
+                    "name the authenticator as code_display:<serial> or chip:<id>".into(),
+                ));
+            }
+        };
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({ "pin_proof": proof })),
+            random,
+        )
+        .await
     }
 
     /// Blocks the person's whole identity at once.

@@ -93,10 +93,11 @@ enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
-    /// Remove one of your apps (e.g. a lost phone), with your PIN.
+    /// Remove an authenticator with your PIN: an app (its device id, e.g. a lost phone),
+    /// `code_display:<serial>` or `chip:<id>`.
     Revoke {
-        #[arg(value_name = "DEVICE_ID")]
-        device_id: uuid::Uuid,
+        #[arg(value_name = "TARGET")]
+        target: String,
         #[arg(long)]
         pin: String,
     },
@@ -371,11 +372,17 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!("Renamed.")
             }
         }
-        Command::Revoke { device_id, pin } => {
+        Command::Revoke { target, pin } => {
             let state = AppState::load(&cli.state)?;
-            let v = AppClient::new(&state.server)?
-                .revoke(&state, device_id, &pin, &OsRandom)
-                .await?;
+            let client = AppClient::new(&state.server)?;
+            let v = match target.parse::<uuid::Uuid>() {
+                Ok(device_id) => client.revoke(&state, device_id, &pin, &OsRandom).await?,
+                Err(_) => {
+                    client
+                        .revoke_other(&state, &target, &pin, &OsRandom)
+                        .await?
+                }
+            };
             if let Some(w) = v["warning"].as_str() {
                 eprintln!("warning: {w}");
             }

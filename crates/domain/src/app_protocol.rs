@@ -128,14 +128,10 @@ pub fn activation_binding(activation_id: Uuid, device_public_key_sec1: &[u8]) ->
     out
 }
 
-/// What the PIN proof for revoking device `target` from device `acting` is bound to.
-pub fn revoke_binding(target: Uuid, acting: Uuid) -> Vec<u8> {
-    format!(
-        "sesam-revoke/v1\n{}\n{}",
-        target.hyphenated(),
-        acting.hyphenated()
-    )
-    .into_bytes()
+/// What the PIN proof for removing an authenticator from device `acting` is bound to.
+/// `target` names it: `app:<device id>`, `code_display:<serial>` or `chip:<chip id>`.
+pub fn revoke_binding(target: &str, acting: Uuid) -> Vec<u8> {
+    format!("sesam-revoke/v1\n{target}\n{}", acting.hyphenated()).into_bytes()
 }
 
 /// The server's key for PIN proofs (derived from the master key: see `SecretKeys`).

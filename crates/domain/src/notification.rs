@@ -92,6 +92,8 @@ pub enum Event {
     AppRevoked { device_name: String, at: Timestamp },
     /// A code display was activated.
     CodeDisplayActivated { serial: String, at: Timestamp },
+    /// A code display or chip was removed by the person.
+    AuthenticatorRevoked { what_da: String, at: Timestamp },
     /// A chip (security key) was registered.
     ChipActivated { at: Timestamp },
     /// A code display was locked after wrong codes or passwords.
@@ -116,6 +118,7 @@ impl Event {
             Self::IdentitySuspended { .. } => "identity.suspended",
             Self::CodeDisplayActivated { .. } => "authenticator.code_display_activated",
             Self::ChipActivated { .. } => "authenticator.chip_activated",
+            Self::AuthenticatorRevoked { .. } => "authenticator.revoked",
             Self::CodeDisplayLocked { .. } => "authenticator.code_display_locked",
         }
     }
@@ -130,7 +133,9 @@ impl Event {
             Self::ActivationVoided { .. }
             | Self::AppLocked { .. }
             | Self::CodeDisplayLocked { .. } => Delivery::FirstWorking,
-            Self::CodeDisplayActivated { .. } | Self::ChipActivated { .. } => Delivery::AllChannels,
+            Self::CodeDisplayActivated { .. }
+            | Self::ChipActivated { .. }
+            | Self::AuthenticatorRevoked { .. } => Delivery::AllChannels,
             Self::TemporaryPinIssued { .. }
             | Self::ActivationCodeIssued { .. }
             | Self::AppActivated { .. }
@@ -186,6 +191,10 @@ impl Event {
             ),
             Self::CodeDisplayActivated { serial, at } => format!(
                 "sesam: Kodeviseren med serienummer {serial} blev aktiveret {}. {NOT_YOU}",
+                at.to_rfc3339()
+            ),
+            Self::AuthenticatorRevoked { what_da, at } => format!(
+                "sesam: {what_da} blev fjernet {}. {NOT_YOU}",
                 at.to_rfc3339()
             ),
             Self::ChipActivated { at } => format!(

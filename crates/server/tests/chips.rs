@@ -154,8 +154,38 @@ async fn chip_flow(backend: Backend) {
         .unwrap_err();
     assert!(e.to_string().contains("not accepted"), "{e}");
 
+    // The person removes the chip from their app, with the PIN.
+    let e = client
+        .revoke_other(&app, &format!("chip:{}", chip.id), "999999", &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("pin_wrong"));
+    let v = client
+        .revoke_other(&app, &format!("chip:{}", chip.id), "111111", &OsRandom)
+        .await
+        .unwrap();
+    assert!(v["warning"].is_null(), "the app still works: {v}");
+    assert_eq!(
+        h.sesam.store.chips_of(identity.id).await.unwrap()[0]
+            .state
+            .as_str(),
+        "revoked"
+    );
+    let e = client
+        .revoke_other(&app, &format!("chip:{}", chip.id), "111111", &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("not_found"));
+    assert!(
+        h.sesam
+            .start_chip_authentication(identity.id)
+            .await
+            .is_err()
+    );
+
     let actions = audit_actions(&h).await;
     assert!(actions.iter().any(|a| a == "authenticator.chip_activated"));
+    assert!(actions.iter().any(|a| a == "authenticator.chip_revoked"));
     assert!(h.sesam.verify_audit().await.is_ok());
     for _ in 0..200 {
         if sink

@@ -365,12 +365,36 @@ async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: 
     let r = client.requests(&app, &OsRandom).await.unwrap().remove(0);
     client.approve(&app, &r, "111111", &OsRandom).await.unwrap();
 
+    // The person removes the code display with the app's PIN.
+    client
+        .revoke_other(&app, "code_display:RFC6238-SHA1", "111111", &OsRandom)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.sesam
+            .store
+            .code_display("RFC6238-SHA1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
+        "revoked"
+    );
+    let e = h
+        .sesam
+        .check_code_display(identity.id, &right)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no active code display"), "{e}");
+
     let actions = audit_actions(&h).await;
     for a in [
         "code_display.imported",
         "authenticator.code_display_activated",
         "authenticator.password_set",
         "authenticator.code_display_locked",
+        "authenticator.code_display_revoked",
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} missing: {actions:?}");
     }

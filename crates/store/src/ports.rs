@@ -440,6 +440,15 @@ pub trait CodeDisplayStore: Send + Sync {
         identity_id: Uuid,
     ) -> Result<Option<Box<dyn CodeDisplayUnit>>, StoreError>;
 
+    /// Revokes the identity's code display; `NotFound` if it is not theirs or not active.
+    async fn revoke_code_display(
+        &self,
+        serial: &str,
+        identity_id: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
     /// The identity's password hash (PHC string), if one is set.
     async fn password_of(&self, identity_id: Uuid) -> Result<Option<String>, StoreError>;
 }
@@ -465,4 +474,13 @@ pub trait ChipStore: Send + Sync {
 
     /// Stores a chip's updated credential (signature counter) after a use.
     async fn chip_used(&self, id: Uuid, credential: &str, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Revokes one of the identity's chips; `NotFound` if it is not theirs or not active.
+    async fn revoke_chip(
+        &self,
+        id: Uuid,
+        identity_id: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
 }

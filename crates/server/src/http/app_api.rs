@@ -39,6 +39,48 @@ pub fn routes() -> axum::Router<AppState> {
             post(start_chip_registration),
         )
         .route("/chips/register/finish", post(finish_chip_registration))
+        .route(
+            "/app/v1/code-displays/{serial}/revoke",
+            post(revoke_code_display),
+        )
+        .route("/app/v1/chips/{id}/revoke", post(revoke_chip))
+}
+
+async fn revoke_code_display(
+    State(state): State<AppState>,
+    Path(serial): Path<String>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    use crate::services::devices::OtherAuthenticator;
+    let body: PinBody = json_body(&signed)?;
+    let target = OtherAuthenticator::CodeDisplay(serial.clone());
+    let warning = state
+        .sesam
+        .revoke_other_authenticator(signed.device.id, target, &body.pin_proof)
+        .await?;
+    Ok(Json(
+        json!({ "revoked": format!("code_display:{serial}"), "warning": warning }),
+    ))
+}
+
+async fn revoke_chip(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    use crate::services::devices::OtherAuthenticator;
+    let body: PinBody = json_body(&signed)?;
+    let warning = state
+        .sesam
+        .revoke_other_authenticator(
+            signed.device.id,
+            OtherAuthenticator::Chip(id),
+            &body.pin_proof,
+        )
+        .await?;
+    Ok(Json(
+        json!({ "revoked": format!("chip:{id}"), "warning": warning }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -250,6 +292,16 @@ async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json
         .devices_of(identity.id)
         .await
         .map_err(crate::error::AppError::from)?;
+    let displays = s
+        .store
+        .code_displays_of(identity.id)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    let chips = s
+        .store
+        .chips_of(identity.id)
+        .await
+        .map_err(crate::error::AppError::from)?;
     Ok(Json(json!({
         "user_id": identity.user_id.as_ref().map(|u| u.as_str()),
         "name": identity.name.as_str(),
@@ -260,6 +312,16 @@ async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json
             "state": d.state.as_str(),
             "created_at": d.created_at.to_rfc3339(),
             "this_device": d.id == signed.device.id,
+        })).collect::<Vec<_>>(),
+        "code_displays": displays.iter().map(|d| json!({
+            "serial": d.serial,
+            "state": d.state.as_str(),
+            "activated_at": d.activated_at.map(|t| t.to_rfc3339()),
+        })).collect::<Vec<_>>(),
+        "chips": chips.iter().map(|c| json!({
+            "chip_id": c.id,
+            "state": c.state.as_str(),
+            "created_at": c.created_at.to_rfc3339(),
         })).collect::<Vec<_>>(),
     })))
 }

@@ -40,6 +40,23 @@ pub struct PendingApproval {
     pub new_device_key: Option<Vec<u8>>,
 }
 
+/// A code display or chip to remove.
+#[derive(Debug, Clone)]
+pub enum OtherAuthenticator {
+    CodeDisplay(String),
+    Chip(Uuid),
+}
+
+impl OtherAuthenticator {
+    /// The name the revoke binding uses (see `docs/protocol.md`).
+    pub fn binding_name(&self) -> String {
+        match self {
+            Self::CodeDisplay(serial) => format!("code_display:{serial}"),
+            Self::Chip(id) => format!("chip:{id}"),
+        }
+    }
+}
+
 fn pin_refused(e: PinError) -> AppError {
     AppError::Invalid(DomainError::Pin(e))
 }
@@ -284,7 +301,7 @@ impl Sesam {
         pin_proof: &str,
     ) -> Result<Option<String>, AppError> {
         let unit = self.device_unit(device_id).await?;
-        let binding = revoke_binding(target, device_id);
+        let binding = revoke_binding(&format!("app:{target}"), device_id);
         let (unit, device) = self.check_device_pin(unit, pin_proof, &binding).await?;
         let now = self.clock.now();
         let identity = unit.identity().clone();
@@ -311,23 +328,82 @@ impl Sesam {
         };
         unit.revoke_device(&device, target, now, effects).await?;
         self.wake_outbox();
+        self.last_authenticator_warning(identity.id).await
+    }
+
+    /// A warning when the person has no working authenticator left.
+    async fn last_authenticator_warning(
+        &self,
+        identity_id: Uuid,
+    ) -> Result<Option<String>, AppError> {
         let apps = self
             .store
-            .devices_of(identity.id)
+            .devices_of(identity_id)
             .await?
             .iter()
             .filter(|d| d.state == DeviceState::Active)
             .count();
         let displays = self
             .store
-            .code_displays_of(identity.id)
+            .code_displays_of(identity_id)
             .await?
             .iter()
             .filter(|d| d.state == sesam_domain::code_display::CodeDisplayState::Active)
             .count();
-        Ok((apps + displays == 0).then(|| {
+        let chips = self
+            .store
+            .chips_of(identity_id)
+            .await?
+            .iter()
+            .filter(|c| c.state == sesam_domain::chip::ChipState::Active)
+            .count();
+        Ok((apps + displays + chips == 0).then(|| {
             "that was your last working authenticator: to use sesam again you need a new activation letter from a registration office".to_owned()
         }))
+    }
+
+    /// Removes the person's code display or chip from one of their apps, with the PIN.
+    pub async fn revoke_other_authenticator(
+        &self,
+        device_id: Uuid,
+        target: OtherAuthenticator,
+        pin_proof: &str,
+    ) -> Result<Option<String>, AppError> {
+        let unit = self.device_unit(device_id).await?;
+        let binding = revoke_binding(&target.binding_name(), device_id);
+        let (unit, device) = self.check_device_pin(unit, pin_proof, &binding).await?;
+        let identity = unit.identity().clone();
+        unit.save(&device, Effects::default()).await?;
+        let now = self.clock.now();
+        let (action, what_da) = match &target {
+            OtherAuthenticator::CodeDisplay(serial) => (
+                "authenticator.code_display_revoked",
+                format!("Kodeviseren {serial}"),
+            ),
+            OtherAuthenticator::Chip(_) => ("authenticator.chip_revoked", "Din chip".to_owned()),
+        };
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(format!("device:{device_id}"), action)
+                    .subject(identity.id.to_string())
+                    .details(json!({ "target": target.binding_name() })),
+            ],
+            messages: self.messages(&Event::AuthenticatorRevoked { what_da, at: now }, &identity),
+        };
+        match &target {
+            OtherAuthenticator::CodeDisplay(serial) => {
+                self.store
+                    .revoke_code_display(serial, identity.id, now, effects)
+                    .await?
+            }
+            OtherAuthenticator::Chip(id) => {
+                self.store
+                    .revoke_chip(*id, identity.id, now, effects)
+                    .await?
+            }
+        }
+        self.wake_outbox();
+        self.last_authenticator_warning(identity.id).await
     }
 
     pub async fn rename_device(

@@ -150,4 +150,25 @@ impl ChipStore for SqlStore {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn revoke_chip(
+        &self,
+        id: Uuid,
+        identity_id: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let done = sqlx::query("UPDATE chips SET state = 'revoked' WHERE id = $1 AND identity_id = $2 AND state = 'active'")
+            .bind(id)
+            .bind(identity_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("chip"));
+        }
+        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -254,6 +254,27 @@ impl CodeDisplayStore for SqlStore {
         .await
     }
 
+    async fn revoke_code_display(
+        &self,
+        serial: &str,
+        identity_id: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let done = sqlx::query("UPDATE code_displays SET state = 'revoked' WHERE serial = $1 AND identity_id = $2 AND state = 'active'")
+            .bind(serial)
+            .bind(identity_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("code display"));
+        }
+        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn password_of(&self, identity_id: Uuid) -> Result<Option<String>, StoreError> {
         Ok(
             sqlx::query("SELECT phc FROM passwords WHERE identity_id = $1")
