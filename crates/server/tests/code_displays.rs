@@ -410,3 +410,97 @@ async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: 
     }
     panic!("no activation notice: {:?}", sink.texts_to("+4512345678"));
 }
+
+/// A person without the app activates a code display with the letter and the SMS code.
+async fn letter_activation(backend: Backend) {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
+    let actor = Actor::operator("importer").unwrap();
+    h.sesam
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .await
+        .unwrap();
+    let code = enrol(&h, "0101901234", "+4512345678", None).await;
+    let client = h.client();
+    let started = client.start_activation(&code).await.unwrap();
+    let sms = sink.wait_for_code("+4512345678", 1).await;
+    let (c1, c2) = two_codes(&h);
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{}/code-displays/activate-with-letter", h.base);
+        async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let body = serde_json::json!({
+        "activation_id": started.activation_id, "activation_code": code, "sms_code": sms,
+        "serial": "RFC6238-SHA1", "code1": c1, "code2": c2, "password": "Blue river 77 sky",
+        "new_user_id": "anna.hansen",
+    });
+    let mut wrong = body.clone();
+    wrong["sms_code"] = serde_json::json!(if sms == "11111111" {
+        "22222222"
+    } else {
+        "11111111"
+    });
+    let (status, b) = post(wrong).await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (400, Some("sms_code_wrong")),
+        "{b}"
+    );
+    let mut no_user = body.clone();
+    no_user["new_user_id"] = serde_json::Value::Null;
+    assert_eq!(post(no_user).await.1["error"], "user_id_required");
+    let (status, b) = post(body.clone()).await;
+    assert_eq!(status, 200, "{b}");
+    let identity = h
+        .sesam
+        .store
+        .identity_by_user_id(&sesam_domain::UserIdKey::of_input("anna.hansen"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(identity.state, sesam_domain::IdentityState::Active);
+    assert!(
+        h.sesam
+            .store
+            .password_of(identity.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The letter is used up.
+    assert_eq!(post(body).await.1["error"], "activation_closed");
+    h.clock.advance_seconds(60);
+    let (next, _) = two_codes(&h);
+    h.sesam
+        .check_code_display(identity.id, &next)
+        .await
+        .unwrap();
+    let actions = audit_actions(&h).await;
+    for a in [
+        "authenticator.code_display_activated",
+        "authenticator.password_set",
+        "identity.user_id_chosen",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing");
+    }
+}
+
+#[tokio::test]
+async fn a_code_display_can_be_activated_with_the_letter_on_sqlite() {
+    letter_activation(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_code_display_can_be_activated_with_the_letter_on_postgres() {
+    letter_activation(Backend::Postgres).await;
+}

@@ -217,6 +217,26 @@ pub trait GrantUnit: Send {
         effects: Effects,
     ) -> Result<(), StoreError>;
 
+    /// A code display, locked inside this unit, with its sealed seed.
+    async fn lock_code_display(
+        &mut self,
+        serial: &str,
+    ) -> Result<Option<(CodeDisplay, Vec<u8>)>, StoreError>;
+
+    /// The identity's active code displays, read inside the unit.
+    async fn active_code_displays(&mut self) -> Result<Vec<CodeDisplay>, StoreError>;
+
+    /// Completes an activation with a code display instead of an app: the consumed grant,
+    /// the assigned display, the password, the user ID, the identity made active.
+    async fn activate_code_display(
+        self: Box<Self>,
+        grant: &ActivationGrant,
+        display: &CodeDisplay,
+        password_phc: Option<&str>,
+        user_id: Option<&UserIdChange>,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
     /// Completes an activation: the consumed grant, the new device, the user ID (if the
     /// person chose one now), the identity made active, and the effects; then commits.
     async fn activate(

@@ -40,6 +40,10 @@ pub fn routes() -> axum::Router<AppState> {
         )
         .route("/chips/register/finish", post(finish_chip_registration))
         .route(
+            "/code-displays/activate-with-letter",
+            post(activate_code_display_with_letter),
+        )
+        .route(
             "/app/v1/code-displays/{serial}/revoke",
             post(revoke_code_display),
         )
@@ -80,6 +84,17 @@ async fn revoke_chip(
         .await?;
     Ok(Json(
         json!({ "revoked": format!("chip:{id}"), "warning": warning }),
+    ))
+}
+
+/// A code display activated with the letter and the SMS code (no app involved).
+async fn activate_code_display_with_letter(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<crate::services::code_displays::LetterCodeDisplay>,
+) -> Result<Json<Value>, ApiError> {
+    let d = state.sesam.activate_code_display_with_letter(&body).await?;
+    Ok(Json(
+        json!({ "serial": d.serial, "state": d.state.as_str() }),
     ))
 }
 

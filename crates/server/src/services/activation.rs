@@ -195,49 +195,8 @@ impl Sesam {
         let code = ActivationCode::parse(&req.activation_code)
             .map_err(|_| refuse(ActivationError::CodeNotValid))?;
 
-        let unit = self
-            .store
-            .lock_grant(req.activation_id)
-            .await?
-            .ok_or_else(|| refuse(ActivationError::CodeNotValid))?;
-        if !sesam_domain::secrets::ct_eq(
-            &unit.grant().code_hash,
-            &self.keys.activation_code_hash(code.normalized()),
-        ) {
-            return Err(refuse(ActivationError::CodeNotValid));
-        }
+        let (unit, mut grant, identity) = self.open_letter(req.activation_id, &code, &sms).await?;
         let now = self.clock.now();
-        let identity = unit.identity().clone();
-        let mut grant = unit.grant().clone();
-        if let Err(e) = grant.check_sms_pin(now, &self.keys.sms_pin_hash(grant.id, sms.expose())) {
-            if matches!(
-                e,
-                ActivationError::WrongSmsCode { .. } | ActivationError::Voided
-            ) && grant != *unit.grant()
-            {
-                let mut effects = Effects::default();
-                effects.audit.push(
-                    AuditDraft::new(
-                        format!("person:{}", identity.id),
-                        "activation.sms_code_wrong",
-                    )
-                    .subject(identity.id.to_string())
-                    .details(json!({ "grant": grant.id, "attempts": grant.failed_attempts })),
-                );
-                if e == ActivationError::Voided {
-                    effects.audit.push(
-                        AuditDraft::new("system", "activation.voided")
-                            .subject(identity.id.to_string())
-                            .details(json!({ "grant": grant.id })),
-                    );
-                    effects.messages =
-                        self.messages(&Event::ActivationVoided { at: now }, &identity);
-                }
-                unit.save(&grant, effects).await?;
-                self.wake_outbox();
-            }
-            return Err(refuse(e));
-        }
 
         let binding = app_protocol::activation_binding(grant.id, &public_key.to_sec1());
         public_key
@@ -249,7 +208,14 @@ impl Sesam {
             .open(&proof, &binding)
             .map_err(DomainError::from)?;
         ensure_may_activate(&identity, &grant)?;
-        let user_id_change = self.user_id_at_activation(&identity, req, now).await?;
+        let user_id_change = self
+            .user_id_at_activation(
+                &identity,
+                req.user_id.as_deref(),
+                req.new_user_id.as_deref(),
+                now,
+            )
+            .await?;
         let mut unit = unit;
         if unit.active_devices().await?.len() >= MAX_ACTIVE_APPS {
             return Err(refuse(ActivationError::TooManyApps));
@@ -324,13 +290,76 @@ impl Sesam {
         })
     }
 
-    async fn user_id_at_activation(
+    /// Opens an activation letter for its second step: the grant row locked, the letter's
+    /// code checked, and the SMS code checked (three wrong codes void the grant; wrong
+    /// codes are saved with their notification before the error returns).
+    pub(crate) async fn open_letter(
+        &self,
+        activation_id: Uuid,
+        code: &ActivationCode,
+        sms: &TemporaryPin,
+    ) -> Result<
+        (
+            Box<dyn GrantUnit>,
+            sesam_domain::ActivationGrant,
+            sesam_domain::Identity,
+        ),
+        AppError,
+    > {
+        let unit = self
+            .store
+            .lock_grant(activation_id)
+            .await?
+            .ok_or_else(|| refuse(ActivationError::CodeNotValid))?;
+        if !sesam_domain::secrets::ct_eq(
+            &unit.grant().code_hash,
+            &self.keys.activation_code_hash(code.normalized()),
+        ) {
+            return Err(refuse(ActivationError::CodeNotValid));
+        }
+        let now = self.clock.now();
+        let identity = unit.identity().clone();
+        let mut grant = unit.grant().clone();
+        if let Err(e) = grant.check_sms_pin(now, &self.keys.sms_pin_hash(grant.id, sms.expose())) {
+            if matches!(
+                e,
+                ActivationError::WrongSmsCode { .. } | ActivationError::Voided
+            ) && grant != *unit.grant()
+            {
+                let mut effects = Effects::default();
+                effects.audit.push(
+                    AuditDraft::new(
+                        format!("person:{}", identity.id),
+                        "activation.sms_code_wrong",
+                    )
+                    .subject(identity.id.to_string())
+                    .details(json!({ "grant": grant.id, "attempts": grant.failed_attempts })),
+                );
+                if e == ActivationError::Voided {
+                    effects.audit.push(
+                        AuditDraft::new("system", "activation.voided")
+                            .subject(identity.id.to_string())
+                            .details(json!({ "grant": grant.id })),
+                    );
+                    effects.messages =
+                        self.messages(&Event::ActivationVoided { at: now }, &identity);
+                }
+                unit.save(&grant, effects).await?;
+                self.wake_outbox();
+            }
+            return Err(refuse(e));
+        }
+        Ok((unit, grant, identity))
+    }
+
+    pub(crate) async fn user_id_at_activation(
         &self,
         identity: &sesam_domain::Identity,
-        req: &CompleteActivation,
+        user_id: Option<&str>,
+        new_user_id: Option<&str>,
         now: Timestamp,
     ) -> Result<Option<UserIdChange>, AppError> {
-        match (&identity.user_id, &req.user_id, &req.new_user_id) {
+        match (&identity.user_id, user_id, new_user_id) {
             (None, _, None) => Err(refuse(ActivationError::UserIdRequired)),
             (None, _, Some(new)) => {
                 let new = UserId::parse(new).map_err(DomainError::from)?;

@@ -311,3 +311,142 @@ fn hex_decode(s: &str, out: &mut [u8; 16]) -> bool {
     }
     true
 }
+
+/// Activating a code display with an activation letter instead of an app (for people who
+/// do not use the app): letter code, SMS code, serial number, two codes, password.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct LetterCodeDisplay {
+    pub activation_id: Uuid,
+    pub activation_code: String,
+    pub sms_code: String,
+    pub serial: String,
+    pub code1: String,
+    pub code2: String,
+    pub password: String,
+    pub user_id: Option<String>,
+    pub new_user_id: Option<String>,
+}
+
+impl Sesam {
+    /// Completes an activation letter with a code display: the second step of the two-
+    /// channel activation, registering a code display (and the password) instead of an app.
+    pub async fn activate_code_display_with_letter(
+        &self,
+        req: &LetterCodeDisplay,
+    ) -> Result<CodeDisplay, AppError> {
+        use sesam_domain::activation::{ActivationError, TemporaryPin};
+        let refuse_letter = |e: ActivationError| AppError::Invalid(DomainError::Activation(e));
+        let sms = TemporaryPin::parse(&req.sms_code).map_err(refuse_letter)?;
+        let code = sesam_domain::ActivationCode::parse(&req.activation_code)
+            .map_err(|_| refuse_letter(ActivationError::CodeNotValid))?;
+        let serial = parse_serial(&req.serial).map_err(refused)?;
+        let code1 = TotpCode::parse(&req.code1).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+        let code2 = TotpCode::parse(&req.code2).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+
+        let (mut unit, mut grant, identity) =
+            self.open_letter(req.activation_id, &code, &sms).await?;
+        if identity.state == IdentityState::Revoked
+            || (identity.state == IdentityState::Suspended
+                && grant.purpose != sesam_domain::ActivationPurpose::Recovery)
+        {
+            return Err(refuse_letter(ActivationError::IdentityBlocked));
+        }
+        let now = self.clock.now();
+        let user_id_change = self
+            .user_id_at_activation(
+                &identity,
+                req.user_id.as_deref(),
+                req.new_user_id.as_deref(),
+                now,
+            )
+            .await?;
+        let user_id = user_id_change
+            .as_ref()
+            .map(|c| &c.new)
+            .or(identity.user_id.as_ref());
+        let new_password = match self.store.password_of(identity.id).await? {
+            Some(phc) => {
+                if !self
+                    .passwords
+                    .verify(Password::for_login(&req.password), phc)
+                    .await?
+                {
+                    return Err(refused(CodeDisplayError::WrongPassword));
+                }
+                None
+            }
+            None => {
+                let pw = Password::parse(&req.password, user_id).map_err(DomainError::from)?;
+                Some(self.passwords.hash(pw, self.random.clone()).await?)
+            }
+        };
+        let (mut display, sealed) = unit
+            .lock_code_display(&serial)
+            .await?
+            .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
+        if display.state != CodeDisplayState::Unassigned {
+            return Err(refused(CodeDisplayError::InUse));
+        }
+        if !unit.active_code_displays().await?.is_empty() {
+            return Err(refused(CodeDisplayError::AlreadyHaveOne));
+        }
+        let seed = self
+            .keys
+            .open_data(&seed_purpose(&serial), &sealed)
+            .map_err(DomainError::from)?;
+        let matched = TotpVerifier::new(&seed)
+            .activate_with_two_codes(code1.as_str(), code2.as_str(), now)
+            .map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+        display.identity_id = Some(identity.id);
+        display.state = CodeDisplayState::Active;
+        display.totp = matched.state;
+        display.activated_at = Some(now);
+        grant.consume();
+        let actor = format!("person:{}", identity.id);
+        let mut audit = vec![
+            AuditDraft::new(&actor, "authenticator.code_display_activated")
+                .subject(identity.id.to_string())
+                .details(json!({ "serial": serial, "grant": grant.id })),
+        ];
+        if new_password.is_some() {
+            audit.push(
+                AuditDraft::new(&actor, "authenticator.password_set")
+                    .subject(identity.id.to_string()),
+            );
+        }
+        if let Some(c) = &user_id_change {
+            audit.push(
+                AuditDraft::new(&actor, "identity.user_id_chosen")
+                    .subject(identity.id.to_string())
+                    .details(json!({ "to": c.new.as_str() })),
+            );
+        }
+        if identity.state == IdentityState::Suspended {
+            audit.push(
+                AuditDraft::new(&actor, "identity.reopened")
+                    .subject(identity.id.to_string())
+                    .reason(Some("activated with a new activation letter".into())),
+            );
+        }
+        let effects = Effects {
+            audit,
+            messages: self.messages(
+                &Event::CodeDisplayActivated {
+                    serial: serial.clone(),
+                    at: now,
+                },
+                &identity,
+            ),
+        };
+        unit.activate_code_display(
+            &grant,
+            &display,
+            new_password.as_deref(),
+            user_id_change.as_ref(),
+            effects,
+        )
+        .await?;
+        self.wake_outbox();
+        Ok(display)
+    }
+}

@@ -1,11 +1,13 @@
 //! Activation grants loaded for change (row-locked), and completing an activation.
 
 use async_trait::async_trait;
+use sesam_domain::code_display::CodeDisplay;
 use sesam_domain::device::Device;
 use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp};
-use sqlx::Transaction;
+use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
+use super::code_displays::{self, code_display_columns};
 use super::effects::write_effects;
 use super::rows::{self, device_columns, grant_columns, identity_columns};
 use super::store::SqlStore;
@@ -61,6 +63,59 @@ impl GrantUnit for SqlGrantUnit {
         .collect()
     }
 
+    async fn lock_code_display(
+        &mut self,
+        serial: &str,
+    ) -> Result<Option<(CodeDisplay, Vec<u8>)>, StoreError> {
+        let Some(row) = sqlx::query(concat!(
+            "SELECT ",
+            code_display_columns!(),
+            " FROM code_displays WHERE serial = $1",
+            dialect::for_update!()
+        ))
+        .bind(serial)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            code_displays::code_display(&row)?,
+            row.try_get("seed_sealed")?,
+        )))
+    }
+
+    async fn active_code_displays(&mut self) -> Result<Vec<CodeDisplay>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            code_display_columns!(),
+            " FROM code_displays WHERE identity_id = $1 AND state = 'active'"
+        ))
+        .bind(self.identity.id)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(code_displays::code_display)
+        .collect()
+    }
+
+    async fn activate_code_display(
+        mut self: Box<Self>,
+        grant: &ActivationGrant,
+        display: &CodeDisplay,
+        password_phc: Option<&str>,
+        user_id: Option<&UserIdChange>,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let at = display.activated_at.unwrap_or(grant.created_at);
+        update_grant(&mut self.tx, grant).await?;
+        code_displays::update(&mut self.tx, display).await?;
+        if let Some(phc) = password_phc {
+            code_displays::set_password(&mut self.tx, self.identity.id, phc, at).await?;
+        }
+        self.finish_activation(user_id, at, &effects).await
+    }
+
     async fn save(
         mut self: Box<Self>,
         grant: &ActivationGrant,
@@ -83,6 +138,19 @@ impl GrantUnit for SqlGrantUnit {
         let at = device.created_at;
         update_grant(&mut self.tx, grant).await?;
         super::pairings::insert_device(&mut self.tx, device).await?;
+        self.finish_activation(user_id, at, &effects).await
+    }
+}
+
+impl SqlGrantUnit {
+    /// The common end of every activation: the user ID (if chosen now), the identity made
+    /// active (compare-and-set on the state it was loaded in), the effects; then commit.
+    async fn finish_activation(
+        mut self: Box<Self>,
+        user_id: Option<&UserIdChange>,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
         if let Some(change) = user_id {
             identities::apply_user_id_change(
                 &mut self.tx,
@@ -100,7 +168,7 @@ impl GrantUnit for SqlGrantUnit {
         .bind(self.identity.state.as_str())
         .execute(&mut *self.tx)
         .await?;
-        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut self.tx, &self.audit_key, at, effects).await?;
         self.tx.commit().await?;
         Ok(())
     }

@@ -22,7 +22,7 @@ macro_rules! code_display_columns {
     };
 }
 
-fn code_display(row: &Row) -> Result<CodeDisplay, StoreError> {
+pub(super) fn code_display(row: &Row) -> Result<CodeDisplay, StoreError> {
     let state: String = row.try_get("state")?;
     let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
         Ok(row
@@ -49,6 +49,53 @@ fn code_display(row: &Row) -> Result<CodeDisplay, StoreError> {
         imported_at: Timestamp::from_millis(row.try_get("imported_at")?),
         activated_at: ts("activated_at")?,
     })
+}
+
+pub(super) use code_display_columns;
+
+/// Writes a code display's state, lockout and TOTP counters in `tx`.
+pub(super) async fn update(
+    tx: &mut Transaction<'static, Db>,
+    d: &CodeDisplay,
+) -> Result<(), StoreError> {
+    let l = &d.lockout;
+    sqlx::query(
+        "UPDATE code_displays SET identity_id = $1, state = $2, last_used_step = $3, drift_steps = $4, failures = $5, \
+         locked_until = $6, temporary_locks = $7, lock_window_start = $8, blocked = $9, activated_at = $10 WHERE serial = $11",
+    )
+    .bind(d.identity_id)
+    .bind(d.state.as_str())
+    .bind(d.totp.last_used_step.map(|s| s.min(i64::MAX as u64) as i64))
+    .bind(d.totp.drift_steps)
+    .bind(l.failures)
+    .bind(l.locked_until.map(Timestamp::millis))
+    .bind(l.temporary_locks)
+    .bind(l.window_start.map(Timestamp::millis))
+    .bind(l.blocked)
+    .bind(d.activated_at.map(Timestamp::millis))
+    .bind(&d.serial)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Sets the identity's password hash in `tx`.
+pub(super) async fn set_password(
+    tx: &mut Transaction<'static, Db>,
+    identity_id: Uuid,
+    phc: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO passwords (identity_id, phc, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3",
+    )
+    .bind(identity_id)
+    .bind(phc)
+    .bind(at.millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 struct SqlCodeDisplayUnit {
@@ -89,34 +136,9 @@ impl CodeDisplayUnit for SqlCodeDisplayUnit {
         at: Timestamp,
         effects: Effects,
     ) -> Result<(), StoreError> {
-        let l = &d.lockout;
-        sqlx::query(
-            "UPDATE code_displays SET identity_id = $1, state = $2, last_used_step = $3, drift_steps = $4, failures = $5, \
-             locked_until = $6, temporary_locks = $7, lock_window_start = $8, blocked = $9, activated_at = $10 WHERE serial = $11",
-        )
-        .bind(d.identity_id)
-        .bind(d.state.as_str())
-        .bind(d.totp.last_used_step.map(|s| s.min(i64::MAX as u64) as i64))
-        .bind(d.totp.drift_steps)
-        .bind(l.failures)
-        .bind(l.locked_until.map(Timestamp::millis))
-        .bind(l.temporary_locks)
-        .bind(l.window_start.map(Timestamp::millis))
-        .bind(l.blocked)
-        .bind(d.activated_at.map(Timestamp::millis))
-        .bind(&d.serial)
-        .execute(&mut *self.tx)
-        .await?;
+        update(&mut self.tx, d).await?;
         if let Some((identity_id, phc)) = password {
-            sqlx::query(
-                "INSERT INTO passwords (identity_id, phc, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3",
-            )
-            .bind(identity_id)
-            .bind(phc)
-            .bind(at.millis())
-            .execute(&mut *self.tx)
-            .await?;
+            set_password(&mut self.tx, identity_id, phc, at).await?;
         }
         write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
         self.tx.commit().await?;
