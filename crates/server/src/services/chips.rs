@@ -8,7 +8,6 @@ use sesam_domain::chip::{
     CEREMONY_SECONDS, Ceremony, Chip, ChipError, ChipState, registration_binding,
 };
 use sesam_domain::notification::Event;
-use sesam_domain::password::Password;
 use sesam_domain::{AuditDraft, DomainError, IdentityState};
 use sesam_store::{Effects, StoreError};
 use uuid::Uuid;
@@ -98,23 +97,9 @@ impl Sesam {
         if chips.iter().any(|c| c.state == ChipState::Active) {
             return Err(refused(ChipError::AlreadyHaveOne));
         }
-        let password_phc = match self.store.password_of(identity.id).await? {
-            Some(phc) => {
-                if !self
-                    .passwords
-                    .verify(Password::for_login(password), phc)
-                    .await?
-                {
-                    return Err(refused(ChipError::Rejected("the password is wrong".into())));
-                }
-                None
-            }
-            None => {
-                let pw = Password::parse(password, identity.user_id.as_ref())
-                    .map_err(DomainError::from)?;
-                Some(self.passwords.hash(pw, self.random.clone()).await?)
-            }
-        };
+        let password_phc = self
+            .password_proven_or_new(identity.id, identity.user_id.as_ref(), password)
+            .await?;
         let exclude: Vec<_> = chips
             .iter()
             .filter_map(|c| serde_json::from_str::<SecurityKey>(&c.credential).ok())

@@ -7,7 +7,6 @@ use sesam_domain::code_display::{
 };
 use sesam_domain::lockout::{Failure, Locked};
 use sesam_domain::notification::Event;
-use sesam_domain::password::Password;
 use sesam_domain::pskc::{PskcContainer, RejectedKeyPackage};
 use sesam_domain::totp::{TotpCode, TotpError, TotpVerifier};
 use sesam_domain::{AuditDraft, DomainError, IdentityState};
@@ -131,23 +130,9 @@ impl Sesam {
         unit.save(&device, Effects::default()).await?;
 
         // The password: proven if the person has one, else set now (rules, Argon2id).
-        let new_password = match self.store.password_of(identity.id).await? {
-            Some(phc) => {
-                if !self
-                    .passwords
-                    .verify(Password::for_login(&req.password), phc)
-                    .await?
-                {
-                    return Err(refused(CodeDisplayError::WrongPassword));
-                }
-                None
-            }
-            None => {
-                let pw = Password::parse(&req.password, identity.user_id.as_ref())
-                    .map_err(DomainError::from)?;
-                Some(self.passwords.hash(pw, self.random.clone()).await?)
-            }
-        };
+        let new_password = self
+            .password_proven_or_new(identity.id, identity.user_id.as_ref(), &req.password)
+            .await?;
 
         let mut display_unit = self
             .store
@@ -364,22 +349,9 @@ impl Sesam {
             .as_ref()
             .map(|c| &c.new)
             .or(identity.user_id.as_ref());
-        let new_password = match self.store.password_of(identity.id).await? {
-            Some(phc) => {
-                if !self
-                    .passwords
-                    .verify(Password::for_login(&req.password), phc)
-                    .await?
-                {
-                    return Err(refused(CodeDisplayError::WrongPassword));
-                }
-                None
-            }
-            None => {
-                let pw = Password::parse(&req.password, user_id).map_err(DomainError::from)?;
-                Some(self.passwords.hash(pw, self.random.clone()).await?)
-            }
-        };
+        let new_password = self
+            .password_proven_or_new(identity.id, user_id, &req.password)
+            .await?;
         let (mut display, sealed) = unit
             .lock_code_display(&serial)
             .await?

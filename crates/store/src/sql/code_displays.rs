@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use sesam_domain::code_display::{CodeDisplay, CodeDisplayState};
-use sesam_domain::lockout::Lockout;
 use sesam_domain::totp::TotpState;
 use sesam_domain::{AuditDraft, AuditKey, Timestamp};
 use sqlx::{Row as _, Transaction};
@@ -39,13 +38,7 @@ pub(super) fn code_display(row: &Row) -> Result<CodeDisplay, StoreError> {
             last_used_step: last.map(|s| s.max(0) as u64),
             drift_steps: row.try_get("drift_steps")?,
         },
-        lockout: Lockout {
-            failures: row.try_get("failures")?,
-            locked_until: ts("locked_until")?,
-            temporary_locks: row.try_get("temporary_locks")?,
-            window_start: ts("lock_window_start")?,
-            blocked: row.try_get("blocked")?,
-        },
+        lockout: super::rows::lockout(row)?,
         imported_at: Timestamp::from_millis(row.try_get("imported_at")?),
         activated_at: ts("activated_at")?,
     })

@@ -114,6 +114,22 @@ macro_rules! device_columns {
 }
 pub(super) use device_columns;
 
+/// The lockout counters, stored in the same columns on every factor's table.
+pub(super) fn lockout(row: &Row) -> Result<Lockout, StoreError> {
+    let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(name)?
+            .map(Timestamp::from_millis))
+    };
+    Ok(Lockout {
+        failures: row.try_get("failures")?,
+        locked_until: ts("locked_until")?,
+        temporary_locks: row.try_get("temporary_locks")?,
+        window_start: ts("lock_window_start")?,
+        blocked: row.try_get("blocked")?,
+    })
+}
+
 pub(super) fn device(row: &Row) -> Result<Device, StoreError> {
     let state: String = row.try_get("state")?;
     let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
@@ -130,13 +146,7 @@ pub(super) fn device(row: &Row) -> Result<Device, StoreError> {
             .map_err(|e| invalid("device key", e))?,
         pin_hash: hash32(row.try_get("pin_hash")?, "pin_hash")?,
         state: DeviceState::parse(&state).ok_or_else(|| invalid("device state", &state))?,
-        lockout: Lockout {
-            failures: row.try_get("failures")?,
-            locked_until: ts("locked_until")?,
-            temporary_locks: row.try_get("temporary_locks")?,
-            window_start: ts("lock_window_start")?,
-            blocked: row.try_get("blocked")?,
-        },
+        lockout: lockout(row)?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         last_used_at: ts("last_used_at")?,
     })
