@@ -221,6 +221,17 @@ impl Event {
     }
 }
 
+impl Delivery {
+    /// The stored form of the rule.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AllChannels => "all",
+            Self::FirstWorking => "first",
+            Self::Only(_) => "only",
+        }
+    }
+}
+
 /// One message to one channel, as written to the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
@@ -232,6 +243,10 @@ pub struct OutgoingMessage {
     pub destination: String,
     pub text: String,
     pub secret: bool,
+    /// `all`, `first` (fail over along `position`) or `only`.
+    pub delivery: &'static str,
+    /// The channel's place in the person's order (0 = first).
+    pub position: i32,
     pub created_at: Timestamp,
 }
 
@@ -244,11 +259,11 @@ pub fn messages_for(
     message_id: Uuid,
     at: Timestamp,
 ) -> Vec<OutgoingMessage> {
-    let chosen: Vec<&Recipient> = match event.delivery() {
-        Delivery::AllChannels => channels.iter().collect(),
-        // The dispatcher fails over along the person's order (issue: notifications);
-        // until then the first channel is used.
-        Delivery::FirstWorking => channels.iter().take(1).collect(),
+    let delivery = event.delivery();
+    let chosen: Vec<&Recipient> = match delivery {
+        // Every channel for `AllChannels`; for `FirstWorking` every channel too, in the
+        // person's order: the dispatcher sends to the first and fails over along the rest.
+        Delivery::AllChannels | Delivery::FirstWorking => channels.iter().collect(),
         Delivery::Only(c) => channels
             .iter()
             .filter(|r| r.channel() == c)
@@ -258,7 +273,8 @@ pub fn messages_for(
     let text = event.text_da();
     chosen
         .into_iter()
-        .map(|r| OutgoingMessage {
+        .enumerate()
+        .map(|(position, r)| OutgoingMessage {
             message_id,
             identity_id: Some(identity_id),
             event: event.name(),
@@ -266,6 +282,8 @@ pub fn messages_for(
             destination: r.address().to_owned(),
             text: text.clone(),
             secret: event.secret(),
+            delivery: delivery.as_str(),
+            position: position as i32,
             created_at: at,
         })
         .collect()
@@ -307,10 +325,14 @@ mod tests {
         );
         assert!(m[0].text.contains("Pixel") && m[0].text.contains("Spær"));
 
+        // First-working events list every channel in order; the dispatcher fails over.
         let voided = Event::ActivationVoided { at };
+        let m = messages_for(&voided, id, &channels(), Uuid::from_u128(3), at);
+        assert_eq!(m.len(), 2);
         assert_eq!(
-            messages_for(&voided, id, &channels(), Uuid::from_u128(3), at).len(),
-            1
+            (m[0].delivery, m[0].position, m[1].position),
+            ("first", 0, 1)
         );
+        assert_eq!(m[1].channel, Channel::Email);
     }
 }

@@ -1,30 +1,40 @@
-//! The dispatcher: takes due messages from the outbox and sends them.
+//! The dispatcher: claims due messages from the outbox, sends them, records every attempt.
+//!
+//! A claim is a lease: a dispatcher that dies mid-send leaves rows in `sending` whose lease
+//! runs out, and they are claimed again, so nothing is lost; a message may then reach a
+//! channel twice, always with the same message id. Several dispatchers on one PostgreSQL
+//! skip each other's claimed rows.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand::RngExt;
 use sesam_domain::notification::Channel;
-use sesam_domain::{Clock, SecretKeys};
-use sesam_store::{OutboxEntry, Store};
+use sesam_domain::{Clock, SecretKeys, Timestamp};
+use sesam_store::{AttemptOutcome, OutboxEntry, Store};
 use tokio::sync::Notify;
 
 use crate::dev_outbox::{DevMessage, DevOutbox};
+use crate::email::SmtpMailer;
 use crate::sms::{SendError, SmsGateway};
 
-/// How many attempts a channel gets before the message is given up on it.
-const MAX_ATTEMPTS: i32 = 6;
+/// Attempts one channel gets before the message fails over (or is given up).
+pub const MAX_ATTEMPTS: i32 = 5;
 const BATCH: i64 = 50;
+/// How long a claim lasts: longer than any send may take (timeouts are below this).
+const LEASE_SECONDS: i64 = 120;
 
-/// The configured channels. A channel without a real transport goes to the development
-/// outbox, and only if no real channel is configured at all.
+/// The configured channels. Without any real transport, messages go to the development
+/// outbox; with one, a channel that is not configured fails over.
 #[derive(Clone, Default)]
 pub struct Channels {
     pub sms: Option<SmsGateway>,
+    pub email: Option<SmtpMailer>,
 }
 
 impl Channels {
     pub fn any_real(&self) -> bool {
-        self.sms.is_some()
+        self.sms.is_some() || self.email.is_some()
     }
 }
 
@@ -35,6 +45,14 @@ pub struct Dispatcher {
     channels: Channels,
     dev: Arc<DevOutbox>,
     wake: Arc<Notify>,
+}
+
+/// The wait before retry `attempt` (1-based): 2^attempt seconds, ±50 % jitter so many
+/// failed messages do not all retry at the same instant.
+pub fn backoff_seconds(attempt: i32) -> i64 {
+    let base = 2i64.pow(attempt.clamp(1, 10) as u32);
+    let jitter: f64 = rand::rng().random_range(0.5..1.5);
+    ((base as f64) * jitter).round().max(1.0) as i64
 }
 
 impl Dispatcher {
@@ -64,7 +82,7 @@ impl Dispatcher {
             match self.run_once().await {
                 Ok(n) if n as i64 == BATCH => continue,
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox: cannot read due messages"),
+                Err(e) => tracing::warn!(error = %e, "outbox: cannot claim due messages"),
             }
             tokio::select! {
                 () = &mut shutdown => break,
@@ -74,9 +92,13 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one batch of due messages; returns how many were handled.
+    /// Claims and sends one batch; returns how many were handled.
     pub async fn run_once(&self) -> Result<usize, sesam_store::StoreError> {
-        let due = self.store.due_messages(self.clock.now(), BATCH).await?;
+        let now = self.clock.now();
+        let due = self
+            .store
+            .claim_due(now, now.plus_seconds(LEASE_SECONDS), BATCH)
+            .await?;
         for m in &due {
             self.deliver(m).await;
         }
@@ -88,28 +110,35 @@ impl Dispatcher {
             Some(sealed) => match self.keys.open_data("outbox", sealed) {
                 Ok(t) => String::from_utf8_lossy(&t).into_owned(),
                 Err(e) => {
-                    self.record(
-                        m,
-                        Err(SendError::Permanent(format!(
-                            "cannot open the sealed text: {e}"
-                        ))),
-                    )
-                    .await;
+                    let error = SendError::Permanent(format!("cannot open the sealed text: {e}"));
+                    self.record(m, Err(error)).await;
                     return;
                 }
             },
             None => m.body.clone(),
         };
-        let result = match (m.channel, &self.channels.sms) {
-            (Channel::Sms, Some(gw)) => gw.send(m.message_id, &m.destination, &text).await,
-            _ if !self.channels.any_real() => {
-                self.to_dev_outbox(m, text);
-                Ok(())
+        let result = if !self.channels.any_real() {
+            self.to_dev_outbox(m, text);
+            Ok(())
+        } else {
+            match m.channel {
+                Channel::Sms => match &self.channels.sms {
+                    Some(gw) => gw.send(m.message_id, &m.destination, &text).await,
+                    None => Err(SendError::Permanent(
+                        "SMS delivery is not configured".into(),
+                    )),
+                },
+                Channel::Email => match &self.channels.email {
+                    Some(mailer) => {
+                        mailer
+                            .send(m.message_id, &m.destination, &subject(&m.event), &text)
+                            .await
+                    }
+                    None => Err(SendError::Permanent(
+                        "e-mail delivery is not configured".into(),
+                    )),
+                },
             }
-            (channel, _) => Err(SendError::Permanent(format!(
-                "{} delivery is not configured",
-                channel.as_str()
-            ))),
         };
         self.record(m, result).await;
     }
@@ -126,21 +155,73 @@ impl Dispatcher {
     }
 
     async fn record(&self, m: &OutboxEntry, result: Result<(), SendError>) {
-        let now = self.clock.now();
-        let written = match &result {
-            Ok(()) => self.store.mark_sent(m.id, now).await,
+        let now: Timestamp = self.clock.now();
+        let channel = m.channel.as_str();
+        let outcome = match result {
+            Ok(()) => {
+                metrics::counter!("sesam_notifications_sent_total", "channel" => channel)
+                    .increment(1);
+                AttemptOutcome::Sent
+            }
             Err(e) => {
                 let attempts = m.attempts + 1;
-                let retry = matches!(e, SendError::Temporary(_)) && attempts < MAX_ATTEMPTS;
-                let retry_at = retry.then(|| now.plus_seconds(2i64.pow(attempts as u32)));
-                tracing::warn!(message_id = %m.message_id, channel = m.channel.as_str(), attempts, error = %e, retry = retry, "outbox: delivery failed");
-                self.store
-                    .mark_failed(m.id, now, &e.to_string(), retry_at)
-                    .await
+                tracing::warn!(message_id = %m.message_id, channel, attempts, error = %e, "outbox: delivery attempt failed");
+                metrics::counter!("sesam_notification_attempts_failed_total", "channel" => channel)
+                    .increment(1);
+                match e {
+                    SendError::Temporary(error) => AttemptOutcome::Temporary {
+                        error,
+                        retry_at: (attempts < MAX_ATTEMPTS)
+                            .then(|| now.plus_seconds(backoff_seconds(attempts))),
+                    },
+                    SendError::Permanent(error) => AttemptOutcome::Permanent { error },
+                }
             }
         };
-        if let Err(e) = written {
-            tracing::warn!(message_id = %m.message_id, error = %e, "outbox: cannot record the delivery; it may be sent again with the same message id");
+        match self.store.record_attempt(m, now, &outcome).await {
+            Ok(true) => {
+                metrics::counter!("sesam_notifications_undeliverable_total").increment(1);
+                tracing::error!(message_id = %m.message_id, event = %m.event, "outbox: message could not be delivered on any channel");
+                self.wake.notify_one();
+            }
+            Ok(false) => {
+                if !matches!(outcome, AttemptOutcome::Sent) {
+                    // A failed-over channel may be due right away.
+                    self.wake.notify_one();
+                }
+            }
+            Err(e) => tracing::warn!(
+                message_id = %m.message_id,
+                error = %e,
+                "outbox: cannot record the attempt; the claim will run out and the message be sent again with the same id"
+            ),
+        }
+    }
+}
+
+/// The e-mail subject for an event (Danish, as the texts).
+fn subject(event: &str) -> String {
+    match event {
+        "activation.temporary_pin" => "Din midlertidige PIN-kode".into(),
+        e if e.starts_with("authenticator.") => "Ændring af dine sesam-enheder".into(),
+        e if e.starts_with("activation.") => "Aktivering af sesam".into(),
+        e if e.starts_with("identity.") => "Dit sesam".into(),
+        _ => "Besked fra sesam".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter() {
+        for attempt in 1..=5 {
+            let base = 2i64.pow(attempt as u32);
+            for _ in 0..50 {
+                let s = backoff_seconds(attempt);
+                assert!(s >= base / 2 && s <= base * 3 / 2 + 1, "{attempt}: {s}");
+            }
         }
     }
 }

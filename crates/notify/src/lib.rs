@@ -5,8 +5,10 @@
 
 mod dev_outbox;
 mod dispatcher;
+mod email;
 mod sms;
 
 pub use dev_outbox::{DevMessage, DevOutbox};
 pub use dispatcher::{Channels, Dispatcher};
+pub use email::{SmtpMailer, SmtpSecurity};
 pub use sms::{SendError, SmsGateway};

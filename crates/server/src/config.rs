@@ -25,6 +25,19 @@ struct FileConfig {
     log_format: Option<String>,
     tls: Option<FileTls>,
     sms: Option<FileSms>,
+    smtp: Option<FileSmtp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSmtp {
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    from: Option<String>,
+    timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +60,28 @@ struct FileTls {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// The mail server for e-mail notifications.
+#[derive(Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: sesam_notify::SmtpSecurity,
+    pub login: Option<(String, String)>,
+    pub from: String,
+    pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smtp")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The SMS gateway (DESIGN §5).
@@ -84,6 +119,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub tls: Option<Tls>,
     pub sms: Option<Sms>,
+    pub smtp: Option<Smtp>,
 }
 
 /// Values given on the command line (all optional).
@@ -250,6 +286,7 @@ impl Config {
                 ));
             }
         };
+        let smtp = smtp_config(file.smtp.unwrap_or_default(), env)?;
         Ok(Self {
             listen,
             public_url,
@@ -260,6 +297,7 @@ impl Config {
             log_format,
             tls,
             sms,
+            smtp,
         })
     }
 
@@ -268,6 +306,67 @@ impl Config {
         matches!(self.database, Location::Sqlite(_))
             || matches!(&self.master_key, KeySource::File(p) if p.starts_with(&self.data_dir))
     }
+}
+
+fn smtp_config(file: FileSmtp, env: &dyn Env) -> Result<Option<Smtp>, AppError> {
+    let Some(host) = env.var("SESAM_SMTP_HOST").or(file.host) else {
+        return Ok(None);
+    };
+    let security_text = env
+        .var("SESAM_SMTP_SECURITY")
+        .or(file.security)
+        .unwrap_or_else(|| "starttls".into());
+    let security = sesam_notify::SmtpSecurity::parse(&security_text).ok_or_else(|| {
+        AppError::Config(format!(
+            "smtp.security '{security_text}' is not none, starttls or tls"
+        ))
+    })?;
+    let port = match env.var("SESAM_SMTP_PORT") {
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| AppError::Config(format!("SESAM_SMTP_PORT '{p}' is not a port number")))?,
+        None => file.port.unwrap_or(match security {
+            sesam_notify::SmtpSecurity::None => 25,
+            sesam_notify::SmtpSecurity::StartTls => 587,
+            sesam_notify::SmtpSecurity::Tls => 465,
+        }),
+    };
+    let from = env.var("SESAM_SMTP_FROM").or(file.from).ok_or_else(|| {
+        AppError::Config("smtp.from (SESAM_SMTP_FROM) is required when smtp.host is set".into())
+    })?;
+    let login = match (
+        env.var("SESAM_SMTP_USERNAME").or(file.username),
+        env.var("SESAM_SMTP_PASSWORD").or(file.password),
+    ) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (None, None) => None,
+        _ => {
+            return Err(AppError::Config(
+                "smtp.username and smtp.password go together (SESAM_SMTP_USERNAME, SESAM_SMTP_PASSWORD)".into(),
+            ));
+        }
+    };
+    let secs = match env.var("SESAM_SMTP_TIMEOUT_SECONDS") {
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            AppError::Config(format!(
+                "SESAM_SMTP_TIMEOUT_SECONDS '{v}' is not a number of seconds"
+            ))
+        })?,
+        None => file.timeout_seconds.unwrap_or(15),
+    };
+    if !(1..=120).contains(&secs) {
+        return Err(AppError::Config(
+            "smtp.timeout_seconds must be between 1 and 120".into(),
+        ));
+    }
+    Ok(Some(Smtp {
+        host,
+        port,
+        security,
+        login,
+        from,
+        timeout: std::time::Duration::from_secs(secs),
+    }))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, AppError> {

@@ -49,7 +49,21 @@ fn channels(config: &Config) -> Result<sesam_notify::Channels, AppError> {
         ),
         None => None,
     };
-    Ok(sesam_notify::Channels { sms })
+    let email = match &config.smtp {
+        Some(m) => Some(
+            sesam_notify::SmtpMailer::new(
+                &m.host,
+                m.port,
+                m.security,
+                m.login.clone(),
+                &m.from,
+                m.timeout,
+            )
+            .map_err(AppError::Config)?,
+        ),
+        None => None,
+    };
+    Ok(sesam_notify::Channels { sms, email })
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).

@@ -35,6 +35,9 @@ CREATE TABLE app_nonces (
 );
 
 -- One row per message and channel; message_id is shared by the channels of one message.
+-- delivery 'first': the rows are tried in position order (the person's channel order):
+-- one is pending, the others wait on standby and are skipped once one is sent.
+-- A row in 'sending' whose lease ran out (a dispatcher died) is claimed again.
 CREATE TABLE outbox (
     id              UUID PRIMARY KEY,
     message_id      UUID NOT NULL,
@@ -44,15 +47,31 @@ CREATE TABLE outbox (
     destination     TEXT NOT NULL,
     body            TEXT NOT NULL,
     body_sealed     BYTEA,
-    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    delivery        TEXT NOT NULL CHECK (delivery IN ('all', 'first', 'only')),
+    position        INTEGER NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'standby', 'skipped')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
+    lease_until     BIGINT,
     last_error      TEXT,
     created_at      BIGINT NOT NULL,
     sent_at         BIGINT
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_message ON outbox (message_id, position);
 CREATE INDEX outbox_identity ON outbox (identity_id, created_at);
+
+-- Every delivery attempt, for the person's activity log and for operators.
+CREATE TABLE delivery_attempts (
+    id         UUID PRIMARY KEY,
+    outbox_id  UUID NOT NULL REFERENCES outbox (id),
+    message_id UUID NOT NULL,
+    channel    TEXT NOT NULL,
+    at         BIGINT NOT NULL,
+    outcome    TEXT NOT NULL CHECK (outcome IN ('sent', 'temporary', 'permanent')),
+    error      TEXT
+);
+CREATE INDEX delivery_attempts_message ON delivery_attempts (message_id, at);
 
 -- Further apps waiting for approval from an active app. identity_id is NULL when the
 -- user ID given was unknown: such a pairing is kept (and never approved) so that the

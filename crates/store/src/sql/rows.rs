@@ -154,7 +154,7 @@ pub(super) fn device(row: &Row) -> Result<Device, StoreError> {
 
 macro_rules! outbox_columns {
     () => {
-        "id, message_id, identity_id, event, channel, destination, body, body_sealed, state, attempts, last_error, created_at, sent_at"
+        "id, message_id, identity_id, event, channel, destination, body, body_sealed, delivery, position, state, attempts, last_error, created_at, sent_at"
     };
 }
 pub(super) use outbox_columns;
@@ -170,6 +170,8 @@ pub(super) fn outbox_entry(row: &Row) -> Result<OutboxEntry, StoreError> {
         destination: row.try_get("destination")?,
         body: row.try_get("body")?,
         sealed: row.try_get("body_sealed")?,
+        delivery: row.try_get("delivery")?,
+        position: row.try_get("position")?,
         state: row.try_get("state")?,
         attempts: row.try_get("attempts")?,
         last_error: row.try_get("last_error")?,

@@ -27,6 +27,14 @@ macro_rules! for_update {
 }
 pub(super) use for_update;
 
+/// Appended to a `SELECT` that claims rows other transactions may be claiming too.
+macro_rules! skip_locked {
+    () => {
+        ""
+    };
+}
+pub(super) use skip_locked;
+
 pub(super) fn migrator() -> Migrator {
     let migration = |version, description, sql: &'static str| {
         Migration::new(
