@@ -21,7 +21,21 @@ pub const TOKEN: &str = "gateway-token-1";
 /// A local SMS gateway that records what it is sent.
 #[derive(Clone, Default)]
 pub struct SmsSink {
+    /// Messages the sink accepted (authorization header, body).
     pub received: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Every request, accepted or not.
+    pub requests: Arc<Mutex<Vec<Value>>>,
+    pub mode: Arc<Mutex<SinkMode>>,
+}
+
+/// How the SMS sink answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SinkMode {
+    #[default]
+    Accept,
+    Reject400,
+    Fail500,
+    Hang,
 }
 
 impl SmsSink {
@@ -33,13 +47,25 @@ impl SmsSink {
             axum::routing::post(move |headers: HeaderMap, Json(body): Json<Value>| {
                 let s = s.clone();
                 async move {
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned();
-                    s.received.lock().unwrap().push((auth, body));
-                    StatusCode::ACCEPTED
+                    s.requests.lock().unwrap().push(body.clone());
+                    let mode = *s.mode.lock().unwrap();
+                    match mode {
+                        SinkMode::Accept => {
+                            let auth = headers
+                                .get("authorization")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned();
+                            s.received.lock().unwrap().push((auth, body));
+                            StatusCode::ACCEPTED
+                        }
+                        SinkMode::Reject400 => StatusCode::BAD_REQUEST,
+                        SinkMode::Fail500 => StatusCode::INTERNAL_SERVER_ERROR,
+                        SinkMode::Hang => {
+                            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                            StatusCode::ACCEPTED
+                        }
+                    }
                 }
             }),
         );
@@ -117,11 +143,23 @@ pub enum Backend {
 }
 
 pub async fn harness(backend: Backend, sms_url: Option<&str>) -> Option<Harness> {
+    harness_env(backend, sms_url, &[]).await
+}
+
+/// A harness with extra `SESAM_*` settings (e.g. the SMTP server).
+pub async fn harness_env(
+    backend: Backend,
+    sms_url: Option<&str>,
+    extra: &[(&'static str, String)],
+) -> Option<Harness> {
     let dir = tempfile::tempdir().unwrap();
     let mut env = HashMap::new();
     if let Some(u) = sms_url {
         env.insert("SESAM_SMS_URL", u.to_owned());
         env.insert("SESAM_SMS_TOKEN", TOKEN.to_owned());
+    }
+    for (k, v) in extra {
+        env.insert(*k, v.clone());
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

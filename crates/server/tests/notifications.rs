@@ -1,0 +1,348 @@
+//! Notification delivery end to end: a real SMTP server (aiosmtpd), the HTTP SMS gateway
+//! sink answering 2xx, 400, 500 or not at all, retries, failover along the person's
+//! channel order, undeliverable messages, and two dispatchers on one PostgreSQL.
+
+mod inproc;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inproc::*;
+use sesam_domain::OsRandom;
+use sesam_server::services::Actor;
+use sesam_testkit::SmtpSink;
+
+fn smtp_env(port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("SESAM_SMTP_HOST", "127.0.0.1".into()),
+        ("SESAM_SMTP_PORT", port.to_string()),
+        ("SESAM_SMTP_SECURITY", "none".into()),
+        ("SESAM_SMTP_FROM", "sesam <noreply@sesam.example>".into()),
+        ("SESAM_SMS_TIMEOUT_SECONDS", "1".into()),
+    ]
+}
+
+/// Polls `check` for up to 20 s, nudging the dispatcher.
+async fn eventually(h: &Harness, what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if check() {
+            return;
+        }
+        h.sesam.wake_outbox();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Locks the person's app (3 wrong PINs), which sends a first-working notice.
+async fn lock_the_app(h: &Harness, dir: &std::path::Path, app: &sesam_app::AppState) {
+    let client = h.client();
+    let mut new = new_app(dir, &h.base, "locker");
+    let p = client
+        .start_pairing(&new, "anna.hansen", "222222", "Locker", &OsRandom)
+        .await
+        .unwrap();
+    new.pin_key = Some(p.pin_key);
+    let r = client.requests(app, &OsRandom).await.unwrap().remove(0);
+    for _ in 0..3 {
+        let _ = client.approve(app, &r, "999999", &OsRandom).await;
+    }
+}
+
+fn mails_containing(smtp: &SmtpSink, needle: &str) -> Vec<String> {
+    smtp.messages()
+        .into_iter()
+        .filter(|m| m.contains(needle))
+        .collect()
+}
+
+async fn attempts_for_event(h: &Harness, event: &str) -> Vec<(String, String)> {
+    let messages = h.sesam.store.recent_messages(None, 200).await.unwrap();
+    let m = messages
+        .iter()
+        .find(|m| m.event == event)
+        .unwrap_or_else(|| panic!("no {event} message"));
+    h.sesam
+        .store
+        .attempts_of(m.message_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.channel.as_str().to_owned(), a.outcome))
+        .collect()
+}
+
+#[tokio::test]
+async fn mandatory_events_reach_every_channel_with_one_message_id() {
+    let Some(smtp) = SmtpSink::start() else {
+        return;
+    };
+    let (sink, url) = SmsSink::start().await;
+    let h = harness_env(Backend::Sqlite, Some(&url), &smtp_env(smtp.port))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let _app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+
+    eventually(&h, "the activation notice by e-mail", || {
+        !mails_containing(&smtp, "First phone").is_empty()
+    })
+    .await;
+    let mail = mails_containing(&smtp, "First phone").remove(0);
+    assert!(mail.contains("anna@example.dk"), "{mail}");
+    let sms_id = {
+        let received = sink.received.lock().unwrap();
+        let (_, body) = received
+            .iter()
+            .find(|(_, b)| b["text"].as_str().unwrap().contains("First phone"))
+            .unwrap()
+            .clone();
+        body["message_id"].as_str().unwrap().to_owned()
+    };
+    assert!(
+        mail.contains(&format!("<{sms_id}@sesam>")),
+        "the e-mail's Message-ID is the SMS message id: {mail}"
+    );
+    // The temporary PIN went by SMS only, never by e-mail.
+    assert!(mails_containing(&smtp, "midlertidige PIN-kode er").is_empty());
+}
+
+#[tokio::test]
+async fn a_refusing_gateway_fails_over_to_email_at_once() {
+    let Some(smtp) = SmtpSink::start() else {
+        return;
+    };
+    let (sink, url) = SmsSink::start().await;
+    let h = harness_env(Backend::Sqlite, Some(&url), &smtp_env(smtp.port))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    *sink.mode.lock().unwrap() = SinkMode::Reject400;
+    lock_the_app(&h, dir.path(), &app).await;
+    eventually(&h, "the lock notice by e-mail", || {
+        !mails_containing(&smtp, "efter forkerte PIN-koder").is_empty()
+    })
+    .await;
+    let mut attempts = vec![];
+    for _ in 0..100 {
+        attempts = attempts_for_event(&h, "authenticator.app_locked").await;
+        if attempts.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        attempts,
+        [
+            ("sms".to_owned(), "permanent".to_owned()),
+            ("email".to_owned(), "sent".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn server_errors_and_timeouts_are_retried_then_fail_over() {
+    for mode in [SinkMode::Fail500, SinkMode::Hang] {
+        let Some(smtp) = SmtpSink::start() else {
+            return;
+        };
+        let (sink, url) = SmsSink::start().await;
+        let h = harness_env(Backend::Sqlite, Some(&url), &smtp_env(smtp.port))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let app = activated_app(
+            &h,
+            &sink,
+            dir.path(),
+            "0101901234",
+            "+4512345678",
+            "anna.hansen",
+            "111111",
+        )
+        .await;
+        *sink.mode.lock().unwrap() = mode;
+        lock_the_app(&h, dir.path(), &app).await;
+        for _ in 0..400 {
+            if !mails_containing(&smtp, "efter forkerte PIN-koder").is_empty() {
+                break;
+            }
+            // Retries wait with backoff; move the server's clock past each wait.
+            h.clock.advance_seconds(60);
+            h.sesam.wake_outbox();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            !mails_containing(&smtp, "efter forkerte PIN-koder").is_empty(),
+            "{mode:?}: no failover"
+        );
+        let attempts = attempts_for_event(&h, "authenticator.app_locked").await;
+        let sms: Vec<_> = attempts.iter().filter(|(c, _)| c == "sms").collect();
+        assert_eq!(
+            sms.len(),
+            5,
+            "{mode:?}: five attempts on SMS before failing over: {attempts:?}"
+        );
+        assert!(sms.iter().all(|(_, o)| o == "temporary"), "{attempts:?}");
+        assert_eq!(
+            attempts.last().unwrap(),
+            &("email".to_owned(), "sent".to_owned())
+        );
+    }
+}
+
+#[tokio::test]
+async fn when_every_channel_is_down_the_message_is_undeliverable_and_visible() {
+    let (sink, url) = SmsSink::start().await;
+    // A mail server that is not there: connections are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let h = harness_env(Backend::Sqlite, Some(&url), &smtp_env(closed))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    *sink.mode.lock().unwrap() = SinkMode::Reject400;
+    lock_the_app(&h, dir.path(), &app).await;
+    let mut failed = false;
+    for _ in 0..400 {
+        let messages = h.sesam.store.recent_messages(None, 200).await.unwrap();
+        let rows: Vec<_> = messages
+            .iter()
+            .filter(|m| m.event == "authenticator.app_locked")
+            .collect();
+        if !rows.is_empty() && rows.iter().all(|m| m.state == "failed") {
+            failed = true;
+            break;
+        }
+        h.clock.advance_seconds(60);
+        h.sesam.wake_outbox();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(failed, "the message should have failed on every channel");
+    let attempts = attempts_for_event(&h, "authenticator.app_locked").await;
+    assert_eq!(
+        attempts.first().unwrap(),
+        &("sms".to_owned(), "permanent".to_owned())
+    );
+    assert_eq!(
+        attempts
+            .iter()
+            .filter(|(c, o)| c == "email" && o == "temporary")
+            .count(),
+        5,
+        "{attempts:?}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", h.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sesam_notifications_undeliverable_total"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn two_dispatchers_on_postgresql_send_each_message_once() {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(Backend::Postgres, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    // A second dispatcher on the same database, as another server node would run.
+    let channels = sesam_notify::Channels {
+        sms: Some(
+            sesam_notify::SmsGateway::new(
+                url.parse().unwrap(),
+                TOKEN.into(),
+                Duration::from_secs(5),
+            )
+            .unwrap(),
+        ),
+        email: None,
+    };
+    let second = sesam_notify::Dispatcher::new(
+        h.sesam.store.clone(),
+        h.sesam.keys.clone(),
+        h.sesam.clock.clone(),
+        channels,
+        Arc::new(sesam_notify::DevOutbox::default()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let letter_ids = |sink: &SmsSink| -> Vec<String> {
+        sink.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b)| {
+                b["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("nyt aktiveringsbrev")
+            })
+            .map(|(_, b)| b["message_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let actor = Actor::operator("counter").unwrap();
+    for i in 0..30 {
+        h.sesam
+            .issue_recovery_letter(&actor, "anna.hansen", &format!("letter {i}"))
+            .await
+            .unwrap();
+    }
+    for _ in 0..20 {
+        let _ = second.run_once().await;
+    }
+    eventually(&h, "30 letter notices", || letter_ids(&sink).len() >= 30).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids = letter_ids(&sink);
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(total, 30, "each message exactly once");
+    assert_eq!(ids.len(), 30);
+}
