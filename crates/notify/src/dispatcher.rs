@@ -21,8 +21,8 @@ use crate::sms::{SendError, SmsGateway};
 /// Attempts one channel gets before the message fails over (or is given up).
 pub const MAX_ATTEMPTS: i32 = 5;
 const BATCH: i64 = 50;
-/// How long a claim lasts: longer than any send may take (timeouts are below this).
-const LEASE_SECONDS: i64 = 120;
+/// How long a claim lasts by default: longer than any send may take (timeouts are below).
+pub const DEFAULT_LEASE_SECONDS: i64 = 120;
 
 /// The configured channels. Without any real transport, messages go to the development
 /// outbox; with one, a channel that is not configured fails over.
@@ -45,6 +45,7 @@ pub struct Dispatcher {
     channels: Channels,
     dev: Arc<DevOutbox>,
     wake: Arc<Notify>,
+    lease_seconds: i64,
 }
 
 /// The wait before retry `attempt` (1-based): 2^attempt seconds, ±50 % jitter so many
@@ -71,7 +72,14 @@ impl Dispatcher {
             channels,
             dev,
             wake,
+            lease_seconds: DEFAULT_LEASE_SECONDS,
         }
+    }
+
+    /// How long a claim lasts before another dispatcher may take the message over.
+    pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
+        self.lease_seconds = seconds.max(1);
+        self
     }
 
     /// Runs until `shutdown` resolves: sends what is due, then sleeps until woken (a flow
@@ -97,7 +105,7 @@ impl Dispatcher {
         let now = self.clock.now();
         let due = self
             .store
-            .claim_due(now, now.plus_seconds(LEASE_SECONDS), BATCH)
+            .claim_due(now, now.plus_seconds(self.lease_seconds), BATCH)
             .await?;
         for m in &due {
             self.deliver(m).await;

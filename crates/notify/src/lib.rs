@@ -9,6 +9,6 @@ mod email;
 mod sms;
 
 pub use dev_outbox::{DevMessage, DevOutbox};
-pub use dispatcher::{Channels, Dispatcher};
+pub use dispatcher::{Channels, DEFAULT_LEASE_SECONDS, Dispatcher};
 pub use email::{SmtpMailer, SmtpSecurity};
 pub use sms::{SendError, SmsGateway};

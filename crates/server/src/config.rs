@@ -120,6 +120,9 @@ pub struct Config {
     pub tls: Option<Tls>,
     pub sms: Option<Sms>,
     pub smtp: Option<Smtp>,
+    /// How long the dispatcher's claim on a message lasts (a crashed node's claims are
+    /// taken over after this).
+    pub outbox_lease_seconds: i64,
 }
 
 /// Values given on the command line (all optional).
@@ -298,6 +301,18 @@ impl Config {
             tls,
             sms,
             smtp,
+            outbox_lease_seconds: match env.var("SESAM_OUTBOX_LEASE_SECONDS") {
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|s| (1..=3600).contains(s))
+                    .ok_or_else(|| {
+                        AppError::Config(format!(
+                            "SESAM_OUTBOX_LEASE_SECONDS '{v}' must be 1 to 3600 seconds"
+                        ))
+                    })?,
+                None => sesam_notify::DEFAULT_LEASE_SECONDS,
+            },
         })
     }
 

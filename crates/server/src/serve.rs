@@ -105,7 +105,8 @@ fn start(
         channels,
         dev_outbox.clone().unwrap_or_default(),
         sesam.outbox_wake.clone(),
-    );
+    )
+    .with_lease_seconds(config.outbox_lease_seconds);
     tokio::spawn(dispatcher.run(async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     }));

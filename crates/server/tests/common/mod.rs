@@ -144,8 +144,15 @@ impl Server {
     }
 
     pub fn start_with(data: &Data, extra: &[&str], scheme: &str) -> Self {
+        Self::start_full(data, extra, scheme, &[])
+    }
+
+    pub fn start_full(data: &Data, extra: &[&str], scheme: &str, env: &[(&str, String)]) -> Self {
         let port = free_port();
         let mut c = command(data);
+        for (k, v) in env {
+            c.env(k, v);
+        }
         c.arg("serve")
             .args(data.args())
             .args(["--listen", &format!("127.0.0.1:{port}")])
