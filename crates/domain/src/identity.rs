@@ -196,6 +196,8 @@ pub struct Identity {
     pub state: IdentityState,
     pub phone: PhoneNumber,
     pub email: Option<EmailAddress>,
+    /// The language of the person's messages.
+    pub language: crate::notification::Language,
     pub activated_at: Option<Timestamp>,
     /// When the phone number was last changed (not set by the first registration).
     pub phone_changed_at: Option<Timestamp>,
@@ -213,6 +215,7 @@ pub struct Enrolment {
     pub email: Option<EmailAddress>,
     pub user_id: Option<UserId>,
     pub ial: Level,
+    pub language: crate::notification::Language,
 }
 
 impl Enrolment {
@@ -241,6 +244,7 @@ impl Enrolment {
             email,
             user_id,
             ial,
+            language: crate::notification::Language::Da,
         })
     }
 }

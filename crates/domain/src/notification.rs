@@ -93,7 +93,10 @@ pub enum Event {
     /// A code display was activated.
     CodeDisplayActivated { serial: String, at: Timestamp },
     /// A code display or chip was removed by the person.
-    AuthenticatorRevoked { what_da: String, at: Timestamp },
+    AuthenticatorRevoked {
+        code_display_serial: Option<String>,
+        at: Timestamp,
+    },
     /// A chip (security key) was registered.
     ChipActivated { at: Timestamp },
     /// A code display was locked after wrong codes or passwords.
@@ -149,74 +152,261 @@ impl Event {
         matches!(self, Self::TemporaryPin { .. })
     }
 
-    /// The Danish text (the default language until people can choose).
-    pub fn text_da(&self) -> String {
-        const NOT_YOU: &str = "Var det ikke dig? Spær dit sesam med det samme hos sesam-support.";
+    /// The text in the person's language. Each says what happened, when, and what to do
+    /// if it was not them.
+    pub fn text(&self, language: Language) -> String {
+        match language {
+            Language::Da => self.text_da(),
+            Language::En => self.text_en(),
+        }
+    }
+
+    fn text_da(&self) -> String {
+        const NOT_YOU: &str =
+            "Var det ikke dig? Spær dit sesam med det samme i appen eller hos sesam-support.";
+        let t = |at: &Timestamp| at.to_rfc3339();
+        let lock = |r: bool| {
+            if r {
+                " og skal aktiveres igen"
+            } else {
+                " i 15 minutter"
+            }
+        };
         match self {
             Self::TemporaryPin { pin, valid_minutes } => format!(
                 "sesam: Din midlertidige PIN-kode er {pin}. Den gælder i {valid_minutes} minutter. Del den aldrig med andre - heller ikke med nogen, der ringer til dig."
             ),
             Self::ActivationCodeIssued { at } => format!(
                 "sesam: Et nyt aktiveringsbrev blev udstedt til dig {}. Tidligere ubrugte breve gælder ikke længere. {NOT_YOU}",
-                at.to_rfc3339()
+                t(at)
             ),
             Self::TemporaryPinIssued { at } => format!(
                 "sesam: Dit aktiveringsbrev blev brugt {} og en midlertidig PIN-kode er sendt til din telefon. {NOT_YOU}",
-                at.to_rfc3339()
+                t(at)
             ),
-            Self::ActivationVoided { at } => format!(
-                "sesam: En aktivering blev annulleret {} efter 3 forkerte SMS-koder. {NOT_YOU}",
-                at.to_rfc3339()
-            ),
-            Self::AppActivated { device_name, at } => format!(
-                "sesam: Appen på \"{device_name}\" blev aktiveret {}. {NOT_YOU}",
-                at.to_rfc3339()
-            ),
+            Self::ActivationVoided { at } => {
+                format!(
+                    "sesam: En aktivering blev annulleret {} efter 3 forkerte SMS-koder. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::AppActivated { device_name, at } => {
+                format!(
+                    "sesam: Appen på \"{device_name}\" blev aktiveret {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
             Self::AppLocked {
                 device_name,
                 at,
                 until_reactivated,
             } => format!(
                 "sesam: Appen på \"{device_name}\" blev låst {} efter forkerte PIN-koder{}. {NOT_YOU}",
-                at.to_rfc3339(),
-                if *until_reactivated {
-                    " og skal aktiveres igen"
-                } else {
-                    " i 15 minutter"
-                }
+                t(at),
+                lock(*until_reactivated)
             ),
-            Self::AppRevoked { device_name, at } => format!(
-                "sesam: Appen på \"{device_name}\" blev fjernet {}. {NOT_YOU}",
-                at.to_rfc3339()
-            ),
-            Self::CodeDisplayActivated { serial, at } => format!(
-                "sesam: Kodeviseren med serienummer {serial} blev aktiveret {}. {NOT_YOU}",
-                at.to_rfc3339()
-            ),
-            Self::AuthenticatorRevoked { what_da, at } => format!(
-                "sesam: {what_da} blev fjernet {}. {NOT_YOU}",
-                at.to_rfc3339()
-            ),
-            Self::ChipActivated { at } => format!(
-                "sesam: En chip (sikkerhedsnøgle) blev aktiveret {}. {NOT_YOU}",
-                at.to_rfc3339()
-            ),
+            Self::AppRevoked { device_name, at } => {
+                format!(
+                    "sesam: Appen på \"{device_name}\" blev fjernet {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::CodeDisplayActivated { serial, at } => {
+                format!(
+                    "sesam: Kodeviseren med serienummer {serial} blev aktiveret {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::AuthenticatorRevoked {
+                code_display_serial: Some(serial),
+                at,
+            } => {
+                format!(
+                    "sesam: Kodeviseren med serienummer {serial} blev fjernet {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::AuthenticatorRevoked {
+                code_display_serial: None,
+                at,
+            } => {
+                format!(
+                    "sesam: Din chip (sikkerhedsnøgle) blev fjernet {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::ChipActivated { at } => {
+                format!(
+                    "sesam: En chip (sikkerhedsnøgle) blev aktiveret {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
             Self::CodeDisplayLocked {
                 at,
                 until_reactivated,
             } => format!(
                 "sesam: Din kodeviser blev låst {} efter forkerte koder{}. {NOT_YOU}",
-                at.to_rfc3339(),
-                if *until_reactivated {
-                    " og skal aktiveres igen"
-                } else {
-                    " i 15 minutter"
-                }
+                t(at),
+                lock(*until_reactivated)
             ),
             Self::IdentitySuspended { at } => format!(
                 "sesam: Dit sesam blev spærret {}. Intet kan bruges, før det genåbnes. Var det ikke dig? Kontakt sesam-support.",
-                at.to_rfc3339()
+                t(at)
             ),
+        }
+    }
+
+    fn text_en(&self) -> String {
+        const NOT_YOU: &str =
+            "Was it not you? Block your sesam at once in the app or with sesam support.";
+        let t = |at: &Timestamp| at.to_rfc3339();
+        let lock = |r: bool| {
+            if r {
+                " and must be activated again"
+            } else {
+                " for 15 minutes"
+            }
+        };
+        match self {
+            Self::TemporaryPin { pin, valid_minutes } => format!(
+                "sesam: Your temporary PIN is {pin}. It is valid for {valid_minutes} minutes. Never share it - not even with someone who calls you."
+            ),
+            Self::ActivationCodeIssued { at } => format!(
+                "sesam: A new activation letter was issued to you {}. Earlier unused letters no longer work. {NOT_YOU}",
+                t(at)
+            ),
+            Self::TemporaryPinIssued { at } => format!(
+                "sesam: Your activation letter was used {} and a temporary PIN was sent to your phone. {NOT_YOU}",
+                t(at)
+            ),
+            Self::ActivationVoided { at } => {
+                format!(
+                    "sesam: An activation was cancelled {} after 3 wrong SMS codes. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::AppActivated { device_name, at } => {
+                format!(
+                    "sesam: The app on \"{device_name}\" was activated {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::AppLocked {
+                device_name,
+                at,
+                until_reactivated,
+            } => format!(
+                "sesam: The app on \"{device_name}\" was locked {} after wrong PINs{}. {NOT_YOU}",
+                t(at),
+                lock(*until_reactivated)
+            ),
+            Self::AppRevoked { device_name, at } => {
+                format!(
+                    "sesam: The app on \"{device_name}\" was removed {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::CodeDisplayActivated { serial, at } => {
+                format!(
+                    "sesam: The code display with serial number {serial} was activated {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::AuthenticatorRevoked {
+                code_display_serial: Some(serial),
+                at,
+            } => {
+                format!(
+                    "sesam: The code display with serial number {serial} was removed {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::AuthenticatorRevoked {
+                code_display_serial: None,
+                at,
+            } => {
+                format!(
+                    "sesam: Your chip (security key) was removed {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::ChipActivated { at } => format!(
+                "sesam: A chip (security key) was activated {}. {NOT_YOU}",
+                t(at)
+            ),
+            Self::CodeDisplayLocked {
+                at,
+                until_reactivated,
+            } => format!(
+                "sesam: Your code display was locked {} after wrong codes{}. {NOT_YOU}",
+                t(at),
+                lock(*until_reactivated)
+            ),
+            Self::IdentitySuspended { at } => format!(
+                "sesam: Your sesam was blocked {}. Nothing can be used until it is reopened. Was it not you? Contact sesam support.",
+                t(at)
+            ),
+        }
+    }
+
+    /// The e-mail subject.
+    pub fn subject(event_name: &str, language: Language) -> &'static str {
+        let da = language == Language::Da;
+        match event_name {
+            "activation.temporary_pin" => {
+                if da {
+                    "Din midlertidige PIN-kode"
+                } else {
+                    "Your temporary PIN"
+                }
+            }
+            e if e.starts_with("authenticator.") => {
+                if da {
+                    "Ændring af dine sesam-enheder"
+                } else {
+                    "A change to your sesam devices"
+                }
+            }
+            e if e.starts_with("activation.") => {
+                if da {
+                    "Aktivering af sesam"
+                } else {
+                    "sesam activation"
+                }
+            }
+            _ => {
+                if da {
+                    "Dit sesam"
+                } else {
+                    "Your sesam"
+                }
+            }
+        }
+    }
+}
+
+/// The language a person reads sesam's messages in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Da,
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Da => "da",
+            Self::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "da" => Some(Self::Da),
+            "en" => Some(Self::En),
+            _ => None,
         }
     }
 }
@@ -242,6 +432,7 @@ pub struct OutgoingMessage {
     pub channel: Channel,
     pub destination: String,
     pub text: String,
+    pub language: Language,
     pub secret: bool,
     /// `all`, `first` (fail over along `position`) or `only`.
     pub delivery: &'static str,
@@ -256,6 +447,7 @@ pub fn messages_for(
     event: &Event,
     identity_id: Uuid,
     channels: &[Recipient],
+    language: Language,
     message_id: Uuid,
     at: Timestamp,
 ) -> Vec<OutgoingMessage> {
@@ -270,7 +462,7 @@ pub fn messages_for(
             .take(1)
             .collect(),
     };
-    let text = event.text_da();
+    let text = event.text(language);
     chosen
         .into_iter()
         .enumerate()
@@ -281,6 +473,7 @@ pub fn messages_for(
             channel: r.channel(),
             destination: r.address().to_owned(),
             text: text.clone(),
+            language,
             secret: event.secret(),
             delivery: delivery.as_str(),
             position: position as i32,
@@ -308,7 +501,7 @@ mod tests {
             pin: "12345678".into(),
             valid_minutes: 30,
         };
-        let m = messages_for(&pin, id, &channels(), Uuid::from_u128(1), at);
+        let m = messages_for(&pin, id, &channels(), Language::Da, Uuid::from_u128(1), at);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].channel, Channel::Sms);
         assert!(m[0].secret && m[0].text.contains("12345678"));
@@ -317,7 +510,7 @@ mod tests {
             device_name: "Pixel".into(),
             at,
         };
-        let m = messages_for(&act, id, &channels(), Uuid::from_u128(2), at);
+        let m = messages_for(&act, id, &channels(), Language::Da, Uuid::from_u128(2), at);
         assert_eq!(m.len(), 2);
         assert!(
             m.iter()
@@ -327,12 +520,20 @@ mod tests {
 
         // First-working events list every channel in order; the dispatcher fails over.
         let voided = Event::ActivationVoided { at };
-        let m = messages_for(&voided, id, &channels(), Uuid::from_u128(3), at);
+        let m = messages_for(
+            &voided,
+            id,
+            &channels(),
+            Language::En,
+            Uuid::from_u128(3),
+            at,
+        );
         assert_eq!(m.len(), 2);
         assert_eq!(
             (m[0].delivery, m[0].position, m[1].position),
             ("first", 0, 1)
         );
         assert_eq!(m[1].channel, Channel::Email);
+        assert!(m[0].text.contains("was cancelled") && m[0].text.contains("Block your sesam"));
     }
 }

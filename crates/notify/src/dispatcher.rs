@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use sesam_domain::notification::Channel;
+use sesam_domain::notification::{Channel, Event};
 use sesam_domain::{Clock, SecretKeys, Timestamp};
 use sesam_store::{AttemptOutcome, OutboxEntry, Store};
 use tokio::sync::Notify;
@@ -139,7 +139,12 @@ impl Dispatcher {
                 Channel::Email => match &self.channels.email {
                     Some(mailer) => {
                         mailer
-                            .send(m.message_id, &m.destination, &subject(&m.event), &text)
+                            .send(
+                                m.message_id,
+                                &m.destination,
+                                Event::subject(&m.event, m.language),
+                                &text,
+                            )
                             .await
                     }
                     None => Err(SendError::Permanent(
@@ -204,17 +209,6 @@ impl Dispatcher {
                 "outbox: cannot record the attempt; the claim will run out and the message be sent again with the same id"
             ),
         }
-    }
-}
-
-/// The e-mail subject for an event (Danish, as the texts).
-fn subject(event: &str) -> String {
-    match event {
-        "activation.temporary_pin" => "Din midlertidige PIN-kode".into(),
-        e if e.starts_with("authenticator.") => "Ændring af dine sesam-enheder".into(),
-        e if e.starts_with("activation.") => "Aktivering af sesam".into(),
-        e if e.starts_with("identity.") => "Dit sesam".into(),
-        _ => "Besked fra sesam".into(),
     }
 }
 

@@ -35,6 +35,7 @@ fn identity_json(i: &Identity) -> Value {
         "state": i.state,
         "phone": i.phone.as_str(),
         "email": i.email.as_ref().map(|e| e.as_str()),
+        "language": i.language.as_str(),
         "activated_at": i.activated_at.map(|t| t.to_rfc3339()),
         "created_at": i.created_at.to_rfc3339(),
     })
@@ -191,6 +192,7 @@ pub async fn execute(
             email,
             user_id,
             ial,
+            language,
         }) => {
             let req = EnrolRequest {
                 national_id,
@@ -200,6 +202,7 @@ pub async fn execute(
                 email,
                 user_id,
                 ial,
+                language,
             };
             let e = sesam.enrol(actor, &req).await?;
             let mut j = identity_json(&e.identity);

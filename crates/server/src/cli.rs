@@ -150,6 +150,9 @@ pub enum IdentityCommand {
         /// Identity assurance level from the proofing: low, substantial or high.
         #[arg(long, value_name = "LEVEL")]
         ial: Option<String>,
+        /// The language of the person's messages: da (default) or en.
+        #[arg(long, value_name = "LANG")]
+        language: Option<String>,
     },
     /// Show a person, looked up by the user ID they gave.
     Show {

@@ -687,3 +687,47 @@ async fn a_read_only_database_is_reported() {
     );
     std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[tokio::test]
+async fn messages_follow_the_persons_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data = Data::Dir(data_dir.clone());
+    let mut args = enrol_args(
+        "0101901234",
+        "1990-01-01",
+        "+4512345678",
+        Some("anna.hansen"),
+    );
+    args.extend(["--language", "en"]);
+    assert_eq!(admin(&data, &args).ok().json()["language"], "en");
+    let mut bad = enrol_args("0202901234", "1990-02-02", "+4511111111", None);
+    bad.extend(["--language", "de"]);
+    admin(&data, &bad).fails_with("language 'de' is not da or en");
+    admin(
+        &data,
+        &[
+            "identity",
+            "reissue",
+            "anna.hansen",
+            "--reason",
+            "lost letter",
+        ],
+    )
+    .ok();
+    let mut conn =
+        SqliteConnection::connect(&format!("sqlite://{}", data_dir.join("sesam.db").display()))
+            .await
+            .unwrap();
+    let body: String = sqlx::Row::get(
+        &sqlx::query("SELECT body FROM outbox WHERE event = 'activation.code_issued' LIMIT 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+        "body",
+    );
+    assert!(
+        body.contains("A new activation letter was issued"),
+        "{body}"
+    );
+}

@@ -287,6 +287,7 @@ pub struct OutboxEntry {
     /// The text; for secret messages a description, the text itself being in `sealed`.
     pub body: String,
     pub sealed: Option<Vec<u8>>,
+    pub language: sesam_domain::notification::Language,
     pub delivery: String,
     pub position: i32,
     pub state: String,

@@ -375,12 +375,11 @@ impl Sesam {
         let identity = unit.identity().clone();
         unit.save(&device, Effects::default()).await?;
         let now = self.clock.now();
-        let (action, what_da) = match &target {
-            OtherAuthenticator::CodeDisplay(serial) => (
-                "authenticator.code_display_revoked",
-                format!("Kodeviseren {serial}"),
-            ),
-            OtherAuthenticator::Chip(_) => ("authenticator.chip_revoked", "Din chip".to_owned()),
+        let (action, code_display_serial) = match &target {
+            OtherAuthenticator::CodeDisplay(serial) => {
+                ("authenticator.code_display_revoked", Some(serial.clone()))
+            }
+            OtherAuthenticator::Chip(_) => ("authenticator.chip_revoked", None),
         };
         let effects = Effects {
             audit: vec![
@@ -388,7 +387,13 @@ impl Sesam {
                     .subject(identity.id.to_string())
                     .details(json!({ "target": target.binding_name() })),
             ],
-            messages: self.messages(&Event::AuthenticatorRevoked { what_da, at: now }, &identity),
+            messages: self.messages(
+                &Event::AuthenticatorRevoked {
+                    code_display_serial,
+                    at: now,
+                },
+                &identity,
+            ),
         };
         match &target {
             OtherAuthenticator::CodeDisplay(serial) => {

@@ -26,6 +26,8 @@ pub struct EnrolRequest {
     pub email: Option<String>,
     pub user_id: Option<String>,
     pub ial: Option<String>,
+    /// `da` (default) or `en`: the language of the person's messages.
+    pub language: Option<String>,
 }
 
 /// The result of an enrolment: the activation code exists only here, once.
@@ -78,15 +80,19 @@ impl EnrolRequest {
                 .map_err(sesam_domain::DomainError::from)?,
             None => Level::Substantial,
         };
-        Ok(Enrolment::new(
-            national_id,
-            name,
-            birthdate,
-            phone,
-            email,
-            user_id,
-            ial,
-        )?)
+        let language = match &self.language {
+            Some(l) => sesam_domain::notification::Language::parse(l).ok_or_else(|| {
+                AppError::BadInput(format!(
+                    "language '{}' is not da or en",
+                    l.chars().take(10).collect::<String>()
+                ))
+            })?,
+            None => sesam_domain::notification::Language::Da,
+        };
+        let mut enrolment =
+            Enrolment::new(national_id, name, birthdate, phone, email, user_id, ial)?;
+        enrolment.language = language;
+        Ok(enrolment)
     }
 }
 

@@ -24,6 +24,7 @@ impl Sesam {
             event,
             identity.id,
             &Self::channels_of(identity),
+            identity.language,
             Uuid::now_v7(),
             now,
         )

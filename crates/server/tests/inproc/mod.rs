@@ -209,6 +209,7 @@ pub async fn enrol(h: &Harness, nid: &str, phone: &str, user_id: Option<&str>) -
                 email: Some("anna@example.dk".into()),
                 user_id: user_id.map(str::to_owned),
                 ial: None,
+                language: None,
             },
         )
         .await

@@ -46,6 +46,7 @@ CREATE TABLE outbox (
     channel         TEXT NOT NULL,
     destination     TEXT NOT NULL,
     body            TEXT NOT NULL,
+    language        TEXT NOT NULL DEFAULT 'da',
     body_sealed     BYTEA,
     delivery        TEXT NOT NULL CHECK (delivery IN ('all', 'first', 'only')),
     position        INTEGER NOT NULL,

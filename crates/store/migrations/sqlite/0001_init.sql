@@ -16,6 +16,7 @@ CREATE TABLE identities (
     state              TEXT NOT NULL CHECK (state IN ('pending', 'active', 'suspended', 'revoked')),
     phone              TEXT NOT NULL,
     email              TEXT,
+    language           TEXT NOT NULL DEFAULT 'da' CHECK (language IN ('da', 'en')),
     user_id            TEXT,
     user_id_key        TEXT UNIQUE,
     activated_at       INTEGER,

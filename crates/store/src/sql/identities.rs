@@ -148,8 +148,8 @@ impl IdentityStore for SqlStore {
             return Err(StoreError::NationalIdTaken);
         }
         sqlx::query(
-            "INSERT INTO identities (id, national_id_sealed, national_id_index, national_id_masked, name, birthdate, ial, state, phone, email, user_id, user_id_key, activated_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $13)",
+            "INSERT INTO identities (id, national_id_sealed, national_id_index, national_id_masked, name, birthdate, ial, state, phone, email, user_id, user_id_key, activated_at, created_at, updated_at, language) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $13, $14)",
         )
         .bind(new.id)
         .bind(&new.national_id_sealed)
@@ -164,6 +164,7 @@ impl IdentityStore for SqlStore {
         .bind(e.user_id.as_ref().map(UserId::as_str))
         .bind(e.user_id.as_ref().map(|u| u.key().as_str().to_owned()))
         .bind(new.created_at.millis())
+        .bind(e.language.as_str())
         .execute(&mut *tx)
         .await?;
         if let Some(user_id) = &e.user_id {

@@ -28,8 +28,8 @@ pub(super) async fn enqueue(
             "pending"
         };
         sqlx::query(
-            "INSERT INTO outbox (id, message_id, identity_id, event, channel, destination, body, body_sealed, delivery, position, state, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $12)",
+            "INSERT INTO outbox (id, message_id, identity_id, event, channel, destination, body, body_sealed, delivery, position, state, attempts, next_attempt_at, created_at, language) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $12, $13)",
         )
         .bind(Uuid::now_v7())
         .bind(m.message_id)
@@ -43,6 +43,7 @@ pub(super) async fn enqueue(
         .bind(m.position)
         .bind(state)
         .bind(m.created_at.millis())
+        .bind(m.language.as_str())
         .execute(&mut **tx)
         .await?;
     }

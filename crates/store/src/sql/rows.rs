@@ -11,7 +11,7 @@ use time::macros::format_description;
 
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::lockout::Lockout;
-use sesam_domain::notification::Channel;
+use sesam_domain::notification::{Channel, Language};
 
 use super::Db;
 use crate::{OutboxEntry, ServiceProviderRecord, StoreError};
@@ -20,7 +20,7 @@ pub(super) type Row = <Db as sqlx::Database>::Row;
 
 macro_rules! identity_columns {
     () => {
-        "id, national_id_masked, name, birthdate, ial, state, phone, email, user_id, activated_at, phone_changed_at, created_at, updated_at"
+        "id, national_id_masked, name, birthdate, ial, state, phone, email, user_id, language, activated_at, phone_changed_at, created_at, updated_at"
     };
 }
 pub(super) use identity_columns;
@@ -64,6 +64,10 @@ pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
             .map(|e| EmailAddress::parse(&e))
             .transpose()
             .map_err(|e| invalid("email", e))?,
+        language: {
+            let l: String = row.try_get("language")?;
+            Language::parse(&l).ok_or_else(|| invalid("language", &l))?
+        },
         activated_at: row
             .try_get::<Option<i64>, _>("activated_at")?
             .map(Timestamp::from_millis),
@@ -154,7 +158,7 @@ pub(super) fn device(row: &Row) -> Result<Device, StoreError> {
 
 macro_rules! outbox_columns {
     () => {
-        "id, message_id, identity_id, event, channel, destination, body, body_sealed, delivery, position, state, attempts, last_error, created_at, sent_at"
+        "id, message_id, identity_id, event, channel, destination, body, body_sealed, language, delivery, position, state, attempts, last_error, created_at, sent_at"
     };
 }
 pub(super) use outbox_columns;
@@ -170,6 +174,10 @@ pub(super) fn outbox_entry(row: &Row) -> Result<OutboxEntry, StoreError> {
         destination: row.try_get("destination")?,
         body: row.try_get("body")?,
         sealed: row.try_get("body_sealed")?,
+        language: {
+            let l: String = row.try_get("language")?;
+            Language::parse(&l).ok_or_else(|| invalid("message language", &l))?
+        },
         delivery: row.try_get("delivery")?,
         position: row.try_get("position")?,
         state: row.try_get("state")?,
