@@ -514,6 +514,36 @@ impl AppClient {
         .await
     }
 
+    /// The app inbox: messages sesam sent to the person's apps, newest first.
+    pub async fn inbox(
+        &self,
+        state: &AppState,
+        random: &dyn Random,
+    ) -> Result<Vec<Value>, AppError> {
+        let v = self
+            .signed(state, reqwest::Method::GET, "/app/v1/inbox", None, random)
+            .await?;
+        Self::parse(v["messages"].clone())
+    }
+
+    /// Every message sesam sent the person and its delivery status, newest first.
+    pub async fn activity(
+        &self,
+        state: &AppState,
+        random: &dyn Random,
+    ) -> Result<Vec<Value>, AppError> {
+        let v = self
+            .signed(
+                state,
+                reqwest::Method::GET,
+                "/app/v1/activity",
+                None,
+                random,
+            )
+            .await?;
+        Self::parse(v["messages"].clone())
+    }
+
     /// Who this app belongs to, and the person's devices.
     pub async fn me(&self, state: &AppState, random: &dyn Random) -> Result<Me, AppError> {
         Self::parse(

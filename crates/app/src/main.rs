@@ -103,6 +103,10 @@ enum Command {
     },
     /// Block your whole identity at once ("block my ID").
     Block,
+    /// Messages sesam sent to your apps.
+    Inbox,
+    /// Every message sesam sent you, and whether it was delivered.
+    Activity,
     /// Activate a code display: serial number, two consecutive codes and your password.
     ActivateCodeDisplay {
         #[arg(long)]
@@ -420,6 +424,49 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!("{v}")
             } else {
                 println!("Code display {} is active.", serial.trim())
+            }
+        }
+        Command::Inbox => {
+            let state = AppState::load(&cli.state)?;
+            let messages = AppClient::new(&state.server)?
+                .inbox(&state, &OsRandom)
+                .await?;
+            if cli.json {
+                println!("{}", json!({ "messages": messages }));
+            } else if messages.is_empty() {
+                println!("Your inbox is empty.");
+            } else {
+                for m in &messages {
+                    println!(
+                        "{}  {}",
+                        m["at"].as_str().unwrap_or(""),
+                        m["text"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        Command::Activity => {
+            let state = AppState::load(&cli.state)?;
+            let messages = AppClient::new(&state.server)?
+                .activity(&state, &OsRandom)
+                .await?;
+            if cli.json {
+                println!("{}", json!({ "messages": messages }));
+            } else {
+                for m in &messages {
+                    println!(
+                        "{}  {:<38} {:<5} {:<16} {}{}",
+                        m["at"].as_str().unwrap_or(""),
+                        m["event"].as_str().unwrap_or(""),
+                        m["channel"].as_str().unwrap_or(""),
+                        m["to"].as_str().unwrap_or(""),
+                        m["status"].as_str().unwrap_or(""),
+                        m["last_error"]
+                            .as_str()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    );
+                }
             }
         }
         Command::Status => {

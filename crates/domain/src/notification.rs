@@ -15,12 +15,15 @@ use crate::contact::{EmailAddress, PhoneNumber};
 pub enum Channel {
     Sms,
     Email,
+    /// The inbox every app of the person reads (`sesam-app inbox`).
+    App,
 }
 
 impl Channel {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sms => "sms",
+            Self::App => "app",
             Self::Email => "email",
         }
     }
@@ -29,6 +32,7 @@ impl Channel {
         match s {
             "sms" => Some(Self::Sms),
             "email" => Some(Self::Email),
+            "app" => Some(Self::App),
             _ => None,
         }
     }
@@ -39,6 +43,8 @@ impl Channel {
 pub enum Recipient {
     Sms(PhoneNumber),
     Email(EmailAddress),
+    /// The person's app inbox (the address is the identity id).
+    App(Uuid),
 }
 
 impl Recipient {
@@ -46,13 +52,15 @@ impl Recipient {
         match self {
             Self::Sms(_) => Channel::Sms,
             Self::Email(_) => Channel::Email,
+            Self::App(_) => Channel::App,
         }
     }
 
-    pub fn address(&self) -> &str {
+    pub fn address(&self) -> String {
         match self {
-            Self::Sms(p) => p.as_str(),
-            Self::Email(e) => e.as_str(),
+            Self::Sms(p) => p.as_str().to_owned(),
+            Self::Email(e) => e.as_str().to_owned(),
+            Self::App(id) => id.to_string(),
         }
     }
 }
@@ -453,9 +461,14 @@ pub fn messages_for(
 ) -> Vec<OutgoingMessage> {
     let delivery = event.delivery();
     let chosen: Vec<&Recipient> = match delivery {
-        // Every channel for `AllChannels`; for `FirstWorking` every channel too, in the
-        // person's order: the dispatcher sends to the first and fails over along the rest.
-        Delivery::AllChannels | Delivery::FirstWorking => channels.iter().collect(),
+        Delivery::AllChannels => channels.iter().collect(),
+        // Every external channel in the person's order: the dispatcher sends to the first
+        // and fails over along the rest. The app inbox always "accepts", so it would end
+        // every chain; it gets all-channel messages only.
+        Delivery::FirstWorking => channels
+            .iter()
+            .filter(|r| r.channel() != Channel::App)
+            .collect(),
         Delivery::Only(c) => channels
             .iter()
             .filter(|r| r.channel() == c)
@@ -471,7 +484,7 @@ pub fn messages_for(
             identity_id: Some(identity_id),
             event: event.name(),
             channel: r.channel(),
-            destination: r.address().to_owned(),
+            destination: r.address(),
             text: text.clone(),
             language,
             secret: event.secret(),

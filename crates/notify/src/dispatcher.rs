@@ -125,33 +125,34 @@ impl Dispatcher {
             },
             None => m.body.clone(),
         };
-        let result = if !self.channels.any_real() {
-            self.to_dev_outbox(m, text);
-            Ok(())
-        } else {
-            match m.channel {
-                Channel::Sms => match &self.channels.sms {
-                    Some(gw) => gw.send(m.message_id, &m.destination, &text).await,
-                    None => Err(SendError::Permanent(
-                        "SMS delivery is not configured".into(),
-                    )),
-                },
-                Channel::Email => match &self.channels.email {
-                    Some(mailer) => {
-                        mailer
-                            .send(
-                                m.message_id,
-                                &m.destination,
-                                Event::subject(&m.event, m.language),
-                                &text,
-                            )
-                            .await
-                    }
-                    None => Err(SendError::Permanent(
-                        "e-mail delivery is not configured".into(),
-                    )),
-                },
+        let result = match m.channel {
+            // The app inbox is the stored message itself: apps fetch it.
+            Channel::App => Ok(()),
+            _ if !self.channels.any_real() => {
+                self.to_dev_outbox(m, text);
+                Ok(())
             }
+            Channel::Sms => match &self.channels.sms {
+                Some(gw) => gw.send(m.message_id, &m.destination, &text).await,
+                None => Err(SendError::Permanent(
+                    "SMS delivery is not configured".into(),
+                )),
+            },
+            Channel::Email => match &self.channels.email {
+                Some(mailer) => {
+                    mailer
+                        .send(
+                            m.message_id,
+                            &m.destination,
+                            Event::subject(&m.event, m.language),
+                            &text,
+                        )
+                        .await
+                }
+                None => Err(SendError::Permanent(
+                    "e-mail delivery is not configured".into(),
+                )),
+            },
         };
         self.record(m, result).await;
     }

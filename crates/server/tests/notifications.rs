@@ -346,3 +346,72 @@ async fn two_dispatchers_on_postgresql_send_each_message_once() {
     assert_eq!(total, 30, "each message exactly once");
     assert_eq!(ids.len(), 30);
 }
+
+#[tokio::test]
+async fn the_app_inbox_and_activity_show_messages_and_their_delivery() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+    let mut inbox = vec![];
+    for _ in 0..200 {
+        inbox = client.inbox(&app, &OsRandom).await.unwrap();
+        if inbox
+            .iter()
+            .any(|m| m["text"].as_str().unwrap().contains("First phone"))
+        {
+            break;
+        }
+        h.sesam.wake_outbox();
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        inbox
+            .iter()
+            .any(|m| m["text"].as_str().unwrap().contains("First phone")),
+        "{inbox:?}"
+    );
+    assert!(
+        inbox.iter().all(|m| !m["text"]
+            .as_str()
+            .unwrap()
+            .contains("midlertidige PIN-kode er")),
+        "the temporary PIN never goes to the inbox"
+    );
+    let activity = client.activity(&app, &OsRandom).await.unwrap();
+    let activated: Vec<_> = activity
+        .iter()
+        .filter(|m| m["event"] == "authenticator.app_activated")
+        .collect();
+    let channels: Vec<&str> = activated
+        .iter()
+        .map(|m| m["channel"].as_str().unwrap())
+        .collect();
+    assert!(
+        channels.contains(&"sms") && channels.contains(&"email") && channels.contains(&"app"),
+        "{activity:?}"
+    );
+    let sms = activated.iter().find(|m| m["channel"] == "sms").unwrap();
+    assert_eq!(sms["to"], "+45…78");
+    let email = activated.iter().find(|m| m["channel"] == "email").unwrap();
+    assert_eq!(
+        email["status"], "failed",
+        "no mail server is configured: {email}"
+    );
+    assert!(
+        email["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not configured")
+    );
+}

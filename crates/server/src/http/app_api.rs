@@ -22,6 +22,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/app/v1/activation/start", post(start_activation))
         .route("/app/v1/activation/complete", post(complete_activation))
         .route("/app/v1/me", get(me))
+        .route("/app/v1/inbox", get(inbox))
+        .route("/app/v1/activity", get(activity))
         .route("/app/v1/pairing/start", post(start_pairing))
         .route("/app/v1/pairing/{id}", get(pairing_status))
         .route("/app/v1/approvals", get(approvals))
@@ -339,6 +341,68 @@ async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json
             "created_at": c.created_at.to_rfc3339(),
         })).collect::<Vec<_>>(),
     })))
+}
+
+/// The person's app inbox: every message sent to the app channel, newest first.
+async fn inbox(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let messages = state
+        .sesam
+        .store
+        .recent_messages(Some(signed.device.identity_id), 200)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    let list: Vec<Value> = messages
+        .iter()
+        .filter(|m| m.channel == sesam_domain::notification::Channel::App)
+        .map(|m| json!({ "message_id": m.message_id, "event": m.event, "text": m.body, "at": m.created_at.to_rfc3339() }))
+        .collect();
+    Ok(Json(json!({ "messages": list })))
+}
+
+/// The person's activity: every message sesam sent them and how its delivery went.
+async fn activity(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let messages = state
+        .sesam
+        .store
+        .recent_messages(Some(signed.device.identity_id), 200)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    let list: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let to = match m.channel {
+                sesam_domain::notification::Channel::Sms => {
+                    sesam_domain::PhoneNumber::parse(&m.destination)
+                        .map(|p| p.masked())
+                        .unwrap_or_default()
+                }
+                sesam_domain::notification::Channel::Email => {
+                    sesam_domain::EmailAddress::parse(&m.destination)
+                        .map(|e| e.masked())
+                        .unwrap_or_default()
+                }
+                sesam_domain::notification::Channel::App => "app".into(),
+            };
+            json!({
+                "message_id": m.message_id,
+                "event": m.event,
+                "channel": m.channel.as_str(),
+                "to": to,
+                "status": m.state,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "at": m.created_at.to_rfc3339(),
+                "sent_at": m.sent_at.map(|t| t.to_rfc3339()),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "messages": list })))
 }
 
 /// A request signed by an active device: its signature, timestamp and nonce checked.

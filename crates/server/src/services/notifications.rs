@@ -8,12 +8,13 @@ use uuid::Uuid;
 use crate::context::Sesam;
 
 impl Sesam {
-    /// The person's channels in failover order: phone first, then e-mail.
+    /// The person's channels in failover order: phone, e-mail, then the app inbox.
     pub fn channels_of(identity: &Identity) -> Vec<Recipient> {
         let mut c = vec![Recipient::Sms(identity.phone.clone())];
         if let Some(e) = &identity.email {
             c.push(Recipient::Email(e.clone()));
         }
+        c.push(Recipient::App(identity.id));
         c
     }
 
