@@ -216,32 +216,45 @@ impl SmtpSink {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port().expect("free port");
-        let child = Command::new("/usr/bin/python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(dir.path().join("Maildir"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "aiosmtpd did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        // Another test may grab the same free port between our probe and aiosmtpd's bind;
+        // then our server exits while the port answers for someone else's: check that ours
+        // is still alive, and try another port if not.
+        for _ in 0..10 {
+            let port = free_port().expect("free port");
+            let mut child = Command::new("/usr/bin/python3")
+                .args([
+                    "-m",
+                    "aiosmtpd",
+                    "-n",
+                    "-l",
+                    &format!("127.0.0.1:{port}"),
+                    "-c",
+                    "aiosmtpd.handlers.Mailbox",
+                ])
+                .arg(dir.path().join("Maildir"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start aiosmtpd");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            let mut exited = false;
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if child.try_wait().ok().flatten().is_some() || std::time::Instant::now() > deadline
+                {
+                    exited = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            if !exited && child.try_wait().ok().flatten().is_none() {
+                return Some(Self { child, port, dir });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        Some(Self { child, port, dir })
+        panic!("could not start aiosmtpd on a free port");
     }
 
     /// Every message received so far (headers and body, as stored).
@@ -259,7 +272,7 @@ impl SmtpSink {
             })
             .unwrap_or_default();
         out.sort_by_key(|(t, _)| *t);
-        out.into_iter().map(|(_, m)| m).collect()
+        out.into_iter().map(|(_, m)| decode_mail(&m)).collect()
     }
 }
 
@@ -268,4 +281,51 @@ impl Drop for SmtpSink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Headers as stored, then the body with its transfer encoding (quoted-printable or
+/// base64) undone, so tests can search the text a person reads.
+fn decode_mail(raw: &str) -> String {
+    let raw = raw.replace("\r\n", "\n");
+    let Some((headers, body)) = raw.split_once("\n\n") else {
+        return raw;
+    };
+    let encoding = headers
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-transfer-encoding:")
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let decoded = match encoding.as_str() {
+        "quoted-printable" => {
+            let joined = body.replace("=\n", "");
+            let bytes = joined.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'=' && i + 2 < bytes.len() {
+                    if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                }
+                out.push(bytes[i]);
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|_| body.to_owned())
+        }
+        _ => body.to_owned(),
+    };
+    format!("{headers}\n\n{decoded}")
 }
