@@ -305,12 +305,16 @@ fn decode_mail(raw: &str) -> String {
             let mut out = Vec::with_capacity(bytes.len());
             let mut i = 0;
             while i < bytes.len() {
-                if bytes[i] == b'=' && i + 2 < bytes.len() {
-                    if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
+                let hex = |b: u8| (b as char).to_digit(16);
+                if bytes[i] == b'='
+                    && let (Some(h), Some(l)) = (
+                        bytes.get(i + 1).and_then(|b| hex(*b)),
+                        bytes.get(i + 2).and_then(|b| hex(*b)),
+                    )
+                {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
                 out.push(bytes[i]);
                 i += 1;
