@@ -474,3 +474,134 @@ async fn the_app_inbox_and_activity_show_messages_and_their_delivery() {
             .contains("not configured")
     );
 }
+
+/// A scripted SMTP server for faults a real one cannot be asked to produce: it answers
+/// the greeting, then misbehaves at the step given.
+async fn faulty_smtp(fault: &'static str) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                if fault == "garbage" {
+                    let _ = write.write_all(b"HELLO THIS IS NOT SMTP\r\n").await;
+                    return;
+                }
+                let _ = write.write_all(b"220 faulty ESMTP\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        b"250 faulty\r\n"
+                    } else if upper.starts_with("MAIL FROM") {
+                        b"250 ok\r\n"
+                    } else if upper.starts_with("RCPT TO") {
+                        if fault == "refuse-recipient" {
+                            b"550 5.1.1 no such user\r\n"
+                        } else {
+                            b"250 ok\r\n"
+                        }
+                    } else if upper.starts_with("DATA") {
+                        if fault == "close-mid-data" {
+                            let _ = write.write_all(b"354 go ahead\r\n").await;
+                            let _ = lines.next_line().await;
+                            return; // hang up in the middle of the message
+                        }
+                        b"354 go ahead\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else {
+                        continue;
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn misbehaving_gateways_and_mail_servers_are_recorded_and_survived() {
+    let _serial = SERIAL.lock().await;
+    for (fault, expect) in [
+        ("refuse-recipient", "permanent"),
+        ("close-mid-data", "temporary"),
+        ("garbage", "temporary"),
+    ] {
+        let (sink, url) = SmsSink::start().await;
+        let port = faulty_smtp(fault).await;
+        let h = harness_env(Backend::Sqlite, Some(&url), &smtp_env(port))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let app = activated_app(
+            &h,
+            &sink,
+            dir.path(),
+            "0101901234",
+            "+4512345678",
+            "anna.hansen",
+            "111111",
+        )
+        .await;
+        // The gateway now redirects: a 3xx is not success, and is not followed.
+        *sink.mode.lock().unwrap() = SinkMode::Redirect;
+        lock_the_app(&h, dir.path(), &app).await;
+        let mut attempts = vec![];
+        for _ in 0..400 {
+            attempts = attempts_for_event(&h, "authenticator.app_locked").await;
+            if attempts.iter().any(|(c, _)| c == "email") {
+                break;
+            }
+            h.clock.advance_seconds(60);
+            h.sesam.wake_outbox();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            attempts.first(),
+            Some(&("sms".to_owned(), "permanent".to_owned())),
+            "{fault}: {attempts:?}"
+        );
+        let email = attempts.iter().find(|(c, _)| c == "email").unwrap();
+        assert_eq!(email.1, expect, "{fault}: {attempts:?}");
+        let messages = h.sesam.store.recent_messages(None, 100).await.unwrap();
+        let sms = messages
+            .iter()
+            .find(|m| m.event == "authenticator.app_locked" && m.channel.as_str() == "sms")
+            .unwrap();
+        assert!(
+            sms.last_error.as_deref().unwrap().contains("302"),
+            "{:?}",
+            sms.last_error
+        );
+        let mail = messages
+            .iter()
+            .find(|m| m.event == "authenticator.app_locked" && m.channel.as_str() == "email")
+            .unwrap();
+        assert!(
+            mail.last_error.as_deref().is_some_and(|e| !e.is_empty()),
+            "{fault}: a readable reason: {mail:?}"
+        );
+        // The dispatcher is still alive: the next message goes out.
+        *sink.mode.lock().unwrap() = SinkMode::Accept;
+        let actor = Actor::operator("counter").unwrap();
+        h.sesam
+            .issue_recovery_letter(&actor, "anna.hansen", "after the fault")
+            .await
+            .unwrap();
+        eventually(&h, "a message after the fault", || {
+            sink.texts_to("+4512345678")
+                .iter()
+                .any(|t| t.contains("nyt aktiveringsbrev"))
+        })
+        .await;
+    }
+}

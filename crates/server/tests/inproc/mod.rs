@@ -36,6 +36,8 @@ pub enum SinkMode {
     Reject400,
     Fail500,
     Hang,
+    /// 302 to elsewhere: a misconfigured gateway URL.
+    Redirect,
 }
 
 impl SmsSink {
@@ -61,6 +63,7 @@ impl SmsSink {
                         }
                         SinkMode::Reject400 => StatusCode::BAD_REQUEST,
                         SinkMode::Fail500 => StatusCode::INTERNAL_SERVER_ERROR,
+                        SinkMode::Redirect => StatusCode::FOUND,
                         SinkMode::Hang => {
                             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
                             StatusCode::ACCEPTED
