@@ -40,6 +40,8 @@ pub enum DomainError {
     CodeDisplay(#[from] crate::code_display::CodeDisplayError),
     #[error("{0}")]
     Chip(#[from] crate::chip::ChipError),
+    #[error("{0}")]
+    Channel(#[from] crate::channels::ChannelError),
     #[error("password: {0}")]
     Password(#[from] crate::password::PasswordError),
     #[error("the birth date does not match the one in the national ID number")]

@@ -198,6 +198,8 @@ pub struct Identity {
     pub email: Option<EmailAddress>,
     /// The language of the person's messages.
     pub language: crate::notification::Language,
+    /// Opted in to a message on every use of the identity.
+    pub notify_every_use: bool,
     pub activated_at: Option<Timestamp>,
     /// When the phone number was last changed (not set by the first registration).
     pub phone_changed_at: Option<Timestamp>,

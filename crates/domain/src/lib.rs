@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod app_protocol;
 pub mod audit;
+pub mod channels;
 pub mod chip;
 pub mod clock;
 pub mod code_display;

@@ -103,7 +103,7 @@ impl Sesam {
                 .subject(identity.id.to_string())
                 .reason(Some(reason))
                 .details(json!({ "grant": grant.id, "purpose": "recovery", "expires_at": grant.expires_at.to_rfc3339() }))],
-            messages: self.messages(&Event::ActivationCodeIssued { at: now }, &identity),
+            messages: self.messages(&Event::ActivationCodeIssued { at: now }, &identity).await?,
         };
         self.store.issue_grant(&grant, effects).await?;
         self.wake_outbox();
@@ -147,14 +147,19 @@ impl Sesam {
             .accept_code(now, self.keys.sms_pin_hash(grant.id, pin.expose()))
             .map_err(refuse)?;
         if step == SmsStep::Send {
-            let mut messages = self.messages(
-                &Event::TemporaryPin {
-                    pin: pin.expose().to_owned(),
-                    valid_minutes: SMS_PIN_VALIDITY_SECONDS / 60,
-                },
-                &identity,
+            let mut messages = self
+                .messages(
+                    &Event::TemporaryPin {
+                        pin: pin.expose().to_owned(),
+                        valid_minutes: SMS_PIN_VALIDITY_SECONDS / 60,
+                    },
+                    &identity,
+                )
+                .await?;
+            messages.extend(
+                self.messages(&Event::TemporaryPinIssued { at: now }, &identity)
+                    .await?,
             );
-            messages.extend(self.messages(&Event::TemporaryPinIssued { at: now }, &identity));
             let audit = AuditDraft::new(format!("person:{}", identity.id), "activation.code_accepted")
                 .subject(identity.id.to_string())
                 .details(json!({ "grant": grant.id, "sms_to": identity.phone.masked(), "sms_count": grant.sms_sent_count }));
@@ -262,13 +267,15 @@ impl Sesam {
                     .details(json!({ "to": c.new.as_str() })),
             );
         }
-        let messages = self.messages(
-            &Event::AppActivated {
-                device_name: name.as_str().to_owned(),
-                at: now,
-            },
-            &identity,
-        );
+        let messages = self
+            .messages(
+                &Event::AppActivated {
+                    device_name: name.as_str().to_owned(),
+                    at: now,
+                },
+                &identity,
+            )
+            .await?;
         unit.activate(
             &grant,
             &device,
@@ -341,8 +348,9 @@ impl Sesam {
                             .subject(identity.id.to_string())
                             .details(json!({ "grant": grant.id })),
                     );
-                    effects.messages =
-                        self.messages(&Event::ActivationVoided { at: now }, &identity);
+                    effects.messages = self
+                        .messages(&Event::ActivationVoided { at: now }, &identity)
+                        .await?;
                 }
                 unit.save(&grant, effects).await?;
                 self.wake_outbox();

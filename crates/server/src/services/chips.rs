@@ -200,7 +200,9 @@ impl Sesam {
         }
         let effects = Effects {
             audit,
-            messages: self.messages(&Event::ChipActivated { at: now }, &identity),
+            messages: self
+                .messages(&Event::ChipActivated { at: now }, &identity)
+                .await?,
         };
         self.store
             .add_chip(&chip, ceremony.password_phc.as_deref(), effects)

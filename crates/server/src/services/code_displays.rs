@@ -174,13 +174,15 @@ impl Sesam {
         }
         let effects = Effects {
             audit,
-            messages: self.messages(
-                &Event::CodeDisplayActivated {
-                    serial: serial.clone(),
-                    at: now,
-                },
-                &identity,
-            ),
+            messages: self
+                .messages(
+                    &Event::CodeDisplayActivated {
+                        serial: serial.clone(),
+                        at: now,
+                    },
+                    &identity,
+                )
+                .await?,
         };
         display_unit
             .save(
@@ -248,13 +250,15 @@ impl Sesam {
                                 json!({ "serial": display.serial, "until_reactivated": blocked }),
                             ),
                     );
-                    effects.messages = self.messages(
-                        &Event::CodeDisplayLocked {
-                            at: now,
-                            until_reactivated: blocked,
-                        },
-                        &identity,
-                    );
+                    effects.messages = self
+                        .messages(
+                            &Event::CodeDisplayLocked {
+                                at: now,
+                                until_reactivated: blocked,
+                            },
+                            &identity,
+                        )
+                        .await?;
                 }
                 unit.save(&display, None, now, effects).await?;
                 self.wake_outbox();
@@ -402,13 +406,15 @@ impl Sesam {
         }
         let effects = Effects {
             audit,
-            messages: self.messages(
-                &Event::CodeDisplayActivated {
-                    serial: serial.clone(),
-                    at: now,
-                },
-                &identity,
-            ),
+            messages: self
+                .messages(
+                    &Event::CodeDisplayActivated {
+                        serial: serial.clone(),
+                        at: now,
+                    },
+                    &identity,
+                )
+                .await?,
         };
         unit.activate_code_display(
             &grant,

@@ -180,14 +180,16 @@ impl Sesam {
                             .subject(identity.id.to_string())
                             .details(json!({ "device": device.id, "until_reactivated": blocked })),
                     );
-                    effects.messages = self.messages(
-                        &Event::AppLocked {
-                            device_name: device.name.as_str().to_owned(),
-                            at: now,
-                            until_reactivated: blocked,
-                        },
-                        &identity,
-                    );
+                    effects.messages = self
+                        .messages(
+                            &Event::AppLocked {
+                                device_name: device.name.as_str().to_owned(),
+                                at: now,
+                                until_reactivated: blocked,
+                            },
+                            &identity,
+                        )
+                        .await?;
                 }
                 unit.save(&device, effects).await?;
                 self.wake_outbox();
@@ -248,7 +250,7 @@ impl Sesam {
                     .subject(identity.id.to_string())
                     .details(json!({ "device": new_device.id, "name": new_device.name.as_str(), "approved_by": device_id, "pairing": pairing.id })),
             ],
-            messages: self.messages(&Event::AppActivated { device_name: new_device.name.as_str().to_owned(), at: now }, &identity),
+            messages: self.messages(&Event::AppActivated { device_name: new_device.name.as_str().to_owned(), at: now }, &identity).await?,
         };
         unit.approve_pairing(&device, &pairing, &new_device, effects)
             .await
@@ -318,13 +320,15 @@ impl Sesam {
                     .subject(identity.id.to_string())
                     .details(json!({ "device": target, "name": name })),
             ],
-            messages: self.messages(
-                &Event::AppRevoked {
-                    device_name: name,
-                    at: now,
-                },
-                &identity,
-            ),
+            messages: self
+                .messages(
+                    &Event::AppRevoked {
+                        device_name: name,
+                        at: now,
+                    },
+                    &identity,
+                )
+                .await?,
         };
         unit.revoke_device(&device, target, now, effects).await?;
         self.wake_outbox();
@@ -387,13 +391,15 @@ impl Sesam {
                     .subject(identity.id.to_string())
                     .details(json!({ "target": target.binding_name() })),
             ],
-            messages: self.messages(
-                &Event::AuthenticatorRevoked {
-                    code_display_serial,
-                    at: now,
-                },
-                &identity,
-            ),
+            messages: self
+                .messages(
+                    &Event::AuthenticatorRevoked {
+                        code_display_serial,
+                        at: now,
+                    },
+                    &identity,
+                )
+                .await?,
         };
         match &target {
             OtherAuthenticator::CodeDisplay(serial) => {
@@ -450,7 +456,9 @@ impl Sesam {
                     .reason(Some("blocked by the person from their app".into()))
                     .details(json!({ "from": identity.state, "to": "suspended" })),
             ],
-            messages: self.messages(&Event::IdentitySuspended { at: now }, &identity),
+            messages: self
+                .messages(&Event::IdentitySuspended { at: now }, &identity)
+                .await?,
         };
         unit.suspend_identity(&device, now, effects).await?;
         self.wake_outbox();

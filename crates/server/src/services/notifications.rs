@@ -8,23 +8,44 @@ use uuid::Uuid;
 use crate::context::Sesam;
 
 impl Sesam {
-    /// The person's channels in failover order: phone, e-mail, then the app inbox.
-    pub fn channels_of(identity: &Identity) -> Vec<Recipient> {
-        let mut c = vec![Recipient::Sms(identity.phone.clone())];
-        if let Some(e) = &identity.email {
-            c.push(Recipient::Email(e.clone()));
-        }
+    /// The person's confirmed channels in their order, then the app inbox.
+    pub async fn channels_of(
+        &self,
+        identity: &Identity,
+    ) -> Result<Vec<Recipient>, crate::error::AppError> {
+        let mut c: Vec<Recipient> = self
+            .store
+            .channel_choices(identity.id)
+            .await?
+            .iter()
+            .filter_map(|choice| choice.recipient())
+            .collect();
         c.push(Recipient::App(identity.id));
-        c
+        Ok(c)
     }
 
     /// The messages `event` causes for `identity`, secret texts sealed.
-    pub fn messages(&self, event: &Event, identity: &Identity) -> Vec<QueuedMessage> {
+    pub async fn messages(
+        &self,
+        event: &Event,
+        identity: &Identity,
+    ) -> Result<Vec<QueuedMessage>, crate::error::AppError> {
+        let channels = self.channels_of(identity).await?;
+        Ok(self.queue(event, identity, &channels))
+    }
+
+    /// The messages `event` causes on the given channels, secret texts sealed.
+    pub fn queue(
+        &self,
+        event: &Event,
+        identity: &Identity,
+        channels: &[Recipient],
+    ) -> Vec<QueuedMessage> {
         let now = self.clock.now();
         messages_for(
             event,
             identity.id,
-            &Self::channels_of(identity),
+            channels,
             identity.language,
             Uuid::now_v7(),
             now,

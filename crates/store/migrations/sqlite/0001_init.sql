@@ -17,6 +17,7 @@ CREATE TABLE identities (
     phone              TEXT NOT NULL,
     email              TEXT,
     language           TEXT NOT NULL DEFAULT 'da' CHECK (language IN ('da', 'en')),
+    notify_every_use   BOOLEAN NOT NULL DEFAULT FALSE,
     user_id            TEXT,
     user_id_key        TEXT UNIQUE,
     activated_at       INTEGER,

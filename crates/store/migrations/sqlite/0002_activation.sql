@@ -139,3 +139,21 @@ CREATE TABLE webauthn_ceremonies (
     created_at   INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL
 );
+
+-- The person's notification channels in their order (failover order). A channel must be
+-- confirmed (with a code sent to it) before it receives security messages; the phone and
+-- e-mail given at the registration counter start confirmed.
+CREATE TABLE notification_channels (
+    id                BLOB PRIMARY KEY,
+    identity_id       BLOB NOT NULL REFERENCES identities (id),
+    kind              TEXT NOT NULL CHECK (kind IN ('sms', 'email')),
+    address           TEXT NOT NULL,
+    position          INTEGER NOT NULL,
+    confirmed_at      INTEGER,
+    code_hash         BLOB,
+    code_expires_at   INTEGER,
+    code_attempts     INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    UNIQUE (identity_id, kind, address)
+);
+CREATE INDEX notification_channels_identity ON notification_channels (identity_id, position);

@@ -42,12 +42,16 @@ impl SqlStore {
             other => other,
         })?;
         let _ = probe.close().await;
+        let read_pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        let store = Self::from_pool(pool, audit_key);
+        let store = Self::from_pools(pool, read_pool, audit_key);
         store.migrate(&dialect::migrator()).await?;
         Ok(store)
     }

@@ -70,7 +70,7 @@ impl AuditStore for SqlStore {
         ))
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(rows::audit_entry)
@@ -79,7 +79,7 @@ impl AuditStore for SqlStore {
 
     async fn audit_head(&self) -> Result<ChainHead, StoreError> {
         let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.read_pool)
             .await?;
         Ok(ChainHead {
             seq: row.try_get("seq")?,

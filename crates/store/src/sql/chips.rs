@@ -132,7 +132,7 @@ impl ChipStore for SqlStore {
             "SELECT id, identity_id, credential_id, credential, state, created_at, last_used_at FROM chips WHERE identity_id = $1 ORDER BY created_at",
         )
         .bind(identity_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(chip)

@@ -215,7 +215,7 @@ impl CodeDisplayStore for SqlStore {
             " FROM code_displays WHERE serial = $1"
         ))
         .bind(serial)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read_pool)
         .await?
         .as_ref()
         .map(code_display)
@@ -229,7 +229,7 @@ impl CodeDisplayStore for SqlStore {
             " FROM code_displays WHERE identity_id = $1 ORDER BY activated_at"
         ))
         .bind(identity_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(code_display)
@@ -294,7 +294,7 @@ impl CodeDisplayStore for SqlStore {
         Ok(
             sqlx::query("SELECT phc FROM passwords WHERE identity_id = $1")
                 .bind(identity_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await?
                 .map(|r| r.try_get("phc"))
                 .transpose()?,

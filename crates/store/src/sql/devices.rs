@@ -19,7 +19,7 @@ impl DeviceStore for SqlStore {
             " FROM devices WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read_pool)
         .await?
         .as_ref()
         .map(rows::device)
@@ -33,7 +33,7 @@ impl DeviceStore for SqlStore {
             " FROM devices WHERE identity_id = $1 ORDER BY created_at"
         ))
         .bind(identity_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(rows::device)

@@ -64,7 +64,7 @@ impl GrantStore for SqlStore {
             " FROM activation_grants WHERE code_hash = $1"
         ))
         .bind(&hash[..])
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read_pool)
         .await?
         .as_ref()
         .map(rows::grant)
@@ -78,7 +78,7 @@ impl GrantStore for SqlStore {
             " FROM activation_grants WHERE identity_id = $1 ORDER BY created_at"
         ))
         .bind(identity_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(rows::grant)

@@ -9,8 +9,10 @@ use uuid::Uuid;
 
 use super::rows::{self, identity_columns};
 use super::store::SqlStore;
-use super::{Db, audit, dialect, grants};
+use super::{Db, audit, channels, dialect, grants};
 use crate::{IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
+use sesam_domain::channels::ChannelChoice;
+use sesam_domain::notification::Channel;
 
 /// Reserves `user_id` for `identity_id`: refused while someone else uses it or while it is
 /// in someone else's quarantine; an expired quarantine is cleared. The primary key on
@@ -122,7 +124,7 @@ impl SqlStore {
         ) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
     ) -> Result<Option<Identity>, StoreError> {
         bind(sqlx::query(sql))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read_pool)
             .await?
             .as_ref()
             .map(rows::identity)
@@ -170,6 +172,32 @@ impl IdentityStore for SqlStore {
         if let Some(user_id) = &e.user_id {
             claim_user_id(&mut tx, new.id, user_id, new.created_at).await?;
             start_history(&mut tx, new.id, user_id, new.created_at).await?;
+        }
+        // The contact details given at the registration counter are the first channels,
+        // confirmed there.
+        let mut position = 0;
+        for (kind, address) in [
+            (Channel::Sms, Some(e.phone.as_str())),
+            (Channel::Email, e.email.as_ref().map(|m| m.as_str())),
+        ] {
+            let Some(address) = address else { continue };
+            channels::insert(
+                &mut tx,
+                &ChannelChoice {
+                    id: Uuid::now_v7(),
+                    identity_id: new.id,
+                    kind,
+                    address: address.to_owned(),
+                    position,
+                    confirmed_at: Some(new.created_at),
+                    code_hash: None,
+                    code_expires_at: None,
+                    code_attempts: 0,
+                    created_at: new.created_at,
+                },
+            )
+            .await?;
+            position += 1;
         }
         grants::insert(&mut tx, grant).await?;
         audit::append(&mut tx, &self.audit_key, new.created_at, audit).await?;
@@ -221,7 +249,7 @@ impl IdentityStore for SqlStore {
     async fn national_id_sealed(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query("SELECT national_id_sealed FROM identities WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read_pool)
             .await?;
         Ok(row.map(|r| r.try_get("national_id_sealed")).transpose()?)
     }
@@ -284,7 +312,7 @@ impl IdentityStore for SqlStore {
             "SELECT user_id, from_at, to_at FROM user_id_history WHERE identity_id = $1 ORDER BY from_at",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -301,7 +329,7 @@ impl IdentityStore for SqlStore {
 
     async fn count_identities(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM identities")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.read_pool)
             .await?
             .try_get("n")?)
     }

@@ -27,7 +27,7 @@ impl MetaStore for SqlStore {
     async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read_pool)
             .await?;
         Ok(row.map(|r| r.try_get("value")).transpose()?)
     }

@@ -195,7 +195,7 @@ impl OutboxStore for SqlStore {
         ))
         .bind(identity_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(rows::outbox_entry)
@@ -205,7 +205,7 @@ impl OutboxStore for SqlStore {
     async fn attempts_of(&self, message_id: Uuid) -> Result<Vec<DeliveryAttempt>, StoreError> {
         sqlx::query("SELECT message_id, channel, at, outcome, error FROM delivery_attempts WHERE message_id = $1 ORDER BY at, id")
             .bind(message_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read_pool)
             .await?
             .iter()
             .map(|r| {

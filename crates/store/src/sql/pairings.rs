@@ -276,7 +276,7 @@ impl PairingStore for SqlStore {
             " FROM pairings WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read_pool)
         .await?
         .as_ref()
         .map(pairing)
@@ -295,7 +295,7 @@ impl PairingStore for SqlStore {
         ))
         .bind(identity_id)
         .bind(now.millis())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(pairing)

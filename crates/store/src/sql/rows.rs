@@ -20,7 +20,7 @@ pub(super) type Row = <Db as sqlx::Database>::Row;
 
 macro_rules! identity_columns {
     () => {
-        "id, national_id_masked, name, birthdate, ial, state, phone, email, user_id, language, activated_at, phone_changed_at, created_at, updated_at"
+        "id, national_id_masked, name, birthdate, ial, state, phone, email, user_id, language, notify_every_use, activated_at, phone_changed_at, created_at, updated_at"
     };
 }
 pub(super) use identity_columns;
@@ -68,6 +68,7 @@ pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
             let l: String = row.try_get("language")?;
             Language::parse(&l).ok_or_else(|| invalid("language", &l))?
         },
+        notify_every_use: row.try_get("notify_every_use")?,
         activated_at: row
             .try_get::<Option<i64>, _>("activated_at")?
             .map(Timestamp::from_millis),

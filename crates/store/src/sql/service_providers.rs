@@ -48,7 +48,7 @@ impl ServiceProviderStore for SqlStore {
             " FROM service_providers WHERE client_id = $1"
         ))
         .bind(client_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read_pool)
         .await?
         .as_ref()
         .map(rows::service_provider)
@@ -61,7 +61,7 @@ impl ServiceProviderStore for SqlStore {
             sp_columns!(),
             " FROM service_providers ORDER BY created_at, client_id"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read_pool)
         .await?
         .iter()
         .map(rows::service_provider)

@@ -8,14 +8,22 @@ use sqlx::migrate::{MigrateError, Migrator};
 use super::Db;
 use crate::{Store, StoreError};
 
+/// Two pools: writers take `pool` (and may hold a row lock while they work), plain reads
+/// take `read_pool`. A lock holder that needs a read can then always get a connection,
+/// even when every writer connection is waiting for its lock.
 pub struct SqlStore {
     pub(super) pool: Pool<Db>,
+    pub(super) read_pool: Pool<Db>,
     pub(super) audit_key: AuditKey,
 }
 
 impl SqlStore {
-    pub(crate) fn from_pool(pool: Pool<Db>, audit_key: AuditKey) -> Self {
-        Self { pool, audit_key }
+    pub(crate) fn from_pools(pool: Pool<Db>, read_pool: Pool<Db>, audit_key: AuditKey) -> Self {
+        Self {
+            pool,
+            read_pool,
+            audit_key,
+        }
     }
 
     pub(crate) async fn migrate(&self, migrator: &Migrator) -> Result<(), StoreError> {
@@ -31,6 +39,7 @@ impl SqlStore {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.read_pool.close().await;
     }
 }
 

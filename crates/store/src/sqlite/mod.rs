@@ -34,6 +34,10 @@ impl SqlStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        let read_pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(BUSY_TIMEOUT * 2)
+            .connect_lazy_with(options.clone());
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -46,7 +50,7 @@ impl SqlStore {
                 }
                 other => other,
             })?;
-        let store = Self::from_pool(pool, audit_key);
+        let store = Self::from_pools(pool, read_pool, audit_key);
         store.migrate(&dialect::migrator()).await?;
         Ok(store)
     }
