@@ -156,12 +156,11 @@ impl ChannelStore for SqlStore {
 
     async fn add_channel(&self, c: &ChannelChoice, effects: Effects) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let next: i64 = sqlx::query("SELECT COALESCE(MAX(position), -1) + 1 AS n FROM notification_channels WHERE identity_id = $1")
+        let next: i64 = sqlx::query("SELECT CAST(COALESCE(MAX(position), -1) + 1 AS BIGINT) AS n FROM notification_channels WHERE identity_id = $1")
             .bind(c.identity_id)
             .fetch_one(&mut *tx)
             .await?
-            .try_get::<i64, _>("n")
-            .or_else(|_| -> Result<i64, StoreError> { Ok(0) })?;
+            .try_get("n")?;
         let mut c = c.clone();
         c.position = next as i32;
         insert(&mut tx, &c).await?;
