@@ -514,6 +514,109 @@ impl AppClient {
         .await
     }
 
+    /// The person's notification channels, the every-use opt-in and any recommendation.
+    pub async fn channels(&self, state: &AppState, random: &dyn Random) -> Result<Value, AppError> {
+        self.signed(
+            state,
+            reqwest::Method::GET,
+            "/app/v1/channels",
+            None,
+            random,
+        )
+        .await
+    }
+
+    /// Adds a phone number (`sms`) or e-mail address (`email`); a code is sent to it.
+    pub async fn add_channel(
+        &self,
+        state: &AppState,
+        kind: &str,
+        address: &str,
+        random: &dyn Random,
+    ) -> Result<Uuid, AppError> {
+        let v = self
+            .signed(
+                state,
+                reqwest::Method::POST,
+                "/app/v1/channels",
+                Some(&json!({ "kind": kind, "address": address })),
+                random,
+            )
+            .await?;
+        Self::parse(v["channel_id"].clone())
+    }
+
+    pub async fn confirm_channel(
+        &self,
+        state: &AppState,
+        id: Uuid,
+        code: &str,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let path = format!("/app/v1/channels/{id}/confirm");
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({ "code": code })),
+            random,
+        )
+        .await
+    }
+
+    /// Removes a channel, with the PIN.
+    pub async fn remove_channel(
+        &self,
+        state: &AppState,
+        id: Uuid,
+        pin: &str,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let binding = app_protocol::channel_remove_binding(id, state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let path = format!("/app/v1/channels/{id}/remove");
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({ "pin_proof": proof })),
+            random,
+        )
+        .await
+    }
+
+    pub async fn order_channels(
+        &self,
+        state: &AppState,
+        order: &[Uuid],
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            "/app/v1/channels/order",
+            Some(&json!({ "order": order })),
+            random,
+        )
+        .await
+    }
+
+    pub async fn set_every_use(
+        &self,
+        state: &AppState,
+        enabled: bool,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        self.signed(
+            state,
+            reqwest::Method::POST,
+            "/app/v1/channels/every-use",
+            Some(&json!({ "enabled": enabled })),
+            random,
+        )
+        .await
+    }
+
     /// The app inbox: messages sesam sent to the person's apps, newest first.
     pub async fn inbox(
         &self,

@@ -103,6 +103,9 @@ enum Command {
     },
     /// Block your whole identity at once ("block my ID").
     Block,
+    /// Your notification channels.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
     /// Messages sesam sent to your apps.
     Inbox,
     /// Every message sesam sent you, and whether it was delivered.
@@ -121,6 +124,44 @@ enum Command {
         /// This app's PIN.
         #[arg(long)]
         pin: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChannelsCommand {
+    /// List your channels in their order.
+    List,
+    /// Add a phone number or e-mail address; a code is sent to it.
+    Add {
+        /// sms or email
+        #[arg(value_name = "KIND")]
+        kind: String,
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+    },
+    /// Confirm a new channel with the code sent to it.
+    Confirm {
+        #[arg(value_name = "CHANNEL_ID")]
+        channel_id: uuid::Uuid,
+        #[arg(value_name = "CODE")]
+        code: String,
+    },
+    /// Remove a channel (with your PIN); it is told, as are your other channels.
+    Remove {
+        #[arg(value_name = "CHANNEL_ID")]
+        channel_id: uuid::Uuid,
+        #[arg(long)]
+        pin: String,
+    },
+    /// Put your channels in a new order (messages fail over along it).
+    Order {
+        #[arg(value_name = "CHANNEL_ID", required = true)]
+        order: Vec<uuid::Uuid>,
+    },
+    /// Be told of every use of your identity (on) or only of important events (off).
+    EveryUse {
+        #[arg(value_name = "on|off")]
+        setting: String,
     },
 }
 
@@ -424,6 +465,62 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!("{v}")
             } else {
                 println!("Code display {} is active.", serial.trim())
+            }
+        }
+        Command::Channels(command) => {
+            let state = AppState::load(&cli.state)?;
+            let client = AppClient::new(&state.server)?;
+            let v = match command {
+                ChannelsCommand::List => client.channels(&state, &OsRandom).await?,
+                ChannelsCommand::Add { kind, address } => {
+                    let id = client
+                        .add_channel(&state, &kind, &address, &OsRandom)
+                        .await?;
+                    json!({ "channel_id": id, "message": "a confirmation code was sent; confirm it with `channels confirm`" })
+                }
+                ChannelsCommand::Confirm { channel_id, code } => {
+                    client
+                        .confirm_channel(&state, channel_id, &code, &OsRandom)
+                        .await?
+                }
+                ChannelsCommand::Remove { channel_id, pin } => {
+                    client
+                        .remove_channel(&state, channel_id, &pin, &OsRandom)
+                        .await?
+                }
+                ChannelsCommand::Order { order } => {
+                    client.order_channels(&state, &order, &OsRandom).await?
+                }
+                ChannelsCommand::EveryUse { setting } => {
+                    let enabled = match setting.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(AppError::Input("say on or off".into())),
+                    };
+                    client.set_every_use(&state, enabled, &OsRandom).await?
+                }
+            };
+            if cli.json {
+                println!("{v}");
+            } else if let Some(list) = v["channels"].as_array() {
+                for c in list {
+                    println!(
+                        "{}  {:<5} {}{}",
+                        c["id"].as_str().unwrap_or(""),
+                        c["kind"].as_str().unwrap_or(""),
+                        c["address"].as_str().unwrap_or(""),
+                        if c["confirmed"] == true {
+                            ""
+                        } else {
+                            "  (not confirmed yet)"
+                        }
+                    );
+                }
+                if let Some(r) = v["recommendation"].as_str() {
+                    println!("{r}");
+                }
+            } else {
+                println!("{}", v["message"].as_str().unwrap_or("Done."));
             }
         }
         Command::Inbox => {

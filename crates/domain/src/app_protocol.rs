@@ -134,6 +134,16 @@ pub fn revoke_binding(target: &str, acting: Uuid) -> Vec<u8> {
     format!("sesam-revoke/v1\n{target}\n{}", acting.hyphenated()).into_bytes()
 }
 
+/// What the PIN proof for removing notification channel `channel` is bound to.
+pub fn channel_remove_binding(channel: Uuid, acting: Uuid) -> Vec<u8> {
+    format!(
+        "sesam-channel-remove/v1\n{}\n{}",
+        channel.hyphenated(),
+        acting.hyphenated()
+    )
+    .into_bytes()
+}
+
 /// The server's key for PIN proofs (derived from the master key: see `SecretKeys`).
 pub struct PinKey(SecretKey);
 

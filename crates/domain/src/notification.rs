@@ -105,6 +105,12 @@ pub enum Event {
         code_display_serial: Option<String>,
         at: Timestamp,
     },
+    /// The code that confirms a new channel: sent to that channel only.
+    ChannelConfirmation { code: String },
+    /// A notification channel was added (after confirmation).
+    ChannelAdded { address: String, at: Timestamp },
+    /// A notification channel was removed (the removed one is told too).
+    ChannelRemoved { address: String, at: Timestamp },
     /// A chip (security key) was registered.
     ChipActivated { at: Timestamp },
     /// A code display was locked after wrong codes or passwords.
@@ -129,6 +135,9 @@ impl Event {
             Self::IdentitySuspended { .. } => "identity.suspended",
             Self::CodeDisplayActivated { .. } => "authenticator.code_display_activated",
             Self::ChipActivated { .. } => "authenticator.chip_activated",
+            Self::ChannelConfirmation { .. } => "channel.confirmation_code",
+            Self::ChannelAdded { .. } => "channel.added",
+            Self::ChannelRemoved { .. } => "channel.removed",
             Self::AuthenticatorRevoked { .. } => "authenticator.revoked",
             Self::CodeDisplayLocked { .. } => "authenticator.code_display_locked",
         }
@@ -141,6 +150,9 @@ impl Event {
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::TemporaryPin { .. } => Delivery::Only(Channel::Sms),
+            // Sent to the one new address by the caller, which passes it as the only channel.
+            Self::ChannelConfirmation { .. } => Delivery::AllChannels,
+            Self::ChannelAdded { .. } | Self::ChannelRemoved { .. } => Delivery::AllChannels,
             Self::ActivationVoided { .. }
             | Self::AppLocked { .. }
             | Self::CodeDisplayLocked { .. } => Delivery::FirstWorking,
@@ -157,7 +169,10 @@ impl Event {
 
     /// Whether the text carries a secret (stored sealed, scrubbed after delivery).
     pub fn secret(&self) -> bool {
-        matches!(self, Self::TemporaryPin { .. })
+        matches!(
+            self,
+            Self::TemporaryPin { .. } | Self::ChannelConfirmation { .. }
+        )
     }
 
     /// The text in the person's language. Each says what happened, when, and what to do
@@ -181,6 +196,21 @@ impl Event {
             }
         };
         match self {
+            Self::ChannelConfirmation { code } => format!(
+                "sesam: Din kode til at bekræfte denne kanal til beskeder er {code}. Den gælder i 15 minutter."
+            ),
+            Self::ChannelAdded { address, at } => {
+                format!(
+                    "sesam: {address} blev tilføjet som kanal til beskeder {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::ChannelRemoved { address, at } => {
+                format!(
+                    "sesam: {address} blev fjernet som kanal til beskeder {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
             Self::TemporaryPin { pin, valid_minutes } => format!(
                 "sesam: Din midlertidige PIN-kode er {pin}. Den gælder i {valid_minutes} minutter. Del den aldrig med andre - heller ikke med nogen, der ringer til dig."
             ),
@@ -276,6 +306,21 @@ impl Event {
             }
         };
         match self {
+            Self::ChannelConfirmation { code } => format!(
+                "sesam: Your code to confirm this channel for messages is {code}. It is valid for 15 minutes."
+            ),
+            Self::ChannelAdded { address, at } => {
+                format!(
+                    "sesam: {address} was added as a channel for messages {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
+            Self::ChannelRemoved { address, at } => {
+                format!(
+                    "sesam: {address} was removed as a channel for messages {}. {NOT_YOU}",
+                    t(at)
+                )
+            }
             Self::TemporaryPin { pin, valid_minutes } => format!(
                 "sesam: Your temporary PIN is {pin}. It is valid for {valid_minutes} minutes. Never share it - not even with someone who calls you."
             ),

@@ -75,6 +75,7 @@ impl MasterKey {
             sms_pin: self.derive("sms-pin/hash"),
             pin_proof: self.derive("app-pin/ecies"),
             seed_check: self.derive("code-display/seed-check"),
+            channel_code: self.derive("channel/confirmation-code"),
         }
     }
 }
@@ -99,6 +100,7 @@ pub struct SecretKeys {
     sms_pin: [u8; 32],
     pin_proof: [u8; 32],
     seed_check: [u8; 32],
+    channel_code: [u8; 32],
 }
 
 impl fmt::Debug for SecretKeys {
@@ -207,6 +209,14 @@ impl SecretKeys {
     /// The keyed hash of a temporary PIN, bound to its grant.
     pub fn sms_pin_hash(&self, grant_id: Uuid, pin: &str) -> [u8; 32] {
         hmac_sha256(&self.sms_pin, &[grant_id.as_bytes(), pin.as_bytes()])
+    }
+
+    /// The keyed hash of a code that confirms a new notification channel.
+    pub fn channel_code_hash(&self, channel_id: Uuid, code: &str) -> [u8; 32] {
+        hmac_sha256(
+            &self.channel_code,
+            &[channel_id.as_bytes(), code.as_bytes()],
+        )
     }
 
     /// The server's key for app PIN proofs.

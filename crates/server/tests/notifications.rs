@@ -605,3 +605,159 @@ async fn misbehaving_gateways_and_mail_servers_are_recorded_and_survived() {
         .await;
     }
 }
+
+fn six_digits(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn the_person_manages_their_channels() {
+    let _serial = SERIAL.lock().await;
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+
+    let v = client.channels(&app, &OsRandom).await.unwrap();
+    let list = v["channels"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2, "the counter's phone and e-mail: {v}");
+    assert!(list.iter().all(|c| c["confirmed"] == true));
+    assert!(v["recommendation"].is_null());
+
+    // Bad input is refused with a reason; nothing is added.
+    let e = client
+        .add_channel(&app, "sms", "12345678", &OsRandom)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("international form"), "{e}");
+    let e = client
+        .add_channel(&app, "email", "not-an-address", &OsRandom)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("e-mail"), "{e}");
+    let e = client
+        .add_channel(&app, "pigeon", "x", &OsRandom)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not sms or email"), "{e}");
+    let e = client
+        .add_channel(&app, "sms", "+45 12 34 56 78", &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("channel_duplicate"));
+
+    // A new number gets a code and nothing else until confirmed.
+    let new = client
+        .add_channel(&app, "sms", "+4599999999", &OsRandom)
+        .await
+        .unwrap();
+    eventually(&h, "the confirmation code", || {
+        sink.texts_to("+4599999999")
+            .iter()
+            .any(|t| six_digits(t).is_some())
+    })
+    .await;
+    let code = six_digits(&sink.texts_to("+4599999999")[0]).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let e = client
+        .confirm_channel(&app, new, wrong, &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("channel_code_wrong"));
+    let v = client
+        .confirm_channel(&app, new, &code, &OsRandom)
+        .await
+        .unwrap();
+    assert_eq!(v["channels"].as_array().unwrap().len(), 3);
+    eventually(&h, "the notice on every channel", || {
+        sink.texts_to("+4599999999")
+            .iter()
+            .any(|t| t.contains("tilføjet"))
+            && sink
+                .texts_to("+4512345678")
+                .iter()
+                .any(|t| t.contains("tilføjet"))
+    })
+    .await;
+    let stored = h.sesam.store.recent_messages(None, 100).await.unwrap();
+    assert!(
+        stored.iter().all(|m| !m.body.contains(&code)),
+        "the code is not kept readable"
+    );
+
+    // Removing the original phone tells it too, and needs the PIN.
+    let original = list.iter().find(|c| c["kind"] == "sms").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let e = client
+        .remove_channel(&app, original, "999999", &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("pin_wrong"));
+    client
+        .remove_channel(&app, original, "111111", &OsRandom)
+        .await
+        .unwrap();
+    eventually(&h, "the removal notice to the removed phone", || {
+        sink.texts_to("+4512345678")
+            .iter()
+            .any(|t| t.contains("fjernet som kanal"))
+    })
+    .await;
+
+    // Order, every-use, and the last channel stays.
+    let v = client.channels(&app, &OsRandom).await.unwrap();
+    let ids: Vec<uuid::Uuid> = v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let reversed: Vec<uuid::Uuid> = ids.iter().rev().copied().collect();
+    let v = client
+        .order_channels(&app, &reversed, &OsRandom)
+        .await
+        .unwrap();
+    assert_eq!(v["channels"][0]["id"], reversed[0].to_string());
+    let e = client
+        .order_channels(&app, &reversed[..1], &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("channel_order"));
+    assert_eq!(
+        client.set_every_use(&app, true, &OsRandom).await.unwrap()["notify_every_use"],
+        true
+    );
+    client
+        .remove_channel(&app, reversed[0], "111111", &OsRandom)
+        .await
+        .unwrap();
+    let v = client.channels(&app, &OsRandom).await.unwrap();
+    assert!(
+        v["recommendation"]
+            .as_str()
+            .unwrap()
+            .contains("two notification channels"),
+        "{v}"
+    );
+    let last: uuid::Uuid = v["channels"][0]["id"].as_str().unwrap().parse().unwrap();
+    let e = client
+        .remove_channel(&app, last, "111111", &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("channel_last"));
+}

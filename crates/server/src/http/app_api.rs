@@ -23,6 +23,11 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/app/v1/activation/complete", post(complete_activation))
         .route("/app/v1/me", get(me))
         .route("/app/v1/inbox", get(inbox))
+        .route("/app/v1/channels", get(list_channels).post(add_channel))
+        .route("/app/v1/channels/order", post(reorder_channels))
+        .route("/app/v1/channels/every-use", post(set_every_use))
+        .route("/app/v1/channels/{id}/confirm", post(confirm_channel))
+        .route("/app/v1/channels/{id}/remove", post(remove_channel))
         .route("/app/v1/activity", get(activity))
         .route("/app/v1/pairing/start", post(start_pairing))
         .route("/app/v1/pairing/{id}", get(pairing_status))
@@ -341,6 +346,123 @@ async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json
             "created_at": c.created_at.to_rfc3339(),
         })).collect::<Vec<_>>(),
     })))
+}
+
+fn channels_json(view: &crate::services::channels::ChannelView) -> Value {
+    json!({
+        "channels": view.channels.iter().map(|c| json!({
+            "id": c.id,
+            "kind": c.kind.as_str(),
+            "address": c.address,
+            "position": c.position,
+            "confirmed": c.is_confirmed(),
+        })).collect::<Vec<_>>(),
+        "notify_every_use": view.notify_every_use,
+        "recommendation": view.recommendation,
+    })
+}
+
+async fn list_channels(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(channels_json(
+        &state.sesam.list_channels(signed.device.id).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct AddChannel {
+    kind: String,
+    address: String,
+}
+
+async fn add_channel(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: AddChannel = json_body(&signed)?;
+    let c = state
+        .sesam
+        .add_channel(signed.device.id, &body.kind, &body.address)
+        .await?;
+    Ok(Json(json!({
+        "channel_id": c.id,
+        "message": "a confirmation code was sent to the new address; confirm it to start receiving messages there",
+    })))
+}
+
+#[derive(Deserialize)]
+struct ConfirmChannel {
+    code: String,
+}
+
+async fn confirm_channel(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: ConfirmChannel = json_body(&signed)?;
+    state
+        .sesam
+        .confirm_channel(signed.device.id, id, &body.code)
+        .await?;
+    Ok(Json(channels_json(
+        &state.sesam.list_channels(signed.device.id).await?,
+    )))
+}
+
+async fn remove_channel(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: PinBody = json_body(&signed)?;
+    state
+        .sesam
+        .remove_channel(signed.device.id, id, &body.pin_proof)
+        .await?;
+    Ok(Json(channels_json(
+        &state.sesam.list_channels(signed.device.id).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct ChannelOrder {
+    order: Vec<Uuid>,
+}
+
+async fn reorder_channels(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: ChannelOrder = json_body(&signed)?;
+    state
+        .sesam
+        .reorder_channels(signed.device.id, &body.order)
+        .await?;
+    Ok(Json(channels_json(
+        &state.sesam.list_channels(signed.device.id).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct EveryUse {
+    enabled: bool,
+}
+
+async fn set_every_use(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<Value>, ApiError> {
+    let body: EveryUse = json_body(&signed)?;
+    state
+        .sesam
+        .set_notify_every_use(signed.device.id, body.enabled)
+        .await?;
+    Ok(Json(channels_json(
+        &state.sesam.list_channels(signed.device.id).await?,
+    )))
 }
 
 /// The person's app inbox: every message sent to the app channel, newest first.

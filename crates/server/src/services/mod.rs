@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod audit;
+pub mod channels;
 pub mod chips;
 pub mod code_displays;
 pub mod devices;
