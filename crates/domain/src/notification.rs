@@ -59,7 +59,9 @@ impl Recipient {
     pub fn address(&self) -> String {
         match self {
             Self::Sms(p) => p.as_str().to_owned(),
-            Self::Email(e) => e.as_str().to_owned(),
+            // Mailbox names are treated as case-insensitive, as nearly every provider does,
+            // so one address cannot be registered twice in different case.
+            Self::Email(e) => e.as_str().to_lowercase(),
             Self::App(id) => id.to_string(),
         }
     }

@@ -223,6 +223,11 @@ pub async fn execute(
         AdminCommand::Identity(IdentityCommand::Show { user_id }) => {
             let v = sesam.show_identity(actor, &user_id).await?;
             let mut j = identity_json(&v.identity);
+            let channels = sesam.store.channel_choices(v.identity.id).await?;
+            j["channels"] = json!(channels
+                .iter()
+                .map(|c| json!({ "id": c.id, "kind": c.kind.as_str(), "address": c.address, "confirmed": c.is_confirmed() }))
+                .collect::<Vec<_>>());
             j["user_id_history"] = json!(v
                 .user_id_history
                 .iter()
@@ -268,6 +273,46 @@ pub async fn execute(
                     "Reopened {} ({}); state is now {}.",
                     user_id, i.national_id_masked, i.state
                 ),
+            })
+        }
+        AdminCommand::Identity(IdentityCommand::ChannelAdd {
+            user_id,
+            sms,
+            email,
+            reason,
+        }) => {
+            let (kind, address) = match (sms, email) {
+                (Some(n), _) => ("sms", n),
+                (None, Some(e)) => ("email", e),
+                (None, None) => {
+                    return Err(AppError::BadInput(
+                        "give --sms NUMBER or --email ADDR".into(),
+                    ));
+                }
+            };
+            let c = sesam
+                .operator_add_channel(actor, &user_id, kind, &address, &reason)
+                .await?;
+            Ok(Output {
+                json: json!({ "channel_id": c.id, "kind": c.kind.as_str(), "address": c.address }),
+                text: format!(
+                    "Added {} {} as a notification channel; every channel was told.",
+                    c.kind.as_str(),
+                    c.address
+                ),
+            })
+        }
+        AdminCommand::Identity(IdentityCommand::ChannelRemove {
+            user_id,
+            channel_id,
+            reason,
+        }) => {
+            sesam
+                .operator_remove_channel(actor, &user_id, channel_id, &reason)
+                .await?;
+            Ok(Output {
+                json: json!({ "removed": channel_id }),
+                text: "Removed the channel; it and the other channels were told.".into(),
             })
         }
         AdminCommand::Identity(IdentityCommand::Reissue { user_id, reason }) => {

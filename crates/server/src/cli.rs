@@ -181,6 +181,31 @@ pub enum IdentityCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Add a notification channel the person gives at the counter (confirmed in person).
+    ChannelAdd {
+        #[arg(value_name = "USER_ID")]
+        user_id: String,
+        #[arg(
+            long,
+            value_name = "NUMBER",
+            conflicts_with = "email",
+            required_unless_present = "email"
+        )]
+        sms: Option<String>,
+        #[arg(long, value_name = "ADDR")]
+        email: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Remove a notification channel at the person's request (it is told, too).
+    ChannelRemove {
+        #[arg(value_name = "USER_ID")]
+        user_id: String,
+        #[arg(value_name = "CHANNEL_ID")]
+        channel_id: uuid::Uuid,
+        #[arg(long)]
+        reason: String,
+    },
     /// Change a person's user ID at their request (the old one stays reserved 365 days).
     ChangeUserId {
         #[arg(value_name = "USER_ID")]

@@ -731,3 +731,98 @@ async fn messages_follow_the_persons_language() {
         "{body}"
     );
 }
+
+#[test]
+fn operators_add_and_remove_channels_at_the_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Data::Dir(dir.path().join("data"));
+    admin(
+        &data,
+        &enrol_args(
+            "0101901234",
+            "1990-01-01",
+            "+4512345678",
+            Some("anna.hansen"),
+        ),
+    )
+    .ok();
+    let show = admin(&data, &["--json", "identity", "show", "anna.hansen"])
+        .ok()
+        .json();
+    assert_eq!(show["channels"].as_array().unwrap().len(), 1, "{show}");
+    let added = admin(
+        &data,
+        &[
+            "--json",
+            "identity",
+            "channel-add",
+            "anna.hansen",
+            "--email",
+            "Anna@Example.dk",
+            "--reason",
+            "asked at the counter",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(added["address"], "anna@example.dk");
+    admin(
+        &data,
+        &[
+            "identity",
+            "channel-add",
+            "anna.hansen",
+            "--email",
+            "anna@example.dk",
+            "--reason",
+            "again",
+        ],
+    )
+    .fails_with("already registered");
+    admin(
+        &data,
+        &[
+            "identity",
+            "channel-add",
+            "anna.hansen",
+            "--sms",
+            "12345678",
+            "--reason",
+            "x",
+        ],
+    )
+    .fails_with("international form");
+    admin(
+        &data,
+        &["identity", "channel-add", "anna.hansen", "--reason", "x"],
+    )
+    .fails_with("required");
+    let phone = show["channels"][0]["id"].as_str().unwrap().to_owned();
+    admin(
+        &data,
+        &[
+            "identity",
+            "channel-remove",
+            "anna.hansen",
+            &phone,
+            "--reason",
+            "new number",
+        ],
+    )
+    .ok();
+    let email = added["channel_id"].as_str().unwrap().to_owned();
+    admin(
+        &data,
+        &[
+            "identity",
+            "channel-remove",
+            "anna.hansen",
+            &email,
+            "--reason",
+            "x",
+        ],
+    )
+    .fails_with("last confirmed channel");
+    let v = admin(&data, &["--json", "audit", "verify"]).ok().json();
+    assert_eq!(v["ok"], true);
+}

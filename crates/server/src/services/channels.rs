@@ -279,3 +279,116 @@ fn masked(c: &ChannelChoice) -> String {
         Channel::App => "app".into(),
     }
 }
+
+impl Sesam {
+    /// The operator adds a channel the person gave at the counter (confirmed there, in
+    /// person); every channel, the new one included, is told.
+    pub async fn operator_add_channel(
+        &self,
+        actor: &super::Actor,
+        user_id: &str,
+        kind: &str,
+        address: &str,
+        reason: &str,
+    ) -> Result<ChannelChoice, AppError> {
+        let reason = super::reason(reason)?;
+        let identity = self.identity_by_given_user_id(user_id).await?;
+        let recipient = match kind {
+            "sms" => Recipient::Sms(PhoneNumber::parse(address).map_err(DomainError::from)?),
+            _ => Recipient::Email(EmailAddress::parse(address).map_err(DomainError::from)?),
+        };
+        if self.store.channel_choices(identity.id).await?.len() >= MAX_CHANNELS {
+            return Err(refused(ChannelError::TooMany));
+        }
+        let now = self.clock.now();
+        let choice = ChannelChoice {
+            id: Uuid::now_v7(),
+            identity_id: identity.id,
+            kind: recipient.channel(),
+            address: recipient.address(),
+            position: 0,
+            confirmed_at: Some(now),
+            code_hash: None,
+            code_expires_at: None,
+            code_attempts: 0,
+            created_at: now,
+        };
+        let mut recipients = self.channels_of(&identity).await?;
+        recipients.insert(recipients.len().saturating_sub(1), recipient);
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(actor.audit_name(), "channel.added")
+                    .subject(identity.id.to_string())
+                    .reason(Some(reason))
+                    .details(json!({ "channel": choice.id, "kind": choice.kind.as_str() })),
+            ],
+            messages: self.queue(
+                &Event::ChannelAdded {
+                    address: masked(&choice),
+                    at: now,
+                },
+                &identity,
+                &recipients,
+            ),
+        };
+        self.store
+            .add_channel(&choice, effects)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => refused(ChannelError::Duplicate),
+                other => other.into(),
+            })?;
+        self.wake_outbox();
+        Ok(choice)
+    }
+
+    /// The operator removes a channel at the person's request; it is told too.
+    pub async fn operator_remove_channel(
+        &self,
+        actor: &super::Actor,
+        user_id: &str,
+        channel_id: Uuid,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        let reason = super::reason(reason)?;
+        let identity = self.identity_by_given_user_id(user_id).await?;
+        let recipients = self.channels_of(&identity).await?;
+        let mut unit = self
+            .store
+            .lock_channel(channel_id)
+            .await?
+            .filter(|u| u.choice().identity_id == identity.id)
+            .ok_or_else(|| refused(ChannelError::Unknown))?;
+        let choice = unit.choice().clone();
+        if choice.is_confirmed() && !unit.others().await?.iter().any(ChannelChoice::is_confirmed) {
+            return Err(refused(ChannelError::LastChannel));
+        }
+        let now = self.clock.now();
+        let effects = Effects {
+            audit: vec![
+                AuditDraft::new(actor.audit_name(), "channel.removed")
+                    .subject(identity.id.to_string())
+                    .reason(Some(reason))
+                    .details(json!({ "channel": choice.id, "kind": choice.kind.as_str() })),
+            ],
+            messages: self.queue(
+                &Event::ChannelRemoved {
+                    address: masked(&choice),
+                    at: now,
+                },
+                &identity,
+                &recipients,
+            ),
+        };
+        unit.remove(now, effects).await?;
+        self.wake_outbox();
+        Ok(())
+    }
+
+    async fn identity_by_given_user_id(&self, user_id: &str) -> Result<Identity, AppError> {
+        self.store
+            .identity_by_user_id(&sesam_domain::UserIdKey::of_input(user_id))
+            .await?
+            .ok_or_else(|| AppError::UnknownUserId(user_id.chars().take(48).collect()))
+    }
+}

@@ -187,7 +187,11 @@ impl IdentityStore for SqlStore {
                     id: Uuid::now_v7(),
                     identity_id: new.id,
                     kind,
-                    address: address.to_owned(),
+                    address: if kind == Channel::Email {
+                        address.to_lowercase()
+                    } else {
+                        address.to_owned()
+                    },
                     position,
                     confirmed_at: Some(new.created_at),
                     code_hash: None,
