@@ -77,15 +77,25 @@ async fn attempts_for_event(h: &Harness, event: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn mandatory_events_reach_every_channel_with_one_message_id() {
+async fn mandatory_events_reach_every_channel_with_one_message_id_on_sqlite() {
     let _serial = SERIAL.lock().await;
+    mandatory_events_reach_every_channel(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn mandatory_events_reach_every_channel_with_one_message_id_on_postgres() {
+    let _serial = SERIAL.lock().await;
+    mandatory_events_reach_every_channel(Backend::Postgres).await;
+}
+
+async fn mandatory_events_reach_every_channel(backend: Backend) {
     let Some(smtp) = SmtpSink::start() else {
         return;
     };
     let (sink, url) = SmsSink::start().await;
-    let h = harness_env(Backend::Sqlite, Some(&url), &smtp_env(smtp.port))
-        .await
-        .unwrap();
+    let Some(h) = harness_env(backend, Some(&url), &smtp_env(smtp.port)).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let _app = activated_app(
         &h,
