@@ -186,8 +186,20 @@ impl Sesam {
             .await?;
         device_unit.save(&device, Effects::default()).await?;
 
-        // Everyone who hears about it: every confirmed channel, the removed one included.
-        let recipients = self.channels_of(&identity).await?;
+        self.remove_channel_of(&identity, channel_id, format!("device:{device_id}"), None)
+            .await
+    }
+
+    /// Removes one of the identity's channels: refused for the last confirmed one; every
+    /// confirmed channel, the removed one included, is told.
+    async fn remove_channel_of(
+        &self,
+        identity: &Identity,
+        channel_id: Uuid,
+        actor: String,
+        reason: Option<String>,
+    ) -> Result<(), AppError> {
+        let recipients = self.channels_of(identity).await?;
         let mut unit = self
             .store
             .lock_channel(channel_id)
@@ -201,8 +213,9 @@ impl Sesam {
         let now = self.clock.now();
         let effects = Effects {
             audit: vec![
-                AuditDraft::new(format!("device:{device_id}"), "channel.removed")
+                AuditDraft::new(actor, "channel.removed")
                     .subject(identity.id.to_string())
+                    .reason(reason)
                     .details(json!({ "channel": choice.id, "kind": choice.kind.as_str() })),
             ],
             messages: if choice.is_confirmed() {
@@ -211,7 +224,7 @@ impl Sesam {
                         address: masked(&choice),
                         at: now,
                     },
-                    &identity,
+                    identity,
                     &recipients,
                 )
             } else {
@@ -352,37 +365,8 @@ impl Sesam {
     ) -> Result<(), AppError> {
         let reason = super::reason(reason)?;
         let identity = self.identity_by_given_user_id(user_id).await?;
-        let recipients = self.channels_of(&identity).await?;
-        let mut unit = self
-            .store
-            .lock_channel(channel_id)
-            .await?
-            .filter(|u| u.choice().identity_id == identity.id)
-            .ok_or_else(|| refused(ChannelError::Unknown))?;
-        let choice = unit.choice().clone();
-        if choice.is_confirmed() && !unit.others().await?.iter().any(ChannelChoice::is_confirmed) {
-            return Err(refused(ChannelError::LastChannel));
-        }
-        let now = self.clock.now();
-        let effects = Effects {
-            audit: vec![
-                AuditDraft::new(actor.audit_name(), "channel.removed")
-                    .subject(identity.id.to_string())
-                    .reason(Some(reason))
-                    .details(json!({ "channel": choice.id, "kind": choice.kind.as_str() })),
-            ],
-            messages: self.queue(
-                &Event::ChannelRemoved {
-                    address: masked(&choice),
-                    at: now,
-                },
-                &identity,
-                &recipients,
-            ),
-        };
-        unit.remove(now, effects).await?;
-        self.wake_outbox();
-        Ok(())
+        self.remove_channel_of(&identity, channel_id, actor.audit_name(), Some(reason))
+            .await
     }
 
     async fn identity_by_given_user_id(&self, user_id: &str) -> Result<Identity, AppError> {
