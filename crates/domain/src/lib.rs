@@ -25,6 +25,7 @@ pub mod pskc;
 pub mod random;
 pub mod secrets;
 pub mod service_provider;
+pub mod signing_keys;
 pub mod text;
 pub mod totp;
 pub mod user_id;

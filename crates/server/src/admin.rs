@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use sesam_domain::Identity;
 
+use crate::cli::KeysCommand;
 use crate::cli::{
     AdminArgs, AdminCommand, AuditCommand, CodeDisplayCommand, IdentityCommand, SpCommand,
 };
@@ -391,6 +392,42 @@ pub async fn execute(
                     ),
                 })
             }
+        }
+        AdminCommand::Keys(command) => {
+            let keys = match command {
+                KeysCommand::Rotate => sesam.rotate_signing_keys(actor).await?,
+                KeysCommand::List => {
+                    sesam.ensure_signing_keys().await?;
+                    sesam.store.signing_keys().await?
+                }
+            };
+            let rows: Vec<Value> = keys
+                .iter()
+                .map(|k| {
+                    json!({
+                        "kid": k.kid,
+                        "state": k.state.as_str(),
+                        "created_at": k.created_at.to_rfc3339(),
+                        "retire_after": k.retire_after.map(|t| t.to_rfc3339()),
+                    })
+                })
+                .collect();
+            let text = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}  {:<7}  created {}",
+                        k.kid,
+                        k.state.as_str(),
+                        k.created_at
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Output {
+                json: json!({ "keys": rows }),
+                text,
+            })
         }
         AdminCommand::Audit(AuditCommand::Verify) => {
             let r = sesam.verify_audit().await?;

@@ -86,6 +86,18 @@ pub enum AdminCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The token-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Rotate: the published next key starts signing, the signing key retires (still
+    /// published for a day), and a new next key is published.
+    Rotate,
+    /// List the keys and their states.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

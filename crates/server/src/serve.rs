@@ -37,6 +37,7 @@ pub async fn run(args: ServeArgs) -> Result<(), AppError> {
     let config = Config::load(&flags, &ProcessEnv)?;
     init_logging(&config)?;
     let sesam = Sesam::open(&config).await?;
+    sesam.ensure_signing_keys().await?;
     serve(config, sesam, shutdown_signal()).await
 }
 

@@ -283,3 +283,88 @@ async fn readiness_fails_when_the_database_is_gone() {
         200
     );
 }
+
+#[tokio::test]
+async fn signing_keys_are_published_before_they_sign_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Data::Dir(dir.path().join("data"));
+    let server = Server::start(&data, &[]);
+    let http = http_client();
+    let jwks = |body: serde_json::Value| -> Vec<String> {
+        body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first: serde_json::Value = http
+        .get(format!("{}/jwks.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        first["keys"].as_array().unwrap().len(),
+        2,
+        "one signing, one next: {first}"
+    );
+    let k = &first["keys"][0];
+    assert_eq!(
+        (k["kty"].as_str(), k["crv"].as_str(), k["alg"].as_str()),
+        (Some("EC"), Some("P-256"), Some("ES256"))
+    );
+    assert!(k.get("d").is_none(), "never the private key");
+    assert_eq!(k["x"].as_str().unwrap().len(), 43);
+
+    let listed = admin(&data, &["--json", "keys", "list"]).ok().json();
+    let states: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["active", "next"]);
+    let next = listed["keys"][1]["kid"].as_str().unwrap().to_owned();
+
+    let rotated = admin(&data, &["--json", "keys", "rotate"]).ok().json();
+    let states: Vec<(String, String)> = rotated["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(states.iter().filter(|(_, s)| s == "retired").count(), 1);
+    assert!(
+        states.contains(&(next.clone(), "active".into())),
+        "the published next key signs now: {states:?}"
+    );
+    let after: serde_json::Value = http
+        .get(format!("{}/jwks.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids = jwks(after);
+    assert_eq!(
+        kids.len(),
+        3,
+        "retired, active and new next are all published"
+    );
+    for k in jwks(first) {
+        assert!(kids.contains(&k));
+    }
+    assert_eq!(
+        admin(&data, &["--json", "audit", "verify"]).ok().json()["ok"],
+        true
+    );
+}

@@ -9,6 +9,7 @@ use sesam_domain::code_display::CodeDisplay;
 use sesam_domain::device::{Device, DeviceName};
 use sesam_domain::notification::{Channel, OutgoingMessage};
 use sesam_domain::pairing::Pairing;
+use sesam_domain::signing_keys::SigningKey;
 use sesam_domain::{
     ActivationGrant, AuditDraft, AuditEntry, ChainHead, Identity, IdentityState, Timestamp, UserId,
     UserIdKey, identity::Enrolment,
@@ -27,6 +28,7 @@ pub trait Store:
     + CodeDisplayStore
     + ChipStore
     + ChannelStore
+    + SigningKeyStore
     + OutboxStore
     + ServiceProviderStore
     + AuditStore
@@ -587,5 +589,18 @@ pub trait ChannelStore: Send + Sync {
         enabled: bool,
         at: Timestamp,
         effects: Effects,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Replaces the key set (keys not in `keys` are deleted), with its audit entry.
+    async fn replace_signing_keys(
+        &self,
+        keys: &[SigningKey],
+        at: Timestamp,
+        audit: &AuditDraft,
     ) -> Result<(), StoreError>;
 }

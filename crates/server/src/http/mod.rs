@@ -117,6 +117,13 @@ impl From<AppError> for ApiError {
     }
 }
 
+/// The published token-signing keys (JWKS), including the next key before it signs.
+async fn jwks(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    Ok(axum::Json(state.sesam.jwks().await?))
+}
+
 async fn not_found() -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
@@ -136,7 +143,8 @@ pub fn router(state: AppState) -> Router {
         .merge(app_api::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render));
+        .route("/metrics", get(metrics::render))
+        .route("/jwks.json", get(jwks));
     if dev {
         routes = routes.route("/dev/outbox", get(dev_outbox::page));
     }

@@ -10,6 +10,7 @@ pub mod devices;
 pub mod identities;
 pub mod notifications;
 pub mod service_providers;
+pub mod signing_keys;
 
 use sesam_domain::text::first_hidden;
 

@@ -54,5 +54,10 @@ pub(super) fn migrator() -> Migrator {
             "activation",
             include_str!("../../migrations/postgres/0002_activation.sql"),
         ),
+        migration(
+            3,
+            "signing keys",
+            include_str!("../../migrations/postgres/0003_signing_keys.sql"),
+        ),
     ])
 }

@@ -21,6 +21,7 @@ mod outbox;
 mod pairings;
 mod rows;
 mod service_providers;
+mod signing_keys;
 mod store;
 
 pub use store::SqlStore;

@@ -56,5 +56,10 @@ pub(super) fn migrator() -> Migrator {
             "activation",
             include_str!("../../migrations/sqlite/0002_activation.sql"),
         ),
+        migration(
+            3,
+            "signing keys",
+            include_str!("../../migrations/sqlite/0003_signing_keys.sql"),
+        ),
     ])
 }
