@@ -1,0 +1,141 @@
+//! ID tokens: ES256 JWS (RFC 7515) with the claims of DESIGN §4, signed by the active
+//! signing key; verifiable with the published JWKS.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use p256::SecretKey;
+use p256::pkcs8::EncodePrivateKey;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::OAuthError;
+
+/// ID tokens live 5 minutes (DESIGN §4).
+pub const LIFETIME_SECONDS: i64 = 300;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub acr: String,
+    pub amr: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<serde_json::Value>,
+}
+
+/// A signing key ready to sign: its id and its private scalar.
+pub struct TokenSigner {
+    kid: String,
+    key: EncodingKey,
+}
+
+impl TokenSigner {
+    /// From the raw 32-byte P-256 scalar (as opened from the sealed store record).
+    pub fn from_scalar(kid: &str, scalar: &[u8]) -> Result<Self, OAuthError> {
+        let secret = SecretKey::from_slice(scalar)
+            .map_err(|_| OAuthError::ServerError("the signing key is damaged".into()))?;
+        let der = Zeroizing::new(
+            secret
+                .to_pkcs8_der()
+                .map_err(|_| OAuthError::ServerError("the signing key cannot be encoded".into()))?
+                .as_bytes()
+                .to_vec(),
+        );
+        Ok(Self {
+            kid: kid.to_owned(),
+            key: EncodingKey::from_ec_der(&der),
+        })
+    }
+
+    pub fn sign(&self, claims: &IdTokenClaims) -> Result<String, OAuthError> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key)
+            .map_err(|e| OAuthError::ServerError(format!("signing failed: {e}")))
+    }
+}
+
+/// Verifies an ID token against one JWK (tests and the demo relying party use this).
+pub fn verify(
+    token: &str,
+    jwk: &serde_json::Value,
+    issuer: &str,
+    audience: &str,
+) -> Result<IdTokenClaims, OAuthError> {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone())
+        .map_err(|e| OAuthError::InvalidRequest(format!("not a JWK: {e}")))?;
+    let key = DecodingKey::from_jwk(&jwk)
+        .map_err(|e| OAuthError::InvalidRequest(format!("unusable JWK: {e}")))?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    jsonwebtoken::decode::<IdTokenClaims>(token, &key, &validation)
+        .map(|d| d.claims)
+        .map_err(|e| OAuthError::InvalidGrant(format!("the ID token does not verify: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use sesam_domain::Timestamp;
+    use sesam_domain::signing_keys::{KeyState, SigningKey};
+
+    use super::*;
+
+    fn claims(now: i64) -> IdTokenClaims {
+        IdTokenClaims {
+            iss: "https://login.example.dk".into(),
+            sub: "pairwise-sub".into(),
+            aud: "sp_1".into(),
+            exp: now + LIFETIME_SECONDS,
+            iat: now,
+            auth_time: now,
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            acr: "http://eidas.europa.eu/LoA/substantial".into(),
+            amr: vec!["hwk".into(), "pin".into()],
+            authorization_details: None,
+        }
+    }
+
+    #[test]
+    fn signed_tokens_verify_with_the_published_jwk_only() {
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        let scalar = [7u8; 32];
+        let secret = SecretKey::from_slice(&scalar).unwrap();
+        let record = SigningKey {
+            kid: "k1".into(),
+            state: KeyState::Active,
+            public_sec1: secret.public_key().to_sec1_point(false).as_bytes().to_vec(),
+            private_sealed: vec![],
+            created_at: Timestamp::from_millis(0),
+            retire_after: None,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let token = TokenSigner::from_scalar("k1", &scalar)
+            .unwrap()
+            .sign(&claims(now))
+            .unwrap();
+        let got = verify(&token, &record.jwk(), "https://login.example.dk", "sp_1").unwrap();
+        assert_eq!(got, claims(now));
+        assert!(verify(&token, &record.jwk(), "https://other.example", "sp_1").is_err());
+        assert!(verify(&token, &record.jwk(), "https://login.example.dk", "sp_2").is_err());
+        let other = SecretKey::from_slice(&[8u8; 32]).unwrap();
+        let wrong = SigningKey {
+            public_sec1: other.public_key().to_sec1_point(false).as_bytes().to_vec(),
+            ..record
+        };
+        assert!(verify(&token, &wrong.jwk(), "https://login.example.dk", "sp_1").is_err());
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(
+            (header.alg, header.kid.as_deref()),
+            (Algorithm::ES256, Some("k1"))
+        );
+    }
+}
