@@ -76,6 +76,7 @@ impl MasterKey {
             pin_proof: self.derive("app-pin/ecies"),
             seed_check: self.derive("code-display/seed-check"),
             channel_code: self.derive("channel/confirmation-code"),
+            pairwise: self.derive("oidc/pairwise-subject"),
         }
     }
 }
@@ -101,6 +102,7 @@ pub struct SecretKeys {
     pin_proof: [u8; 32],
     seed_check: [u8; 32],
     channel_code: [u8; 32],
+    pairwise: [u8; 32],
 }
 
 impl fmt::Debug for SecretKeys {
@@ -219,6 +221,15 @@ impl SecretKeys {
         )
     }
 
+    /// The pairwise subject (`sub`) of an identity at one service provider: stable for the
+    /// same person and SP, unrelated across SPs, and not derivable from the national ID
+    /// number (it is keyed, and computed from the random identity id).
+    pub fn pairwise_subject(&self, sector: &str, identity_id: Uuid) -> String {
+        use base64::Engine;
+        let mac = hmac_sha256(&self.pairwise, &[sector.as_bytes(), identity_id.as_bytes()]);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
+    }
+
     /// The server's key for app PIN proofs.
     pub fn pin_key(&self) -> crate::app_protocol::PinKey {
         crate::app_protocol::PinKey::from_material(self.pin_proof)
@@ -325,6 +336,24 @@ mod tests {
             hex::encode(keys.key_check()),
             "12355f1cbc6ac83786ae13745e9c53b00aa59a36021d9f58e4b4768cbbb60fb1"
         );
+    }
+
+    #[test]
+    fn pairwise_subjects_are_stable_per_sp_and_differ_across_sps() {
+        let keys = key().keys();
+        let id = Uuid::from_u128(42);
+        let a = keys.pairwise_subject("sp_bank", id);
+        assert_eq!(a, key().keys().pairwise_subject("sp_bank", id));
+        assert_ne!(a, keys.pairwise_subject("sp_tax", id));
+        assert_ne!(a, keys.pairwise_subject("sp_bank", Uuid::from_u128(43)));
+        assert_ne!(
+            a,
+            MasterKey::from_hex(&"22".repeat(32))
+                .unwrap()
+                .keys()
+                .pairwise_subject("sp_bank", id)
+        );
+        assert_eq!(a.len(), 43);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! OAuth error code they map to, once, at the edge.
 #![forbid(unsafe_code)]
 
+pub mod client_auth;
 pub mod error;
 pub mod id_token;
 pub mod pkce;
