@@ -61,6 +61,16 @@ async fn health_readiness_metrics_and_json_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413, "bodies over 64 KiB are refused");
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["error"], "request_too_large");
+    let r = http
+        .post(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["error"], "method_not_allowed");
 
     let metrics = http
         .get(format!("{}/metrics", server.base))
