@@ -296,22 +296,28 @@ impl AppClient {
         Ok((v["status"].as_str().unwrap_or("unknown").to_owned(), device))
     }
 
+    /// A device-signed GET whose answer is a list under `field`.
+    async fn signed_list<T: serde::de::DeserializeOwned>(
+        &self,
+        state: &AppState,
+        path: &str,
+        field: &str,
+        random: &dyn Random,
+    ) -> Result<T, AppError> {
+        let v = self
+            .signed(state, reqwest::Method::GET, path, None, random)
+            .await?;
+        Self::parse(v[field].clone())
+    }
+
     /// Requests waiting for this person's decision.
     pub async fn requests(
         &self,
         state: &AppState,
         random: &dyn Random,
     ) -> Result<Vec<PendingRequest>, AppError> {
-        let v = self
-            .signed(
-                state,
-                reqwest::Method::GET,
-                "/app/v1/approvals",
-                None,
-                random,
-            )
-            .await?;
-        Self::parse(v["requests"].clone())
+        self.signed_list(state, "/app/v1/approvals", "requests", random)
+            .await
     }
 
     fn pin_proof(
@@ -623,10 +629,8 @@ impl AppClient {
         state: &AppState,
         random: &dyn Random,
     ) -> Result<Vec<Value>, AppError> {
-        let v = self
-            .signed(state, reqwest::Method::GET, "/app/v1/inbox", None, random)
-            .await?;
-        Self::parse(v["messages"].clone())
+        self.signed_list(state, "/app/v1/inbox", "messages", random)
+            .await
     }
 
     /// Every message sesam sent the person and its delivery status, newest first.
@@ -635,16 +639,8 @@ impl AppClient {
         state: &AppState,
         random: &dyn Random,
     ) -> Result<Vec<Value>, AppError> {
-        let v = self
-            .signed(
-                state,
-                reqwest::Method::GET,
-                "/app/v1/activity",
-                None,
-                random,
-            )
-            .await?;
-        Self::parse(v["messages"].clone())
+        self.signed_list(state, "/app/v1/activity", "messages", random)
+            .await
     }
 
     /// Who this app belongs to, and the person's devices.
