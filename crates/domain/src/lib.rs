@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod app_protocol;
 pub mod audit;
+pub mod authorization;
 pub mod channels;
 pub mod chip;
 pub mod clock;
@@ -21,6 +22,7 @@ pub mod national_id;
 pub mod notification;
 pub mod pairing;
 pub mod password;
+pub mod password_guard;
 pub mod pskc;
 pub mod random;
 pub mod secrets;

@@ -122,6 +122,18 @@ pub enum Event {
     },
     /// The person blocked their whole identity.
     IdentitySuspended { at: Timestamp },
+    /// The password was locked after wrong entries.
+    PasswordLocked {
+        at: Timestamp,
+        until_reactivated: bool,
+    },
+    /// The identity was used to log in at a service provider (only for people who opted
+    /// in to a message on every use).
+    IdentityUsed {
+        service_provider: String,
+        action: String,
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -142,11 +154,13 @@ impl Event {
             Self::ChannelRemoved { .. } => "channel.removed",
             Self::AuthenticatorRevoked { .. } => "authenticator.revoked",
             Self::CodeDisplayLocked { .. } => "authenticator.code_display_locked",
+            Self::PasswordLocked { .. } => "authenticator.password_locked",
+            Self::IdentityUsed { .. } => "identity.used",
         }
     }
 
     pub fn mandatory(&self) -> bool {
-        true
+        !matches!(self, Self::IdentityUsed { .. })
     }
 
     pub fn delivery(&self) -> Delivery {
@@ -157,7 +171,9 @@ impl Event {
             Self::ChannelAdded { .. } | Self::ChannelRemoved { .. } => Delivery::AllChannels,
             Self::ActivationVoided { .. }
             | Self::AppLocked { .. }
-            | Self::CodeDisplayLocked { .. } => Delivery::FirstWorking,
+            | Self::CodeDisplayLocked { .. }
+            | Self::PasswordLocked { .. }
+            | Self::IdentityUsed { .. } => Delivery::FirstWorking,
             Self::CodeDisplayActivated { .. }
             | Self::ChipActivated { .. }
             | Self::AuthenticatorRevoked { .. } => Delivery::AllChannels,
@@ -293,6 +309,22 @@ impl Event {
                 "sesam: Dit sesam blev spærret {}. Intet kan bruges, før det genåbnes. Var det ikke dig? Kontakt sesam-support.",
                 t(at)
             ),
+            Self::PasswordLocked {
+                at,
+                until_reactivated,
+            } => format!(
+                "sesam: Din adgangskode blev låst {} efter forkerte forsøg{}. {NOT_YOU}",
+                t(at),
+                lock(*until_reactivated)
+            ),
+            Self::IdentityUsed {
+                service_provider,
+                action,
+                at,
+            } => format!(
+                "sesam: Dit sesam blev brugt hos {service_provider} ({action}) {}. {NOT_YOU}",
+                t(at)
+            ),
         }
     }
 
@@ -399,6 +431,22 @@ impl Event {
             ),
             Self::IdentitySuspended { at } => format!(
                 "sesam: Your sesam was blocked {}. Nothing can be used until it is reopened. Was it not you? Contact sesam support.",
+                t(at)
+            ),
+            Self::PasswordLocked {
+                at,
+                until_reactivated,
+            } => format!(
+                "sesam: Your password was locked {} after wrong attempts{}. {NOT_YOU}",
+                t(at),
+                lock(*until_reactivated)
+            ),
+            Self::IdentityUsed {
+                service_provider,
+                action,
+                at,
+            } => format!(
+                "sesam: Your sesam was used at {service_provider} ({action}) {}. {NOT_YOU}",
                 t(at)
             ),
         }

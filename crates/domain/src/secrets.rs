@@ -77,6 +77,7 @@ impl MasterKey {
             seed_check: self.derive("code-display/seed-check"),
             channel_code: self.derive("channel/confirmation-code"),
             pairwise: self.derive("oidc/pairwise-subject"),
+            flow_token: self.derive("oidc/flow-token"),
         }
     }
 }
@@ -103,6 +104,7 @@ pub struct SecretKeys {
     seed_check: [u8; 32],
     channel_code: [u8; 32],
     pairwise: [u8; 32],
+    flow_token: [u8; 32],
 }
 
 impl fmt::Debug for SecretKeys {
@@ -193,6 +195,17 @@ impl SecretKeys {
     /// Recognises a code display's seed on a repeated import without opening stored seeds.
     pub fn seed_check(&self, serial: &str, seed: &[u8]) -> [u8; 32] {
         hmac_sha256(&self.seed_check, &[serial.as_bytes(), seed])
+    }
+
+    /// The keyed hash under which a bearer value of the login and token flows is stored
+    /// or compared (`kind` names it: "code", "refresh", "par", "session", "browser",
+    /// "csrf"): the values carry 256 random bits, so a fast keyed hash suffices, and a
+    /// database copy holds nothing that can be presented.
+    pub fn flow_token_hash(&self, kind: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
+        all.push(kind.as_bytes());
+        all.extend_from_slice(parts);
+        hmac_sha256(&self.flow_token, &all)
     }
 
     pub fn client_secret_hash(&self, client_id: &str, secret: &str) -> [u8; 32] {

@@ -1,4 +1,5 @@
 //! OAuth 2.0 / OpenID Connect errors, named after what went wrong, each with its wire code.
+//! The HTTP layer maps them to statuses once; nothing else decides an error code.
 
 use thiserror::Error;
 
@@ -15,7 +16,25 @@ pub enum OAuthError {
     #[error("only response_type=code is supported")]
     UnsupportedResponseType,
     #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("the person has no session here; call again without prompt=none")]
+    LoginRequired,
+    #[error("{0}")]
+    UnmetAuthenticationRequirements(String),
+    #[error("{0}")]
+    InvalidRequestUri(String),
+    #[error("the request object (request=...) is not supported; use PAR")]
+    RequestNotSupported,
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("{0}")]
     ServerError(String),
+    #[error("the service cannot answer right now; try again shortly")]
+    TemporarilyUnavailable,
 }
 
 impl OAuthError {
@@ -27,7 +46,20 @@ impl OAuthError {
             Self::InvalidGrant(_) => "invalid_grant",
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::LoginRequired => "login_required",
+            Self::UnmetAuthenticationRequirements(_) => "unmet_authentication_requirements",
+            Self::InvalidRequestUri(_) => "invalid_request_uri",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::AccessDenied(_) => "access_denied",
+            Self::InvalidToken(_) => "invalid_token",
             Self::ServerError(_) => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
+    }
+
+    pub fn invalid_request(why: impl Into<String>) -> Self {
+        Self::InvalidRequest(why.into())
     }
 }

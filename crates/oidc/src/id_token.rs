@@ -26,6 +26,9 @@ pub struct IdTokenClaims {
     pub amr: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<serde_json::Value>,
+    /// The session the login belongs to (for logout).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
 }
 
 /// A signing key ready to sign: its id and its private scalar.
@@ -52,9 +55,26 @@ impl TokenSigner {
         })
     }
 
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
     pub fn sign(&self, claims: &IdTokenClaims) -> Result<String, OAuthError> {
+        self.sign_typed(claims, None)
+    }
+
+    /// Signs any claims, with an explicit `typ` header where the token type needs one
+    /// (`at+jwt` for access tokens, RFC 9068), so one kind cannot pass for another.
+    pub fn sign_typed<T: Serialize>(
+        &self,
+        claims: &T,
+        typ: Option<&str>,
+    ) -> Result<String, OAuthError> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
+        if let Some(t) = typ {
+            header.typ = Some(t.to_owned());
+        }
         jsonwebtoken::encode(&header, claims, &self.key)
             .map_err(|e| OAuthError::ServerError(format!("signing failed: {e}")))
     }
@@ -79,6 +99,33 @@ pub fn verify(
         .map_err(|e| OAuthError::InvalidGrant(format!("the ID token does not verify: {e}")))
 }
 
+/// The `kid` a token's header names.
+pub fn kid_of(token: &str) -> Result<Option<String>, OAuthError> {
+    jsonwebtoken::decode_header(token)
+        .map(|h| h.kid)
+        .map_err(|_| OAuthError::invalid_request("id_token_hint is not a JWT"))
+}
+
+/// The audience (client id) of an ID token this issuer signed, accepted after expiry
+/// (for `id_token_hint` at logout, which may come long after the token's 5 minutes).
+pub fn audience_of_expired(
+    token: &str,
+    jwk: &serde_json::Value,
+    issuer: &str,
+) -> Result<String, OAuthError> {
+    let bad = || OAuthError::invalid_request("id_token_hint is not an ID token of this server");
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).map_err(|_| bad())?;
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| bad())?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_issuer(&[issuer]);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["iss", "aud"]);
+    jsonwebtoken::decode::<IdTokenClaims>(token, &key, &validation)
+        .map(|d| d.claims.aud)
+        .map_err(|_| bad())
+}
+
 #[cfg(test)]
 mod tests {
     use sesam_domain::Timestamp;
@@ -98,6 +145,7 @@ mod tests {
             acr: "http://eidas.europa.eu/LoA/substantial".into(),
             amr: vec!["hwk".into(), "pin".into()],
             authorization_details: None,
+            sid: None,
         }
     }
 

@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// The private key for --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Register a demo service provider and serve a demo relying party at /demo.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Args)]

@@ -123,6 +123,8 @@ pub struct Config {
     /// How long the dispatcher's claim on a message lasts (a crashed node's claims are
     /// taken over after this).
     pub outbox_lease_seconds: i64,
+    /// Serve the demo relying party at `/demo` (`serve --demo`).
+    pub demo: bool,
 }
 
 /// Values given on the command line (all optional).
@@ -313,6 +315,7 @@ impl Config {
                     })?,
                 None => sesam_notify::DEFAULT_LEASE_SECONDS,
             },
+            demo: false,
         })
     }
 

@@ -22,6 +22,10 @@ pub struct Sesam {
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// Wakes the outbox dispatcher after a flow wrote messages.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The OpenID Connect issuer: the public URL without a trailing slash.
+    pub issuer: Arc<str>,
+    /// Whether cookies get `Secure` (the public URL is https).
+    pub secure_cookies: bool,
 }
 
 impl Sesam {
@@ -52,6 +56,8 @@ impl Sesam {
     /// Sets up what depends on the public URL (the WebAuthn relying party: its ID is the
     /// URL's host name, its origin the URL).
     pub fn with_public_url(mut self, url: &url::Url) -> Self {
+        self.issuer = Arc::from(url.as_str().trim_end_matches('/'));
+        self.secure_cookies = url.scheme() == "https";
         self.webauthn = url.domain().and_then(|host| {
             webauthn_rs::WebauthnBuilder::new(host, url)
                 .ok()?
@@ -81,6 +87,8 @@ impl Sesam {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             passwords: Arc::new(crate::password_pool::PasswordPool::default_for_machine()),
             webauthn: None,
+            issuer: Arc::from("http://localhost:8080"),
+            secure_cookies: false,
         }
     }
 }

@@ -29,6 +29,9 @@ pub enum AppError {
     },
     #[error("the audit log is broken: {0}")]
     AuditBroken(#[from] sesam_domain::AuditChainError),
+    /// An OAuth / OpenID Connect refusal, answered with its own error code.
+    #[error("{0}")]
+    Protocol(#[from] sesam_oidc::OAuthError),
 }
 
 impl AppError {
@@ -36,6 +39,11 @@ impl AppError {
     pub fn is_client_error(&self) -> bool {
         match self {
             Self::Invalid(_) | Self::UnknownUserId(_) | Self::BadInput(_) => true,
+            Self::Protocol(e) => !matches!(
+                e,
+                sesam_oidc::OAuthError::ServerError(_)
+                    | sesam_oidc::OAuthError::TemporarilyUnavailable
+            ),
             Self::Store(e) => matches!(
                 e,
                 StoreError::NationalIdTaken

@@ -14,6 +14,9 @@ use crate::error::AppError;
 pub struct PasswordPool {
     params: PasswordHasherParams,
     permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when there is no real hash to check
+    /// (unknown user ID, no password, locked), so every login attempt costs the same.
+    dummy: tokio::sync::OnceCell<String>,
 }
 
 impl PasswordPool {
@@ -24,6 +27,7 @@ impl PasswordPool {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -35,6 +39,7 @@ impl PasswordPool {
         Self {
             params: PasswordHasherParams::OWASP,
             permits: Arc::new(Semaphore::new(cores)),
+            dummy: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -64,6 +69,29 @@ impl PasswordPool {
             .await?
             .map_err(|e: PasswordError| AppError::Invalid(e.into()))
     }
+
+    /// Spends exactly what a real verification spends, and answers "wrong".
+    pub async fn verify_nothing(
+        &self,
+        pw: Password,
+        random: Arc<dyn Random>,
+    ) -> Result<bool, AppError> {
+        let phc = self
+            .dummy
+            .get_or_try_init(|| async {
+                let filler = Password::for_login(&hex_string(
+                    &sesam_domain::random::random_bytes::<16>(&*random),
+                ));
+                self.hash(filler, random.clone()).await
+            })
+            .await?
+            .clone();
+        self.verify(pw, phc).await.map(|_| false)
+    }
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 impl Sesam {

@@ -34,7 +34,8 @@ pub async fn run(args: ServeArgs) -> Result<(), AppError> {
         tls_key: args.tls_key,
         ..args.data.overrides()
     };
-    let config = Config::load(&flags, &ProcessEnv)?;
+    let mut config = Config::load(&flags, &ProcessEnv)?;
+    config.demo = args.demo;
     init_logging(&config)?;
     let sesam = Sesam::open(&config).await?;
     sesam.ensure_signing_keys().await?;
@@ -115,6 +116,7 @@ fn start(
         sesam: sesam.clone(),
         metrics: http::install_recorder(),
         dev_outbox,
+        demo: None,
     };
     Ok((state, stop_tx))
 }
@@ -126,7 +128,10 @@ pub async fn serve_on(
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    let (state, stop) = start(&config, &sesam)?;
+    let (mut state, stop) = start(&config, &sesam)?;
+    if config.demo {
+        state.demo = Some(Arc::new(http::demo::DemoClient::ensure(&sesam).await?));
+    }
     let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tracing::info!(
         listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -161,7 +166,10 @@ async fn serve_tls(
                 tls.key.display()
             ))
         })?;
-    let (state, stop) = start(&config, &sesam)?;
+    let (mut state, stop) = start(&config, &sesam)?;
+    if config.demo {
+        state.demo = Some(Arc::new(http::demo::DemoClient::ensure(&sesam).await?));
+    }
     let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let handle = axum_server::Handle::new();
     let h = handle.clone();

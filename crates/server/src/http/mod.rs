@@ -2,9 +2,13 @@
 //! design: handlers call application services and map their errors once, here.
 
 pub mod app_api;
+pub mod demo;
 mod dev_outbox;
 mod health;
+mod login;
 mod metrics;
+mod oidc;
+pub mod pages;
 
 use std::time::Duration;
 
@@ -31,6 +35,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Set when no real notification channel is configured.
     pub dev_outbox: Option<std::sync::Arc<sesam_notify::DevOutbox>>,
+    /// The demo relying party (`serve --demo`).
+    pub demo: Option<std::sync::Arc<demo::DemoClient>>,
 }
 
 /// JSON request bodies whose rejections are JSON errors too.
@@ -124,7 +130,7 @@ async fn jwks(
     Ok(axum::Json(state.sesam.jwks().await?))
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
         code: "not_found",
@@ -177,10 +183,13 @@ pub fn router(state: AppState) -> Router {
     let dev = state.dev_outbox.is_some();
     let mut routes = Router::new()
         .merge(app_api::routes())
+        .merge(oidc::routes())
+        .merge(login::routes())
+        .merge(demo::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .route("/jwks.json", get(jwks));
+        .route(sesam_oidc::discovery::paths::JWKS, get(jwks));
     if dev {
         routes = routes.route("/dev/outbox", get(dev_outbox::page));
     }

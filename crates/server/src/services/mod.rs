@@ -3,14 +3,17 @@
 
 pub mod activation;
 pub mod audit;
+pub mod authorization;
 pub mod channels;
 pub mod chips;
 pub mod code_displays;
 pub mod devices;
 pub mod identities;
+pub mod login;
 pub mod notifications;
 pub mod service_providers;
 pub mod signing_keys;
+pub mod tokens;
 
 use sesam_domain::text::first_hidden;
 

@@ -59,5 +59,10 @@ pub(super) fn migrator() -> Migrator {
             "signing keys",
             include_str!("../../migrations/postgres/0003_signing_keys.sql"),
         ),
+        migration(
+            4,
+            "oidc",
+            include_str!("../../migrations/postgres/0004_oidc.sql"),
+        ),
     ])
 }

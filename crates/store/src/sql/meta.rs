@@ -24,6 +24,17 @@ impl MetaStore for SqlStore {
         Ok(row.try_get("value")?)
     }
 
+    async fn meta_set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
             .bind(key)

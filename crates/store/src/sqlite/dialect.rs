@@ -61,5 +61,10 @@ pub(super) fn migrator() -> Migrator {
             "signing keys",
             include_str!("../../migrations/sqlite/0003_signing_keys.sql"),
         ),
+        migration(
+            4,
+            "oidc",
+            include_str!("../../migrations/sqlite/0004_oidc.sql"),
+        ),
     ])
 }

@@ -1,0 +1,111 @@
+//! Request parameters as the protocol sees them: each name at most once (RFC 6749 §3.1),
+//! an empty value the same as no value, and every value bounded in size, so nothing
+//! downstream has to think about repeats or huge inputs.
+
+use std::collections::HashMap;
+
+use crate::OAuthError;
+
+/// The most parameters one request may carry.
+pub const MAX_PARAMS: usize = 64;
+/// The longest value accepted for any parameter.
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    /// From decoded name/value pairs (query string or form body).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, OAuthError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut map = HashMap::new();
+        for (i, (k, v)) in pairs.into_iter().enumerate() {
+            if i >= MAX_PARAMS {
+                return Err(OAuthError::invalid_request(format!(
+                    "too many parameters (at most {MAX_PARAMS})"
+                )));
+            }
+            let (k, v): (String, String) = (k.into(), v.into());
+            if k.len() > 64 {
+                return Err(OAuthError::invalid_request("a parameter name is too long"));
+            }
+            if v.len() > MAX_VALUE_BYTES {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {k} is longer than {MAX_VALUE_BYTES} bytes"
+                )));
+            }
+            if map.contains_key(&k) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {k} is repeated; each parameter may appear once"
+                )));
+            }
+            map.insert(k, v);
+        }
+        map.retain(|_, v| !v.is_empty());
+        Ok(Self(map))
+    }
+
+    /// From an `application/x-www-form-urlencoded` string.
+    pub fn from_urlencoded(s: &str) -> Result<Self, OAuthError> {
+        Self::from_pairs(
+            form_urlencoded::parse(s.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_and_oversized_values_are_refused() {
+        let e = Params::from_pairs([("scope", "openid"), ("scope", "openid")]).unwrap_err();
+        assert!(e.to_string().contains("scope is repeated"), "{e}");
+        let long = "x".repeat(MAX_VALUE_BYTES + 1);
+        let e = Params::from_pairs([("state", long.as_str())]).unwrap_err();
+        assert!(e.to_string().contains("state"), "{e}");
+        let many: Vec<(String, String)> = (0..=MAX_PARAMS)
+            .map(|i| (format!("p{i}"), "v".into()))
+            .collect();
+        assert!(Params::from_pairs(many).is_err());
+    }
+
+    #[test]
+    fn empty_values_count_as_absent() {
+        let p = Params::from_urlencoded("state=&nonce=n1&a%20b=c+d").unwrap();
+        assert_eq!(p.get("state"), None);
+        assert_eq!(p.get("nonce"), Some("n1"));
+        assert_eq!(p.get("a b"), Some("c d"));
+        assert!(
+            p.require("state")
+                .unwrap_err()
+                .to_string()
+                .contains("state is required")
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! `serve --demo`: a small relying party at `/demo`, registered as an ordinary service
+//! provider, so a new operator sees the whole flow in a browser. It does what a real SP
+//! does (PKCE, state, nonce, the code exchange with its client secret, ID-token
+//! verification against the JWKS, userinfo), only in-process instead of over the network.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use sesam_domain::random::random_bytes;
+use sesam_oidc::Params;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::login::{Header, MessagePage, lang_link, render};
+use super::pages::{self, Texts};
+use crate::context::Sesam;
+use crate::error::AppError;
+use crate::services::Actor;
+use crate::services::service_providers::AddServiceProvider;
+
+const META_KEY: &str = "demo.client";
+const STATE_COOKIE: &str = "sesam_demo";
+const SEAL: &str = "demo-relying-party";
+
+/// The demo SP's registration.
+pub struct DemoClient {
+    pub client_id: String,
+    secret: String,
+    pub redirect_uri: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    client_id: String,
+    secret_sealed: String,
+    redirect_uri: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    verifier: String,
+    nonce: String,
+    state: String,
+}
+
+impl DemoClient {
+    /// Registers the demo SP on first use (and again if the public URL changed).
+    pub async fn ensure(sesam: &Sesam) -> Result<Self, AppError> {
+        let redirect_uri = format!("{}/demo/callback", sesam.issuer);
+        if let Some(bytes) = sesam.store.meta_get(META_KEY).await?
+            && let Ok(stored) = serde_json::from_slice::<Stored>(&bytes)
+            && stored.redirect_uri == redirect_uri
+            && let Ok(sealed) = STANDARD.decode(&stored.secret_sealed)
+            && let Ok(secret) = sesam.keys.open_data(SEAL, &sealed)
+            && sesam
+                .store
+                .service_provider(&stored.client_id)
+                .await?
+                .is_some()
+        {
+            return Ok(Self {
+                client_id: stored.client_id,
+                secret: String::from_utf8_lossy(&secret).into_owned(),
+                redirect_uri,
+            });
+        }
+        let added = sesam
+            .add_service_provider(
+                &Actor::operator("system:demo")?,
+                &AddServiceProvider {
+                    name: "sesam demo".into(),
+                    redirect_uris: vec![redirect_uri.clone()],
+                    national_id: true,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let secret = added.client_secret.expose().to_owned();
+        let stored = Stored {
+            client_id: added.record.client_id.clone(),
+            secret_sealed: STANDARD.encode(sesam.keys.seal_data(
+                SEAL,
+                secret.as_bytes(),
+                &*sesam.random,
+            )),
+            redirect_uri: redirect_uri.clone(),
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| AppError::Io(e.to_string()))?;
+        sesam.store.meta_set(META_KEY, &bytes).await?;
+        tracing::info!(client_id = %stored.client_id, "demo relying party registered: open {}/demo", sesam.issuer);
+        Ok(Self {
+            client_id: stored.client_id,
+            secret,
+            redirect_uri,
+        })
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/demo", get(start_page))
+        .route("/demo/login", get(login))
+        .route("/demo/callback", get(callback))
+}
+
+#[derive(Template)]
+#[template(path = "demo.html")]
+struct DemoPage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    da: bool,
+    claims: Vec<(String, String)>,
+    userinfo: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+fn page(
+    headers: &HeaderMap,
+    claims: Vec<(String, String)>,
+    userinfo: Vec<(String, String)>,
+    error: Option<String>,
+) -> Response {
+    let locale = pages::locale(headers, None);
+    let t = pages::texts(locale);
+    let p = DemoPage {
+        t,
+        header: None,
+        lang_link: lang_link("/demo", t),
+        da: t.lang == "da",
+        claims,
+        userinfo,
+        error,
+    };
+    render(
+        if p.error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &p,
+        None,
+    )
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.demo.is_some() {
+        return pages::see_other("/demo", vec![]);
+    }
+    let t = pages::texts(pages::locale(&headers, None));
+    let text = if t.lang == "da" {
+        "Dette er en sesam-server. Tjenester logger folk på via OpenID Connect: se /.well-known/openid-configuration."
+    } else {
+        "This is a sesam server. Services log people on through OpenID Connect: see /.well-known/openid-configuration."
+    };
+    let p = MessagePage {
+        t,
+        header: None,
+        lang_link: lang_link("/", t),
+        title: "sesam",
+        text,
+        detail: None,
+        link: None,
+        alert: false,
+    };
+    render(StatusCode::OK, &p, None)
+}
+
+async fn start_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.demo.is_none() {
+        return super::not_found().await.into_response_page();
+    }
+    page(&headers, vec![], vec![], None)
+}
+
+async fn login(State(state): State<AppState>) -> Response {
+    let Some(demo) = state.demo.as_ref() else {
+        return super::not_found().await.into_response_page();
+    };
+    let sesam = &state.sesam;
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    let pending = Pending {
+        verifier: b64(&random_bytes::<32>(&*sesam.random)),
+        nonce: b64(&random_bytes::<16>(&*sesam.random)),
+        state: b64(&random_bytes::<16>(&*sesam.random)),
+    };
+    let challenge = b64(&Sha256::digest(pending.verifier.as_bytes()));
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", &demo.client_id)
+        .append_pair("redirect_uri", &demo.redirect_uri)
+        .append_pair("scope", "openid profile national_id")
+        .append_pair("state", &pending.state)
+        .append_pair("nonce", &pending.nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let sealed = serde_json::to_vec(&pending)
+        .map(|j| b64(&sesam.keys.seal_data(SEAL, &j, &*sesam.random)))
+        .unwrap_or_default();
+    let cookie = pages::set_cookie(STATE_COOKIE, &sealed, Some(600), sesam.secure_cookies);
+    pages::see_other(&format!("/authorize?{}", q.finish()), vec![cookie])
+}
+
+fn flatten(v: &serde_json::Value) -> Vec<(String, String)> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(demo) = state.demo.as_ref() else {
+        return super::not_found().await.into_response_page();
+    };
+    match finish(
+        &state.sesam,
+        demo,
+        &headers,
+        query.as_deref().unwrap_or_default(),
+    )
+    .await
+    {
+        Ok((claims, userinfo)) => {
+            let mut r = page(&headers, claims, userinfo, None);
+            r.headers_mut().append(
+                axum::http::header::SET_COOKIE,
+                pages::set_cookie(STATE_COOKIE, "", Some(0), state.sesam.secure_cookies),
+            );
+            r
+        }
+        Err(e) => page(&headers, vec![], vec![], Some(e)),
+    }
+}
+
+async fn finish(
+    sesam: &Sesam,
+    demo: &DemoClient,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), String> {
+    let params = Params::from_urlencoded(query).map_err(|e| e.to_string())?;
+    if let Some(error) = params.get("error") {
+        return Err(format!(
+            "{error}: {}",
+            params.get("error_description").unwrap_or_default()
+        ));
+    }
+    let sealed = pages::cookie(headers, STATE_COOKIE)
+        .ok_or("the demo's state cookie is missing; start again at /demo")?;
+    let pending: Pending = URL_SAFE_NO_PAD
+        .decode(sealed)
+        .ok()
+        .and_then(|b| sesam.keys.open_data(SEAL, &b).ok())
+        .and_then(|j| serde_json::from_slice(&j).ok())
+        .ok_or("the demo's state cookie cannot be read; start again at /demo")?;
+    if params.get("state") != Some(pending.state.as_str()) {
+        return Err("state does not match: this answer belongs to another login".into());
+    }
+    if params.get("iss") != Some(&*sesam.issuer) {
+        return Err("iss does not name this server".into());
+    }
+    let code = params.get("code").ok_or("no code in the answer")?;
+    let form = Params::from_pairs([
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", demo.redirect_uri.as_str()),
+        ("code_verifier", pending.verifier.as_str()),
+    ])
+    .map_err(|e| e.to_string())?;
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", demo.client_id, demo.secret))
+    );
+    let tokens = sesam
+        .token(&form, Some(&basic))
+        .await
+        .map_err(|e| e.to_string())?;
+    let jwks = sesam.jwks().await.map_err(|e| e.to_string())?;
+    let kid = sesam_oidc::id_token::kid_of(&tokens.id_token).map_err(|e| e.to_string())?;
+    let jwk = jwks["keys"]
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["kid"].as_str() == kid.as_deref()))
+        .ok_or("the ID token's key is not published")?;
+    let claims =
+        sesam_oidc::id_token::verify(&tokens.id_token, jwk, &sesam.issuer, &demo.client_id)
+            .map_err(|e| e.to_string())?;
+    if claims.nonce.as_deref() != Some(pending.nonce.as_str()) {
+        return Err("nonce does not match".into());
+    }
+    let userinfo = sesam
+        .userinfo(Some(&format!("Bearer {}", tokens.access_token)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let claims = serde_json::to_value(&claims).map_err(|e| e.to_string())?;
+    Ok((flatten(&claims), flatten(&userinfo)))
+}
+
+trait IntoPage {
+    fn into_response_page(self) -> Response;
+}
+
+impl IntoPage for super::ApiError {
+    fn into_response_page(self) -> Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}

@@ -1,0 +1,573 @@
+//! The login pages: server-rendered HTML, forms with CSRF tokens, post/redirect/get.
+//! Handlers only translate between HTTP and the login service.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use sesam_domain::authorization::{FlowStep, Locale, LoginMethod};
+use sesam_oidc::Params;
+use uuid::Uuid;
+
+use super::AppState;
+use super::pages::{self, Texts};
+use crate::context::Sesam;
+use crate::services::login::{
+    BROWSER_METHODS, LoginDone, LoginError, LoginView, Refusal, method_meets,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login/{flow}", get(show))
+        .route("/login/{flow}/user-id", post(user_id))
+        .route("/login/{flow}/restart", post(restart))
+        .route("/login/{flow}/cancel", post(cancel))
+        .route(
+            "/login/{flow}/code-display",
+            get(code_display_page).post(code_display),
+        )
+        .route("/login/{flow}/chip", get(chip_page).post(chip))
+        .route("/login/{flow}/chip/challenge", post(chip_challenge))
+}
+
+/// The SP and action in every page's header.
+pub struct Header {
+    pub sp_name: String,
+    pub action: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "user_id.html")]
+struct UserIdPage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    flow: Uuid,
+    csrf: String,
+    user_id: String,
+    error: Option<String>,
+}
+
+pub struct MethodChoice {
+    pub path: &'static str,
+    pub name: &'static str,
+    pub help: &'static str,
+    pub allowed: bool,
+    pub last: bool,
+}
+
+#[derive(Template)]
+#[template(path = "choose.html")]
+struct ChoosePage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    flow: Uuid,
+    csrf: String,
+    user_id: String,
+    methods: Vec<MethodChoice>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "code_display.html")]
+struct CodeDisplayPage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    flow: Uuid,
+    csrf: String,
+    user_id: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "chip.html")]
+struct ChipPage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    flow: Uuid,
+    csrf: String,
+    user_id: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub t: &'a Texts,
+    pub header: Option<Header>,
+    pub lang_link: String,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub detail: Option<String>,
+    pub link: Option<(String, &'a str)>,
+    pub alert: bool,
+}
+
+/// Renders a template, or a plain error if the template itself fails.
+pub fn render(status: StatusCode, page: &impl Template, form_target: Option<&str>) -> Response {
+    match page.render() {
+        Ok(body) => pages::html(status, body, form_target),
+        Err(e) => {
+            tracing::error!(error = %e, "a page could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The link that switches the page language.
+pub fn lang_link(path: &str, t: &Texts) -> String {
+    format!(
+        "/language?to={}&back={}",
+        t.other_lang,
+        form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+    )
+}
+
+fn method_text(m: LoginMethod, t: &Texts) -> (&'static str, &'static str, &'static str) {
+    match m {
+        LoginMethod::CodeDisplay => (
+            "code-display",
+            t.method_code_display,
+            t.method_code_display_help,
+        ),
+        LoginMethod::Chip => ("chip", t.method_chip, t.method_chip_help),
+        LoginMethod::App => ("app", "sesam app", ""),
+    }
+}
+
+/// The browser cookie, or a new one (returned so it can be set).
+pub fn browser(sesam: &Sesam, headers: &HeaderMap) -> (String, Option<axum::http::HeaderValue>) {
+    match pages::cookie(headers, pages::BROWSER_COOKIE) {
+        Some(b) if b.len() >= 32 => (b.to_owned(), None),
+        _ => {
+            let b = crate::services::authorization::bearer_value(sesam);
+            let c = pages::set_cookie(pages::BROWSER_COOKIE, &b, None, sesam.secure_cookies);
+            (b, Some(c))
+        }
+    }
+}
+
+struct Ctx {
+    browser: String,
+    locale: Locale,
+}
+
+fn ctx(state: &AppState, headers: &HeaderMap, requested: Option<Locale>) -> Ctx {
+    let browser = pages::cookie(headers, pages::BROWSER_COOKIE)
+        .unwrap_or_default()
+        .to_owned();
+    let _ = state;
+    Ctx {
+        browser,
+        locale: pages::locale(headers, requested),
+    }
+}
+
+fn header_of(view: &LoginView, locale: Locale) -> Header {
+    Header {
+        sp_name: view.sp_name.clone(),
+        action: pages::action_label(view.flow.request.action, locale),
+    }
+}
+
+fn form_target(view: &LoginView) -> Option<String> {
+    pages::origin_of(&view.flow.request.redirect_uri)
+}
+
+/// The page for a login that cannot go on.
+async fn gone(state: &AppState, headers: &HeaderMap, flow: Uuid) -> Response {
+    let c = ctx(state, headers, None);
+    let t = pages::texts(c.locale);
+    let back = state.sesam.expired_login_redirect(flow, &c.browser).await;
+    let page = MessagePage {
+        t,
+        header: None,
+        lang_link: lang_link(&format!("/login/{flow}"), t),
+        title: t.gone_title,
+        text: t.gone_text,
+        detail: None,
+        link: back.clone().map(|b| (b, t.back_to_sp)),
+        alert: false,
+    };
+    render(
+        StatusCode::BAD_REQUEST,
+        &page,
+        back.as_deref().and_then(pages::origin_of).as_deref(),
+    )
+}
+
+fn failed(e: crate::error::AppError) -> Response {
+    super::ApiError::from(e).into_response()
+}
+
+fn refusal_text(r: &Refusal, t: &Texts) -> String {
+    match r {
+        Refusal::InvalidUserId(why) => why.clone(),
+        Refusal::NotAccepted => t.not_accepted.to_owned(),
+        Refusal::BelowRequiredLevel { .. } => t.below_level.to_owned(),
+        Refusal::IdentityBlocked => t.blocked_text.to_owned(),
+        Refusal::WrongStep => t.wrong_step.to_owned(),
+    }
+}
+
+async fn page_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow: Uuid,
+    step: Option<LoginMethod>,
+    error: Option<String>,
+) -> Response {
+    let c = ctx(state, headers, None);
+    let view = match state.sesam.login_view(flow, &c.browser).await {
+        Ok(v) => v,
+        Err(LoginError::Gone | LoginError::Refused(_)) => return gone(state, headers, flow).await,
+        Err(LoginError::Failed(e)) => return failed(e),
+    };
+    let locale = pages::locale(headers, view.flow.request.ui_locale);
+    let t = pages::texts(locale);
+    let csrf = state.sesam.csrf_token(&c.browser, &flow.to_string());
+    let user_id = view.flow.user_id_input.clone().unwrap_or_default();
+    let target = form_target(&view);
+    let header = Some(header_of(&view, locale));
+    let here = format!("/login/{flow}");
+    match (view.flow.step, step) {
+        (FlowStep::UserId, _) => render(
+            StatusCode::OK,
+            &UserIdPage {
+                t,
+                header,
+                lang_link: lang_link(&here, t),
+                flow,
+                csrf,
+                user_id,
+                error,
+            },
+            target.as_deref(),
+        ),
+        (FlowStep::Authenticate, Some(LoginMethod::CodeDisplay))
+            if method_meets(LoginMethod::CodeDisplay, &view.flow.request) =>
+        {
+            render(
+                StatusCode::OK,
+                &CodeDisplayPage {
+                    t,
+                    header,
+                    lang_link: lang_link(&format!("{here}/code-display"), t),
+                    flow,
+                    csrf,
+                    user_id,
+                    error,
+                },
+                target.as_deref(),
+            )
+        }
+        (FlowStep::Authenticate, Some(LoginMethod::Chip))
+            if method_meets(LoginMethod::Chip, &view.flow.request) =>
+        {
+            render(
+                StatusCode::OK,
+                &ChipPage {
+                    t,
+                    header,
+                    lang_link: lang_link(&format!("{here}/chip"), t),
+                    flow,
+                    csrf,
+                    user_id,
+                    error,
+                },
+                target.as_deref(),
+            )
+        }
+        (FlowStep::Authenticate, chosen) => {
+            let last =
+                pages::cookie(headers, pages::LAST_METHOD_COOKIE).and_then(LoginMethod::parse);
+            let mut methods: Vec<MethodChoice> = BROWSER_METHODS
+                .iter()
+                .map(|m| {
+                    let (path, name, help) = method_text(*m, t);
+                    MethodChoice {
+                        path,
+                        name,
+                        help,
+                        allowed: method_meets(*m, &view.flow.request),
+                        last: Some(*m) == last,
+                    }
+                })
+                .collect();
+            methods.sort_by_key(|m| !m.last);
+            let error = match chosen {
+                Some(m) if !method_meets(m, &view.flow.request) => Some(t.below_level.to_owned()),
+                _ => error,
+            };
+            render(
+                StatusCode::OK,
+                &ChoosePage {
+                    t,
+                    header,
+                    lang_link: lang_link(&here, t),
+                    flow,
+                    csrf,
+                    user_id,
+                    methods,
+                    error,
+                },
+                target.as_deref(),
+            )
+        }
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    page_for(&state, &headers, flow, None, None).await
+}
+
+async fn code_display_page(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    page_for(&state, &headers, flow, Some(LoginMethod::CodeDisplay), None).await
+}
+
+async fn chip_page(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    page_for(&state, &headers, flow, Some(LoginMethod::Chip), None).await
+}
+
+/// A form post: parsed (each field once), with its CSRF token checked.
+fn form(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow: Uuid,
+    body: &str,
+) -> Result<(Params, String), Response> {
+    let c = ctx(state, headers, None);
+    let params = Params::from_urlencoded(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
+    if !state
+        .sesam
+        .csrf_ok(&c.browser, &flow.to_string(), params.get("csrf"))
+    {
+        let t = pages::texts(c.locale);
+        let page = MessagePage {
+            t,
+            header: None,
+            lang_link: lang_link(&format!("/login/{flow}"), t),
+            title: t.error_title,
+            text: t.csrf_failed,
+            detail: None,
+            link: Some((format!("/login/{flow}"), t.continue_button)),
+            alert: true,
+        };
+        return Err(render(StatusCode::FORBIDDEN, &page, None));
+    }
+    Ok((params, c.browser))
+}
+
+async fn after_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow: Uuid,
+    step: Option<LoginMethod>,
+    result: Result<(), LoginError>,
+) -> Response {
+    match result {
+        Ok(()) => pages::see_other(&format!("/login/{flow}"), vec![]),
+        Err(LoginError::Gone) => gone(state, headers, flow).await,
+        Err(LoginError::Refused(r)) => {
+            let t = pages::texts(ctx(state, headers, None).locale);
+            if r == Refusal::IdentityBlocked {
+                return blocked(t);
+            }
+            page_for(state, headers, flow, step, Some(refusal_text(&r, t))).await
+        }
+        Err(LoginError::Failed(e)) => failed(e),
+    }
+}
+
+fn blocked(t: &Texts) -> Response {
+    let page = MessagePage {
+        t,
+        header: None,
+        lang_link: lang_link("/", t),
+        title: t.blocked_title,
+        text: t.blocked_text,
+        detail: None,
+        link: None,
+        alert: true,
+    };
+    render(StatusCode::FORBIDDEN, &page, None)
+}
+
+async fn user_id(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (params, browser) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let result = state
+        .sesam
+        .submit_user_id(flow, &browser, params.get("user_id").unwrap_or_default())
+        .await;
+    after_step(&state, &headers, flow, None, result).await
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (_, browser) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let result = state.sesam.restart_login(flow, &browser).await;
+    after_step(&state, &headers, flow, None, result).await
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (_, browser) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match state.sesam.cancel_login(flow, &browser).await {
+        Ok(redirect) => pages::see_other(&redirect, vec![]),
+        Err(LoginError::Failed(e)) => failed(e),
+        Err(_) => gone(&state, &headers, flow).await,
+    }
+}
+
+fn done(state: &AppState, d: LoginDone) -> Response {
+    let secure = state.sesam.secure_cookies;
+    let mut cookies = vec![];
+    if let Some(s) = &d.session {
+        cookies.push(pages::set_cookie(
+            pages::SESSION_COOKIE,
+            s,
+            Some(sesam_domain::authorization::SESSION_SECONDS),
+            secure,
+        ));
+    }
+    if let Some(m) = d.method {
+        cookies.push(pages::set_cookie(
+            pages::LAST_METHOD_COOKIE,
+            m.as_str(),
+            Some(365 * 24 * 3600),
+            secure,
+        ));
+    }
+    pages::see_other(&d.redirect, cookies)
+}
+
+async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow: Uuid,
+    step: LoginMethod,
+    result: Result<LoginDone, LoginError>,
+) -> Response {
+    match result {
+        Ok(d) => done(state, d),
+        Err(e) => after_step(state, headers, flow, Some(step), Err(e)).await,
+    }
+}
+
+async fn code_display(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (params, browser) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let result = state
+        .sesam
+        .login_with_code_display(
+            flow,
+            &browser,
+            params.get("code").unwrap_or_default(),
+            params.get("password").unwrap_or_default(),
+        )
+        .await;
+    finish(&state, &headers, flow, LoginMethod::CodeDisplay, result).await
+}
+
+async fn chip_challenge(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (_, browser) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match state.sesam.chip_challenge(flow, &browser).await {
+        Ok((ceremony, options)) => {
+            axum::Json(json!({ "ceremony": ceremony, "options": options })).into_response()
+        }
+        Err(LoginError::Failed(e)) => failed(e),
+        Err(_) => super::ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "login_gone",
+            description: "this login cannot use a chip now".into(),
+        }
+        .into_response(),
+    }
+}
+
+async fn chip(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (params, browser) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let ceremony = params.get("ceremony").and_then(|c| Uuid::parse_str(c).ok());
+    let credential: Option<Value> = params
+        .get("credential")
+        .and_then(|c| serde_json::from_str(c).ok());
+    let result = state
+        .sesam
+        .login_with_chip(
+            flow,
+            &browser,
+            ceremony,
+            credential.as_ref(),
+            params.get("password").unwrap_or_default(),
+        )
+        .await;
+    finish(&state, &headers, flow, LoginMethod::Chip, result).await
+}

@@ -1,0 +1,548 @@
+//! The login pages' steps: the user ID, then an authenticator (code display + password,
+//! chip + password), then the code back to the service provider.
+//!
+//! No step tells whether a user ID exists: an unknown user ID is taken like a known one,
+//! every factor check spends the same work (one Argon2 verification, a chip challenge of
+//! the same shape), and every refusal reads the same. Lock states are told to the person
+//! through their notification channels, not on the page.
+
+use serde_json::{Value, json};
+use sesam_domain::authorization::{
+    Authentication, AuthorizationGrant, AuthorizationRequest, BrowserSession, CODE_SECONDS,
+    FlowStep, LoginFlow, LoginMethod, SESSION_SECONDS,
+};
+use sesam_domain::lockout::Failure;
+use sesam_domain::notification::Event;
+use sesam_domain::password::Password;
+use sesam_domain::{AuditDraft, DomainError, Identity, IdentityState, Level, UserId};
+use sesam_oidc::OAuthError;
+use sesam_store::{Effects, StoreError};
+use uuid::Uuid;
+
+use super::authorization::bearer_value;
+use crate::context::Sesam;
+use crate::error::AppError;
+
+/// The longest password input looked at (the rules allow 64 characters).
+const MAX_PASSWORD_INPUT: usize = 256;
+
+/// Why a step was refused, as the person is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The text is not a valid user ID (said from its form alone, never from a lookup).
+    InvalidUserId(String),
+    /// The code, password or key was not accepted (the same for an unknown user ID).
+    NotAccepted,
+    /// The chosen authenticator cannot give the level the service requires.
+    BelowRequiredLevel { required: Level },
+    /// The person proved who they are, but their identity is blocked.
+    IdentityBlocked,
+    /// The step does not fit where the login stands (e.g. a repeated form).
+    WrongStep,
+}
+
+#[derive(Debug)]
+pub enum LoginError {
+    /// The login is unknown, expired, finished, or belongs to another browser.
+    Gone,
+    Refused(Refusal),
+    Failed(AppError),
+}
+
+impl From<AppError> for LoginError {
+    fn from(e: AppError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// A login as a page shows it.
+#[derive(Debug, Clone)]
+pub struct LoginView {
+    pub flow: LoginFlow,
+    /// The SP's registered display name (never anything from the request).
+    pub sp_name: String,
+}
+
+/// A finished login: where to send the browser, and the new session's cookie value.
+#[derive(Debug, Clone)]
+pub struct LoginDone {
+    pub redirect: String,
+    pub session: Option<String>,
+    pub method: Option<LoginMethod>,
+}
+
+/// Whether a method can give at least the level the request requires (its AAL; the
+/// identity's IAL is applied after the person has proven who they are).
+pub fn method_meets(method: LoginMethod, request: &AuthorizationRequest) -> bool {
+    request.min_level.is_none_or(|min| method.aal() >= min)
+}
+
+/// The methods the browser pages offer now. The app joins with the approvals work.
+pub const BROWSER_METHODS: [LoginMethod; 2] = [LoginMethod::CodeDisplay, LoginMethod::Chip];
+
+impl Sesam {
+    /// The CSRF token of a login's forms: bound to the browser and the flow.
+    pub fn csrf_token(&self, browser: &str, scope: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            self.keys
+                .flow_token_hash("csrf", &[browser.as_bytes(), scope.as_bytes()]),
+        )
+    }
+
+    pub fn csrf_ok(&self, browser: &str, scope: &str, presented: Option<&str>) -> bool {
+        presented.is_some_and(|p| {
+            sesam_domain::secrets::ct_eq(p.as_bytes(), self.csrf_token(browser, scope).as_bytes())
+        })
+    }
+
+    async fn own_flow(&self, flow_id: Uuid, browser: &str) -> Result<LoginFlow, LoginError> {
+        let flow = self
+            .store
+            .login_flow(flow_id)
+            .await?
+            .ok_or(LoginError::Gone)?;
+        let ours = sesam_domain::secrets::ct_eq(&flow.browser_hash, &self.browser_hash(browser));
+        if !ours || flow.expired(self.clock.now()) {
+            return Err(LoginError::Gone);
+        }
+        Ok(flow)
+    }
+
+    async fn sp_name(&self, client_id: &str) -> Result<String, LoginError> {
+        Ok(self
+            .store
+            .service_provider(client_id)
+            .await?
+            .map(|sp| sp.display_name)
+            .ok_or(LoginError::Gone)?)
+    }
+
+    pub async fn login_view(&self, flow_id: Uuid, browser: &str) -> Result<LoginView, LoginError> {
+        let flow = self.own_flow(flow_id, browser).await?;
+        let sp_name = self.sp_name(&flow.request.client_id).await?;
+        Ok(LoginView { flow, sp_name })
+    }
+
+    /// Step 1: the user ID. Known or not, the login moves on the same way.
+    pub async fn submit_user_id(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        input: &str,
+    ) -> Result<(), LoginError> {
+        let mut flow = self.own_flow(flow_id, browser).await?;
+        let typed: String = input.trim().chars().take(100).collect();
+        let user_id = UserId::parse(&typed)
+            .map_err(|e| LoginError::Refused(Refusal::InvalidUserId(e.to_string())))?;
+        let identity = self.store.identity_by_user_id(&user_id.key()).await?;
+        flow.step = FlowStep::Authenticate;
+        flow.user_id_input = Some(user_id.as_str().to_owned());
+        flow.identity_id = identity.map(|i| i.id);
+        self.store.save_login_flow(&flow).await?;
+        Ok(())
+    }
+
+    /// "Not you?": back to the user ID.
+    pub async fn restart_login(&self, flow_id: Uuid, browser: &str) -> Result<(), LoginError> {
+        let mut flow = self.own_flow(flow_id, browser).await?;
+        flow.step = FlowStep::UserId;
+        flow.identity_id = None;
+        self.store.save_login_flow(&flow).await?;
+        Ok(())
+    }
+
+    /// The person cancels: back to the SP with `access_denied`.
+    pub async fn cancel_login(&self, flow_id: Uuid, browser: &str) -> Result<String, LoginError> {
+        let flow = self.own_flow(flow_id, browser).await?;
+        let audit = AuditDraft::new("browser", "login.cancelled")
+            .details(json!({ "client_id": flow.request.client_id }));
+        self.store
+            .delete_login_flow(
+                flow.id,
+                Effects {
+                    audit: vec![audit],
+                    messages: vec![],
+                },
+            )
+            .await?;
+        Ok(self.redirect_error(
+            &flow.request,
+            &OAuthError::AccessDenied("the person cancelled the login".into()),
+        ))
+    }
+
+    /// Where an expired login sends the browser back to, with the error.
+    pub async fn expired_login_redirect(&self, flow_id: Uuid, browser: &str) -> Option<String> {
+        let flow = self.store.login_flow(flow_id).await.ok()??;
+        if !sesam_domain::secrets::ct_eq(&flow.browser_hash, &self.browser_hash(browser)) {
+            return None;
+        }
+        Some(self.redirect_error(
+            &flow.request,
+            &OAuthError::AccessDenied("the login took too long and expired".into()),
+        ))
+    }
+
+    fn redirect_error(&self, request: &AuthorizationRequest, error: &OAuthError) -> String {
+        sesam_oidc::response::error(
+            &request.redirect_uri,
+            error,
+            request.state.as_deref(),
+            &self.issuer,
+        )
+    }
+
+    fn flow_for_method(flow: &LoginFlow, method: LoginMethod) -> Result<(), LoginError> {
+        if flow.step != FlowStep::Authenticate {
+            return Err(LoginError::Refused(Refusal::WrongStep));
+        }
+        if !method_meets(method, &flow.request) {
+            return Err(LoginError::Refused(Refusal::BelowRequiredLevel {
+                required: flow.request.min_level.unwrap_or(Level::Low),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Code display + password.
+    pub async fn login_with_code_display(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        code: &str,
+        password: &str,
+    ) -> Result<LoginDone, LoginError> {
+        let flow = self.own_flow(flow_id, browser).await?;
+        Self::flow_for_method(&flow, LoginMethod::CodeDisplay)?;
+        let password_ok = self.password_factor(flow.identity_id, password).await?;
+        let code_ok = match flow.identity_id {
+            Some(id) => match self.check_code_display(id, code).await {
+                Ok(()) => true,
+                Err(AppError::Invalid(DomainError::CodeDisplay(_))) => false,
+                Err(e) => return Err(e.into()),
+            },
+            None => false,
+        };
+        if !(password_ok && code_ok) {
+            return Err(LoginError::Refused(Refusal::NotAccepted));
+        }
+        self.finish_login(flow, LoginMethod::CodeDisplay).await
+    }
+
+    /// The challenge for the chip step. For a user ID without a chip (or an unknown one)
+    /// the challenge has the same shape and a stable made-up credential, so the answer
+    /// does not tell whether the person has a chip.
+    pub async fn chip_challenge(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+    ) -> Result<(Uuid, Value), LoginError> {
+        let flow = self.own_flow(flow_id, browser).await?;
+        Self::flow_for_method(&flow, LoginMethod::Chip)?;
+        if let Some(id) = flow.identity_id {
+            match self.start_chip_authentication(id).await {
+                Ok(challenge) => return Ok(challenge),
+                Err(AppError::Invalid(DomainError::Chip(
+                    sesam_domain::chip::ChipError::NoneActive,
+                ))) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let options = self
+            .made_up_chip_challenge(flow.user_id_input.as_deref().unwrap_or_default())
+            .map_err(LoginError::Failed)?;
+        Ok((Uuid::now_v7(), options))
+    }
+
+    fn made_up_chip_challenge(&self, user_id: &str) -> Result<Value, AppError> {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let rp_id = url::Url::parse(&self.issuer)
+            .ok()
+            .and_then(|u| u.domain().map(str::to_owned))
+            .ok_or_else(|| {
+                AppError::Invalid(DomainError::Chip(
+                    sesam_domain::chip::ChipError::NotConfigured,
+                ))
+            })?;
+        let key = UserId::parse(user_id)
+            .map(|u| u.key().as_str().to_owned())
+            .unwrap_or_default();
+        let a = self
+            .keys
+            .flow_token_hash("made-up-chip", &[key.as_bytes(), b"1"]);
+        let b = self
+            .keys
+            .flow_token_hash("made-up-chip", &[key.as_bytes(), b"2"]);
+        let credential: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+        let challenge: [u8; 32] = sesam_domain::random::random_bytes(&*self.random);
+        Ok(json!({
+            "publicKey": {
+                "challenge": b64(&challenge),
+                "timeout": 60000,
+                "rpId": rp_id,
+                "allowCredentials": [{ "type": "public-key", "id": b64(&credential) }],
+                "userVerification": "preferred",
+            },
+            "mediation": null,
+        }))
+    }
+
+    /// Chip + password.
+    pub async fn login_with_chip(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        ceremony_id: Option<Uuid>,
+        credential: Option<&Value>,
+        password: &str,
+    ) -> Result<LoginDone, LoginError> {
+        let flow = self.own_flow(flow_id, browser).await?;
+        Self::flow_for_method(&flow, LoginMethod::Chip)?;
+        let password_ok = self.password_factor(flow.identity_id, password).await?;
+        let key_ok = match (flow.identity_id, ceremony_id, credential) {
+            (Some(id), Some(ceremony), Some(answer)) => {
+                match self.finish_chip_authentication(ceremony, answer).await {
+                    Ok(proven) => proven == id,
+                    Err(AppError::Invalid(DomainError::Chip(_))) => false,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            _ => false,
+        };
+        if !(password_ok && key_ok) {
+            return Err(LoginError::Refused(Refusal::NotAccepted));
+        }
+        self.finish_login(flow, LoginMethod::Chip).await
+    }
+
+    /// The password factor with its lockout; always one Argon2 verification.
+    async fn password_factor(
+        &self,
+        identity_id: Option<Uuid>,
+        password: &str,
+    ) -> Result<bool, LoginError> {
+        let pw = Password::for_login(
+            &password
+                .chars()
+                .take(MAX_PASSWORD_INPUT)
+                .collect::<String>(),
+        );
+        let unit = match identity_id {
+            Some(id) => self.store.lock_password(id).await?,
+            None => None,
+        };
+        let Some(unit) = unit else {
+            return Ok(self
+                .passwords
+                .verify_nothing(pw, self.random.clone())
+                .await?);
+        };
+        let id = identity_id.unwrap_or_default();
+        let now = self.clock.now();
+        let mut guard = *unit.guard();
+        let phc = unit.phc().to_owned();
+        if guard.reserve(now).is_err() {
+            drop(unit);
+            return Ok(self
+                .passwords
+                .verify_nothing(pw, self.random.clone())
+                .await?);
+        }
+        unit.save(&guard, now, Effects::default()).await?;
+        let ok = self.passwords.verify(pw, phc).await?;
+        let unit = self
+            .store
+            .lock_password(id)
+            .await?
+            .ok_or(StoreError::NotFound("password"))?;
+        let mut guard = *unit.guard();
+        let now = self.clock.now();
+        let mut effects = Effects::default();
+        if ok {
+            guard.succeed();
+        } else {
+            let failure = guard.fail(now);
+            effects.audit.push(
+                AuditDraft::new(format!("person:{id}"), "authenticator.password_wrong")
+                    .subject(id.to_string())
+                    .details(json!({ "failures": guard.lockout.failures })),
+            );
+            if !matches!(failure, Failure::Wrong { .. }) {
+                let blocked = matches!(failure, Failure::Blocked);
+                effects.audit.push(
+                    AuditDraft::new("system", "authenticator.password_locked")
+                        .subject(id.to_string())
+                        .details(json!({ "until_reactivated": blocked })),
+                );
+                if let Some(identity) = self.store.identity(id).await? {
+                    effects.messages = self
+                        .messages(
+                            &Event::PasswordLocked {
+                                at: now,
+                                until_reactivated: blocked,
+                            },
+                            &identity,
+                        )
+                        .await?;
+                }
+            }
+        }
+        let notify = !effects.messages.is_empty();
+        unit.save(&guard, now, effects).await?;
+        if notify {
+            self.wake_outbox();
+        }
+        Ok(ok)
+    }
+
+    /// The person proved who they are with `method`: check the identity and the level,
+    /// then issue the code and a session.
+    async fn finish_login(
+        &self,
+        flow: LoginFlow,
+        method: LoginMethod,
+    ) -> Result<LoginDone, LoginError> {
+        let id = flow
+            .identity_id
+            .ok_or(LoginError::Refused(Refusal::NotAccepted))?;
+        let identity = self
+            .store
+            .identity(id)
+            .await?
+            .ok_or(StoreError::NotFound("identity"))?;
+        if identity.state != IdentityState::Active {
+            return Err(LoginError::Refused(Refusal::IdentityBlocked));
+        }
+        let now = self.clock.now();
+        let level = method.level_for(identity.ial);
+        if flow.request.min_level.is_some_and(|min| level < min) {
+            let audit = AuditDraft::new(format!("person:{id}"), "login.level_unmet")
+                .subject(id.to_string())
+                .details(json!({ "client_id": flow.request.client_id, "level": level.as_str() }));
+            self.store
+                .delete_login_flow(
+                    flow.id,
+                    Effects {
+                        audit: vec![audit],
+                        messages: vec![],
+                    },
+                )
+                .await?;
+            let error = OAuthError::UnmetAuthenticationRequirements(format!(
+                "the person's identity allows at most level {level}, below what the request requires"
+            ));
+            return Ok(LoginDone {
+                redirect: self.redirect_error(&flow.request, &error),
+                session: None,
+                method: Some(method),
+            });
+        }
+        let authentication = Authentication {
+            identity_id: id,
+            method,
+            level,
+            auth_time: now,
+        };
+        let session_value = bearer_value(self);
+        let session = BrowserSession {
+            id_hash: self.session_hash(&session_value),
+            authentication: authentication.clone(),
+            expires_at: now.plus_seconds(SESSION_SECONDS),
+        };
+        let redirect = self
+            .issue_code(
+                Some(flow.id),
+                &flow.request,
+                &authentication,
+                &identity,
+                Some(&session),
+            )
+            .await
+            .map_err(|e| match e {
+                AppError::Store(StoreError::NotFound(_)) => LoginError::Gone,
+                e => LoginError::Failed(e),
+            })?;
+        Ok(LoginDone {
+            redirect,
+            session: Some(session_value),
+            method: Some(method),
+        })
+    }
+
+    /// Stores the grant behind a new authorization code (with the session, if new) and
+    /// returns the redirect that carries the code.
+    pub(crate) async fn issue_code(
+        &self,
+        flow_id: Option<Uuid>,
+        request: &AuthorizationRequest,
+        authentication: &Authentication,
+        identity: &Identity,
+        session: Option<&BrowserSession>,
+    ) -> Result<String, AppError> {
+        let now = self.clock.now();
+        let code = bearer_value(self);
+        let grant = AuthorizationGrant {
+            id: Uuid::now_v7(),
+            code_hash: self.keys.flow_token_hash("code", &[code.as_bytes()]),
+            request: request.clone(),
+            authentication: authentication.clone(),
+            created_at: now,
+            code_expires_at: now.plus_seconds(CODE_SECONDS),
+            code_used_at: None,
+            revoked_at: None,
+        };
+        let sp_name = self
+            .store
+            .service_provider(&request.client_id)
+            .await?
+            .map(|sp| sp.display_name)
+            .unwrap_or_else(|| request.client_id.clone());
+        let mut effects = Effects {
+            audit: vec![
+                AuditDraft::new(format!("person:{}", identity.id), "login.completed")
+                    .subject(identity.id.to_string())
+                    .details(json!({
+                        "client_id": request.client_id,
+                        "method": authentication.method.as_str(),
+                        "level": authentication.level.as_str(),
+                        "action": request.action.as_str(),
+                        "from_session": session.is_none(),
+                    })),
+            ],
+            messages: vec![],
+        };
+        if identity.notify_every_use {
+            effects.messages = self
+                .messages(
+                    &Event::IdentityUsed {
+                        service_provider: sp_name,
+                        action: request.action.as_str().to_owned(),
+                        at: now,
+                    },
+                    identity,
+                )
+                .await?;
+        }
+        let notify = !effects.messages.is_empty();
+        self.store
+            .complete_login(flow_id, &grant, session, effects)
+            .await?;
+        if notify {
+            self.wake_outbox();
+        }
+        Ok(sesam_oidc::response::code(
+            &request.redirect_uri,
+            &code,
+            request.state.as_deref(),
+            &self.issuer,
+        ))
+    }
+}

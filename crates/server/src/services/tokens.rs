@@ -1,0 +1,419 @@
+//! The token endpoint (code exchange and refresh), userinfo and logout.
+
+use serde_json::{Map, Value, json};
+use sesam_domain::authorization::{
+    ACCESS_TOKEN_SECONDS, AuthorizationGrant, REFRESH_SECONDS, RefreshToken,
+};
+use sesam_domain::{AuditDraft, Timestamp};
+use sesam_oidc::access_token::{self, AccessTokenClaims};
+use sesam_oidc::discovery::paths;
+use sesam_oidc::id_token::{self, IdTokenClaims, TokenSigner};
+use sesam_oidc::token::{self, TokenRequest};
+use sesam_oidc::{OAuthError, Params};
+use sesam_store::{Effects, RefreshOutcome, ServiceProviderRecord};
+use uuid::Uuid;
+
+use super::authorization::bearer_value;
+use crate::context::Sesam;
+use crate::error::AppError;
+
+/// A successful token response (RFC 6749 §5.1 plus the ID token).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+fn seconds(t: Timestamp) -> i64 {
+    t.millis().div_euclid(1000)
+}
+
+impl Sesam {
+    /// The key that signs now, opened from its sealed record.
+    async fn active_signer(&self) -> Result<TokenSigner, AppError> {
+        self.ensure_signing_keys().await?;
+        let keys = self.store.signing_keys().await?;
+        let active = keys
+            .iter()
+            .find(|k| k.state == sesam_domain::signing_keys::KeyState::Active)
+            .ok_or_else(|| OAuthError::ServerError("no signing key is active".into()))?;
+        let scalar = self
+            .keys
+            .open_data("token-signing-key", &active.private_sealed)
+            .map_err(|_| OAuthError::ServerError("the signing key cannot be opened".into()))?;
+        Ok(TokenSigner::from_scalar(&active.kid, &scalar)?)
+    }
+
+    fn refresh_hash(&self, token: &str) -> [u8; 32] {
+        self.keys.flow_token_hash("refresh", &[token.as_bytes()])
+    }
+
+    /// The token endpoint.
+    pub async fn token(
+        &self,
+        params: &Params,
+        authorization: Option<&str>,
+    ) -> Result<TokenResponse, AppError> {
+        let sp = self.authenticate_client(params, authorization).await?;
+        match token::parse(params)? {
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.exchange_code(
+                    &sp,
+                    &code,
+                    redirect_uri.as_deref(),
+                    code_verifier.as_deref(),
+                )
+                .await
+            }
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => self.refresh(&sp, &refresh_token, scope.as_deref()).await,
+        }
+    }
+
+    async fn exchange_code(
+        &self,
+        sp: &ServiceProviderRecord,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<TokenResponse, AppError> {
+        let now = self.clock.now();
+        let grant = self
+            .store
+            .grant_by_code(&self.keys.flow_token_hash("code", &[code.as_bytes()]))
+            .await?
+            .ok_or_else(|| OAuthError::InvalidGrant("the authorization code is unknown".into()))?;
+        if grant.code_used_at.is_some() {
+            return Err(self.revoke_replayed(&grant, "code").await);
+        }
+        token::check_code(&grant, &sp.client_id, redirect_uri, verifier, now)?;
+        let refresh = grant
+            .request
+            .has_scope("offline_access")
+            .then(|| bearer_value(self));
+        let stored = refresh.as_ref().map(|r| RefreshToken {
+            hash: self.refresh_hash(r),
+            grant_id: grant.id,
+            expires_at: grant.authentication.auth_time.plus_seconds(REFRESH_SECONDS),
+            used_at: None,
+        });
+        let audit = AuditDraft::new(format!("client:{}", sp.client_id), "token.issued")
+            .subject(grant.authentication.identity_id.to_string())
+            .details(json!({ "grant": grant.id, "refresh_token": refresh.is_some() }));
+        let fresh = self
+            .store
+            .redeem_code(
+                grant.id,
+                now,
+                stored.as_ref(),
+                Effects {
+                    audit: vec![audit],
+                    messages: vec![],
+                },
+            )
+            .await?;
+        if !fresh {
+            return Err(self.revoke_replayed(&grant, "code").await);
+        }
+        self.tokens_for(&grant, &grant.request.scope, refresh, true)
+            .await
+    }
+
+    /// A code or refresh token was used twice: someone holds a copy. Everything the grant
+    /// issued stops working.
+    async fn revoke_replayed(&self, grant: &AuthorizationGrant, what: &str) -> AppError {
+        let audit = AuditDraft::new("system", "grant.revoked")
+            .subject(grant.authentication.identity_id.to_string())
+            .details(json!({ "grant": grant.id, "reason": format!("{what} used twice") }));
+        if let Err(e) = self
+            .store
+            .revoke_grant(
+                grant.id,
+                self.clock.now(),
+                Effects {
+                    audit: vec![audit],
+                    messages: vec![],
+                },
+            )
+            .await
+        {
+            return e.into();
+        }
+        OAuthError::InvalidGrant(format!(
+            "the {what} was used already; the tokens issued from it are revoked"
+        ))
+        .into()
+    }
+
+    async fn refresh(
+        &self,
+        sp: &ServiceProviderRecord,
+        presented: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, AppError> {
+        let now = self.clock.now();
+        let hash = self.refresh_hash(presented);
+        let probe = self.store.grant_of_refresh(&hash).await?;
+        let Some(grant) = probe else {
+            return Err(
+                OAuthError::InvalidGrant("the refresh token is unknown or expired".into()).into(),
+            );
+        };
+        if grant.request.client_id != sp.client_id {
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token was issued to another client".into(),
+            )
+            .into());
+        }
+        let scopes = token::check_refresh_scope(&grant.request.scope, scope)?;
+        let next = bearer_value(self);
+        let stored = RefreshToken {
+            hash: self.refresh_hash(&next),
+            grant_id: grant.id,
+            expires_at: grant.authentication.auth_time.plus_seconds(REFRESH_SECONDS),
+            used_at: None,
+        };
+        match self.store.use_refresh_token(&hash, &stored, now).await? {
+            RefreshOutcome::Rotated(grant) => {
+                self.tokens_for(&grant, &scopes, Some(next), false).await
+            }
+            RefreshOutcome::AlreadyUsed(_) => {
+                Err(self.revoke_replayed(&grant, "refresh token").await)
+            }
+            RefreshOutcome::Invalid => Err(OAuthError::InvalidGrant(
+                "the refresh token is unknown, expired or revoked".into(),
+            )
+            .into()),
+        }
+    }
+
+    async fn tokens_for(
+        &self,
+        grant: &AuthorizationGrant,
+        scopes: &[String],
+        refresh_token: Option<String>,
+        with_nonce: bool,
+    ) -> Result<TokenResponse, AppError> {
+        let now = seconds(self.clock.now());
+        let signer = self.active_signer().await?;
+        let sub = self
+            .keys
+            .pairwise_subject(&grant.request.client_id, grant.authentication.identity_id);
+        let claims = IdTokenClaims {
+            iss: self.issuer.to_string(),
+            sub: sub.clone(),
+            aud: grant.request.client_id.clone(),
+            exp: now + id_token::LIFETIME_SECONDS,
+            iat: now,
+            auth_time: seconds(grant.authentication.auth_time),
+            nonce: if with_nonce {
+                grant.request.nonce.clone()
+            } else {
+                None
+            },
+            acr: grant.authentication.level.acr().to_owned(),
+            amr: grant.authentication.method.amr(),
+            authorization_details: None,
+            sid: None,
+        };
+        let id_token = signer.sign(&claims)?;
+        let access = AccessTokenClaims {
+            iss: self.issuer.to_string(),
+            sub,
+            aud: self.endpoint(paths::USERINFO),
+            client_id: grant.request.client_id.clone(),
+            scope: scopes.join(" "),
+            exp: now + ACCESS_TOKEN_SECONDS,
+            iat: now,
+            jti: Uuid::now_v7().to_string(),
+            grant: grant.id,
+        };
+        Ok(TokenResponse {
+            access_token: access_token::sign(&signer, &access)?,
+            token_type: "Bearer",
+            expires_in: ACCESS_TOKEN_SECONDS,
+            id_token,
+            refresh_token,
+            scope: scopes.join(" "),
+        })
+    }
+
+    /// The userinfo endpoint: the claims the access token's scopes allow.
+    pub async fn userinfo(&self, authorization: Option<&str>) -> Result<Value, AppError> {
+        let token = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                OAuthError::InvalidToken(
+                    "an access token is required (Authorization: Bearer ...)".into(),
+                )
+            })?;
+        let jwks = self.jwks().await?;
+        let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+        let claims = access_token::verify(
+            token,
+            &keys,
+            &self.issuer,
+            &self.endpoint(paths::USERINFO),
+            seconds(self.clock.now()),
+        )?;
+        let grant = self
+            .store
+            .grant(claims.grant)
+            .await?
+            .filter(|g| g.revoked_at.is_none())
+            .ok_or_else(|| OAuthError::InvalidToken("the access token was revoked".into()))?;
+        let identity = self
+            .store
+            .identity(grant.authentication.identity_id)
+            .await?
+            .filter(|i| i.state == sesam_domain::IdentityState::Active)
+            .ok_or_else(|| OAuthError::InvalidToken("the identity can no longer be used".into()))?;
+        let scopes: Vec<&str> = claims.scope.split(' ').collect();
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(claims.sub));
+        if scopes.contains(&"profile") {
+            let name = identity.name.as_str();
+            let (given, family) = match name.rsplit_once(' ') {
+                Some((g, f)) => (g, f),
+                None => (name, ""),
+            };
+            out.insert("name".into(), json!(name));
+            out.insert("given_name".into(), json!(given));
+            if !family.is_empty() {
+                out.insert("family_name".into(), json!(family));
+            }
+            out.insert("birthdate".into(), json!(identity.birthdate.to_string()));
+        }
+        if scopes.contains(&"national_id") {
+            let allowed = self
+                .store
+                .service_provider(&claims.client_id)
+                .await?
+                .is_some_and(|sp| sp.allow_national_id);
+            if allowed {
+                let sealed = self
+                    .store
+                    .national_id_sealed(identity.id)
+                    .await?
+                    .ok_or_else(|| {
+                        OAuthError::ServerError("the national ID number is missing".into())
+                    })?;
+                let nid = self
+                    .keys
+                    .open_national_id(&sealed, identity.id)
+                    .map_err(|_| {
+                        OAuthError::ServerError("the national ID number cannot be opened".into())
+                    })?;
+                out.insert("national_id".into(), json!(nid.expose_digits()));
+                let audit = AuditDraft::new(
+                    format!("client:{}", claims.client_id),
+                    "national_id.released",
+                )
+                .subject(identity.id.to_string())
+                .details(json!({ "grant": grant.id }));
+                self.store.append_audit(self.clock.now(), &audit).await?;
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// RP-initiated logout. Ends the browser's session; returns where to send the browser
+    /// (the client's `post_logout_redirect_uri`, which must be one of its registered
+    /// redirect URIs, with `state`), or `None` for sesam's own "logged out" page.
+    pub async fn logout(
+        &self,
+        params: &Params,
+        session: Option<&str>,
+    ) -> Result<Option<String>, AppError> {
+        let client_id = match params.get("id_token_hint") {
+            Some(hint) => Some(self.client_of_id_token(hint).await?),
+            None => params.get("client_id").map(str::to_owned),
+        };
+        if let (Some(hinted), Some(given)) = (&client_id, params.get("client_id"))
+            && hinted != given
+        {
+            return Err(
+                OAuthError::invalid_request("client_id does not match id_token_hint").into(),
+            );
+        }
+        let redirect = match params.get("post_logout_redirect_uri") {
+            None => None,
+            Some(uri) => {
+                let client_id = client_id.as_deref().ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "post_logout_redirect_uri needs id_token_hint or client_id",
+                    )
+                })?;
+                let sp = self
+                    .store
+                    .service_provider(client_id)
+                    .await?
+                    .ok_or_else(|| {
+                        OAuthError::invalid_request("client_id is not a registered client")
+                    })?;
+                if !sp.redirect_uris.iter().any(|r| r == uri) {
+                    return Err(OAuthError::invalid_request(
+                        "post_logout_redirect_uri is not one of the client's registered redirect URIs",
+                    ).into());
+                }
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                if let Some(state) = params.get("state") {
+                    q.append_pair("state", state);
+                }
+                let query = q.finish();
+                Some(if query.is_empty() {
+                    uri.to_owned()
+                } else {
+                    format!("{uri}{}{query}", if uri.contains('?') { '&' } else { '?' })
+                })
+            }
+        };
+        if let Some(s) = session {
+            let audit = AuditDraft::new("browser", "session.ended")
+                .details(json!({ "client_id": client_id }));
+            self.store
+                .end_browser_session(
+                    &self.session_hash(s),
+                    self.clock.now(),
+                    Effects {
+                        audit: vec![audit],
+                        messages: vec![],
+                    },
+                )
+                .await?;
+        }
+        Ok(redirect)
+    }
+
+    /// The audience of an ID token this server signed (expired ones too: logout comes
+    /// after the 5 minutes an ID token lives).
+    async fn client_of_id_token(&self, token: &str) -> Result<String, AppError> {
+        let jwks = self.jwks().await?;
+        let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+        let header = jsonwebtoken_header(token)?;
+        let jwk = keys
+            .iter()
+            .find(|k| k.get("kid").and_then(Value::as_str) == header.as_deref())
+            .ok_or_else(|| {
+                OAuthError::invalid_request("id_token_hint was not signed by a published key")
+            })?;
+        Ok(id_token::audience_of_expired(token, jwk, &self.issuer)?)
+    }
+}
+
+fn jsonwebtoken_header(token: &str) -> Result<Option<String>, AppError> {
+    Ok(id_token::kid_of(token)?)
+}
