@@ -128,6 +128,7 @@ pub async fn serve_on(
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    sesam.ensure_signing_keys().await?;
     let (mut state, stop) = start(&config, &sesam)?;
     if config.demo {
         state.demo = Some(Arc::new(http::demo::DemoClient::ensure(&sesam).await?));
@@ -166,6 +167,7 @@ async fn serve_tls(
                 tls.key.display()
             ))
         })?;
+    sesam.ensure_signing_keys().await?;
     let (mut state, stop) = start(&config, &sesam)?;
     if config.demo {
         state.demo = Some(Arc::new(http::demo::DemoClient::ensure(&sesam).await?));

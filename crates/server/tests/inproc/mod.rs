@@ -196,6 +196,17 @@ pub async fn harness_env(
 }
 
 pub async fn enrol(h: &Harness, nid: &str, phone: &str, user_id: Option<&str>) -> String {
+    enrol_at(h, nid, phone, user_id, None).await
+}
+
+/// Enrols a person proofed at `ial` (`None`: the default level).
+pub async fn enrol_at(
+    h: &Harness,
+    nid: &str,
+    phone: &str,
+    user_id: Option<&str>,
+    ial: Option<&str>,
+) -> String {
     let nid_date = sesam_domain::NationalId::parse(nid)
         .unwrap()
         .birth_date()
@@ -211,7 +222,7 @@ pub async fn enrol(h: &Harness, nid: &str, phone: &str, user_id: Option<&str>) -
                 phone: phone.into(),
                 email: Some("anna@example.dk".into()),
                 user_id: user_id.map(str::to_owned),
-                ial: None,
+                ial: ial.map(str::to_owned),
                 language: None,
             },
         )
@@ -245,7 +256,22 @@ pub async fn activated_app(
     user_id: &str,
     pin: &str,
 ) -> AppState {
-    let code = enrol(h, nid, phone, Some(user_id)).await;
+    activated_app_at(h, sink, dir, nid, phone, user_id, pin, None).await
+}
+
+/// [`activated_app`] for a person proofed at `ial`.
+#[allow(clippy::too_many_arguments)]
+pub async fn activated_app_at(
+    h: &Harness,
+    sink: &SmsSink,
+    dir: &std::path::Path,
+    nid: &str,
+    phone: &str,
+    user_id: &str,
+    pin: &str,
+    ial: Option<&str>,
+) -> AppState {
+    let code = enrol_at(h, nid, phone, Some(user_id), ial).await;
     let mut app = new_app(dir, &h.base, "first");
     let client = AppClient::new(&h.base).unwrap();
     let started = client.start_activation(&code).await.unwrap();
