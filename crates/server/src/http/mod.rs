@@ -146,11 +146,12 @@ fn static_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLaye
 /// body as the application's own, so clients see one error format.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
+    // JSON errors, and the pages that explain an error to a person, stay as they are.
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if is_json || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }

@@ -83,6 +83,24 @@ pub fn method_meets(method: LoginMethod, request: &AuthorizationRequest) -> bool
     request.min_level.is_none_or(|min| method.aal() >= min)
 }
 
+/// A real chip challenge without the key's transports (`usb`, `nfc`, …): a made-up
+/// challenge could not know them, so they would tell a real chip from none. Browsers
+/// then simply offer every transport.
+fn without_transports(mut options: Value) -> Value {
+    if let Some(list) = options
+        .pointer_mut("/publicKey/allowCredentials")
+        .and_then(Value::as_array_mut)
+    {
+        for c in list.iter_mut().filter_map(Value::as_object_mut) {
+            c.remove("transports");
+        }
+    }
+    if let Some(o) = options.as_object_mut() {
+        o.remove("mediation");
+    }
+    options
+}
+
 /// The methods the browser pages offer now. The app joins with the approvals work.
 pub const BROWSER_METHODS: [LoginMethod; 2] = [LoginMethod::CodeDisplay, LoginMethod::Chip];
 
@@ -248,7 +266,7 @@ impl Sesam {
         Self::flow_for_method(&flow, LoginMethod::Chip)?;
         if let Some(id) = flow.identity_id {
             match self.start_chip_authentication(id).await {
-                Ok(challenge) => return Ok(challenge),
+                Ok((ceremony, options)) => return Ok((ceremony, without_transports(options))),
                 Err(AppError::Invalid(DomainError::Chip(
                     sesam_domain::chip::ChipError::NoneActive,
                 ))) => {}
@@ -283,15 +301,16 @@ impl Sesam {
             .flow_token_hash("made-up-chip", &[key.as_bytes(), b"2"]);
         let credential: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
         let challenge: [u8; 32] = sesam_domain::random::random_bytes(&*self.random);
+        // The shape of webauthn-rs's security-key challenge (a test compares the two).
         Ok(json!({
             "publicKey": {
                 "challenge": b64(&challenge),
-                "timeout": 60000,
+                "timeout": sesam_domain::chip::CEREMONY_SECONDS * 1000,
                 "rpId": rp_id,
                 "allowCredentials": [{ "type": "public-key", "id": b64(&credential) }],
                 "userVerification": "preferred",
+                "hints": ["security-key"],
             },
-            "mediation": null,
         }))
     }
 

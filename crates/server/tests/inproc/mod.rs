@@ -274,12 +274,12 @@ pub async fn activated_app_at(
     let code = enrol_at(h, nid, phone, Some(user_id), ial).await;
     let mut app = new_app(dir, &h.base, "first");
     let client = AppClient::new(&h.base).unwrap();
-    let started = client.start_activation(&code).await.unwrap();
     let n = sink
         .texts_to(phone)
         .iter()
         .filter(|t| eight_digits(t).is_some())
         .count();
+    let started = client.start_activation(&code).await.unwrap();
     let sms = sink.wait_for_code(phone, n + 1).await;
     let done = client
         .complete_activation(
