@@ -126,7 +126,7 @@ mod tests {
             let mut wrong_since_lock_or_success = 0;
             for op in ops {
                 match op {
-                    0 => if g.reserve(T).is_ok() { in_flight += 1 },
+                    0 if g.reserve(T).is_ok() => in_flight += 1,
                     1 if in_flight > 0 => {
                         in_flight -= 1;
                         wrong_since_lock_or_success += 1;

@@ -29,7 +29,7 @@ fn authorize_url(h: &Harness, pairs: &[(&str, &str)]) -> String {
     )
 }
 
-fn good<'a>(client_id: &'a str) -> Vec<(&'a str, &'a str)> {
+fn good(client_id: &str) -> Vec<(&str, &str)> {
     vec![
         ("client_id", client_id),
         ("redirect_uri", REDIRECT),
@@ -348,7 +348,13 @@ async fn token_requests_are_refused_with_the_right_error() {
     let form = exchange_form(&code, &verifier);
     let f = as_refs(&form);
 
-    let cases: Vec<(Option<(&str, &str)>, Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (
+        Option<(&'a str, &'a str)>,
+        Vec<(&'a str, &'a str)>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             Some((sp.client_id.as_str(), "wrong-secret")),
             f.clone(),
@@ -697,9 +703,7 @@ fn normalised(body: &str, user_id: &str) -> String {
         while let Some(i) = rest.find(marker) {
             s.push_str(&rest[..i + marker.len()]);
             rest = &rest[i + marker.len()..];
-            let end = rest
-                .find(|c: char| c == '"' || c == '/' || c == '%' || c == '&')
-                .unwrap_or(rest.len());
+            let end = rest.find(['"', '/', '%', '&']).unwrap_or(rest.len());
             s.push('X');
             rest = &rest[end..];
         }

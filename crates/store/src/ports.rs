@@ -618,7 +618,7 @@ pub trait SigningKeyStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshOutcome {
     /// It was valid; it is now used and `next` is stored in its place.
-    Rotated(AuthorizationGrant),
+    Rotated(Box<AuthorizationGrant>),
     /// It was used before: a copy is being replayed. The caller revokes the grant.
     AlreadyUsed(Uuid),
     /// Unknown or past its expiry.

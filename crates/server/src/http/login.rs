@@ -357,7 +357,7 @@ fn form(
     headers: &HeaderMap,
     flow: Uuid,
     body: &str,
-) -> Result<(Params, String), Response> {
+) -> Result<(Params, String), Box<Response>> {
     let c = ctx(state, headers, None);
     let params = Params::from_urlencoded(body)
         .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
@@ -376,7 +376,7 @@ fn form(
             link: Some((format!("/login/{flow}"), t.continue_button)),
             alert: true,
         };
-        return Err(render(StatusCode::FORBIDDEN, &page, None));
+        return Err(Box::new(render(StatusCode::FORBIDDEN, &page, None)));
     }
     Ok((params, c.browser))
 }
@@ -424,7 +424,7 @@ async fn user_id(
 ) -> Response {
     let (params, browser) = match form(&state, &headers, flow, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = state
         .sesam
@@ -441,7 +441,7 @@ async fn restart(
 ) -> Response {
     let (_, browser) = match form(&state, &headers, flow, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = state.sesam.restart_login(flow, &browser).await;
     after_step(&state, &headers, flow, None, result).await
@@ -455,7 +455,7 @@ async fn cancel(
 ) -> Response {
     let (_, browser) = match form(&state, &headers, flow, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.sesam.cancel_login(flow, &browser).await {
         Ok(redirect) => pages::see_other(&redirect, vec![]),
@@ -507,7 +507,7 @@ async fn code_display(
 ) -> Response {
     let (params, browser) = match form(&state, &headers, flow, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = state
         .sesam
@@ -529,7 +529,7 @@ async fn chip_challenge(
 ) -> Response {
     let (_, browser) = match form(&state, &headers, flow, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.sesam.chip_challenge(flow, &browser).await {
         Ok((ceremony, options)) => {
@@ -553,7 +553,7 @@ async fn chip(
 ) -> Response {
     let (params, browser) = match form(&state, &headers, flow, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ceremony = params.get("ceremony").and_then(|c| Uuid::parse_str(c).ok());
     let credential: Option<Value> = params

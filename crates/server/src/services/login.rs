@@ -134,12 +134,11 @@ impl Sesam {
     }
 
     async fn sp_name(&self, client_id: &str) -> Result<String, LoginError> {
-        Ok(self
-            .store
+        self.store
             .service_provider(client_id)
             .await?
             .map(|sp| sp.display_name)
-            .ok_or(LoginError::Gone)?)
+            .ok_or(LoginError::Gone)
     }
 
     pub async fn login_view(&self, flow_id: Uuid, browser: &str) -> Result<LoginView, LoginError> {
@@ -285,11 +284,9 @@ impl Sesam {
         let rp_id = url::Url::parse(&self.issuer)
             .ok()
             .and_then(|u| u.domain().map(str::to_owned))
-            .ok_or_else(|| {
-                AppError::Invalid(DomainError::Chip(
-                    sesam_domain::chip::ChipError::NotConfigured,
-                ))
-            })?;
+            .ok_or(AppError::Invalid(DomainError::Chip(
+                sesam_domain::chip::ChipError::NotConfigured,
+            )))?;
         let key = UserId::parse(user_id)
             .map(|u| u.key().as_str().to_owned())
             .unwrap_or_default();

@@ -443,6 +443,7 @@ pub struct Person {
     pub identity_id: uuid::Uuid,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn person(
     h: &Harness,
     sink: &SmsSink,

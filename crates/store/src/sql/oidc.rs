@@ -370,7 +370,7 @@ impl OidcStore for SqlStore {
             .await?;
         insert_refresh(&mut tx, next).await?;
         tx.commit().await?;
-        Ok(RefreshOutcome::Rotated(g))
+        Ok(RefreshOutcome::Rotated(Box::new(g)))
     }
 
     async fn browser_session(

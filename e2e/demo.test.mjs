@@ -1,0 +1,103 @@
+// The demo walk-through in a real browser: `sesam serve --demo` on the embedded default,
+// a person enrolled and activated with the CLI tools, then "Log in with sesam" at /demo
+// with the code display and password, ending on the page with the verified claims.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { startServer, personWithCodeDisplay, launchBrowser, nextUnusedStep, currentStep, totp, root } from "./support.mjs";
+
+const PASSWORD = "Blue river 77 sky";
+let server;
+let browser;
+const shots = join(root, "target", "e2e");
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("the demo logs a person in with code display and password, in Danish and English", async () => {
+  await personWithCodeDisplay(server, { userId: "anna.hansen", nationalId: "0101901234", phone: "+4512345678", password: PASSWORD });
+  const used = currentStep();
+  const context = await browser.newContext({ locale: "en-GB" });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+  page.on("pageerror", (e) => problems.push(String(e)));
+
+  await page.goto(`${server.base}/demo`);
+  await page.getByTestId("demo-login").click();
+  // The first page: the SP's registered name and the action in the header.
+  await page.waitForURL(/\/login\//);
+  assert.match(await page.getByTestId("sp-header").innerText(), /sesam demo/);
+  assert.match(await page.getByTestId("sp-header").innerText(), /Log on/);
+  await page.getByLabel("User ID").fill("Anna.Hansen");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.screenshot({ path: join(shots, "choose.png"), fullPage: true });
+  await page.getByRole("link", { name: /Code display and password/ }).click();
+
+  // A wrong code first: refused with a message that is announced.
+  await page.getByLabel(/Code from the code display/).fill("000000");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log on" }).click();
+  assert.match(await page.getByRole("alert").innerText(), /not accepted/);
+
+  const step = await nextUnusedStep(used);
+  await page.getByLabel(/Code from the code display/).fill(totp(step));
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log on" }).click();
+  await page.waitForURL(/\/demo\/callback/);
+  const claims = await page.getByTestId("id-token-claims").innerText();
+  assert.match(claims, /http:\/\/eidas\.europa\.eu\/LoA\/substantial/);
+  assert.match(claims, /otp/);
+  const userinfo = await page.getByTestId("userinfo-claims").innerText();
+  assert.match(userinfo, /Anna Hansen/);
+  assert.match(userinfo, /0101901234/);
+  await page.screenshot({ path: join(shots, "demo-result.png"), fullPage: true });
+
+  // The session: logging in again needs no pages.
+  await page.goto(`${server.base}/demo/login`);
+  await page.waitForURL(/\/demo\/callback/);
+  assert.match(await page.getByTestId("id-token-claims").innerText(), /substantial/);
+
+  // In Danish, through the language link.
+  const dk = await browser.newContext({ locale: "da-DK" });
+  const p2 = await dk.newPage();
+  await p2.goto(`${server.base}/demo`);
+  await p2.getByTestId("demo-login").click();
+  await p2.waitForURL(/\/login\//);
+  assert.ok(await p2.getByLabel("Bruger-ID").isVisible());
+  await p2.getByRole("link", { name: "English" }).click();
+  assert.ok(await p2.getByLabel("User ID").isVisible());
+  await p2.screenshot({ path: join(shots, "user-id-en.png"), fullPage: true });
+
+  assert.deepEqual(problems, [], "no script errors or CSP violations");
+  await context.close();
+  await dk.close();
+});
+
+test("the pages work without JavaScript", async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false, locale: "en" });
+  const page = await context.newPage();
+  await page.goto(`${server.base}/demo/login`);
+  await page.waitForURL(/\/login\//);
+  await page.getByLabel("User ID").fill("someone.unknown");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("link", { name: /Code display and password/ }).click();
+  await page.getByLabel(/Code from the code display/).fill("123456");
+  await page.getByLabel("Password").fill("whatever it is");
+  await page.getByRole("button", { name: "Log on" }).click();
+  assert.match(await page.getByRole("alert").innerText(), /not accepted/);
+  await page.getByRole("link", { name: "Choose another way" }).click();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.waitForURL(/\/demo\/callback/);
+  assert.match(await page.locator("main").innerText(), /access_denied/);
+  await context.close();
+});
