@@ -3,12 +3,19 @@
 
 use std::sync::Arc;
 
+use sesam_domain::authorization::{
+    Action, Authentication, AuthorizationGrant, AuthorizationRequest, BrowserSession, FlowStep,
+    Locale, LoginFlow, LoginMethod, RefreshToken,
+};
 use sesam_domain::identity::Enrolment;
+use sesam_domain::password_guard::PasswordGuard;
 use sesam_domain::{
     ActivationGrant, ActivationPurpose, AuditDraft, AuditKey, IdentityState, Level, MasterKey,
     NationalId, OsRandom, PersonName, PhoneNumber, SecretKeys, Timestamp, UserId, UserIdKey,
 };
-use sesam_store::{NewIdentity, ServiceProviderRecord, Store, StoreError, UserIdChange};
+use sesam_store::{
+    Effects, NewIdentity, RefreshOutcome, ServiceProviderRecord, Store, StoreError, UserIdChange,
+};
 use uuid::Uuid;
 
 fn keys() -> SecretKeys {
@@ -71,6 +78,13 @@ conformance!(
     concurrent_audit_appends_keep_one_chain,
     service_providers_round_trip,
     meta_keeps_the_first_value,
+    pushed_requests_are_single_use_and_expire,
+    concurrent_completions_of_one_login_admit_one,
+    codes_are_redeemed_once_and_grants_revoke,
+    concurrent_refreshes_rotate_once,
+    browser_sessions_expire_and_end,
+    client_assertion_ids_are_single_use,
+    password_guard_round_trips,
 );
 
 mod cases {
@@ -490,5 +504,393 @@ mod cases {
             Some(&b"one"[..])
         );
         store.ping().await.unwrap();
+    }
+
+    fn authorization_request(client_id: &str) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: client_id.into(),
+            redirect_uri: "https://bank.example/cb".into(),
+            scope: vec!["openid".into(), "offline_access".into()],
+            state: Some("st".into()),
+            nonce: Some("n".into()),
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            force_login: false,
+            no_prompt: false,
+            max_age: Some(600),
+            min_level: Some(Level::Substantial),
+            ui_locale: Some(Locale::En),
+            login_hint: Some("anna.hansen".into()),
+            action: Action::LogOn,
+            pushed: true,
+        }
+    }
+
+    async fn enrolled(store: &dyn Store, nid: &str) -> NewIdentity {
+        let n = new_identity(enrolment(nid, "+4512345678", None), T0);
+        enrol(store, &n).await.unwrap();
+        n
+    }
+
+    fn login_flow(identity: Option<Uuid>) -> LoginFlow {
+        LoginFlow {
+            id: Uuid::now_v7(),
+            browser_hash: [1; 32],
+            request: authorization_request("sp_1"),
+            step: FlowStep::UserId,
+            user_id_input: None,
+            identity_id: identity,
+            created_at: T0,
+            expires_at: T0.plus_seconds(600),
+        }
+    }
+
+    fn authentication(identity: Uuid) -> Authentication {
+        Authentication {
+            identity_id: identity,
+            method: LoginMethod::Chip,
+            level: Level::High,
+            auth_time: T0,
+        }
+    }
+
+    fn grant(identity: Uuid, code: u8) -> AuthorizationGrant {
+        AuthorizationGrant {
+            id: Uuid::now_v7(),
+            code_hash: [code; 32],
+            request: authorization_request("sp_1"),
+            authentication: authentication(identity),
+            created_at: T0,
+            code_expires_at: T0.plus_seconds(60),
+            code_used_at: None,
+            revoked_at: None,
+        }
+    }
+
+    pub(super) async fn pushed_requests_are_single_use_and_expire(store: Arc<dyn Store>) {
+        let r = authorization_request("sp_1");
+        store
+            .push_request(&[1; 32], &r, T0.plus_seconds(90), T0)
+            .await
+            .unwrap();
+        store
+            .push_request(&[2; 32], &r, T0.plus_seconds(90), T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take_pushed_request(&[1; 32], T0).await.unwrap(),
+            Some(r.clone())
+        );
+        assert_eq!(store.take_pushed_request(&[1; 32], T0).await.unwrap(), None);
+        assert_eq!(
+            store
+                .take_pushed_request(&[2; 32], T0.plus_seconds(90))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.take_pushed_request(&[3; 32], T0).await.unwrap(), None);
+    }
+
+    pub(super) async fn concurrent_completions_of_one_login_admit_one(store: Arc<dyn Store>) {
+        let n = enrolled(&*store, "0101901234").await;
+        let mut flow = login_flow(None);
+        store.create_login_flow(&flow).await.unwrap();
+        flow.step = FlowStep::Authenticate;
+        flow.user_id_input = Some("Anna.Hansen".into());
+        flow.identity_id = Some(n.id);
+        store.save_login_flow(&flow).await.unwrap();
+        assert_eq!(store.login_flow(flow.id).await.unwrap(), Some(flow.clone()));
+
+        let mut tasks = vec![];
+        for i in 0..6u8 {
+            let (store, flow_id) = (store.clone(), flow.id);
+            let g = grant(n.id, 10 + i);
+            tasks.push(tokio::spawn(async move {
+                let session = BrowserSession {
+                    id_hash: [20 + i; 32],
+                    authentication: g.authentication.clone(),
+                    expires_at: T0.plus_seconds(1800),
+                };
+                let effects = Effects {
+                    audit: vec![AuditDraft::new("person:x", "login.completed")],
+                    messages: vec![],
+                };
+                store
+                    .complete_login(Some(flow_id), &g, Some(&session), effects)
+                    .await
+                    .map(|()| g)
+            }));
+        }
+        let mut won = vec![];
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(g) => won.push(g),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(won.len(), 1, "exactly one completion wins");
+        let g = &won[0];
+        assert_eq!(
+            store.grant_by_code(&g.code_hash).await.unwrap().as_ref(),
+            Some(g)
+        );
+        assert_eq!(store.login_flow(flow.id).await.unwrap(), None);
+        // A completion without pages (from a session) needs no flow.
+        store
+            .complete_login(None, &grant(n.id, 30), None, Effects::default())
+            .await
+            .unwrap();
+        assert_eq!(verify_chain(&*store).await, 2);
+        // Deleting a flow that is gone says so.
+        assert!(matches!(
+            store.delete_login_flow(flow.id, Effects::default()).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub(super) async fn codes_are_redeemed_once_and_grants_revoke(store: Arc<dyn Store>) {
+        let n = enrolled(&*store, "0101901234").await;
+        let g = grant(n.id, 7);
+        store
+            .complete_login(None, &g, None, Effects::default())
+            .await
+            .unwrap();
+        let mut tasks = vec![];
+        for i in 0..6u8 {
+            let store = store.clone();
+            let refresh = RefreshToken {
+                hash: [40 + i; 32],
+                grant_id: g.id,
+                expires_at: T0.plus_seconds(3600),
+                used_at: None,
+            };
+            tasks.push(tokio::spawn(async move {
+                store
+                    .redeem_code(g.id, T0, Some(&refresh), Effects::default())
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.unwrap());
+        }
+        assert_eq!(wins, 1, "a code is redeemed once");
+        let stored = store.grant(g.id).await.unwrap().unwrap();
+        assert_eq!(stored.code_used_at, Some(T0));
+        store
+            .revoke_grant(g.id, T0.plus_seconds(1), Effects::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.grant(g.id).await.unwrap().unwrap().revoked_at,
+            Some(T0.plus_seconds(1))
+        );
+        // A revoked grant's code cannot be redeemed and its refresh tokens do not rotate.
+        let g2 = grant(n.id, 8);
+        store
+            .complete_login(None, &g2, None, Effects::default())
+            .await
+            .unwrap();
+        store
+            .revoke_grant(g2.id, T0, Effects::default())
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .redeem_code(g2.id, T0, None, Effects::default())
+                .await
+                .unwrap()
+        );
+    }
+
+    pub(super) async fn concurrent_refreshes_rotate_once(store: Arc<dyn Store>) {
+        let n = enrolled(&*store, "0101901234").await;
+        let g = grant(n.id, 7);
+        store
+            .complete_login(None, &g, None, Effects::default())
+            .await
+            .unwrap();
+        let first = RefreshToken {
+            hash: [50; 32],
+            grant_id: g.id,
+            expires_at: T0.plus_seconds(3600),
+            used_at: None,
+        };
+        assert!(
+            store
+                .redeem_code(g.id, T0, Some(&first), Effects::default())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .grant_of_refresh(&[50; 32])
+                .await
+                .unwrap()
+                .map(|x| x.id),
+            Some(g.id)
+        );
+        let mut tasks = vec![];
+        for i in 0..6u8 {
+            let store = store.clone();
+            let next = RefreshToken {
+                hash: [60 + i; 32],
+                grant_id: g.id,
+                expires_at: T0.plus_seconds(3600),
+                used_at: None,
+            };
+            tasks.push(tokio::spawn(async move {
+                store.use_refresh_token(&[50; 32], &next, T0).await.unwrap()
+            }));
+        }
+        let (mut rotated, mut replayed) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                RefreshOutcome::Rotated(got) => {
+                    assert_eq!(got.id, g.id);
+                    rotated += 1;
+                }
+                RefreshOutcome::AlreadyUsed(id) => {
+                    assert_eq!(id, g.id);
+                    replayed += 1;
+                }
+                RefreshOutcome::Invalid => panic!("the token was valid"),
+            }
+        }
+        assert_eq!((rotated, replayed), (1, 5));
+        // Unknown, expired.
+        let next = RefreshToken {
+            hash: [70; 32],
+            grant_id: g.id,
+            expires_at: T0.plus_seconds(3600),
+            used_at: None,
+        };
+        assert_eq!(
+            store.use_refresh_token(&[99; 32], &next, T0).await.unwrap(),
+            RefreshOutcome::Invalid
+        );
+        // Whichever next token was stored, it does not rotate past its expiry.
+        for h in 60..66u8 {
+            if store
+                .use_refresh_token(&[h; 32], &next, T0.plus_seconds(3600))
+                .await
+                .unwrap()
+                != RefreshOutcome::Invalid
+            {
+                panic!("an expired refresh token rotated");
+            }
+        }
+    }
+
+    pub(super) async fn browser_sessions_expire_and_end(store: Arc<dyn Store>) {
+        let n = enrolled(&*store, "0101901234").await;
+        let s = BrowserSession {
+            id_hash: [3; 32],
+            authentication: authentication(n.id),
+            expires_at: T0.plus_seconds(1800),
+        };
+        store
+            .complete_login(None, &grant(n.id, 1), Some(&s), Effects::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.browser_session(&[3; 32], T0).await.unwrap(),
+            Some(s.clone())
+        );
+        assert_eq!(
+            store
+                .browser_session(&[3; 32], T0.plus_seconds(1800))
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            store
+                .end_browser_session(&[3; 32], T0, Effects::default())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .end_browser_session(&[3; 32], T0, Effects::default())
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.browser_session(&[3; 32], T0).await.unwrap(), None);
+    }
+
+    pub(super) async fn client_assertion_ids_are_single_use(store: Arc<dyn Store>) {
+        assert!(
+            store
+                .register_assertion_id("sp_1", "j1", T0.plus_seconds(60), T0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .register_assertion_id("sp_1", "j1", T0.plus_seconds(60), T0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .register_assertion_id("sp_2", "j1", T0.plus_seconds(60), T0)
+                .await
+                .unwrap()
+        );
+        // Forgotten once expired (the assertion itself is refused by then).
+        assert!(
+            store
+                .register_assertion_id("sp_1", "j1", T0.plus_seconds(120), T0.plus_seconds(61))
+                .await
+                .unwrap()
+        );
+    }
+
+    pub(super) async fn password_guard_round_trips(store: Arc<dyn Store>) {
+        use sesam_domain::chip::{Chip, ChipState};
+        let n = enrolled(&*store, "0101901234").await;
+        assert!(store.lock_password(n.id).await.unwrap().is_none());
+        let chip = Chip {
+            id: Uuid::now_v7(),
+            identity_id: n.id,
+            credential_id: vec![1, 2, 3],
+            credential: "{}".into(),
+            state: ChipState::Active,
+            created_at: T0,
+            last_used_at: None,
+        };
+        store
+            .add_chip(
+                &chip,
+                Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+                Effects::default(),
+            )
+            .await
+            .unwrap();
+        let unit = store.lock_password(n.id).await.unwrap().unwrap();
+        assert_eq!(*unit.guard(), PasswordGuard::default());
+        assert!(unit.phc().starts_with("$argon2id$"));
+        let mut g = *unit.guard();
+        g.reserve(T0).unwrap();
+        g.reserve(T0).unwrap();
+        g.fail(T0);
+        unit.save(
+            &g,
+            T0,
+            Effects {
+                audit: vec![AuditDraft::new("person:x", "authenticator.password_wrong")],
+                messages: vec![],
+            },
+        )
+        .await
+        .unwrap();
+        let unit = store.lock_password(n.id).await.unwrap().unwrap();
+        assert_eq!(*unit.guard(), g);
+        assert_eq!((g.pending, g.lockout.failures), (1, 1));
+        drop(unit);
+        assert_eq!(verify_chain(&*store).await, 2);
     }
 }
