@@ -23,6 +23,20 @@ use super::authorization::bearer_value;
 use crate::context::Sesam;
 use crate::error::AppError;
 
+/// Every answer to a factor check takes at least this long, so the time it takes does not
+/// tell a known user ID (database work) from an unknown one (none), or a right code from a
+/// wrong one. Well above the few milliseconds that separate them; Argon2 runs inside it.
+const FACTOR_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn counted(method: LoginMethod, result: &Result<(), LoginError>) {
+    let outcome = match result {
+        Ok(()) => "proven",
+        Err(LoginError::Refused(_)) => "refused",
+        Err(_) => "failed",
+    };
+    metrics::counter!("sesam_login_factor_checks_total", "method" => method.as_str(), "outcome" => outcome).increment(1);
+}
+
 /// The longest password input looked at (the rules allow 64 characters).
 const MAX_PASSWORD_INPUT: usize = 256;
 
@@ -236,8 +250,22 @@ impl Sesam {
         code: &str,
         password: &str,
     ) -> Result<LoginDone, LoginError> {
+        let started = tokio::time::Instant::now();
         let flow = self.own_flow(flow_id, browser).await?;
         Self::flow_for_method(&flow, LoginMethod::CodeDisplay)?;
+        let result = self.code_display_factors(&flow, code, password).await;
+        counted(LoginMethod::CodeDisplay, &result);
+        tokio::time::sleep_until(started + FACTOR_ANSWER_FLOOR).await;
+        result?;
+        self.finish_login(flow, LoginMethod::CodeDisplay).await
+    }
+
+    async fn code_display_factors(
+        &self,
+        flow: &LoginFlow,
+        code: &str,
+        password: &str,
+    ) -> Result<(), LoginError> {
         let password_ok = self.password_factor(flow.identity_id, password).await?;
         let code_ok = match flow.identity_id {
             Some(id) => match self.check_code_display(id, code).await {
@@ -250,7 +278,7 @@ impl Sesam {
         if !(password_ok && code_ok) {
             return Err(LoginError::Refused(Refusal::NotAccepted));
         }
-        self.finish_login(flow, LoginMethod::CodeDisplay).await
+        Ok(())
     }
 
     /// The challenge for the chip step. For a user ID without a chip (or an unknown one)
@@ -320,14 +348,34 @@ impl Sesam {
         credential: Option<&Value>,
         password: &str,
     ) -> Result<LoginDone, LoginError> {
+        let started = tokio::time::Instant::now();
         let flow = self.own_flow(flow_id, browser).await?;
         Self::flow_for_method(&flow, LoginMethod::Chip)?;
+        let result = self
+            .chip_factors(&flow, ceremony_id, credential, password)
+            .await;
+        counted(LoginMethod::Chip, &result);
+        tokio::time::sleep_until(started + FACTOR_ANSWER_FLOOR).await;
+        result?;
+        self.finish_login(flow, LoginMethod::Chip).await
+    }
+
+    async fn chip_factors(
+        &self,
+        flow: &LoginFlow,
+        ceremony_id: Option<Uuid>,
+        credential: Option<&Value>,
+        password: &str,
+    ) -> Result<(), LoginError> {
         let password_ok = self.password_factor(flow.identity_id, password).await?;
         let key_ok = match (flow.identity_id, ceremony_id, credential) {
             (Some(id), Some(ceremony), Some(answer)) => {
                 match self.finish_chip_authentication(ceremony, answer).await {
                     Ok(proven) => proven == id,
-                    Err(AppError::Invalid(DomainError::Chip(_))) => false,
+                    Err(AppError::Invalid(DomainError::Chip(e))) => {
+                        tracing::debug!(error = %e, "a chip answer was not accepted");
+                        false
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -336,7 +384,7 @@ impl Sesam {
         if !(password_ok && key_ok) {
             return Err(LoginError::Refused(Refusal::NotAccepted));
         }
-        self.finish_login(flow, LoginMethod::Chip).await
+        Ok(())
     }
 
     /// The password factor with its lockout; always one Argon2 verification.

@@ -228,6 +228,7 @@ impl Sesam {
             sid: None,
         };
         let id_token = signer.sign(&claims)?;
+        metrics::counter!("sesam_tokens_issued_total", "grant_type" => if with_nonce { "authorization_code" } else { "refresh_token" }).increment(1);
         let access = AccessTokenClaims {
             iss: self.issuer.to_string(),
             sub,
