@@ -35,7 +35,7 @@ pub fn metadata(issuer: &str) -> Value {
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA"],
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": ACR_VALUES.iter().map(|(uri, _)| *uri).collect::<Vec<_>>(),
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "name", "given_name", "family_name", "birthdate", "national_id"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name", "given_name", "family_name", "birthdate", "national_id"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": true,
