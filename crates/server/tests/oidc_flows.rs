@@ -16,17 +16,7 @@ async fn code_display_flows(backend: Backend) {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let p = person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    let p = person(&h, &sink, dir.path(), ANNA).await;
     let bank = register_sp(&h, "Demo Bank", false, false).await;
 
     for pushed in [false, true] {
@@ -129,11 +119,11 @@ async fn chip_flows(backend: Backend) {
         &h,
         &sink,
         dir.path(),
-        "bo.jensen",
-        "0202801234",
-        "+4512345679",
-        Some("high"),
-        true,
+        Who {
+            ial: Some("high"),
+            chip: true,
+            ..BO
+        },
     )
     .await;
     let bank = register_sp(&h, "Demo Bank", false, false).await;
@@ -207,17 +197,7 @@ async fn sessions_prompt_none_max_age_and_logout() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    person(&h, &sink, dir.path(), ANNA).await;
     let bank = register_sp(&h, "Demo Bank", false, false).await;
 
     // Without a session, prompt=none answers login_required at the redirect URI.
@@ -327,17 +307,7 @@ async fn logout_with_id_token_hint_redirects_and_ends_the_session() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    person(&h, &sink, dir.path(), ANNA).await;
     let bank = register_sp(&h, "Demo Bank", false, false).await;
     let (browser, _, tokens) = code_display_login(&h, &bank, "anna.hansen", false).await;
     let hint = tokens.extra_fields().id_token().unwrap().to_string();
@@ -374,24 +344,10 @@ async fn refresh_tokens_rotate_and_a_replay_revokes_the_grant() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    person(&h, &sink, dir.path(), ANNA).await;
     let bank = register_sp(&h, "Demo Bank", false, false).await;
-    let browser = Browser::new(&h.base);
     let started = start(&bank, &["profile", "offline_access"], &[]);
-    let flow = open_login(&browser, &started.url).await;
-    give_user_id(&browser, &flow, "anna.hansen").await;
-    let r = code_display_step(&browser, &flow, &totp_now(&h, 0), PASSWORD).await;
-    let code = code_from(&h, &r, &started);
+    let code = code_by_pages(&h, &started, "anna.hansen").await;
     let (claims, tokens) = exchange(&bank, code, started).await;
     let first = tokens
         .refresh_token()

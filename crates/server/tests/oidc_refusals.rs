@@ -305,12 +305,8 @@ async fn pushed_requests_are_single_use_short_lived_and_bound_to_their_client() 
 
 /// Logs in through the pages (in a new browser) and returns the code (not exchanged).
 async fn code_for(h: &Harness, sp: &Sp) -> (String, Started) {
-    let b = &Browser::new(&h.base);
     let started = start(sp, &["profile"], &[]);
-    let flow = open_login(b, &started.url).await;
-    give_user_id(b, &flow, "anna.hansen").await;
-    let r = code_display_step(b, &flow, &totp_now(h, 0), PASSWORD).await;
-    let code = code_from(h, &r, &started);
+    let code = code_by_pages(h, &started, "anna.hansen").await;
     h.clock.advance_seconds(30);
     (code, started)
 }
@@ -320,17 +316,7 @@ async fn token_requests_are_refused_with_the_right_error() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    person(&h, &sink, dir.path(), ANNA).await;
     let sp = register_sp(&h, "Demo Bank", false, false).await;
     let other = register_sp(&h, "Other", false, false).await;
     let auth = Some((sp.client_id.as_str(), sp.secret.as_str()));
@@ -607,17 +593,7 @@ async fn levels_the_request_requires_are_enforced() {
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Proofed at substantial: even a chip gives only substantial.
-    let mut p = person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        true,
-    )
-    .await;
+    let mut p = person(&h, &sink, dir.path(), Who { chip: true, ..ANNA }).await;
     let sp = register_sp(&h, "Demo Bank", false, false).await;
     let b = Browser::new(&h.base);
     let started = start(
@@ -663,7 +639,6 @@ async fn levels_the_request_requires_are_enforced() {
     assert_redirected_state(&r, "unmet_authentication_requirements", &started.state);
 
     // A request that accepts substantial or high gets substantial.
-    let b = Browser::new(&h.base);
     let started = start(
         &sp,
         &[],
@@ -672,10 +647,7 @@ async fn levels_the_request_requires_are_enforced() {
             "http://eidas.europa.eu/LoA/high http://eidas.europa.eu/LoA/substantial",
         )],
     );
-    let flow = open_login(&b, &started.url).await;
-    give_user_id(&b, &flow, "anna.hansen").await;
-    let r = code_display_step(&b, &flow, &totp_now(&h, 0), PASSWORD).await;
-    let code = code_from(&h, &r, &started);
+    let code = code_by_pages(&h, &started, "anna.hansen").await;
     let (claims, _) = exchange(&sp, code, started).await;
     assert_eq!(
         claims.auth_context_ref().unwrap().as_str(),
@@ -718,28 +690,8 @@ async fn an_unknown_user_id_looks_like_a_known_one() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        true,
-    )
-    .await;
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "bo.jensen",
-        "0202801234",
-        "+4512345679",
-        None,
-        false,
-    )
-    .await;
+    person(&h, &sink, dir.path(), Who { chip: true, ..ANNA }).await;
+    person(&h, &sink, dir.path(), BO).await;
     let sp = register_sp(&h, "Demo Bank", false, false).await;
 
     let mut pages = vec![];
@@ -934,17 +886,7 @@ async fn password_lockout_is_counted_before_evaluation_and_notified() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    let p = person(&h, &sink, dir.path(), ANNA).await;
     let sp = register_sp(&h, "Demo Bank", false, false).await;
     let b = Browser::new(&h.base);
     let flow = open_login(&b, &start(&sp, &[], &[]).url).await;
@@ -1012,24 +954,10 @@ async fn national_id_only_for_allowed_clients_that_ask() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    person(&h, &sink, dir.path(), ANNA).await;
     let tax = register_sp(&h, "Skat", true, false).await;
-    let b = Browser::new(&h.base);
     let started = start(&tax, &["national_id"], &[]);
-    let flow = open_login(&b, &started.url).await;
-    give_user_id(&b, &flow, "anna.hansen").await;
-    let r = code_display_step(&b, &flow, &totp_now(&h, 0), PASSWORD).await;
-    let code = code_from(&h, &r, &started);
+    let code = code_by_pages(&h, &started, "anna.hansen").await;
     let (_, tokens) = exchange(&tax, code, started).await;
     let info: serde_json::Value = reqwest::Client::new()
         .get(format!("{}/userinfo", h.base))
@@ -1083,17 +1011,7 @@ async fn private_key_jwt_client_authentication() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    person(
-        &h,
-        &sink,
-        dir.path(),
-        "anna.hansen",
-        "0101901234",
-        "+4512345678",
-        None,
-        false,
-    )
-    .await;
+    person(&h, &sink, dir.path(), ANNA).await;
     let (jwks, key) = sp_key();
     let added = h
         .sesam

@@ -168,17 +168,20 @@ fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, OAuthError>
         .transpose()
 }
 
-fn form_params(headers: &HeaderMap, body: &str) -> Result<Params, OAuthError> {
-    request_params(&Method::POST, headers, None, body)
+/// A back-channel request (PAR, token): the form parameters and the Authorization header.
+fn back_channel<'a>(
+    headers: &'a HeaderMap,
+    body: &str,
+) -> Result<(Params, Option<&'a str>), OAuthError> {
+    Ok((
+        request_params(&Method::POST, headers, None, body)?,
+        authorization_header(headers)?,
+    ))
 }
 
 async fn par(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    let params = match form_params(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e),
-    };
-    let auth = match authorization_header(&headers) {
-        Ok(a) => a,
+    let (params, auth) = match back_channel(&headers, &body) {
+        Ok(r) => r,
         Err(e) => return oauth_error(&e),
     };
     match state.sesam.push_authorization_request(&params, auth).await {
@@ -192,12 +195,8 @@ async fn par(State(state): State<AppState>, headers: HeaderMap, body: String) ->
 }
 
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    let params = match form_params(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e),
-    };
-    let auth = match authorization_header(&headers) {
-        Ok(a) => a,
+    let (params, auth) = match back_channel(&headers, &body) {
+        Ok(r) => r,
         Err(e) => return oauth_error(&e),
     };
     match state.sesam.token(&params, auth).await {

@@ -192,17 +192,8 @@ impl Sesam {
     /// The person cancels: back to the SP with `access_denied`.
     pub async fn cancel_login(&self, flow_id: Uuid, browser: &str) -> Result<String, LoginError> {
         let flow = self.own_flow(flow_id, browser).await?;
-        let audit = AuditDraft::new("browser", "login.cancelled")
-            .details(json!({ "client_id": flow.request.client_id }));
-        self.store
-            .delete_login_flow(
-                flow.id,
-                Effects {
-                    audit: vec![audit],
-                    messages: vec![],
-                },
-            )
-            .await?;
+        let audit = AuditDraft::new("browser", "login.cancelled");
+        self.end_flow(&flow, audit, json!({})).await?;
         Ok(self.redirect_error(
             &flow.request,
             &OAuthError::AccessDenied("the person cancelled the login".into()),
@@ -219,6 +210,22 @@ impl Sesam {
             &flow.request,
             &OAuthError::AccessDenied("the login took too long and expired".into()),
         ))
+    }
+
+    /// Ends a login without a code, audited with the client it was for.
+    async fn end_flow(
+        &self,
+        flow: &LoginFlow,
+        audit: AuditDraft,
+        mut details: Value,
+    ) -> Result<(), LoginError> {
+        details["client_id"] = json!(flow.request.client_id);
+        let effects = Effects {
+            audit: vec![audit.details(details)],
+            messages: vec![],
+        };
+        self.store.delete_login_flow(flow.id, effects).await?;
+        Ok(())
     }
 
     fn redirect_error(&self, request: &AuthorizationRequest, error: &OAuthError) -> String {
@@ -489,16 +496,8 @@ impl Sesam {
         let level = method.level_for(identity.ial);
         if flow.request.min_level.is_some_and(|min| level < min) {
             let audit = AuditDraft::new(format!("person:{id}"), "login.level_unmet")
-                .subject(id.to_string())
-                .details(json!({ "client_id": flow.request.client_id, "level": level.as_str() }));
-            self.store
-                .delete_login_flow(
-                    flow.id,
-                    Effects {
-                        audit: vec![audit],
-                        messages: vec![],
-                    },
-                )
+                .subject(id.to_string());
+            self.end_flow(&flow, audit, json!({ "level": level.as_str() }))
                 .await?;
             let error = OAuthError::UnmetAuthenticationRequirements(format!(
                 "the person's identity allows at most level {level}, below what the request requires"

@@ -435,6 +435,16 @@ pub async fn exchange(
     (claims, tokens)
 }
 
+/// Code display + password through the pages of a new browser, for `started`; returns
+/// the code the SP receives.
+pub async fn code_by_pages(h: &Harness, started: &Started, user_id: &str) -> String {
+    let b = Browser::new(&h.base);
+    let flow = open_login(&b, &started.url).await;
+    give_user_id(&b, &flow, user_id).await;
+    let r = code_display_step(&b, &flow, &totp_now(h, 0), PASSWORD).await;
+    code_from(h, &r, started)
+}
+
 /// A person with an active app, a code display (RFC 6238 seed) and a password; and, if
 /// `with_chip`, a chip (software security key).
 pub struct Person {
@@ -443,17 +453,39 @@ pub struct Person {
     pub identity_id: uuid::Uuid,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn person(
-    h: &Harness,
-    sink: &SmsSink,
-    dir: &std::path::Path,
-    user_id: &str,
-    nid: &str,
-    phone: &str,
-    ial: Option<&str>,
-    with_chip: bool,
-) -> Person {
+/// Who a test person is.
+#[derive(Clone, Copy)]
+pub struct Who {
+    pub user_id: &'static str,
+    pub nid: &'static str,
+    pub phone: &'static str,
+    pub ial: Option<&'static str>,
+    pub chip: bool,
+}
+
+pub const ANNA: Who = Who {
+    user_id: "anna.hansen",
+    nid: "0101901234",
+    phone: "+4512345678",
+    ial: None,
+    chip: false,
+};
+pub const BO: Who = Who {
+    user_id: "bo.jensen",
+    nid: "0202801234",
+    phone: "+4512345679",
+    ial: None,
+    chip: false,
+};
+
+pub async fn person(h: &Harness, sink: &SmsSink, dir: &std::path::Path, who: Who) -> Person {
+    let Who {
+        user_id,
+        nid,
+        phone,
+        ial,
+        chip: with_chip,
+    } = who;
     let app = activated_app_at(h, sink, dir, nid, phone, user_id, "111111", ial).await;
     let client = h.client();
     let pskc = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
