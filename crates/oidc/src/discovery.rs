@@ -30,7 +30,6 @@ pub fn metadata(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA"],
         "code_challenge_methods_supported": ["S256"],
@@ -38,8 +37,8 @@ pub fn metadata(issuer: &str) -> Value {
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "name", "given_name", "family_name", "birthdate", "national_id"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
-        "request_uri_parameter_supported": true,
-        "require_request_uri_registration": true,
+        // request_uri is accepted only for requests pushed to PAR, not for request objects.
+        "request_uri_parameter_supported": false,
         "require_pushed_authorization_requests": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["da", "en"],

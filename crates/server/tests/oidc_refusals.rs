@@ -1140,3 +1140,39 @@ async fn private_key_jwt_client_authentication() {
     .await;
     assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")));
 }
+
+#[tokio::test]
+async fn a_blocked_identity_is_told_so_only_after_proving_who_it_is() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    person(&h, &sink, dir.path(), ANNA).await;
+    let sp = register_sp(&h, "Demo Bank", false, false).await;
+    // A session from before the block.
+    let (browser, _, _) = code_display_login(&h, &sp, "anna.hansen", false).await;
+    h.sesam
+        .suspend(
+            &Actor::operator("test").unwrap(),
+            "anna.hansen",
+            "phone stolen",
+        )
+        .await
+        .unwrap();
+    // The session no longer answers for a blocked identity.
+    let s = start(&sp, &[], &[("prompt", "none")]);
+    assert_eq!(
+        browser.get(&s.url).await.redirect_param("error").as_deref(),
+        Some("login_required")
+    );
+    // A wrong code reads as for anyone; the right factors lead to the "blocked" page.
+    let b = Browser::new(&h.base);
+    let flow = open_login(&b, &start(&sp, &[], &[]).url).await;
+    give_user_id(&b, &flow, "anna.hansen").await;
+    let r = code_display_step(&b, &flow, "000000", PASSWORD).await;
+    assert!(r.body.contains("blev ikke godkendt"), "{}", r.body);
+    h.clock.advance_seconds(30);
+    let r = code_display_step(&b, &flow, &totp_now(&h, 0), PASSWORD).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("Dit sesam er spærret"), "{}", r.body);
+    assert!(r.location.is_none(), "no code for a blocked identity");
+}
