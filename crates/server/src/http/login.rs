@@ -162,14 +162,14 @@ struct Ctx {
     locale: Locale,
 }
 
-fn ctx(state: &AppState, headers: &HeaderMap, requested: Option<Locale>) -> Ctx {
+/// The browser's cookie value and the page language, as far as the request says them.
+fn ctx(headers: &HeaderMap) -> Ctx {
     let browser = pages::cookie(headers, pages::BROWSER_COOKIE)
         .unwrap_or_default()
         .to_owned();
-    let _ = state;
     Ctx {
         browser,
-        locale: pages::locale(headers, requested),
+        locale: pages::locale(headers, None),
     }
 }
 
@@ -186,7 +186,7 @@ fn form_target(view: &LoginView) -> Option<String> {
 
 /// The page for a login that cannot go on.
 async fn gone(state: &AppState, headers: &HeaderMap, flow: Uuid) -> Response {
-    let c = ctx(state, headers, None);
+    let c = ctx(headers);
     let t = pages::texts(c.locale);
     let back = state.sesam.expired_login_redirect(flow, &c.browser).await;
     let page = MessagePage {
@@ -227,7 +227,7 @@ async fn page_for(
     step: Option<LoginMethod>,
     error: Option<String>,
 ) -> Response {
-    let c = ctx(state, headers, None);
+    let c = ctx(headers);
     let view = match state.sesam.login_view(flow, &c.browser).await {
         Ok(v) => v,
         Err(LoginError::Gone | LoginError::Refused(_)) => return gone(state, headers, flow).await,
@@ -358,7 +358,7 @@ fn form(
     flow: Uuid,
     body: &str,
 ) -> Result<(Params, String), Box<Response>> {
-    let c = ctx(state, headers, None);
+    let c = ctx(headers);
     let params = Params::from_urlencoded(body)
         .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
     if !state
@@ -392,7 +392,7 @@ async fn after_step(
         Ok(()) => pages::see_other(&format!("/login/{flow}"), vec![]),
         Err(LoginError::Gone) => gone(state, headers, flow).await,
         Err(LoginError::Refused(r)) => {
-            let t = pages::texts(ctx(state, headers, None).locale);
+            let t = pages::texts(ctx(headers).locale);
             if r == Refusal::IdentityBlocked {
                 return blocked(t);
             }

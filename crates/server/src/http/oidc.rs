@@ -107,7 +107,7 @@ fn request_params(
     Params::from_urlencoded(query.unwrap_or_default())
 }
 
-fn error_page(state: &AppState, headers: &HeaderMap, e: &OAuthError) -> Response {
+fn error_page(headers: &HeaderMap, e: &OAuthError) -> Response {
     let t = pages::texts(pages::locale(headers, None));
     let page = MessagePage {
         t,
@@ -119,7 +119,6 @@ fn error_page(state: &AppState, headers: &HeaderMap, e: &OAuthError) -> Response
         link: None,
         alert: true,
     };
-    let _ = state;
     render(status_of(e), &page, None)
 }
 
@@ -132,7 +131,7 @@ async fn authorize(
 ) -> Response {
     let params = match request_params(&method, &headers, query.as_deref(), &body) {
         Ok(p) => p,
-        Err(e) => return error_page(&state, &headers, &e),
+        Err(e) => return error_page(&headers, &e),
     };
     let (browser, new_cookie) = browser(&state.sesam, &headers);
     let session = pages::cookie(&headers, pages::SESSION_COOKIE);
@@ -148,7 +147,7 @@ async fn authorize(
             &sesam_oidc::response::error(&redirect_uri, &error, s.as_deref(), &state.sesam.issuer),
             cookies,
         ),
-        Err(AuthorizeError::Show(e)) => error_page(&state, &headers, &e),
+        Err(AuthorizeError::Show(e)) => error_page(&headers, &e),
     }
 }
 
@@ -240,7 +239,7 @@ async fn logout(
 ) -> Response {
     let params = match request_params(&method, &headers, query.as_deref(), &body) {
         Ok(p) => p,
-        Err(e) => return error_page(&state, &headers, &e),
+        Err(e) => return error_page(&headers, &e),
     };
     let t = pages::texts(pages::locale(&headers, None));
     let (browser, new_cookie) = browser(&state.sesam, &headers);
@@ -290,7 +289,7 @@ async fn logout(
             r.headers_mut().append(header::SET_COOKIE, clear);
             r
         }
-        Err(e) => error_page(&state, &headers, &protocol_error(e)),
+        Err(e) => error_page(&headers, &protocol_error(e)),
     }
 }
 
