@@ -112,6 +112,9 @@ pub struct AuthorizationRequest {
     /// A user ID the SP already knows (pre-fills the first page).
     pub login_hint: Option<String>,
     pub action: Action,
+    /// What the SP asks the person to approve (RFC 9396), if more than a login.
+    #[serde(default)]
+    pub details: Option<crate::authorization_details::AuthorizationDetail>,
     /// Whether the request came through PAR.
     pub pushed: bool,
 }
@@ -311,6 +314,7 @@ mod tests {
             ui_locale: None,
             login_hint: None,
             action: Action::LogOn,
+            details: None,
             pushed: false,
         }
     }

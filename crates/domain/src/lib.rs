@@ -8,6 +8,7 @@ pub mod activation;
 pub mod app_protocol;
 pub mod audit;
 pub mod authorization;
+pub mod authorization_details;
 pub mod channels;
 pub mod chip;
 pub mod clock;
@@ -30,6 +31,7 @@ pub mod service_provider;
 pub mod signing_keys;
 pub mod text;
 pub mod totp;
+pub mod transaction_text;
 pub mod user_id;
 
 pub use activation::{ActivationCode, ActivationGrant, ActivationPurpose};

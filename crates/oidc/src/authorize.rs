@@ -6,6 +6,7 @@
 
 use sesam_domain::Level;
 use sesam_domain::authorization::{Action, AuthorizationRequest, Locale};
+use sesam_domain::authorization_details::AuthorizationDetail;
 use sesam_domain::text::first_hidden;
 
 use crate::params::Params;
@@ -242,13 +243,14 @@ fn check_login_hint(params: &Params) -> Result<Option<String>, OAuthError> {
     Ok(hint)
 }
 
-fn check_authorization_details(params: &Params) -> Result<(), OAuthError> {
-    if params.contains("authorization_details") {
-        return Err(OAuthError::invalid_request(
-            "authorization_details is not supported by this version of sesam",
-        ));
-    }
-    Ok(())
+/// RFC 9396 `authorization_details` (`sesam_transaction` or `payment_initiation`): what
+/// the person will be asked to approve, and the action shown in the header.
+fn check_authorization_details(params: &Params) -> Result<Option<AuthorizationDetail>, OAuthError> {
+    params
+        .get("authorization_details")
+        .map(AuthorizationDetail::parse)
+        .transpose()
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))
 }
 
 /// Steps 3 onwards: everything else, with errors that may be redirected to the client.
@@ -279,7 +281,7 @@ pub fn validate(
     let max_age = check_max_age(params).map_err(redirect)?;
     let min_level = check_acr_values(params).map_err(redirect)?;
     let login_hint = check_login_hint(params).map_err(redirect)?;
-    check_authorization_details(params).map_err(redirect)?;
+    let details = check_authorization_details(params).map_err(redirect)?;
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
@@ -293,7 +295,10 @@ pub fn validate(
         min_level,
         ui_locale: check_ui_locales(params),
         login_hint,
-        action: Action::LogOn,
+        action: details
+            .as_ref()
+            .map_or(Action::LogOn, AuthorizationDetail::action),
+        details,
         pushed: via == Via::Pushed,
     })
 }
@@ -453,6 +458,28 @@ mod tests {
         for (p, code) in cases {
             assert_eq!(redirected(p.clone()).code(), code, "{p:?}");
         }
+    }
+
+    #[test]
+    fn authorization_details_set_the_action() {
+        let d =
+            r#"[{"type":"sesam_transaction","action":"SIGN","text":"Underskriv lejekontrakt"}]"#;
+        let r = validate(
+            &params(&[("authorization_details", d)], &[]),
+            &client(),
+            Via::Front,
+        )
+        .unwrap();
+        assert_eq!(r.action, Action::Sign);
+        assert!(r.details.is_some());
+        let e = redirected(params(
+            &[(
+                "authorization_details",
+                r#"[{"type":"payment_initiation"}]"#,
+            )],
+            &[],
+        ));
+        assert!(e.to_string().contains("instructedAmount"), "{e}");
     }
 
     #[test]

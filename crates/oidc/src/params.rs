@@ -49,11 +49,15 @@ impl Params {
         Ok(Self(map))
     }
 
-    /// From an `application/x-www-form-urlencoded` string.
+    /// From an `application/x-www-form-urlencoded` string. Percent-escapes that do not
+    /// decode to UTF-8 (an unpaired surrogate, say) are refused, never replaced by U+FFFD.
     pub fn from_urlencoded(s: &str) -> Result<Self, OAuthError> {
-        Self::from_pairs(
-            form_urlencoded::parse(s.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
-        )
+        let mut pairs = Vec::new();
+        for part in s.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            pairs.push((decode(k)?, decode(v)?));
+        }
+        Self::from_pairs(pairs)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -76,6 +80,18 @@ impl Params {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+fn decode(s: &str) -> Result<String, OAuthError> {
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| {
+            OAuthError::invalid_request(
+                "a parameter is not valid UTF-8 (for example an unpaired surrogate)",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -107,5 +123,25 @@ mod tests {
                 .to_string()
                 .contains("state is required")
         );
+    }
+}
+
+#[cfg(test)]
+mod decoding_tests {
+    use super::*;
+
+    #[test]
+    fn utf8_is_decoded_exactly() {
+        let p = Params::from_urlencoded("text=%C3%B8%20%E2%82%AC&plus=a+b").unwrap();
+        assert_eq!(p.get("text"), Some("ø €"));
+        assert_eq!(p.get("plus"), Some("a b"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_not_replaced() {
+        // U+D800 (an unpaired surrogate) in CESU-8 form.
+        let e = Params::from_urlencoded("binding_message=a%ED%A0%80b").unwrap_err();
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+        assert!(Params::from_urlencoded("x=%FF").is_err());
     }
 }

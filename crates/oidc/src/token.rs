@@ -150,6 +150,7 @@ mod tests {
                 ui_locale: None,
                 login_hint: None,
                 action: Action::LogOn,
+                details: None,
                 pushed: false,
             },
             authentication: Authentication {

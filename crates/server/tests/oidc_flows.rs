@@ -436,3 +436,110 @@ async fn refresh_tokens_rotate_and_a_replay_revokes_the_grant() {
             .contains(&"grant.revoked".to_owned())
     );
 }
+
+fn payload(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_payment_is_shown_in_sesams_words_and_carried_into_the_id_token() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let details = serde_json::json!([{
+        "type": "payment_initiation",
+        "instructedAmount": { "currency": "DKK", "amount": "1500.00" },
+        "creditorName": "Jens Hansen",
+        "creditorAccount": { "iban": "DK5000400440116243" },
+    }])
+    .to_string();
+    let started = start(&bank, &[], &[("authorization_details", details.as_str())]);
+    let browser = Browser::new(&h.base);
+    let flow = open_login(&browser, &started.url).await;
+    let page = browser.get(&flow).await;
+    assert!(
+        page.body
+            .contains("Overfør 1.500,00 kr. til Jens Hansen, konto DK50 0040 0440 1162 43"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Godkend"), "the action is APPROVE");
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let r = code_display_step(&browser, &flow, &totp_now(&h, 0), PASSWORD).await;
+    let code = code_from(&h, &r, &started);
+    let (_, tokens) = exchange(&bank, code, started).await;
+    let claims = payload(&tokens.extra_fields().id_token().unwrap().to_string());
+    assert_eq!(
+        claims["authorization_details"][0]["instructedAmount"],
+        serde_json::json!({ "currency": "DKK", "amount": "1500.00" })
+    );
+    assert_eq!(
+        claims["authorization_details"][0]["creditorAccount"]["iban"],
+        "DK5000400440116243"
+    );
+
+    // Malformed details are refused with invalid_request and a specific description.
+    for (bad, needle) in [
+        (
+            r#"[{"type":"sesam_transaction","text":"Betal \u202E01 kr"}]"#,
+            "bidirectional",
+        ),
+        (
+            r#"[{"type":"sesam_transaction","text":"a\u200Bb"}]"#,
+            "invisible",
+        ),
+        (
+            r#"[{"type":"sesam_transaction","text":"a\u0000b"}]"#,
+            "control",
+        ),
+        (
+            r#"[{"type":"sesam_transaction","text":"one\ntwo"}]"#,
+            "one line",
+        ),
+        (r#"[{"type":"account_information"}]"#, "not supported"),
+        (
+            r#"[{"type":"payment_initiation","creditorName":"J","creditorAccount":{"iban":"DK5000400440116243"}}]"#,
+            "instructedAmount",
+        ),
+        (
+            r#"[{"type":"payment_initiation","instructedAmount":{"currency":"DKK","amount":"-5"},"creditorName":"J","creditorAccount":{"iban":"DK5000400440116243"}}]"#,
+            "positive decimal",
+        ),
+        (
+            r#"[{"type":"payment_initiation","instructedAmount":{"currency":"DKK","amount":"five"},"creditorName":"J","creditorAccount":{"iban":"DK5000400440116243"}}]"#,
+            "positive decimal",
+        ),
+        (
+            r#"[{"type":"payment_initiation","instructedAmount":{"currency":"XYZ","amount":"5"},"creditorName":"J","creditorAccount":{"iban":"DK5000400440116243"}}]"#,
+            "ISO 4217",
+        ),
+    ] {
+        let s = start(&bank, &[], &[("authorization_details", bad)]);
+        let r = Browser::new(&h.base).get(&s.url).await;
+        assert_eq!(
+            r.redirect_param("error").as_deref(),
+            Some("invalid_request"),
+            "{bad}"
+        );
+        let d = r.redirect_param("error_description").unwrap();
+        assert!(d.contains(needle), "{bad}: {d}");
+    }
+    let long =
+        serde_json::json!([{ "type": "sesam_transaction", "text": "x".repeat(131) }]).to_string();
+    let s = start(&bank, &[], &[("authorization_details", long.as_str())]);
+    let d = Browser::new(&h.base)
+        .get(&s.url)
+        .await
+        .redirect_param("error_description")
+        .unwrap();
+    assert!(d.contains("131 characters"), "{d}");
+}

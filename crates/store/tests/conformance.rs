@@ -521,6 +521,7 @@ mod cases {
             ui_locale: Some(Locale::En),
             login_hint: Some("anna.hansen".into()),
             action: Action::LogOn,
+            details: None,
             pushed: true,
         }
     }

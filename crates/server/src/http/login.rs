@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
 pub struct Header {
     pub sp_name: String,
     pub action: &'static str,
+    /// The transaction text the person is asked to approve, in the page's language.
+    pub text: Option<String>,
 }
 
 #[derive(Template)]
@@ -177,6 +179,13 @@ fn header_of(view: &LoginView, locale: Locale) -> Header {
     Header {
         sp_name: view.sp_name.clone(),
         action: pages::action_label(view.flow.request.action, locale),
+        text: view
+            .flow
+            .request
+            .details
+            .as_ref()
+            .and_then(|d| d.text(locale).ok())
+            .map(|t| t.as_str().to_owned()),
     }
 }
 

@@ -145,6 +145,7 @@ pub struct Texts {
     pub wrong_step: &'static str,
     pub csrf_failed: &'static str,
     pub error_prefix: &'static str,
+    pub approving: &'static str,
 }
 
 pub const DA: Texts = Texts {
@@ -193,6 +194,7 @@ pub const DA: Texts = Texts {
     wrong_step: "Siden var forældet. Prøv igen herfra.",
     csrf_failed: "Formularen var for gammel eller kom fra en anden side. Prøv igen.",
     error_prefix: "Fejl:",
+    approving: "Du godkender",
 };
 
 pub const EN: Texts = Texts {
@@ -241,6 +243,7 @@ pub const EN: Texts = Texts {
     wrong_step: "The page was out of date. Please try again from here.",
     csrf_failed: "The form was too old or came from another page. Please try again.",
     error_prefix: "Error:",
+    approving: "You are approving",
 };
 
 pub fn texts(locale: Locale) -> &'static Texts {

@@ -224,7 +224,7 @@ impl Sesam {
             },
             acr: grant.authentication.level.acr().to_owned(),
             amr: grant.authentication.method.amr(),
-            authorization_details: None,
+            authorization_details: grant.request.details.as_ref().map(|d| d.to_json()),
             sid: None,
         };
         let id_token = signer.sign(&claims)?;
