@@ -84,6 +84,16 @@ pub struct PendingRequest {
     /// For "activate new app": the new app's public key, which the approval is bound to.
     #[serde(default)]
     pub new_device_key: Option<String>,
+    /// For logins and approvals: the SP as registered, the action, and whether the code
+    /// the browser shows must be given.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub sp_name: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub binding_required: bool,
 }
 
 pub struct AppClient {
@@ -336,6 +346,98 @@ impl AppClient {
         let proof = app_protocol::seal_pin(&pin_key, &pin, binding, random)
             .map_err(|e| AppError::Protocol(e.to_string()))?;
         Ok(b64(&proof))
+    }
+
+    /// The signature over the approval bytes of a login or approval, computed from what
+    /// this app shows: the text is hashed here, so a server that changed it after the
+    /// person read it would not get a valid signature.
+    fn sign_answer(
+        &self,
+        state: &AppState,
+        request: &PendingRequest,
+        decision: sesam_domain::auth_request::Decision,
+        binding_code: Option<&str>,
+        timestamp_ms: i64,
+    ) -> Result<String, AppError> {
+        let device = state.activated_device()?;
+        // The app refuses to sign a text it would not show as it is.
+        let text = sesam_domain::transaction_text::TransactionText::parse(&request.text)
+            .map_err(|e| AppError::Protocol(format!("the request's text cannot be shown: {e}")))?;
+        let key = state.signing_key().map_err(AppError::Protocol)?;
+        let action = request
+            .action
+            .as_deref()
+            .and_then(sesam_domain::authorization::Action::parse)
+            .ok_or_else(|| AppError::Protocol("the request has no known action".into()))?;
+        let bytes = sesam_domain::auth_request::approval_signing_bytes(
+            &sesam_domain::auth_request::ApprovalFields {
+                request_id: request.id,
+                client_id: request.client_id.as_deref().unwrap_or_default(),
+                sp_name: request.sp_name.as_deref().unwrap_or_default(),
+                action,
+                text_sha256: text.sha256(),
+                binding_code,
+                decision,
+                device_id: device,
+                timestamp_ms,
+            },
+        );
+        let sig: Signature = key.sign(&bytes);
+        Ok(b64(&sig.to_bytes()))
+    }
+
+    /// Approves a login or approval: the PIN (bound to this request and device), the code
+    /// the browser shows, and the device's signature.
+    pub async fn approve_request(
+        &self,
+        state: &AppState,
+        request: &PendingRequest,
+        pin: &str,
+        binding_code: Option<&str>,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        use sesam_domain::auth_request::{Decision, approval_pin_binding};
+        if request.binding_required && binding_code.is_none() {
+            return Err(AppError::Input(
+                "this request needs the 4-digit code shown in the browser (--binding-code)".into(),
+            ));
+        }
+        let device = state.activated_device()?;
+        let ts = (self.clock)();
+        let code = binding_code.map(str::trim);
+        let signature = self.sign_answer(state, request, Decision::Approve, code, ts)?;
+        let proof = self.pin_proof(
+            state,
+            pin,
+            &approval_pin_binding(request.id, device),
+            random,
+        )?;
+        let path = format!("/app/v1/approvals/{}/approve", request.id);
+        let body = json!({ "pin_proof": proof, "binding_code": code, "timestamp_ms": ts, "signature": signature });
+        self.signed(state, reqwest::Method::POST, &path, Some(&body), random)
+            .await
+    }
+
+    /// Declines a login or approval; `not_me` reports it as not started by the person.
+    pub async fn reject_request(
+        &self,
+        state: &AppState,
+        request: &PendingRequest,
+        not_me: bool,
+        random: &dyn Random,
+    ) -> Result<Value, AppError> {
+        let ts = (self.clock)();
+        let signature = self.sign_answer(
+            state,
+            request,
+            sesam_domain::auth_request::Decision::Reject,
+            None,
+            ts,
+        )?;
+        let path = format!("/app/v1/approvals/{}/reject", request.id);
+        let body = json!({ "timestamp_ms": ts, "signature": signature, "not_me": not_me });
+        self.signed(state, reqwest::Method::POST, &path, Some(&body), random)
+            .await
     }
 
     /// Approves a request with the PIN. For "activate new app" requests the PIN proof is

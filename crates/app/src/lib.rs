@@ -6,5 +6,5 @@
 mod client;
 mod state;
 
-pub use client::{Activated, ActivationStarted, AppClient, AppError, Me};
+pub use client::{Activated, ActivationStarted, AppClient, AppError, Me, PendingRequest};
 pub use state::{AppState, StateError};

@@ -74,17 +74,22 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         wait: u64,
     },
-    /// Approve a request with your PIN.
+    /// Approve a request with your PIN (and, for a login in a browser, the 4-digit code
+    /// the browser shows).
     Approve {
         #[arg(value_name = "REQUEST_ID")]
         request_id: uuid::Uuid,
         #[arg(long)]
         pin: String,
+        #[arg(long, value_name = "CODE")]
+        binding_code: Option<String>,
     },
-    /// Decline a request.
+    /// Decline a request; --not-me reports that you did not start it.
     Reject {
         #[arg(value_name = "REQUEST_ID")]
         request_id: uuid::Uuid,
+        #[arg(long)]
+        not_me: bool,
     },
     /// Rename one of your apps.
     Rename {
@@ -367,17 +372,37 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             };
             if cli.json {
-                let list: Vec<_> = requests.iter().map(|r| json!({ "id": r.id, "kind": r.kind, "text": r.text, "expires_at": r.expires_at })).collect();
+                let list: Vec<_> = requests.iter().map(|r| json!({
+                    "id": r.id, "kind": r.kind, "sp_name": r.sp_name, "action": r.action, "text": r.text,
+                    "binding_required": r.binding_required, "expires_at": r.expires_at,
+                })).collect();
                 println!("{}", json!({ "requests": list }));
             } else if requests.is_empty() {
                 println!("No requests are waiting.");
             } else {
                 for r in &requests {
-                    println!("{}  {}  (until {})", r.id, r.text, r.expires_at);
+                    match (&r.sp_name, &r.action) {
+                        (Some(sp), Some(action)) => println!(
+                            "{}  {sp} — {action}: {}  (until {}){}",
+                            r.id,
+                            r.text,
+                            r.expires_at,
+                            if r.binding_required {
+                                "  [enter the code your browser shows: --binding-code]"
+                            } else {
+                                ""
+                            }
+                        ),
+                        _ => println!("{}  {}  (until {})", r.id, r.text, r.expires_at),
+                    }
                 }
             }
         }
-        Command::Approve { request_id, pin } => {
+        Command::Approve {
+            request_id,
+            pin,
+            binding_code,
+        } => {
             let state = AppState::load(&cli.state)?;
             let client = AppClient::new(&state.server)?;
             let request = client
@@ -388,20 +413,44 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 .ok_or_else(|| {
                     AppError::Input(format!("no waiting request has the id {request_id}"))
                 })?;
-            let v = client.approve(&state, &request, &pin, &OsRandom).await?;
+            let v = if request.kind == "approval" {
+                client
+                    .approve_request(&state, &request, &pin, binding_code.as_deref(), &OsRandom)
+                    .await?
+            } else {
+                client.approve(&state, &request, &pin, &OsRandom).await?
+            };
             if cli.json {
                 println!("{v}");
             } else {
                 println!("Approved: {}.", request.text);
             }
         }
-        Command::Reject { request_id } => {
+        Command::Reject { request_id, not_me } => {
             let state = AppState::load(&cli.state)?;
-            let v = AppClient::new(&state.server)?
-                .reject(&state, request_id, &OsRandom)
-                .await?;
+            let client = AppClient::new(&state.server)?;
+            let request = client
+                .requests(&state, &OsRandom)
+                .await?
+                .into_iter()
+                .find(|r| r.id == request_id)
+                .ok_or_else(|| {
+                    AppError::Input(format!("no waiting request has the id {request_id}"))
+                })?;
+            let v = if request.kind == "approval" {
+                client
+                    .reject_request(&state, &request, not_me, &OsRandom)
+                    .await?
+            } else {
+                client.reject(&state, request_id, &OsRandom).await?
+            };
             if cli.json {
                 println!("{v}")
+            } else if not_me {
+                println!(
+                    "Declined and reported as not started by you. If someone may know your PIN or password or have your phone, block your sesam now: sesam-app --state {} block",
+                    cli.state.display()
+                );
             } else {
                 println!("Declined.")
             }

@@ -37,6 +37,8 @@ pub enum DomainError {
     #[error("{0}")]
     Pin(#[from] crate::device::PinError),
     #[error("{0}")]
+    Approval(#[from] crate::auth_request::ApprovalError),
+    #[error("{0}")]
     CodeDisplay(#[from] crate::code_display::CodeDisplayError),
     #[error("{0}")]
     Chip(#[from] crate::chip::ChipError),

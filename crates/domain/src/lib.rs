@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod app_protocol;
 pub mod audit;
+pub mod auth_request;
 pub mod authorization;
 pub mod authorization_details;
 pub mod channels;

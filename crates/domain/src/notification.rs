@@ -127,6 +127,12 @@ pub enum Event {
         at: Timestamp,
         until_reactivated: bool,
     },
+    /// A request was declined in the app; `not_me`: reported as not started by the person.
+    RequestRejected {
+        service_provider: String,
+        at: Timestamp,
+        not_me: bool,
+    },
     /// The identity was used to log in at a service provider (only for people who opted
     /// in to a message on every use).
     IdentityUsed {
@@ -156,6 +162,8 @@ impl Event {
             Self::CodeDisplayLocked { .. } => "authenticator.code_display_locked",
             Self::PasswordLocked { .. } => "authenticator.password_locked",
             Self::IdentityUsed { .. } => "identity.used",
+            Self::RequestRejected { not_me: true, .. } => "approval.reported_not_me",
+            Self::RequestRejected { .. } => "approval.rejected",
         }
     }
 
@@ -173,7 +181,9 @@ impl Event {
             | Self::AppLocked { .. }
             | Self::CodeDisplayLocked { .. }
             | Self::PasswordLocked { .. }
-            | Self::IdentityUsed { .. } => Delivery::FirstWorking,
+            | Self::IdentityUsed { .. }
+            | Self::RequestRejected { not_me: false, .. } => Delivery::FirstWorking,
+            Self::RequestRejected { not_me: true, .. } => Delivery::AllChannels,
             Self::CodeDisplayActivated { .. }
             | Self::ChipActivated { .. }
             | Self::AuthenticatorRevoked { .. } => Delivery::AllChannels,
@@ -325,6 +335,22 @@ impl Event {
                 "sesam: Dit sesam blev brugt hos {service_provider} ({action}) {}. {NOT_YOU}",
                 t(at)
             ),
+            Self::RequestRejected {
+                service_provider,
+                at,
+                not_me: false,
+            } => format!(
+                "sesam: Du afviste en anmodning fra {service_provider} {}.",
+                t(at)
+            ),
+            Self::RequestRejected {
+                service_provider,
+                at,
+                not_me: true,
+            } => format!(
+                "sesam: Du meldte, at en anmodning fra {service_provider} {} ikke kom fra dig. Den blev afvist. Hvis nogen kender din adgangskode eller har din telefon, så spær dit sesam i appen (sesam-app block) eller hos sesam-support.",
+                t(at)
+            ),
         }
     }
 
@@ -447,6 +473,22 @@ impl Event {
                 at,
             } => format!(
                 "sesam: Your sesam was used at {service_provider} ({action}) {}. {NOT_YOU}",
+                t(at)
+            ),
+            Self::RequestRejected {
+                service_provider,
+                at,
+                not_me: false,
+            } => format!(
+                "sesam: You declined a request from {service_provider} {}.",
+                t(at)
+            ),
+            Self::RequestRejected {
+                service_provider,
+                at,
+                not_me: true,
+            } => format!(
+                "sesam: You reported that a request from {service_provider} {} was not yours. It was declined. If someone may know your password or have your phone, block your sesam in the app (sesam-app block) or through sesam support.",
                 t(at)
             ),
         }

@@ -3,6 +3,7 @@
 //! be committed and an audit entry cannot describe a change that was rolled back.
 
 use async_trait::async_trait;
+use sesam_domain::auth_request::AuthRequest;
 use sesam_domain::authorization::{
     AuthorizationGrant, AuthorizationRequest, BrowserSession, LoginFlow, RefreshToken,
 };
@@ -34,6 +35,7 @@ pub trait Store:
     + ChannelStore
     + SigningKeyStore
     + OidcStore
+    + AuthRequestStore
     + PasswordStore
     + OutboxStore
     + ServiceProviderStore
@@ -419,6 +421,16 @@ pub trait DeviceUnit: Send {
         effects: Effects,
     ) -> Result<(), StoreError>;
 
+    /// Answers one of this identity's pending requests (approve or reject), saving the
+    /// device and the effects in the same transaction; `false` if the request is no longer
+    /// pending (answered, evicted or expired).
+    async fn answer_auth_request(
+        self: Box<Self>,
+        device: &Device,
+        answer: &AuthAnswer,
+        effects: Effects,
+    ) -> Result<bool, StoreError>;
+
     /// Suspends the whole identity ("block my ID").
     async fn suspend_identity(
         self: Box<Self>,
@@ -755,4 +767,54 @@ pub trait PasswordStore: Send + Sync {
         &self,
         identity_id: Uuid,
     ) -> Result<Option<Box<dyn PasswordUnit>>, StoreError>;
+}
+
+/// A person's answer to a request, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthAnswer {
+    pub request_id: Uuid,
+    pub state: sesam_domain::auth_request::AuthRequestState,
+    pub signature: Vec<u8>,
+    pub not_me: bool,
+    pub at: Timestamp,
+}
+
+/// How starting a request went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// Stored; these older pending requests of the person were evicted to make room.
+    Started { evicted: Vec<Uuid> },
+    /// The subject already started the most requests allowed from this source.
+    TooMany,
+}
+
+/// The limits a start is checked against (the numbers are the domain's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartLimits {
+    pub max_pending: i64,
+    pub max_started: i64,
+    pub window_start: Timestamp,
+}
+
+#[async_trait]
+pub trait AuthRequestStore: Send + Sync {
+    /// Stores a new request under `subject`, in one transaction with the limits: more than
+    /// `max_started` from this source since `window_start` is refused; pending requests of
+    /// the subject beyond `max_pending - 1` are evicted, oldest first.
+    async fn start_auth_request(
+        &self,
+        request: &AuthRequest,
+        subject: &str,
+        limits: StartLimits,
+        effects: Effects,
+    ) -> Result<StartOutcome, StoreError>;
+
+    async fn auth_request(&self, id: Uuid) -> Result<Option<AuthRequest>, StoreError>;
+
+    /// The identity's requests that still wait for an answer, oldest first.
+    async fn pending_auth_requests(
+        &self,
+        identity_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<AuthRequest>, StoreError>;
 }

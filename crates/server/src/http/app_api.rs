@@ -183,12 +183,26 @@ async fn approvals(
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
     let list = state.sesam.pending_approvals(&signed.device).await?;
-    Ok(Json(json!({
-        "requests": list.iter().map(|a| json!({
+    let mut requests: Vec<Value> = state
+        .sesam
+        .pending_requests(signed.device.identity_id)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "kind": "approval", "client_id": r.client_id, "sp_name": r.sp_name,
+                "action": r.action.as_str(), "text": r.text.as_str(),
+                "binding_required": r.binding_code.is_some(), "expires_at": r.expires_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    requests.extend(list.iter().map(|a| {
+        json!({
             "id": a.id, "kind": a.kind, "text": a.text, "expires_at": a.expires_at.to_rfc3339(),
             "new_device_key": a.new_device_key.as_deref().map(sesam_domain::app_protocol::b64),
-        })).collect::<Vec<_>>(),
-    })))
+        })
+    }));
+    Ok(Json(json!({ "requests": requests })))
 }
 
 #[derive(Deserialize)]
@@ -207,6 +221,23 @@ async fn approve(
     Path(id): Path<Uuid>,
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
+    if state
+        .sesam
+        .store
+        .auth_request(id)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .is_some()
+    {
+        let answer: crate::services::approvals::SignedAnswer = json_body(&signed)?;
+        let r = state
+            .sesam
+            .approve_request(signed.device.id, id, &answer)
+            .await?;
+        return Ok(Json(
+            json!({ "approved": id, "client_id": r.client_id, "sp_name": r.sp_name }),
+        ));
+    }
     let body: PinBody = json_body(&signed)?;
     let d = state
         .sesam
@@ -222,6 +253,25 @@ async fn reject(
     Path(id): Path<Uuid>,
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
+    if state
+        .sesam
+        .store
+        .auth_request(id)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .is_some()
+    {
+        let answer: crate::services::approvals::SignedAnswer = json_body(&signed)?;
+        let r = state
+            .sesam
+            .reject_request(signed.device.id, id, &answer)
+            .await?;
+        return Ok(Json(json!({
+            "rejected": id,
+            "not_me": r.not_me,
+            "advice": r.not_me.then_some("If you did not start this, block your sesam now: sesam-app block"),
+        })));
+    }
     state.sesam.reject_pairing(signed.device.id, id).await?;
     Ok(Json(json!({ "rejected": id })))
 }

@@ -31,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/login/{flow}/chip", get(chip_page).post(chip))
         .route("/login/{flow}/chip/challenge", post(chip_challenge))
+        .route("/login/{flow}/app", post(app_start))
+        .route("/login/{flow}/app/{request}", get(app_wait))
 }
 
 /// The SP and action in every page's header.
@@ -143,7 +145,7 @@ fn method_text(m: LoginMethod, t: &Texts) -> (&'static str, &'static str, &'stat
             t.method_code_display_help,
         ),
         LoginMethod::Chip => ("chip", t.method_chip, t.method_chip_help),
-        LoginMethod::App => ("app", "sesam app", ""),
+        LoginMethod::App => ("app", t.method_app, t.method_app_help),
     }
 }
 
@@ -226,6 +228,7 @@ fn refusal_text(r: &Refusal, t: &Texts) -> String {
         Refusal::BelowRequiredLevel { .. } => t.below_level.to_owned(),
         Refusal::IdentityBlocked => t.blocked_text.to_owned(),
         Refusal::WrongStep => t.wrong_step.to_owned(),
+        Refusal::TooManyRequests => t.too_many.to_owned(),
     }
 }
 
@@ -579,4 +582,103 @@ async fn chip(
         )
         .await;
     finish(&state, &headers, flow, LoginMethod::Chip, result).await
+}
+
+#[derive(Template)]
+#[template(path = "app_wait.html")]
+struct AppWaitPage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    flow: Uuid,
+    request: Uuid,
+    user_id: String,
+    code: String,
+}
+
+async fn app_start(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (_, browser) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let locale = match state.sesam.login_view(flow, &browser).await {
+        Ok(v) => pages::locale(&headers, v.flow.request.ui_locale),
+        Err(_) => return gone(&state, &headers, flow).await,
+    };
+    match state
+        .sesam
+        .start_app_login(flow, &browser, &peer.ip().to_string(), locale)
+        .await
+    {
+        Ok(request) => pages::see_other(&format!("/login/{flow}/app/{request}"), vec![]),
+        Err(e) => after_step(&state, &headers, flow, Some(LoginMethod::App), Err(e)).await,
+    }
+}
+
+async fn app_wait(
+    State(state): State<AppState>,
+    Path((flow, request)): Path<(Uuid, Uuid)>,
+    headers: HeaderMap,
+) -> Response {
+    use crate::services::approvals::AppLoginStatus;
+    let c = ctx(&headers);
+    let status = match state
+        .sesam
+        .app_login_status(flow, &c.browser, request)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return after_step(&state, &headers, flow, None, Err(e)).await,
+    };
+    let view = state.sesam.login_view(flow, &c.browser).await.ok();
+    let locale = pages::locale(
+        &headers,
+        view.as_ref().and_then(|v| v.flow.request.ui_locale),
+    );
+    let t = pages::texts(locale);
+    let message = |title, text| MessagePage {
+        t,
+        header: view.as_ref().map(|v| header_of(v, locale)),
+        lang_link: lang_link(&format!("/login/{flow}"), t),
+        title,
+        text,
+        detail: None,
+        link: Some((format!("/login/{flow}"), t.other_method)),
+        alert: true,
+    };
+    match status {
+        AppLoginStatus::Done(d) => done(&state, d),
+        AppLoginStatus::Waiting { binding_code, .. } => {
+            let Some(view) = view else {
+                return gone(&state, &headers, flow).await;
+            };
+            let target = form_target(&view);
+            let page = AppWaitPage {
+                t,
+                header: Some(header_of(&view, locale)),
+                lang_link: lang_link(&format!("/login/{flow}/app/{request}"), t),
+                flow,
+                request,
+                user_id: view.flow.user_id_input.clone().unwrap_or_default(),
+                code: binding_code.as_str().to_owned(),
+            };
+            render(StatusCode::OK, &page, target.as_deref())
+        }
+        AppLoginStatus::Rejected => render(
+            StatusCode::OK,
+            &message(t.app_rejected_title, t.app_rejected_text),
+            None,
+        ),
+        AppLoginStatus::Expired => render(
+            StatusCode::OK,
+            &message(t.app_expired_title, t.app_expired_text),
+            None,
+        ),
+    }
 }

@@ -91,6 +91,7 @@ fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
             (status, c.code())
         }
         AppError::Invalid(DomainError::Chip(c)) => (StatusCode::BAD_REQUEST, c.code()),
+        AppError::Invalid(DomainError::Approval(a)) => (StatusCode::BAD_REQUEST, a.code()),
         AppError::Invalid(DomainError::Channel(c)) => (StatusCode::BAD_REQUEST, c.code()),
         AppError::Invalid(DomainError::Password(_)) => {
             (StatusCode::BAD_REQUEST, "password_refused")

@@ -146,6 +146,18 @@ pub struct Texts {
     pub csrf_failed: &'static str,
     pub error_prefix: &'static str,
     pub approving: &'static str,
+    pub too_many: &'static str,
+    pub method_app: &'static str,
+    pub method_app_help: &'static str,
+    pub app_title: &'static str,
+    pub app_intro: &'static str,
+    pub app_code_label: &'static str,
+    pub app_waiting: &'static str,
+    pub app_continue: &'static str,
+    pub app_rejected_title: &'static str,
+    pub app_rejected_text: &'static str,
+    pub app_expired_title: &'static str,
+    pub app_expired_text: &'static str,
 }
 
 pub const DA: Texts = Texts {
@@ -195,6 +207,18 @@ pub const DA: Texts = Texts {
     csrf_failed: "Formularen var for gammel eller kom fra en anden side. Prøv igen.",
     error_prefix: "Fejl:",
     approving: "Du godkender",
+    too_many: "Der er startet for mange anmodninger til dette bruger-ID herfra. Vent lidt, og prøv igen, eller vælg en anden måde.",
+    method_app: "sesam-appen",
+    method_app_help: "Godkend i appen på din telefon med din PIN-kode.",
+    app_title: "Godkend i sesam-appen",
+    app_intro: "Åbn sesam-appen, og tjek at teksten er den samme. Indtast denne kode i appen, og godkend med din PIN-kode:",
+    app_code_label: "Kode",
+    app_waiting: "Venter på dit svar i appen … Siden opdaterer sig selv. Anmodningen gælder i 3 minutter.",
+    app_continue: "Fortsæt",
+    app_rejected_title: "Afvist i appen",
+    app_rejected_text: "Anmodningen blev afvist i appen. Du kan prøve igen eller vælge en anden måde.",
+    app_expired_title: "Anmodningen er udløbet",
+    app_expired_text: "Appen svarede ikke inden for 3 minutter. Prøv igen, eller vælg en anden måde.",
 };
 
 pub const EN: Texts = Texts {
@@ -244,6 +268,18 @@ pub const EN: Texts = Texts {
     csrf_failed: "The form was too old or came from another page. Please try again.",
     error_prefix: "Error:",
     approving: "You are approving",
+    too_many: "Too many requests were started for this user ID from here. Wait a little and try again, or choose another way.",
+    method_app: "The sesam app",
+    method_app_help: "Approve in the app on your phone with your PIN.",
+    app_title: "Approve in the sesam app",
+    app_intro: "Open the sesam app and check that the text is the same. Enter this code in the app and approve with your PIN:",
+    app_code_label: "Code",
+    app_waiting: "Waiting for your answer in the app … This page refreshes itself. The request is valid for 3 minutes.",
+    app_continue: "Continue",
+    app_rejected_title: "Declined in the app",
+    app_rejected_text: "The request was declined in the app. You can try again or choose another way.",
+    app_expired_title: "The request has expired",
+    app_expired_text: "The app did not answer within 3 minutes. Try again, or choose another way.",
 };
 
 pub fn texts(locale: Locale) -> &'static Texts {

@@ -53,6 +53,8 @@ pub enum Refusal {
     IdentityBlocked,
     /// The step does not fit where the login stands (e.g. a repeated form).
     WrongStep,
+    /// Too many requests for this person from this address lately.
+    TooManyRequests,
 }
 
 #[derive(Debug)]
@@ -115,8 +117,12 @@ fn without_transports(mut options: Value) -> Value {
     options
 }
 
-/// The methods the browser pages offer now. The app joins with the approvals work.
-pub const BROWSER_METHODS: [LoginMethod; 2] = [LoginMethod::CodeDisplay, LoginMethod::Chip];
+/// The methods the browser pages offer.
+pub const BROWSER_METHODS: [LoginMethod; 3] = [
+    LoginMethod::App,
+    LoginMethod::CodeDisplay,
+    LoginMethod::Chip,
+];
 
 impl Sesam {
     /// The CSRF token of a login's forms: bound to the browser and the flow.
@@ -237,7 +243,7 @@ impl Sesam {
         )
     }
 
-    fn flow_for_method(flow: &LoginFlow, method: LoginMethod) -> Result<(), LoginError> {
+    pub(crate) fn flow_for_method(flow: &LoginFlow, method: LoginMethod) -> Result<(), LoginError> {
         if flow.step != FlowStep::Authenticate {
             return Err(LoginError::Refused(Refusal::WrongStep));
         }
@@ -476,7 +482,7 @@ impl Sesam {
 
     /// The person proved who they are with `method`: check the identity and the level,
     /// then issue the code and a session.
-    async fn finish_login(
+    pub(crate) async fn finish_login(
         &self,
         flow: LoginFlow,
         method: LoginMethod,

@@ -2,6 +2,7 @@
 //! atomic store call that carries its audit entry. Used by the CLI and the HTTP layer alike.
 
 pub mod activation;
+pub mod approvals;
 pub mod audit;
 pub mod authorization;
 pub mod channels;

@@ -9,6 +9,7 @@ use super::{Db, dialect};
 
 mod activation;
 mod audit;
+mod auth_requests;
 mod channels;
 mod chips;
 mod code_displays;

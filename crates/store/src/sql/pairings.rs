@@ -187,6 +187,33 @@ impl DeviceUnit for SqlDeviceUnit {
         self.finish(at, &effects).await
     }
 
+    async fn answer_auth_request(
+        mut self: Box<Self>,
+        device: &Device,
+        answer: &crate::AuthAnswer,
+        effects: Effects,
+    ) -> Result<bool, StoreError> {
+        self.save_device(device).await?;
+        let done = sqlx::query(
+            "UPDATE auth_requests SET state = $1, decided_at = $2, device_id = $3, signature = $4, not_me = $5 \
+             WHERE id = $6 AND identity_id = $7 AND state = 'pending' AND expires_at > $2",
+        )
+        .bind(answer.state.as_str())
+        .bind(answer.at.millis())
+        .bind(device.id)
+        .bind(&answer.signature)
+        .bind(answer.not_me)
+        .bind(answer.request_id)
+        .bind(self.identity.id)
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.finish(answer.at, &effects).await?;
+        Ok(true)
+    }
+
     async fn revoke_device(
         mut self: Box<Self>,
         device: &Device,

@@ -66,5 +66,10 @@ pub(super) fn migrator() -> Migrator {
             "oidc",
             include_str!("../../migrations/sqlite/0004_oidc.sql"),
         ),
+        migration(
+            5,
+            "auth requests",
+            include_str!("../../migrations/sqlite/0005_auth_requests.sql"),
+        ),
     ])
 }

@@ -1,0 +1,317 @@
+//! Logging in with the app: the browser's request with its channel-binding code, the
+//! app's signed answer (PIN proof, binding code, device signature over the exact text),
+//! and the waiting page's question "answered yet?".
+
+use serde_json::json;
+use sesam_domain::app_protocol::{MAX_CLOCK_SKEW_MS, unb64};
+use sesam_domain::auth_request::{
+    self, ApprovalError, AuthRequest, AuthRequestState, BindingCode, Decision,
+    MAX_PENDING_PER_IDENTITY, MAX_STARTED_PER_WINDOW, REQUEST_SECONDS, START_WINDOW_SECONDS,
+};
+use sesam_domain::authorization::{Locale, LoginMethod};
+use sesam_domain::notification::Event;
+use sesam_domain::{AuditDraft, DomainError, IdentityState};
+use sesam_store::{AuthAnswer, Effects, StartLimits, StartOutcome, StoreError};
+use uuid::Uuid;
+
+use super::login::{LoginDone, LoginError, Refusal};
+use crate::context::Sesam;
+use crate::error::AppError;
+
+/// A request as the app shows it.
+#[derive(Debug, Clone)]
+pub struct AppRequestView {
+    pub request: AuthRequest,
+}
+
+/// Where a browser's app login stands.
+#[derive(Debug)]
+pub enum AppLoginStatus {
+    Waiting {
+        binding_code: BindingCode,
+        expires_in: i64,
+    },
+    Done(LoginDone),
+    Rejected,
+    Expired,
+}
+
+fn refused(why: &str) -> AppError {
+    AppError::BadInput(why.into())
+}
+
+impl Sesam {
+    /// The browser chose the app: a request for the person's apps, bound to this browser by
+    /// a new 4-digit code. For an unknown user ID the request is stored all the same (it
+    /// can never be approved), so the page cannot tell.
+    pub async fn start_app_login(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        source: &str,
+        locale: Locale,
+    ) -> Result<Uuid, LoginError> {
+        let view = self.login_view(flow_id, browser).await?;
+        let flow = view.flow;
+        Sesam::flow_for_method(&flow, LoginMethod::App)?;
+        let now = self.clock.now();
+        let text = match &flow.request.details {
+            Some(d) => d.text(locale),
+            None => auth_request::login_text(&view.sp_name, locale),
+        }
+        .map_err(|e| LoginError::Failed(AppError::BadInput(e.to_string())))?;
+        let subject = match flow.identity_id {
+            Some(id) => id.to_string(),
+            None => format!(
+                "unknown:{}",
+                hex_string(
+                    &self.keys.flow_token_hash(
+                        "unknown-user",
+                        &[flow
+                            .user_id_input
+                            .as_deref()
+                            .unwrap_or_default()
+                            .to_lowercase()
+                            .as_bytes()]
+                    )
+                )
+            ),
+        };
+        let request = AuthRequest {
+            id: Uuid::now_v7(),
+            identity_id: flow.identity_id,
+            client_id: flow.request.client_id.clone(),
+            sp_name: view.sp_name.clone(),
+            action: flow.request.action,
+            text,
+            binding_code: Some(BindingCode::generate(&*self.random)),
+            flow_id: Some(flow.id),
+            source_hash: self.keys.flow_token_hash("source", &[source.as_bytes()]),
+            state: AuthRequestState::Pending,
+            created_at: now,
+            expires_at: now.plus_seconds(REQUEST_SECONDS),
+            decided_at: None,
+            device_id: None,
+            signature: None,
+            not_me: false,
+        };
+        let limits = StartLimits {
+            max_pending: MAX_PENDING_PER_IDENTITY,
+            max_started: MAX_STARTED_PER_WINDOW,
+            window_start: now.plus_seconds(-START_WINDOW_SECONDS),
+        };
+        let audit = AuditDraft::new("browser", "approval.requested")
+            .subject(subject.clone())
+            .details(json!({ "request": request.id, "client_id": request.client_id, "action": request.action.as_str() }));
+        match self
+            .store
+            .start_auth_request(
+                &request,
+                &subject,
+                limits,
+                Effects {
+                    audit: vec![audit],
+                    messages: vec![],
+                },
+            )
+            .await?
+        {
+            StartOutcome::Started { .. } => Ok(request.id),
+            StartOutcome::TooMany => Err(LoginError::Refused(Refusal::TooManyRequests)),
+        }
+    }
+
+    /// The waiting page's question. Once approved, the login completes (once).
+    pub async fn app_login_status(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        request_id: Uuid,
+    ) -> Result<AppLoginStatus, LoginError> {
+        let view = self.login_view(flow_id, browser).await?;
+        let request = self
+            .store
+            .auth_request(request_id)
+            .await?
+            .filter(|r| r.flow_id == Some(flow_id))
+            .ok_or(LoginError::Gone)?;
+        let now = self.clock.now();
+        match request.status(now) {
+            "pending" => Ok(AppLoginStatus::Waiting {
+                binding_code: request.binding_code.clone().ok_or(LoginError::Gone)?,
+                expires_in: (request.expires_at.millis() - now.millis()) / 1000,
+            }),
+            "approved" => Ok(AppLoginStatus::Done(
+                self.finish_app_login(view.flow).await?,
+            )),
+            "rejected" => Ok(AppLoginStatus::Rejected),
+            _ => Ok(AppLoginStatus::Expired),
+        }
+    }
+
+    async fn finish_app_login(
+        &self,
+        flow: sesam_domain::authorization::LoginFlow,
+    ) -> Result<LoginDone, LoginError> {
+        self.finish_login(flow, LoginMethod::App).await
+    }
+
+    /// The person's pending requests, for their app.
+    pub async fn pending_requests(&self, identity_id: Uuid) -> Result<Vec<AuthRequest>, AppError> {
+        Ok(self
+            .store
+            .pending_auth_requests(identity_id, self.clock.now())
+            .await?)
+    }
+
+    /// The app approves: PIN (bound to this request and device), the binding code the
+    /// browser shows, and the device's signature over the approval bytes.
+    pub async fn approve_request(
+        &self,
+        device_id: Uuid,
+        request_id: Uuid,
+        answer: &SignedAnswer,
+    ) -> Result<AuthRequest, AppError> {
+        self.answer_request(device_id, request_id, Decision::Approve, answer)
+            .await
+    }
+
+    /// The app declines (no PIN needed to say no); `not_me` reports it as not started by
+    /// the person: every channel is told.
+    pub async fn reject_request(
+        &self,
+        device_id: Uuid,
+        request_id: Uuid,
+        answer: &SignedAnswer,
+    ) -> Result<AuthRequest, AppError> {
+        self.answer_request(device_id, request_id, Decision::Reject, answer)
+            .await
+    }
+
+    async fn answer_request(
+        &self,
+        device_id: Uuid,
+        request_id: Uuid,
+        decision: Decision,
+        answer: &SignedAnswer,
+    ) -> Result<AuthRequest, AppError> {
+        let unit = self
+            .store
+            .lock_device(device_id)
+            .await?
+            .ok_or_else(|| refused("this app is not active"))?;
+        let identity = unit.identity().clone();
+        if identity.state != IdentityState::Active {
+            return Err(AppError::Invalid(
+                sesam_domain::activation::ActivationError::IdentityBlocked.into(),
+            ));
+        }
+        let request = self
+            .store
+            .auth_request(request_id)
+            .await?
+            .filter(|r| r.identity_id == Some(identity.id))
+            .ok_or(StoreError::NotFound("approval request"))?;
+        let now = self.clock.now();
+        if !request.is_pending(now) {
+            return Err(refused("this request has expired or was already answered"));
+        }
+        if (answer.timestamp_ms - now.millis()).abs() > MAX_CLOCK_SKEW_MS {
+            return Err(refused(
+                "the approval's timestamp is too far from the server's clock",
+            ));
+        }
+        let (unit, mut device) = if decision == Decision::Approve {
+            if let Some(code) = &request.binding_code
+                && !code.matches(answer.binding_code.as_deref())
+            {
+                return Err(AppError::Invalid(DomainError::Approval(
+                    ApprovalError::BindingCode,
+                )));
+            }
+            let proof = answer
+                .pin_proof
+                .as_deref()
+                .ok_or_else(|| refused("the PIN proof is required to approve"))?;
+            self.check_device_pin(
+                unit,
+                proof,
+                &auth_request::approval_pin_binding(request.id, device_id),
+            )
+            .await?
+        } else {
+            let d = unit.device().clone();
+            (unit, d)
+        };
+        let signature = unb64(&answer.signature, "signature").map_err(DomainError::from)?;
+        let signed = request.signing_bytes(decision, device_id, answer.timestamp_ms);
+        if device.public_key.verify(&signed, &signature).is_err() {
+            return Err(AppError::Invalid(DomainError::Approval(
+                ApprovalError::Signature,
+            )));
+        }
+        device.last_used_at = Some(now);
+        let (action, state) = match decision {
+            Decision::Approve => ("approval.approved", AuthRequestState::Approved),
+            Decision::Reject if answer.not_me => {
+                ("approval.reported_not_me", AuthRequestState::Rejected)
+            }
+            Decision::Reject => ("approval.rejected", AuthRequestState::Rejected),
+        };
+        let mut effects = Effects {
+            audit: vec![
+                AuditDraft::new(format!("device:{device_id}"), action)
+                    .subject(identity.id.to_string())
+                    .details(json!({ "request": request.id, "client_id": request.client_id, "action": request.action.as_str(), "text": request.text.as_str() })),
+            ],
+            messages: vec![],
+        };
+        if decision == Decision::Reject {
+            let event = Event::RequestRejected {
+                service_provider: request.sp_name.clone(),
+                at: now,
+                not_me: answer.not_me,
+            };
+            effects.messages = self.messages(&event, &identity).await?;
+        }
+        let stored = AuthAnswer {
+            request_id: request.id,
+            state,
+            signature,
+            not_me: answer.not_me,
+            at: now,
+        };
+        let notify = !effects.messages.is_empty();
+        if !unit.answer_auth_request(&device, &stored, effects).await? {
+            return Err(refused("this request has expired or was already answered"));
+        }
+        if notify {
+            self.wake_outbox();
+        }
+        Ok(AuthRequest {
+            state,
+            decided_at: Some(now),
+            device_id: Some(device_id),
+            not_me: answer.not_me,
+            ..request
+        })
+    }
+}
+
+/// What the app sends with an answer.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SignedAnswer {
+    #[serde(default)]
+    pub pin_proof: Option<String>,
+    #[serde(default)]
+    pub binding_code: Option<String>,
+    pub timestamp_ms: i64,
+    /// base64url of the ECDSA P-256 signature (DER or raw r‖s) over the approval bytes.
+    pub signature: String,
+    #[serde(default)]
+    pub not_me: bool,
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

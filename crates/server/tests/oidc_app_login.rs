@@ -1,0 +1,302 @@
+//! Logging in with the app through the browser pages, with the `openidconnect` crate as
+//! the relying party and the `sesam-app` library approving: the channel-binding code is
+//! enforced by the server, the approval is signed over the exact text, requests are
+//! single-use and expire, "this wasn't me" tells every channel, and a person's own login
+//! goes through while someone else keeps starting requests for their user ID.
+
+mod inproc;
+mod oidc;
+
+use inproc::*;
+use oidc::*;
+use sesam_app::{AppClient, AppState, PendingRequest};
+use sesam_domain::OsRandom;
+
+/// Chooses the app on the pages; returns the waiting page's path and the code it shows.
+async fn choose_app(browser: &Browser, flow: &str) -> (String, String) {
+    let choose = browser.get(flow).await;
+    assert!(choose.body.contains("action=\"/login/"), "{}", choose.body);
+    let r = browser
+        .post(&format!("{flow}/app"), &[("csrf", &choose.csrf())])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let wait = r.location.unwrap();
+    let page = browser.get(&wait).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("http-equiv=\"refresh\""),
+        "the page refreshes itself without script"
+    );
+    let marker = "data-testid=\"binding-code\">";
+    let i = page.body.find(marker).expect("a binding code") + marker.len();
+    let code = page.body[i..i + 4].to_owned();
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    (wait, code)
+}
+
+async fn waiting(client: &AppClient, app: &AppState) -> Vec<PendingRequest> {
+    client
+        .requests(app, &OsRandom)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "approval")
+        .collect()
+}
+
+async fn app_login(backend: Backend) {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let client = h.client();
+
+    let browser = Browser::new(&h.base);
+    let started = start(&bank, &["profile"], &[]);
+    let flow = open_login(&browser, &started.url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let (wait, code) = choose_app(&browser, &flow).await;
+
+    let list = waiting(&client, &p.app).await;
+    assert_eq!(list.len(), 1);
+    let request = &list[0];
+    assert_eq!(request.sp_name.as_deref(), Some("Demo Bank"));
+    assert_eq!(request.action.as_deref(), Some("LOG_ON"));
+    assert_eq!(request.text, "Log på hos Demo Bank");
+    assert!(request.binding_required);
+
+    // Without the code, or with another one: refused by the server.
+    let e = client
+        .approve_request(&p.app, request, "111111", None, &OsRandom)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("code"), "{e}");
+    let wrong = if code == "0000" { "0001" } else { "0000" };
+    let e = client
+        .approve_request(&p.app, request, "111111", Some(wrong), &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("binding_code_wrong"), "{e}");
+    // A signature over another text (the app was shown something else) is refused.
+    let tampered = PendingRequest {
+        text: "Log på hos Evil Bank".into(),
+        ..request.clone()
+    };
+    let e = client
+        .approve_request(&p.app, &tampered, "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("approval_signature_invalid"), "{e}");
+    // Still waiting in the browser.
+    assert_eq!(browser.get(&wait).await.status, 200);
+
+    client
+        .approve_request(&p.app, request, "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap();
+    // The same approval again: refused.
+    let e = client
+        .approve_request(&p.app, request, "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already answered"), "{e}");
+
+    let r = browser.get(&wait).await;
+    let c = code_from(&h, &r, &started);
+    let (claims, _) = exchange(&bank, c, started).await;
+    assert_eq!(
+        claims.auth_context_ref().unwrap().as_str(),
+        "http://eidas.europa.eu/LoA/substantial"
+    );
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(amr, ["swk", "pin", "mfa"]);
+    // The waiting page of a finished login is gone.
+    assert_eq!(browser.get(&wait).await.status, 400);
+    let actions = audit_actions(&h).await;
+    assert!(
+        actions.contains(&"approval.requested".to_owned())
+            && actions.contains(&"approval.approved".to_owned())
+    );
+    h.sesam.verify_audit().await.unwrap();
+}
+
+#[tokio::test]
+async fn app_login_with_the_binding_code_sqlite() {
+    app_login(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn app_login_with_the_binding_code_postgres() {
+    app_login(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn requests_expire_and_can_be_reported_as_not_mine() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let client = h.client();
+
+    // Expired after 3 minutes: the page says so, the app can no longer approve.
+    let browser = Browser::new(&h.base);
+    let flow = open_login(&browser, &start(&bank, &[], &[]).url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let (wait, code) = choose_app(&browser, &flow).await;
+    let request = waiting(&client, &p.app).await.remove(0);
+    h.clock.advance_seconds(181);
+    let page = browser.get(&wait).await;
+    assert!(page.body.contains("udløbet"), "{}", page.body);
+    let e = h
+        .client()
+        .approve_request(&p.app, &request, "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("expired"), "{e}");
+
+    // "This wasn't me": declined, every channel told, the app advises blocking.
+    let browser = Browser::new(&h.base);
+    let flow = open_login(&browser, &start(&bank, &[], &[]).url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let (wait, _) = choose_app(&browser, &flow).await;
+    let client = h.client();
+    let request = waiting(&client, &p.app).await.remove(0);
+    let v = client
+        .reject_request(&p.app, &request, true, &OsRandom)
+        .await
+        .unwrap();
+    assert_eq!(v["not_me"], true);
+    assert!(v["advice"].as_str().unwrap().contains("block"));
+    let page = browser.get(&wait).await;
+    assert!(page.body.contains("Afvist i appen"), "{}", page.body);
+    let messages = h
+        .sesam
+        .store
+        .recent_messages(Some(p.identity_id), 50)
+        .await
+        .unwrap();
+    let channels: Vec<_> = messages
+        .iter()
+        .filter(|m| m.event == "approval.reported_not_me")
+        .map(|m| m.channel)
+        .collect();
+    assert!(channels.len() >= 2, "every channel is told: {channels:?}");
+    assert!(
+        audit_actions(&h)
+            .await
+            .contains(&"approval.reported_not_me".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn someone_starting_requests_for_a_user_id_cannot_stop_its_owner() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let client = h.client();
+
+    // An attacker who knows the user ID starts requests from their own browsers.
+    let mut attacker_pages = vec![];
+    for _ in 0..4 {
+        let b = Browser::new(&h.base);
+        let flow = open_login(&b, &start(&bank, &[], &[]).url).await;
+        give_user_id(&b, &flow, "anna.hansen").await;
+        let (wait, _) = choose_app(&b, &flow).await;
+        attacker_pages.push((b, wait));
+    }
+    // At most 3 wait at once: the oldest was pushed out.
+    assert_eq!(waiting(&client, &p.app).await.len(), 3);
+    let (b0, w0) = &attacker_pages[0];
+    assert!(b0.get(w0).await.body.contains("udløbet"));
+
+    // The person's own login: their browser shows its code, which none of the attacker's
+    // requests carries the right one for; they approve theirs and get in.
+    let browser = Browser::new(&h.base);
+    let started = start(&bank, &[], &[]);
+    let flow = open_login(&browser, &started.url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let (wait, code) = choose_app(&browser, &flow).await;
+    let mine = waiting(&client, &p.app).await.pop().unwrap();
+    client
+        .approve_request(&p.app, &mine, "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap();
+    let c = code_from(&h, &browser.get(&wait).await, &started);
+    let (claims, _) = exchange(&bank, c, started).await;
+    assert!(
+        claims
+            .auth_method_refs()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str() == "swk")
+    );
+
+    // From one address, at most 10 requests per person per 10 minutes.
+    let mut last = None;
+    for _ in 0..7 {
+        let b = Browser::new(&h.base);
+        let flow = open_login(&b, &start(&bank, &[], &[]).url).await;
+        give_user_id(&b, &flow, "anna.hansen").await;
+        let choose = b.get(&flow).await;
+        last = Some(
+            b.post(&format!("{flow}/app"), &[("csrf", &choose.csrf())])
+                .await,
+        );
+    }
+    let r = last.unwrap();
+    assert_eq!(r.status, 200, "the 11th is refused on the page: {r:?}");
+    assert!(r.body.contains("for mange anmodninger"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_unknown_user_id_waits_like_a_known_one() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let mut pages = vec![];
+    for user in ["anna.hansen", "nobody.here"] {
+        let b = Browser::new(&h.base);
+        let flow = open_login(&b, &start(&bank, &[], &[]).url).await;
+        give_user_id(&b, &flow, user).await;
+        let (wait, code) = choose_app(&b, &flow).await;
+        let body = b.get(&wait).await.body;
+        pages.push(without_uuids(
+            &body.replace(&code, "CODE").replace(user, "USER"),
+        ));
+    }
+    assert_eq!(pages[0], pages[1]);
+}
+
+/// Replaces every UUID in `s` (flow and request ids differ between any two logins).
+fn without_uuids(s: &str) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < s.len() {
+        if s.is_char_boundary(i)
+            && s.len() >= i + 36
+            && s.is_char_boundary(i + 36)
+            && uuid::Uuid::parse_str(&s[i..i + 36]).is_ok()
+        {
+            out.push_str("UUID");
+            i += 36;
+            continue;
+        }
+        let c = s[i..].chars().next().unwrap();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}

@@ -1,0 +1,24 @@
+-- Requests waiting for the person's app: logins from the browser pages (with their
+-- channel-binding code) and, later, back-channel approvals. `subject` is the identity id,
+-- or a keyed hash of an unknown user ID, so limits count the same either way.
+CREATE TABLE auth_requests (
+    id           UUID PRIMARY KEY,
+    identity_id  UUID REFERENCES identities (id),
+    subject      TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    sp_name      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    binding_code TEXT,
+    flow_id      UUID,
+    source_hash  BYTEA NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'evicted')),
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    decided_at   BIGINT,
+    device_id    UUID,
+    signature    BYTEA,
+    not_me       BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX auth_requests_identity ON auth_requests (identity_id, state, expires_at);
+CREATE INDEX auth_requests_subject ON auth_requests (subject, created_at);

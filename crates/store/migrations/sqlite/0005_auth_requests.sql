@@ -1,0 +1,24 @@
+-- Requests waiting for the person's app: logins from the browser pages (with their
+-- channel-binding code) and, later, back-channel approvals. `subject` is the identity id,
+-- or a keyed hash of an unknown user ID, so limits count the same either way.
+CREATE TABLE auth_requests (
+    id           BLOB PRIMARY KEY,
+    identity_id  BLOB REFERENCES identities (id),
+    subject      TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    sp_name      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    binding_code TEXT,
+    flow_id      BLOB,
+    source_hash  BLOB NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'evicted')),
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    decided_at   INTEGER,
+    device_id    BLOB,
+    signature    BLOB,
+    not_me       BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX auth_requests_identity ON auth_requests (identity_id, state, expires_at);
+CREATE INDEX auth_requests_subject ON auth_requests (subject, created_at);

@@ -1,0 +1,153 @@
+//! Requests waiting for the person's app, with the per-person and per-source limits
+//! applied in the same transaction as the insert.
+
+use async_trait::async_trait;
+use sesam_domain::Timestamp;
+use sesam_domain::auth_request::{AuthRequest, AuthRequestState, BindingCode};
+use sesam_domain::authorization::Action;
+use sesam_domain::transaction_text::TransactionText;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use super::dialect;
+use super::effects::write_effects;
+use super::rows::{Row, hash32};
+use super::store::SqlStore;
+use crate::{AuthRequestStore, Effects, StartLimits, StartOutcome, StoreError};
+
+macro_rules! auth_request_columns {
+    () => {
+        "id, identity_id, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, decided_at, device_id, signature, not_me"
+    };
+}
+
+fn auth_request(row: &Row) -> Result<AuthRequest, StoreError> {
+    let invalid = |what: &str| StoreError::InvalidData(format!("auth request {what}"));
+    let action: String = row.try_get("action")?;
+    let state: String = row.try_get("state")?;
+    let code: Option<String> = row.try_get("binding_code")?;
+    Ok(AuthRequest {
+        id: row.try_get("id")?,
+        identity_id: row.try_get("identity_id")?,
+        client_id: row.try_get("client_id")?,
+        sp_name: row.try_get("sp_name")?,
+        action: Action::parse(&action).ok_or_else(|| invalid("action"))?,
+        text: TransactionText::parse(row.try_get::<&str, _>("text")?)
+            .map_err(|_| invalid("text"))?,
+        binding_code: code
+            .map(|c| BindingCode::parse(&c).ok_or_else(|| invalid("binding code")))
+            .transpose()?,
+        flow_id: row.try_get("flow_id")?,
+        source_hash: hash32(row.try_get("source_hash")?, "auth request source_hash")?,
+        state: AuthRequestState::parse(&state).ok_or_else(|| invalid("state"))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        decided_at: row
+            .try_get::<Option<i64>, _>("decided_at")?
+            .map(Timestamp::from_millis),
+        device_id: row.try_get("device_id")?,
+        signature: row.try_get("signature")?,
+        not_me: row.try_get("not_me")?,
+    })
+}
+
+#[async_trait]
+impl AuthRequestStore for SqlStore {
+    async fn start_auth_request(
+        &self,
+        r: &AuthRequest,
+        subject: &str,
+        limits: StartLimits,
+        effects: Effects,
+    ) -> Result<StartOutcome, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let started: i64 = sqlx::query("SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND source_hash = $2 AND created_at >= $3")
+            .bind(subject)
+            .bind(&r.source_hash[..])
+            .bind(limits.window_start.millis())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        if started >= limits.max_started {
+            return Ok(StartOutcome::TooMany);
+        }
+        let pending: Vec<Uuid> = sqlx::query(concat!(
+            "SELECT id FROM auth_requests WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
+            dialect::for_update!()
+        ))
+        .bind(subject)
+        .bind(r.created_at.millis())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        let excess = (pending.len() as i64 - (limits.max_pending - 1)).max(0) as usize;
+        let evicted: Vec<Uuid> = pending.into_iter().take(excess).collect();
+        for id in &evicted {
+            sqlx::query(
+                "UPDATE auth_requests SET state = 'evicted', decided_at = $1 WHERE id = $2",
+            )
+            .bind(r.created_at.millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO auth_requests (id, identity_id, subject, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, not_me) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(r.id)
+        .bind(r.identity_id)
+        .bind(subject)
+        .bind(&r.client_id)
+        .bind(&r.sp_name)
+        .bind(r.action.as_str())
+        .bind(r.text.as_str())
+        .bind(r.binding_code.as_ref().map(BindingCode::as_str))
+        .bind(r.flow_id)
+        .bind(&r.source_hash[..])
+        .bind(r.state.as_str())
+        .bind(r.created_at.millis())
+        .bind(r.expires_at.millis())
+        .bind(r.not_me)
+        .execute(&mut *tx)
+        .await?;
+        write_effects(&mut tx, &self.audit_key, r.created_at, &effects).await?;
+        tx.commit().await?;
+        Ok(StartOutcome::Started { evicted })
+    }
+
+    async fn auth_request(&self, id: Uuid) -> Result<Option<AuthRequest>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            auth_request_columns!(),
+            " FROM auth_requests WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read_pool)
+        .await?
+        .as_ref()
+        .map(auth_request)
+        .transpose()
+    }
+
+    async fn pending_auth_requests(
+        &self,
+        identity_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<AuthRequest>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            auth_request_columns!(),
+            " FROM auth_requests WHERE identity_id = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at"
+        ))
+        .bind(identity_id)
+        .bind(now.millis())
+        .fetch_all(&self.read_pool)
+        .await?
+        .iter()
+        .map(auth_request)
+        .collect()
+    }
+}
