@@ -155,7 +155,26 @@ pub struct AuthRequest {
     pub signature: Option<Vec<u8>>,
     /// Rejected with "this wasn't me".
     pub not_me: bool,
+    /// The exact bytes the device signed, kept for the receipt.
+    pub signed_bytes: Option<Vec<u8>>,
+    /// The RFC 9396 details the text was rendered from, if any.
+    pub details: Option<crate::authorization_details::AuthorizationDetail>,
+    /// Back-channel (CIBA) requests only.
+    pub ciba: Option<CibaState>,
 }
+
+/// What a back-channel (CIBA) request keeps besides the request itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibaState {
+    /// Keyed hash of the `auth_req_id` given to the client.
+    pub handle_hash: [u8; 32],
+    pub scope: Vec<String>,
+    pub last_polled_at: Option<Timestamp>,
+    pub redeemed_at: Option<Timestamp>,
+}
+
+/// The polling interval a CIBA client is given; polling faster gets `slow_down`.
+pub const CIBA_INTERVAL_SECONDS: i64 = 5;
 
 impl AuthRequest {
     pub fn is_pending(&self, now: Timestamp) -> bool {

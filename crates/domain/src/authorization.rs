@@ -243,6 +243,9 @@ pub struct Authentication {
     pub method: LoginMethod,
     pub level: Level,
     pub auth_time: Timestamp,
+    /// The app approval (request id) behind this login, for the signed receipt.
+    #[serde(default)]
+    pub approval: Option<Uuid>,
 }
 
 /// The grant an authorization code stands for; tokens issued from it name it, so a
@@ -361,6 +364,7 @@ mod tests {
                 method: LoginMethod::CodeDisplay,
                 level: Level::Substantial,
                 auth_time: t,
+                approval: None,
             },
             expires_at: t.plus_seconds(SESSION_SECONDS),
         };

@@ -12,6 +12,7 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const JWKS: &str = "/jwks.json";
     pub const END_SESSION: &str = "/logout";
+    pub const BACKCHANNEL: &str = "/bc-authorize";
 }
 
 pub fn metadata(issuer: &str) -> Value {
@@ -27,7 +28,11 @@ pub fn metadata(issuer: &str) -> Value {
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", crate::token::GRANT_CIBA],
+        "backchannel_authentication_endpoint": at(paths::BACKCHANNEL),
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_user_code_parameter_supported": false,
+        "authorization_details_types_supported": ["sesam_transaction", "payment_initiation"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],

@@ -35,6 +35,12 @@ pub enum OAuthError {
     ServerError(String),
     #[error("the service cannot answer right now; try again shortly")]
     TemporarilyUnavailable,
+    #[error("the person has not answered yet")]
+    AuthorizationPending,
+    #[error("polling too fast; wait the interval between polls")]
+    SlowDown,
+    #[error("{0}")]
+    ExpiredToken(String),
 }
 
 impl OAuthError {
@@ -56,6 +62,9 @@ impl OAuthError {
             Self::InvalidToken(_) => "invalid_token",
             Self::ServerError(_) => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken(_) => "expired_token",
         }
     }
 

@@ -9,6 +9,8 @@ use crate::{OAuthError, pkce};
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+/// OpenID Connect CIBA (poll mode).
+pub const GRANT_CIBA: &str = "urn:openid:params:grant-type:ciba";
 
 /// A parsed token request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,9 @@ pub enum TokenRequest {
     RefreshToken {
         refresh_token: String,
         scope: Option<String>,
+    },
+    Ciba {
+        auth_req_id: String,
     },
 }
 
@@ -35,8 +40,11 @@ pub fn parse(params: &Params) -> Result<TokenRequest, OAuthError> {
             refresh_token: params.require("refresh_token")?.to_owned(),
             scope: params.get("scope").map(str::to_owned),
         }),
+        GRANT_CIBA => Ok(TokenRequest::Ciba {
+            auth_req_id: params.require("auth_req_id")?.to_owned(),
+        }),
         other => Err(OAuthError::UnsupportedGrantType(format!(
-            "grant_type '{}' is not supported; use authorization_code or refresh_token",
+            "grant_type '{}' is not supported; use authorization_code, refresh_token or {GRANT_CIBA}",
             other.chars().take(60).collect::<String>()
         ))),
     }
@@ -158,6 +166,7 @@ mod tests {
                 method: LoginMethod::CodeDisplay,
                 level: Level::Substantial,
                 auth_time: T,
+                approval: None,
             },
             created_at: T,
             code_expires_at: T.plus_seconds(60),

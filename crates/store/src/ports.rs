@@ -775,6 +775,7 @@ pub struct AuthAnswer {
     pub request_id: Uuid,
     pub state: sesam_domain::auth_request::AuthRequestState,
     pub signature: Vec<u8>,
+    pub signed_bytes: Vec<u8>,
     pub not_me: bool,
     pub at: Timestamp,
 }
@@ -810,6 +811,18 @@ pub trait AuthRequestStore: Send + Sync {
     ) -> Result<StartOutcome, StoreError>;
 
     async fn auth_request(&self, id: Uuid) -> Result<Option<AuthRequest>, StoreError>;
+
+    /// A back-channel request by the keyed hash of its `auth_req_id`.
+    async fn auth_request_by_ciba(
+        &self,
+        handle_hash: &[u8; 32],
+    ) -> Result<Option<AuthRequest>, StoreError>;
+
+    /// Records a poll; returns the previous poll's time (for `slow_down`).
+    async fn ciba_polled(&self, id: Uuid, now: Timestamp) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Marks an approved back-channel request's tokens collected; `false` if they were.
+    async fn redeem_ciba(&self, id: Uuid, now: Timestamp) -> Result<bool, StoreError>;
 
     /// The identity's requests that still wait for an answer, oldest first.
     async fn pending_auth_requests(

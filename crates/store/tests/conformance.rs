@@ -551,6 +551,7 @@ mod cases {
             method: LoginMethod::Chip,
             level: Level::High,
             auth_time: T0,
+            approval: None,
         }
     }
 

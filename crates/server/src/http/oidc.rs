@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::AUTHORIZE, get(authorize).post(authorize))
         .route(paths::PAR, post(par))
         .route(paths::TOKEN, post(token))
+        .route(paths::BACKCHANNEL, post(backchannel))
         .route(paths::USERINFO, get(userinfo).post(userinfo))
         .route(paths::END_SESSION, get(logout).post(logout))
         .route("/language", get(language))
@@ -189,6 +190,26 @@ async fn par(State(state): State<AppState>, headers: HeaderMap, body: String) ->
             axum::Json(json!({ "request_uri": request_uri, "expires_in": expires_in })),
         )
             .into_response(),
+        Err(e) => app_error(e),
+    }
+}
+
+async fn backchannel(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (params, auth) = match back_channel(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return oauth_error(&e),
+    };
+    match state
+        .sesam
+        .backchannel_authenticate(&params, auth, &peer.ip().to_string())
+        .await
+    {
+        Ok(started) => axum::Json(started).into_response(),
         Err(e) => app_error(e),
     }
 }

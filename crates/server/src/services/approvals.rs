@@ -94,6 +94,9 @@ impl Sesam {
             device_id: None,
             signature: None,
             not_me: false,
+            signed_bytes: None,
+            details: flow.request.details.clone(),
+            ciba: None,
         };
         let limits = StartLimits {
             max_pending: MAX_PENDING_PER_IDENTITY,
@@ -142,18 +145,12 @@ impl Sesam {
                 expires_in: (request.expires_at.millis() - now.millis()) / 1000,
             }),
             "approved" => Ok(AppLoginStatus::Done(
-                self.finish_app_login(view.flow).await?,
+                self.finish_login(view.flow, LoginMethod::App, Some(request.id))
+                    .await?,
             )),
             "rejected" => Ok(AppLoginStatus::Rejected),
             _ => Ok(AppLoginStatus::Expired),
         }
-    }
-
-    async fn finish_app_login(
-        &self,
-        flow: sesam_domain::authorization::LoginFlow,
-    ) -> Result<LoginDone, LoginError> {
-        self.finish_login(flow, LoginMethod::App).await
     }
 
     /// The person's pending requests, for their app.
@@ -277,7 +274,8 @@ impl Sesam {
         let stored = AuthAnswer {
             request_id: request.id,
             state,
-            signature,
+            signature: signature.clone(),
+            signed_bytes: signed.clone(),
             not_me: answer.not_me,
             at: now,
         };

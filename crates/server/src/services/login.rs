@@ -270,7 +270,8 @@ impl Sesam {
         counted(LoginMethod::CodeDisplay, &result);
         tokio::time::sleep_until(started + FACTOR_ANSWER_FLOOR).await;
         result?;
-        self.finish_login(flow, LoginMethod::CodeDisplay).await
+        self.finish_login(flow, LoginMethod::CodeDisplay, None)
+            .await
     }
 
     async fn code_display_factors(
@@ -370,7 +371,7 @@ impl Sesam {
         counted(LoginMethod::Chip, &result);
         tokio::time::sleep_until(started + FACTOR_ANSWER_FLOOR).await;
         result?;
-        self.finish_login(flow, LoginMethod::Chip).await
+        self.finish_login(flow, LoginMethod::Chip, None).await
     }
 
     async fn chip_factors(
@@ -486,6 +487,7 @@ impl Sesam {
         &self,
         flow: LoginFlow,
         method: LoginMethod,
+        approval: Option<Uuid>,
     ) -> Result<LoginDone, LoginError> {
         let id = flow
             .identity_id
@@ -519,6 +521,7 @@ impl Sesam {
             method,
             level,
             auth_time: now,
+            approval,
         };
         let session_value = bearer_value(self);
         let session = BrowserSession {

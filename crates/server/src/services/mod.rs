@@ -7,6 +7,7 @@ pub mod audit;
 pub mod authorization;
 pub mod channels;
 pub mod chips;
+pub mod ciba;
 pub mod code_displays;
 pub mod devices;
 pub mod identities;

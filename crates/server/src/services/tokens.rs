@@ -27,7 +27,13 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+    /// For logins approved in the app: the signed approval receipt (evidence for the SP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_receipt: Option<String>,
 }
+
+/// The JWS `typ` of approval receipts.
+pub const RECEIPT_TYP: &str = "sesam-receipt+jwt";
 
 fn seconds(t: Timestamp) -> i64 {
     t.millis().div_euclid(1000)
@@ -78,6 +84,7 @@ impl Sesam {
                 refresh_token,
                 scope,
             } => self.refresh(&sp, &refresh_token, scope.as_deref()).await,
+            TokenRequest::Ciba { auth_req_id } => self.ciba_token(&sp, &auth_req_id).await,
         }
     }
 
@@ -126,8 +133,13 @@ impl Sesam {
         if !fresh {
             return Err(self.revoke_replayed(&grant, "code").await);
         }
-        self.tokens_for(&grant, &grant.request.scope, refresh, true)
-            .await
+        self.tokens_for(
+            &grant,
+            &grant.request.scope,
+            refresh,
+            token::GRANT_AUTHORIZATION_CODE,
+        )
+        .await
     }
 
     /// A code or refresh token was used twice: someone holds a copy. Everything the grant
@@ -186,7 +198,8 @@ impl Sesam {
         };
         match self.store.use_refresh_token(&hash, &stored, now).await? {
             RefreshOutcome::Rotated(grant) => {
-                self.tokens_for(&grant, &scopes, Some(next), false).await
+                self.tokens_for(&grant, &scopes, Some(next), token::GRANT_REFRESH_TOKEN)
+                    .await
             }
             RefreshOutcome::AlreadyUsed(_) => {
                 Err(self.revoke_replayed(&grant, "refresh token").await)
@@ -198,12 +211,12 @@ impl Sesam {
         }
     }
 
-    async fn tokens_for(
+    pub(crate) async fn tokens_for(
         &self,
         grant: &AuthorizationGrant,
         scopes: &[String],
         refresh_token: Option<String>,
-        with_nonce: bool,
+        grant_type: &'static str,
     ) -> Result<TokenResponse, AppError> {
         let now = seconds(self.clock.now());
         let signer = self.active_signer().await?;
@@ -217,7 +230,7 @@ impl Sesam {
             exp: now + id_token::LIFETIME_SECONDS,
             iat: now,
             auth_time: seconds(grant.authentication.auth_time),
-            nonce: if with_nonce {
+            nonce: if grant_type == token::GRANT_AUTHORIZATION_CODE {
                 grant.request.nonce.clone()
             } else {
                 None
@@ -228,7 +241,7 @@ impl Sesam {
             sid: None,
         };
         let id_token = signer.sign(&claims)?;
-        metrics::counter!("sesam_tokens_issued_total", "grant_type" => if with_nonce { "authorization_code" } else { "refresh_token" }).increment(1);
+        metrics::counter!("sesam_tokens_issued_total", "grant_type" => grant_type).increment(1);
         let access = AccessTokenClaims {
             iss: self.issuer.to_string(),
             sub,
@@ -247,7 +260,63 @@ impl Sesam {
             id_token,
             refresh_token,
             scope: scopes.join(" "),
+            approval_receipt: self.receipt(&signer, grant).await?,
         })
+    }
+
+    /// The signed approval receipt of a login approved in the app: a JWS by this server
+    /// that embeds the text, its hash, the approved details, the device's public key, its
+    /// signature and the exact bytes it signed, so the SP can keep verifiable evidence
+    /// (PSD2 dynamic linking) and check it offline with the JWKS.
+    async fn receipt(
+        &self,
+        signer: &TokenSigner,
+        grant: &AuthorizationGrant,
+    ) -> Result<Option<String>, AppError> {
+        use sesam_domain::app_protocol::b64;
+        let Some(id) = grant.authentication.approval else {
+            return Ok(None);
+        };
+        let r = self
+            .store
+            .auth_request(id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("approval"))?;
+        let (Some(device_id), Some(signature), Some(signed_bytes)) =
+            (r.device_id, &r.signature, &r.signed_bytes)
+        else {
+            return Err(
+                OAuthError::ServerError("the approval has no device signature".into()).into(),
+            );
+        };
+        let device = self
+            .store
+            .device(device_id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("device"))?;
+        let sec1 = device.public_key.to_sec1();
+        let claims = json!({
+            "iss": self.issuer.to_string(),
+            "aud": grant.request.client_id,
+            "sub": self.keys.pairwise_subject(&grant.request.client_id, grant.authentication.identity_id),
+            "iat": seconds(self.clock.now()),
+            "jti": r.id,
+            "request_id": r.id,
+            "sp_name": r.sp_name,
+            "action": r.action.as_str(),
+            "text": r.text.as_str(),
+            "text_sha256": b64(&r.text.sha256()),
+            "authorization_details": r.details.as_ref().map(|d| d.to_json()),
+            "approved_at": r.decided_at.map(seconds),
+            "acr": grant.authentication.level.acr(),
+            "device": {
+                "public_key": { "kty": "EC", "crv": "P-256", "x": b64(&sec1[1..33]), "y": b64(&sec1[33..65]) },
+                "signature": b64(signature),
+                "signed_bytes": b64(signed_bytes),
+                "alg": "ES256",
+            },
+        });
+        Ok(Some(signer.sign_typed(&claims, Some(RECEIPT_TYP))?))
     }
 
     /// The userinfo endpoint: the claims the access token's scopes allow.
@@ -285,6 +354,12 @@ impl Sesam {
         let scopes: Vec<&str> = claims.scope.split(' ').collect();
         let mut out = Map::new();
         out.insert("sub".into(), json!(claims.sub));
+        if grant.authentication.approval.is_some() {
+            let signer = self.active_signer().await?;
+            if let Some(receipt) = self.receipt(&signer, &grant).await? {
+                out.insert("approval_receipt".into(), json!(receipt));
+            }
+        }
         if scopes.contains(&"profile") {
             let name = identity.name.as_str();
             let (given, family) = match name.rsplit_once(' ') {

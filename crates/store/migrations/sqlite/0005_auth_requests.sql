@@ -18,7 +18,17 @@ CREATE TABLE auth_requests (
     decided_at   INTEGER,
     device_id    BLOB,
     signature    BLOB,
-    not_me       BOOLEAN NOT NULL DEFAULT FALSE
+    not_me       BOOLEAN NOT NULL DEFAULT FALSE,
+    -- The exact bytes the device signed (kept as evidence for the receipt).
+    signed_bytes BLOB,
+    -- RFC 9396 authorization details approved with it (JSON), if any.
+    details      TEXT,
+    -- Back-channel (CIBA) requests: the keyed hash of auth_req_id, the scopes asked
+    -- for, when the client last polled and when it collected the tokens.
+    ciba_hash    BLOB UNIQUE,
+    scope        TEXT,
+    last_polled_at INTEGER,
+    redeemed_at  INTEGER
 );
 CREATE INDEX auth_requests_identity ON auth_requests (identity_id, state, expires_at);
 CREATE INDEX auth_requests_subject ON auth_requests (subject, created_at);

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
-use sesam_domain::auth_request::{AuthRequest, AuthRequestState, BindingCode};
+use sesam_domain::auth_request::{AuthRequest, AuthRequestState, BindingCode, CibaState};
 use sesam_domain::authorization::Action;
 use sesam_domain::transaction_text::TransactionText;
 use sqlx::Row as _;
@@ -17,7 +17,7 @@ use crate::{AuthRequestStore, Effects, StartLimits, StartOutcome, StoreError};
 
 macro_rules! auth_request_columns {
     () => {
-        "id, identity_id, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, decided_at, device_id, signature, not_me"
+        "id, identity_id, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, decided_at, device_id, signature, not_me, signed_bytes, details, ciba_hash, scope, last_polled_at, redeemed_at"
     };
 }
 
@@ -48,7 +48,33 @@ fn auth_request(row: &Row) -> Result<AuthRequest, StoreError> {
         device_id: row.try_get("device_id")?,
         signature: row.try_get("signature")?,
         not_me: row.try_get("not_me")?,
+        signed_bytes: row.try_get("signed_bytes")?,
+        details: row
+            .try_get::<Option<String>, _>("details")?
+            .map(|d| serde_json::from_str(&d).map_err(|_| invalid("details")))
+            .transpose()?,
+        ciba: match row.try_get::<Option<Vec<u8>>, _>("ciba_hash")? {
+            None => None,
+            Some(h) => Some(CibaState {
+                handle_hash: hash32(h, "auth request ciba_hash")?,
+                scope: row
+                    .try_get::<Option<String>, _>("scope")?
+                    .unwrap_or_default()
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                last_polled_at: ts(row, "last_polled_at")?,
+                redeemed_at: ts(row, "redeemed_at")?,
+            }),
+        },
     })
+}
+
+fn ts(row: &Row, column: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(row
+        .try_get::<Option<i64>, _>(column)?
+        .map(Timestamp::from_millis))
 }
 
 #[async_trait]
@@ -94,8 +120,8 @@ impl AuthRequestStore for SqlStore {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO auth_requests (id, identity_id, subject, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, not_me) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO auth_requests (id, identity_id, subject, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, not_me, details, ciba_hash, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(r.id)
         .bind(r.identity_id)
@@ -111,6 +137,15 @@ impl AuthRequestStore for SqlStore {
         .bind(r.created_at.millis())
         .bind(r.expires_at.millis())
         .bind(r.not_me)
+        .bind(
+            r.details
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::InvalidData(e.to_string()))?,
+        )
+        .bind(r.ciba.as_ref().map(|c| c.handle_hash.to_vec()))
+        .bind(r.ciba.as_ref().map(|c| c.scope.join(" ")))
         .execute(&mut *tx)
         .await?;
         write_effects(&mut tx, &self.audit_key, r.created_at, &effects).await?;
@@ -130,6 +165,54 @@ impl AuthRequestStore for SqlStore {
         .as_ref()
         .map(auth_request)
         .transpose()
+    }
+
+    async fn auth_request_by_ciba(
+        &self,
+        handle_hash: &[u8; 32],
+    ) -> Result<Option<AuthRequest>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            auth_request_columns!(),
+            " FROM auth_requests WHERE ciba_hash = $1"
+        ))
+        .bind(&handle_hash[..])
+        .fetch_optional(&self.read_pool)
+        .await?
+        .as_ref()
+        .map(auth_request)
+        .transpose()
+    }
+
+    async fn ciba_polled(&self, id: Uuid, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let row = sqlx::query(concat!(
+            "SELECT last_polled_at FROM auth_requests WHERE id = $1",
+            dialect::for_update!()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("auth request"))?;
+        let previous = ts(&row, "last_polled_at")?;
+        sqlx::query("UPDATE auth_requests SET last_polled_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(previous)
+    }
+
+    async fn redeem_ciba(&self, id: Uuid, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let done = sqlx::query("UPDATE auth_requests SET redeemed_at = $1 WHERE id = $2 AND state = 'approved' AND redeemed_at IS NULL")
+            .bind(now.millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn pending_auth_requests(

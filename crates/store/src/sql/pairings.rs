@@ -195,7 +195,7 @@ impl DeviceUnit for SqlDeviceUnit {
     ) -> Result<bool, StoreError> {
         self.save_device(device).await?;
         let done = sqlx::query(
-            "UPDATE auth_requests SET state = $1, decided_at = $2, device_id = $3, signature = $4, not_me = $5 \
+            "UPDATE auth_requests SET state = $1, decided_at = $2, device_id = $3, signature = $4, not_me = $5, signed_bytes = $8 \
              WHERE id = $6 AND identity_id = $7 AND state = 'pending' AND expires_at > $2",
         )
         .bind(answer.state.as_str())
@@ -205,6 +205,7 @@ impl DeviceUnit for SqlDeviceUnit {
         .bind(answer.not_me)
         .bind(answer.request_id)
         .bind(self.identity.id)
+        .bind(&answer.signed_bytes)
         .execute(&mut *self.tx)
         .await?;
         if done.rows_affected() == 0 {
