@@ -736,6 +736,16 @@ impl AppClient {
     }
 
     /// Every message sesam sent the person and its delivery status, newest first.
+    /// Every request the person was asked to approve, with its result (newest first).
+    pub async fn request_history(
+        &self,
+        state: &AppState,
+        random: &dyn Random,
+    ) -> Result<Vec<Value>, AppError> {
+        self.signed_list(state, "/app/v1/activity", "requests", random)
+            .await
+    }
+
     pub async fn activity(
         &self,
         state: &AppState,

@@ -40,6 +40,10 @@ pub const MAX_PENDING_PER_IDENTITY: i64 = 3;
 /// At most this many requests are started for one person, from one address, per window.
 pub const MAX_STARTED_PER_WINDOW: i64 = 10;
 pub const START_WINDOW_SECONDS: i64 = 600;
+/// At most this many requests (for anyone) from one address per window.
+pub const MAX_STARTED_PER_SOURCE: i64 = 100;
+/// After "this wasn't me", the browser that asked may not ask that person again for a day.
+pub const NOT_ME_BLOCK_SECONDS: i64 = 24 * 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,6 +150,8 @@ pub struct AuthRequest {
     pub flow_id: Option<Uuid>,
     /// A keyed hash of the address that started it (for the per-address limit).
     pub source_hash: [u8; 32],
+    /// The browser that asked, for browser logins (after "this wasn't me" it is refused).
+    pub browser_hash: Option<[u8; 32]>,
     pub state: AuthRequestState,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,

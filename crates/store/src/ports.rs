@@ -785,8 +785,11 @@ pub struct AuthAnswer {
 pub enum StartOutcome {
     /// Stored; these older pending requests of the person were evicted to make room.
     Started { evicted: Vec<Uuid> },
-    /// The subject already started the most requests allowed from this source.
+    /// The subject already started the most requests allowed from this source, or the
+    /// source the most requests for anyone.
     TooMany,
+    /// This browser asked this subject before and was reported with "this wasn't me".
+    BrowserReported,
 }
 
 /// The limits a start is checked against (the numbers are the domain's).
@@ -794,7 +797,11 @@ pub enum StartOutcome {
 pub struct StartLimits {
     pub max_pending: i64,
     pub max_started: i64,
+    /// Requests from one source for anyone.
+    pub max_per_source: i64,
     pub window_start: Timestamp,
+    /// Reports of "this wasn't me" since then block the reported browser.
+    pub reported_since: Timestamp,
 }
 
 #[async_trait]
@@ -823,6 +830,13 @@ pub trait AuthRequestStore: Send + Sync {
 
     /// Marks an approved back-channel request's tokens collected; `false` if they were.
     async fn redeem_ciba(&self, id: Uuid, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// The identity's newest requests, any state, newest first (the activity log).
+    async fn auth_requests_of(
+        &self,
+        identity_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<AuthRequest>, StoreError>;
 
     /// The identity's requests that still wait for an answer, oldest first.
     async fn pending_auth_requests(

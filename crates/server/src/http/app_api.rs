@@ -531,7 +531,23 @@ async fn inbox(
         .filter(|m| m.channel == sesam_domain::notification::Channel::App)
         .map(|m| json!({ "message_id": m.message_id, "event": m.event, "text": m.body, "at": m.created_at.to_rfc3339() }))
         .collect();
-    Ok(Json(json!({ "messages": list })))
+    let now = state.sesam.clock.now();
+    let requests: Vec<Value> = state
+        .sesam
+        .store
+        .auth_requests_of(signed.device.identity_id, 200)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "sp_name": r.sp_name, "action": r.action.as_str(), "text": r.text.as_str(),
+                "result": r.status(now), "not_me": r.not_me, "browser": r.binding_code.is_some(),
+                "at": r.created_at.to_rfc3339(), "answered_at": r.decided_at.map(|t| t.to_rfc3339()),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "messages": list, "requests": requests })))
 }
 
 /// The person's activity: every message sesam sent them and how its delivery went.
@@ -574,7 +590,23 @@ async fn activity(
             })
         })
         .collect();
-    Ok(Json(json!({ "messages": list })))
+    let now = state.sesam.clock.now();
+    let requests: Vec<Value> = state
+        .sesam
+        .store
+        .auth_requests_of(signed.device.identity_id, 200)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "sp_name": r.sp_name, "action": r.action.as_str(), "text": r.text.as_str(),
+                "result": r.status(now), "not_me": r.not_me, "browser": r.binding_code.is_some(),
+                "at": r.created_at.to_rfc3339(), "answered_at": r.decided_at.map(|t| t.to_rfc3339()),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "messages": list, "requests": requests })))
 }
 
 /// A request signed by an active device: its signature, timestamp and nonce checked.

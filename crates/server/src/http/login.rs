@@ -229,6 +229,7 @@ fn refusal_text(r: &Refusal, t: &Texts) -> String {
         Refusal::IdentityBlocked => t.blocked_text.to_owned(),
         Refusal::WrongStep => t.wrong_step.to_owned(),
         Refusal::TooManyRequests => t.too_many.to_owned(),
+        Refusal::BrowserReported => t.reported.to_owned(),
     }
 }
 

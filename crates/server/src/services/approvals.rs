@@ -6,7 +6,8 @@ use serde_json::json;
 use sesam_domain::app_protocol::{MAX_CLOCK_SKEW_MS, unb64};
 use sesam_domain::auth_request::{
     self, ApprovalError, AuthRequest, AuthRequestState, BindingCode, Decision,
-    MAX_PENDING_PER_IDENTITY, MAX_STARTED_PER_WINDOW, REQUEST_SECONDS, START_WINDOW_SECONDS,
+    MAX_PENDING_PER_IDENTITY, MAX_STARTED_PER_SOURCE, MAX_STARTED_PER_WINDOW, NOT_ME_BLOCK_SECONDS,
+    REQUEST_SECONDS, START_WINDOW_SECONDS,
 };
 use sesam_domain::authorization::{Locale, LoginMethod};
 use sesam_domain::notification::Event;
@@ -87,6 +88,7 @@ impl Sesam {
             binding_code: Some(BindingCode::generate(&*self.random)),
             flow_id: Some(flow.id),
             source_hash: self.keys.flow_token_hash("source", &[source.as_bytes()]),
+            browser_hash: Some(flow.browser_hash),
             state: AuthRequestState::Pending,
             created_at: now,
             expires_at: now.plus_seconds(REQUEST_SECONDS),
@@ -101,7 +103,9 @@ impl Sesam {
         let limits = StartLimits {
             max_pending: MAX_PENDING_PER_IDENTITY,
             max_started: MAX_STARTED_PER_WINDOW,
+            max_per_source: MAX_STARTED_PER_SOURCE,
             window_start: now.plus_seconds(-START_WINDOW_SECONDS),
+            reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
         };
         let audit = AuditDraft::new("browser", "approval.requested")
             .subject(subject.clone())
@@ -121,6 +125,7 @@ impl Sesam {
         {
             StartOutcome::Started { .. } => Ok(request.id),
             StartOutcome::TooMany => Err(LoginError::Refused(Refusal::TooManyRequests)),
+            StartOutcome::BrowserReported => Err(LoginError::Refused(Refusal::BrowserReported)),
         }
     }
 

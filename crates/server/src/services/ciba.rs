@@ -6,7 +6,8 @@
 use serde_json::json;
 use sesam_domain::auth_request::{
     AuthRequest, AuthRequestState, CIBA_INTERVAL_SECONDS, CibaState, MAX_PENDING_PER_IDENTITY,
-    MAX_STARTED_PER_WINDOW, REQUEST_SECONDS, START_WINDOW_SECONDS,
+    MAX_STARTED_PER_SOURCE, MAX_STARTED_PER_WINDOW, NOT_ME_BLOCK_SECONDS, REQUEST_SECONDS,
+    START_WINDOW_SECONDS,
 };
 use sesam_domain::authorization::{
     Action, Authentication, AuthorizationGrant, AuthorizationRequest, CODE_SECONDS, Locale,
@@ -131,6 +132,7 @@ impl Sesam {
             binding_code: None,
             flow_id: None,
             source_hash: self.keys.flow_token_hash("source", &[source.as_bytes()]),
+            browser_hash: None,
             state: AuthRequestState::Pending,
             created_at: now,
             expires_at: now.plus_seconds(REQUEST_SECONDS),
@@ -150,7 +152,9 @@ impl Sesam {
         let limits = StartLimits {
             max_pending: MAX_PENDING_PER_IDENTITY,
             max_started: MAX_STARTED_PER_WINDOW,
+            max_per_source: MAX_STARTED_PER_SOURCE,
             window_start: now.plus_seconds(-START_WINDOW_SECONDS),
+            reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
         };
         let audit = AuditDraft::new(format!("client:{}", sp.client_id), "approval.requested")
             .subject(subject.clone())
@@ -175,10 +179,12 @@ impl Sesam {
                 expires_in: REQUEST_SECONDS,
                 interval: CIBA_INTERVAL_SECONDS,
             }),
-            StartOutcome::TooMany => Err(OAuthError::invalid_request(
-                "too many requests were started for this person lately; try again later",
-            )
-            .into()),
+            StartOutcome::TooMany | StartOutcome::BrowserReported => {
+                Err(OAuthError::invalid_request(
+                    "too many requests were started for this person lately; try again later",
+                )
+                .into())
+            }
         }
     }
 

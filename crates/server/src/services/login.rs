@@ -55,6 +55,8 @@ pub enum Refusal {
     WrongStep,
     /// Too many requests for this person from this address lately.
     TooManyRequests,
+    /// The person reported a request from this browser as "this wasn't me".
+    BrowserReported,
 }
 
 #[derive(Debug)]

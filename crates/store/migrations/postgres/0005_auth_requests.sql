@@ -12,6 +12,8 @@ CREATE TABLE auth_requests (
     binding_code TEXT,
     flow_id      UUID,
     source_hash  BYTEA NOT NULL,
+    -- Keyed hash of the browser that asked (after "this wasn't me" it may not ask again).
+    browser_hash BYTEA,
     state        TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'evicted')),
     created_at   BIGINT NOT NULL,
     expires_at   BIGINT NOT NULL,
@@ -32,3 +34,4 @@ CREATE TABLE auth_requests (
 );
 CREATE INDEX auth_requests_identity ON auth_requests (identity_id, state, expires_at);
 CREATE INDEX auth_requests_subject ON auth_requests (subject, created_at);
+CREATE INDEX auth_requests_source ON auth_requests (source_hash, created_at);

@@ -17,7 +17,7 @@ use crate::{AuthRequestStore, Effects, StartLimits, StartOutcome, StoreError};
 
 macro_rules! auth_request_columns {
     () => {
-        "id, identity_id, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, decided_at, device_id, signature, not_me, signed_bytes, details, ciba_hash, scope, last_polled_at, redeemed_at"
+        "id, identity_id, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, decided_at, device_id, signature, not_me, signed_bytes, details, ciba_hash, scope, last_polled_at, redeemed_at, browser_hash"
     };
 }
 
@@ -39,6 +39,10 @@ fn auth_request(row: &Row) -> Result<AuthRequest, StoreError> {
             .transpose()?,
         flow_id: row.try_get("flow_id")?,
         source_hash: hash32(row.try_get("source_hash")?, "auth request source_hash")?,
+        browser_hash: row
+            .try_get::<Option<Vec<u8>>, _>("browser_hash")?
+            .map(|b| hash32(b, "auth request browser_hash"))
+            .transpose()?,
         state: AuthRequestState::parse(&state).ok_or_else(|| invalid("state"))?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
@@ -97,6 +101,31 @@ impl AuthRequestStore for SqlStore {
         if started >= limits.max_started {
             return Ok(StartOutcome::TooMany);
         }
+        let from_source: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM auth_requests WHERE source_hash = $1 AND created_at >= $2",
+        )
+        .bind(&r.source_hash[..])
+        .bind(limits.window_start.millis())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if from_source >= limits.max_per_source {
+            return Ok(StartOutcome::TooMany);
+        }
+        if let Some(browser) = &r.browser_hash {
+            let reported: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND browser_hash = $2 AND not_me AND created_at >= $3",
+            )
+            .bind(subject)
+            .bind(&browser[..])
+            .bind(limits.reported_since.millis())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if reported > 0 {
+                return Ok(StartOutcome::BrowserReported);
+            }
+        }
         let pending: Vec<Uuid> = sqlx::query(concat!(
             "SELECT id FROM auth_requests WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
             dialect::for_update!()
@@ -120,8 +149,8 @@ impl AuthRequestStore for SqlStore {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO auth_requests (id, identity_id, subject, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, not_me, details, ciba_hash, scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            "INSERT INTO auth_requests (id, identity_id, subject, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, not_me, details, ciba_hash, scope, browser_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(r.id)
         .bind(r.identity_id)
@@ -146,6 +175,7 @@ impl AuthRequestStore for SqlStore {
         )
         .bind(r.ciba.as_ref().map(|c| c.handle_hash.to_vec()))
         .bind(r.ciba.as_ref().map(|c| c.scope.join(" ")))
+        .bind(r.browser_hash.map(|b| b.to_vec()))
         .execute(&mut *tx)
         .await?;
         write_effects(&mut tx, &self.audit_key, r.created_at, &effects).await?;
@@ -213,6 +243,25 @@ impl AuthRequestStore for SqlStore {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn auth_requests_of(
+        &self,
+        identity_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<AuthRequest>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            auth_request_columns!(),
+            " FROM auth_requests WHERE identity_id = $1 ORDER BY created_at DESC LIMIT $2"
+        ))
+        .bind(identity_id)
+        .bind(limit)
+        .fetch_all(&self.read_pool)
+        .await?
+        .iter()
+        .map(auth_request)
+        .collect()
     }
 
     async fn pending_auth_requests(
