@@ -112,3 +112,67 @@ const ACTIVATION_BINDING: &str = "sesam-activation/v1\n01920000-0000-7000-8000-0
 const PAIRING_APPROVAL_BINDING: &str = "sesam-pairing-approval/v1\n01920000-0000-7000-8000-0000000000aa\n01920000-0000-7000-8000-000000000001\n2bad0fd610d99eae443e932a26142bca1e5fa995b4518452827e78ef1f317ff0";
 const SERVER_PIN_KEY: &str = "04d65a93977caa3d1b081852ff57a79e465f1660577304baead505dd3a48589cf350185e895372df6221ea3a137557e473fddb6755f05bd507c3c533fce9c91285";
 const PIN_PROOF: &str = "0451a7580833898ea1b183cbd7350a4099078c6ef1c1e18e970cd7683035f25e7d0110522712b0b5a7cff081685486984a94e6831edac46e7360fa9d834a7a81a18dfee41d08af9185281e11cd66332eb3e82c79375372";
+
+const REQUEST_ID: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_00bb);
+
+#[test]
+fn approval_signature() {
+    use sesam_domain::auth_request::{
+        ApprovalFields, Decision, approval_pin_binding, approval_signing_bytes,
+    };
+    use sesam_domain::authorization::Action;
+    use sesam_domain::transaction_text::TransactionText;
+    let text = TransactionText::parse("Overfør 1.500,00 kr. til Jens Hansen").unwrap();
+    vector(
+        "text sha256 (hex)",
+        &hex::encode(text.sha256()),
+        APPROVAL_TEXT_SHA256,
+    );
+    let fields = ApprovalFields {
+        request_id: REQUEST_ID,
+        client_id: "sp_4f1e2d3c4b5a69788796a5b4",
+        sp_name: "Demo Bank",
+        action: Action::Approve,
+        text_sha256: text.sha256(),
+        binding_code: Some("0042"),
+        decision: Decision::Approve,
+        device_id: DEVICE_ID,
+        timestamp_ms: 1_767_225_600_000,
+    };
+    let bytes = approval_signing_bytes(&fields);
+    vector(
+        "approval signing bytes",
+        std::str::from_utf8(&bytes).unwrap(),
+        APPROVAL_BYTES,
+    );
+    let sig: Signature = device_key().sign(&bytes);
+    vector(
+        "approval signature (r||s, hex)",
+        &hex::encode(sig.to_bytes()),
+        APPROVAL_SIGNATURE,
+    );
+    let binding = approval_pin_binding(REQUEST_ID, DEVICE_ID);
+    vector(
+        "approval PIN binding",
+        std::str::from_utf8(&binding).unwrap(),
+        APPROVAL_PIN_BINDING,
+    );
+    // A rejection of a CIBA request (no browser, no binding code).
+    let reject = approval_signing_bytes(&ApprovalFields {
+        binding_code: None,
+        decision: Decision::Reject,
+        ..fields
+    });
+    vector(
+        "rejection signing bytes",
+        std::str::from_utf8(&reject).unwrap(),
+        REJECTION_BYTES,
+    );
+}
+
+const APPROVAL_TEXT_SHA256: &str =
+    "3b135ea6342143e022241af368735e53b469c2cf8a29ad568d6cc6ab133a48d2";
+const APPROVAL_BYTES: &str = "sesam-approval/v1\n01920000-0000-7000-8000-0000000000bb\nsp_4f1e2d3c4b5a69788796a5b4\n9:Demo Bank\nAPPROVE\n3b135ea6342143e022241af368735e53b469c2cf8a29ad568d6cc6ab133a48d2\n0042\napprove\n01920000-0000-7000-8000-000000000001\n1767225600000";
+const APPROVAL_SIGNATURE: &str = "226fa3d92a72784af6333ecbe99e212f2a17881848cadef79cf5ad61a54c4e888538a0d97f93eefebd81b8c79eaf4111f36a18ff18199d6c721d420aee11c4ca";
+const APPROVAL_PIN_BINDING: &str = "sesam-approval-pin/v1\n01920000-0000-7000-8000-0000000000bb\n01920000-0000-7000-8000-000000000001";
+const REJECTION_BYTES: &str = "sesam-approval/v1\n01920000-0000-7000-8000-0000000000bb\nsp_4f1e2d3c4b5a69788796a5b4\n9:Demo Bank\nAPPROVE\n3b135ea6342143e022241af368735e53b469c2cf8a29ad568d6cc6ab133a48d2\n-\nreject\n01920000-0000-7000-8000-000000000001\n1767225600000";
