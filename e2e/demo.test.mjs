@@ -10,6 +10,7 @@ import { startServer, personWithCodeDisplay, launchBrowser, nextUnusedStep, curr
 const PASSWORD = "Blue river 77 sky";
 let server;
 let browser;
+let anna;
 const shots = join(root, "target", "e2e");
 
 before(async () => {
@@ -24,7 +25,7 @@ after(async () => {
 });
 
 test("the demo logs a person in with code display and password, in Danish and English", async () => {
-  await personWithCodeDisplay(server, { userId: "anna.hansen", nationalId: "0101901234", phone: "+4512345678", password: PASSWORD });
+  anna = await personWithCodeDisplay(server, { userId: "anna.hansen", nationalId: "0101901234", phone: "+4512345678", password: PASSWORD });
   const used = currentStep();
   const context = await browser.newContext({ locale: "en-GB" });
   const page = await context.newPage();
@@ -99,5 +100,29 @@ test("the pages work without JavaScript", async () => {
   await page.getByRole("button", { name: "Cancel" }).click();
   await page.waitForURL(/\/demo\/callback/);
   assert.match(await page.locator("main").innerText(), /access_denied/);
+  await context.close();
+});
+
+test("the app login: the browser shows the code, the app approves, the page continues by itself", async () => {
+  assert.ok(anna, "the first test activated the app");
+  const context = await browser.newContext({ locale: "en" });
+  const page = await context.newPage();
+  await page.goto(`${server.base}/demo/login`);
+  await page.waitForURL(/\/login\//);
+  await page.getByLabel("User ID").fill("anna.hansen");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /The sesam app/ }).click();
+  const code = (await page.getByTestId("binding-code").innerText()).trim();
+  assert.match(code, /^\d{4}$/);
+  await page.screenshot({ path: join(shots, "app-wait.png"), fullPage: true });
+  const { requests } = JSON.parse(server.app(anna.state, "--json", "requests"));
+  const request = requests.find((r) => r.kind === "approval");
+  assert.equal(request.text, "Log on to sesam demo");
+  server.app(anna.state, "approve", request.id, "--pin", "123456", "--binding-code", code);
+  // No script: the page's own refresh brings the browser back to the demo.
+  await page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
+  const claims = await page.getByTestId("id-token-claims").innerText();
+  assert.match(claims, /swk/);
+  assert.match(await page.getByTestId("userinfo-claims").innerText(), /approval_receipt/);
   await context.close();
 });
