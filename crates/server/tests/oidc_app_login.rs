@@ -31,6 +31,24 @@ async fn choose_app(browser: &Browser, flow: &str) -> (String, String) {
     let i = page.body.find(marker).expect("a binding code") + marker.len();
     let code = page.body[i..i + 4].to_owned();
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    // The same code as a QR code, an inline SVG image.
+    let qr = "src=\"data:image/svg+xml;base64,";
+    let j = page.body.find(qr).expect("a QR code") + qr.len();
+    let b64: String = page.body[j..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect::<String>()
+        .replace("&#43;", "+")
+        .replace("&#x2f;", "/")
+        .replace("&#61;", "=");
+    use base64::Engine;
+    let svg = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .expect("base64 in the data URL");
+    assert!(
+        String::from_utf8_lossy(&svg).contains("<svg"),
+        "an SVG image"
+    );
     (wait, code)
 }
 
@@ -273,6 +291,11 @@ async fn an_unknown_user_id_waits_like_a_known_one() {
         give_user_id(&b, &flow, user).await;
         let (wait, code) = choose_app(&b, &flow).await;
         let body = b.get(&wait).await.body;
+        // The QR code holds the request id and code, which differ between any two logins.
+        let marker = "src=\"data:image/svg+xml;base64,";
+        let i = body.find(marker).unwrap() + marker.len();
+        let j = i + body[i..].find('"').unwrap();
+        let body = format!("{}QR{}", &body[..i], &body[j..]);
         pages.push(without_uuids(
             &body.replace(&code, "CODE").replace(user, "USER"),
         ));
