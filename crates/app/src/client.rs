@@ -330,6 +330,18 @@ impl AppClient {
             .await
     }
 
+    /// Like [`Self::requests`], but the server holds the answer up to `wait_seconds` (at
+    /// most 25) until a request arrives (long-poll).
+    pub async fn wait_for_requests(
+        &self,
+        state: &AppState,
+        wait_seconds: u64,
+        random: &dyn Random,
+    ) -> Result<Vec<PendingRequest>, AppError> {
+        let path = format!("/app/v1/approvals?wait={}", wait_seconds.min(25));
+        self.signed_list(state, &path, "requests", random).await
+    }
+
     fn pin_proof(
         &self,
         state: &AppState,

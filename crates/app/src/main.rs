@@ -365,11 +365,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let client = AppClient::new(&state.server)?;
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
             let requests = loop {
-                let r = client.requests(&state, &OsRandom).await?;
-                if !r.is_empty() || std::time::Instant::now() >= deadline {
+                let left = deadline
+                    .saturating_duration_since(std::time::Instant::now())
+                    .as_secs();
+                let r = client.wait_for_requests(&state, left, &OsRandom).await?;
+                if !r.is_empty() || left == 0 {
                     break r;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             };
             if cli.json {
                 let list: Vec<_> = requests.iter().map(|r| json!({

@@ -323,3 +323,53 @@ fn without_uuids(s: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn the_app_can_wait_for_a_request_long_poll() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let client = h.client();
+    // Nothing waits: the server holds the call, then answers with nothing.
+    let t = std::time::Instant::now();
+    assert!(
+        client
+            .wait_for_requests(&p.app, 1, &OsRandom)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(900),
+        "held for the wait"
+    );
+    // A request that arrives while the app waits is answered at once.
+    let app = p.app.clone();
+    let waiter =
+        tokio::spawn(async move { client.wait_for_requests(&app, 20, &OsRandom).await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let browser = Browser::new(&h.base);
+    let flow = open_login(&browser, &start(&bank, &[], &[]).url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    choose_app(&browser, &flow).await;
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.iter().any(|r| r.kind == "approval"));
+    // A malformed wait is refused.
+    let e = h
+        .client()
+        .signed(
+            &p.app,
+            reqwest::Method::GET,
+            "/app/v1/approvals?wait=soon",
+            None,
+            &OsRandom,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("wait"), "{e}");
+}

@@ -178,14 +178,43 @@ async fn pairing_status(
     Ok(Json(json!({ "status": status, "device_id": device_id })))
 }
 
+/// The longest a `?wait=` long-poll holds the request (below the 30 s request timeout).
+const MAX_WAIT_SECONDS: u64 = 25;
+
+/// What waits for the person; with `?wait=SECONDS` (at most 25) the answer is held until
+/// something arrives or the time is up (long-poll), so the app need not poll.
 async fn approvals(
     State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
-    let list = state.sesam.pending_approvals(&signed.device).await?;
+    let wait = query
+        .as_deref()
+        .and_then(|q| q.strip_prefix("wait="))
+        .map(|w| {
+            w.parse::<u64>()
+                .map_err(|_| ApiError::bad_request("wait must be a whole number of seconds"))
+        })
+        .transpose()?
+        .unwrap_or(0)
+        .min(MAX_WAIT_SECONDS);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+    loop {
+        let answer = pending_list(&state, &signed.device).await?;
+        let empty = answer["requests"].as_array().is_none_or(Vec::is_empty);
+        if !empty || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(answer));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+async fn pending_list(state: &AppState, device: &Device) -> Result<Value, ApiError> {
+    let signed_device = device;
+    let list = state.sesam.pending_approvals(signed_device).await?;
     let mut requests: Vec<Value> = state
         .sesam
-        .pending_requests(signed.device.identity_id)
+        .pending_requests(signed_device.identity_id)
         .await?
         .iter()
         .map(|r| {
@@ -202,7 +231,7 @@ async fn approvals(
             "new_device_key": a.new_device_key.as_deref().map(sesam_domain::app_protocol::b64),
         })
     }));
-    Ok(Json(json!({ "requests": requests })))
+    Ok(json!({ "requests": requests }))
 }
 
 #[derive(Deserialize)]
