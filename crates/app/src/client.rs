@@ -94,6 +94,9 @@ pub struct PendingRequest {
     pub action: Option<String>,
     #[serde(default)]
     pub binding_required: bool,
+    /// The assurance level the approval gives (`low`, `substantial`).
+    #[serde(default)]
+    pub level: Option<String>,
 }
 
 pub struct AppClient {

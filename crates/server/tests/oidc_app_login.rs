@@ -85,6 +85,7 @@ async fn app_login(backend: Backend) {
     assert_eq!(request.action.as_deref(), Some("LOG_ON"));
     assert_eq!(request.text, "Log på hos Demo Bank");
     assert!(request.binding_required);
+    assert_eq!(request.level.as_deref(), Some("substantial"));
 
     // Without the code, or with another one: refused by the server.
     let e = client
@@ -372,4 +373,99 @@ async fn the_app_can_wait_for_a_request_long_poll() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("wait"), "{e}");
+}
+
+#[tokio::test]
+async fn an_approval_signed_by_another_device_is_refused() {
+    use sesam_domain::app_protocol::{AppPin, b64, seal_pin, unb64};
+    use sesam_domain::auth_request::{
+        ApprovalFields, Decision, approval_pin_binding, approval_signing_bytes,
+    };
+    use sesam_domain::authorization::Action;
+    use sesam_domain::transaction_text::TransactionText;
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let client = h.client();
+    // A second app of the same person, approved from the first.
+    let mut second = new_app(dir.path(), &h.base, "second");
+    let pairing = client
+        .start_pairing(&second, "anna.hansen", "222222", "Pixel 8", &OsRandom)
+        .await
+        .unwrap();
+    second.pin_key = Some(pairing.pin_key);
+    let pending = client.requests(&p.app, &OsRandom).await.unwrap();
+    let r = pending
+        .iter()
+        .find(|r| r.kind == "activate_app")
+        .unwrap()
+        .clone();
+    client
+        .approve(&p.app, &r, "111111", &OsRandom)
+        .await
+        .unwrap();
+    second.device_id = client.pairing_status(pairing.pairing_id).await.unwrap().1;
+    let second_id = second.device_id.unwrap();
+
+    let browser = Browser::new(&h.base);
+    let flow = open_login(&browser, &start(&bank, &[], &[]).url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let (_, code) = choose_app(&browser, &flow).await;
+    let request = waiting(&client, &second).await.remove(0);
+    // The second app answers, but the signature is made with the first app's key.
+    let ts = sesam_domain::Clock::now(&*h.clock).millis();
+    let bytes = approval_signing_bytes(&ApprovalFields {
+        request_id: request.id,
+        client_id: request.client_id.as_deref().unwrap(),
+        sp_name: request.sp_name.as_deref().unwrap(),
+        action: Action::parse(request.action.as_deref().unwrap()).unwrap(),
+        text_sha256: TransactionText::parse(&request.text).unwrap().sha256(),
+        binding_code: Some(&code),
+        decision: Decision::Approve,
+        device_id: second_id,
+        timestamp_ms: ts,
+    });
+    use p256::ecdsa::signature::Signer;
+    let foreign: p256::ecdsa::Signature = p.app.signing_key().unwrap().sign(&bytes);
+    let pin_key = unb64(second.pin_key.as_deref().unwrap(), "pin_key").unwrap();
+    let proof = seal_pin(
+        &pin_key,
+        &AppPin::parse("222222").unwrap(),
+        &approval_pin_binding(request.id, second_id),
+        &OsRandom,
+    )
+    .unwrap();
+    let answer = sesam_server::services::approvals::SignedAnswer {
+        pin_proof: Some(b64(&proof)),
+        binding_code: Some(code.clone()),
+        timestamp_ms: ts,
+        signature: b64(&foreign.to_bytes()),
+        not_me: false,
+    };
+    let e = h
+        .sesam
+        .approve_request(second_id, request.id, &answer)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("signature does not verify"), "{e}");
+    // Signed with its own key it goes through.
+    let own: p256::ecdsa::Signature = second.signing_key().unwrap().sign(&bytes);
+    let proof = seal_pin(
+        &pin_key,
+        &AppPin::parse("222222").unwrap(),
+        &approval_pin_binding(request.id, second_id),
+        &OsRandom,
+    )
+    .unwrap();
+    let answer = sesam_server::services::approvals::SignedAnswer {
+        pin_proof: Some(b64(&proof)),
+        signature: b64(&own.to_bytes()),
+        ..answer
+    };
+    h.sesam
+        .approve_request(second_id, request.id, &answer)
+        .await
+        .unwrap();
 }

@@ -261,6 +261,65 @@ async fn ciba_payment_approval_with_a_receipt_postgres() {
 }
 
 #[tokio::test]
+async fn a_ciba_payment_carries_its_details_into_the_id_token_and_the_receipt() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = person(&h, &sink, dir.path(), ANNA).await;
+    let b = bank(&h, true).await;
+    let details = json!([{ "type": "payment_initiation", "instructedAmount": { "currency": "EUR", "amount": "99.95" },
+        "creditorName": "Jens Hansen", "creditorAccount": { "iban": "DK5000400440116243" } }]).to_string();
+    let (s, started) = post(
+        &h,
+        &b,
+        "/bc-authorize",
+        &[
+            ("scope", "openid"),
+            ("login_hint", "anna.hansen"),
+            ("authorization_details", &details),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{started}");
+    let client = h.client();
+    let request = client
+        .requests(&p.app, &OsRandom)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kind == "approval")
+        .unwrap();
+    assert_eq!(
+        request.text,
+        "Overfør 99,95 EUR til Jens Hansen, konto DK50 0040 0440 1162 43"
+    );
+    client
+        .approve_request(&p.app, &request, "111111", None, &OsRandom)
+        .await
+        .unwrap();
+    let (s, tokens) = poll(&h, &b, started["auth_req_id"].as_str().unwrap()).await;
+    assert_eq!(s, 200, "{tokens}");
+    let (_, id_claims, _, _) = jws_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        id_claims["authorization_details"][0]["instructedAmount"],
+        json!({ "currency": "EUR", "amount": "99.95" })
+    );
+    let jwks: Value = reqwest::get(format!("{}/jwks.json", h.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let receipt = verify_receipt(tokens["approval_receipt"].as_str().unwrap(), &jwks, &b.id);
+    assert_eq!(
+        receipt["authorization_details"][0]["creditorName"],
+        "Jens Hansen"
+    );
+    assert_eq!(receipt["action"], "APPROVE");
+    assert_eq!(receipt["acr"], "http://eidas.europa.eu/LoA/substantial");
+}
+
+#[tokio::test]
 async fn ciba_refusals_and_no_oracle() {
     let (sink, url) = SmsSink::start().await;
     let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();

@@ -212,6 +212,18 @@ async fn approvals(
 async fn pending_list(state: &AppState, device: &Device) -> Result<Value, ApiError> {
     let signed_device = device;
     let list = state.sesam.pending_approvals(signed_device).await?;
+    // The level an approval in this app gives: min(the identity's IAL, app with PIN).
+    let level = state
+        .sesam
+        .store
+        .identity(signed_device.identity_id)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .map(|i| {
+            sesam_domain::authorization::LoginMethod::App
+                .level_for(i.ial)
+                .as_str()
+        });
     let mut requests: Vec<Value> = state
         .sesam
         .pending_requests(signed_device.identity_id)
@@ -222,6 +234,7 @@ async fn pending_list(state: &AppState, device: &Device) -> Result<Value, ApiErr
                 "id": r.id, "kind": "approval", "client_id": r.client_id, "sp_name": r.sp_name,
                 "action": r.action.as_str(), "text": r.text.as_str(),
                 "binding_required": r.binding_code.is_some(), "expires_at": r.expires_at.to_rfc3339(),
+                "level": level,
             })
         })
         .collect();
