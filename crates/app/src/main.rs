@@ -407,14 +407,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         } => {
             let state = AppState::load(&cli.state)?;
             let client = AppClient::new(&state.server)?;
-            let request = client
-                .requests(&state, &OsRandom)
-                .await?
-                .into_iter()
-                .find(|r| r.id == request_id)
-                .ok_or_else(|| {
-                    AppError::Input(format!("no waiting request has the id {request_id}"))
-                })?;
+            let request = waiting_request(&client, &state, request_id).await?;
             let v = if request.kind == "approval" {
                 client
                     .approve_request(&state, &request, &pin, binding_code.as_deref(), &OsRandom)
@@ -431,14 +424,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Reject { request_id, not_me } => {
             let state = AppState::load(&cli.state)?;
             let client = AppClient::new(&state.server)?;
-            let request = client
-                .requests(&state, &OsRandom)
-                .await?
-                .into_iter()
-                .find(|r| r.id == request_id)
-                .ok_or_else(|| {
-                    AppError::Input(format!("no waiting request has the id {request_id}"))
-                })?;
+            let request = waiting_request(&client, &state, request_id).await?;
             let v = if request.kind == "approval" {
                 client
                     .reject_request(&state, &request, not_me, &OsRandom)
@@ -645,4 +631,18 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// One of the requests waiting for this person, by id.
+async fn waiting_request(
+    client: &AppClient,
+    state: &AppState,
+    request_id: uuid::Uuid,
+) -> Result<sesam_app::PendingRequest, AppError> {
+    client
+        .requests(state, &OsRandom)
+        .await?
+        .into_iter()
+        .find(|r| r.id == request_id)
+        .ok_or_else(|| AppError::Input(format!("no waiting request has the id {request_id}")))
 }

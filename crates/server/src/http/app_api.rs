@@ -573,23 +573,7 @@ async fn inbox(
         .filter(|m| m.channel == sesam_domain::notification::Channel::App)
         .map(|m| json!({ "message_id": m.message_id, "event": m.event, "text": m.body, "at": m.created_at.to_rfc3339() }))
         .collect();
-    let now = state.sesam.clock.now();
-    let requests: Vec<Value> = state
-        .sesam
-        .store
-        .auth_requests_of(signed.device.identity_id, 200)
-        .await
-        .map_err(crate::error::AppError::from)?
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "sp_name": r.sp_name, "action": r.action.as_str(), "text": r.text.as_str(),
-                "result": r.status(now), "not_me": r.not_me, "browser": r.binding_code.is_some(),
-                "at": r.created_at.to_rfc3339(), "answered_at": r.decided_at.map(|t| t.to_rfc3339()),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "messages": list, "requests": requests })))
+    Ok(Json(json!({ "messages": list })))
 }
 
 /// The person's activity: every message sesam sent them and how its delivery went.
@@ -632,11 +616,17 @@ async fn activity(
             })
         })
         .collect();
+    let requests = request_history(&state, signed.device.identity_id).await?;
+    Ok(Json(json!({ "messages": list, "requests": requests })))
+}
+
+/// Every request the person was asked to approve, with its result, newest first.
+async fn request_history(state: &AppState, identity_id: Uuid) -> Result<Vec<Value>, ApiError> {
     let now = state.sesam.clock.now();
-    let requests: Vec<Value> = state
+    Ok(state
         .sesam
         .store
-        .auth_requests_of(signed.device.identity_id, 200)
+        .auth_requests_of(identity_id, 200)
         .await
         .map_err(crate::error::AppError::from)?
         .iter()
@@ -647,8 +637,7 @@ async fn activity(
                 "at": r.created_at.to_rfc3339(), "answered_at": r.decided_at.map(|t| t.to_rfc3339()),
             })
         })
-        .collect();
-    Ok(Json(json!({ "messages": list, "requests": requests })))
+        .collect())
 }
 
 /// A request signed by an active device: its signature, timestamp and nonce checked.
