@@ -127,8 +127,9 @@ pub fn verify(
             if c.iss != client_id || c.sub != client_id || c.jti.is_empty() || c.jti.len() > 256 {
                 return Err(OAuthError::InvalidClient);
             }
-            if c.exp + 5 <= now
-                || c.exp - now > MAX_LIFETIME_SECONDS
+            // Saturating: `exp` is the client's number and may be anything.
+            if c.exp.saturating_add(5) <= now
+                || c.exp.saturating_sub(now) > MAX_LIFETIME_SECONDS
                 || c.iat.is_some_and(|iat| iat > now + 60)
             {
                 return Err(OAuthError::InvalidClient);
@@ -193,6 +194,8 @@ mod tests {
             json!({"iss": "sp_1", "sub": "sp_1", "aud": AUD, "exp": NOW - 60, "jti": "j"}),
             json!({"iss": "sp_1", "sub": "sp_1", "aud": AUD, "exp": NOW + 3600, "jti": "j"}),
             json!({"iss": "sp_1", "sub": "sp_1", "aud": AUD, "exp": NOW + 60}),
+            json!({"iss": "sp_1", "sub": "sp_1", "aud": AUD, "exp": i64::MAX, "jti": "j"}),
+            json!({"iss": "sp_1", "sub": "sp_1", "aud": AUD, "exp": i64::MIN, "jti": "j"}),
         ] {
             let a = assertion(claims.clone());
             assert!(verify(&a, "sp_1", &jwks, &[AUD], NOW).is_err(), "{claims}");

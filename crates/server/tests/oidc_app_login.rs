@@ -450,6 +450,22 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("signature does not verify"), "{e}");
+    // A timestamp far outside any clock is refused, not overflowed.
+    for extreme in [i64::MIN, i64::MAX] {
+        let e = h
+            .sesam
+            .approve_request(
+                second_id,
+                request.id,
+                &sesam_server::services::approvals::SignedAnswer {
+                    timestamp_ms: extreme,
+                    ..answer.clone()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("timestamp"), "{e}");
+    }
     // Signed with its own key it goes through.
     let own: p256::ecdsa::Signature = second.signing_key().unwrap().sign(&bytes);
     let proof = seal_pin(

@@ -188,9 +188,10 @@ async fn approvals(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
-    let wait = query
-        .as_deref()
-        .and_then(|q| q.strip_prefix("wait="))
+    let params = sesam_oidc::Params::from_urlencoded(query.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(&e.to_string()))?;
+    let wait = params
+        .get("wait")
         .map(|w| {
             w.parse::<u64>()
                 .map_err(|_| ApiError::bad_request("wait must be a whole number of seconds"))
@@ -209,8 +210,7 @@ async fn approvals(
     }
 }
 
-async fn pending_list(state: &AppState, device: &Device) -> Result<Value, ApiError> {
-    let signed_device = device;
+async fn pending_list(state: &AppState, signed_device: &Device) -> Result<Value, ApiError> {
     let list = state.sesam.pending_approvals(signed_device).await?;
     // The level an approval in this app gives: min(the identity's IAL, app with PIN).
     let level = state

@@ -218,7 +218,7 @@ impl Sesam {
         if !request.is_pending(now) {
             return Err(refused("this request has expired or was already answered"));
         }
-        if (answer.timestamp_ms - now.millis()).abs() > MAX_CLOCK_SKEW_MS {
+        if answer.timestamp_ms.abs_diff(now.millis()) > MAX_CLOCK_SKEW_MS.unsigned_abs() {
             return Err(refused(
                 "the approval's timestamp is too far from the server's clock",
             ));
