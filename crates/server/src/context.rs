@@ -26,6 +26,8 @@ pub struct Sesam {
     pub issuer: Arc<str>,
     /// Whether cookies get `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// The opened active token-signing key, kept until another key becomes active.
+    pub signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
 }
 
 impl Sesam {
@@ -89,6 +91,7 @@ impl Sesam {
             webauthn: None,
             issuer: Arc::from("http://localhost:8080"),
             secure_cookies: false,
+            signer_cache: Arc::default(),
         }
     }
 }

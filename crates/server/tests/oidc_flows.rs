@@ -90,6 +90,21 @@ async fn code_display_flows(backend: Backend) {
     );
     assert!(!tax_sub.contains("0101901234") && !tax_sub.contains("010190"));
 
+    // After a rotation the next key signs at once; the RP already had it from the JWKS.
+    let (_, _, before) = code_display_login(&h, &tax, "anna.hansen", false).await;
+    let kid_before =
+        sesam_oidc::id_token::kid_of(&before.extra_fields().id_token().unwrap().to_string())
+            .unwrap();
+    h.sesam
+        .rotate_signing_keys(&sesam_server::services::Actor::operator("test").unwrap())
+        .await
+        .unwrap();
+    let (_, _, after) = code_display_login(&h, &tax, "anna.hansen", false).await;
+    let kid_after =
+        sesam_oidc::id_token::kid_of(&after.extra_fields().id_token().unwrap().to_string())
+            .unwrap();
+    assert_ne!(kid_before, kid_after, "the rotated-in key signs");
+
     let actions = audit_actions(&h).await;
     assert!(
         actions.iter().filter(|a| *a == "login.completed").count() >= 3,

@@ -573,12 +573,6 @@ impl Sesam {
             code_used_at: None,
             revoked_at: None,
         };
-        let sp_name = self
-            .store
-            .service_provider(&request.client_id)
-            .await?
-            .map(|sp| sp.display_name)
-            .unwrap_or_else(|| request.client_id.clone());
         let mut effects = Effects {
             audit: vec![
                 AuditDraft::new(format!("person:{}", identity.id), "login.completed")
@@ -594,6 +588,13 @@ impl Sesam {
             messages: vec![],
         };
         if identity.notify_every_use {
+            // Only people who opted in need the SP's name (it is not on the hot path).
+            let sp_name = self
+                .store
+                .service_provider(&request.client_id)
+                .await?
+                .map(|sp| sp.display_name)
+                .unwrap_or_else(|| request.client_id.clone());
             effects.messages = self
                 .messages(
                     &Event::IdentityUsed {

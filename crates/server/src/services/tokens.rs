@@ -41,18 +41,33 @@ fn seconds(t: Timestamp) -> i64 {
 
 impl Sesam {
     /// The key that signs now, opened from its sealed record.
-    async fn active_signer(&self) -> Result<TokenSigner, AppError> {
-        self.ensure_signing_keys().await?;
-        let keys = self.store.signing_keys().await?;
+    /// The key that signs now. The signing keys are read on every call (one small read: a
+    /// rotation by another process takes effect at once), but the active key is opened
+    /// from its sealed record only when it changed.
+    async fn active_signer(&self) -> Result<std::sync::Arc<TokenSigner>, AppError> {
+        let mut keys = self.store.signing_keys().await?;
+        if keys.is_empty() {
+            self.ensure_signing_keys().await?;
+            keys = self.store.signing_keys().await?;
+        }
         let active = keys
             .iter()
             .find(|k| k.state == sesam_domain::signing_keys::KeyState::Active)
             .ok_or_else(|| OAuthError::ServerError("no signing key is active".into()))?;
-        let scalar = self
-            .keys
-            .open_data("token-signing-key", &active.private_sealed)
-            .map_err(|_| OAuthError::ServerError("the signing key cannot be opened".into()))?;
-        Ok(TokenSigner::from_scalar(&active.kid, &scalar)?)
+        let cached = self.signer_cache.read().ok().and_then(|c| c.clone());
+        if let Some(signer) = cached.filter(|s| s.kid() == active.kid) {
+            return Ok(signer);
+        }
+        let scalar = zeroize::Zeroizing::new(
+            self.keys
+                .open_data("token-signing-key", &active.private_sealed)
+                .map_err(|_| OAuthError::ServerError("the signing key cannot be opened".into()))?,
+        );
+        let signer = std::sync::Arc::new(TokenSigner::from_scalar(&active.kid, &scalar)?);
+        if let Ok(mut cache) = self.signer_cache.write() {
+            *cache = Some(signer.clone());
+        }
+        Ok(signer)
     }
 
     fn refresh_hash(&self, token: &str) -> [u8; 32] {
