@@ -73,13 +73,6 @@ impl Params {
         self.0.contains_key(name)
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 fn decode(s: &str) -> Result<String, OAuthError> {

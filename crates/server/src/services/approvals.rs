@@ -19,19 +19,10 @@ use super::login::{LoginDone, LoginError, Refusal};
 use crate::context::Sesam;
 use crate::error::AppError;
 
-/// A request as the app shows it.
-#[derive(Debug, Clone)]
-pub struct AppRequestView {
-    pub request: AuthRequest,
-}
-
 /// Where a browser's app login stands.
 #[derive(Debug)]
 pub enum AppLoginStatus {
-    Waiting {
-        binding_code: BindingCode,
-        expires_in: i64,
-    },
+    Waiting { binding_code: BindingCode },
     Done(LoginDone),
     Rejected,
     Expired,
@@ -147,7 +138,6 @@ impl Sesam {
         match request.status(now) {
             "pending" => Ok(AppLoginStatus::Waiting {
                 binding_code: request.binding_code.clone().ok_or(LoginError::Gone)?,
-                expires_in: (request.expires_at.millis() - now.millis()) / 1000,
             }),
             "approved" => Ok(AppLoginStatus::Done(
                 self.finish_login(view.flow, LoginMethod::App, Some(request.id))

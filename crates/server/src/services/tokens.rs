@@ -494,7 +494,7 @@ impl Sesam {
     async fn client_of_id_token(&self, token: &str) -> Result<String, AppError> {
         let jwks = self.jwks().await?;
         let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
-        let header = jsonwebtoken_header(token)?;
+        let header = id_token::kid_of(token)?;
         let jwk = keys
             .iter()
             .find(|k| k.get("kid").and_then(Value::as_str) == header.as_deref())
@@ -503,8 +503,4 @@ impl Sesam {
             })?;
         Ok(id_token::audience_of_expired(token, jwk, &self.issuer)?)
     }
-}
-
-fn jsonwebtoken_header(token: &str) -> Result<Option<String>, AppError> {
-    Ok(id_token::kid_of(token)?)
 }
