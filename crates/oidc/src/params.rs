@@ -72,7 +72,6 @@ impl Params {
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
-
 }
 
 fn decode(s: &str) -> Result<String, OAuthError> {

@@ -43,9 +43,8 @@ pub struct Header {
     pub text: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "user_id.html")]
-struct UserIdPage<'a> {
+/// What every form page of a login shows besides its form.
+struct FormPage<'a> {
     t: &'a Texts,
     header: Option<Header>,
     lang_link: String,
@@ -54,6 +53,41 @@ struct UserIdPage<'a> {
     user_id: String,
     error: Option<String>,
 }
+
+/// A template for one form page: the fields of [`FormPage`], rendered by `$path`.
+macro_rules! form_page {
+    ($name:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            t: &'a Texts,
+            header: Option<Header>,
+            lang_link: String,
+            flow: Uuid,
+            csrf: String,
+            user_id: String,
+            error: Option<String>,
+        }
+
+        impl<'a> From<FormPage<'a>> for $name<'a> {
+            fn from(p: FormPage<'a>) -> Self {
+                Self {
+                    t: p.t,
+                    header: p.header,
+                    lang_link: p.lang_link,
+                    flow: p.flow,
+                    csrf: p.csrf,
+                    user_id: p.user_id,
+                    error: p.error,
+                }
+            }
+        }
+    };
+}
+
+form_page!(UserIdPage, "user_id.html");
+form_page!(CodeDisplayPage, "code_display.html");
+form_page!(ChipPage, "chip.html");
 
 pub struct MethodChoice {
     pub path: &'static str,
@@ -73,30 +107,6 @@ struct ChoosePage<'a> {
     csrf: String,
     user_id: String,
     methods: Vec<MethodChoice>,
-    error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "code_display.html")]
-struct CodeDisplayPage<'a> {
-    t: &'a Texts,
-    header: Option<Header>,
-    lang_link: String,
-    flow: Uuid,
-    csrf: String,
-    user_id: String,
-    error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "chip.html")]
-struct ChipPage<'a> {
-    t: &'a Texts,
-    header: Option<Header>,
-    lang_link: String,
-    flow: Uuid,
-    csrf: String,
-    user_id: String,
     error: Option<String>,
 }
 
@@ -251,53 +261,38 @@ async fn page_for(
     let csrf = state.sesam.csrf_token(&c.browser, &flow.to_string());
     let user_id = view.flow.user_id_input.clone().unwrap_or_default();
     let target = form_target(&view);
-    let header = Some(header_of(&view, locale));
     let here = format!("/login/{flow}");
+    let form = |sub: &str, error: Option<String>| FormPage {
+        t,
+        header: Some(header_of(&view, locale)),
+        lang_link: lang_link(&format!("{here}{sub}"), t),
+        flow,
+        csrf: csrf.clone(),
+        user_id: user_id.clone(),
+        error,
+    };
+    let request = &view.flow.request;
     match (view.flow.step, step) {
         (FlowStep::UserId, _) => render(
             StatusCode::OK,
-            &UserIdPage {
-                t,
-                header,
-                lang_link: lang_link(&here, t),
-                flow,
-                csrf,
-                user_id,
-                error,
-            },
+            &UserIdPage::from(form("", error)),
             target.as_deref(),
         ),
         (FlowStep::Authenticate, Some(LoginMethod::CodeDisplay))
-            if method_meets(LoginMethod::CodeDisplay, &view.flow.request) =>
+            if method_meets(LoginMethod::CodeDisplay, request) =>
         {
             render(
                 StatusCode::OK,
-                &CodeDisplayPage {
-                    t,
-                    header,
-                    lang_link: lang_link(&format!("{here}/code-display"), t),
-                    flow,
-                    csrf,
-                    user_id,
-                    error,
-                },
+                &CodeDisplayPage::from(form("/code-display", error)),
                 target.as_deref(),
             )
         }
         (FlowStep::Authenticate, Some(LoginMethod::Chip))
-            if method_meets(LoginMethod::Chip, &view.flow.request) =>
+            if method_meets(LoginMethod::Chip, request) =>
         {
             render(
                 StatusCode::OK,
-                &ChipPage {
-                    t,
-                    header,
-                    lang_link: lang_link(&format!("{here}/chip"), t),
-                    flow,
-                    csrf,
-                    user_id,
-                    error,
-                },
+                &ChipPage::from(form("/chip", error)),
                 target.as_deref(),
             )
         }
@@ -326,7 +321,7 @@ async fn page_for(
                 StatusCode::OK,
                 &ChoosePage {
                     t,
-                    header,
+                    header: Some(header_of(&view, locale)),
                     lang_link: lang_link(&here, t),
                     flow,
                     csrf,
