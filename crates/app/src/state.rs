@@ -69,6 +69,27 @@ impl AppState {
         }
     }
 
+    /// A state that lives in memory only, for programs that drive many apps at once (the
+    /// load generator); it has no file, so [`Self::save`] fails.
+    pub fn in_memory(
+        server: &str,
+        key: &SigningKey,
+        device_id: Uuid,
+        user_id: &str,
+        pin_key: &str,
+    ) -> Self {
+        Self {
+            server: server.trim_end_matches('/').to_owned(),
+            signing_key: hex::encode(key.to_bytes()),
+            device_id: Some(device_id),
+            device_name: None,
+            user_id: Some(user_id.to_owned()),
+            pin_key: Some(pin_key.to_owned()),
+            pending_activation: None,
+            path: PathBuf::new(),
+        }
+    }
+
     pub fn exists(path: &Path) -> bool {
         path.exists()
     }

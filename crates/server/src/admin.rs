@@ -350,6 +350,9 @@ pub async fn execute(
                 ),
             })
         }
+        AdminCommand::Identity(IdentityCommand::Import { file, letters }) => {
+            crate::admin_import::import(sesam, actor, &file, &letters).await
+        }
         AdminCommand::CodeDisplay(CodeDisplayCommand::Import { file, key_file }) => {
             let key = key_file
                 .as_deref()

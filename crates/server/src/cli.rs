@@ -169,6 +169,17 @@ pub enum IdentityCommand {
         #[arg(long, value_name = "LANG")]
         language: Option<String>,
     },
+    /// Enrol many people from a JSON Lines file (one person per line: national_id, name,
+    /// birthdate, phone, optional email, user_id, ial, language). People already enrolled
+    /// are skipped, so an interrupted import is resumed by running it again.
+    Import {
+        #[arg(value_name = "FILE.jsonl")]
+        file: PathBuf,
+        /// Where the activation letters go (JSON Lines, created 0600, appended to): one line
+        /// per newly enrolled person with their activation code, for the print shop.
+        #[arg(long, value_name = "FILE")]
+        letters: PathBuf,
+    },
     /// Show a person, looked up by the user ID they gave.
     Show {
         #[arg(value_name = "USER_ID")]

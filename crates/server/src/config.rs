@@ -125,6 +125,51 @@ pub struct Config {
     pub outbox_lease_seconds: i64,
     /// Serve the demo relying party at `/demo` (`serve --demo`).
     pub demo: bool,
+    /// How many app requests may be started per 10 minutes.
+    pub request_limits: RequestLimits,
+}
+
+/// How many login and approval requests may be started in a 10-minute window: for one
+/// person from one address, and from one address for anyone. The defaults suit people
+/// at home; an operator whose users share addresses (carrier NAT) raises the second, and
+/// the benchmark raises both (all its people come from one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub per_person: i64,
+    pub per_source: i64,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            per_person: sesam_domain::auth_request::MAX_STARTED_PER_WINDOW,
+            per_source: sesam_domain::auth_request::MAX_STARTED_PER_SOURCE,
+        }
+    }
+}
+
+/// A count from `name`, within `range`, else `default`.
+fn count_var(
+    env: &dyn Env,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> Result<i64, AppError> {
+    match env.var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                AppError::Config(format!(
+                    "{name} '{v}' must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            }),
+    }
 }
 
 /// Values given on the command line (all optional).
@@ -316,6 +361,20 @@ impl Config {
                 None => sesam_notify::DEFAULT_LEASE_SECONDS,
             },
             demo: false,
+            request_limits: RequestLimits {
+                per_person: count_var(
+                    env,
+                    "SESAM_LIMIT_REQUESTS_PER_PERSON",
+                    1..=1_000_000_000,
+                    RequestLimits::default().per_person,
+                )?,
+                per_source: count_var(
+                    env,
+                    "SESAM_LIMIT_REQUESTS_PER_SOURCE",
+                    1..=1_000_000_000,
+                    RequestLimits::default().per_source,
+                )?,
+            },
         })
     }
 

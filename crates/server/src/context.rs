@@ -28,6 +28,7 @@ pub struct Sesam {
     pub secure_cookies: bool,
     /// The opened active token-signing key, kept until another key becomes active.
     pub signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
+    pub request_limits: crate::config::RequestLimits,
 }
 
 impl Sesam {
@@ -49,10 +50,10 @@ impl Sesam {
         let loaded = master_key::load(config.master_key.clone())?;
         let store = sesam_store::open(&config.database, AuditKey::from(&loaded.keys())).await?;
         let keys = master_key::confirm(loaded, &*store).await?;
-        Ok(
-            Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
-                .with_public_url(&config.public_url),
-        )
+        let mut sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
+            .with_public_url(&config.public_url);
+        sesam.request_limits = config.request_limits;
+        Ok(sesam)
     }
 
     /// Sets up what depends on the public URL (the WebAuthn relying party: its ID is the
@@ -92,6 +93,7 @@ impl Sesam {
             issuer: Arc::from("http://localhost:8080"),
             secure_cookies: false,
             signer_cache: Arc::default(),
+            request_limits: crate::config::RequestLimits::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod admin_import;
 pub mod cli;
 pub mod config;
 pub mod context;

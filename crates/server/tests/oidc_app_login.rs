@@ -10,7 +10,7 @@ mod oidc;
 use inproc::*;
 use oidc::*;
 use sesam_app::{AppClient, AppState, PendingRequest};
-use sesam_domain::OsRandom;
+use sesam_domain::{Clock, OsRandom};
 
 /// Chooses the app on the pages; returns the waiting page's path and the code it shows.
 async fn choose_app(browser: &Browser, flow: &str) -> (String, String) {
@@ -224,6 +224,9 @@ async fn someone_starting_requests_for_a_user_id_cannot_stop_its_owner() {
     let p = person(&h, &sink, dir.path(), ANNA).await;
     let bank = register_sp(&h, "Demo Bank", false, false).await;
     let client = h.client();
+    // Requests are counted per fixed 10-minute window: start at the beginning of one.
+    let into_window = h.clock.now().millis().rem_euclid(600_000) / 1000;
+    h.clock.advance_seconds(600 - into_window + 1);
 
     // An attacker who knows the user ID starts requests from their own browsers.
     let mut attacker_pages = vec![];
@@ -276,6 +279,17 @@ async fn someone_starting_requests_for_a_user_id_cannot_stop_its_owner() {
     let r = last.unwrap();
     assert_eq!(r.status, 200, "the 11th is refused on the page: {r:?}");
     assert!(r.body.contains("for mange anmodninger"), "{}", r.body);
+
+    // The next window counts afresh.
+    h.clock.advance_seconds(600);
+    let b = Browser::new(&h.base);
+    let flow = open_login(&b, &start(&bank, &[], &[]).url).await;
+    give_user_id(&b, &flow, "anna.hansen").await;
+    let choose = b.get(&flow).await;
+    let r = b
+        .post(&format!("{flow}/app"), &[("csrf", &choose.csrf())])
+        .await;
+    assert_eq!(r.status, 303, "a new window: {r:?}");
 }
 
 #[tokio::test]

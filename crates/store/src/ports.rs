@@ -41,6 +41,7 @@ pub trait Store:
     + ServiceProviderStore
     + AuditStore
     + MetaStore
+    + BulkStore
     + Send
     + Sync
 {
@@ -74,6 +75,47 @@ pub struct UserIdHistoryEntry {
     pub user_id: String,
     pub from: Timestamp,
     pub to: Option<Timestamp>,
+}
+
+/// One person of a bulk import: what [`IdentityStore::enrol`] writes for one enrolment.
+#[derive(Debug)]
+pub struct BulkEnrolment {
+    pub identity: NewIdentity,
+    pub grant: ActivationGrant,
+    pub audit: AuditDraft,
+}
+
+/// What became of one [`BulkEnrolment`].
+#[derive(Debug)]
+pub enum BulkOutcome {
+    Enrolled,
+    /// Someone with this national ID is enrolled already (an earlier run of the import).
+    AlreadyEnrolled,
+    /// Nothing was written for this person.
+    Refused(StoreError),
+}
+
+/// An app activated in bulk (benchmark and test populations): the consumed grant, the
+/// device, the identity made active and the audit entry, as one activation would write.
+#[derive(Debug, Clone)]
+pub struct BulkAppActivation {
+    pub grant: ActivationGrant,
+    pub device: Device,
+    pub audit: AuditDraft,
+}
+
+/// Many enrolments or activations per transaction: one write transaction and a handful of
+/// multi-row statements per batch instead of several round trips per person, which is
+/// what makes a national population importable in minutes.
+#[async_trait]
+pub trait BulkStore: Send + Sync {
+    /// Enrols each person that is not enrolled yet, in one transaction; the outcome of
+    /// each item in order. Two concurrent imports of one file enrol everyone once.
+    async fn enrol_many(&self, items: &[BulkEnrolment]) -> Result<Vec<BulkOutcome>, StoreError>;
+
+    /// Activates every item or none: each grant must still be unused and each identity
+    /// still pending, else `Conflict`.
+    async fn activate_apps_many(&self, items: &[BulkAppActivation]) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -799,7 +841,9 @@ pub struct StartLimits {
     pub max_started: i64,
     /// Requests from one source for anyone.
     pub max_per_source: i64,
-    pub window_start: Timestamp,
+    /// The counting window's length: requests are counted per fixed window (a counter
+    /// per source and window), so checking a limit costs the same however busy a source is.
+    pub window_seconds: i64,
     /// Reports of "this wasn't me" since then block the reported browser.
     pub reported_since: Timestamp,
 }
@@ -807,7 +851,8 @@ pub struct StartLimits {
 #[async_trait]
 pub trait AuthRequestStore: Send + Sync {
     /// Stores a new request under `subject`, in one transaction with the limits: more than
-    /// `max_started` from this source since `window_start` is refused; pending requests of
+    /// `max_started` for the subject from this source, or `max_per_source` from it, in the
+    /// current window are refused (and not counted); pending requests of
     /// the subject beyond `max_pending - 1` are evicted, oldest first.
     async fn start_auth_request(
         &self,

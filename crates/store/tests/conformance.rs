@@ -85,6 +85,9 @@ conformance!(
     browser_sessions_expire_and_end,
     client_assertion_ids_are_single_use,
     password_guard_round_trips,
+    bulk_enrolment_skips_the_enrolled_and_refuses_taken_user_ids,
+    concurrent_bulk_enrolments_enrol_everyone_once,
+    bulk_app_activation_is_all_or_nothing,
 );
 
 mod cases {
@@ -894,5 +897,172 @@ mod cases {
         assert_eq!((g.pending, g.lockout.failures), (1, 1));
         drop(unit);
         assert_eq!(verify_chain(&*store).await, 2);
+    }
+
+    fn bulk(nid: &str, user_id: Option<&str>) -> sesam_store::BulkEnrolment {
+        let identity = new_identity(enrolment(nid, "+4512345678", user_id), T0);
+        sesam_store::BulkEnrolment {
+            grant: grant_for(&identity),
+            audit: audit("identity.enrolled", &identity),
+            identity,
+        }
+    }
+
+    fn outcome(o: &sesam_store::BulkOutcome) -> &'static str {
+        match o {
+            sesam_store::BulkOutcome::Enrolled => "enrolled",
+            sesam_store::BulkOutcome::AlreadyEnrolled => "already",
+            sesam_store::BulkOutcome::Refused(StoreError::UserIdTaken) => "user id taken",
+            sesam_store::BulkOutcome::Refused(_) => "refused",
+        }
+    }
+
+    pub(super) async fn bulk_enrolment_skips_the_enrolled_and_refuses_taken_user_ids(
+        store: Arc<dyn Store>,
+    ) {
+        enrol(
+            &*store,
+            &new_identity(enrolment("0101901234", "+4512345678", Some("taken.id")), T0),
+        )
+        .await
+        .unwrap();
+        let items = vec![
+            bulk("0101901234", None),             // enrolled before
+            bulk("0201901234", Some("TAKEN.id")), // someone else's user ID
+            bulk("0301901234", Some("new.one")),
+            bulk("0301901234", None), // the same person twice in a batch
+            bulk("0401901234", Some("NEW.one")), // a user ID taken earlier in the batch
+            bulk("0501901234", None),
+        ];
+        let outcomes = store.enrol_many(&items).await.unwrap();
+        let got: Vec<&str> = outcomes.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                "already",
+                "user id taken",
+                "enrolled",
+                "already",
+                "user id taken",
+                "enrolled"
+            ]
+        );
+        let new_one = store
+            .identity_by_user_id(&UserIdKey::of_input("new.one"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(new_one.id, items[2].identity.id);
+        assert_eq!(new_one.state, IdentityState::Pending);
+        assert_eq!(store.grants_of(new_one.id).await.unwrap().len(), 1);
+        // A refused person left nothing behind, so a corrected line can come later.
+        assert!(
+            store
+                .identity_by_national_id(&items[1].identity.national_id_index)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Running the same batch again (a resumed import) enrols nobody twice.
+        let again: Vec<&str> = store
+            .enrol_many(&items)
+            .await
+            .unwrap()
+            .iter()
+            .map(outcome)
+            .collect();
+        assert_eq!(
+            again,
+            [
+                "already",
+                "user id taken",
+                "already",
+                "already",
+                "user id taken",
+                "already"
+            ]
+        );
+        // One audit entry per enrolled person, in one chain.
+        assert_eq!(verify_chain(&*store).await, 3);
+        assert!(store.enrol_many(&[]).await.unwrap().is_empty());
+    }
+
+    pub(super) async fn concurrent_bulk_enrolments_enrol_everyone_once(store: Arc<dyn Store>) {
+        let nids: Vec<String> = (0..300)
+            .map(|i| format!("0101{:02}{:04}", 50 + i / 100, i % 100))
+            .collect();
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let store = store.clone();
+            let nids = nids.clone();
+            tasks.push(tokio::spawn(async move {
+                let items: Vec<_> = nids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| bulk(n, Some(&format!("bulk.{i}"))))
+                    .collect();
+                store.enrol_many(&items).await.unwrap()
+            }));
+        }
+        let mut enrolled = 0;
+        for t in tasks {
+            for o in t.await.unwrap() {
+                match o {
+                    sesam_store::BulkOutcome::Enrolled => enrolled += 1,
+                    sesam_store::BulkOutcome::AlreadyEnrolled => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(enrolled, 300, "everyone once, whichever import got them");
+        assert_eq!(verify_chain(&*store).await, 300);
+    }
+
+    pub(super) async fn bulk_app_activation_is_all_or_nothing(store: Arc<dyn Store>) {
+        use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
+        let items = vec![
+            bulk("0101901234", Some("a.one")),
+            bulk("0201901234", Some("b.two")),
+        ];
+        store.enrol_many(&items).await.unwrap();
+        let device = |item: &sesam_store::BulkEnrolment, key: u8| {
+            let secret = p256::ecdsa::SigningKey::from_slice(&[key; 32]).unwrap();
+            let mut grant = item.grant.clone();
+            grant.consume();
+            sesam_store::BulkAppActivation {
+                device: Device {
+                    id: Uuid::now_v7(),
+                    identity_id: item.identity.id,
+                    name: DeviceName::parse("phone").unwrap(),
+                    public_key: DevicePublicKey::from_sec1(
+                        secret.verifying_key().to_sec1_point(false).as_bytes(),
+                    )
+                    .unwrap(),
+                    pin_hash: [1; 32],
+                    state: DeviceState::Active,
+                    lockout: Default::default(),
+                    created_at: T0,
+                    last_used_at: None,
+                },
+                audit: audit("authenticator.app_activated", &item.identity),
+                grant,
+            }
+        };
+        let first = device(&items[0], 3);
+        store
+            .activate_apps_many(std::slice::from_ref(&first))
+            .await
+            .unwrap();
+        let anna = store.identity(items[0].identity.id).await.unwrap().unwrap();
+        assert_eq!(anna.state, IdentityState::Active);
+        // The first letter is used now: a batch with it again writes nothing at all.
+        let again = vec![device(&items[1], 4), device(&items[0], 5)];
+        assert!(matches!(
+            store.activate_apps_many(&again).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let bo = store.identity(items[1].identity.id).await.unwrap().unwrap();
+        assert_eq!(bo.state, IdentityState::Pending);
+        assert_eq!(verify_chain(&*store).await, 3);
     }
 }

@@ -6,8 +6,7 @@ use serde_json::json;
 use sesam_domain::app_protocol::{MAX_CLOCK_SKEW_MS, unb64};
 use sesam_domain::auth_request::{
     self, ApprovalError, AuthRequest, AuthRequestState, BindingCode, Decision,
-    MAX_PENDING_PER_IDENTITY, MAX_STARTED_PER_SOURCE, MAX_STARTED_PER_WINDOW, NOT_ME_BLOCK_SECONDS,
-    REQUEST_SECONDS, START_WINDOW_SECONDS,
+    MAX_PENDING_PER_IDENTITY, NOT_ME_BLOCK_SECONDS, REQUEST_SECONDS, START_WINDOW_SECONDS,
 };
 use sesam_domain::authorization::{Locale, LoginMethod};
 use sesam_domain::notification::Event;
@@ -93,9 +92,9 @@ impl Sesam {
         };
         let limits = StartLimits {
             max_pending: MAX_PENDING_PER_IDENTITY,
-            max_started: MAX_STARTED_PER_WINDOW,
-            max_per_source: MAX_STARTED_PER_SOURCE,
-            window_start: now.plus_seconds(-START_WINDOW_SECONDS),
+            max_started: self.request_limits.per_person,
+            max_per_source: self.request_limits.per_source,
+            window_seconds: START_WINDOW_SECONDS,
             reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
         };
         let audit = AuditDraft::new("browser", "approval.requested")

@@ -6,8 +6,7 @@
 use serde_json::json;
 use sesam_domain::auth_request::{
     AuthRequest, AuthRequestState, CIBA_INTERVAL_SECONDS, CibaState, MAX_PENDING_PER_IDENTITY,
-    MAX_STARTED_PER_SOURCE, MAX_STARTED_PER_WINDOW, NOT_ME_BLOCK_SECONDS, REQUEST_SECONDS,
-    START_WINDOW_SECONDS,
+    NOT_ME_BLOCK_SECONDS, REQUEST_SECONDS, START_WINDOW_SECONDS,
 };
 use sesam_domain::authorization::{
     Action, Authentication, AuthorizationGrant, AuthorizationRequest, CODE_SECONDS, Locale,
@@ -151,9 +150,9 @@ impl Sesam {
         };
         let limits = StartLimits {
             max_pending: MAX_PENDING_PER_IDENTITY,
-            max_started: MAX_STARTED_PER_WINDOW,
-            max_per_source: MAX_STARTED_PER_SOURCE,
-            window_start: now.plus_seconds(-START_WINDOW_SECONDS),
+            max_started: self.request_limits.per_person,
+            max_per_source: self.request_limits.per_source,
+            window_seconds: START_WINDOW_SECONDS,
             reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
         };
         let audit = AuditDraft::new(format!("client:{}", sp.client_id), "approval.requested")

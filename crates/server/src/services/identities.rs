@@ -55,8 +55,16 @@ fn parse_date(s: &str) -> Result<Date, AppError> {
     })
 }
 
+/// One enrolment ready to be written.
+pub(crate) struct PreparedEnrolment {
+    pub identity: NewIdentity,
+    pub grant: ActivationGrant,
+    pub activation_code: ActivationCode,
+    pub audit: AuditDraft,
+}
+
 impl EnrolRequest {
-    fn validate(&self) -> Result<Enrolment, AppError> {
+    pub(crate) fn validate(&self) -> Result<Enrolment, AppError> {
         let national_id =
             NationalId::parse(&self.national_id).map_err(sesam_domain::DomainError::from)?;
         let name = PersonName::parse(&self.name).map_err(sesam_domain::DomainError::from)?;
@@ -100,7 +108,31 @@ impl Sesam {
     /// Enrols a person: identity in state `pending`, plus the first activation grant whose
     /// code goes on the paper letter.
     pub async fn enrol(&self, actor: &Actor, req: &EnrolRequest) -> Result<Enrolled, AppError> {
-        let enrolment = req.validate()?;
+        let prepared = self.prepare_enrolment(actor, req.validate()?, None);
+        self.store
+            .enrol(&prepared.identity, &prepared.grant, &prepared.audit)
+            .await?;
+        let identity = self
+            .store
+            .identity(prepared.identity.id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("identity"))?;
+        Ok(Enrolled {
+            identity,
+            activation_code: prepared.activation_code,
+            activation_code_expires_at: prepared.grant.expires_at,
+        })
+    }
+
+    /// Everything one enrolment writes, computed before anything is written: the sealed
+    /// national ID and its blind index, the first activation grant and its audit entry.
+    /// `import` says where a bulk-imported person came from (file and line).
+    pub(crate) fn prepare_enrolment(
+        &self,
+        actor: &Actor,
+        enrolment: Enrolment,
+        import: Option<serde_json::Value>,
+    ) -> PreparedEnrolment {
         let now = self.clock.now();
         let id = Uuid::now_v7();
         let code = ActivationCode::generate(&*self.random);
@@ -110,7 +142,7 @@ impl Sesam {
             self.keys.activation_code_hash(code.normalized()),
             now,
         );
-        let new = NewIdentity {
+        let identity = NewIdentity {
             id,
             national_id_sealed: self.keys.seal_national_id(
                 &enrolment.national_id,
@@ -121,27 +153,26 @@ impl Sesam {
             enrolment,
             created_at: now,
         };
-        let e = &new.enrolment;
+        let e = &identity.enrolment;
+        let mut details = json!({
+            "national_id": e.national_id.masked(),
+            "ial": e.ial,
+            "user_id": e.user_id.as_ref().map(UserId::as_str),
+            "activation_grant": grant.id,
+            "activation_code_expires_at": grant.expires_at.to_rfc3339(),
+        });
+        if let Some(import) = import {
+            details["import"] = import;
+        }
         let audit = AuditDraft::new(actor.audit_name(), "identity.enrolled")
             .subject(id.to_string())
-            .details(json!({
-                "national_id": e.national_id.masked(),
-                "ial": e.ial,
-                "user_id": e.user_id.as_ref().map(UserId::as_str),
-                "activation_grant": grant.id,
-                "activation_code_expires_at": grant.expires_at.to_rfc3339(),
-            }));
-        self.store.enrol(&new, &grant, &audit).await?;
-        let identity = self
-            .store
-            .identity(id)
-            .await?
-            .ok_or(sesam_store::StoreError::NotFound("identity"))?;
-        Ok(Enrolled {
+            .details(details);
+        PreparedEnrolment {
             identity,
+            grant,
             activation_code: code,
-            activation_code_expires_at: grant.expires_at,
-        })
+            audit,
+        }
     }
 
     async fn find(&self, user_id: &str) -> Result<Identity, AppError> {

@@ -69,5 +69,10 @@ pub(super) fn migrator() -> Migrator {
             "auth requests",
             include_str!("../../migrations/postgres/0005_auth_requests.sql"),
         ),
+        migration(
+            6,
+            "request counts",
+            include_str!("../../migrations/postgres/0006_request_counts.sql"),
+        ),
     ])
 }

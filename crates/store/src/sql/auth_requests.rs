@@ -91,26 +91,29 @@ impl AuthRequestStore for SqlStore {
         effects: Effects,
     ) -> Result<StartOutcome, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let started: i64 = sqlx::query("SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND source_hash = $2 AND created_at >= $3")
-            .bind(subject)
-            .bind(&r.source_hash[..])
-            .bind(limits.window_start.millis())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-        if started >= limits.max_started {
+        let window_ms = limits.window_seconds.max(1).saturating_mul(1000);
+        let window = r.created_at.millis().div_euclid(window_ms) * window_ms;
+        let person_key = [
+            b"p:".as_slice(),
+            subject.as_bytes(),
+            b":",
+            &r.source_hash[..],
+        ]
+        .concat();
+        if count_request(&mut tx, &person_key, window).await? > limits.max_started {
             return Ok(StartOutcome::TooMany);
         }
-        let from_source: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM auth_requests WHERE source_hash = $1 AND created_at >= $2",
-        )
-        .bind(&r.source_hash[..])
-        .bind(limits.window_start.millis())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        if from_source >= limits.max_per_source {
+        let source_key = [b"s:".as_slice(), &r.source_hash[..]].concat();
+        let from_source = count_request(&mut tx, &source_key, window).await?;
+        if from_source > limits.max_per_source {
             return Ok(StartOutcome::TooMany);
+        }
+        if from_source == 1 {
+            // This source's first request of a window: the windows before the last go.
+            sqlx::query("DELETE FROM request_counts WHERE window_start < $1")
+                .bind(window - window_ms)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(browser) = &r.browser_hash {
             let reported: i64 = sqlx::query(
@@ -282,4 +285,22 @@ impl AuthRequestStore for SqlStore {
         .map(auth_request)
         .collect()
     }
+}
+
+/// Counts one more request under `key` in the window starting at `window`; returns the
+/// count including it. Rolled back with the transaction when the request is refused.
+async fn count_request(
+    tx: &mut sqlx::Transaction<'static, super::Db>,
+    key: &[u8],
+    window: i64,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query(
+        "INSERT INTO request_counts (key, window_start, n) VALUES ($1, $2, 1) \
+         ON CONFLICT (key, window_start) DO UPDATE SET n = request_counts.n + 1 RETURNING n",
+    )
+    .bind(key)
+    .bind(window)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("n")?)
 }

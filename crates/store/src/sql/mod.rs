@@ -10,6 +10,7 @@ use super::{Db, dialect};
 mod activation;
 mod audit;
 mod auth_requests;
+mod bulk;
 mod channels;
 mod chips;
 mod code_displays;

@@ -1,0 +1,413 @@
+//! One complete app-approved login, as a browser, an app and an SP do it over HTTP:
+//! PAR → authorize → user ID → choose the app → waiting page (binding code) → the app
+//! lists and approves (device signature, PIN proof, binding code) → callback → token →
+//! userinfo. Each step is timed; the first failure ends the flow with a named error.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::SigningKey;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use sesam_app::{AppClient, AppState};
+use sesam_domain::OsRandom;
+use sesam_domain::random::random_bytes;
+use sha2::{Digest, Sha256};
+
+use crate::population;
+use crate::seed::Manifest;
+use crate::stats::Samples;
+
+/// What every flow shares.
+pub struct Target {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub app: AppClient,
+    pub manifest: Manifest,
+    pub seed: [u8; 32],
+    pub par_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+}
+
+/// Why a flow stopped: the step and what happened there (`par: HTTP 503`,
+/// `token: connection refused`), counted by kind in the report.
+#[derive(Debug)]
+pub struct FlowError {
+    pub step: &'static str,
+    pub kind: String,
+}
+
+impl FlowError {
+    fn at(step: &'static str, kind: impl Into<String>) -> Self {
+        Self {
+            step,
+            kind: kind.into(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        format!("{}: {}", self.step, self.kind)
+    }
+}
+
+/// A network failure in words, without the URL (which would split the counts by flow).
+fn network(step: &'static str, e: &reqwest::Error) -> FlowError {
+    let kind = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        let mut source: &dyn std::error::Error = e;
+        while let Some(next) = source.source() {
+            source = next;
+        }
+        format!("network: {source}")
+    };
+    FlowError::at(step, kind)
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+/// The browser's side: a cookie jar of its own and no redirects followed.
+struct Browser<'a> {
+    target: &'a Target,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser<'_> {
+    fn keep_cookies(&mut self, headers: &HeaderMap) {
+        for c in headers.get_all(SET_COOKIE) {
+            let Ok(c) = c.to_str() else { continue };
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
+            self.cookies.retain(|(name, _)| name != k);
+            if !attrs.contains("Max-Age=0") {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        step: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Answer, FlowError> {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header("cookie", cookie)
+        };
+        let r = req.send().await.map_err(|e| network(step, &e))?;
+        self.keep_cookies(r.headers());
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = r.text().await.map_err(|e| network(step, &e))?;
+        Ok(Answer {
+            status,
+            location,
+            body,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            format!("{}{path}", self.target.base)
+        } else {
+            path.to_owned()
+        }
+    }
+
+    async fn get(&mut self, step: &'static str, path: &str) -> Result<Answer, FlowError> {
+        let req = self.target.http.get(self.url(path));
+        self.send(step, req).await
+    }
+
+    async fn post(
+        &mut self,
+        step: &'static str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Answer, FlowError> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let req = self
+            .target
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(step, req).await
+    }
+}
+
+fn expect(step: &'static str, a: &Answer, status: u16) -> Result<(), FlowError> {
+    if a.status == status {
+        Ok(())
+    } else {
+        Err(FlowError::at(step, format!("HTTP {}", a.status)))
+    }
+}
+
+fn redirect(step: &'static str, a: &Answer) -> Result<String, FlowError> {
+    expect(step, a, 303)?;
+    a.location
+        .clone()
+        .ok_or_else(|| FlowError::at(step, "a redirect without Location"))
+}
+
+/// A form field's value on a page.
+fn field(step: &'static str, body: &str, name: &str) -> Result<String, FlowError> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .ok_or_else(|| FlowError::at(step, format!("no {name} field on the page")))?
+        + marker.len();
+    let end = body[start..]
+        .find('"')
+        .ok_or_else(|| FlowError::at(step, "a broken page"))?;
+    Ok(body[start..start + end].to_owned())
+}
+
+fn binding_code(body: &str) -> Result<String, FlowError> {
+    let marker = "data-testid=\"binding-code\">";
+    let start = body
+        .find(marker)
+        .ok_or_else(|| FlowError::at("waiting_page", "no binding code on the page"))?
+        + marker.len();
+    body.get(start..start + 4)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+        .ok_or_else(|| FlowError::at("waiting_page", "a binding code that is not 4 digits"))
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Times one step into `samples`.
+macro_rules! step {
+    ($samples:expr, $index:expr, $body:expr) => {{
+        let started = Instant::now();
+        let out = $body;
+        $samples.record($index, started.elapsed());
+        out
+    }};
+}
+
+/// Logs person `index` in; returns when the SP has the userinfo.
+pub async fn login(
+    target: &Arc<Target>,
+    index: u64,
+    samples: &mut Samples,
+) -> Result<(), FlowError> {
+    let m = &target.manifest;
+    let mut browser = Browser {
+        target,
+        cookies: Vec::new(),
+    };
+    let verifier = URL_SAFE_NO_PAD.encode(random_bytes::<32>(&OsRandom));
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let state = URL_SAFE_NO_PAD.encode(random_bytes::<16>(&OsRandom));
+    let nonce = URL_SAFE_NO_PAD.encode(random_bytes::<16>(&OsRandom));
+
+    // The SP pushes the request (PAR) and sends the browser to /authorize.
+    let request_uri = step!(samples, 0, {
+        let r = target
+            .http
+            .post(&target.par_endpoint)
+            .basic_auth(&m.client_id, Some(&m.client_secret))
+            .form(&[
+                ("response_type", "code"),
+                ("client_id", m.client_id.as_str()),
+                ("redirect_uri", m.redirect_uri.as_str()),
+                ("scope", "openid profile"),
+                ("state", state.as_str()),
+                ("nonce", nonce.as_str()),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .map_err(|e| network("par", &e))?;
+        if r.status().as_u16() != 201 {
+            return Err(FlowError::at(
+                "par",
+                format!("HTTP {}", r.status().as_u16()),
+            ));
+        }
+        let v: serde_json::Value = r.json().await.map_err(|e| network("par", &e))?;
+        v["request_uri"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| FlowError::at("par", "no request_uri"))?
+    });
+    let authorize = format!(
+        "/authorize?client_id={}&request_uri={}",
+        form_urlencoded::byte_serialize(m.client_id.as_bytes()).collect::<String>(),
+        form_urlencoded::byte_serialize(request_uri.as_bytes()).collect::<String>()
+    );
+    let flow = step!(samples, 1, {
+        let a = browser.get("authorize", &authorize).await?;
+        redirect("authorize", &a)?
+    });
+
+    // The person gives their user ID and chooses the app.
+    let csrf = step!(samples, 2, {
+        let a = browser.get("user_id_page", &flow).await?;
+        expect("user_id_page", &a, 200)?;
+        field("user_id_page", &a.body, "csrf")?
+    });
+    let user_id = population::user_id(index);
+    step!(samples, 3, {
+        let a = browser
+            .post(
+                "user_id",
+                &format!("{flow}/user-id"),
+                &[("csrf", csrf.as_str()), ("user_id", user_id.as_str())],
+            )
+            .await?;
+        redirect("user_id", &a)?
+    });
+    let csrf = step!(samples, 4, {
+        let a = browser.get("choice_page", &flow).await?;
+        expect("choice_page", &a, 200)?;
+        field("choice_page", &a.body, "csrf")?
+    });
+    let wait = step!(samples, 5, {
+        let a = browser
+            .post(
+                "choose_app",
+                &format!("{flow}/app"),
+                &[("csrf", csrf.as_str())],
+            )
+            .await?;
+        redirect("choose_app", &a)?
+    });
+    let code = step!(samples, 6, {
+        let a = browser.get("waiting_page", &wait).await?;
+        expect("waiting_page", &a, 200)?;
+        binding_code(&a.body)?
+    });
+
+    // The person's app: the request, then the approval with PIN and code.
+    let app = app_state(target, index);
+    let request = step!(samples, 7, {
+        let list = target
+            .app
+            .requests(&app, &OsRandom)
+            .await
+            .map_err(|e| FlowError::at("app_requests", app_error(&e)))?;
+        list.into_iter()
+            .find(|r| r.binding_required)
+            .ok_or_else(|| FlowError::at("app_requests", "the login is not in the app"))?
+    });
+    step!(samples, 8, {
+        target
+            .app
+            .approve_request(&app, &request, &m.pin, Some(&code), &OsRandom)
+            .await
+            .map_err(|e| FlowError::at("app_approve", app_error(&e)))?
+    });
+
+    // The browser goes on to the SP with the code; the SP redeems it.
+    let callback = step!(samples, 9, {
+        let a = browser.get("callback", &wait).await?;
+        redirect("callback", &a)?
+    });
+    if query_param(&callback, "state").as_deref() != Some(state.as_str()) {
+        return Err(FlowError::at("callback", "the state came back changed"));
+    }
+    let code = query_param(&callback, "code")
+        .ok_or_else(|| FlowError::at("callback", "no code in the redirect"))?;
+    let access_token = step!(samples, 10, {
+        let r = target
+            .http
+            .post(&target.token_endpoint)
+            .basic_auth(&m.client_id, Some(&m.client_secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", m.redirect_uri.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| network("token", &e))?;
+        if r.status().as_u16() != 200 {
+            return Err(FlowError::at(
+                "token",
+                format!("HTTP {}", r.status().as_u16()),
+            ));
+        }
+        let v: serde_json::Value = r.json().await.map_err(|e| network("token", &e))?;
+        if v["id_token"].as_str().is_none() {
+            return Err(FlowError::at("token", "no ID token"));
+        }
+        v["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| FlowError::at("token", "no access token"))?
+    });
+    step!(samples, 11, {
+        let r = target
+            .http
+            .get(&target.userinfo_endpoint)
+            .bearer_auth(&access_token)
+            .send()
+            .await
+            .map_err(|e| network("userinfo", &e))?;
+        if r.status().as_u16() != 200 {
+            return Err(FlowError::at(
+                "userinfo",
+                format!("HTTP {}", r.status().as_u16()),
+            ));
+        }
+        let v: serde_json::Value = r.json().await.map_err(|e| network("userinfo", &e))?;
+        if v["sub"].as_str().is_none() {
+            return Err(FlowError::at("userinfo", "no sub"));
+        }
+    });
+    Ok(())
+}
+
+fn app_state(target: &Target, index: u64) -> AppState {
+    let key: SigningKey = population::device_key(&target.seed, index);
+    AppState::in_memory(
+        &target.base,
+        &key,
+        population::device_id(&target.seed, index),
+        &population::user_id(index),
+        &target.manifest.pin_key,
+    )
+}
+
+fn app_error(e: &sesam_app::AppError) -> String {
+    match e {
+        sesam_app::AppError::Server { status, code, .. } => format!("HTTP {status} {code}"),
+        sesam_app::AppError::Network(m) if m.contains("timed out") => "timed out".into(),
+        sesam_app::AppError::Network(_) => "cannot connect".into(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,410 @@
+//! Bulk enrolment and bulk app activation: one write transaction and a few multi-row
+//! statements per batch. The checks that [`IdentityStore::enrol`] makes one person at a
+//! time (national ID enrolled, user ID taken or in quarantine) are made for the whole
+//! batch with one `IN (…)` query each, inside the same transaction, so a person is either
+//! written whole or not at all.
+//!
+//! [`IdentityStore::enrol`]: crate::IdentityStore::enrol
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use sesam_domain::activation::GrantState;
+use sesam_domain::audit::ChainHead;
+use sesam_domain::notification::Channel;
+use sesam_domain::{AuditDraft, IdentityState, Timestamp, UserId};
+use sqlx::{QueryBuilder, Row as _, Transaction};
+use uuid::Uuid;
+
+use super::store::SqlStore;
+use super::{Db, audit, dialect, rows};
+use crate::{BulkAppActivation, BulkEnrolment, BulkOutcome, BulkStore, StoreError};
+
+/// Rows per multi-row statement: well inside both backends' bound-parameter limits
+/// (SQLite 32766, PostgreSQL 65535) at 16 columns; larger statements gain nothing more.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// A concurrent import can enrol the same person between our check and our insert on
+/// PostgreSQL (SQLite serialises writers); the unique index refuses ours, and the batch
+/// is run again, when the check sees the other import's rows.
+const CONFLICT_RETRIES: usize = 5;
+
+#[async_trait]
+impl BulkStore for SqlStore {
+    async fn enrol_many(&self, items: &[BulkEnrolment]) -> Result<Vec<BulkOutcome>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.enrol_batch(items).await {
+                Err(StoreError::NationalIdTaken | StoreError::UserIdTaken | StoreError::Locked)
+                    if attempt < CONFLICT_RETRIES =>
+                {
+                    attempt += 1
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn activate_apps_many(&self, items: &[BulkAppActivation]) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        for chunk in items.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new("UPDATE activation_grants SET state = ");
+            q.push_bind(GrantState::Consumed.as_str())
+                .push(" WHERE state <> ")
+                .push_bind(GrantState::Consumed.as_str())
+                .push(" AND state <> ")
+                .push_bind(GrantState::Voided.as_str())
+                .push(" AND id IN ");
+            q.push_tuples(chunk, |mut b, a| {
+                b.push_bind(a.grant.id);
+            });
+            if q.build().execute(&mut *tx).await?.rows_affected() != chunk.len() as u64 {
+                return Err(StoreError::Conflict("activation grant"));
+            }
+            let at = chunk[0].device.created_at.millis();
+            let mut q = QueryBuilder::<Db>::new("UPDATE identities SET state = ");
+            q.push_bind(IdentityState::Active.as_str())
+                .push(", updated_at = ")
+                .push_bind(at)
+                .push(", activated_at = ")
+                .push_bind(at)
+                .push(" WHERE state = ")
+                .push_bind(IdentityState::Pending.as_str())
+                .push(" AND id IN ");
+            q.push_tuples(chunk, |mut b, a| {
+                b.push_bind(a.device.identity_id);
+            });
+            if q.build().execute(&mut *tx).await?.rows_affected() != chunk.len() as u64 {
+                return Err(StoreError::Conflict("identity"));
+            }
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO devices (id, identity_id, name, public_key, pin_hash, state, created_at) ",
+            );
+            q.push_values(chunk, |mut b, a| {
+                let d = &a.device;
+                b.push_bind(d.id)
+                    .push_bind(d.identity_id)
+                    .push_bind(d.name.as_str().to_owned())
+                    .push_bind(d.public_key.to_sec1())
+                    .push_bind(d.pin_hash.to_vec())
+                    .push_bind(d.state.as_str())
+                    .push_bind(d.created_at.millis());
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::UserIdTaken => StoreError::DeviceKeyTaken,
+                    other => other,
+                })?;
+        }
+        let drafts: Vec<(Timestamp, &AuditDraft)> = items
+            .iter()
+            .map(|a| (a.device.created_at, &a.audit))
+            .collect();
+        append_audit_many(&mut tx, self, &drafts).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqlStore {
+    async fn enrol_batch(&self, items: &[BulkEnrolment]) -> Result<Vec<BulkOutcome>, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let enrolled = existing_national_ids(&mut tx, items).await?;
+        let claims = existing_claims(&mut tx, items).await?;
+        let now = items.first().map_or(0, |i| i.identity.created_at.millis());
+
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut seen_national = HashSet::new();
+        let mut seen_user_ids = HashSet::new();
+        let mut accepted: Vec<&BulkEnrolment> = Vec::with_capacity(items.len());
+        let mut reclaimed: Vec<String> = Vec::new();
+        for item in items {
+            let new = &item.identity;
+            if enrolled.contains(&new.national_id_index[..])
+                || !seen_national.insert(new.national_id_index)
+            {
+                outcomes.push(BulkOutcome::AlreadyEnrolled);
+                continue;
+            }
+            if let Some(user_id) = &new.enrolment.user_id {
+                let key = user_id.key().as_str().to_owned();
+                let refusal = match claims.get(&key) {
+                    _ if seen_user_ids.contains(&key) => Some(StoreError::UserIdTaken),
+                    Some(Claim {
+                        released: false, ..
+                    }) => Some(StoreError::UserIdTaken),
+                    Some(Claim {
+                        reserved_until: Some(until),
+                        ..
+                    }) if *until > now => Some(StoreError::UserIdReserved),
+                    Some(_) => {
+                        reclaimed.push(key.clone());
+                        None
+                    }
+                    None => None,
+                };
+                if let Some(e) = refusal {
+                    // The national ID stays free for a corrected line later in the file.
+                    seen_national.remove(&new.national_id_index);
+                    outcomes.push(BulkOutcome::Refused(e));
+                    continue;
+                }
+                seen_user_ids.insert(key);
+            }
+            accepted.push(item);
+            outcomes.push(BulkOutcome::Enrolled);
+        }
+
+        for chunk in reclaimed.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new("DELETE FROM user_id_claims WHERE key IN ");
+            q.push_tuples(chunk, |mut b, k| {
+                b.push_bind(k.clone());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in accepted.chunks(ROWS_PER_STATEMENT) {
+            insert_identities(&mut tx, chunk).await?;
+            insert_claims(&mut tx, chunk).await?;
+            insert_channels(&mut tx, chunk).await?;
+            insert_grants(&mut tx, chunk).await?;
+        }
+        let drafts: Vec<(Timestamp, &AuditDraft)> = accepted
+            .iter()
+            .map(|i| (i.identity.created_at, &i.audit))
+            .collect();
+        append_audit_many(&mut tx, self, &drafts).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+struct Claim {
+    released: bool,
+    reserved_until: Option<i64>,
+}
+
+async fn existing_national_ids(
+    tx: &mut Transaction<'static, Db>,
+    items: &[BulkEnrolment],
+) -> Result<HashSet<Vec<u8>>, StoreError> {
+    let mut found = HashSet::new();
+    for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT national_id_index FROM identities WHERE national_id_index IN ",
+        );
+        q.push_tuples(chunk, |mut b, i| {
+            b.push_bind(i.identity.national_id_index.to_vec());
+        });
+        for row in q.build().fetch_all(&mut **tx).await? {
+            found.insert(row.try_get::<Vec<u8>, _>("national_id_index")?);
+        }
+    }
+    Ok(found)
+}
+
+async fn existing_claims(
+    tx: &mut Transaction<'static, Db>,
+    items: &[BulkEnrolment],
+) -> Result<HashMap<String, Claim>, StoreError> {
+    let keys: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.identity.enrolment.user_id.as_ref())
+        .map(|u| u.key().as_str().to_owned())
+        .collect();
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT key, released_at, reserved_until FROM user_id_claims WHERE key IN ",
+        );
+        q.push_tuples(chunk, |mut b, k| {
+            b.push_bind(k.clone());
+        });
+        for row in q.build().fetch_all(&mut **tx).await? {
+            let released: Option<i64> = row.try_get("released_at")?;
+            found.insert(
+                row.try_get::<String, _>("key")?,
+                Claim {
+                    released: released.is_some(),
+                    reserved_until: row.try_get("reserved_until")?,
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
+async fn insert_identities(
+    tx: &mut Transaction<'static, Db>,
+    chunk: &[&BulkEnrolment],
+) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::<Db>::new(
+        "INSERT INTO identities (id, national_id_sealed, national_id_index, national_id_masked, name, birthdate, ial, state, phone, email, user_id, user_id_key, activated_at, created_at, updated_at, language) ",
+    );
+    q.push_values(chunk, |mut b, item| {
+        let new = &item.identity;
+        let e = &new.enrolment;
+        b.push_bind(new.id)
+            .push_bind(new.national_id_sealed.clone())
+            .push_bind(new.national_id_index.to_vec())
+            .push_bind(e.national_id.masked())
+            .push_bind(e.name.as_str().to_owned())
+            .push_bind(rows::format_date(e.birthdate))
+            .push_bind(e.ial.as_str())
+            .push_bind(IdentityState::Pending.as_str())
+            .push_bind(e.phone.as_str().to_owned())
+            .push_bind(e.email.as_ref().map(|m| m.as_str().to_owned()))
+            .push_bind(e.user_id.as_ref().map(|u| u.as_str().to_owned()))
+            .push_bind(e.user_id.as_ref().map(|u| u.key().as_str().to_owned()))
+            .push_bind(None::<i64>)
+            .push_bind(new.created_at.millis())
+            .push_bind(new.created_at.millis())
+            .push_bind(e.language.as_str());
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn insert_claims(
+    tx: &mut Transaction<'static, Db>,
+    chunk: &[&BulkEnrolment],
+) -> Result<(), StoreError> {
+    let with_user_id: Vec<(&BulkEnrolment, &UserId)> = chunk
+        .iter()
+        .filter_map(|i| i.identity.enrolment.user_id.as_ref().map(|u| (*i, u)))
+        .collect();
+    if with_user_id.is_empty() {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::<Db>::new("INSERT INTO user_id_claims (key, identity_id) ");
+    q.push_values(&with_user_id, |mut b, (item, user_id)| {
+        b.push_bind(user_id.key().as_str().to_owned())
+            .push_bind(item.identity.id);
+    });
+    q.build().execute(&mut **tx).await?;
+    let mut q =
+        QueryBuilder::<Db>::new("INSERT INTO user_id_history (identity_id, user_id, from_at) ");
+    q.push_values(&with_user_id, |mut b, (item, user_id)| {
+        b.push_bind(item.identity.id)
+            .push_bind(user_id.as_str().to_owned())
+            .push_bind(item.identity.created_at.millis());
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The phone and e-mail given at the registration counter are the first channels,
+/// confirmed there (as in a single enrolment).
+async fn insert_channels(
+    tx: &mut Transaction<'static, Db>,
+    chunk: &[&BulkEnrolment],
+) -> Result<(), StoreError> {
+    let mut channels: Vec<(&BulkEnrolment, Channel, String, i64)> = Vec::new();
+    for item in chunk {
+        let e = &item.identity.enrolment;
+        channels.push((item, Channel::Sms, e.phone.as_str().to_owned(), 0));
+        if let Some(mail) = &e.email {
+            channels.push((item, Channel::Email, mail.as_str().to_lowercase(), 1));
+        }
+    }
+    for part in channels.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO notification_channels (id, identity_id, kind, address, position, confirmed_at, code_hash, code_expires_at, code_attempts, created_at) ",
+        );
+        q.push_values(part, |mut b, (item, kind, address, position)| {
+            let at = item.identity.created_at.millis();
+            b.push_bind(Uuid::now_v7())
+                .push_bind(item.identity.id)
+                .push_bind(kind.as_str())
+                .push_bind(address.clone())
+                .push_bind(*position)
+                .push_bind(Some(at))
+                .push_bind(None::<Vec<u8>>)
+                .push_bind(None::<i64>)
+                .push_bind(0_i64)
+                .push_bind(at);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_grants(
+    tx: &mut Transaction<'static, Db>,
+    chunk: &[&BulkEnrolment],
+) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::<Db>::new(
+        "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count) ",
+    );
+    q.push_values(chunk, |mut b, item| {
+        let g = &item.grant;
+        b.push_bind(g.id)
+            .push_bind(g.identity_id)
+            .push_bind(g.purpose.as_str())
+            .push_bind(g.code_hash.to_vec())
+            .push_bind(g.state.as_str())
+            .push_bind(g.failed_attempts)
+            .push_bind(g.created_at.millis())
+            .push_bind(g.expires_at.millis())
+            .push_bind(g.sms_pin_hash.map(|h| h.to_vec()))
+            .push_bind(g.sms_pin_expires_at.map(Timestamp::millis))
+            .push_bind(g.sms_sent_count);
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Appends the entries to the audit chain in order: the head is read (and locked) once
+/// and written once, each entry linked to the one before it.
+async fn append_audit_many(
+    tx: &mut Transaction<'static, Db>,
+    store: &SqlStore,
+    drafts: &[(Timestamp, &AuditDraft)],
+) -> Result<(), StoreError> {
+    let Some(((first_at, first), rest)) = drafts.split_first() else {
+        return Ok(());
+    };
+    let first = audit::append(tx, &store.audit_key, *first_at, first).await?;
+    let mut head = ChainHead {
+        seq: first.seq,
+        hash: first.hash,
+    };
+    for part in rest.chunks(ROWS_PER_STATEMENT) {
+        let mut entries = Vec::with_capacity(part.len());
+        for (at, draft) in part {
+            let e = store.audit_key.seal(head, *at, draft);
+            head = ChainHead {
+                seq: e.seq,
+                hash: e.hash,
+            };
+            entries.push(e);
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, reason, details, prev_hash, hash) ",
+        );
+        q.push_values(&entries, |mut b, e| {
+            b.push_bind(e.seq)
+                .push_bind(e.at.millis())
+                .push_bind(e.actor.clone())
+                .push_bind(e.action.clone())
+                .push_bind(e.subject.clone())
+                .push_bind(e.reason.clone())
+                .push_bind(e.details.clone())
+                .push_bind(e.prev_hash.to_vec())
+                .push_bind(e.hash.to_vec());
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    if !rest.is_empty() {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(head.seq)
+            .bind(&head.hash[..])
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
