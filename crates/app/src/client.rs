@@ -225,20 +225,19 @@ impl AppClient {
         random: &dyn Random,
     ) -> Result<Value, AppError> {
         let device = state.activated_device()?;
-        let key = state.signing_key().map_err(AppError::Protocol)?;
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let ts = (self.clock)();
         let nonce = b64(&random_bytes::<18>(random));
         let to_sign =
             app_protocol::request_signing_bytes(method.as_str(), path, ts, &nonce, device, &bytes);
-        let sig: Signature = key.sign(&to_sign);
+        let sig = state.sign(&to_sign).map_err(AppError::Protocol)?;
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.server))
             .header(HEADER_DEVICE, device.to_string())
             .header(HEADER_TIMESTAMP, ts.to_string())
             .header(HEADER_NONCE, nonce)
-            .header(HEADER_SIGNATURE, b64(&sig.to_bytes()));
+            .header(HEADER_SIGNATURE, b64(&sig));
         if body.is_some() {
             req = req.header("content-type", "application/json").body(bytes);
         }
@@ -378,7 +377,6 @@ impl AppClient {
         // The app refuses to sign a text it would not show as it is.
         let text = sesam_domain::transaction_text::TransactionText::parse(&request.text)
             .map_err(|e| AppError::Protocol(format!("the request's text cannot be shown: {e}")))?;
-        let key = state.signing_key().map_err(AppError::Protocol)?;
         let action = request
             .action
             .as_deref()
@@ -397,8 +395,8 @@ impl AppClient {
                 timestamp_ms,
             },
         );
-        let sig: Signature = key.sign(&bytes);
-        Ok(b64(&sig.to_bytes()))
+        let sig = state.sign(&bytes).map_err(AppError::Protocol)?;
+        Ok(b64(&sig))
     }
 
     /// Approves a login or approval: the PIN (bound to this request and device), the code

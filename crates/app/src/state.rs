@@ -9,6 +9,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use p256::ecdsa::SigningKey;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde::{Deserialize, Serialize};
 use sesam_domain::Random;
 use thiserror::Error;
@@ -45,6 +47,9 @@ pub struct AppState {
     pub pending_activation: Option<Uuid>,
     #[serde(skip)]
     path: PathBuf,
+    /// The key expanded for signing, made on first use.
+    #[serde(skip)]
+    signer: std::sync::OnceLock<std::sync::Arc<EcdsaKeyPair>>,
 }
 
 impl AppState {
@@ -66,6 +71,7 @@ impl AppState {
             pin_key: None,
             pending_activation: None,
             path: path.to_owned(),
+            signer: Default::default(),
         }
     }
 
@@ -87,6 +93,7 @@ impl AppState {
             pin_key: Some(pin_key.to_owned()),
             pending_activation: None,
             path: PathBuf::new(),
+            signer: Default::default(),
         }
     }
 
@@ -134,6 +141,33 @@ impl AppState {
         let bytes =
             hex::decode(&self.signing_key).map_err(|_| "the device key is not hex".to_string())?;
         SigningKey::from_slice(&bytes).map_err(|_| "the device key is not a P-256 key".to_string())
+    }
+
+    /// Signs `message` with the device key: ECDSA P-256 SHA-256, raw `r‖s`. ring's ECDSA,
+    /// with the key expanded once, keeps the per-request cost low (a phone's key store
+    /// does this in hardware).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let signer = match self.signer.get() {
+            Some(s) => s.clone(),
+            None => {
+                let key = self.signing_key()?;
+                let public = key.verifying_key().to_sec1_point(false);
+                let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &key.to_bytes(),
+                    public.as_bytes(),
+                    &SystemRandom::new(),
+                )
+                .map_err(|_| "the device key cannot sign".to_string())?;
+                self.signer
+                    .get_or_init(|| std::sync::Arc::new(pair))
+                    .clone()
+            }
+        };
+        signer
+            .sign(&SystemRandom::new(), message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| "the device key cannot sign".to_string())
     }
 
     pub fn public_key_sec1(&self) -> Result<Vec<u8>, String> {

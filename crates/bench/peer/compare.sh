@@ -17,7 +17,9 @@
 # every figure, with per-step latencies, is in the JSON file OUT. The two login rows are
 # not the same work: the peer's login skips the person and the app entirely and keeps its
 # state in memory, sesam's is a full login on SQLite. On a 2-core machine anything else
-# running (a compile) disturbs the figures: compare the load averages printed at the end.
+# running (a compile) disturbs the figures: the row "other processes' CPU" says how many
+# cores other processes used during each measurement (0.00 = undisturbed; above 0.10 the
+# summary warns). The load averages include this script's own two busy cores.
 #
 # Usage, from the repository root: crates/bench/peer/compare.sh
 # Env: DURATION (10) CONCURRENCY (16) WARMUP (2) PEOPLE (10000) OUT (./peer-compare.json)
@@ -68,6 +70,34 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# cpu_mark: "<CPU ticks used on the machine> <CPU ticks of this script, its waited-for
+# children and the servers it runs> <wall time>"; between two marks, the difference is
+# what other processes used (a compile, another benchmark), even ones ps cannot see.
+cpu_mark() {
+  local ours pid
+  ours=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$$/stat")
+  for pid in "${STARTED[@]}"; do
+    [ -r "/proc/$pid/stat" ] && ours=$((ours + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  printf '%s %s %s\n' "$(awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat)" "$ours" "$(date +%s.%N)"
+}
+# other_cores MARK_BEFORE MARK_AFTER: other processes' CPU use in cores, on average.
+other_cores() {
+  awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(a, x, " "); split(b, y, " ");
+    other = ((y[1] - x[1]) - (y[2] - x[2])) / hz; if (other < 0) other = 0;
+    printf "%.2f", other / (y[3] - x[3]) }'
+}
+# measured NAME COMMAND...: runs COMMAND and writes the other processes' CPU use meanwhile
+# to $R/NAME.other.
+measured() {
+  local name=$1 mark
+  shift
+  mark=$(cpu_mark)
+  "$@"
+  other_cores "$mark" "$(cpu_mark)" >"$R/$name.other"
+}
+
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # wait_ready URL PID LOGFILE: poll until URL answers 200, fail when the process died.
@@ -86,7 +116,8 @@ wait_ready() {
 bench_wrk() {
   local name=$1 url=$2 lua=${3:-$HERE/wrk-report.lua}
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONCURRENCY" -d"${WARMUP}s" -s "$lua" "$url" >/dev/null
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONCURRENCY" -d"${DURATION}s" --latency -s "$lua" "$url" >"$R/$name.txt"
+  measured "$name" taskset -c "$LOAD_CPU" wrk -t1 -c"$CONCURRENCY" -d"${DURATION}s" --latency -s "$lua" "$url" \
+    >"$R/$name.txt"
   grep '^JSON ' "$R/$name.txt" | cut -c6- >"$R/$name.json"
   [ -s "$R/$name.json" ] || { cat "$R/$name.txt" >&2; die "wrk printed no result for $name"; }
   log "$name: $(grep 'Requests/sec' "$R/$name.txt")"
@@ -113,9 +144,10 @@ port_free "$PEER_PORT" || die "port $PEER_PORT is in use (set PEER_PORT)"
 port_free "$SESAM_PORT" || die "port $SESAM_PORT is in use (set SESAM_PORT)"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+MARK=$(cpu_mark); sleep 2; BUSY_BEFORE=$(other_cores "$MARK" "$(cpu_mark)")
 LOAD_WARNING=
-if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-  LOAD_WARNING="load average was $LOAD_BEFORE at the start: another process is using the CPUs, the figures may be low"
+if awk -v b="$BUSY_BEFORE" 'BEGIN { exit !(b > 0.1) }'; then
+  LOAD_WARNING="other processes used $BUSY_BEFORE cores just before the run: the machine is not idle"
   log "$LOAD_WARNING"
 fi
 
@@ -134,6 +166,7 @@ PEER_PID=$!
 STARTED+=("$PEER_PID")
 PEER_URL=http://127.0.0.1:$PEER_PORT
 wait_ready "$PEER_URL/.well-known/openid-configuration" "$PEER_PID" "$TMP/peer.log"
+sed -n 's/^oidc-provider WARNING: /==> peer warns: /p' "$TMP/peer.log" >&2
 PEER_DISCOVERY_BYTES=$(curl -fsS "$PEER_URL/.well-known/openid-configuration" | wc -c)
 
 # One token first: it must be an ES256 JWT access token for the configured resource.
@@ -154,7 +187,7 @@ WRK_BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0) WRK_SCOPE
 log "peer code flows for ${DURATION}s (+${WARMUP}s warm-up), concurrency $CONCURRENCY"
 ISSUER=$PEER_URL CLIENT_ID=$CLIENT_ID CLIENT_SECRET=$CLIENT_SECRET REDIRECT_URI=$REDIRECT_URI \
   CONCURRENCY=$CONCURRENCY DURATION=$DURATION WARMUP=$WARMUP \
-  taskset -c "$LOAD_CPU" node "$HERE/flow-driver.mjs" >"$R/peer-flows.json"
+  measured peer-flows taskset -c "$LOAD_CPU" node "$HERE/flow-driver.mjs" >"$R/peer-flows.json"
 log "peer flows: $(node -p "JSON.parse(require('fs').readFileSync('$R/peer-flows.json')).flows_per_second") /s"
 PEER_RSS_KB=$(awk '/^VmRSS/ { print $2 }' "/proc/$PEER_PID/status")
 PEER_HWM_KB=$(awk '/^VmHWM/ { print $2 }' "/proc/$PEER_PID/status")
@@ -176,7 +209,7 @@ SESAM_DISCOVERY_BYTES=$(curl -fsS "$SESAM_URL/.well-known/openid-configuration" 
 
 bench_wrk sesam-discovery "$SESAM_URL/.well-known/openid-configuration"
 log "sesam logins for ${DURATION}s (+${WARMUP}s warm-up), concurrency $CONCURRENCY"
-taskset -c "$LOAD_CPU" "$SESAM_BENCH" run --url "$SESAM_URL" --manifest "$TMP/sesam/manifest.json" \
+measured sesam-logins taskset -c "$LOAD_CPU" "$SESAM_BENCH" run --url "$SESAM_URL" --manifest "$TMP/sesam/manifest.json" \
   --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SESAM_PID" --json \
   >"$R/sesam-logins.json"
 log "sesam logins: $(node -p "JSON.parse(require('fs').readFileSync('$R/sesam-logins.json')).logins_per_second") /s"
@@ -184,7 +217,7 @@ stop_pid "$SESAM_PID"
 
 # --- report -------------------------------------------------------------------------
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-NPROC=$NPROC LOAD_BEFORE=$LOAD_BEFORE LOAD_AFTER=$LOAD_AFTER LOAD_WARNING=$LOAD_WARNING \
+NPROC=$NPROC BUSY_BEFORE=$BUSY_BEFORE LOAD_BEFORE=$LOAD_BEFORE LOAD_AFTER=$LOAD_AFTER LOAD_WARNING=$LOAD_WARNING \
   DURATION=$DURATION WARMUP=$WARMUP CONCURRENCY=$CONCURRENCY SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU \
   PEER_VERSION=$PEER_VERSION NODE_VERSION=$NODE_VERSION PEER_DISCOVERY_BYTES=$PEER_DISCOVERY_BYTES \
   PEER_RSS_KB=$PEER_RSS_KB PEER_HWM_KB=$PEER_HWM_KB SESAM_VERSION=$SESAM_VERSION PEOPLE=$PEOPLE \

@@ -14,9 +14,15 @@ const mib = (kb) => (kb ? Math.round((Number(kb) / 1024) * 10) / 10 : null);
 const meta = {
   machine: {
     cpus: num(env.NPROC),
+    other_processes_cores_before: num(env.BUSY_BEFORE),
     load_before: env.LOAD_BEFORE,
     load_after: env.LOAD_AFTER,
     warning: env.LOAD_WARNING || null,
+    // CPU used by processes other than this run's, in cores on average, per measurement.
+    other_processes_cores: Object.fromEntries(
+      ['peer-discovery', 'peer-token', 'peer-flows', 'sesam-discovery', 'sesam-logins']
+        .map((name) => [name.replace('-', '_'), Number(readFileSync(join(dir, `${name}.other`), 'utf8'))]),
+    ),
   },
   settings: {
     duration: num(env.DURATION),
@@ -108,6 +114,13 @@ const rows = [
   ['   completed / failed', `${peerFlows.completed} / ${peerFlows.errors}`, `${sesamLogins.completed} / ${sesamLogins.failed}`, ''],
   ['   timed steps per login', `${peerFlows.steps.length}`, `${sesamLogins.steps.length}`, ''],
   ['   load generator CPU (cores)', f(peerFlows.driver_cpu_cores, 2), '-', ''],
+  ...(() => {
+    const o = meta.machine.other_processes_cores;
+    return [
+      ['other processes\' CPU (cores): discovery', f(o.peer_discovery, 2), f(o.sesam_discovery, 2), ''],
+      ['   client_credentials / logins', `${f(o.peer_token, 2)} / ${f(o.peer_flows, 2)}`, `- / ${f(o.sesam_logins, 2)}`, ''],
+    ];
+  })(),
   ['server RSS / peak MiB', `${f(meta.peer.rss_mib)} / ${f(meta.peer.peak_rss_mib)}`,
     `${f(sesamLogins.server_rss_mib)} / ${f(sesamLogins.server_peak_rss_mib)}`, ''],
 ];
@@ -130,4 +143,11 @@ if (sesamLogins.errors && Object.keys(sesamLogins.errors).length) console.log(`s
 if (peerFlows.errors) console.log(`peer errors: ${JSON.stringify(peerFlows.error_kinds)}`);
 console.log(`load average before: ${meta.machine.load_before}  after: ${meta.machine.load_after}`);
 if (meta.machine.warning) console.log(`WARNING: ${meta.machine.warning}`);
+const disturbed = Object.entries(meta.machine.other_processes_cores).filter(([, v]) => v > 0.1);
+if (disturbed.length) {
+  console.log(`WARNING: other processes used more than 0.1 of the ${meta.machine.cpus} cores during `
+    + `${disturbed.map(([k, v]) => `${k} (${v})`).join(', ')}: those figures are disturbed`);
+} else {
+  console.log('other processes used at most 0.1 core during every measurement: undisturbed');
+}
 console.log(`JSON: ${out}`);

@@ -249,7 +249,11 @@ fn sampler_result(r: Option<((u64, u64), bool)>, last: &mut Option<f64>, peak: &
 /// after everyone else has had a turn.
 pub fn spread(n: u64, people: u64) -> u64 {
     const STRIDE: u64 = 7_919; // prime
-    let stride = if people.is_multiple_of(STRIDE) { 1 } else { STRIDE };
+    let stride = if people.is_multiple_of(STRIDE) {
+        1
+    } else {
+        STRIDE
+    };
     (n % people).wrapping_mul(stride) % people
 }
 

@@ -109,8 +109,12 @@ fn start(
         sesam.outbox_wake.clone(),
     )
     .with_lease_seconds(config.outbox_lease_seconds);
+    let mut sweeper_stop = stop_rx.clone();
     tokio::spawn(dispatcher.run(async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
+    }));
+    tokio::spawn(sweep_expired(sesam.clone(), async move {
+        let _ = sweeper_stop.wait_for(|stop| *stop).await;
     }));
     let state = AppState {
         sesam: sesam.clone(),
@@ -119,6 +123,32 @@ fn start(
         demo: None,
     };
     Ok((state, stop_tx))
+}
+
+/// How often expired flow state is removed.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Removes expired PAR objects, login flows, sessions, nonces and request counts now and
+/// then (every node does; the deletes are idempotent), until `stop` completes.
+async fn sweep_expired(sesam: Sesam, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = every.tick() => {}
+        }
+        let now = sesam.clock.now();
+        let counts_before = now.plus_seconds(-2 * sesam_domain::auth_request::START_WINDOW_SECONDS);
+        match sesam.store.sweep_expired(now, counts_before).await {
+            Ok(n) if n > 0 => tracing::debug!(removed = n, "expired flow state removed"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot remove expired flow state; trying again later")
+            }
+        }
+    }
 }
 
 /// Serves plain HTTP on an already bound listener (tests bind port 0 and read it back).

@@ -42,6 +42,7 @@ pub trait Store:
     + AuditStore
     + MetaStore
     + BulkStore
+    + SweepStore
     + Send
     + Sync
 {
@@ -226,6 +227,21 @@ pub trait AuditStore: Send + Sync {
     async fn audit_head(&self) -> Result<ChainHead, StoreError>;
 }
 
+/// Removes what has expired: PAR objects, login flows, browser sessions, app nonces,
+/// client-assertion ids, chip ceremonies, request counts of past windows. Reads check
+/// expiry themselves, so sweeping is housekeeping, done now and then by one background
+/// task instead of a `DELETE` in every request's transaction.
+#[async_trait]
+pub trait SweepStore: Send + Sync {
+    /// Deletes rows that expired before `now` and request counts of windows that started
+    /// before `counts_before`; returns how many rows went.
+    async fn sweep_expired(
+        &self,
+        now: Timestamp,
+        counts_before: Timestamp,
+    ) -> Result<u64, StoreError>;
+}
+
 #[async_trait]
 pub trait MetaStore: Send + Sync {
     /// Stores `value` under `key` unless a value is there already; returns the stored value.
@@ -328,7 +344,6 @@ pub trait DeviceStore: Send + Sync {
         device_id: Uuid,
         nonce: &str,
         expires_at: Timestamp,
-        now: Timestamp,
     ) -> Result<bool, StoreError>;
 }
 
@@ -690,7 +705,6 @@ pub trait OidcStore: Send + Sync {
         handle_hash: &[u8; 32],
         request: &AuthorizationRequest,
         expires_at: Timestamp,
-        now: Timestamp,
     ) -> Result<(), StoreError>;
 
     /// Takes a pushed request out (single use); `None` if unknown, used or expired.
@@ -782,7 +796,6 @@ pub trait OidcStore: Send + Sync {
         client_id: &str,
         jti: &str,
         expires_at: Timestamp,
-        now: Timestamp,
     ) -> Result<bool, StoreError>;
 }
 

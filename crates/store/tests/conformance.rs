@@ -574,11 +574,11 @@ mod cases {
     pub(super) async fn pushed_requests_are_single_use_and_expire(store: Arc<dyn Store>) {
         let r = authorization_request("sp_1");
         store
-            .push_request(&[1; 32], &r, T0.plus_seconds(90), T0)
+            .push_request(&[1; 32], &r, T0.plus_seconds(90))
             .await
             .unwrap();
         store
-            .push_request(&[2; 32], &r, T0.plus_seconds(90), T0)
+            .push_request(&[2; 32], &r, T0.plus_seconds(90))
             .await
             .unwrap();
         assert_eq!(
@@ -829,26 +829,33 @@ mod cases {
     pub(super) async fn client_assertion_ids_are_single_use(store: Arc<dyn Store>) {
         assert!(
             store
-                .register_assertion_id("sp_1", "j1", T0.plus_seconds(60), T0)
+                .register_assertion_id("sp_1", "j1", T0.plus_seconds(60))
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .register_assertion_id("sp_1", "j1", T0.plus_seconds(60), T0)
+                .register_assertion_id("sp_1", "j1", T0.plus_seconds(60))
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .register_assertion_id("sp_2", "j1", T0.plus_seconds(60), T0)
+                .register_assertion_id("sp_2", "j1", T0.plus_seconds(60))
                 .await
                 .unwrap()
         );
-        // Forgotten once expired (the assertion itself is refused by then).
+        // Forgotten once expired and swept (the assertion itself is refused by then).
+        assert!(
+            !store
+                .register_assertion_id("sp_1", "j1", T0.plus_seconds(120))
+                .await
+                .unwrap()
+        );
+        assert!(store.sweep_expired(T0.plus_seconds(61), T0).await.unwrap() >= 2);
         assert!(
             store
-                .register_assertion_id("sp_1", "j1", T0.plus_seconds(120), T0.plus_seconds(61))
+                .register_assertion_id("sp_1", "j1", T0.plus_seconds(120))
                 .await
                 .unwrap()
         );

@@ -711,7 +711,6 @@ impl FromRequest<AppState> for SignedRequest {
                 device_id,
                 &nonce,
                 now.plus_seconds(2 * MAX_CLOCK_SKEW_MS / 1000),
-                now,
             )
             .await
             .map_err(crate::error::AppError::from)?;

@@ -216,7 +216,6 @@ impl Sesam {
                 &self.keys.flow_token_hash("par", &[handle.as_bytes()]),
                 &request,
                 now.plus_seconds(PAR_SECONDS),
-                now,
             )
             .await?;
         Ok((format!("{REQUEST_URI_PREFIX}{handle}"), PAR_SECONDS))
@@ -260,7 +259,6 @@ impl Sesam {
                     &sp.client_id,
                     &verified.jti,
                     sesam_domain::Timestamp::from_millis(verified.exp.saturating_mul(1000)),
-                    now,
                 )
                 .await?;
             if !fresh {

@@ -7,3 +7,8 @@ CREATE TABLE request_counts (
     PRIMARY KEY (key, window_start)
 );
 CREATE INDEX request_counts_window ON request_counts (window_start);
+
+-- The sweeper deletes expired nonces and assertion ids by time.
+CREATE INDEX app_nonces_expiry ON app_nonces (expires_at);
+CREATE INDEX client_assertion_jtis_expiry ON client_assertion_jtis (expires_at);
+CREATE INDEX webauthn_ceremonies_expiry ON webauthn_ceremonies (expires_at);

@@ -108,13 +108,6 @@ impl AuthRequestStore for SqlStore {
         if from_source > limits.max_per_source {
             return Ok(StartOutcome::TooMany);
         }
-        if from_source == 1 {
-            // This source's first request of a window: the windows before the last go.
-            sqlx::query("DELETE FROM request_counts WHERE window_start < $1")
-                .bind(window - window_ms)
-                .execute(&mut *tx)
-                .await?;
-        }
         if let Some(browser) = &r.browser_hash {
             let reported: i64 = sqlx::query(
                 "SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND browser_hash = $2 AND not_me AND created_at >= $3",

@@ -45,14 +45,8 @@ impl DeviceStore for SqlStore {
         device_id: Uuid,
         nonce: &str,
         expires_at: Timestamp,
-        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("DELETE FROM app_nonces WHERE device_id = $1 AND expires_at < $2")
-            .bind(device_id)
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
         let inserted = sqlx::query(
             "INSERT INTO app_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )

@@ -27,5 +27,6 @@ mod rows;
 mod service_providers;
 mod signing_keys;
 mod store;
+mod sweep;
 
 pub use store::SqlStore;

@@ -78,13 +78,8 @@ impl OidcStore for SqlStore {
         handle_hash: &[u8; 32],
         request: &AuthorizationRequest,
         expires_at: Timestamp,
-        now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("DELETE FROM par_requests WHERE expires_at <= $1")
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
         sqlx::query("INSERT INTO par_requests (handle_hash, client_id, request, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(&handle_hash[..])
             .bind(&request.client_id)
@@ -118,10 +113,6 @@ impl OidcStore for SqlStore {
 
     async fn create_login_flow(&self, f: &LoginFlow) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("DELETE FROM login_flows WHERE expires_at <= $1")
-            .bind(f.created_at.millis())
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO login_flows (id, browser_hash, request, step, user_id_input, identity_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -219,10 +210,6 @@ impl OidcStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         if let Some(s) = session {
-            sqlx::query("DELETE FROM browser_sessions WHERE expires_at <= $1")
-                .bind(g.created_at.millis())
-                .execute(&mut *tx)
-                .await?;
             sqlx::query(
                 "INSERT INTO browser_sessions (id_hash, identity_id, authentication, expires_at) VALUES ($1, $2, $3, $4)",
             )
@@ -416,13 +403,8 @@ impl OidcStore for SqlStore {
         client_id: &str,
         jti: &str,
         expires_at: Timestamp,
-        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("DELETE FROM client_assertion_jtis WHERE expires_at <= $1")
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
         let done = sqlx::query(
             "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )

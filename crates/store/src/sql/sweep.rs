@@ -1,0 +1,46 @@
+//! Housekeeping: the expired rows of every short-lived table, in one transaction.
+
+use async_trait::async_trait;
+use sesam_domain::Timestamp;
+
+use super::dialect;
+use super::store::SqlStore;
+use crate::{StoreError, SweepStore};
+
+/// Tables whose rows carry `expires_at` and are useless after it.
+const EXPIRING: [&str; 6] = [
+    "par_requests",
+    "login_flows",
+    "browser_sessions",
+    "app_nonces",
+    "client_assertion_jtis",
+    "webauthn_ceremonies",
+];
+
+#[async_trait]
+impl SweepStore for SqlStore {
+    async fn sweep_expired(
+        &self,
+        now: Timestamp,
+        counts_before: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let mut removed = 0;
+        for table in EXPIRING {
+            removed += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE expires_at <= $1"
+            )))
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        removed += sqlx::query("DELETE FROM request_counts WHERE window_start < $1")
+            .bind(counts_before.millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
+    }
+}
