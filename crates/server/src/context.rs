@@ -29,6 +29,8 @@ pub struct Sesam {
     /// The opened active token-signing key, kept until another key becomes active.
     pub signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
     pub request_limits: crate::config::RequestLimits,
+    /// Short-lived copies of SP records and signing keys (`services/read_cache.rs`).
+    pub read_cache: Arc<crate::services::read_cache::ReadCache>,
 }
 
 impl Sesam {
@@ -94,6 +96,7 @@ impl Sesam {
             secure_cookies: false,
             signer_cache: Arc::default(),
             request_limits: crate::config::RequestLimits::default(),
+            read_cache: Arc::default(),
         }
     }
 }

@@ -77,7 +77,7 @@ impl Sesam {
         if client_id.len() > 64 {
             return Ok(None);
         }
-        Ok(self.store.service_provider(client_id).await?)
+        Ok(self.registered_sp(client_id).await?)
     }
 
     /// The authorization endpoint. `browser` is the browser's cookie value (the caller

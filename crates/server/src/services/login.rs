@@ -156,8 +156,7 @@ impl Sesam {
     }
 
     async fn sp_name(&self, client_id: &str) -> Result<String, LoginError> {
-        self.store
-            .service_provider(client_id)
+        self.registered_sp(client_id)
             .await?
             .map(|sp| sp.display_name)
             .ok_or(LoginError::Gone)
@@ -590,8 +589,7 @@ impl Sesam {
         if identity.notify_every_use {
             // Only people who opted in need the SP's name (it is not on the hot path).
             let sp_name = self
-                .store
-                .service_provider(&request.client_id)
+                .registered_sp(&request.client_id)
                 .await?
                 .map(|sp| sp.display_name)
                 .unwrap_or_else(|| request.client_id.clone());

@@ -49,6 +49,7 @@ impl Sesam {
         self.store
             .replace_signing_keys(&keys, self.clock.now(), &audit)
             .await?;
+        self.forget_signing_keys();
         Ok(())
     }
 
@@ -66,21 +67,31 @@ impl Sesam {
             "keys": keys.iter().map(|k| json!({ "kid": k.kid, "state": k.state.as_str() })).collect::<Vec<_>>(),
         }));
         self.store.replace_signing_keys(&keys, now, &audit).await?;
+        self.forget_signing_keys();
         Ok(keys)
     }
 
-    /// The published JWKS.
+    /// The published JWKS, as stored now (what `/jwks.json` serves: a rotation by another
+    /// process is published at once).
     pub async fn jwks(&self) -> Result<Value, AppError> {
+        Ok(self.jwks_of(&self.store.signing_keys().await?))
+    }
+
+    /// The published JWKS from the read cache, for verifying this server's own tokens on
+    /// the hot path (a key is published a day before it signs, so a cache a few seconds
+    /// old always has the signing key).
+    pub(crate) async fn cached_jwks(&self) -> Result<Value, AppError> {
+        Ok(self.jwks_of(&self.current_signing_keys().await?))
+    }
+
+    fn jwks_of(&self, keys: &[SigningKey]) -> Value {
         let now = self.clock.now();
-        let keys: Vec<Value> = self
-            .store
-            .signing_keys()
-            .await?
+        let keys: Vec<Value> = keys
             .iter()
             .filter(|k| k.published(now))
             .map(SigningKey::jwk)
             .collect();
-        Ok(json!({ "keys": keys }))
+        json!({ "keys": keys })
     }
 }
 

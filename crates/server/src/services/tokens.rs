@@ -40,15 +40,14 @@ fn seconds(t: Timestamp) -> i64 {
 }
 
 impl Sesam {
-    /// The key that signs now, opened from its sealed record.
-    /// The key that signs now. The signing keys are read on every call (one small read: a
-    /// rotation by another process takes effect at once), but the active key is opened
-    /// from its sealed record only when it changed.
+    /// The key that signs now. The signing keys come from the read cache (a rotation by
+    /// another process takes effect within seconds, by this one at once); the active key
+    /// is opened from its sealed record only when it changed.
     async fn active_signer(&self) -> Result<std::sync::Arc<TokenSigner>, AppError> {
-        let mut keys = self.store.signing_keys().await?;
+        let mut keys = self.current_signing_keys().await?;
         if keys.is_empty() {
             self.ensure_signing_keys().await?;
-            keys = self.store.signing_keys().await?;
+            keys = self.current_signing_keys().await?;
         }
         let active = keys
             .iter()
@@ -345,7 +344,7 @@ impl Sesam {
                     "an access token is required (Authorization: Bearer ...)".into(),
                 )
             })?;
-        let jwks = self.jwks().await?;
+        let jwks = self.cached_jwks().await?;
         let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
         let claims = access_token::verify(
             token,
@@ -390,8 +389,7 @@ impl Sesam {
         }
         if scopes.contains(&"national_id") {
             let allowed = self
-                .store
-                .service_provider(&claims.client_id)
+                .registered_sp(&claims.client_id)
                 .await?
                 .is_some_and(|sp| sp.allow_national_id);
             if allowed {
@@ -448,13 +446,9 @@ impl Sesam {
                         "post_logout_redirect_uri needs id_token_hint or client_id",
                     )
                 })?;
-                let sp = self
-                    .store
-                    .service_provider(client_id)
-                    .await?
-                    .ok_or_else(|| {
-                        OAuthError::invalid_request("client_id is not a registered client")
-                    })?;
+                let sp = self.registered_sp(client_id).await?.ok_or_else(|| {
+                    OAuthError::invalid_request("client_id is not a registered client")
+                })?;
                 if !sp.redirect_uris.iter().any(|r| r == uri) {
                     return Err(OAuthError::invalid_request(
                         "post_logout_redirect_uri is not one of the client's registered redirect URIs",
@@ -492,7 +486,7 @@ impl Sesam {
     /// The audience of an ID token this server signed (expired ones too: logout comes
     /// after the 5 minutes an ID token lives).
     async fn client_of_id_token(&self, token: &str) -> Result<String, AppError> {
-        let jwks = self.jwks().await?;
+        let jwks = self.cached_jwks().await?;
         let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
         let header = id_token::kid_of(token)?;
         let jwk = keys

@@ -1,0 +1,74 @@
+//! Short-lived copies of what every login step reads and almost never changes: the
+//! registered SPs (read about ten times per login) and the signing keys (three times).
+//! A change made by another process (`sesam admin`, another node) is seen within the
+//! TTL; a change made through this process is seen at once. Unknown client ids are not
+//! remembered, so a newly registered SP works immediately everywhere.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sesam_domain::signing_keys::SigningKey;
+use sesam_store::{ServiceProviderRecord, StoreError};
+
+use crate::context::Sesam;
+
+/// How long an SP record is used before it is read again.
+const SP_TTL: Duration = Duration::from_secs(10);
+/// How long the signing-key list is used before it is read again. A rotation publishes
+/// the next key a day ahead and keeps the old one published, so a node that signs with
+/// the old key for a few more seconds issues tokens that still verify.
+const KEYS_TTL: Duration = Duration::from_secs(5);
+/// More SPs than this and the cache starts over (a national service has hundreds).
+const MAX_SPS: usize = 10_000;
+
+#[derive(Default)]
+pub struct ReadCache {
+    sps: Mutex<HashMap<String, (Instant, ServiceProviderRecord)>>,
+    keys: Mutex<Option<(Instant, Vec<SigningKey>)>>,
+}
+
+impl Sesam {
+    /// The registered SP, from the cache when it was read less than [`SP_TTL`] ago.
+    pub(crate) async fn registered_sp(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ServiceProviderRecord>, StoreError> {
+        if let Ok(sps) = self.read_cache.sps.lock()
+            && let Some((at, sp)) = sps.get(client_id)
+            && at.elapsed() < SP_TTL
+        {
+            return Ok(Some(sp.clone()));
+        }
+        let sp = self.store.service_provider(client_id).await?;
+        if let (Some(sp), Ok(mut sps)) = (&sp, self.read_cache.sps.lock()) {
+            if sps.len() >= MAX_SPS {
+                sps.clear();
+            }
+            sps.insert(client_id.to_owned(), (Instant::now(), sp.clone()));
+        }
+        Ok(sp)
+    }
+
+    /// The signing keys, from the cache when they were read less than [`KEYS_TTL`] ago.
+    pub(crate) async fn current_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+        if let Ok(keys) = self.read_cache.keys.lock()
+            && let Some((at, keys)) = keys.as_ref()
+            && at.elapsed() < KEYS_TTL
+        {
+            return Ok(keys.clone());
+        }
+        let keys = self.store.signing_keys().await?;
+        if let Ok(mut cached) = self.read_cache.keys.lock() {
+            *cached = Some((Instant::now(), keys.clone()));
+        }
+        Ok(keys)
+    }
+
+    /// After this process changed the keys: the next read goes to the store.
+    pub(crate) fn forget_signing_keys(&self) {
+        if let Ok(mut cached) = self.read_cache.keys.lock() {
+            *cached = None;
+        }
+    }
+}
