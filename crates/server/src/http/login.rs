@@ -648,6 +648,8 @@ async fn app_wait(
         .app_login_status(flow, &c.browser, request)
         .await
     {
+        // Approved: straight on to the SP, without reading the flow for a page.
+        Ok(AppLoginStatus::Done(d)) => return done(&state, d),
         Ok(s) => s,
         Err(e) => return after_step(&state, &headers, flow, None, Err(e)).await,
     };

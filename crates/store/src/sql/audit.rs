@@ -41,11 +41,7 @@ pub(super) async fn append(
     .bind(&e.hash[..])
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(e.seq)
-        .bind(&e.hash[..])
-        .execute(&mut **tx)
-        .await?;
+    // The `audit_head_follows` trigger moves the head to this entry.
     Ok(e)
 }
 

@@ -399,12 +399,6 @@ async fn append_audit_many(
         });
         q.build().execute(&mut **tx).await?;
     }
-    if !rest.is_empty() {
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(head.seq)
-            .bind(&head.hash[..])
-            .execute(&mut **tx)
-            .await?;
-    }
+    // The `audit_head_follows` trigger has moved the head to the last entry.
     Ok(())
 }
