@@ -206,6 +206,19 @@ fn query_param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Sends an SP-side request and reads its JSON answer, which must come with `status`.
+async fn json_step(
+    step: &'static str,
+    req: reqwest::RequestBuilder,
+    status: u16,
+) -> Result<serde_json::Value, FlowError> {
+    let r = req.send().await.map_err(|e| network(step, &e))?;
+    if r.status().as_u16() != status {
+        return Err(FlowError::at(step, format!("HTTP {}", r.status().as_u16())));
+    }
+    r.json().await.map_err(|e| network(step, &e))
+}
+
 /// Times one step into `samples`.
 macro_rules! step {
     ($samples:expr, $index:expr, $body:expr) => {{
@@ -234,7 +247,7 @@ pub async fn login(
 
     // The SP pushes the request (PAR) and sends the browser to /authorize.
     let request_uri = step!(samples, 0, {
-        let r = target
+        let req = target
             .http
             .post(&target.par_endpoint)
             .basic_auth(&m.client_id, Some(&m.client_secret))
@@ -247,17 +260,8 @@ pub async fn login(
                 ("nonce", nonce.as_str()),
                 ("code_challenge", challenge.as_str()),
                 ("code_challenge_method", "S256"),
-            ])
-            .send()
-            .await
-            .map_err(|e| network("par", &e))?;
-        if r.status().as_u16() != 201 {
-            return Err(FlowError::at(
-                "par",
-                format!("HTTP {}", r.status().as_u16()),
-            ));
-        }
-        let v: serde_json::Value = r.json().await.map_err(|e| network("par", &e))?;
+            ]);
+        let v = json_step("par", req, 201).await?;
         v["request_uri"]
             .as_str()
             .map(str::to_owned)
@@ -342,7 +346,7 @@ pub async fn login(
     let code = query_param(&callback, "code")
         .ok_or_else(|| FlowError::at("callback", "no code in the redirect"))?;
     let access_token = step!(samples, 10, {
-        let r = target
+        let req = target
             .http
             .post(&target.token_endpoint)
             .basic_auth(&m.client_id, Some(&m.client_secret))
@@ -351,17 +355,8 @@ pub async fn login(
                 ("code", code.as_str()),
                 ("redirect_uri", m.redirect_uri.as_str()),
                 ("code_verifier", verifier.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| network("token", &e))?;
-        if r.status().as_u16() != 200 {
-            return Err(FlowError::at(
-                "token",
-                format!("HTTP {}", r.status().as_u16()),
-            ));
-        }
-        let v: serde_json::Value = r.json().await.map_err(|e| network("token", &e))?;
+            ]);
+        let v = json_step("token", req, 200).await?;
         if v["id_token"].as_str().is_none() {
             return Err(FlowError::at("token", "no ID token"));
         }
@@ -371,20 +366,11 @@ pub async fn login(
             .ok_or_else(|| FlowError::at("token", "no access token"))?
     });
     step!(samples, 11, {
-        let r = target
+        let req = target
             .http
             .get(&target.userinfo_endpoint)
-            .bearer_auth(&access_token)
-            .send()
-            .await
-            .map_err(|e| network("userinfo", &e))?;
-        if r.status().as_u16() != 200 {
-            return Err(FlowError::at(
-                "userinfo",
-                format!("HTTP {}", r.status().as_u16()),
-            ));
-        }
-        let v: serde_json::Value = r.json().await.map_err(|e| network("userinfo", &e))?;
+            .bearer_auth(&access_token);
+        let v = json_step("userinfo", req, 200).await?;
         if v["sub"].as_str().is_none() {
             return Err(FlowError::at("userinfo", "no sub"));
         }

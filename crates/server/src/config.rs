@@ -139,6 +139,22 @@ pub struct RequestLimits {
     pub per_source: i64,
 }
 
+impl RequestLimits {
+    /// What a new login or approval request is checked against at `now`.
+    pub fn start_limits(&self, now: sesam_domain::Timestamp) -> sesam_store::StartLimits {
+        use sesam_domain::auth_request::{
+            MAX_PENDING_PER_IDENTITY, NOT_ME_BLOCK_SECONDS, START_WINDOW_SECONDS,
+        };
+        sesam_store::StartLimits {
+            max_pending: MAX_PENDING_PER_IDENTITY,
+            max_started: self.per_person,
+            max_per_source: self.per_source,
+            window_seconds: START_WINDOW_SECONDS,
+            reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
+        }
+    }
+}
+
 impl Default for RequestLimits {
     fn default() -> Self {
         Self {

@@ -5,13 +5,12 @@
 use serde_json::json;
 use sesam_domain::app_protocol::{MAX_CLOCK_SKEW_MS, unb64};
 use sesam_domain::auth_request::{
-    self, ApprovalError, AuthRequest, AuthRequestState, BindingCode, Decision,
-    MAX_PENDING_PER_IDENTITY, NOT_ME_BLOCK_SECONDS, REQUEST_SECONDS, START_WINDOW_SECONDS,
+    self, ApprovalError, AuthRequest, AuthRequestState, BindingCode, Decision, REQUEST_SECONDS,
 };
 use sesam_domain::authorization::{Locale, LoginMethod};
 use sesam_domain::notification::Event;
 use sesam_domain::{AuditDraft, DomainError, IdentityState};
-use sesam_store::{AuthAnswer, Effects, StartLimits, StartOutcome, StoreError};
+use sesam_store::{AuthAnswer, Effects, StartOutcome, StoreError};
 use uuid::Uuid;
 
 use super::login::{LoginDone, LoginError, Refusal};
@@ -90,13 +89,7 @@ impl Sesam {
             details: flow.request.details.clone(),
             ciba: None,
         };
-        let limits = StartLimits {
-            max_pending: MAX_PENDING_PER_IDENTITY,
-            max_started: self.request_limits.per_person,
-            max_per_source: self.request_limits.per_source,
-            window_seconds: START_WINDOW_SECONDS,
-            reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
-        };
+        let limits = self.request_limits.start_limits(now);
         let audit = AuditDraft::new("browser", "approval.requested")
             .subject(subject.clone())
             .details(json!({ "request": request.id, "client_id": request.client_id, "action": request.action.as_str() }));

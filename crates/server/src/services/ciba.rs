@@ -5,8 +5,7 @@
 
 use serde_json::json;
 use sesam_domain::auth_request::{
-    AuthRequest, AuthRequestState, CIBA_INTERVAL_SECONDS, CibaState, MAX_PENDING_PER_IDENTITY,
-    NOT_ME_BLOCK_SECONDS, REQUEST_SECONDS, START_WINDOW_SECONDS,
+    AuthRequest, AuthRequestState, CIBA_INTERVAL_SECONDS, CibaState, REQUEST_SECONDS,
 };
 use sesam_domain::authorization::{
     Action, Authentication, AuthorizationGrant, AuthorizationRequest, CODE_SECONDS, Locale,
@@ -18,7 +17,7 @@ use sesam_domain::transaction_text::TransactionText;
 use sesam_domain::{AuditDraft, IdentityState, UserId};
 use sesam_oidc::token::GRANT_CIBA;
 use sesam_oidc::{OAuthError, Params};
-use sesam_store::{Effects, ServiceProviderRecord, StartLimits, StartOutcome};
+use sesam_store::{Effects, ServiceProviderRecord, StartOutcome};
 use uuid::Uuid;
 
 use super::authorization::bearer_value;
@@ -148,13 +147,7 @@ impl Sesam {
                 redeemed_at: None,
             }),
         };
-        let limits = StartLimits {
-            max_pending: MAX_PENDING_PER_IDENTITY,
-            max_started: self.request_limits.per_person,
-            max_per_source: self.request_limits.per_source,
-            window_seconds: START_WINDOW_SECONDS,
-            reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
-        };
+        let limits = self.request_limits.start_limits(now);
         let audit = AuditDraft::new(format!("client:{}", sp.client_id), "approval.requested")
             .subject(subject.clone())
             .details(
