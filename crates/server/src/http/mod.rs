@@ -85,7 +85,11 @@ fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
         AppError::Invalid(DomainError::CodeDisplay(c)) => {
             use sesam_domain::code_display::CodeDisplayError as C;
             let status = match c {
-                C::Locked { .. } | C::Blocked => StatusCode::FORBIDDEN,
+                C::Locked { .. }
+                | C::Blocked
+                | C::PasswordLocked { .. }
+                | C::PasswordBlocked
+                | C::PasswordBusy => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, c.code())

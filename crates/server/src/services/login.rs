@@ -11,15 +11,14 @@ use sesam_domain::authorization::{
     Authentication, AuthorizationGrant, AuthorizationRequest, BrowserSession, CODE_SECONDS,
     FlowStep, LoginFlow, LoginMethod, SESSION_SECONDS,
 };
-use sesam_domain::lockout::Failure;
 use sesam_domain::notification::Event;
-use sesam_domain::password::Password;
 use sesam_domain::{AuditDraft, DomainError, Identity, IdentityState, Level, UserId};
 use sesam_oidc::OAuthError;
 use sesam_store::{Effects, StoreError};
 use uuid::Uuid;
 
 use super::authorization::bearer_value;
+use super::passwords::PasswordCheck;
 use crate::context::Sesam;
 use crate::error::AppError;
 
@@ -36,9 +35,6 @@ fn counted(method: LoginMethod, result: &Result<(), LoginError>) {
     };
     metrics::counter!("sesam_login_factor_checks_total", "method" => method.as_str(), "outcome" => outcome).increment(1);
 }
-
-/// The longest password input looked at (the rules allow 64 characters).
-const MAX_PASSWORD_INPUT: usize = 256;
 
 /// Why a step was refused, as the person is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,16 +277,27 @@ impl Sesam {
         code: &str,
         password: &str,
     ) -> Result<(), LoginError> {
-        let password_ok = self.password_factor(flow.identity_id, password).await?;
-        let code_ok = match flow.identity_id {
-            Some(id) => match self.check_code_display(id, code).await {
+        // The password first; the code is counted only after a right password, so wrong
+        // passwords (anyone who knows the user ID can type them) never touch the code
+        // display's lockout. A wrong password is informed when the code was right.
+        let id = flow.identity_id;
+        let password = self
+            .check_password(id, password, || async {
+                match id {
+                    Some(id) => self.code_display_code_right(id, code).await,
+                    None => Ok(false),
+                }
+            })
+            .await?;
+        let code_ok = match (password, id) {
+            (PasswordCheck::Right, Some(id)) => match self.check_code_display(id, code).await {
                 Ok(()) => true,
                 Err(AppError::Invalid(DomainError::CodeDisplay(_))) => false,
                 Err(e) => return Err(e.into()),
             },
-            None => false,
+            _ => false,
         };
-        if !(password_ok && code_ok) {
+        if !code_ok {
             return Err(LoginError::Refused(Refusal::NotAccepted));
         }
         Ok(())
@@ -382,7 +389,8 @@ impl Sesam {
         credential: Option<&Value>,
         password: &str,
     ) -> Result<(), LoginError> {
-        let password_ok = self.password_factor(flow.identity_id, password).await?;
+        // The chip has no lockout of its own (nothing to guess); its answer decides whether
+        // a wrong password was informed.
         let key_ok = match (flow.identity_id, ceremony_id, credential) {
             (Some(id), Some(ceremony), Some(answer)) => {
                 match self.finish_chip_authentication(ceremony, answer).await {
@@ -396,90 +404,13 @@ impl Sesam {
             }
             _ => false,
         };
-        if !(password_ok && key_ok) {
+        let password = self
+            .check_password(flow.identity_id, password, || async { Ok(key_ok) })
+            .await?;
+        if !(password == PasswordCheck::Right && key_ok) {
             return Err(LoginError::Refused(Refusal::NotAccepted));
         }
         Ok(())
-    }
-
-    /// The password factor with its lockout; always one Argon2 verification.
-    async fn password_factor(
-        &self,
-        identity_id: Option<Uuid>,
-        password: &str,
-    ) -> Result<bool, LoginError> {
-        let pw = Password::for_login(
-            &password
-                .chars()
-                .take(MAX_PASSWORD_INPUT)
-                .collect::<String>(),
-        );
-        let unit = match identity_id {
-            Some(id) => self.store.lock_password(id).await?,
-            None => None,
-        };
-        let Some(unit) = unit else {
-            return Ok(self
-                .passwords
-                .verify_nothing(pw, self.random.clone())
-                .await?);
-        };
-        let id = identity_id.unwrap_or_default();
-        let now = self.clock.now();
-        let mut guard = *unit.guard();
-        let phc = unit.phc().to_owned();
-        if guard.reserve(now).is_err() {
-            drop(unit);
-            return Ok(self
-                .passwords
-                .verify_nothing(pw, self.random.clone())
-                .await?);
-        }
-        unit.save(&guard, now, Effects::default()).await?;
-        let ok = self.passwords.verify(pw, phc).await?;
-        let unit = self
-            .store
-            .lock_password(id)
-            .await?
-            .ok_or(StoreError::NotFound("password"))?;
-        let mut guard = *unit.guard();
-        let now = self.clock.now();
-        let mut effects = Effects::default();
-        if ok {
-            guard.succeed();
-        } else {
-            let failure = guard.fail(now);
-            effects.audit.push(
-                AuditDraft::new(format!("person:{id}"), "authenticator.password_wrong")
-                    .subject(id.to_string())
-                    .details(json!({ "failures": guard.lockout.failures })),
-            );
-            if !matches!(failure, Failure::Wrong { .. }) {
-                let blocked = matches!(failure, Failure::Blocked);
-                effects.audit.push(
-                    AuditDraft::new("system", "authenticator.password_locked")
-                        .subject(id.to_string())
-                        .details(json!({ "until_reactivated": blocked })),
-                );
-                if let Some(identity) = self.store.identity(id).await? {
-                    effects.messages = self
-                        .messages(
-                            &Event::PasswordLocked {
-                                at: now,
-                                until_reactivated: blocked,
-                            },
-                            &identity,
-                        )
-                        .await?;
-                }
-            }
-        }
-        let notify = !effects.messages.is_empty();
-        unit.save(&guard, now, effects).await?;
-        if notify {
-            self.wake_outbox();
-        }
-        Ok(ok)
     }
 
     /// The person proved who they are with `method`: check the identity and the level,
