@@ -130,8 +130,14 @@ mod tests {
     #[test]
     fn three_wrong_lock_for_fifteen_minutes() {
         let mut l = Lockout::default();
-        assert_eq!(l.fail(T, Attempt::Informed), Failure::Wrong { remaining: 2 });
-        assert_eq!(l.fail(T, Attempt::Informed), Failure::Wrong { remaining: 1 });
+        assert_eq!(
+            l.fail(T, Attempt::Informed),
+            Failure::Wrong { remaining: 2 }
+        );
+        assert_eq!(
+            l.fail(T, Attempt::Informed),
+            Failure::Wrong { remaining: 1 }
+        );
         let until = T.plus_seconds(900);
         assert_eq!(l.fail(T, Attempt::Informed), Failure::LockedUntil(until));
         assert_eq!(l.check(T.plus_seconds(899)), Err(Locked::Until(until)));
@@ -144,7 +150,10 @@ mod tests {
         l.fail(T, Attempt::Informed);
         l.fail(T, Attempt::Informed);
         l.succeed();
-        assert_eq!(l.fail(T, Attempt::Informed), Failure::Wrong { remaining: 2 });
+        assert_eq!(
+            l.fail(T, Attempt::Informed),
+            Failure::Wrong { remaining: 2 }
+        );
     }
 
     #[test]
@@ -154,7 +163,10 @@ mod tests {
         for _ in 0..2 {
             l.fail(t, Attempt::Informed);
             l.fail(t, Attempt::Informed);
-            assert!(matches!(l.fail(t, Attempt::Informed), Failure::LockedUntil(_)));
+            assert!(matches!(
+                l.fail(t, Attempt::Informed),
+                Failure::LockedUntil(_)
+            ));
             t = t.plus_seconds(901);
         }
         l.fail(t, Attempt::Informed);
@@ -170,7 +182,10 @@ mod tests {
         for _ in 0..5 {
             l.fail(t, Attempt::Informed);
             l.fail(t, Attempt::Informed);
-            assert!(matches!(l.fail(t, Attempt::Informed), Failure::LockedUntil(_)));
+            assert!(matches!(
+                l.fail(t, Attempt::Informed),
+                Failure::LockedUntil(_)
+            ));
             t = t.plus_seconds(13 * 3600);
         }
         assert!(!l.blocked);
@@ -205,7 +220,10 @@ mod tests {
         // Interleaved uninformed runs neither count nor reset the escalation.
         l.fail(t, Attempt::Uninformed);
         l.fail(t, Attempt::Uninformed);
-        assert!(matches!(l.fail(t, Attempt::Uninformed), Failure::LockedUntil(_)));
+        assert!(matches!(
+            l.fail(t, Attempt::Uninformed),
+            Failure::LockedUntil(_)
+        ));
         t = t.plus_seconds(TEMPORARY_LOCK_SECONDS);
         l.fail(t, Attempt::Informed);
         l.fail(t, Attempt::Informed);

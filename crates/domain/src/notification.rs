@@ -721,8 +721,16 @@ mod tests {
                 until_reactivated: r,
             };
             for e in [&pw, &cd] {
-                assert!(text(e, Language::En).contains(if r { "activation letter" } else { "15 minutes" }));
-                assert!(text(e, Language::Da).contains(if r { "aktiveringsbrev" } else { "15 minutter" }));
+                assert!(text(e, Language::En).contains(if r {
+                    "activation letter"
+                } else {
+                    "15 minutes"
+                }));
+                assert!(text(e, Language::Da).contains(if r {
+                    "aktiveringsbrev"
+                } else {
+                    "15 minutter"
+                }));
             }
             assert!(text(&pw, Language::En).contains("still log in with the app"));
             assert!(text(&pw, Language::Da).contains("stadig logge på med appen"));

@@ -91,7 +91,10 @@ mod tests {
             assert_eq!(g.fail(T, Attempt::Informed), Failure::Wrong { remaining });
         }
         g.reserve(T).unwrap();
-        assert!(matches!(g.fail(T, Attempt::Informed), Failure::LockedUntil(_)));
+        assert!(matches!(
+            g.fail(T, Attempt::Informed),
+            Failure::LockedUntil(_)
+        ));
         assert!(matches!(g.reserve(T), Err(Refusal::Locked(_))));
     }
 

@@ -51,7 +51,12 @@ const LOCK: i64 = 15 * 60;
 fn wrong_code(h: &Harness) -> String {
     let step = (h.clock.now().millis() / 1000 / 30) as u64;
     let near: Vec<String> = (step - 2..=step + 2)
-        .map(|s| TotpVerifier::new(RFC_SEED).code_for_step(s).as_str().to_owned())
+        .map(|s| {
+            TotpVerifier::new(RFC_SEED)
+                .code_for_step(s)
+                .as_str()
+                .to_owned()
+        })
         .collect();
     ["000000", "111111", "222222", "333333", "444444", "555555"]
         .into_iter()
@@ -177,7 +182,13 @@ async fn a_stranger_with_only_the_user_id_cannot_reach_the_lock_that_needs_a_new
     // a fresh browser: under the old rule the third burst locked until re-activated.
     for burst in 0..5 {
         for i in 0..3 {
-            let (r, _) = attempt(&h, &sp, &wrong_code(&h), &format!("Wrong guess {burst} {i}")).await;
+            let (r, _) = attempt(
+                &h,
+                &sp,
+                &wrong_code(&h),
+                &format!("Wrong guess {burst} {i}"),
+            )
+            .await;
             assert_eq!(r.status, 200, "{r:?}");
         }
         // Locked for 15 minutes: even the right code and password are refused …
@@ -284,9 +295,7 @@ async fn someone_with_the_password_can_lock_the_code_display_the_app_still_works
     assert_eq!(e.code(), Some("code_display_codes_wrong"), "{e}");
 }
 
-async fn wrong_passwords_with_the_right_code_escalate_and_a_new_letter_recovers(
-    backend: Backend,
-) {
+async fn wrong_passwords_with_the_right_code_escalate_and_a_new_letter_recovers(backend: Backend) {
     let (sink, url) = SmsSink::start().await;
     let Some(h) = harness(backend, Some(&url)).await else {
         return;
@@ -334,7 +343,11 @@ async fn wrong_passwords_with_the_right_code_escalate_and_a_new_letter_recovers(
     // A new letter and its SMS code (two fresh channels) re-activate it.
     let (_, letter, _) = h
         .sesam
-        .issue_recovery_letter(&Actor::operator("counter").unwrap(), "anna.hansen", "password locked")
+        .issue_recovery_letter(
+            &Actor::operator("counter").unwrap(),
+            "anna.hansen",
+            "password locked",
+        )
         .await
         .unwrap();
     let n = sink
@@ -361,7 +374,12 @@ async fn wrong_passwords_with_the_right_code_escalate_and_a_new_letter_recovers(
         .await
         .unwrap();
     assert_eq!(password_lockout(&h, &p).await, Lockout::default());
-    assert_eq!(audited(&h, "authenticator.password_reactivated").await.len(), 1);
+    assert_eq!(
+        audited(&h, "authenticator.password_reactivated")
+            .await
+            .len(),
+        1
+    );
     code_display_gets_in(&h, &sp).await;
 }
 
@@ -438,7 +456,10 @@ async fn twenty_parallel_wrong_codes_get_three_evaluations(backend: Backend) {
         3,
         "attempts beyond the tries left are not evaluated"
     );
-    assert_eq!(audited(&h, "authenticator.code_display_locked").await.len(), 1);
+    assert_eq!(
+        audited(&h, "authenticator.code_display_locked").await.len(),
+        1
+    );
     // Locked: the right code is refused too.
     assert!(
         h.sesam

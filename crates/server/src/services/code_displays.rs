@@ -161,12 +161,7 @@ impl Sesam {
 
         // The password: proven if the person has one, else set now (rules, Argon2id).
         let new_password = self
-            .password_proven_or_new(
-                identity.id,
-                identity.user_id.as_ref(),
-                &req.password,
-                false,
-            )
+            .password_proven_or_new(identity.id, identity.user_id.as_ref(), &req.password, false)
             .await?;
 
         let mut display_unit = self

@@ -49,7 +49,8 @@ impl PasswordCheck {
             | Self::Refused(Refusal::Locked(Locked::Until(until))) => {
                 Err(CodeDisplayError::PasswordLocked { until })
             }
-            Self::Wrong(Failure::Blocked) | Self::Refused(Refusal::Locked(Locked::UntilReactivated)) => {
+            Self::Wrong(Failure::Blocked)
+            | Self::Refused(Refusal::Locked(Locked::UntilReactivated)) => {
                 Err(CodeDisplayError::PasswordBlocked)
             }
             Self::Refused(Refusal::Busy) => Err(CodeDisplayError::PasswordBusy),
@@ -165,13 +166,16 @@ impl Sesam {
     }
 
     /// The password that goes with a code display or chip, in an activation that already
-    /// proved another factor (the app with its PIN, or a letter with its SMS code): proven
-    /// under the lockout if the person has one (`Ok(None)`), else checked against the rules
-    /// and hashed (`Ok(Some(phc))`) to be stored with the new authenticator.
+    /// proved another factor. From the app (`letter` false): proven under the lockout if
+    /// the person has one (`Ok(None)`), else checked against the rules and hashed
+    /// (`Ok(Some(phc))`) to be stored with the new authenticator. With a letter and its SMS
+    /// code (two fresh channels, the recovery path) the password given is always set, so a
+    /// forgotten or blocked password is re-activated; the new one starts with a clean
+    /// lockout. (The letter's grant is locked meanwhile; on SQLite a second write
+    /// transaction for the guard would wait on it.)
     ///
-    /// A password locked until re-activated is replaced only when `letter` is true: a
-    /// fresh two-channel activation. From the app alone it is refused, or a thief with the
-    /// phone and its PIN could guess until the lock and then choose a password of their own.
+    /// A password locked until re-activated is refused from the app: a thief with the
+    /// phone and its PIN could otherwise guess until the lock and then choose their own.
     pub(crate) async fn password_proven_or_new(
         &self,
         identity_id: Uuid,
@@ -180,18 +184,22 @@ impl Sesam {
         letter: bool,
     ) -> Result<Option<String>, AppError> {
         let refused = |e: CodeDisplayError| AppError::Invalid(e.into());
-        let blocked = self
-            .store
-            .lock_password(identity_id)
-            .await?
-            .map(|unit| unit.guard().lockout.blocked);
-        let check = match blocked {
-            Some(true) if !letter => return Err(refused(CodeDisplayError::PasswordBlocked)),
-            Some(true) | None => PasswordCheck::NoPassword,
-            Some(false) => {
-                // Only reached after the app's PIN or the letter was proven: informed.
-                self.check_password(Some(identity_id), password, || async { Ok(true) })
-                    .await?
+        let check = if letter {
+            PasswordCheck::NoPassword
+        } else {
+            let blocked = self
+                .store
+                .lock_password(identity_id)
+                .await?
+                .map(|unit| unit.guard().lockout.blocked);
+            match blocked {
+                Some(true) => return Err(refused(CodeDisplayError::PasswordBlocked)),
+                None => PasswordCheck::NoPassword,
+                // After the app's signature and PIN: an informed attempt.
+                Some(false) => {
+                    self.check_password(Some(identity_id), password, || async { Ok(true) })
+                        .await?
+                }
             }
         };
         match check {
