@@ -184,6 +184,8 @@ pub struct Texts {
     pub app_rejected_text: &'static str,
     pub app_expired_title: &'static str,
     pub app_expired_text: &'static str,
+    pub limited_title: &'static str,
+    pub limited_text: &'static str,
 }
 
 pub const DA: Texts = Texts {
@@ -247,6 +249,8 @@ pub const DA: Texts = Texts {
     app_rejected_text: "Anmodningen blev afvist i appen. Du kan prøve igen eller vælge en anden måde.",
     app_expired_title: "Anmodningen er udløbet",
     app_expired_text: "Appen svarede ikke inden for 3 minutter. Prøv igen, eller vælg en anden måde.",
+    limited_title: "For mange forsøg",
+    limited_text: "Der er kommet for mange forsøg fra din netværksadresse. Vent et minut, og prøv igen.",
 };
 
 pub const EN: Texts = Texts {
@@ -310,6 +314,8 @@ pub const EN: Texts = Texts {
     app_rejected_text: "The request was declined in the app. You can try again or choose another way.",
     app_expired_title: "The request has expired",
     app_expired_text: "The app did not answer within 3 minutes. Try again, or choose another way.",
+    limited_title: "Too many attempts",
+    limited_text: "Too many attempts came from your network address. Wait a minute and try again.",
 };
 
 pub fn texts(locale: Locale) -> &'static Texts {
