@@ -375,3 +375,99 @@ async fn a_request_uri_with_another_client_id_is_not_used_up_sqlite() {
 async fn a_request_uri_with_another_client_id_is_not_used_up_postgres() {
     request_uri_of_another_client(Backend::Postgres).await;
 }
+
+/// What of an answer may not depend on whether the user ID exists: the status, where it
+/// leads, which headers it sets (names only: cookies and CSRF tokens are per browser), and
+/// the body with the user ID and per-request values taken out.
+fn answer_shape(p: &Page, user_id: &str, flow: &str) -> (u16, Option<String>, Vec<String>, String) {
+    let mut names: Vec<String> = p
+        .headers
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .filter(|k| !matches!(k.as_str(), "date" | "content-length"))
+        .collect();
+    names.sort();
+    let flow_id = flow.trim_start_matches("/login/");
+    let body = p.body.replace(user_id, "USER").replace(flow_id, "FLOW");
+    let body = blank_values(&body, "name=\"csrf\" value=\"");
+    let location = p.location.clone().map(|l| l.replace(flow_id, "FLOW"));
+    (p.status, location, names, body)
+}
+
+fn blank_values(body: &str, marker: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(i) = rest.find(marker) {
+        out.push_str(&rest[..i + marker.len()]);
+        rest = &rest[i + marker.len()..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        out.push_str("X");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A JSON value with every string and number replaced by its kind.
+fn json_shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as V;
+    match v {
+        V::Object(o) => V::Object(o.iter().map(|(k, v)| (k.clone(), json_shape(v))).collect()),
+        V::Array(a) => V::Array(a.iter().map(json_shape).collect()),
+        V::String(_) => V::String("s".into()),
+        V::Number(_) => V::String("n".into()),
+        other => other.clone(),
+    }
+}
+
+async fn known_and_unknown_answer_alike(backend: Backend) {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    person(&h, &sink, dir.path(), Who { chip: true, ..ANNA }).await;
+    let sp = register_sp(&h, "Demo Bank", false, false).await;
+    let mut answers = vec![];
+    for user in ["anna.hansen", "nobody.here"] {
+        let b = Browser::new(&h.base);
+        let flow = open_login(&b, &start(&sp, &[], &[]).url).await;
+        let step = give_user_id(&b, &flow, user).await;
+        let choose = b.get(&flow).await;
+        let chip_page = b.get(&format!("{flow}/chip")).await;
+        let challenge = b
+            .post(
+                &format!("{flow}/chip/challenge"),
+                &[("csrf", &chip_page.csrf())],
+            )
+            .await;
+        let json: serde_json::Value = serde_json::from_str(&challenge.body).unwrap();
+        let refused = code_display_step(&b, &flow, "000000", "not the password").await;
+        answers.push((
+            answer_shape(&step, user, &flow),
+            answer_shape(&choose, user, &flow),
+            answer_shape(&chip_page, user, &flow),
+            (
+                challenge.status,
+                answer_shape(&challenge, user, &flow).2,
+                json_shape(&json),
+            ),
+            answer_shape(&refused, user, &flow),
+        ));
+    }
+    assert_eq!(answers[0].0, answers[1].0, "the user-ID step");
+    assert_eq!(answers[0].1, answers[1].1, "the page after it");
+    assert_eq!(answers[0].2, answers[1].2, "the chip page");
+    assert_eq!(answers[0].3, answers[1].3, "the chip challenge");
+    assert_eq!(answers[0].4, answers[1].4, "a refused code display");
+}
+
+#[tokio::test]
+async fn known_and_unknown_user_ids_get_the_same_answers_sqlite() {
+    known_and_unknown_answer_alike(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn known_and_unknown_user_ids_get_the_same_answers_postgres() {
+    known_and_unknown_answer_alike(Backend::Postgres).await;
+}
