@@ -401,7 +401,7 @@ fn blank_values(body: &str, marker: &str) -> String {
         out.push_str(&rest[..i + marker.len()]);
         rest = &rest[i + marker.len()..];
         let end = rest.find('"').unwrap_or(rest.len());
-        out.push_str("X");
+        out.push('X');
         rest = &rest[end..];
     }
     out.push_str(rest);
