@@ -27,6 +27,24 @@ use crate::error::AppError;
 /// wrong one. Well above the few milliseconds that separate them; Argon2 runs inside it.
 const FACTOR_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// The user-ID step and the chip challenge answer no sooner than this after they start.
+/// A known user ID costs a little more work than an unknown one (a row to read and
+/// decode; for the chip challenge, a ceremony to store): tens of microseconds, which
+/// enough samples can tell apart. The floor is far above that work on a healthy server,
+/// so both answer at the same moment; the wait is a timer, not work.
+pub const LOOKUP_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs `step` and returns its result no sooner than `floor` after it started.
+pub(crate) async fn answer_no_sooner<T>(
+    floor: std::time::Duration,
+    step: impl std::future::Future<Output = T>,
+) -> T {
+    let started = tokio::time::Instant::now();
+    let out = step.await;
+    tokio::time::sleep_until(started + floor).await;
+    out
+}
+
 fn counted(method: LoginMethod, result: &Result<(), LoginError>) {
     let outcome = match result {
         Ok(()) => "proven",
@@ -164,8 +182,22 @@ impl Sesam {
         Ok(LoginView { flow, sp_name })
     }
 
-    /// Step 1: the user ID. Known or not, the login moves on the same way.
+    /// Step 1: the user ID. Known or not, the login moves on the same way, and answers
+    /// at the same moment ([`LOOKUP_ANSWER_FLOOR`]).
     pub async fn submit_user_id(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        input: &str,
+    ) -> Result<(), LoginError> {
+        answer_no_sooner(
+            LOOKUP_ANSWER_FLOOR,
+            self.take_user_id(flow_id, browser, input),
+        )
+        .await
+    }
+
+    async fn take_user_id(
         &self,
         flow_id: Uuid,
         browser: &str,
@@ -305,8 +337,21 @@ impl Sesam {
 
     /// The challenge for the chip step. For a user ID without a chip (or an unknown one)
     /// the challenge has the same shape and a stable made-up credential, so the answer
-    /// does not tell whether the person has a chip.
+    /// does not tell whether the person has a chip; and it answers at the same moment
+    /// ([`LOOKUP_ANSWER_FLOOR`]: only a real chip costs a stored ceremony).
     pub async fn chip_challenge(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+    ) -> Result<(Uuid, Value), LoginError> {
+        answer_no_sooner(
+            LOOKUP_ANSWER_FLOOR,
+            self.chip_challenge_now(flow_id, browser),
+        )
+        .await
+    }
+
+    async fn chip_challenge_now(
         &self,
         flow_id: Uuid,
         browser: &str,
