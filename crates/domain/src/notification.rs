@@ -81,8 +81,9 @@ pub enum Delivery {
 /// The events people are told about (the catalogue grows with the features).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// The temporary PIN for an activation: sent to the phone only, and the one kind of
-    /// message that carries a secret.
+    /// The temporary PIN for an activation: sent only to the phone the registration unit
+    /// registered (the caller passes it as the only channel; never a person-added one),
+    /// and one of the two kinds of message that carry a secret.
     TemporaryPin { pin: String, valid_minutes: i64 },
     /// A new activation letter (code) was issued.
     ActivationCodeIssued { at: Timestamp },

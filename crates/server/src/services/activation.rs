@@ -10,7 +10,7 @@ use sesam_domain::activation::{
 use sesam_domain::app_protocol::{self, b64, unb64};
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState, MAX_ACTIVE_APPS};
 use sesam_domain::lockout::Lockout;
-use sesam_domain::notification::Event;
+use sesam_domain::notification::{Event, Recipient};
 use sesam_domain::user_id::QUARANTINE_DAYS;
 use sesam_domain::{
     ActivationCode, AuditDraft, DomainError, IdentityState, Timestamp, UserId, UserIdKey,
@@ -147,15 +147,17 @@ impl Sesam {
             .accept_code(now, self.keys.sms_pin_hash(grant.id, pin.expose()))
             .map_err(refuse)?;
         if step == SmsStep::Send {
-            let mut messages = self
-                .messages(
-                    &Event::TemporaryPin {
-                        pin: pin.expose().to_owned(),
-                        valid_minutes: SMS_PIN_VALIDITY_SECONDS / 60,
-                    },
-                    &identity,
-                )
-                .await?;
+            // The code goes to the phone the registration unit registered, never to a
+            // channel the person (or whoever holds their app) added: that is what makes
+            // the SMS a second, independent channel.
+            let mut messages = self.queue(
+                &Event::TemporaryPin {
+                    pin: pin.expose().to_owned(),
+                    valid_minutes: SMS_PIN_VALIDITY_SECONDS / 60,
+                },
+                &identity,
+                &[Recipient::Sms(identity.phone.clone())],
+            );
             messages.extend(
                 self.messages(&Event::TemporaryPinIssued { at: now }, &identity)
                     .await?,
