@@ -283,6 +283,11 @@ pub trait GrantUnit: Send {
     /// The identity's active devices, read inside the unit.
     async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError>;
 
+    /// Whether the identity could claim user ID `key` now: `UserIdTaken` or
+    /// `UserIdReserved` if not (checked inside the unit, so a refusal can be counted on
+    /// the grant before anything else is written).
+    async fn user_id_free(&mut self, key: &UserIdKey, at: Timestamp) -> Result<(), StoreError>;
+
     /// Writes the grant's new state and the effects, and commits.
     async fn save(
         self: Box<Self>,

@@ -215,15 +215,16 @@ impl Sesam {
             .open(&proof, &binding)
             .map_err(DomainError::from)?;
         ensure_may_activate(&identity, &grant)?;
-        let user_id_change = self
-            .user_id_at_activation(
+        let (mut unit, user_id_change) = self
+            .user_id_for_letter(
+                unit,
+                &mut grant,
                 &identity,
                 req.user_id.as_deref(),
                 req.new_user_id.as_deref(),
                 now,
             )
             .await?;
-        let mut unit = unit;
         if unit.active_devices().await?.len() >= MAX_ACTIVE_APPS {
             return Err(refuse(ActivationError::TooManyApps));
         }
@@ -360,6 +361,60 @@ impl Sesam {
             return Err(refuse(e));
         }
         Ok((unit, grant, identity))
+    }
+
+    /// The user ID an activation ends with, checked inside the locked grant. A refused
+    /// choice (against the rules, taken, reserved) is counted on the grant and saved
+    /// before the refusal is answered; the fifth per SMS code ends that code, so one
+    /// letter cannot be used to ask which user IDs exist more than a few times.
+    pub(crate) async fn user_id_for_letter(
+        &self,
+        mut unit: Box<dyn GrantUnit>,
+        grant: &mut sesam_domain::ActivationGrant,
+        identity: &sesam_domain::Identity,
+        user_id: Option<&str>,
+        new_user_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(Box<dyn GrantUnit>, Option<UserIdChange>), AppError> {
+        let chosen = match self
+            .user_id_at_activation(identity, user_id, new_user_id, now)
+            .await
+        {
+            Ok(Some(change)) => unit
+                .user_id_free(&change.new.key(), now)
+                .await
+                .map(|()| Some(change))
+                .map_err(AppError::from),
+            other => other,
+        };
+        let e = match chosen {
+            Ok(change) => return Ok((unit, change)),
+            Err(e) => e,
+        };
+        let counted = matches!(
+            e,
+            AppError::Invalid(DomainError::UserId(_))
+                | AppError::Store(StoreError::UserIdTaken | StoreError::UserIdReserved)
+        );
+        if !counted {
+            return Err(e);
+        }
+        let outcome = grant.refuse_user_id(now);
+        let audit = AuditDraft::new(
+            format!("person:{}", identity.id),
+            "activation.user_id_refused",
+        )
+        .subject(identity.id.to_string())
+        .details(json!({ "grant": grant.id, "refusals": grant.user_id_refusals }));
+        unit.save(
+            grant,
+            Effects {
+                audit: vec![audit],
+                messages: vec![],
+            },
+        )
+        .await?;
+        Err(outcome.err().map_or(e, refuse))
     }
 
     pub(crate) async fn user_id_at_activation(

@@ -332,7 +332,7 @@ impl Sesam {
         let code1 = TotpCode::parse(&req.code1).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
         let code2 = TotpCode::parse(&req.code2).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
 
-        let (mut unit, mut grant, identity) =
+        let (unit, mut grant, identity) =
             self.open_letter(req.activation_id, &code, &sms).await?;
         if identity.state == IdentityState::Revoked
             || (identity.state == IdentityState::Suspended
@@ -341,8 +341,10 @@ impl Sesam {
             return Err(refuse_letter(ActivationError::IdentityBlocked));
         }
         let now = self.clock.now();
-        let user_id_change = self
-            .user_id_at_activation(
+        let (mut unit, user_id_change) = self
+            .user_id_for_letter(
+                unit,
+                &mut grant,
                 &identity,
                 req.user_id.as_deref(),
                 req.new_user_id.as_deref(),

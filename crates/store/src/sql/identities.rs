@@ -14,6 +14,38 @@ use crate::{IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryE
 use sesam_domain::channels::ChannelChoice;
 use sesam_domain::notification::Channel;
 
+/// Whether `key` could be claimed by `identity_id` at `at`: `UserIdTaken` while someone
+/// else uses it, `UserIdReserved` while it is in someone else's quarantine. Only a check:
+/// the claim itself is what guarantees uniqueness.
+pub(super) async fn user_id_free(
+    tx: &mut Transaction<'_, Db>,
+    identity_id: Uuid,
+    key: &UserIdKey,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let existing = sqlx::query(
+        "SELECT identity_id, released_at, reserved_until FROM user_id_claims WHERE key = $1",
+    )
+    .bind(key.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = existing else {
+        return Ok(());
+    };
+    let owner: Uuid = row.try_get("identity_id")?;
+    let released: Option<i64> = row.try_get("released_at")?;
+    let reserved_until: Option<i64> = row.try_get("reserved_until")?;
+    if owner == identity_id {
+        Ok(())
+    } else if released.is_none() {
+        Err(StoreError::UserIdTaken)
+    } else if reserved_until.is_some_and(|until| until > at.millis()) {
+        Err(StoreError::UserIdReserved)
+    } else {
+        Ok(())
+    }
+}
+
 /// Reserves `user_id` for `identity_id`: refused while someone else uses it or while it is
 /// in someone else's quarantine; an expired quarantine is cleared. The primary key on
 /// `user_id_claims.key` makes two concurrent claims of one ID fail for all but one.
