@@ -122,12 +122,12 @@ pub trait BulkStore: Send + Sync {
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// Writes the identity, its user ID claim (if chosen), its first activation grant and
-    /// the audit entry, or nothing.
+    /// the effects (audit entry, the letter's announcement), or nothing.
     async fn enrol(
         &self,
         identity: &NewIdentity,
         grant: &ActivationGrant,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError>;
 
     async fn identity(&self, id: Uuid) -> Result<Option<Identity>, StoreError>;
@@ -143,20 +143,21 @@ pub trait IdentityStore: Send + Sync {
     async fn national_id_sealed(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Moves the identity from `from` to `to`; fails with `Conflict` if it is no longer in
-    /// `from` (someone else changed it first).
+    /// `from` (someone else changed it first). The effects are written with it.
     async fn set_state(
         &self,
         id: Uuid,
         from: IdentityState,
         to: IdentityState,
         at: Timestamp,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError>;
 
+    /// Changes the user ID (the old one quarantined), with the effects.
     async fn change_user_id(
         &self,
         change: &UserIdChange,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError>;
 
     async fn user_id_history(&self, id: Uuid) -> Result<Vec<UserIdHistoryEntry>, StoreError>;
@@ -263,6 +264,16 @@ pub trait MetaStore: Send + Sync {
 pub struct Effects {
     pub audit: Vec<AuditDraft>,
     pub messages: Vec<QueuedMessage>,
+}
+
+impl From<AuditDraft> for Effects {
+    /// A change that is only audited.
+    fn from(audit: AuditDraft) -> Self {
+        Self {
+            audit: vec![audit],
+            messages: vec![],
+        }
+    }
 }
 
 /// A message ready for the outbox. A secret text (a temporary PIN) is stored sealed under

@@ -139,7 +139,7 @@ mod cases {
 
     async fn enrol(store: &dyn Store, n: &NewIdentity) -> Result<(), StoreError> {
         store
-            .enrol(n, &grant_for(n), &audit("identity.enrolled", n))
+            .enrol(n, &grant_for(n), &audit("identity.enrolled", n).into())
             .await
     }
 
@@ -167,7 +167,7 @@ mod cases {
         );
         let g = grant_for(&n);
         store
-            .enrol(&n, &g, &audit("identity.enrolled", &n))
+            .enrol(&n, &g, &audit("identity.enrolled", &n).into())
             .await
             .unwrap();
 
@@ -284,7 +284,7 @@ mod cases {
             at,
             reserved_until: at.plus_days(365),
         };
-        let draft = AuditDraft::new("person:x", "identity.user_id_changed");
+        let draft = Effects::from(AuditDraft::new("person:x", "identity.user_id_changed"));
         store
             .change_user_id(&change(a.id, "anna.new", t1), &draft)
             .await
@@ -375,7 +375,7 @@ mod cases {
     pub(super) async fn state_changes_are_compare_and_set(store: Arc<dyn Store>) {
         let a = new_identity(enrolment("0101901234", "+4512345678", None), T0);
         enrol(&*store, &a).await.unwrap();
-        let d = AuditDraft::new("operator:test", "identity.suspended");
+        let d = Effects::from(AuditDraft::new("operator:test", "identity.suspended"));
         store
             .set_state(
                 a.id,
@@ -1082,7 +1082,7 @@ mod cases {
         let b = new_identity(enrolment("0202901234", "+4587654321", None), T0);
         let grant = grant_for(&b);
         store
-            .enrol(&b, &grant, &audit("identity.enrolled", &b))
+            .enrol(&b, &grant, &audit("identity.enrolled", &b).into())
             .await
             .unwrap();
         let t1 = T0.plus_days(1);
@@ -1094,7 +1094,7 @@ mod cases {
                     at: t1,
                     reserved_until: t1.plus_days(365),
                 },
-                &AuditDraft::new("person:x", "identity.user_id_changed"),
+                &AuditDraft::new("person:x", "identity.user_id_changed").into(),
             )
             .await
             .unwrap();

@@ -103,7 +103,7 @@ impl Sesam {
                 .subject(identity.id.to_string())
                 .reason(Some(reason))
                 .details(json!({ "grant": grant.id, "purpose": "recovery", "expires_at": grant.expires_at.to_rfc3339() }))],
-            messages: self.messages(&Event::ActivationCodeIssued { at: now }, &identity).await?,
+            messages: self.messages(&Event::ActivationCodeIssued { at: now, first: false }, &identity).await?,
         };
         self.store.issue_grant(&grant, effects).await?;
         self.wake_outbox();

@@ -172,18 +172,22 @@ impl Sesam {
                     .subject(identity.id.to_string()),
             );
         }
-        let effects = Effects {
-            audit,
-            messages: self
-                .messages(
-                    &Event::CodeDisplayActivated {
-                        serial: serial.clone(),
-                        at: now,
-                    },
-                    &identity,
-                )
-                .await?,
-        };
+        let mut messages = self
+            .messages(
+                &Event::CodeDisplayActivated {
+                    serial: serial.clone(),
+                    at: now,
+                },
+                &identity,
+            )
+            .await?;
+        if new_password.is_some() {
+            messages.extend(
+                self.messages(&Event::PasswordChanged { at: now, first: true }, &identity)
+                    .await?,
+            );
+        }
+        let effects = Effects { audit, messages };
         display_unit
             .save(
                 &display,
@@ -406,18 +410,22 @@ impl Sesam {
                     .reason(Some("activated with a new activation letter".into())),
             );
         }
-        let effects = Effects {
-            audit,
-            messages: self
-                .messages(
-                    &Event::CodeDisplayActivated {
-                        serial: serial.clone(),
-                        at: now,
-                    },
-                    &identity,
-                )
-                .await?,
-        };
+        let mut messages = self
+            .messages(
+                &Event::CodeDisplayActivated {
+                    serial: serial.clone(),
+                    at: now,
+                },
+                &identity,
+            )
+            .await?;
+        if new_password.is_some() {
+            messages.extend(
+                self.messages(&Event::PasswordChanged { at: now, first: true }, &identity)
+                    .await?,
+            );
+        }
+        let effects = Effects { audit, messages };
         unit.activate_code_display(
             &grant,
             &display,

@@ -2,15 +2,16 @@
 
 use async_trait::async_trait;
 use sesam_domain::{
-    ActivationGrant, AuditDraft, Identity, IdentityState, Timestamp, UserId, UserIdKey,
+    ActivationGrant, Identity, IdentityState, Timestamp, UserId, UserIdKey,
 };
 use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::rows::{self, identity_columns};
 use super::store::SqlStore;
-use super::{Db, audit, channels, dialect, grants};
-use crate::{IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
+use super::{Db, channels, dialect, grants};
+use super::effects::write_effects;
+use crate::{Effects, IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
 use sesam_domain::channels::ChannelChoice;
 use sesam_domain::notification::Channel;
 
@@ -170,7 +171,7 @@ impl IdentityStore for SqlStore {
         &self,
         new: &NewIdentity,
         grant: &ActivationGrant,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError> {
         let e = &new.enrolment;
         let mut tx = dialect::begin_write(&self.pool).await?;
@@ -236,7 +237,7 @@ impl IdentityStore for SqlStore {
             position += 1;
         }
         grants::insert(&mut tx, grant).await?;
-        audit::append(&mut tx, &self.audit_key, new.created_at, audit).await?;
+        write_effects(&mut tx, &self.audit_key, new.created_at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -296,7 +297,7 @@ impl IdentityStore for SqlStore {
         from: IdentityState,
         to: IdentityState,
         at: Timestamp,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let done = sqlx::query(
@@ -320,7 +321,7 @@ impl IdentityStore for SqlStore {
                 None => StoreError::NotFound("identity"),
             });
         }
-        audit::append(&mut tx, &self.audit_key, at, audit).await?;
+        write_effects(&mut tx, &self.audit_key, at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -328,7 +329,7 @@ impl IdentityStore for SqlStore {
     async fn change_user_id(
         &self,
         change: &UserIdChange,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let row = sqlx::query(dialect::SELECT_IDENTITY_FOR_UPDATE)
@@ -338,7 +339,7 @@ impl IdentityStore for SqlStore {
             .ok_or(StoreError::NotFound("identity"))?;
         let old_key: Option<String> = row.try_get("user_id_key")?;
         apply_user_id_change(&mut tx, change, old_key.map(UserIdKey::from_stored)).await?;
-        audit::append(&mut tx, &self.audit_key, change.at, audit).await?;
+        write_effects(&mut tx, &self.audit_key, change.at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
