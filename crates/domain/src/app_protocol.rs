@@ -347,6 +347,35 @@ mod tests {
         );
     }
 
+    /// The channel bindings as docs/protocol.md §3 writes them; each change has its own.
+    #[test]
+    fn channel_bindings_are_fixed() {
+        let device = Uuid::parse_str("01920000-0000-7000-8000-000000000001").unwrap();
+        let a = Uuid::parse_str("01920000-0000-7000-8000-0000000000aa").unwrap();
+        let b = Uuid::parse_str("01920000-0000-7000-8000-0000000000bb").unwrap();
+        let text = |v: Vec<u8>| String::from_utf8(v).unwrap();
+        assert_eq!(
+            text(channel_add_binding("sms", "+4512345678", device)),
+            "sesam-channel-add/v1\nsms:+4512345678\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_eq!(
+            text(channel_confirm_binding(a, device)),
+            "sesam-channel-confirm/v1\n01920000-0000-7000-8000-0000000000aa\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_eq!(
+            text(channel_order_binding(&[b, a], device)),
+            "sesam-channel-order/v1\n01920000-0000-7000-8000-0000000000bb,01920000-0000-7000-8000-0000000000aa\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_eq!(
+            text(channel_every_use_binding(true, device)),
+            "sesam-channel-every-use/v1\non\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_ne!(
+            channel_every_use_binding(true, device),
+            channel_every_use_binding(false, device)
+        );
+    }
+
     #[test]
     fn signing_bytes_are_fixed() {
         let b = request_signing_bytes(
