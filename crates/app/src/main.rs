@@ -539,7 +539,9 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         .await?
                 }
                 ChannelsCommand::Order { order, pin } => {
-                    client.order_channels(&state, &order, &pin, &OsRandom).await?
+                    client
+                        .order_channels(&state, &order, &pin, &OsRandom)
+                        .await?
                 }
                 ChannelsCommand::EveryUse { setting, pin } => {
                     let enabled = match setting.as_str() {
@@ -547,7 +549,9 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         "off" => false,
                         _ => return Err(AppError::Input("say on or off".into())),
                     };
-                    client.set_every_use(&state, enabled, &pin, &OsRandom).await?
+                    client
+                        .set_every_use(&state, enabled, &pin, &OsRandom)
+                        .await?
                 }
             };
             if cli.json {

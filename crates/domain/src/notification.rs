@@ -265,14 +265,12 @@ impl Event {
                 "sesam: Et nyt aktiveringsbrev blev udstedt til dig {}. Tidligere ubrugte breve gælder ikke længere. {NOT_YOU}",
                 t(at)
             ),
-            Self::IdentityReopened { at } => format!(
-                "sesam: Dit sesam blev genåbnet {}. {NOT_YOU}",
-                t(at)
-            ),
-            Self::UserIdChanged { at } => format!(
-                "sesam: Dit bruger-id blev ændret {}. {NOT_YOU}",
-                t(at)
-            ),
+            Self::IdentityReopened { at } => {
+                format!("sesam: Dit sesam blev genåbnet {}. {NOT_YOU}", t(at))
+            }
+            Self::UserIdChanged { at } => {
+                format!("sesam: Dit bruger-id blev ændret {}. {NOT_YOU}", t(at))
+            }
             Self::PasswordChanged { at, first: true } => format!(
                 "sesam: Der blev oprettet en adgangskode til dit sesam {}. {NOT_YOU}",
                 t(at)
@@ -427,14 +425,12 @@ impl Event {
                 "sesam: A new activation letter was issued to you {}. Earlier unused letters no longer work. {NOT_YOU}",
                 t(at)
             ),
-            Self::IdentityReopened { at } => format!(
-                "sesam: Your sesam was reopened {}. {NOT_YOU}",
-                t(at)
-            ),
-            Self::UserIdChanged { at } => format!(
-                "sesam: Your user ID was changed {}. {NOT_YOU}",
-                t(at)
-            ),
+            Self::IdentityReopened { at } => {
+                format!("sesam: Your sesam was reopened {}. {NOT_YOU}", t(at))
+            }
+            Self::UserIdChanged { at } => {
+                format!("sesam: Your user ID was changed {}. {NOT_YOU}", t(at))
+            }
             Self::PasswordChanged { at, first: true } => format!(
                 "sesam: A password was set for your sesam {}. {NOT_YOU}",
                 t(at)
@@ -805,8 +801,9 @@ mod tests {
     }
 
     fn at(rfc3339: &str) -> Timestamp {
-        let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
-            .unwrap();
+        let t =
+            time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+                .unwrap();
         Timestamp::from_millis((t.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
@@ -817,10 +814,7 @@ mod tests {
             local_time(winter, Language::Da),
             "6. december 2026 kl. 19.58"
         );
-        assert_eq!(
-            local_time(winter, Language::En),
-            "6 December 2026 at 19:58"
-        );
+        assert_eq!(local_time(winter, Language::En), "6 December 2026 at 19:58");
         assert_eq!(
             local_time(at("2026-07-01T22:05:00Z"), Language::Da),
             "2. juli 2026 kl. 00.05",

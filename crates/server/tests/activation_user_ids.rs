@@ -57,7 +57,11 @@ async fn refused_user_ids_are_limited(backend: Backend) {
             let e = try_id(&client, &app, &started, &letter, &sms, probe)
                 .await
                 .unwrap_err();
-            assert_ne!(e.code(), Some("user_id_choices_used_up"), "{round}/{i}: {e}");
+            assert_ne!(
+                e.code(),
+                Some("user_id_choices_used_up"),
+                "{round}/{i}: {e}"
+            );
             refused += 1;
         }
         let e = try_id(&client, &app, &started, &letter, &sms, "anna.hansen")
@@ -72,7 +76,11 @@ async fn refused_user_ids_are_limited(backend: Backend) {
     }
     assert_eq!(refused, MAX_USER_ID_CHOICES * MAX_SMS_PER_GRANT);
     let e = client.start_activation(&letter).await.unwrap_err();
-    assert_eq!(e.code(), Some("too_many_sms"), "the letter allows no more: {e}");
+    assert_eq!(
+        e.code(),
+        Some("too_many_sms"),
+        "the letter allows no more: {e}"
+    );
     let actions = audit_actions(&h).await;
     assert_eq!(
         actions

@@ -95,7 +95,10 @@ async fn the_catalogue_is_sent(backend: Backend) {
         .iter()
         .chain(smtp.messages().iter())
     {
-        assert!(!has_letter_code(text), "no activation code in messages: {text}");
+        assert!(
+            !has_letter_code(text),
+            "no activation code in messages: {text}"
+        );
     }
     let password = on_sms_and_email(&h, &sink, &smtp, "Der blev oprettet en adgangskode").await;
     assert_local_time(&password);
@@ -155,12 +158,20 @@ async fn the_catalogue_is_sent(backend: Backend) {
     let reopened = on_sms_and_email(&h, &sink, &smtp, "blev genåbnet").await;
     assert_local_time(&reopened);
     h.sesam
-        .change_user_id(&operator, ANNA.user_id, "anna.new", Some("asked at the counter"))
+        .change_user_id(
+            &operator,
+            ANNA.user_id,
+            "anna.new",
+            Some("asked at the counter"),
+        )
         .await
         .unwrap();
     let changed = on_sms_and_email(&h, &sink, &smtp, "bruger-id blev ændret").await;
     assert_local_time(&changed);
-    assert!(!changed.contains("anna.new"), "the new user ID is not spread: {changed}");
+    assert!(
+        !changed.contains("anna.new"),
+        "the new user ID is not spread: {changed}"
+    );
 
     // Each went to every channel: the app inbox too.
     let inbox = h.client().inbox(&p.app, &OsRandom).await.unwrap();

@@ -185,7 +185,10 @@ async fn channel_changes_need_the_pin(backend: Backend) {
 
     // The calls as they were made before a PIN was needed.
     for (path, body) in [
-        ("/app/v1/channels", json!({ "kind": "sms", "address": THIEF })),
+        (
+            "/app/v1/channels",
+            json!({ "kind": "sms", "address": THIEF }),
+        ),
         ("/app/v1/channels/order", json!({ "order": reversed })),
         ("/app/v1/channels/every-use", json!({ "enabled": true })),
     ] {
@@ -269,12 +272,10 @@ async fn channel_changes_need_the_pin(backend: Backend) {
 
     // A PIN proof made for one change does not open for another: the binding differs.
     h.clock.advance_seconds(16 * 60);
-    let binding = sesam_domain::app_protocol::channel_every_use_binding(
-        false,
-        app.device_id.unwrap(),
-    );
-    let pin_key = sesam_domain::app_protocol::unb64(app.pin_key.as_deref().unwrap(), "pin_key")
-        .unwrap();
+    let binding =
+        sesam_domain::app_protocol::channel_every_use_binding(false, app.device_id.unwrap());
+    let pin_key =
+        sesam_domain::app_protocol::unb64(app.pin_key.as_deref().unwrap(), "pin_key").unwrap();
     let pin = sesam_domain::app_protocol::AppPin::parse(PIN).unwrap();
     let proof = sesam_domain::app_protocol::seal_pin(&pin_key, &pin, &binding, &OsRandom).unwrap();
     let e = client

@@ -749,7 +749,10 @@ async fn the_person_manages_their_channels() {
         .unwrap_err();
     assert_eq!(e.code(), Some("channel_order"));
     assert_eq!(
-        client.set_every_use(&app, true, "111111", &OsRandom).await.unwrap()["notify_every_use"],
+        client
+            .set_every_use(&app, true, "111111", &OsRandom)
+            .await
+            .unwrap()["notify_every_use"],
         true
     );
     client

@@ -5,8 +5,8 @@
 
 use serde_json::json;
 use sesam_domain::app_protocol::{
-    channel_add_binding, channel_confirm_binding, channel_every_use_binding,
-    channel_order_binding, channel_remove_binding,
+    channel_add_binding, channel_confirm_binding, channel_every_use_binding, channel_order_binding,
+    channel_remove_binding,
 };
 use sesam_domain::channels::{
     CONFIRMATION_SECONDS, ChannelChoice, ChannelError, MAX_CHANNELS, confirmation_code,

@@ -203,8 +203,14 @@ impl Sesam {
             .await?;
         if ceremony.password_phc.is_some() {
             messages.extend(
-                self.messages(&Event::PasswordChanged { at: now, first: true }, &identity)
-                    .await?,
+                self.messages(
+                    &Event::PasswordChanged {
+                        at: now,
+                        first: true,
+                    },
+                    &identity,
+                )
+                .await?,
             );
         }
         let effects = Effects { audit, messages };

@@ -183,8 +183,14 @@ impl Sesam {
             .await?;
         if new_password.is_some() {
             messages.extend(
-                self.messages(&Event::PasswordChanged { at: now, first: true }, &identity)
-                    .await?,
+                self.messages(
+                    &Event::PasswordChanged {
+                        at: now,
+                        first: true,
+                    },
+                    &identity,
+                )
+                .await?,
             );
         }
         let effects = Effects { audit, messages };
@@ -336,8 +342,7 @@ impl Sesam {
         let code1 = TotpCode::parse(&req.code1).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
         let code2 = TotpCode::parse(&req.code2).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
 
-        let (unit, mut grant, identity) =
-            self.open_letter(req.activation_id, &code, &sms).await?;
+        let (unit, mut grant, identity) = self.open_letter(req.activation_id, &code, &sms).await?;
         if identity.state == IdentityState::Revoked
             || (identity.state == IdentityState::Suspended
                 && grant.purpose != sesam_domain::ActivationPurpose::Recovery)
@@ -421,8 +426,14 @@ impl Sesam {
             .await?;
         if new_password.is_some() {
             messages.extend(
-                self.messages(&Event::PasswordChanged { at: now, first: true }, &identity)
-                    .await?,
+                self.messages(
+                    &Event::PasswordChanged {
+                        at: now,
+                        first: true,
+                    },
+                    &identity,
+                )
+                .await?,
             );
         }
         let effects = Effects { audit, messages };

@@ -2,12 +2,12 @@
 
 use serde_json::json;
 use sesam_domain::identity::Enrolment;
+use sesam_domain::notification::{Event, Recipient};
 use sesam_domain::user_id::QUARANTINE_DAYS;
 use sesam_domain::{
     ActivationCode, ActivationGrant, ActivationPurpose, AuditDraft, EmailAddress, Identity, Level,
     NationalId, PersonName, PhoneNumber, Timestamp, UserId, UserIdKey,
 };
-use sesam_domain::notification::{Event, Recipient};
 use sesam_store::{Effects, NewIdentity, UserIdChange, UserIdHistoryEntry};
 use time::Date;
 use time::macros::format_description;

@@ -54,21 +54,22 @@ impl Sesam {
     ) -> Vec<QueuedMessage> {
         let now = self.clock.now();
         messages_for(event, identity_id, channels, language, Uuid::now_v7(), now)
-        .into_iter()
-        .map(|mut message| {
-            let sealed_text = message.secret.then(|| {
-                let sealed = self
-                    .keys
-                    .seal_data("outbox", message.text.as_bytes(), &*self.random);
-                message.text = format!("[{}: one-time code, sealed until delivery]", message.event);
-                sealed
-            });
-            QueuedMessage {
-                message,
-                sealed_text,
-            }
-        })
-        .collect()
+            .into_iter()
+            .map(|mut message| {
+                let sealed_text = message.secret.then(|| {
+                    let sealed =
+                        self.keys
+                            .seal_data("outbox", message.text.as_bytes(), &*self.random);
+                    message.text =
+                        format!("[{}: one-time code, sealed until delivery]", message.event);
+                    sealed
+                });
+                QueuedMessage {
+                    message,
+                    sealed_text,
+                }
+            })
+            .collect()
     }
 
     /// Tells the dispatcher that messages are waiting.

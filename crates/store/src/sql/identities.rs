@@ -1,16 +1,14 @@
 //! Identities, their user ID claims (uniqueness and quarantine) and user ID history.
 
 use async_trait::async_trait;
-use sesam_domain::{
-    ActivationGrant, Identity, IdentityState, Timestamp, UserId, UserIdKey,
-};
+use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp, UserId, UserIdKey};
 use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
+use super::effects::write_effects;
 use super::rows::{self, identity_columns};
 use super::store::SqlStore;
 use super::{Db, channels, dialect, grants};
-use super::effects::write_effects;
 use crate::{Effects, IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
 use sesam_domain::channels::ChannelChoice;
 use sesam_domain::notification::Channel;
