@@ -647,39 +647,47 @@ impl AppClient {
         .await
     }
 
-    /// Adds a phone number (`sms`) or e-mail address (`email`); a code is sent to it.
+    /// Adds a phone number (`sms`) or e-mail address (`email`), with the PIN; a code is
+    /// sent to it.
     pub async fn add_channel(
         &self,
         state: &AppState,
         kind: &str,
         address: &str,
+        pin: &str,
         random: &dyn Random,
     ) -> Result<Uuid, AppError> {
+        let binding = app_protocol::channel_add_binding(kind, address, state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
         let v = self
             .signed(
                 state,
                 reqwest::Method::POST,
                 "/app/v1/channels",
-                Some(&json!({ "kind": kind, "address": address })),
+                Some(&json!({ "kind": kind, "address": address, "pin_proof": proof })),
                 random,
             )
             .await?;
         Self::parse(v["channel_id"].clone())
     }
 
+    /// Confirms a new channel with the code sent to it, with the PIN.
     pub async fn confirm_channel(
         &self,
         state: &AppState,
         id: Uuid,
         code: &str,
+        pin: &str,
         random: &dyn Random,
     ) -> Result<Value, AppError> {
+        let binding = app_protocol::channel_confirm_binding(id, state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
         let path = format!("/app/v1/channels/{id}/confirm");
         self.signed(
             state,
             reqwest::Method::POST,
             &path,
-            Some(&json!({ "code": code })),
+            Some(&json!({ "code": code, "pin_proof": proof })),
             random,
         )
         .await
@@ -706,33 +714,41 @@ impl AppClient {
         .await
     }
 
+    /// Puts the channels in a new order, with the PIN.
     pub async fn order_channels(
         &self,
         state: &AppState,
         order: &[Uuid],
+        pin: &str,
         random: &dyn Random,
     ) -> Result<Value, AppError> {
+        let binding = app_protocol::channel_order_binding(order, state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
         self.signed(
             state,
             reqwest::Method::POST,
             "/app/v1/channels/order",
-            Some(&json!({ "order": order })),
+            Some(&json!({ "order": order, "pin_proof": proof })),
             random,
         )
         .await
     }
 
+    /// Opts in or out of a message on every use, with the PIN.
     pub async fn set_every_use(
         &self,
         state: &AppState,
         enabled: bool,
+        pin: &str,
         random: &dyn Random,
     ) -> Result<Value, AppError> {
+        let binding = app_protocol::channel_every_use_binding(enabled, state.activated_device()?);
+        let proof = self.pin_proof(state, pin, &binding, random)?;
         self.signed(
             state,
             reqwest::Method::POST,
             "/app/v1/channels/every-use",
-            Some(&json!({ "enabled": enabled })),
+            Some(&json!({ "enabled": enabled, "pin_proof": proof })),
             random,
         )
         .await

@@ -136,20 +136,24 @@ enum Command {
 enum ChannelsCommand {
     /// List your channels in their order.
     List,
-    /// Add a phone number or e-mail address; a code is sent to it.
+    /// Add a phone number or e-mail address (with your PIN); a code is sent to it.
     Add {
         /// sms or email
         #[arg(value_name = "KIND")]
         kind: String,
         #[arg(value_name = "ADDRESS")]
         address: String,
+        #[arg(long)]
+        pin: String,
     },
-    /// Confirm a new channel with the code sent to it.
+    /// Confirm a new channel with the code sent to it (and your PIN).
     Confirm {
         #[arg(value_name = "CHANNEL_ID")]
         channel_id: uuid::Uuid,
         #[arg(value_name = "CODE")]
         code: String,
+        #[arg(long)]
+        pin: String,
     },
     /// Remove a channel (with your PIN); it is told, as are your other channels.
     Remove {
@@ -158,15 +162,20 @@ enum ChannelsCommand {
         #[arg(long)]
         pin: String,
     },
-    /// Put your channels in a new order (messages fail over along it).
+    /// Put your channels in a new order (messages fail over along it), with your PIN.
     Order {
         #[arg(value_name = "CHANNEL_ID", required = true)]
         order: Vec<uuid::Uuid>,
+        #[arg(long)]
+        pin: String,
     },
-    /// Be told of every use of your identity (on) or only of important events (off).
+    /// Be told of every use of your identity (on) or only of important events (off),
+    /// with your PIN.
     EveryUse {
         #[arg(value_name = "on|off")]
         setting: String,
+        #[arg(long)]
+        pin: String,
     },
 }
 
@@ -509,15 +518,19 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let client = AppClient::new(&state.server)?;
             let v = match command {
                 ChannelsCommand::List => client.channels(&state, &OsRandom).await?,
-                ChannelsCommand::Add { kind, address } => {
+                ChannelsCommand::Add { kind, address, pin } => {
                     let id = client
-                        .add_channel(&state, &kind, &address, &OsRandom)
+                        .add_channel(&state, &kind, &address, &pin, &OsRandom)
                         .await?;
                     json!({ "channel_id": id, "message": "a confirmation code was sent; confirm it with `channels confirm`" })
                 }
-                ChannelsCommand::Confirm { channel_id, code } => {
+                ChannelsCommand::Confirm {
+                    channel_id,
+                    code,
+                    pin,
+                } => {
                     client
-                        .confirm_channel(&state, channel_id, &code, &OsRandom)
+                        .confirm_channel(&state, channel_id, &code, &pin, &OsRandom)
                         .await?
                 }
                 ChannelsCommand::Remove { channel_id, pin } => {
@@ -525,16 +538,20 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         .remove_channel(&state, channel_id, &pin, &OsRandom)
                         .await?
                 }
-                ChannelsCommand::Order { order } => {
-                    client.order_channels(&state, &order, &OsRandom).await?
+                ChannelsCommand::Order { order, pin } => {
+                    client
+                        .order_channels(&state, &order, &pin, &OsRandom)
+                        .await?
                 }
-                ChannelsCommand::EveryUse { setting } => {
+                ChannelsCommand::EveryUse { setting, pin } => {
                     let enabled = match setting.as_str() {
                         "on" => true,
                         "off" => false,
                         _ => return Err(AppError::Input("say on or off".into())),
                     };
-                    client.set_every_use(&state, enabled, &OsRandom).await?
+                    client
+                        .set_every_use(&state, enabled, &pin, &OsRandom)
+                        .await?
                 }
             };
             if cli.json {

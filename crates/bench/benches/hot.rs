@@ -146,7 +146,7 @@ fn completed_login_storage(c: &mut Criterion) {
             t0,
         );
         let audit = sesam_domain::AuditDraft::new("operator:bench", "identity.enrolled");
-        store.enrol(&new, &grant, &audit).await.unwrap();
+        store.enrol(&new, &grant, &audit.into()).await.unwrap();
         id
     });
     let request = AuthorizationRequest {

@@ -29,6 +29,11 @@ pub const MAX_SMS_PER_GRANT: i32 = 3;
 pub const PHONE_CHANGE_QUARANTINE_SECONDS: i64 = 5 * 24 * 3600;
 /// Digits of the temporary PIN.
 pub const SMS_PIN_DIGITS: usize = 8;
+/// User IDs that may be refused (taken, reserved, against the rules) per SMS code. With
+/// both codes in hand, "taken" answers which user IDs exist; this caps that at
+/// `MAX_USER_ID_CHOICES` × `MAX_SMS_PER_GRANT` guesses per letter, while a person whose
+/// first choices clash just picks another (or asks for a new SMS code).
+pub const MAX_USER_ID_CHOICES: i32 = 5;
 
 /// An activation code, normalised to upper case without separators.
 #[derive(Clone, PartialEq, Eq)]
@@ -169,6 +174,8 @@ pub struct ActivationGrant {
     pub sms_pin_hash: Option<[u8; 32]>,
     pub sms_pin_expires_at: Option<Timestamp>,
     pub sms_sent_count: i32,
+    /// User IDs refused since the current SMS code was sent.
+    pub user_id_refusals: i32,
 }
 
 /// Why an activation step was refused.
@@ -210,6 +217,10 @@ pub enum ActivationError {
     UserIdMismatch,
     #[error("the app's proof of its key does not verify")]
     BadPossessionProof,
+    #[error(
+        "5 user IDs were refused with this SMS code; start the activation again to get a new SMS code, then choose another user ID"
+    )]
+    TooManyUserIdChoices,
 }
 
 impl ActivationError {
@@ -232,6 +243,7 @@ impl ActivationError {
             Self::UserIdAlreadyChosen => "user_id_already_chosen",
             Self::UserIdMismatch => "user_id_mismatch",
             Self::BadPossessionProof => "bad_possession_proof",
+            Self::TooManyUserIdChoices => "user_id_choices_used_up",
         }
     }
 }
@@ -296,6 +308,7 @@ impl ActivationGrant {
             sms_pin_hash: None,
             sms_pin_expires_at: None,
             sms_sent_count: 0,
+            user_id_refusals: 0,
         }
     }
 
@@ -331,6 +344,7 @@ impl ActivationGrant {
         self.sms_pin_hash = Some(new_pin_hash);
         self.sms_pin_expires_at = Some(now.plus_seconds(SMS_PIN_VALIDITY_SECONDS));
         self.sms_sent_count += 1;
+        self.user_id_refusals = 0;
         Ok(SmsStep::Send)
     }
 
@@ -358,6 +372,18 @@ impl ActivationGrant {
         Err(ActivationError::WrongSmsCode {
             remaining: MAX_FAILED_ATTEMPTS - self.failed_attempts,
         })
+    }
+
+    /// A chosen user ID was refused. The `MAX_USER_ID_CHOICES`-th refusal ends the SMS
+    /// code (the grant stays: starting again sends a new one, at most
+    /// `MAX_SMS_PER_GRANT` per letter) and answers `TooManyUserIdChoices`.
+    pub fn refuse_user_id(&mut self, now: Timestamp) -> Result<(), ActivationError> {
+        self.user_id_refusals += 1;
+        if self.user_id_refusals >= MAX_USER_ID_CHOICES {
+            self.sms_pin_expires_at = Some(now);
+            return Err(ActivationError::TooManyUserIdChoices);
+        }
+        Ok(())
     }
 
     pub fn consume(&mut self) {
@@ -397,6 +423,41 @@ mod tests {
             format!("{:?}", ActivationCode::parse("ABCDEFGHJKLM").unwrap()),
             "ActivationCode(<redacted>)"
         );
+    }
+
+    #[test]
+    fn refused_user_ids_end_the_sms_code_not_the_letter() {
+        let now = Timestamp::from_millis(1_000_000);
+        let mut g = ActivationGrant::issue(
+            Uuid::nil(),
+            ActivationPurpose::FirstActivation,
+            [0; 32],
+            now,
+        );
+        let mut total = 0;
+        for round in 0..MAX_SMS_PER_GRANT {
+            assert_eq!(g.accept_code(now, [1; 32]), Ok(SmsStep::Send), "{round}");
+            for _ in 1..MAX_USER_ID_CHOICES {
+                assert_eq!(g.refuse_user_id(now), Ok(()));
+                assert_eq!(g.check_sms_pin(now, &[1; 32]), Ok(()));
+                total += 1;
+            }
+            assert_eq!(
+                g.refuse_user_id(now),
+                Err(ActivationError::TooManyUserIdChoices)
+            );
+            total += 1;
+            assert_eq!(
+                g.check_sms_pin(now, &[1; 32]),
+                Err(ActivationError::SmsCodeExpired)
+            );
+            assert!(g.is_usable(now), "the letter still works");
+        }
+        assert_eq!(
+            g.accept_code(now, [1; 32]),
+            Err(ActivationError::TooManySms)
+        );
+        assert_eq!(total, MAX_USER_ID_CHOICES * MAX_SMS_PER_GRANT);
     }
 
     #[test]

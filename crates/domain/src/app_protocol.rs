@@ -144,6 +144,47 @@ pub fn channel_remove_binding(channel: Uuid, acting: Uuid) -> Vec<u8> {
     .into_bytes()
 }
 
+/// What the PIN proof for adding a notification channel is bound to: the kind and the
+/// address exactly as sent, so a proof cannot be reused for another address.
+pub fn channel_add_binding(kind: &str, address: &str, acting: Uuid) -> Vec<u8> {
+    format!(
+        "sesam-channel-add/v1\n{kind}:{address}\n{}",
+        acting.hyphenated()
+    )
+    .into_bytes()
+}
+
+/// What the PIN proof for confirming notification channel `channel` is bound to.
+pub fn channel_confirm_binding(channel: Uuid, acting: Uuid) -> Vec<u8> {
+    format!(
+        "sesam-channel-confirm/v1\n{}\n{}",
+        channel.hyphenated(),
+        acting.hyphenated()
+    )
+    .into_bytes()
+}
+
+/// What the PIN proof for a new channel order is bound to: the ids in the new order.
+pub fn channel_order_binding(order: &[Uuid], acting: Uuid) -> Vec<u8> {
+    let ids: Vec<String> = order.iter().map(|id| id.hyphenated().to_string()).collect();
+    format!(
+        "sesam-channel-order/v1\n{}\n{}",
+        ids.join(","),
+        acting.hyphenated()
+    )
+    .into_bytes()
+}
+
+/// What the PIN proof for the every-use choice is bound to (`on` or `off`).
+pub fn channel_every_use_binding(enabled: bool, acting: Uuid) -> Vec<u8> {
+    format!(
+        "sesam-channel-every-use/v1\n{}\n{}",
+        if enabled { "on" } else { "off" },
+        acting.hyphenated()
+    )
+    .into_bytes()
+}
+
 /// The server's key for PIN proofs (derived from the master key: see `SecretKeys`).
 pub struct PinKey(SecretKey);
 
@@ -303,6 +344,35 @@ mod tests {
         assert_eq!(
             format!("{:?}", AppPin::parse("123456").unwrap()),
             "AppPin(<redacted>)"
+        );
+    }
+
+    /// The channel bindings as docs/protocol.md §3 writes them; each change has its own.
+    #[test]
+    fn channel_bindings_are_fixed() {
+        let device = Uuid::parse_str("01920000-0000-7000-8000-000000000001").unwrap();
+        let a = Uuid::parse_str("01920000-0000-7000-8000-0000000000aa").unwrap();
+        let b = Uuid::parse_str("01920000-0000-7000-8000-0000000000bb").unwrap();
+        let text = |v: Vec<u8>| String::from_utf8(v).unwrap();
+        assert_eq!(
+            text(channel_add_binding("sms", "+4512345678", device)),
+            "sesam-channel-add/v1\nsms:+4512345678\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_eq!(
+            text(channel_confirm_binding(a, device)),
+            "sesam-channel-confirm/v1\n01920000-0000-7000-8000-0000000000aa\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_eq!(
+            text(channel_order_binding(&[b, a], device)),
+            "sesam-channel-order/v1\n01920000-0000-7000-8000-0000000000bb,01920000-0000-7000-8000-0000000000aa\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_eq!(
+            text(channel_every_use_binding(true, device)),
+            "sesam-channel-every-use/v1\non\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_ne!(
+            channel_every_use_binding(true, device),
+            channel_every_use_binding(false, device)
         );
     }
 

@@ -81,11 +81,13 @@ pub enum Delivery {
 /// The events people are told about (the catalogue grows with the features).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// The temporary PIN for an activation: sent to the phone only, and the one kind of
-    /// message that carries a secret.
+    /// The temporary PIN for an activation: sent only to the phone the registration unit
+    /// registered (the caller passes it as the only channel; never a person-added one),
+    /// and one of the two kinds of message that carry a secret.
     TemporaryPin { pin: String, valid_minutes: i64 },
-    /// A new activation letter (code) was issued.
-    ActivationCodeIssued { at: Timestamp },
+    /// An activation letter (code) was issued: at enrolment (`first`), or a new one that
+    /// replaces earlier unused letters. Never carries the code.
+    ActivationCodeIssued { at: Timestamp, first: bool },
     /// An activation code was used and a temporary PIN was sent.
     TemporaryPinIssued { at: Timestamp },
     /// An activation was cancelled after 3 wrong SMS codes.
@@ -120,8 +122,15 @@ pub enum Event {
         at: Timestamp,
         until_reactivated: bool,
     },
-    /// The person blocked their whole identity.
+    /// The identity was suspended (blocked), by the person or by an operator.
     IdentitySuspended { at: Timestamp },
+    /// The identity was reopened by an operator.
+    IdentityReopened { at: Timestamp },
+    /// The user ID was changed (the new one is not written in the message: a user ID is
+    /// half of a login, and messages travel over channels sesam does not control).
+    UserIdChanged { at: Timestamp },
+    /// The password was set for the first time (`first`) or changed.
+    PasswordChanged { at: Timestamp, first: bool },
     /// The password was locked after wrong entries.
     PasswordLocked {
         at: Timestamp,
@@ -153,6 +162,9 @@ impl Event {
             Self::AppLocked { .. } => "authenticator.app_locked",
             Self::AppRevoked { .. } => "authenticator.app_revoked",
             Self::IdentitySuspended { .. } => "identity.suspended",
+            Self::IdentityReopened { .. } => "identity.reopened",
+            Self::UserIdChanged { .. } => "identity.user_id_changed",
+            Self::PasswordChanged { .. } => "authenticator.password_changed",
             Self::CodeDisplayActivated { .. } => "authenticator.code_display_activated",
             Self::ChipActivated { .. } => "authenticator.chip_activated",
             Self::ChannelConfirmation { .. } => "channel.confirmation_code",
@@ -191,7 +203,10 @@ impl Event {
             | Self::ActivationCodeIssued { .. }
             | Self::AppActivated { .. }
             | Self::AppRevoked { .. }
-            | Self::IdentitySuspended { .. } => Delivery::AllChannels,
+            | Self::IdentitySuspended { .. }
+            | Self::IdentityReopened { .. }
+            | Self::UserIdChanged { .. }
+            | Self::PasswordChanged { .. } => Delivery::AllChannels,
         }
     }
 
@@ -215,7 +230,7 @@ impl Event {
     fn text_da(&self) -> String {
         const NOT_YOU: &str =
             "Var det ikke dig? Spær dit sesam med det samme i appen eller hos sesam-support.";
-        let t = |at: &Timestamp| at.to_rfc3339();
+        let t = |at: &Timestamp| format!("den {}", local_time(*at, Language::Da));
         let lock = |r: bool| {
             if r {
                 " og skal aktiveres igen"
@@ -242,8 +257,26 @@ impl Event {
             Self::TemporaryPin { pin, valid_minutes } => format!(
                 "sesam: Din midlertidige PIN-kode er {pin}. Den gælder i {valid_minutes} minutter. Del den aldrig med andre - heller ikke med nogen, der ringer til dig."
             ),
-            Self::ActivationCodeIssued { at } => format!(
+            Self::ActivationCodeIssued { at, first: true } => format!(
+                "sesam: Du blev oprettet i sesam {}, og et aktiveringsbrev blev udstedt til dig. Brug det kun selv, og del aldrig koden. Var det ikke dig? Kontakt sesam-support.",
+                t(at)
+            ),
+            Self::ActivationCodeIssued { at, first: false } => format!(
                 "sesam: Et nyt aktiveringsbrev blev udstedt til dig {}. Tidligere ubrugte breve gælder ikke længere. {NOT_YOU}",
+                t(at)
+            ),
+            Self::IdentityReopened { at } => {
+                format!("sesam: Dit sesam blev genåbnet {}. {NOT_YOU}", t(at))
+            }
+            Self::UserIdChanged { at } => {
+                format!("sesam: Dit bruger-id blev ændret {}. {NOT_YOU}", t(at))
+            }
+            Self::PasswordChanged { at, first: true } => format!(
+                "sesam: Der blev oprettet en adgangskode til dit sesam {}. {NOT_YOU}",
+                t(at)
+            ),
+            Self::PasswordChanged { at, first: false } => format!(
+                "sesam: Adgangskoden til dit sesam blev ændret {}. {NOT_YOU}",
                 t(at)
             ),
             Self::TemporaryPinIssued { at } => format!(
@@ -367,7 +400,7 @@ impl Event {
     fn text_en(&self) -> String {
         const NOT_YOU: &str =
             "Was it not you? Block your sesam at once in the app or with sesam support.";
-        let t = |at: &Timestamp| at.to_rfc3339();
+        let t = |at: &Timestamp| format!("on {}", local_time(*at, Language::En));
         let lock = |r: bool| {
             if r {
                 " and must be activated again"
@@ -394,8 +427,26 @@ impl Event {
             Self::TemporaryPin { pin, valid_minutes } => format!(
                 "sesam: Your temporary PIN is {pin}. It is valid for {valid_minutes} minutes. Never share it - not even with someone who calls you."
             ),
-            Self::ActivationCodeIssued { at } => format!(
+            Self::ActivationCodeIssued { at, first: true } => format!(
+                "sesam: You were enrolled in sesam {} and an activation letter was issued to you. Use it only yourself and never share its code. Was it not you? Contact sesam support.",
+                t(at)
+            ),
+            Self::ActivationCodeIssued { at, first: false } => format!(
                 "sesam: A new activation letter was issued to you {}. Earlier unused letters no longer work. {NOT_YOU}",
+                t(at)
+            ),
+            Self::IdentityReopened { at } => {
+                format!("sesam: Your sesam was reopened {}. {NOT_YOU}", t(at))
+            }
+            Self::UserIdChanged { at } => {
+                format!("sesam: Your user ID was changed {}. {NOT_YOU}", t(at))
+            }
+            Self::PasswordChanged { at, first: true } => format!(
+                "sesam: A password was set for your sesam {}. {NOT_YOU}",
+                t(at)
+            ),
+            Self::PasswordChanged { at, first: false } => format!(
+                "sesam: The password of your sesam was changed {}. {NOT_YOU}",
                 t(at)
             ),
             Self::TemporaryPinIssued { at } => format!(
@@ -547,6 +598,68 @@ impl Event {
                 }
             }
         }
+    }
+}
+
+/// The time zone people are told times in: Europe/Copenhagen with its summer time,
+/// compiled in from the IANA database so no system tz data is needed.
+static LOCAL_ZONE: jiff::tz::TimeZone = jiff::tz::get!("Europe/Copenhagen");
+
+const MONTHS_DA: [&str; 12] = [
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A moment as a person reads it, in Danish local time, to the minute:
+/// "6. december 2026 kl. 19.58" / "6 December 2026 at 19:58". Messages are read by
+/// people, not parsers; an RFC 3339 UTC time would be an hour or two off for them.
+pub fn local_time(at: Timestamp, language: Language) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(at.millis()) else {
+        return at.to_rfc3339();
+    };
+    let local = LOCAL_ZONE.to_datetime(ts);
+    let month = usize::try_from(local.month() - 1).unwrap_or(0) % 12;
+    match language {
+        Language::Da => format!(
+            "{}. {} {} kl. {:02}.{:02}",
+            local.day(),
+            MONTHS_DA[month],
+            local.year(),
+            local.hour(),
+            local.minute()
+        ),
+        Language::En => format!(
+            "{} {} {} at {:02}:{:02}",
+            local.day(),
+            MONTHS_EN[month],
+            local.year(),
+            local.hour(),
+            local.minute()
+        ),
     }
 }
 
@@ -741,5 +854,101 @@ mod tests {
         };
         assert!(text(&cd, Language::En).contains("Activate it again in the app"));
         assert!(text(&cd, Language::Da).contains("Aktivér den igen i appen"));
+    }
+
+    fn at(rfc3339: &str) -> Timestamp {
+        let t =
+            time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        Timestamp::from_millis((t.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    #[test]
+    fn times_are_written_for_people_in_copenhagen_time() {
+        let winter = at("2026-12-06T18:58:32.978Z");
+        assert_eq!(
+            local_time(winter, Language::Da),
+            "6. december 2026 kl. 19.58"
+        );
+        assert_eq!(local_time(winter, Language::En), "6 December 2026 at 19:58");
+        assert_eq!(
+            local_time(at("2026-07-01T22:05:00Z"), Language::Da),
+            "2. juli 2026 kl. 00.05",
+            "summer time, past midnight locally"
+        );
+        // The spring and autumn changes of 2026 (29 March, 25 October, at 01:00 UTC).
+        assert_eq!(
+            local_time(at("2026-03-29T00:59:00Z"), Language::En),
+            "29 March 2026 at 01:59"
+        );
+        assert_eq!(
+            local_time(at("2026-03-29T01:00:00Z"), Language::En),
+            "29 March 2026 at 03:00"
+        );
+        assert_eq!(
+            local_time(at("2026-10-25T00:59:00Z"), Language::En),
+            "25 October 2026 at 02:59"
+        );
+        assert_eq!(
+            local_time(at("2026-10-25T01:00:00Z"), Language::En),
+            "25 October 2026 at 02:00"
+        );
+        let text = Event::AppActivated {
+            device_name: "Pixel".into(),
+            at: winter,
+        }
+        .text(Language::Da);
+        assert!(
+            text.contains("den 6. december 2026 kl. 19.58") && !text.contains("2026-12-06"),
+            "{text}"
+        );
+    }
+
+    /// The last Sunday of `month` in `year`, at 01:00 UTC: when EU summer time starts
+    /// (March) and ends (October).
+    fn eu_change(year: i32, month: time::Month) -> time::OffsetDateTime {
+        let mut day = time::Date::from_calendar_date(year, month, 31).unwrap();
+        while day.weekday() != time::Weekday::Sunday {
+            day = day.previous_day().unwrap();
+        }
+        day.with_hms(1, 0, 0).unwrap().assume_utc()
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// Against an independent statement of the EU rule (Denmark: UTC+1, and UTC+2
+        /// from the last Sunday of March to the last Sunday of October, 01:00 UTC).
+        #[test]
+        fn local_time_follows_danish_summer_time(
+            millis in proptest::prop_oneof![
+                946_684_800_000i64..4_102_444_800_000i64,
+                // Within two hours of a change, where a wrong rule shows.
+                (2000i32..2100, proptest::bool::ANY, -7_200_000i64..7_200_000).prop_map(
+                    |(year, spring, offset)| {
+                        let month = if spring { time::Month::March } else { time::Month::October };
+                        (eu_change(year, month).unix_timestamp_nanos() / 1_000_000) as i64 + offset
+                    }
+                ),
+            ],
+        ) {
+            let utc = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+                .unwrap();
+            let summer = utc >= eu_change(utc.year(), time::Month::March)
+                && utc < eu_change(utc.year(), time::Month::October);
+            let local = utc + time::Duration::hours(if summer { 2 } else { 1 });
+            let month = usize::from(u8::from(local.month())) - 1;
+            let da = format!(
+                "{}. {} {} kl. {:02}.{:02}",
+                local.day(), MONTHS_DA[month], local.year(), local.hour(), local.minute()
+            );
+            let en = format!(
+                "{} {} {} at {:02}:{:02}",
+                local.day(), MONTHS_EN[month], local.year(), local.hour(), local.minute()
+            );
+            let t = Timestamp::from_millis(millis);
+            proptest::prop_assert_eq!(local_time(t, Language::Da), da);
+            proptest::prop_assert_eq!(local_time(t, Language::En), en);
+        }
     }
 }

@@ -85,7 +85,11 @@ async fn kill_minus_nine_during_dispatch_loses_nothing() {
     .iter()
     .map(|r| r.get::<uuid::Uuid, _>("message_id").to_string())
     .collect();
-    assert_eq!(expected.len(), 5);
+    assert_eq!(
+        expected.len(),
+        6,
+        "the enrolment's letter and five reissued ones"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let received: HashSet<String> = sink

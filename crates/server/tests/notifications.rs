@@ -648,29 +648,29 @@ async fn the_person_manages_their_channels() {
 
     // Bad input is refused with a reason; nothing is added.
     let e = client
-        .add_channel(&app, "sms", "12345678", &OsRandom)
+        .add_channel(&app, "sms", "12345678", "111111", &OsRandom)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("international form"), "{e}");
     let e = client
-        .add_channel(&app, "email", "not-an-address", &OsRandom)
+        .add_channel(&app, "email", "not-an-address", "111111", &OsRandom)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("e-mail"), "{e}");
     let e = client
-        .add_channel(&app, "pigeon", "x", &OsRandom)
+        .add_channel(&app, "pigeon", "x", "111111", &OsRandom)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("not sms or email"), "{e}");
     let e = client
-        .add_channel(&app, "sms", "+45 12 34 56 78", &OsRandom)
+        .add_channel(&app, "sms", "+45 12 34 56 78", "111111", &OsRandom)
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("channel_duplicate"));
 
     // A new number gets a code and nothing else until confirmed.
     let new = client
-        .add_channel(&app, "sms", "+4599999999", &OsRandom)
+        .add_channel(&app, "sms", "+4599999999", "111111", &OsRandom)
         .await
         .unwrap();
     eventually(&h, "the confirmation code", || {
@@ -682,12 +682,12 @@ async fn the_person_manages_their_channels() {
     let code = six_digits(&sink.texts_to("+4599999999")[0]).unwrap();
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let e = client
-        .confirm_channel(&app, new, wrong, &OsRandom)
+        .confirm_channel(&app, new, wrong, "111111", &OsRandom)
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("channel_code_wrong"));
     let v = client
-        .confirm_channel(&app, new, &code, &OsRandom)
+        .confirm_channel(&app, new, &code, "111111", &OsRandom)
         .await
         .unwrap();
     assert_eq!(v["channels"].as_array().unwrap().len(), 3);
@@ -739,17 +739,20 @@ async fn the_person_manages_their_channels() {
         .collect();
     let reversed: Vec<uuid::Uuid> = ids.iter().rev().copied().collect();
     let v = client
-        .order_channels(&app, &reversed, &OsRandom)
+        .order_channels(&app, &reversed, "111111", &OsRandom)
         .await
         .unwrap();
     assert_eq!(v["channels"][0]["id"], reversed[0].to_string());
     let e = client
-        .order_channels(&app, &reversed[..1], &OsRandom)
+        .order_channels(&app, &reversed[..1], "111111", &OsRandom)
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("channel_order"));
     assert_eq!(
-        client.set_every_use(&app, true, &OsRandom).await.unwrap()["notify_every_use"],
+        client
+            .set_every_use(&app, true, "111111", &OsRandom)
+            .await
+            .unwrap()["notify_every_use"],
         true
     );
     client

@@ -122,12 +122,12 @@ pub trait BulkStore: Send + Sync {
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// Writes the identity, its user ID claim (if chosen), its first activation grant and
-    /// the audit entry, or nothing.
+    /// the effects (audit entry, the letter's announcement), or nothing.
     async fn enrol(
         &self,
         identity: &NewIdentity,
         grant: &ActivationGrant,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError>;
 
     async fn identity(&self, id: Uuid) -> Result<Option<Identity>, StoreError>;
@@ -143,20 +143,21 @@ pub trait IdentityStore: Send + Sync {
     async fn national_id_sealed(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Moves the identity from `from` to `to`; fails with `Conflict` if it is no longer in
-    /// `from` (someone else changed it first).
+    /// `from` (someone else changed it first). The effects are written with it.
     async fn set_state(
         &self,
         id: Uuid,
         from: IdentityState,
         to: IdentityState,
         at: Timestamp,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError>;
 
+    /// Changes the user ID (the old one quarantined), with the effects.
     async fn change_user_id(
         &self,
         change: &UserIdChange,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError>;
 
     async fn user_id_history(&self, id: Uuid) -> Result<Vec<UserIdHistoryEntry>, StoreError>;
@@ -265,6 +266,16 @@ pub struct Effects {
     pub messages: Vec<QueuedMessage>,
 }
 
+impl From<AuditDraft> for Effects {
+    /// A change that is only audited.
+    fn from(audit: AuditDraft) -> Self {
+        Self {
+            audit: vec![audit],
+            messages: vec![],
+        }
+    }
+}
+
 /// A message ready for the outbox. A secret text (a temporary PIN) is stored sealed under
 /// the master key, with a description in its place.
 #[derive(Debug, Clone)]
@@ -282,6 +293,11 @@ pub trait GrantUnit: Send {
 
     /// The identity's active devices, read inside the unit.
     async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError>;
+
+    /// Whether the identity could claim user ID `key` now: `UserIdTaken` or
+    /// `UserIdReserved` if not (checked inside the unit, so a refusal can be counted on
+    /// the grant before anything else is written).
+    async fn user_id_free(&mut self, key: &UserIdKey, at: Timestamp) -> Result<(), StoreError>;
 
     /// Writes the grant's new state and the effects, and commits.
     async fn save(

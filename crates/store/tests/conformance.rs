@@ -88,6 +88,7 @@ conformance!(
     bulk_enrolment_skips_the_enrolled_and_refuses_taken_user_ids,
     concurrent_bulk_enrolments_enrol_everyone_once,
     bulk_app_activation_is_all_or_nothing,
+    grant_units_check_user_ids_and_keep_refusals,
 );
 
 mod cases {
@@ -138,7 +139,7 @@ mod cases {
 
     async fn enrol(store: &dyn Store, n: &NewIdentity) -> Result<(), StoreError> {
         store
-            .enrol(n, &grant_for(n), &audit("identity.enrolled", n))
+            .enrol(n, &grant_for(n), &audit("identity.enrolled", n).into())
             .await
     }
 
@@ -166,7 +167,7 @@ mod cases {
         );
         let g = grant_for(&n);
         store
-            .enrol(&n, &g, &audit("identity.enrolled", &n))
+            .enrol(&n, &g, &audit("identity.enrolled", &n).into())
             .await
             .unwrap();
 
@@ -283,7 +284,7 @@ mod cases {
             at,
             reserved_until: at.plus_days(365),
         };
-        let draft = AuditDraft::new("person:x", "identity.user_id_changed");
+        let draft = Effects::from(AuditDraft::new("person:x", "identity.user_id_changed"));
         store
             .change_user_id(&change(a.id, "anna.new", t1), &draft)
             .await
@@ -374,7 +375,7 @@ mod cases {
     pub(super) async fn state_changes_are_compare_and_set(store: Arc<dyn Store>) {
         let a = new_identity(enrolment("0101901234", "+4512345678", None), T0);
         enrol(&*store, &a).await.unwrap();
-        let d = AuditDraft::new("operator:test", "identity.suspended");
+        let d = Effects::from(AuditDraft::new("operator:test", "identity.suspended"));
         store
             .set_state(
                 a.id,
@@ -1096,5 +1097,52 @@ mod cases {
         let bo = store.identity(items[1].identity.id).await.unwrap().unwrap();
         assert_eq!(bo.state, IdentityState::Pending);
         assert_eq!(verify_chain(&*store).await, 3);
+    }
+
+    /// Inside a locked grant: a user ID in use or in quarantine is refused, one's own and a
+    /// free one are not; the count of refused choices survives a save.
+    pub(super) async fn grant_units_check_user_ids_and_keep_refusals(store: Arc<dyn Store>) {
+        let a = new_identity(enrolment("0101901234", "+4512345678", Some("anna.old")), T0);
+        enrol(&*store, &a).await.unwrap();
+        let b = new_identity(enrolment("0202901234", "+4587654321", None), T0);
+        let grant = grant_for(&b);
+        store
+            .enrol(&b, &grant, &audit("identity.enrolled", &b).into())
+            .await
+            .unwrap();
+        let t1 = T0.plus_days(1);
+        store
+            .change_user_id(
+                &UserIdChange {
+                    identity_id: a.id,
+                    new: UserId::parse("anna.new").unwrap(),
+                    at: t1,
+                    reserved_until: t1.plus_days(365),
+                },
+                &AuditDraft::new("person:x", "identity.user_id_changed").into(),
+            )
+            .await
+            .unwrap();
+
+        let mut unit = store.lock_grant(grant.id).await.unwrap().unwrap();
+        assert_eq!(unit.grant().user_id_refusals, 0);
+        let free = |s: &str| UserIdKey::of_input(s);
+        assert!(matches!(
+            unit.user_id_free(&free("ANNA.NEW"), t1).await,
+            Err(StoreError::UserIdTaken)
+        ));
+        assert!(matches!(
+            unit.user_id_free(&free("anna.old"), t1).await,
+            Err(StoreError::UserIdReserved)
+        ));
+        unit.user_id_free(&free("anna.old"), t1.plus_days(366))
+            .await
+            .unwrap();
+        unit.user_id_free(&free("bent.free"), t1).await.unwrap();
+        let mut g = unit.grant().clone();
+        g.user_id_refusals = 3;
+        unit.save(&g, Effects::default()).await.unwrap();
+        let unit = store.lock_grant(grant.id).await.unwrap().unwrap();
+        assert_eq!(unit.grant().user_id_refusals, 3);
     }
 }

@@ -467,6 +467,7 @@ async fn list_channels(
 struct AddChannel {
     kind: String,
     address: String,
+    pin_proof: String,
 }
 
 async fn add_channel(
@@ -476,7 +477,7 @@ async fn add_channel(
     let body: AddChannel = json_body(&signed)?;
     let c = state
         .sesam
-        .add_channel(signed.device.id, &body.kind, &body.address)
+        .add_channel(signed.device.id, &body.kind, &body.address, &body.pin_proof)
         .await?;
     Ok(Json(json!({
         "channel_id": c.id,
@@ -487,6 +488,7 @@ async fn add_channel(
 #[derive(Deserialize)]
 struct ConfirmChannel {
     code: String,
+    pin_proof: String,
 }
 
 async fn confirm_channel(
@@ -497,7 +499,7 @@ async fn confirm_channel(
     let body: ConfirmChannel = json_body(&signed)?;
     state
         .sesam
-        .confirm_channel(signed.device.id, id, &body.code)
+        .confirm_channel(signed.device.id, id, &body.code, &body.pin_proof)
         .await?;
     Ok(Json(channels_json(
         &state.sesam.list_channels(signed.device.id).await?,
@@ -522,6 +524,7 @@ async fn remove_channel(
 #[derive(Deserialize)]
 struct ChannelOrder {
     order: Vec<Uuid>,
+    pin_proof: String,
 }
 
 async fn reorder_channels(
@@ -531,7 +534,7 @@ async fn reorder_channels(
     let body: ChannelOrder = json_body(&signed)?;
     state
         .sesam
-        .reorder_channels(signed.device.id, &body.order)
+        .reorder_channels(signed.device.id, &body.order, &body.pin_proof)
         .await?;
     Ok(Json(channels_json(
         &state.sesam.list_channels(signed.device.id).await?,
@@ -541,6 +544,7 @@ async fn reorder_channels(
 #[derive(Deserialize)]
 struct EveryUse {
     enabled: bool,
+    pin_proof: String,
 }
 
 async fn set_every_use(
@@ -550,7 +554,7 @@ async fn set_every_use(
     let body: EveryUse = json_body(&signed)?;
     state
         .sesam
-        .set_notify_every_use(signed.device.id, body.enabled)
+        .set_notify_every_use(signed.device.id, body.enabled, &body.pin_proof)
         .await?;
     Ok(Json(channels_json(
         &state.sesam.list_channels(signed.device.id).await?,

@@ -10,7 +10,7 @@ use sesam_domain::activation::{
 use sesam_domain::app_protocol::{self, b64, unb64};
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState, MAX_ACTIVE_APPS};
 use sesam_domain::lockout::Lockout;
-use sesam_domain::notification::Event;
+use sesam_domain::notification::{Event, Recipient};
 use sesam_domain::user_id::QUARANTINE_DAYS;
 use sesam_domain::{
     ActivationCode, AuditDraft, DomainError, IdentityState, Timestamp, UserId, UserIdKey,
@@ -103,7 +103,7 @@ impl Sesam {
                 .subject(identity.id.to_string())
                 .reason(Some(reason))
                 .details(json!({ "grant": grant.id, "purpose": "recovery", "expires_at": grant.expires_at.to_rfc3339() }))],
-            messages: self.messages(&Event::ActivationCodeIssued { at: now }, &identity).await?,
+            messages: self.messages(&Event::ActivationCodeIssued { at: now, first: false }, &identity).await?,
         };
         self.store.issue_grant(&grant, effects).await?;
         self.wake_outbox();
@@ -147,15 +147,17 @@ impl Sesam {
             .accept_code(now, self.keys.sms_pin_hash(grant.id, pin.expose()))
             .map_err(refuse)?;
         if step == SmsStep::Send {
-            let mut messages = self
-                .messages(
-                    &Event::TemporaryPin {
-                        pin: pin.expose().to_owned(),
-                        valid_minutes: SMS_PIN_VALIDITY_SECONDS / 60,
-                    },
-                    &identity,
-                )
-                .await?;
+            // The code goes to the phone the registration unit registered, never to a
+            // channel the person (or whoever holds their app) added: that is what makes
+            // the SMS a second, independent channel.
+            let mut messages = self.queue(
+                &Event::TemporaryPin {
+                    pin: pin.expose().to_owned(),
+                    valid_minutes: SMS_PIN_VALIDITY_SECONDS / 60,
+                },
+                &identity,
+                &[Recipient::Sms(identity.phone.clone())],
+            );
             messages.extend(
                 self.messages(&Event::TemporaryPinIssued { at: now }, &identity)
                     .await?,
@@ -213,15 +215,16 @@ impl Sesam {
             .open(&proof, &binding)
             .map_err(DomainError::from)?;
         ensure_may_activate(&identity, &grant)?;
-        let user_id_change = self
-            .user_id_at_activation(
+        let (mut unit, user_id_change) = self
+            .user_id_for_letter(
+                unit,
+                &mut grant,
                 &identity,
                 req.user_id.as_deref(),
                 req.new_user_id.as_deref(),
                 now,
             )
             .await?;
-        let mut unit = unit;
         if unit.active_devices().await?.len() >= MAX_ACTIVE_APPS {
             return Err(refuse(ActivationError::TooManyApps));
         }
@@ -361,6 +364,60 @@ impl Sesam {
             return Err(refuse(e));
         }
         Ok((unit, grant, identity))
+    }
+
+    /// The user ID an activation ends with, checked inside the locked grant. A refused
+    /// choice (against the rules, taken, reserved) is counted on the grant and saved
+    /// before the refusal is answered; the fifth per SMS code ends that code, so one
+    /// letter cannot be used to ask which user IDs exist more than a few times.
+    pub(crate) async fn user_id_for_letter(
+        &self,
+        mut unit: Box<dyn GrantUnit>,
+        grant: &mut sesam_domain::ActivationGrant,
+        identity: &sesam_domain::Identity,
+        user_id: Option<&str>,
+        new_user_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(Box<dyn GrantUnit>, Option<UserIdChange>), AppError> {
+        let chosen = match self
+            .user_id_at_activation(identity, user_id, new_user_id, now)
+            .await
+        {
+            Ok(Some(change)) => unit
+                .user_id_free(&change.new.key(), now)
+                .await
+                .map(|()| Some(change))
+                .map_err(AppError::from),
+            other => other,
+        };
+        let e = match chosen {
+            Ok(change) => return Ok((unit, change)),
+            Err(e) => e,
+        };
+        let counted = matches!(
+            e,
+            AppError::Invalid(DomainError::UserId(_))
+                | AppError::Store(StoreError::UserIdTaken | StoreError::UserIdReserved)
+        );
+        if !counted {
+            return Err(e);
+        }
+        let outcome = grant.refuse_user_id(now);
+        let audit = AuditDraft::new(
+            format!("person:{}", identity.id),
+            "activation.user_id_refused",
+        )
+        .subject(identity.id.to_string())
+        .details(json!({ "grant": grant.id, "refusals": grant.user_id_refusals }));
+        unit.save(
+            grant,
+            Effects {
+                audit: vec![audit],
+                messages: vec![],
+            },
+        )
+        .await?;
+        Err(outcome.err().map_or(e, refuse))
     }
 
     pub(crate) async fn user_id_at_activation(

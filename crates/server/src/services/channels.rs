@@ -1,9 +1,13 @@
 //! The person's notification channels: list, add (confirmed with a code sent to the new
-//! address), remove (with the app PIN; the removed channel is told too), reorder, and the
-//! opt-in to a message on every use.
+//! address), remove (the removed channel is told too), reorder, and the opt-in to a
+//! message on every use. Every change needs the app PIN: a stolen phone whose screen is
+//! unlocked must not be able to redirect the messages that would warn the person.
 
 use serde_json::json;
-use sesam_domain::app_protocol::channel_remove_binding;
+use sesam_domain::app_protocol::{
+    channel_add_binding, channel_confirm_binding, channel_every_use_binding, channel_order_binding,
+    channel_remove_binding,
+};
 use sesam_domain::channels::{
     CONFIRMATION_SECONDS, ChannelChoice, ChannelError, MAX_CHANNELS, confirmation_code,
     recommendation,
@@ -42,6 +46,28 @@ impl Sesam {
             .ok_or(StoreError::NotFound("identity"))?)
     }
 
+    /// The identity of `device_id`, once the app PIN (a proof bound to `binding`) is
+    /// right. Wrong PINs count toward the app's lockout; a locked app's PIN is not
+    /// evaluated, so a locked app changes nothing.
+    async fn identity_with_pin(
+        &self,
+        device_id: Uuid,
+        pin_proof: &str,
+        binding: &[u8],
+    ) -> Result<Identity, AppError> {
+        let device_unit = self
+            .store
+            .lock_device(device_id)
+            .await?
+            .ok_or_else(|| AppError::BadInput("this app is not active".into()))?;
+        let identity = device_unit.identity().clone();
+        let (device_unit, device) = self
+            .check_device_pin(device_unit, pin_proof, binding)
+            .await?;
+        device_unit.save(&device, Effects::default()).await?;
+        Ok(identity)
+    }
+
     pub async fn list_channels(&self, device_id: Uuid) -> Result<ChannelView, AppError> {
         let identity = self.identity_of_device(device_id).await?;
         let channels = self.store.channel_choices(identity.id).await?;
@@ -54,14 +80,21 @@ impl Sesam {
     }
 
     /// Adds a phone number or e-mail address; a code is sent to it, and it receives
-    /// nothing else until the code is confirmed.
+    /// nothing else until the code is confirmed. Needs the app PIN.
     pub async fn add_channel(
         &self,
         device_id: Uuid,
         kind: &str,
         address: &str,
+        pin_proof: &str,
     ) -> Result<ChannelChoice, AppError> {
-        let identity = self.identity_of_device(device_id).await?;
+        let identity = self
+            .identity_with_pin(
+                device_id,
+                pin_proof,
+                &channel_add_binding(kind, address, device_id),
+            )
+            .await?;
         let (kind, recipient) = match kind {
             "sms" => {
                 let p = PhoneNumber::parse(address).map_err(DomainError::from)?;
@@ -120,14 +153,21 @@ impl Sesam {
     }
 
     /// Confirms a new channel with the code sent to it; then every channel (the new one
-    /// included) is told that it was added.
+    /// included) is told that it was added. Needs the app PIN (checked before the code).
     pub async fn confirm_channel(
         &self,
         device_id: Uuid,
         channel_id: Uuid,
         code: &str,
+        pin_proof: &str,
     ) -> Result<(), AppError> {
-        let identity = self.identity_of_device(device_id).await?;
+        let identity = self
+            .identity_with_pin(
+                device_id,
+                pin_proof,
+                &channel_confirm_binding(channel_id, device_id),
+            )
+            .await?;
         let unit = self
             .store
             .lock_channel(channel_id)
@@ -171,21 +211,13 @@ impl Sesam {
         channel_id: Uuid,
         pin_proof: &str,
     ) -> Result<(), AppError> {
-        let device_unit = self
-            .store
-            .lock_device(device_id)
-            .await?
-            .ok_or_else(|| AppError::BadInput("this app is not active".into()))?;
-        let identity = device_unit.identity().clone();
-        let (device_unit, device) = self
-            .check_device_pin(
-                device_unit,
+        let identity = self
+            .identity_with_pin(
+                device_id,
                 pin_proof,
                 &channel_remove_binding(channel_id, device_id),
             )
             .await?;
-        device_unit.save(&device, Effects::default()).await?;
-
         self.remove_channel_of(&identity, channel_id, format!("device:{device_id}"), None)
             .await
     }
@@ -236,9 +268,21 @@ impl Sesam {
         Ok(())
     }
 
-    /// Puts the channels in a new order (the order messages fail over along).
-    pub async fn reorder_channels(&self, device_id: Uuid, order: &[Uuid]) -> Result<(), AppError> {
-        let identity = self.identity_of_device(device_id).await?;
+    /// Puts the channels in a new order (the order messages fail over along), with the
+    /// app PIN.
+    pub async fn reorder_channels(
+        &self,
+        device_id: Uuid,
+        order: &[Uuid],
+        pin_proof: &str,
+    ) -> Result<(), AppError> {
+        let identity = self
+            .identity_with_pin(
+                device_id,
+                pin_proof,
+                &channel_order_binding(order, device_id),
+            )
+            .await?;
         let now = self.clock.now();
         let effects = Effects {
             audit: vec![
@@ -257,13 +301,21 @@ impl Sesam {
             })
     }
 
-    /// Opts in or out of a message on every use of the identity.
+    /// Opts in or out of a message on every use of the identity, with the app PIN (a thief
+    /// must not be able to silence the messages about their own uses).
     pub async fn set_notify_every_use(
         &self,
         device_id: Uuid,
         enabled: bool,
+        pin_proof: &str,
     ) -> Result<(), AppError> {
-        let identity = self.identity_of_device(device_id).await?;
+        let identity = self
+            .identity_with_pin(
+                device_id,
+                pin_proof,
+                &channel_every_use_binding(enabled, device_id),
+            )
+            .await?;
         let now = self.clock.now();
         let effects = Effects {
             audit: vec![

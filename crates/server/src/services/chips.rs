@@ -198,12 +198,22 @@ impl Sesam {
                 .subject(identity.id.to_string()),
             );
         }
-        let effects = Effects {
-            audit,
-            messages: self
-                .messages(&Event::ChipActivated { at: now }, &identity)
+        let mut messages = self
+            .messages(&Event::ChipActivated { at: now }, &identity)
+            .await?;
+        if ceremony.password_phc.is_some() {
+            messages.extend(
+                self.messages(
+                    &Event::PasswordChanged {
+                        at: now,
+                        first: true,
+                    },
+                    &identity,
+                )
                 .await?,
-        };
+            );
+        }
+        let effects = Effects { audit, messages };
         self.store
             .add_chip(&chip, ceremony.password_phc.as_deref(), effects)
             .await

@@ -203,18 +203,28 @@ impl Sesam {
                     .subject(identity.id.to_string()),
             );
         }
-        let effects = Effects {
-            audit,
-            messages: self
-                .messages(
-                    &Event::CodeDisplayActivated {
-                        serial: serial.clone(),
+        let mut messages = self
+            .messages(
+                &Event::CodeDisplayActivated {
+                    serial: serial.clone(),
+                    at: now,
+                },
+                &identity,
+            )
+            .await?;
+        if new_password.is_some() {
+            messages.extend(
+                self.messages(
+                    &Event::PasswordChanged {
                         at: now,
+                        first: true,
                     },
                     &identity,
                 )
                 .await?,
-        };
+            );
+        }
+        let effects = Effects { audit, messages };
         display_unit
             .save(
                 &display,
@@ -393,8 +403,7 @@ impl Sesam {
         let code1 = TotpCode::parse(&req.code1).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
         let code2 = TotpCode::parse(&req.code2).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
 
-        let (mut unit, mut grant, identity) =
-            self.open_letter(req.activation_id, &code, &sms).await?;
+        let (unit, mut grant, identity) = self.open_letter(req.activation_id, &code, &sms).await?;
         if identity.state == IdentityState::Revoked
             || (identity.state == IdentityState::Suspended
                 && grant.purpose != sesam_domain::ActivationPurpose::Recovery)
@@ -402,8 +411,10 @@ impl Sesam {
             return Err(refuse_letter(ActivationError::IdentityBlocked));
         }
         let now = self.clock.now();
-        let user_id_change = self
-            .user_id_at_activation(
+        let (mut unit, user_id_change) = self
+            .user_id_for_letter(
+                unit,
+                &mut grant,
                 &identity,
                 req.user_id.as_deref(),
                 req.new_user_id.as_deref(),
@@ -466,18 +477,28 @@ impl Sesam {
                     .reason(Some("activated with a new activation letter".into())),
             );
         }
-        let effects = Effects {
-            audit,
-            messages: self
-                .messages(
-                    &Event::CodeDisplayActivated {
-                        serial: serial.clone(),
+        let mut messages = self
+            .messages(
+                &Event::CodeDisplayActivated {
+                    serial: serial.clone(),
+                    at: now,
+                },
+                &identity,
+            )
+            .await?;
+        if new_password.is_some() {
+            messages.extend(
+                self.messages(
+                    &Event::PasswordChanged {
                         at: now,
+                        first: true,
                     },
                     &identity,
                 )
                 .await?,
-        };
+            );
+        }
+        let effects = Effects { audit, messages };
         unit.activate_code_display(
             &grant,
             &display,

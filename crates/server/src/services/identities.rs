@@ -2,12 +2,13 @@
 
 use serde_json::json;
 use sesam_domain::identity::Enrolment;
+use sesam_domain::notification::{Event, Recipient};
 use sesam_domain::user_id::QUARANTINE_DAYS;
 use sesam_domain::{
     ActivationCode, ActivationGrant, ActivationPurpose, AuditDraft, EmailAddress, Identity, Level,
     NationalId, PersonName, PhoneNumber, Timestamp, UserId, UserIdKey,
 };
-use sesam_store::{NewIdentity, UserIdChange, UserIdHistoryEntry};
+use sesam_store::{Effects, NewIdentity, UserIdChange, UserIdHistoryEntry};
 use time::Date;
 use time::macros::format_description;
 use uuid::Uuid;
@@ -106,12 +107,31 @@ impl EnrolRequest {
 
 impl Sesam {
     /// Enrols a person: identity in state `pending`, plus the first activation grant whose
-    /// code goes on the paper letter.
+    /// code goes on the paper letter. The letter is announced (without its code) on the
+    /// phone and e-mail given at the counter, so a letter issued behind the person's back
+    /// does not go unnoticed.
     pub async fn enrol(&self, actor: &Actor, req: &EnrolRequest) -> Result<Enrolled, AppError> {
         let prepared = self.prepare_enrolment(actor, req.validate()?, None);
+        let e = &prepared.identity.enrolment;
+        let mut channels = vec![Recipient::Sms(e.phone.clone())];
+        channels.extend(e.email.clone().map(Recipient::Email));
+        channels.push(Recipient::App(prepared.identity.id));
+        let effects = Effects {
+            audit: vec![prepared.audit.clone()],
+            messages: self.queue_to(
+                &Event::ActivationCodeIssued {
+                    at: prepared.identity.created_at,
+                    first: true,
+                },
+                prepared.identity.id,
+                e.language,
+                &channels,
+            ),
+        };
         self.store
-            .enrol(&prepared.identity, &prepared.grant, &prepared.audit)
+            .enrol(&prepared.identity, &prepared.grant, &effects)
             .await?;
+        self.wake_outbox();
         let identity = self
             .store
             .identity(prepared.identity.id)
@@ -220,7 +240,10 @@ impl Sesam {
             .state
             .suspend()
             .map_err(sesam_domain::DomainError::from)?;
-        self.change_state(actor, identity, to, "identity.suspended", reason)
+        let event = Event::IdentitySuspended {
+            at: self.clock.now(),
+        };
+        self.change_state(actor, identity, to, "identity.suspended", reason, &event)
             .await
     }
 
@@ -236,7 +259,10 @@ impl Sesam {
             .state
             .reopen(identity.activated_at.is_some())
             .map_err(sesam_domain::DomainError::from)?;
-        self.change_state(actor, identity, to, "identity.reopened", reason)
+        let event = Event::IdentityReopened {
+            at: self.clock.now(),
+        };
+        self.change_state(actor, identity, to, "identity.reopened", reason, &event)
             .await
     }
 
@@ -247,15 +273,21 @@ impl Sesam {
         to: sesam_domain::IdentityState,
         action: &str,
         reason: String,
+        event: &Event,
     ) -> Result<Identity, AppError> {
         let now = self.clock.now();
         let audit = AuditDraft::new(actor.audit_name(), action)
             .subject(identity.id.to_string())
             .reason(Some(reason))
             .details(json!({ "from": identity.state, "to": to }));
+        let effects = Effects {
+            audit: vec![audit],
+            messages: self.messages(event, &identity).await?,
+        };
         self.store
-            .set_state(identity.id, identity.state, to, now, &audit)
+            .set_state(identity.id, identity.state, to, now, &effects)
             .await?;
+        self.wake_outbox();
         Ok(self
             .store
             .identity(identity.id)
@@ -303,7 +335,14 @@ impl Sesam {
             at: now,
             reserved_until: now.plus_days(QUARANTINE_DAYS),
         };
-        self.store.change_user_id(&change, &audit).await?;
+        let effects = Effects {
+            audit: vec![audit],
+            messages: self
+                .messages(&Event::UserIdChanged { at: now }, &identity)
+                .await?,
+        };
+        self.store.change_user_id(&change, &effects).await?;
+        self.wake_outbox();
         Ok(self
             .store
             .identity(identity.id)

@@ -1,7 +1,7 @@
 //! Turning events into outbox messages for a person's channels.
 
 use sesam_domain::Identity;
-use sesam_domain::notification::{Event, Recipient, messages_for};
+use sesam_domain::notification::{Event, Language, Recipient, messages_for};
 use sesam_store::QueuedMessage;
 use uuid::Uuid;
 
@@ -41,30 +41,35 @@ impl Sesam {
         identity: &Identity,
         channels: &[Recipient],
     ) -> Vec<QueuedMessage> {
+        self.queue_to(event, identity.id, identity.language, channels)
+    }
+
+    /// [`Self::queue`] for an identity not written yet (at enrolment).
+    pub fn queue_to(
+        &self,
+        event: &Event,
+        identity_id: Uuid,
+        language: Language,
+        channels: &[Recipient],
+    ) -> Vec<QueuedMessage> {
         let now = self.clock.now();
-        messages_for(
-            event,
-            identity.id,
-            channels,
-            identity.language,
-            Uuid::now_v7(),
-            now,
-        )
-        .into_iter()
-        .map(|mut message| {
-            let sealed_text = message.secret.then(|| {
-                let sealed = self
-                    .keys
-                    .seal_data("outbox", message.text.as_bytes(), &*self.random);
-                message.text = format!("[{}: one-time code, sealed until delivery]", message.event);
-                sealed
-            });
-            QueuedMessage {
-                message,
-                sealed_text,
-            }
-        })
-        .collect()
+        messages_for(event, identity_id, channels, language, Uuid::now_v7(), now)
+            .into_iter()
+            .map(|mut message| {
+                let sealed_text = message.secret.then(|| {
+                    let sealed =
+                        self.keys
+                            .seal_data("outbox", message.text.as_bytes(), &*self.random);
+                    message.text =
+                        format!("[{}: one-time code, sealed until delivery]", message.event);
+                    sealed
+                });
+                QueuedMessage {
+                    message,
+                    sealed_text,
+                }
+            })
+            .collect()
     }
 
     /// Tells the dispatcher that messages are waiting.

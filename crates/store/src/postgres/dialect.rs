@@ -74,5 +74,10 @@ pub(super) fn migrator() -> Migrator {
             "request counts",
             include_str!("../../migrations/postgres/0006_request_counts.sql"),
         ),
+        migration(
+            7,
+            "user ID choices per activation",
+            include_str!("../../migrations/postgres/0007_user_id_choices.sql"),
+        ),
     ])
 }

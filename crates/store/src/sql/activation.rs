@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sesam_domain::code_display::CodeDisplay;
 use sesam_domain::device::Device;
-use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp};
+use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp, UserIdKey};
 use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
@@ -26,13 +26,14 @@ async fn update_grant(
     g: &ActivationGrant,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE activation_grants SET state = $1, failed_attempts = $2, sms_pin_hash = $3, sms_pin_expires_at = $4, sms_sent_count = $5 WHERE id = $6",
+        "UPDATE activation_grants SET state = $1, failed_attempts = $2, sms_pin_hash = $3, sms_pin_expires_at = $4, sms_sent_count = $5, user_id_refusals = $6 WHERE id = $7",
     )
     .bind(g.state.as_str())
     .bind(g.failed_attempts)
     .bind(g.sms_pin_hash.map(|h| h.to_vec()))
     .bind(g.sms_pin_expires_at.map(Timestamp::millis))
     .bind(g.sms_sent_count)
+    .bind(g.user_id_refusals)
     .bind(g.id)
     .execute(&mut **tx)
     .await?;
@@ -47,6 +48,10 @@ impl GrantUnit for SqlGrantUnit {
 
     fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    async fn user_id_free(&mut self, key: &UserIdKey, at: Timestamp) -> Result<(), StoreError> {
+        identities::user_id_free(&mut self.tx, self.identity.id, key, at).await
     }
 
     async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError> {

@@ -15,8 +15,8 @@ pub(super) async fn insert(
     g: &ActivationGrant,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count, user_id_refusals) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(g.id)
     .bind(g.identity_id)
@@ -29,6 +29,7 @@ pub(super) async fn insert(
     .bind(g.sms_pin_hash.map(|h| h.to_vec()))
     .bind(g.sms_pin_expires_at.map(Timestamp::millis))
     .bind(g.sms_sent_count)
+    .bind(g.user_id_refusals)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -1,18 +1,49 @@
 //! Identities, their user ID claims (uniqueness and quarantine) and user ID history.
 
 use async_trait::async_trait;
-use sesam_domain::{
-    ActivationGrant, AuditDraft, Identity, IdentityState, Timestamp, UserId, UserIdKey,
-};
+use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp, UserId, UserIdKey};
 use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
+use super::effects::write_effects;
 use super::rows::{self, identity_columns};
 use super::store::SqlStore;
-use super::{Db, audit, channels, dialect, grants};
-use crate::{IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
+use super::{Db, channels, dialect, grants};
+use crate::{Effects, IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
 use sesam_domain::channels::ChannelChoice;
 use sesam_domain::notification::Channel;
+
+/// Whether `key` could be claimed by `identity_id` at `at`: `UserIdTaken` while someone
+/// else uses it, `UserIdReserved` while it is in someone else's quarantine. Only a check:
+/// the claim itself is what guarantees uniqueness.
+pub(super) async fn user_id_free(
+    tx: &mut Transaction<'_, Db>,
+    identity_id: Uuid,
+    key: &UserIdKey,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let existing = sqlx::query(
+        "SELECT identity_id, released_at, reserved_until FROM user_id_claims WHERE key = $1",
+    )
+    .bind(key.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = existing else {
+        return Ok(());
+    };
+    let owner: Uuid = row.try_get("identity_id")?;
+    let released: Option<i64> = row.try_get("released_at")?;
+    let reserved_until: Option<i64> = row.try_get("reserved_until")?;
+    if owner == identity_id {
+        Ok(())
+    } else if released.is_none() {
+        Err(StoreError::UserIdTaken)
+    } else if reserved_until.is_some_and(|until| until > at.millis()) {
+        Err(StoreError::UserIdReserved)
+    } else {
+        Ok(())
+    }
+}
 
 /// Reserves `user_id` for `identity_id`: refused while someone else uses it or while it is
 /// in someone else's quarantine; an expired quarantine is cleared. The primary key on
@@ -138,7 +169,7 @@ impl IdentityStore for SqlStore {
         &self,
         new: &NewIdentity,
         grant: &ActivationGrant,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError> {
         let e = &new.enrolment;
         let mut tx = dialect::begin_write(&self.pool).await?;
@@ -204,7 +235,7 @@ impl IdentityStore for SqlStore {
             position += 1;
         }
         grants::insert(&mut tx, grant).await?;
-        audit::append(&mut tx, &self.audit_key, new.created_at, audit).await?;
+        write_effects(&mut tx, &self.audit_key, new.created_at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -264,7 +295,7 @@ impl IdentityStore for SqlStore {
         from: IdentityState,
         to: IdentityState,
         at: Timestamp,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let done = sqlx::query(
@@ -288,7 +319,7 @@ impl IdentityStore for SqlStore {
                 None => StoreError::NotFound("identity"),
             });
         }
-        audit::append(&mut tx, &self.audit_key, at, audit).await?;
+        write_effects(&mut tx, &self.audit_key, at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -296,7 +327,7 @@ impl IdentityStore for SqlStore {
     async fn change_user_id(
         &self,
         change: &UserIdChange,
-        audit: &AuditDraft,
+        effects: &Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let row = sqlx::query(dialect::SELECT_IDENTITY_FOR_UPDATE)
@@ -306,7 +337,7 @@ impl IdentityStore for SqlStore {
             .ok_or(StoreError::NotFound("identity"))?;
         let old_key: Option<String> = row.try_get("user_id_key")?;
         apply_user_id_change(&mut tx, change, old_key.map(UserIdKey::from_stored)).await?;
-        audit::append(&mut tx, &self.audit_key, change.at, audit).await?;
+        write_effects(&mut tx, &self.audit_key, change.at, effects).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -82,7 +82,7 @@ pub(super) fn identity(row: &Row) -> Result<Identity, StoreError> {
 
 macro_rules! grant_columns {
     () => {
-        "id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count"
+        "id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count, user_id_refusals"
     };
 }
 pub(super) use grant_columns;
@@ -109,6 +109,7 @@ pub(super) fn grant(row: &Row) -> Result<ActivationGrant, StoreError> {
             .try_get::<Option<i64>, _>("sms_pin_expires_at")?
             .map(Timestamp::from_millis),
         sms_sent_count: row.try_get("sms_sent_count")?,
+        user_id_refusals: row.try_get("user_id_refusals")?,
     })
 }
 

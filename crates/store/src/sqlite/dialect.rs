@@ -76,5 +76,10 @@ pub(super) fn migrator() -> Migrator {
             "request counts",
             include_str!("../../migrations/sqlite/0006_request_counts.sql"),
         ),
+        migration(
+            7,
+            "user ID choices per activation",
+            include_str!("../../migrations/sqlite/0007_user_id_choices.sql"),
+        ),
     ])
 }
