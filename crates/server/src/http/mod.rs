@@ -33,8 +33,15 @@ pub use metrics::install_recorder;
 pub struct AppState {
     pub sesam: Sesam,
     pub metrics: PrometheusHandle,
-    /// Set when no real notification channel is configured.
+    /// The bearer token `/metrics` requires, if one is configured.
+    pub metrics_token: Option<std::sync::Arc<str>>,
+    /// Whether `/metrics` is on the public router (a token and no own listen address).
+    pub public_metrics: bool,
+    /// Set when asked for (`--dev-outbox`, `--demo`) and no real channel is configured.
     pub dev_outbox: Option<std::sync::Arc<sesam_notify::DevOutbox>>,
+    /// Whether the development outbox answers clients on other machines too (only when
+    /// the public URL itself is loopback: a development setup).
+    pub dev_outbox_for_anyone: bool,
     /// The demo relying party (`serve --demo`).
     pub demo: Option<std::sync::Arc<demo::DemoClient>>,
 }
@@ -180,9 +187,21 @@ async fn json_errors(response: Response) -> Response {
     out
 }
 
+/// The metrics listener (`metrics_listen`): `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(static_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(static_header(header::CACHE_CONTROL, "no-store"))
+}
+
 /// The application's routes with their middleware.
 pub fn router(state: AppState) -> Router {
     let dev = state.dev_outbox.is_some();
+    let public_metrics = state.public_metrics;
     let mut routes = Router::new()
         .merge(app_api::routes())
         .merge(oidc::routes())
@@ -190,8 +209,10 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
         .route(sesam_oidc::discovery::paths::JWKS, get(jwks));
+    if public_metrics {
+        routes = routes.route("/metrics", get(metrics::render));
+    }
     if dev {
         routes = routes.route("/dev/outbox", get(dev_outbox::page));
     }
