@@ -72,24 +72,127 @@ async fn health_readiness_metrics_and_json_errors() {
     let j: serde_json::Value = r.json().await.unwrap();
     assert_eq!(j["error"], "method_not_allowed");
 
-    let metrics = http
+    // Metrics are not public unless configured (their counters can move when something
+    // happens to a known person).
+    let r = http
         .get(format!("{}/metrics", server.base))
         .send()
         .await
-        .unwrap()
-        .text()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Nor is the development outbox.
+    let r = http
+        .get(format!("{}/dev/outbox", server.base))
+        .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+const METRICS_TOKEN: &str = "a-long-metrics-token-0123456789";
+
+async fn metrics_with(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+    let mut r = http.get(url);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn metrics_behind_a_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_full(
+        &Data::Dir(dir.path().join("data")),
+        &[],
+        "http",
+        &[("SESAM_METRICS_TOKEN", METRICS_TOKEN.into())],
+    );
+    let http = http_client();
+    http.get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    let url = format!("{}/metrics", server.base);
+    let (status, body) = metrics_with(&http, &url, None).await;
+    assert_eq!(status, 401);
+    assert!(!body.contains("sesam_"), "{body}");
+    assert_eq!(metrics_with(&http, &url, Some("wrong")).await.0, 401);
+    let almost = &METRICS_TOKEN[..METRICS_TOKEN.len() - 1];
+    assert_eq!(metrics_with(&http, &url, Some(almost)).await.0, 401);
+    let (status, metrics) = metrics_with(&http, &url, Some(METRICS_TOKEN)).await;
+    assert_eq!(status, 200);
     assert!(
         metrics
             .contains(r#"sesam_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
         "{metrics}"
     );
-    assert!(
-        metrics.contains(r#"route="unmatched""#),
-        "raw paths must not become labels: {metrics}"
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_address_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let server = Server::start_full(
+        &Data::Dir(dir.path().join("data")),
+        &[],
+        "http",
+        &[("SESAM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))],
     );
-    assert!(!metrics.contains("/no/such/thing"));
+    let http = http_client();
+    http.get(format!("{}/no/such/thing", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        metrics_with(&http, &format!("{}/metrics", server.base), None)
+            .await
+            .0,
+        404,
+        "metrics on the public listener"
+    );
+    let private = format!("http://127.0.0.1:{metrics_port}");
+    let (status, metrics) = metrics_with(&http, &format!("{private}/metrics"), None).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+    assert!(!metrics.contains("/no/such/thing"), "raw paths must not become labels");
+    // The metrics address serves nothing else.
+    assert_eq!(
+        metrics_with(&http, &format!("{private}/healthz"), None).await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_development_outbox_only_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = http_client();
+    for flag in ["--dev-outbox", "--demo"] {
+        let server = Server::start(&Data::Dir(dir.path().join(flag)), &[flag]);
+        let r = http
+            .get(format!("{}/dev/outbox?format=json", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{flag}");
+    }
+    // Never beside a real channel.
+    let server = Server::start_full(
+        &Data::Dir(dir.path().join("gw")),
+        &["--dev-outbox"],
+        "http",
+        &[
+            ("SESAM_SMS_URL", "http://127.0.0.1:9/sms".into()),
+            ("SESAM_SMS_TOKEN", "t".into()),
+        ],
+    );
+    let r = http
+        .get(format!("{}/dev/outbox?format=json", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]
