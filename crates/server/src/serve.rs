@@ -149,6 +149,7 @@ fn start(
         dev_outbox,
         dev_outbox_for_anyone: public_url_is_loopback(&config.public_url),
         demo: None,
+        hsts: config.tls.is_some() || config.public_url.scheme() == "https",
     };
     Ok((state, stop_tx))
 }

@@ -73,6 +73,7 @@ async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
         dev_outbox: Some(Arc::new(sesam_notify::DevOutbox::default())),
         dev_outbox_for_anyone: for_anyone,
         demo: None,
+        hsts: false,
     };
     let mut request = Request::get("/dev/outbox?format=json")
         .body(Body::empty())

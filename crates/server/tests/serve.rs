@@ -269,6 +269,81 @@ async fn serves_tls_with_a_given_certificate() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "sesam terminates TLS: HSTS"
+    );
+}
+
+fn no_redirects() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `lang` of the page the login pages show for an unknown flow, with `cookie` sent.
+async fn page_language(http: &reqwest::Client, base: &str, cookie: &str) -> String {
+    let body = http
+        .get(format!("{base}/login/00000000-0000-4000-8000-000000000000"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = body.find("<html lang=\"").expect("an HTML page") + 12;
+    body[start..start + 2].to_owned()
+}
+
+#[tokio::test]
+async fn on_https_cookies_are_host_prefixed_and_hsts_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    // Behind a TLS-terminating proxy: sesam speaks http, its public URL is https.
+    let server = Server::start(
+        &Data::Dir(dir.path().join("data")),
+        &["--public-url", "https://login.example.dk"],
+    );
+    let http = no_redirects();
+    let r = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+    let r = http
+        .get(format!("{}/language?to=en&back=/", server.base))
+        .send()
+        .await
+        .unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-sesam_lang=en;"), "{set}");
+    assert!(set.contains("; Secure") && set.contains("Path=/"), "{set}");
+    assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
+    // Only prefixed cookies are read: one planted without the prefix (by a sibling
+    // subdomain or a plain-http answer) is ignored.
+    assert_eq!(page_language(&http, &server.base, "__Host-sesam_lang=en").await, "en");
+    assert_eq!(page_language(&http, &server.base, "sesam_lang=en").await, "da");
+}
+
+#[tokio::test]
+async fn on_plain_http_cookies_keep_their_names_and_no_hsts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&Data::Dir(dir.path().join("data")), &[]);
+    let http = no_redirects();
+    let r = http
+        .get(format!("{}/language?to=en&back=/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("sesam_lang=en;"), "{set}");
+    assert!(!set.contains("Secure"), "{set}");
+    assert_eq!(page_language(&http, &server.base, "sesam_lang=en").await, "en");
 }
 
 #[test]

@@ -44,6 +44,8 @@ pub struct AppState {
     pub dev_outbox_for_anyone: bool,
     /// The demo relying party (`serve --demo`).
     pub demo: Option<std::sync::Arc<demo::DemoClient>>,
+    /// Send `Strict-Transport-Security` (sesam terminates TLS or the public URL is https).
+    pub hsts: bool,
 }
 
 /// JSON request bodies whose rejections are JSON errors too.
@@ -187,6 +189,47 @@ async fn json_errors(response: Response) -> Response {
     out
 }
 
+/// The prefix browsers reserve for cookies that are `Secure`, `Path=/` and without
+/// `Domain`: such a cookie cannot be set by a sibling subdomain or over plain http.
+const HOST_PREFIX: &str = "__Host-";
+
+/// On https, every cookie sesam sets is named `__Host-…` and only such cookies are read
+/// (the prefix removed for the handlers), so a cookie planted from elsewhere (another
+/// subdomain, a plain-http response) is never taken for one of sesam's. Handlers keep
+/// using the plain names; on http the prefix is not used (browsers refuse it there).
+async fn host_prefixed_cookies(mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let ours: Vec<String> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(HOST_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    req.headers_mut().remove(header::COOKIE);
+    if let Ok(v) = HeaderValue::from_str(&ours.join("; "))
+        && !ours.is_empty()
+    {
+        req.headers_mut().insert(header::COOKIE, v);
+    }
+    let mut response = next.run(req).await;
+    let set: Vec<HeaderValue> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| {
+            let v = v.to_str().ok()?;
+            HeaderValue::from_str(&format!("{HOST_PREFIX}{v}")).ok()
+        })
+        .collect();
+    response.headers_mut().remove(header::SET_COOKIE);
+    for v in set {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
 /// The metrics listener (`metrics_listen`): `/metrics` and nothing else.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
@@ -202,6 +245,8 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     let dev = state.dev_outbox.is_some();
     let public_metrics = state.public_metrics;
+    let secure_cookies = state.sesam.secure_cookies;
+    let hsts = state.hsts;
     let mut routes = Router::new()
         .merge(app_api::routes())
         .merge(oidc::routes())
@@ -216,7 +261,7 @@ pub fn router(state: AppState) -> Router {
     if dev {
         routes = routes.route("/dev/outbox", get(dev_outbox::page));
     }
-    routes
+    let routes = routes
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))
@@ -234,5 +279,18 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; frame-ancestors 'none'",
         ))
-        .layer(static_header(header::CACHE_CONTROL, "no-store"))
+        .layer(static_header(header::CACHE_CONTROL, "no-store"));
+    let routes = if hsts {
+        routes.layer(static_header(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        ))
+    } else {
+        routes
+    };
+    if secure_cookies {
+        routes.layer(axum::middleware::from_fn(host_prefixed_cookies))
+    } else {
+        routes
+    }
 }
