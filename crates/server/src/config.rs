@@ -786,6 +786,59 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_metrics_and_dev_outbox() {
+        use std::time::Duration;
+        let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(c.connections, crate::transport::ConnectionLimits::default());
+        assert!(!c.dev_outbox);
+        assert!(c.metrics.listen.is_none() && c.metrics.token.is_none());
+        assert!(!c.metrics.on_public_listener());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            "dev_outbox = true\nmetrics_listen = \"127.0.0.1:9090\"\n\
+             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let c = Config::load(
+            &flags,
+            &env(&[
+                ("SESAM_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "7"),
+                ("SESAM_HTTP_MAX_CONNECTIONS", "200"),
+                ("SESAM_METRICS_TOKEN", "0123456789abcdef"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.connections.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.connections.max_connections, 200, "the environment wins");
+        assert_eq!(c.connections.max_connections_per_address, 7);
+        assert!(c.dev_outbox);
+        assert_eq!(c.metrics.listen.unwrap().port(), 9090);
+        assert!(!c.metrics.on_public_listener());
+        assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token is not logged");
+
+        let flags = Overrides {
+            dev_outbox: true,
+            ..Default::default()
+        };
+        assert!(Config::load(&flags, &env(&[])).unwrap().dev_outbox);
+
+        let msg = |e: MapEnv| Config::load(&Overrides::default(), &e).unwrap_err().to_string();
+        assert!(msg(env(&[("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "0")])).contains("http.idle_timeout_seconds"));
+        assert!(msg(env(&[("SESAM_HTTP_MAX_HEADER_BYTES", "10")])).contains("http.max_header_bytes"));
+        assert!(msg(env(&[("SESAM_HTTP_MAX_CONNECTIONS", "many")])).contains("SESAM_HTTP_MAX_CONNECTIONS"));
+        assert!(msg(env(&[("SESAM_METRICS_TOKEN", "short")])).contains("metrics_token"));
+        assert!(msg(env(&[("SESAM_METRICS_LISTEN", "nowhere")])).contains("metrics_listen"));
+        assert!(msg(env(&[("SESAM_DEV_OUTBOX", "maybe")])).contains("SESAM_DEV_OUTBOX"));
+    }
+
+    #[test]
     fn tls_makes_the_default_public_url_https() {
         let flags = Overrides {
             tls_cert: Some("c".into()),

@@ -289,3 +289,28 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in flight");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::public_url_is_loopback;
+
+    #[test]
+    fn loopback_public_urls() {
+        for (url, loopback) in [
+            ("http://localhost:8080", true),
+            ("http://LOCALHOST", true),
+            ("http://127.0.0.1:8080", true),
+            ("http://127.1.2.3", true),
+            ("http://[::1]:8080", true),
+            ("https://login.example.dk", false),
+            ("http://localhost.example.dk", false),
+            ("http://10.0.0.1", false),
+        ] {
+            assert_eq!(
+                public_url_is_loopback(&url::Url::parse(url).unwrap()),
+                loopback,
+                "{url}"
+            );
+        }
+    }
+}

@@ -65,6 +65,20 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// The address a per-address cap counts under: IPv4 addresses (also IPv4-mapped IPv6)
+/// as they are, IPv6 by their /64 prefix, since one IPv6 subscriber usually has a whole
+/// /64 and could otherwise open connections from as many addresses as it likes.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::from(octets)
+        }
+        v4 => v4,
+    }
+}
+
 /// Counts open connections, in total and per client address.
 struct Slots {
     max: usize,
@@ -256,7 +270,7 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = slots.take(peer.ip()) else {
+        let Some(slot) = slots.take(client_key(peer.ip())) else {
             metrics::counter!("sesam_connections_refused_total").increment(1);
             tracing::debug!(%peer, "connection refused: too many open connections");
             drop(stream);
@@ -329,5 +343,38 @@ async fn serve_connection<IO>(
     let conn = http.serve_connection(TokioIo::new(io), service);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(%peer, error = %e, "connection ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_count_ipv6_by_its_64_prefix() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), key("::ffff:192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
+
+    #[test]
+    fn slots_are_capped_in_total_and_per_address_and_given_back() {
+        let slots = Arc::new(Slots {
+            max: 3,
+            per_address: 2,
+            open: Mutex::default(),
+        });
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let c: IpAddr = "192.0.2.3".parse().unwrap();
+        let a1 = slots.take(a).unwrap();
+        let _a2 = slots.take(a).unwrap();
+        assert!(slots.take(a).is_none(), "per address");
+        let _b1 = slots.take(b).unwrap();
+        assert!(slots.take(c).is_none(), "in total");
+        drop(a1);
+        assert!(slots.take(c).is_some());
     }
 }
