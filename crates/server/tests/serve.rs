@@ -556,3 +556,30 @@ async fn signing_keys_are_published_before_they_sign_and_after() {
         true
     );
 }
+
+#[test]
+fn without_a_channel_the_start_up_log_says_how_to_configure_one() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&Data::Dir(dir.path().join("data")), &[]);
+    let stderr = server.child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).expect("no start-up warning about channels");
+        if line.contains("wait in the outbox") {
+            break line;
+        }
+    };
+    for key in ["SESAM_SMS_URL", "SESAM_SMS_TOKEN", "SESAM_SMTP_HOST", "--dev-outbox"] {
+        assert!(line.contains(key), "{key} is not named: {line}");
+    }
+}
