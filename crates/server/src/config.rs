@@ -506,9 +506,10 @@ fn number(
     default: u64,
 ) -> Result<u64, AppError> {
     let value = match env.var(var) {
-        Some(v) => v.trim().parse::<u64>().map_err(|_| {
-            AppError::Config(format!("{var} '{v}' is not a whole number"))
-        })?,
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| AppError::Config(format!("{var} '{v}' is not a whole number")))?,
         None => file.unwrap_or(default),
     };
     if !range.contains(&value) {
@@ -821,7 +822,10 @@ mod tests {
         assert!(c.dev_outbox);
         assert_eq!(c.metrics.listen.unwrap().port(), 9090);
         assert!(!c.metrics.on_public_listener());
-        assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token is not logged");
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "the token is not logged"
+        );
 
         let flags = Overrides {
             dev_outbox: true,
@@ -829,10 +833,22 @@ mod tests {
         };
         assert!(Config::load(&flags, &env(&[])).unwrap().dev_outbox);
 
-        let msg = |e: MapEnv| Config::load(&Overrides::default(), &e).unwrap_err().to_string();
-        assert!(msg(env(&[("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "0")])).contains("http.idle_timeout_seconds"));
-        assert!(msg(env(&[("SESAM_HTTP_MAX_HEADER_BYTES", "10")])).contains("http.max_header_bytes"));
-        assert!(msg(env(&[("SESAM_HTTP_MAX_CONNECTIONS", "many")])).contains("SESAM_HTTP_MAX_CONNECTIONS"));
+        let msg = |e: MapEnv| {
+            Config::load(&Overrides::default(), &e)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            msg(env(&[("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "0")]))
+                .contains("http.idle_timeout_seconds")
+        );
+        assert!(
+            msg(env(&[("SESAM_HTTP_MAX_HEADER_BYTES", "10")])).contains("http.max_header_bytes")
+        );
+        assert!(
+            msg(env(&[("SESAM_HTTP_MAX_CONNECTIONS", "many")]))
+                .contains("SESAM_HTTP_MAX_CONNECTIONS")
+        );
         assert!(msg(env(&[("SESAM_METRICS_TOKEN", "short")])).contains("metrics_token"));
         assert!(msg(env(&[("SESAM_METRICS_LISTEN", "nowhere")])).contains("metrics_listen"));
         assert!(msg(env(&[("SESAM_DEV_OUTBOX", "maybe")])).contains("SESAM_DEV_OUTBOX"));

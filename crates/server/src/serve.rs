@@ -219,9 +219,11 @@ pub async fn serve_on(
 ) -> Result<(), AppError> {
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let metrics_listener = match config.metrics.listen {
-        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
-            AppError::Io(format!("cannot listen for metrics on {addr}: {e}"))
-        })?),
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| AppError::Io(format!("cannot listen for metrics on {addr}: {e}")))?,
+        ),
         None => None,
     };
     sesam.ensure_signing_keys().await?;

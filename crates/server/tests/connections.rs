@@ -87,7 +87,10 @@ async fn held_connection(from: [u8; 4], to: SocketAddr) -> TcpStream {
         if request(&mut s).await == Some(200) {
             return s;
         }
-        assert!(Instant::now() < deadline, "the server never took a connection from {from:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the server never took a connection from {from:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -124,8 +127,14 @@ async fn idle_connections_are_closed_and_others_still_served() {
     // A second request on the same connection still works while it is active.
     assert_eq!(request(&mut kept).await, Some(200));
 
-    assert!(closed_by_server(&mut silent).await, "a silent connection stays open");
-    assert!(closed_by_server(&mut kept).await, "an idle keep-alive connection stays open");
+    assert!(
+        closed_by_server(&mut silent).await,
+        "a silent connection stays open"
+    );
+    assert!(
+        closed_by_server(&mut kept).await,
+        "an idle keep-alive connection stays open"
+    );
     assert_eq!(
         http_client()
             .get(format!("{}/healthz", server.base))
@@ -157,14 +166,21 @@ async fn a_slow_header_is_cut_off() {
     // head as a whole never completes.
     let mut lines = 0;
     while !reader.is_finished() && lines < 60 {
-        if write.write_all(format!("X-Slow-{lines}: 1\r\n").as_bytes()).await.is_err() {
+        if write
+            .write_all(format!("X-Slow-{lines}: 1\r\n").as_bytes())
+            .await
+            .is_err()
+        {
             break;
         }
         lines += 1;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(reader.await.unwrap(), "the slow header was never cut off");
-    assert!(lines < 60, "the server read {lines} header lines without closing");
+    assert!(
+        lines < 60,
+        "the server read {lines} header lines without closing"
+    );
     assert_eq!(
         http_client()
             .get(format!("{}/healthz", server.base))
@@ -220,7 +236,11 @@ async fn connection_caps_close_extra_connections_at_once() {
     let _a1 = held_connection([127, 0, 0, 4], to).await;
     let a2 = held_connection([127, 0, 0, 4], to).await;
     let mut a3 = connect_from([127, 0, 0, 4], to).await;
-    assert_eq!(request(&mut a3).await, None, "a third connection from one address is served");
+    assert_eq!(
+        request(&mut a3).await,
+        None,
+        "a third connection from one address is served"
+    );
     // Another address is still served.
     assert_eq!(healthz_from(&base, [127, 0, 0, 2]).await.unwrap(), 200);
 
@@ -228,7 +248,11 @@ async fn connection_caps_close_extra_connections_at_once() {
     let _b = held_connection([127, 0, 0, 5], to).await;
     let _c = held_connection([127, 0, 0, 6], to).await;
     let mut d = connect_from([127, 0, 0, 7], to).await;
-    assert_eq!(request(&mut d).await, None, "a connection over the global cap is served");
+    assert_eq!(
+        request(&mut d).await,
+        None,
+        "a connection over the global cap is served"
+    );
 
     // A closed connection frees its place.
     drop(a2);
@@ -238,7 +262,10 @@ async fn connection_caps_close_extra_connections_at_once() {
         if request(&mut e).await == Some(200) {
             break;
         }
-        assert!(Instant::now() < deadline, "the freed place was never given out");
+        assert!(
+            Instant::now() < deadline,
+            "the freed place was never given out"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -318,7 +345,12 @@ async fn tls_handshakes_and_idle_tls_connections_are_timed_out() {
     };
     let server = server(
         &dir,
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
         &[
             ("SESAM_HTTP_TLS_HANDSHAKE_TIMEOUT_SECONDS", "1"),
             ("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "1"),
@@ -335,14 +367,30 @@ async fn tls_handshakes_and_idle_tls_connections_are_timed_out() {
     let mut kept = tls_from(&connector, [127, 0, 0, 1], to).await.unwrap();
     assert_eq!(request(&mut kept).await, Some(200));
 
-    assert!(closed_by_server(&mut raw).await, "a connection without a handshake stays open");
-    assert!(closed_by_server(&mut silent).await, "a silent TLS connection stays open");
-    assert!(closed_by_server(&mut kept).await, "an idle TLS keep-alive connection stays open");
+    assert!(
+        closed_by_server(&mut raw).await,
+        "a connection without a handshake stays open"
+    );
+    assert!(
+        closed_by_server(&mut silent).await,
+        "a silent TLS connection stays open"
+    );
+    assert!(
+        closed_by_server(&mut kept).await,
+        "an idle TLS keep-alive connection stays open"
+    );
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
-    let http = reqwest::Client::builder().tls_certs_only([ca]).build().unwrap();
-    let r = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -354,7 +402,12 @@ async fn tls_connections_over_the_cap_are_closed_and_others_served() {
     };
     let server = server(
         &dir,
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
         &[
             ("SESAM_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "2"),
             ("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "600"),
@@ -373,12 +426,19 @@ async fn tls_connections_over_the_cap_are_closed_and_others_served() {
             held.push(s);
             continue;
         }
-        assert!(Instant::now() < deadline, "the server never took the connections");
+        assert!(
+            Instant::now() < deadline,
+            "the server never took the connections"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     match tls_from(&connector, [127, 0, 0, 4], to).await {
         Err(_) => {}
-        Ok(mut s) => assert_eq!(request(&mut s).await, None, "a third TLS connection is served"),
+        Ok(mut s) => assert_eq!(
+            request(&mut s).await,
+            None,
+            "a third TLS connection is served"
+        ),
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();

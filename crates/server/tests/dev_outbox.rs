@@ -81,7 +81,12 @@ async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from((peer, 40_000))));
-    router(state).oneshot(request).await.unwrap().status().as_u16()
+    router(state)
+        .oneshot(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]

@@ -278,7 +278,9 @@ async fn when_every_channel_is_down_the_message_is_undeliverable_and_visible() {
         .port();
     let mut env = smtp_env(closed);
     env.push(("SESAM_METRICS_TOKEN", METRICS_TOKEN.into()));
-    let h = harness_env(Backend::Sqlite, Some(&url), &env).await.unwrap();
+    let h = harness_env(Backend::Sqlite, Some(&url), &env)
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = activated_app(
         &h,

@@ -156,10 +156,15 @@ async fn metrics_on_their_own_address_only() {
     let (status, metrics) = metrics_with(&http, &format!("{private}/metrics"), None).await;
     assert_eq!(status, 200);
     assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
-    assert!(!metrics.contains("/no/such/thing"), "raw paths must not become labels");
+    assert!(
+        !metrics.contains("/no/such/thing"),
+        "raw paths must not become labels"
+    );
     // The metrics address serves nothing else.
     assert_eq!(
-        metrics_with(&http, &format!("{private}/healthz"), None).await.0,
+        metrics_with(&http, &format!("{private}/healthz"), None)
+            .await
+            .0,
         404
     );
 }
@@ -325,8 +330,14 @@ async fn on_https_cookies_are_host_prefixed_and_hsts_is_sent() {
     assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
     // Only prefixed cookies are read: one planted without the prefix (by a sibling
     // subdomain or a plain-http answer) is ignored.
-    assert_eq!(page_language(&http, &server.base, "__Host-sesam_lang=en").await, "en");
-    assert_eq!(page_language(&http, &server.base, "sesam_lang=en").await, "da");
+    assert_eq!(
+        page_language(&http, &server.base, "__Host-sesam_lang=en").await,
+        "en"
+    );
+    assert_eq!(
+        page_language(&http, &server.base, "sesam_lang=en").await,
+        "da"
+    );
 }
 
 #[tokio::test]
@@ -343,7 +354,10 @@ async fn on_plain_http_cookies_keep_their_names_and_no_hsts() {
     let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set.starts_with("sesam_lang=en;"), "{set}");
     assert!(!set.contains("Secure"), "{set}");
-    assert_eq!(page_language(&http, &server.base, "sesam_lang=en").await, "en");
+    assert_eq!(
+        page_language(&http, &server.base, "sesam_lang=en").await,
+        "en"
+    );
 }
 
 #[test]
@@ -565,7 +579,10 @@ fn without_a_channel_the_start_up_log_says_how_to_configure_one() {
     let stderr = server.child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if tx.send(line).is_err() {
                 break;
             }
@@ -574,12 +591,19 @@ fn without_a_channel_the_start_up_log_says_how_to_configure_one() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let line = loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).expect("no start-up warning about channels");
+        let line = rx
+            .recv_timeout(left)
+            .expect("no start-up warning about channels");
         if line.contains("wait in the outbox") {
             break line;
         }
     };
-    for key in ["SESAM_SMS_URL", "SESAM_SMS_TOKEN", "SESAM_SMTP_HOST", "--dev-outbox"] {
+    for key in [
+        "SESAM_SMS_URL",
+        "SESAM_SMS_TOKEN",
+        "SESAM_SMTP_HOST",
+        "--dev-outbox",
+    ] {
         assert!(line.contains(key), "{key} is not named: {line}");
     }
 }

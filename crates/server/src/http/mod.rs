@@ -197,7 +197,10 @@ const HOST_PREFIX: &str = "__Host-";
 /// (the prefix removed for the handlers), so a cookie planted from elsewhere (another
 /// subdomain, a plain-http response) is never taken for one of sesam's. Handlers keep
 /// using the plain names; on http the prefix is not used (browsers refuse it there).
-async fn host_prefixed_cookies(mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn host_prefixed_cookies(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let ours: Vec<String> = req
         .headers()
         .get_all(header::COOKIE)
