@@ -78,6 +78,7 @@ impl MasterKey {
             channel_code: self.derive("channel/confirmation-code"),
             pairwise: self.derive("oidc/pairwise-subject"),
             flow_token: self.derive("oidc/flow-token"),
+            browser_cookie: self.derive("web/browser-cookie"),
         }
     }
 }
@@ -105,6 +106,7 @@ pub struct SecretKeys {
     channel_code: [u8; 32],
     pairwise: [u8; 32],
     flow_token: [u8; 32],
+    browser_cookie: [u8; 32],
 }
 
 impl fmt::Debug for SecretKeys {
@@ -206,6 +208,27 @@ impl SecretKeys {
         all.push(kind.as_bytes());
         all.extend_from_slice(parts);
         hmac_sha256(&self.flow_token, &all)
+    }
+
+    /// A new value for the browser cookie: 32 random bytes and their MAC, hex. Only values
+    /// the server issued are accepted back ([`Self::browser_cookie_is_ours`]), so a value
+    /// an attacker made up is never bound to a login.
+    pub fn issue_browser_cookie(&self, random: &dyn Random) -> String {
+        let nonce: [u8; 32] = crate::random::random_bytes(random);
+        let mac = hmac_sha256(&self.browser_cookie, &[&nonce]);
+        format!("{}.{}", hex::encode(nonce), hex::encode(mac))
+    }
+
+    /// Whether `value` is a browser cookie this server issued (MAC compared in constant
+    /// time; anything malformed is simply not ours).
+    pub fn browser_cookie_is_ours(&self, value: &str) -> bool {
+        let Some((nonce, mac)) = value.split_once('.') else {
+            return false;
+        };
+        let (Ok(nonce), Ok(mac)) = (hex::decode(nonce), hex::decode(mac)) else {
+            return false;
+        };
+        nonce.len() == 32 && ct_eq(&hmac_sha256(&self.browser_cookie, &[&nonce]), &mac)
     }
 
     pub fn client_secret_hash(&self, client_id: &str, secret: &str) -> [u8; 32] {
@@ -349,6 +372,38 @@ mod tests {
             hex::encode(keys.key_check()),
             "12355f1cbc6ac83786ae13745e9c53b00aa59a36021d9f58e4b4768cbbb60fb1"
         );
+    }
+
+    #[test]
+    fn only_issued_browser_cookies_are_accepted() {
+        let keys = key().keys();
+        let random = SeqRandom::new(7);
+        let a = keys.issue_browser_cookie(&random);
+        let b = keys.issue_browser_cookie(&random);
+        assert_ne!(a, b);
+        assert!(keys.browser_cookie_is_ours(&a));
+        assert!(keys.browser_cookie_is_ours(&b));
+        // Under another master key it is not ours.
+        let other = MasterKey::from_hex(&"22".repeat(32)).unwrap().keys();
+        assert!(!other.browser_cookie_is_ours(&a));
+        // Tampered, swapped, truncated, made up, malformed.
+        let (nonce, mac) = a.split_once('.').unwrap();
+        let (nonce_b, _) = b.split_once('.').unwrap();
+        let mut flipped = mac.to_owned().into_bytes();
+        flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
+        for forged in [
+            format!("{nonce_b}.{mac}"),
+            format!("{nonce}.{}", String::from_utf8(flipped).unwrap()),
+            format!("{nonce}.{}", &mac[..62]),
+            "a".repeat(64),
+            format!("{}.{}", "0".repeat(64), "0".repeat(64)),
+            String::new(),
+            ".".into(),
+            "zz.zz".into(),
+            "é.é".into(),
+        ] {
+            assert!(!keys.browser_cookie_is_ours(&forged), "{forged}");
+        }
     }
 
     #[test]

@@ -56,9 +56,14 @@ pub struct ServeArgs {
     /// The private key for --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Register a demo service provider and serve a demo relying party at /demo.
+    /// Register a demo service provider and serve a demo relying party at /demo (implies
+    /// --dev-outbox).
     #[arg(long)]
     pub demo: bool,
+    /// Without an SMS gateway or mail server, show messages at /dev/outbox (to clients on
+    /// this machine only). For trying sesam out; never for real people.
+    #[arg(long)]
+    pub dev_outbox: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,22 @@ struct FileConfig {
     sms: Option<FileSms>,
     smtp: Option<FileSmtp>,
     limits: Option<FileLimits>,
+    http: Option<FileHttp>,
+    dev_outbox: Option<bool>,
+    metrics_listen: Option<String>,
+    metrics_token: Option<String>,
+}
+
+/// `[http]`: limits on connections (see `transport::ConnectionLimits`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    header_read_timeout_seconds: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
+    tls_handshake_timeout_seconds: Option<u64>,
+    max_header_bytes: Option<u64>,
+    max_connections: Option<u64>,
+    max_connections_per_address: Option<u64>,
 }
 
 /// `[limits]`: requests per minute per source address, per group of endpoints.
@@ -178,7 +194,44 @@ pub struct Config {
     pub request_limits: RequestLimits,
     /// Requests per minute per source address at unauthenticated endpoints.
     pub source_limits: crate::limits::SourceLimits,
+    /// Timeouts, header size and connection caps of the listener.
+    pub connections: crate::transport::ConnectionLimits,
+    /// Publish `/dev/outbox` (only when no real channel is configured; `--dev-outbox`,
+    /// implied by `--demo`).
+    pub dev_outbox: bool,
+    /// Where and to whom `/metrics` is served.
+    pub metrics: MetricsAccess,
 }
+
+/// Who may read `/metrics`. Its counters can tell whether something happened to a known
+/// person (a factor locked, a message sent), so by default it is not served at all.
+#[derive(Clone, Default)]
+pub struct MetricsAccess {
+    /// A separate listen address (a private interface) serving only `/metrics`.
+    pub listen: Option<SocketAddr>,
+    /// A bearer token `/metrics` requires; with it alone, `/metrics` is on the public
+    /// listener.
+    pub token: Option<String>,
+}
+
+impl MetricsAccess {
+    /// Whether `/metrics` is on the public listener (only with a token and no own address).
+    pub fn on_public_listener(&self) -> bool {
+        self.listen.is_none() && self.token.is_some()
+    }
+}
+
+impl std::fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAccess")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// The shortest metrics token accepted: it is a password that is guessed online.
+const MIN_METRICS_TOKEN: usize = 16;
 
 /// How many login and approval requests may be started in a 10-minute window: for one
 /// person from one address, and from one address for anyone. The defaults suit people
@@ -249,6 +302,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `serve --dev-outbox` (or `--demo`).
+    pub dev_outbox: bool,
 }
 
 /// Reads `SESAM_*` variables through a function, so tests can supply their own.
@@ -405,6 +460,28 @@ impl Config {
         };
         let smtp = smtp_config(file.smtp.unwrap_or_default(), env)?;
         let source_limits = source_limits(file.limits, env)?;
+        let connections = connection_limits(file.http.unwrap_or_default(), env)?;
+        let dev_outbox = flags.dev_outbox
+            || match env.var("SESAM_DEV_OUTBOX") {
+                Some(v) => parse_bool("SESAM_DEV_OUTBOX", &v)?,
+                None => file.dev_outbox.unwrap_or(false),
+            };
+        let metrics_listen = match env.var("SESAM_METRICS_LISTEN").or(file.metrics_listen) {
+            None => None,
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                AppError::Config(format!(
+                    "metrics_listen '{text}' is not an IP address and port, e.g. 127.0.0.1:9090"
+                ))
+            })?),
+        };
+        let metrics_token = env.var("SESAM_METRICS_TOKEN").or(file.metrics_token);
+        if let Some(t) = &metrics_token
+            && (t.chars().count() < MIN_METRICS_TOKEN || t.chars().any(char::is_whitespace))
+        {
+            return Err(AppError::Config(format!(
+                "metrics_token (SESAM_METRICS_TOKEN) must be at least {MIN_METRICS_TOKEN} characters without spaces"
+            )));
+        }
         Ok(Self {
             listen,
             public_url,
@@ -444,6 +521,12 @@ impl Config {
                     RequestLimits::default().per_source,
                 )?,
             },
+            connections,
+            dev_outbox,
+            metrics: MetricsAccess {
+                listen: metrics_listen,
+                token: metrics_token,
+            },
         })
     }
 
@@ -452,6 +535,99 @@ impl Config {
         matches!(self.database, Location::Sqlite(_))
             || matches!(&self.master_key, KeySource::File(p) if p.starts_with(&self.data_dir))
     }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`).
+fn parse_bool(name: &str, v: &str) -> Result<bool, AppError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(AppError::Config(format!(
+            "{name} '{v}' is not true or false"
+        ))),
+    }
+}
+
+/// A whole number from the environment variable `var`, else the file's `key`, else
+/// `default`; either must lie in `range`.
+fn number(
+    env: &dyn Env,
+    var: &str,
+    key: &str,
+    file: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, AppError> {
+    let value = match env.var(var) {
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| AppError::Config(format!("{var} '{v}' is not a whole number")))?,
+        None => file.unwrap_or(default),
+    };
+    if !range.contains(&value) {
+        return Err(AppError::Config(format!(
+            "{key} ({var}) must be from {} to {}",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(value)
+}
+
+fn connection_limits(
+    file: FileHttp,
+    env: &dyn Env,
+) -> Result<crate::transport::ConnectionLimits, AppError> {
+    use std::time::Duration;
+    let d = crate::transport::ConnectionLimits::default();
+    let seconds = |var: &str, key: &str, file: Option<u64>, default: Duration| {
+        number(env, var, key, file, 1..=3600, default.as_secs()).map(Duration::from_secs)
+    };
+    let count = |var: &str, key: &str, file: Option<u64>, default: usize| {
+        number(env, var, key, file, 1..=10_000_000, default as u64).map(|n| n as usize)
+    };
+    Ok(crate::transport::ConnectionLimits {
+        header_read_timeout: seconds(
+            "SESAM_HTTP_HEADER_READ_TIMEOUT_SECONDS",
+            "http.header_read_timeout_seconds",
+            file.header_read_timeout_seconds,
+            d.header_read_timeout,
+        )?,
+        idle_timeout: seconds(
+            "SESAM_HTTP_IDLE_TIMEOUT_SECONDS",
+            "http.idle_timeout_seconds",
+            file.idle_timeout_seconds,
+            d.idle_timeout,
+        )?,
+        tls_handshake_timeout: seconds(
+            "SESAM_HTTP_TLS_HANDSHAKE_TIMEOUT_SECONDS",
+            "http.tls_handshake_timeout_seconds",
+            file.tls_handshake_timeout_seconds,
+            d.tls_handshake_timeout,
+        )?,
+        // hyper's read buffer is at least 8 KiB; below 1 KiB ordinary browsers fail.
+        max_header_bytes: number(
+            env,
+            "SESAM_HTTP_MAX_HEADER_BYTES",
+            "http.max_header_bytes",
+            file.max_header_bytes,
+            1024..=1024 * 1024,
+            d.max_header_bytes as u64,
+        )? as usize,
+        max_connections: count(
+            "SESAM_HTTP_MAX_CONNECTIONS",
+            "http.max_connections",
+            file.max_connections,
+            d.max_connections,
+        )?,
+        max_connections_per_address: count(
+            "SESAM_HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+            "http.max_connections_per_address",
+            file.max_connections_per_address,
+            d.max_connections_per_address,
+        )?,
+    })
 }
 
 fn smtp_config(file: FileSmtp, env: &dyn Env) -> Result<Option<Smtp>, AppError> {
@@ -693,6 +869,74 @@ mod tests {
         assert!(e.contains("SESAM_LIMIT_LOGIN_PER_MINUTE"), "{e}");
         std::fs::write(&file, "[limits]\nlogin_per_minut = 600\n").unwrap();
         assert!(Config::load(&flags, &env(&[])).is_err());
+    }
+
+    #[test]
+    fn connection_limits_metrics_and_dev_outbox() {
+        use std::time::Duration;
+        let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(c.connections, crate::transport::ConnectionLimits::default());
+        assert!(!c.dev_outbox);
+        assert!(c.metrics.listen.is_none() && c.metrics.token.is_none());
+        assert!(!c.metrics.on_public_listener());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            "dev_outbox = true\nmetrics_listen = \"127.0.0.1:9090\"\n\
+             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let c = Config::load(
+            &flags,
+            &env(&[
+                ("SESAM_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "7"),
+                ("SESAM_HTTP_MAX_CONNECTIONS", "200"),
+                ("SESAM_METRICS_TOKEN", "0123456789abcdef"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.connections.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.connections.max_connections, 200, "the environment wins");
+        assert_eq!(c.connections.max_connections_per_address, 7);
+        assert!(c.dev_outbox);
+        assert_eq!(c.metrics.listen.unwrap().port(), 9090);
+        assert!(!c.metrics.on_public_listener());
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "the token is not logged"
+        );
+
+        let flags = Overrides {
+            dev_outbox: true,
+            ..Default::default()
+        };
+        assert!(Config::load(&flags, &env(&[])).unwrap().dev_outbox);
+
+        let msg = |e: MapEnv| {
+            Config::load(&Overrides::default(), &e)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            msg(env(&[("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "0")]))
+                .contains("http.idle_timeout_seconds")
+        );
+        assert!(
+            msg(env(&[("SESAM_HTTP_MAX_HEADER_BYTES", "10")])).contains("http.max_header_bytes")
+        );
+        assert!(
+            msg(env(&[("SESAM_HTTP_MAX_CONNECTIONS", "many")]))
+                .contains("SESAM_HTTP_MAX_CONNECTIONS")
+        );
+        assert!(msg(env(&[("SESAM_METRICS_TOKEN", "short")])).contains("metrics_token"));
+        assert!(msg(env(&[("SESAM_METRICS_LISTEN", "nowhere")])).contains("metrics_listen"));
+        assert!(msg(env(&[("SESAM_DEV_OUTBOX", "maybe")])).contains("SESAM_DEV_OUTBOX"));
     }
 
     #[test]

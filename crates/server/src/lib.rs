@@ -15,3 +15,4 @@ pub mod master_key;
 pub mod password_pool;
 pub mod serve;
 pub mod services;
+pub mod transport;

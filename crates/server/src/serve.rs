@@ -32,6 +32,8 @@ pub async fn run(args: ServeArgs) -> Result<(), AppError> {
         public_url: args.public_url,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
+        // The demo needs the SMS code somewhere a person can read it.
+        dev_outbox: args.dev_outbox || args.demo,
         ..args.data.overrides()
     };
     let mut config = Config::load(&flags, &ProcessEnv)?;
@@ -74,14 +76,21 @@ pub async fn serve(
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    match &config.tls {
-        None => {
-            let listener = TcpListener::bind(config.listen)
-                .await
-                .map_err(|e| AppError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
-            serve_on(listener, config, sesam, shutdown).await
-        }
-        Some(_) => serve_tls(config, sesam, shutdown).await,
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| AppError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+    serve_on(listener, config, sesam, shutdown).await
+}
+
+/// Whether the public URL names this machine (`localhost`, 127.0.0.0/8, `::1`): a
+/// development setup, where the development outbox may be shown to any client (a
+/// container's port forwarding makes the browser look non-local).
+fn public_url_is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -92,39 +101,59 @@ fn start(
     sesam: &Sesam,
 ) -> Result<(AppState, tokio::sync::watch::Sender<bool>), AppError> {
     let channels = channels(config)?;
-    let dev_outbox = (!channels.any_real()).then(|| Arc::new(sesam_notify::DevOutbox::default()));
-    if dev_outbox.is_some() {
+    let real = channels.any_real();
+    let dev_outbox =
+        (!real && config.dev_outbox).then(|| Arc::new(sesam_notify::DevOutbox::default()));
+    if real && config.dev_outbox {
+        tracing::warn!(
+            "the development outbox was asked for, but a real channel is configured: it stays off"
+        );
+    } else if dev_outbox.is_some() {
         tracing::warn!(
             "no SMS gateway or e-mail server is configured: messages go to the development outbox at {}dev/outbox (never use this for real people)",
             config.public_url
         );
+    } else if !real {
+        tracing::warn!(
+            "no SMS gateway or e-mail server is configured: SMS and e-mail messages wait in the outbox until one is. \
+             Configure [sms] url and token (SESAM_SMS_URL, SESAM_SMS_TOKEN) and/or [smtp] host and from \
+             (SESAM_SMTP_HOST, SESAM_SMTP_FROM); for a local trial, start with --dev-outbox or --demo"
+        );
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let dispatcher = sesam_notify::Dispatcher::new(
-        sesam.store.clone(),
-        sesam.keys.clone(),
-        sesam.clock.clone(),
-        channels,
-        dev_outbox.clone().unwrap_or_default(),
-        sesam.outbox_wake.clone(),
-    )
-    .with_lease_seconds(config.outbox_lease_seconds);
     let mut sweeper_stop = stop_rx.clone();
-    tokio::spawn(dispatcher.run(async move {
-        let _ = stop_rx.wait_for(|stop| *stop).await;
-    }));
+    // Without anywhere to deliver to, the dispatcher does not run: messages stay pending
+    // (the app inbox reads them from the outbox directly) until a channel is configured.
+    if real || dev_outbox.is_some() {
+        let dispatcher = sesam_notify::Dispatcher::new(
+            sesam.store.clone(),
+            sesam.keys.clone(),
+            sesam.clock.clone(),
+            channels,
+            dev_outbox.clone().unwrap_or_default(),
+            sesam.outbox_wake.clone(),
+        )
+        .with_lease_seconds(config.outbox_lease_seconds);
+        tokio::spawn(dispatcher.run(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }));
+    }
     tokio::spawn(sweep_expired(sesam.clone(), async move {
         let _ = sweeper_stop.wait_for(|stop| *stop).await;
     }));
     let state = AppState {
         sesam: sesam.clone(),
         metrics: http::install_recorder(),
+        metrics_token: config.metrics.token.as_deref().map(Arc::from),
+        public_metrics: config.metrics.on_public_listener(),
         dev_outbox,
+        dev_outbox_for_anyone: public_url_is_loopback(&config.public_url),
         demo: None,
         limiter: Arc::new(crate::limits::SourceLimiter::new(
             config.source_limits,
             sesam.clock.clone(),
         )),
+        hsts: config.tls.is_some() || config.public_url.scheme() == "https",
     };
     Ok((state, stop_tx))
 }
@@ -155,70 +184,93 @@ async fn sweep_expired(sesam: Sesam, stop: impl std::future::Future<Output = ()>
     }
 }
 
-/// Serves plain HTTP on an already bound listener (tests bind port 0 and read it back).
+/// The TLS acceptor for the configured certificate and key (HTTP/1.1 over ALPN).
+fn tls_acceptor(tls: &crate::config::Tls) -> Result<tokio_rustls::TlsAcceptor, AppError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cannot = |e: &dyn std::fmt::Display| {
+        AppError::Config(format!(
+            "cannot load TLS certificate {} and key {}: {e}",
+            tls.cert.display(),
+            tls.key.display()
+        ))
+    };
+    let certs = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| cannot(&e))?;
+    if certs.is_empty() {
+        return Err(cannot(&"no certificate in the file"));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| cannot(&e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| cannot(&e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| cannot(&e))?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+}
+
+/// Serves on an already bound listener (tests bind port 0 and read it back); TLS when
+/// the configuration has a certificate.
 pub async fn serve_on(
     listener: TcpListener,
     config: Config,
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| AppError::Io(format!("cannot listen for metrics on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
     sesam.ensure_signing_keys().await?;
     let (mut state, stop) = start(&config, &sesam)?;
     if config.demo {
         state.demo = Some(Arc::new(http::demo::DemoClient::ensure(&sesam).await?));
     }
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = shutdown_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let metrics_task = metrics_listener.map(|l| {
+        tracing::info!(listen = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "metrics are served here");
+        tokio::spawn(crate::transport::serve(
+            l,
+            None,
+            http::metrics_router(state.clone()),
+            config.connections,
+            stopped(shutdown_rx.clone()),
+        ))
+    });
     tracing::info!(
         listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         public_url = %config.public_url,
         database = %config.database.describe(),
-        "sesam is listening (HTTP)"
+        "sesam is listening ({})",
+        if tls.is_some() { "HTTPS" } else { "HTTP" }
     );
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| AppError::Io(format!("server error: {e}")));
-    let _ = stop.send(true);
-    tracing::info!("sesam stopped");
-    result
-}
-
-async fn serve_tls(
-    config: Config,
-    sesam: Sesam,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), AppError> {
-    let Some(tls) = config.tls.clone() else {
-        return Err(AppError::Config("TLS is not configured".into()));
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-        .await
-        .map_err(|e| {
-            AppError::Config(format!(
-                "cannot load TLS certificate {} and key {}: {e}",
-                tls.cert.display(),
-                tls.key.display()
-            ))
-        })?;
-    sesam.ensure_signing_keys().await?;
-    let (mut state, stop) = start(&config, &sesam)?;
-    if config.demo {
-        state.demo = Some(Arc::new(http::demo::DemoClient::ensure(&sesam).await?));
+    let result = crate::transport::serve(
+        listener,
+        tls,
+        http::router(state),
+        config.connections,
+        stopped(shutdown_rx),
+    )
+    .await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
     }
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h.graceful_shutdown(Some(Duration::from_secs(10)));
-    });
-    tracing::info!(listen = %config.listen, public_url = %config.public_url, database = %config.database.describe(), "sesam is listening (HTTPS)");
-    let result = axum_server::bind_rustls(config.listen, rustls_config)
-        .handle(handle)
-        .serve(app)
-        .await
-        .map_err(|e| AppError::Io(format!("cannot serve TLS on {}: {e}", config.listen)));
     let _ = stop.send(true);
     tracing::info!("sesam stopped");
     result
@@ -242,4 +294,29 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url_is_loopback;
+
+    #[test]
+    fn loopback_public_urls() {
+        for (url, loopback) in [
+            ("http://localhost:8080", true),
+            ("http://LOCALHOST", true),
+            ("http://127.0.0.1:8080", true),
+            ("http://127.1.2.3", true),
+            ("http://[::1]:8080", true),
+            ("https://login.example.dk", false),
+            ("http://localhost.example.dk", false),
+            ("http://10.0.0.1", false),
+        ] {
+            assert_eq!(
+                public_url_is_loopback(&url::Url::parse(url).unwrap()),
+                loopback,
+                "{url}"
+            );
+        }
+    }
 }

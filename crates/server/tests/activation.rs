@@ -538,8 +538,14 @@ async fn device_signed_requests_refuse_replays_and_forgeries() {
 }
 
 #[tokio::test]
-async fn without_a_gateway_the_sms_goes_to_the_development_outbox() {
-    let h = harness(Backend::Sqlite, None).await.unwrap();
+async fn without_a_gateway_the_sms_goes_to_the_development_outbox_when_asked_for() {
+    let h = harness_env(
+        Backend::Sqlite,
+        None,
+        &[("SESAM_DEV_OUTBOX", "true".into())],
+    )
+    .await
+    .unwrap();
     let code = enrol(&h, "0101901234", "+4512345678", Some("anna.hansen")).await;
     let client = AppClient::new(&h.base).unwrap();
     client.start_activation(&code).await.unwrap();

@@ -16,6 +16,8 @@ use sesam_testkit::SmtpSink;
 /// slow neighbour cannot push them past their deadlines.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+const METRICS_TOKEN: &str = "metrics-token-for-tests";
+
 fn smtp_env(port: u16) -> Vec<(&'static str, String)> {
     vec![
         ("SESAM_SMTP_HOST", "127.0.0.1".into()),
@@ -274,7 +276,9 @@ async fn when_every_channel_is_down_the_message_is_undeliverable_and_visible() {
         .local_addr()
         .unwrap()
         .port();
-    let h = harness_env(Backend::Sqlite, Some(&url), &smtp_env(closed))
+    let mut env = smtp_env(closed);
+    env.push(("SESAM_METRICS_TOKEN", METRICS_TOKEN.into()));
+    let h = harness_env(Backend::Sqlite, Some(&url), &env)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -319,7 +323,10 @@ async fn when_every_channel_is_down_the_message_is_undeliverable_and_visible() {
         5,
         "{attempts:?}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", h.base))
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", h.base))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
         .await
         .unwrap()
         .text()

@@ -72,24 +72,132 @@ async fn health_readiness_metrics_and_json_errors() {
     let j: serde_json::Value = r.json().await.unwrap();
     assert_eq!(j["error"], "method_not_allowed");
 
-    let metrics = http
+    // Metrics are not public unless configured (their counters can move when something
+    // happens to a known person).
+    let r = http
         .get(format!("{}/metrics", server.base))
         .send()
         .await
-        .unwrap()
-        .text()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Nor is the development outbox.
+    let r = http
+        .get(format!("{}/dev/outbox", server.base))
+        .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+const METRICS_TOKEN: &str = "a-long-metrics-token-0123456789";
+
+async fn metrics_with(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+    let mut r = http.get(url);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn metrics_behind_a_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_full(
+        &Data::Dir(dir.path().join("data")),
+        &[],
+        "http",
+        &[("SESAM_METRICS_TOKEN", METRICS_TOKEN.into())],
+    );
+    let http = http_client();
+    http.get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    let url = format!("{}/metrics", server.base);
+    let (status, body) = metrics_with(&http, &url, None).await;
+    assert_eq!(status, 401);
+    assert!(!body.contains("sesam_"), "{body}");
+    assert_eq!(metrics_with(&http, &url, Some("wrong")).await.0, 401);
+    let almost = &METRICS_TOKEN[..METRICS_TOKEN.len() - 1];
+    assert_eq!(metrics_with(&http, &url, Some(almost)).await.0, 401);
+    let (status, metrics) = metrics_with(&http, &url, Some(METRICS_TOKEN)).await;
+    assert_eq!(status, 200);
     assert!(
         metrics
             .contains(r#"sesam_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
         "{metrics}"
     );
-    assert!(
-        metrics.contains(r#"route="unmatched""#),
-        "raw paths must not become labels: {metrics}"
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_address_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let server = Server::start_full(
+        &Data::Dir(dir.path().join("data")),
+        &[],
+        "http",
+        &[("SESAM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))],
     );
-    assert!(!metrics.contains("/no/such/thing"));
+    let http = http_client();
+    http.get(format!("{}/no/such/thing", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        metrics_with(&http, &format!("{}/metrics", server.base), None)
+            .await
+            .0,
+        404,
+        "metrics on the public listener"
+    );
+    let private = format!("http://127.0.0.1:{metrics_port}");
+    let (status, metrics) = metrics_with(&http, &format!("{private}/metrics"), None).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+    assert!(
+        !metrics.contains("/no/such/thing"),
+        "raw paths must not become labels"
+    );
+    // The metrics address serves nothing else.
+    assert_eq!(
+        metrics_with(&http, &format!("{private}/healthz"), None)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_development_outbox_only_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = http_client();
+    for flag in ["--dev-outbox", "--demo"] {
+        let server = Server::start(&Data::Dir(dir.path().join(flag)), &[flag]);
+        let r = http
+            .get(format!("{}/dev/outbox?format=json", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{flag}");
+    }
+    // Never beside a real channel.
+    let server = Server::start_full(
+        &Data::Dir(dir.path().join("gw")),
+        &["--dev-outbox"],
+        "http",
+        &[
+            ("SESAM_SMS_URL", "http://127.0.0.1:9/sms".into()),
+            ("SESAM_SMS_TOKEN", "t".into()),
+        ],
+    );
+    let r = http
+        .get(format!("{}/dev/outbox?format=json", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]
@@ -166,6 +274,90 @@ async fn serves_tls_with_a_given_certificate() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "sesam terminates TLS: HSTS"
+    );
+}
+
+fn no_redirects() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `lang` of the page the login pages show for an unknown flow, with `cookie` sent.
+async fn page_language(http: &reqwest::Client, base: &str, cookie: &str) -> String {
+    let body = http
+        .get(format!("{base}/login/00000000-0000-4000-8000-000000000000"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = body.find("<html lang=\"").expect("an HTML page") + 12;
+    body[start..start + 2].to_owned()
+}
+
+#[tokio::test]
+async fn on_https_cookies_are_host_prefixed_and_hsts_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    // Behind a TLS-terminating proxy: sesam speaks http, its public URL is https.
+    let server = Server::start(
+        &Data::Dir(dir.path().join("data")),
+        &["--public-url", "https://login.example.dk"],
+    );
+    let http = no_redirects();
+    let r = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+    let r = http
+        .get(format!("{}/language?to=en&back=/", server.base))
+        .send()
+        .await
+        .unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-sesam_lang=en;"), "{set}");
+    assert!(set.contains("; Secure") && set.contains("Path=/"), "{set}");
+    assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
+    // Only prefixed cookies are read: one planted without the prefix (by a sibling
+    // subdomain or a plain-http answer) is ignored.
+    assert_eq!(
+        page_language(&http, &server.base, "__Host-sesam_lang=en").await,
+        "en"
+    );
+    assert_eq!(
+        page_language(&http, &server.base, "sesam_lang=en").await,
+        "da"
+    );
+}
+
+#[tokio::test]
+async fn on_plain_http_cookies_keep_their_names_and_no_hsts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&Data::Dir(dir.path().join("data")), &[]);
+    let http = no_redirects();
+    let r = http
+        .get(format!("{}/language?to=en&back=/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("sesam_lang=en;"), "{set}");
+    assert!(!set.contains("Secure"), "{set}");
+    assert_eq!(
+        page_language(&http, &server.base, "sesam_lang=en").await,
+        "en"
+    );
 }
 
 #[test]
@@ -377,4 +569,41 @@ async fn signing_keys_are_published_before_they_sign_and_after() {
         admin(&data, &["--json", "audit", "verify"]).ok().json()["ok"],
         true
     );
+}
+
+#[test]
+fn without_a_channel_the_start_up_log_says_how_to_configure_one() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&Data::Dir(dir.path().join("data")), &[]);
+    let stderr = server.child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("no start-up warning about channels");
+        if line.contains("wait in the outbox") {
+            break line;
+        }
+    };
+    for key in [
+        "SESAM_SMS_URL",
+        "SESAM_SMS_TOKEN",
+        "SESAM_SMTP_HOST",
+        "--dev-outbox",
+    ] {
+        assert!(line.contains(key), "{key} is not named: {line}");
+    }
 }

@@ -1,6 +1,11 @@
-//! `/dev/outbox`: the development outbox, served only when no real channel is configured.
+//! `/dev/outbox`: the development outbox, served only when asked for (`--dev-outbox`,
+//! `--demo`) and no real channel is configured, and only to clients on this machine
+//! unless the public URL is loopback too. It shows every SMS and confirmation code, so
+//! anywhere else it would remove the second activation channel.
 
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -20,7 +25,15 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub async fn page(State(state): State<AppState>, Query(f): Query<Format>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(f): Query<Format>,
+) -> Response {
+    if !state.dev_outbox_for_anyone && !peer.ip().to_canonical().is_loopback() {
+        // Answered like a route that does not exist.
+        return super::not_found().await.into_response();
+    }
     let messages = state
         .dev_outbox
         .as_ref()

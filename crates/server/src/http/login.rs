@@ -159,16 +159,23 @@ fn method_text(m: LoginMethod, t: &Texts) -> (&'static str, &'static str, &'stat
     }
 }
 
-/// The browser cookie, or a new one (returned so it can be set).
+/// The browser cookie if the server issued it, else a newly issued one (returned so it
+/// can be set): a made-up or forged value is never bound to a login.
 pub fn browser(sesam: &Sesam, headers: &HeaderMap) -> (String, Option<axum::http::HeaderValue>) {
     match pages::cookie(headers, pages::BROWSER_COOKIE) {
-        Some(b) if b.len() >= 32 => (b.to_owned(), None),
+        Some(b) if sesam.keys.browser_cookie_is_ours(b) => (b.to_owned(), None),
         _ => {
-            let b = crate::services::authorization::bearer_value(sesam);
-            let c = pages::set_cookie(pages::BROWSER_COOKIE, &b, None, sesam.secure_cookies);
+            let (b, c) = new_browser_cookie(sesam);
             (b, Some(c))
         }
     }
+}
+
+/// A freshly issued browser cookie and its `Set-Cookie`.
+fn new_browser_cookie(sesam: &Sesam) -> (String, axum::http::HeaderValue) {
+    let b = sesam.keys.issue_browser_cookie(&*sesam.random);
+    let c = pages::set_cookie(pages::BROWSER_COOKIE, &b, None, sesam.secure_cookies);
+    (b, c)
 }
 
 struct Ctx {
@@ -474,7 +481,9 @@ async fn cancel(
 
 fn done(state: &AppState, d: LoginDone) -> Response {
     let secure = state.sesam.secure_cookies;
-    let mut cookies = vec![];
+    // A new browser value after every login, so one fixed before the login (planted in
+    // the browser, or seen on a shared computer) is worth nothing after it.
+    let mut cookies = vec![new_browser_cookie(&state.sesam).1];
     if let Some(s) = &d.session {
         cookies.push(pages::set_cookie(
             pages::SESSION_COOKIE,

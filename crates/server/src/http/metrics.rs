@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -31,7 +31,38 @@ pub fn install_recorder() -> PrometheusHandle {
         .clone()
 }
 
-pub async fn render(State(state): State<AppState>) -> Response {
+/// Whether the request carries the configured bearer token. Both sides are hashed
+/// first so the comparison is constant-time and does not reveal the token's length.
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    sesam_domain::secrets::ct_eq(
+        &Sha256::digest(given.as_bytes()),
+        &Sha256::digest(token.as_bytes()),
+    )
+}
+
+/// The Prometheus text; with `metrics_token` configured only for its bearer.
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token
+        && !authorized(&headers, token)
+    {
+        let mut r = super::ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_token",
+            description: "metrics need the configured bearer token".into(),
+        }
+        .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
     (
         [(
             header::CONTENT_TYPE,

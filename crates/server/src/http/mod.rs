@@ -34,12 +34,21 @@ pub use metrics::install_recorder;
 pub struct AppState {
     pub sesam: Sesam,
     pub metrics: PrometheusHandle,
-    /// Set when no real notification channel is configured.
+    /// The bearer token `/metrics` requires, if one is configured.
+    pub metrics_token: Option<std::sync::Arc<str>>,
+    /// Whether `/metrics` is on the public router (a token and no own listen address).
+    pub public_metrics: bool,
+    /// Set when asked for (`--dev-outbox`, `--demo`) and no real channel is configured.
     pub dev_outbox: Option<std::sync::Arc<sesam_notify::DevOutbox>>,
+    /// Whether the development outbox answers clients on other machines too (only when
+    /// the public URL itself is loopback: a development setup).
+    pub dev_outbox_for_anyone: bool,
     /// The demo relying party (`serve --demo`).
     pub demo: Option<std::sync::Arc<demo::DemoClient>>,
     /// Per-address limits of unauthenticated endpoints (this node's memory).
     pub limiter: std::sync::Arc<crate::limits::SourceLimiter>,
+    /// Send `Strict-Transport-Security` (sesam terminates TLS or the public URL is https).
+    pub hsts: bool,
 }
 
 /// JSON request bodies whose rejections are JSON errors too.
@@ -187,9 +196,67 @@ async fn json_errors(response: Response) -> Response {
     out
 }
 
+/// The prefix browsers reserve for cookies that are `Secure`, `Path=/` and without
+/// `Domain`: such a cookie cannot be set by a sibling subdomain or over plain http.
+const HOST_PREFIX: &str = "__Host-";
+
+/// On https, every cookie sesam sets is named `__Host-…` and only such cookies are read
+/// (the prefix removed for the handlers), so a cookie planted from elsewhere (another
+/// subdomain, a plain-http response) is never taken for one of sesam's. Handlers keep
+/// using the plain names; on http the prefix is not used (browsers refuse it there).
+async fn host_prefixed_cookies(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ours: Vec<String> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(HOST_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    req.headers_mut().remove(header::COOKIE);
+    if let Ok(v) = HeaderValue::from_str(&ours.join("; "))
+        && !ours.is_empty()
+    {
+        req.headers_mut().insert(header::COOKIE, v);
+    }
+    let mut response = next.run(req).await;
+    let set: Vec<HeaderValue> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| {
+            let v = v.to_str().ok()?;
+            HeaderValue::from_str(&format!("{HOST_PREFIX}{v}")).ok()
+        })
+        .collect();
+    response.headers_mut().remove(header::SET_COOKIE);
+    for v in set {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// The metrics listener (`metrics_listen`): `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(static_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(static_header(header::CACHE_CONTROL, "no-store"))
+}
+
 /// The application's routes with their middleware.
 pub fn router(state: AppState) -> Router {
     let dev = state.dev_outbox.is_some();
+    let public_metrics = state.public_metrics;
+    let secure_cookies = state.sesam.secure_cookies;
+    let hsts = state.hsts;
     let mut routes = Router::new()
         .merge(app_api::routes())
         .merge(oidc::routes())
@@ -197,12 +264,14 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
         .route(sesam_oidc::discovery::paths::JWKS, get(jwks));
+    if public_metrics {
+        routes = routes.route("/metrics", get(metrics::render));
+    }
     if dev {
         routes = routes.route("/dev/outbox", get(dev_outbox::page));
     }
-    routes
+    let routes = routes
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -224,5 +293,18 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; frame-ancestors 'none'",
         ))
-        .layer(static_header(header::CACHE_CONTROL, "no-store"))
+        .layer(static_header(header::CACHE_CONTROL, "no-store"));
+    let routes = if hsts {
+        routes.layer(static_header(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        ))
+    } else {
+        routes
+    };
+    if secure_cookies {
+        routes.layer(axum::middleware::from_fn(host_prefixed_cookies))
+    } else {
+        routes
+    }
 }
