@@ -74,5 +74,10 @@ pub(super) fn migrator() -> Migrator {
             "request counts",
             include_str!("../../migrations/postgres/0006_request_counts.sql"),
         ),
+        migration(
+            7,
+            "pairing limits",
+            include_str!("../../migrations/postgres/0007_pairing_limits.sql"),
+        ),
     ])
 }

@@ -76,5 +76,10 @@ pub(super) fn migrator() -> Migrator {
             "request counts",
             include_str!("../../migrations/sqlite/0006_request_counts.sql"),
         ),
+        migration(
+            7,
+            "pairing limits",
+            include_str!("../../migrations/sqlite/0007_pairing_limits.sql"),
+        ),
     ])
 }
