@@ -28,6 +28,13 @@ async fn pair(
     (app, p.pairing_id)
 }
 
+/// The pairing code the new app of pairing `id` was given (and shows).
+async fn shown_code(h: &Harness, id: uuid::Uuid) -> String {
+    let p = h.sesam.store.pairing(id).await.unwrap().unwrap();
+    p.code.unwrap().as_str().to_owned()
+}
+
+/// Approves the newest waiting pairing with its code and `pin`.
 async fn approve_pending(
     h: &Harness,
     approver: &AppState,
@@ -36,7 +43,10 @@ async fn approve_pending(
     let client = h.client();
     let requests = client.requests(approver, &OsRandom).await.unwrap();
     let r = requests.last().expect("a waiting request").clone();
-    client.approve(approver, &r, pin, &OsRandom).await
+    let code = shown_code(h, r.id).await;
+    client
+        .approve(approver, &r, pin, Some(&code), &OsRandom)
+        .await
 }
 
 #[tokio::test]
@@ -60,7 +70,12 @@ async fn further_apps_are_approved_from_an_active_app_and_limited_to_three() {
     assert_eq!(client.pairing_status(pairing).await.unwrap().0, "pending");
     let requests = client.requests(&first, &OsRandom).await.unwrap();
     assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].text, "Activate new app 'Pixel 8'");
+    assert_eq!(
+        requests[0].text,
+        "Aktivér en ny app? Navn valgt på den nye enhed: «Pixel 8». Godkend kun, hvis du selv er ved at sætte den op, og indtast koden, den viser."
+    );
+    assert_eq!(requests[0].device_name.as_deref(), Some("Pixel 8"));
+    assert!(requests[0].pairing_code_required);
     approve_pending(&h, &first, "111111").await.unwrap();
     let (status, device) = client.pairing_status(pairing).await.unwrap();
     assert_eq!(status, "approved");
@@ -221,12 +236,14 @@ async fn concurrent_wrong_pins_are_evaluated_at_most_three_times() {
         let _ = pair(&h, dir.path(), "B", "anna.hansen", "222222").await;
         let client = Arc::new(h.client());
         let request = client.requests(&first, &OsRandom).await.unwrap().remove(0);
+        let code = Arc::new(shown_code(&h, request.id).await);
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let (client, first, request) = (client.clone(), first.clone(), request.clone());
+                let code = code.clone();
                 tokio::spawn(async move {
                     client
-                        .approve(&first, &request, "999999", &OsRandom)
+                        .approve(&first, &request, "999999", Some(&code), &OsRandom)
                         .await
                         .unwrap_err()
                         .code()

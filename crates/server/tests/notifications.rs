@@ -49,7 +49,9 @@ async fn lock_the_app(h: &Harness, dir: &std::path::Path, app: &sesam_app::AppSt
     new.pin_key = Some(p.pin_key);
     let r = client.requests(app, &OsRandom).await.unwrap().remove(0);
     for _ in 0..3 {
-        let _ = client.approve(app, &r, "999999", &OsRandom).await;
+        let _ = client
+            .approve(app, &r, "999999", Some(&p.pairing_code), &OsRandom)
+            .await;
     }
 }
 

@@ -409,7 +409,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .start_pairing(&second, "anna.hansen", "222222", "Pixel 8", &OsRandom)
         .await
         .unwrap();
-    second.pin_key = Some(pairing.pin_key);
+    second.pin_key = Some(pairing.pin_key.clone());
     let pending = client.requests(&p.app, &OsRandom).await.unwrap();
     let r = pending
         .iter()
@@ -417,7 +417,13 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .unwrap()
         .clone();
     client
-        .approve(&p.app, &r, "111111", &OsRandom)
+        .approve(
+            &p.app,
+            &r,
+            "111111",
+            Some(&pairing.pairing_code),
+            &OsRandom,
+        )
         .await
         .unwrap();
     second.device_id = client.pairing_status(pairing.pairing_id).await.unwrap().1;
