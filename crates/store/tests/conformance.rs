@@ -88,6 +88,7 @@ conformance!(
     bulk_enrolment_skips_the_enrolled_and_refuses_taken_user_ids,
     concurrent_bulk_enrolments_enrol_everyone_once,
     bulk_app_activation_is_all_or_nothing,
+    pairing_starts_are_limited_and_capped,
 );
 
 mod cases {
@@ -1071,5 +1072,98 @@ mod cases {
         let bo = store.identity(items[1].identity.id).await.unwrap().unwrap();
         assert_eq!(bo.state, IdentityState::Pending);
         assert_eq!(verify_chain(&*store).await, 3);
+    }
+
+    fn pairing(code: &str, key: u8) -> sesam_domain::pairing::Pairing {
+        use sesam_domain::device::{DeviceName, DevicePublicKey};
+        let secret = p256::ecdsa::SigningKey::from_slice(&[key.max(1); 32]).unwrap();
+        sesam_domain::pairing::Pairing {
+            id: Uuid::now_v7(),
+            identity_id: None,
+            device_id: Uuid::now_v7(),
+            public_key: DevicePublicKey::from_sec1(
+                secret.verifying_key().to_sec1_point(false).as_bytes(),
+            )
+            .unwrap(),
+            name: DeviceName::parse("Pixel 8").unwrap(),
+            pin_hash: [1; 32],
+            code: sesam_domain::auth_request::BindingCode::parse(code),
+            code_failures: 0,
+            state: sesam_domain::pairing::PairingState::Pending,
+            created_at: T0,
+            expires_at: T0.plus_seconds(300),
+        }
+    }
+
+    pub(super) async fn pairing_starts_are_limited_and_capped(store: Arc<dyn Store>) {
+        use sesam_store::{PairingLimits, PairingStart};
+        let limits = PairingLimits {
+            max_pending: 3,
+            max_per_subject: 5,
+            max_per_source: 100,
+            window_seconds: 600,
+        };
+        // 20 starts at once for one subject from 20 addresses: exactly 5 are admitted, and
+        // of those at most 3 still wait.
+        let tasks: Vec<_> = (0..20u8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let p = pairing("0042", i + 1);
+                    let outcome = store
+                        .start_pairing(&p, "subject-1", &[i; 32], limits, Effects::default())
+                        .await
+                        .unwrap();
+                    (p.id, outcome)
+                })
+            })
+            .collect();
+        let mut started = vec![];
+        for t in tasks {
+            let (id, outcome) = t.await.unwrap();
+            if matches!(outcome, PairingStart::Started { .. }) {
+                started.push(id);
+            }
+        }
+        assert_eq!(started.len(), 5);
+        let mut waiting = 0;
+        for id in &started {
+            let p = store.pairing(*id).await.unwrap().unwrap();
+            assert_eq!(p.code.as_ref().map(|c| c.as_str()), Some("0042"));
+            if p.is_pending(T0) {
+                waiting += 1;
+            }
+        }
+        assert_eq!(waiting, 3, "the oldest were evicted");
+        // The next window counts afresh.
+        let mut later = pairing("0043", 99);
+        later.created_at = T0.plus_seconds(600);
+        later.expires_at = later.created_at.plus_seconds(300);
+        assert!(matches!(
+            store
+                .start_pairing(&later, "subject-1", &[0; 32], limits, Effects::default())
+                .await
+                .unwrap(),
+            PairingStart::Started { .. }
+        ));
+        // One address, for anyone: limited too; a refused start is not stored.
+        let per_source = PairingLimits {
+            max_per_source: 2,
+            ..limits
+        };
+        let mut outcomes = vec![];
+        for (i, subject) in ["a", "b", "c"].iter().enumerate() {
+            let p = pairing("0044", 50 + i as u8);
+            outcomes.push((
+                p.id,
+                store
+                    .start_pairing(&p, subject, &[200; 32], per_source, Effects::default())
+                    .await
+                    .unwrap(),
+            ));
+        }
+        assert!(matches!(outcomes[1].1, PairingStart::Started { .. }));
+        assert_eq!(outcomes[2].1, PairingStart::TooMany);
+        assert!(store.pairing(outcomes[2].0).await.unwrap().is_none());
     }
 }
