@@ -203,7 +203,14 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert_eq!(DeviceName::parse(&"æ".repeat(40)).unwrap().as_str().chars().count(), 40);
+        assert_eq!(
+            DeviceName::parse(&"æ".repeat(40))
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            40
+        );
     }
 }
 

@@ -706,7 +706,14 @@ mod tests {
         let at = Timestamp::from_millis(0);
         let e = Event::PairingRequested { at };
         assert!(e.mandatory() && e.delivery() == Delivery::AllChannels);
-        let m = messages_for(&e, Uuid::nil(), &channels(), Language::En, Uuid::from_u128(4), at);
+        let m = messages_for(
+            &e,
+            Uuid::nil(),
+            &channels(),
+            Language::En,
+            Uuid::from_u128(4),
+            at,
+        );
         assert_eq!(m.len(), 2);
         assert!(m[0].text.contains("new app") && m[0].text.contains("code"));
         let da = e.text(Language::Da);

@@ -263,6 +263,9 @@ mod tests {
         assert_eq!(retry_after_seconds(Timestamp::from_millis(0), 600), 600);
         assert_eq!(retry_after_seconds(Timestamp::from_millis(1), 600), 600);
         assert_eq!(retry_after_seconds(Timestamp::from_millis(599_001), 600), 1);
-        assert_eq!(retry_after_seconds(Timestamp::from_millis(600_000), 600), 600);
+        assert_eq!(
+            retry_after_seconds(Timestamp::from_millis(600_000), 600),
+            600
+        );
     }
 }

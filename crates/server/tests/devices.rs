@@ -634,7 +634,13 @@ async fn rapid_pairing_starts_are_limited(backend: Backend) {
         assert!(retry.is_none());
         assert_eq!(
             shape(body),
-            ["expires_at", "message", "message_da", "pairing_code", "pairing_id"]
+            [
+                "expires_at",
+                "message",
+                "message_da",
+                "pairing_code",
+                "pairing_id"
+            ]
         );
         let code = body["pairing_code"].as_str().unwrap();
         assert!(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()));
@@ -715,7 +721,10 @@ async fn pending_pairings_are_capped(backend: Backend) {
     }
     let waiting = client.requests(&first, &OsRandom).await.unwrap();
     assert_eq!(waiting.len(), 3, "at most 3 wait at once");
-    assert_eq!(client.pairing_status(attacker[0]).await.unwrap().0, "expired");
+    assert_eq!(
+        client.pairing_status(attacker[0]).await.unwrap().0,
+        "expired"
+    );
 
     // The person's own new phone: it pushes out the oldest, shows its own code, and that
     // code approves it; none of the attacker's is approved by it.
@@ -921,7 +930,13 @@ async fn device_names_that_could_pass_for_sesam_are_refused() {
         "111111",
     )
     .await;
-    let before = h.sesam.store.recent_messages(None, 500).await.unwrap().len();
+    let before = h
+        .sesam
+        .store
+        .recent_messages(None, 500)
+        .await
+        .unwrap()
+        .len();
     for bad in [
         "Pixel\nsesam: your account is safe - approve now",
         "\nsesam support",
@@ -953,14 +968,24 @@ async fn device_names_that_could_pass_for_sesam_are_refused() {
         "nothing was queued"
     );
     assert_eq!(
-        h.sesam.store.recent_messages(None, 500).await.unwrap().len(),
+        h.sesam
+            .store
+            .recent_messages(None, 500)
+            .await
+            .unwrap()
+            .len(),
         before,
         "nobody was told of a refused start"
     );
     // An ordinary name with quotes and letters beyond ASCII is shown behind sesam's prefix.
     let (status, _, _) = raw_pairing_start(&h, "anna.hansen", "Åse's \"sesam\" phone").await;
     assert_eq!(status, 200);
-    let r = h.client().requests(&first, &OsRandom).await.unwrap().remove(0);
+    let r = h
+        .client()
+        .requests(&first, &OsRandom)
+        .await
+        .unwrap()
+        .remove(0);
     assert!(
         r.text
             .starts_with("Aktivér en ny app? Navn valgt på den nye enhed: «Åse's \"sesam\" phone»"),

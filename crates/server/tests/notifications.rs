@@ -825,7 +825,13 @@ async fn a_pairing_request_is_told_on_every_channel(backend: Backend) {
     // the name the asker chose.
     let new = new_app(dir.path(), &h.base, "asker");
     let asked = client
-        .start_pairing(&new, "anna.hansen", "222222", "Call 70707070 now", &OsRandom)
+        .start_pairing(
+            &new,
+            "anna.hansen",
+            "222222",
+            "Call 70707070 now",
+            &OsRandom,
+        )
         .await
         .unwrap();
     assert_eq!(ghost.pairing_code.len(), asked.pairing_code.len());
@@ -862,7 +868,10 @@ async fn a_pairing_request_is_told_on_every_channel(backend: Backend) {
         .unwrap();
     assert!(mail.contains("anna@example.dk"), "{mail}");
     for text in sink.texts_to("+4512345678").iter().chain([&mail]) {
-        assert!(!text.contains("70707070"), "the asker's name is not sent: {text}");
+        assert!(
+            !text.contains("70707070"),
+            "the asker's name is not sent: {text}"
+        );
     }
     assert!(
         audit_actions(&h)

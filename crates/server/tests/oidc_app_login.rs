@@ -417,13 +417,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .unwrap()
         .clone();
     client
-        .approve(
-            &p.app,
-            &r,
-            "111111",
-            Some(&pairing.pairing_code),
-            &OsRandom,
-        )
+        .approve(&p.app, &r, "111111", Some(&pairing.pairing_code), &OsRandom)
         .await
         .unwrap();
     second.device_id = client.pairing_status(pairing.pairing_id).await.unwrap().1;

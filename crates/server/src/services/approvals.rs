@@ -215,13 +215,17 @@ impl Sesam {
                 let mut audit = vec![
                     AuditDraft::new(format!("device:{device_id}"), "approval.binding_code_wrong")
                         .subject(identity.id.to_string())
-                        .details(json!({ "request": request.id, "failures": request.binding_failures })),
+                        .details(
+                            json!({ "request": request.id, "failures": request.binding_failures }),
+                        ),
                 ];
                 if refusal == ApprovalError::BindingCodeVoided {
                     audit.push(
                         AuditDraft::new("system", "approval.voided")
                             .subject(identity.id.to_string())
-                            .details(json!({ "request": request.id, "client_id": request.client_id })),
+                            .details(
+                                json!({ "request": request.id, "client_id": request.client_id }),
+                            ),
                     );
                 }
                 unit.record_binding_failure(

@@ -4,12 +4,12 @@
 use serde_json::json;
 use sesam_domain::activation::ActivationError;
 use sesam_domain::app_protocol::{revoke_binding, unb64};
+use sesam_domain::auth_request::BindingCode;
 use sesam_domain::device::{
     Device, DeviceName, DevicePublicKey, DeviceState, MAX_ACTIVE_APPS, PinError,
 };
 use sesam_domain::lockout::Lockout;
 use sesam_domain::notification::Event;
-use sesam_domain::auth_request::BindingCode;
 use sesam_domain::pairing::{
     PAIRING_VALIDITY_SECONDS, Pairing, PairingError, PairingState, WrongCode,
     pairing_approval_binding, pairing_binding, retry_after_seconds,
@@ -174,7 +174,9 @@ impl Sesam {
         Ok(StartedPairing {
             id: pairing.id,
             expires_at: pairing.expires_at,
-            code: pairing.code.unwrap_or_else(|| BindingCode::generate(&*self.random)),
+            code: pairing
+                .code
+                .unwrap_or_else(|| BindingCode::generate(&*self.random)),
         })
     }
 

@@ -1,8 +1,8 @@
 //! Pairings of further apps, and devices loaded for change (PIN attempts, lifecycle).
 
 use async_trait::async_trait;
-use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::auth_request::{AuthRequest, BindingCode};
+use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::pairing::{Pairing, PairingState};
 use sesam_domain::{AuditKey, Identity, IdentityState, Timestamp};
 use sqlx::{Row as _, Transaction};
