@@ -71,6 +71,11 @@ impl OtherAuthenticator {
     }
 }
 
+/// Every answer to a pairing start takes at least this long, so its time does not tell a
+/// known user ID (the person's channels read, their messages written) from an unknown one.
+/// Well above the few milliseconds that separate them; starts are rare and limited.
+const PAIRING_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn pin_refused(e: PinError) -> AppError {
     AppError::Invalid(DomainError::Pin(e))
 }
@@ -85,6 +90,17 @@ impl Sesam {
     /// same whether or not the user ID exists: limits count an unknown user ID like a
     /// known one, and only a known person is told (on every channel) that someone asked.
     pub async fn start_pairing(
+        &self,
+        req: &StartPairing,
+        source: &str,
+    ) -> Result<StartedPairing, AppError> {
+        let started = tokio::time::Instant::now();
+        let result = self.start_pairing_now(req, source).await;
+        tokio::time::sleep_until(started + PAIRING_ANSWER_FLOOR).await;
+        result
+    }
+
+    async fn start_pairing_now(
         &self,
         req: &StartPairing,
         source: &str,
