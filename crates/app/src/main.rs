@@ -53,7 +53,8 @@ enum Command {
     },
     /// Show whose app this is and the person's devices.
     Status,
-    /// Activate this app as a further app: an app you already use must approve it.
+    /// Activate this app as a further app: an app you already use must approve it, with
+    /// the pairing code this command prints (`approve ID --binding-code CODE`).
     Pair {
         #[arg(long, value_name = "URL")]
         server: String,
