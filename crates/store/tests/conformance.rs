@@ -89,6 +89,7 @@ conformance!(
     concurrent_bulk_enrolments_enrol_everyone_once,
     bulk_app_activation_is_all_or_nothing,
     pairing_starts_are_limited_and_capped,
+    binding_failures_and_reports_are_kept,
 );
 
 mod cases {
@@ -1165,5 +1166,154 @@ mod cases {
         assert!(matches!(outcomes[1].1, PairingStart::Started { .. }));
         assert_eq!(outcomes[2].1, PairingStart::TooMany);
         assert!(store.pairing(outcomes[2].0).await.unwrap().is_none());
+    }
+
+    fn request(
+        identity_id: Uuid,
+        source: u8,
+        browser: u8,
+        at: Timestamp,
+    ) -> sesam_domain::auth_request::AuthRequest {
+        use sesam_domain::auth_request::{AuthRequest, AuthRequestState, BindingCode};
+        AuthRequest {
+            id: Uuid::now_v7(),
+            identity_id: Some(identity_id),
+            client_id: "sp_1".into(),
+            sp_name: "Demo Bank".into(),
+            action: Action::LogOn,
+            text: sesam_domain::transaction_text::TransactionText::parse("Log on").unwrap(),
+            binding_code: BindingCode::parse("0042"),
+            flow_id: Some(Uuid::now_v7()),
+            source_hash: [source; 32],
+            browser_hash: Some([browser; 32]),
+            state: AuthRequestState::Pending,
+            created_at: at,
+            expires_at: at.plus_seconds(180),
+            decided_at: None,
+            device_id: None,
+            signature: None,
+            not_me: false,
+            binding_failures: 0,
+            signed_bytes: None,
+            details: None,
+            ciba: None,
+        }
+    }
+
+    pub(super) async fn binding_failures_and_reports_are_kept(store: Arc<dyn Store>) {
+        use sesam_domain::auth_request::{AuthRequestState, NOT_ME_BLOCK_SECONDS};
+        use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
+        use sesam_store::{AuthAnswer, StartLimits, StartOutcome};
+        let item = bulk("0101901234", Some("a.one"));
+        store.enrol_many(std::slice::from_ref(&item)).await.unwrap();
+        let secret = p256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap();
+        let mut grant = item.grant.clone();
+        grant.consume();
+        let device = Device {
+            id: Uuid::now_v7(),
+            identity_id: item.identity.id,
+            name: DeviceName::parse("phone").unwrap(),
+            public_key: DevicePublicKey::from_sec1(
+                secret.verifying_key().to_sec1_point(false).as_bytes(),
+            )
+            .unwrap(),
+            pin_hash: [1; 32],
+            state: DeviceState::Active,
+            lockout: Default::default(),
+            created_at: T0,
+            last_used_at: None,
+        };
+        store
+            .activate_apps_many(&[sesam_store::BulkAppActivation {
+                device: device.clone(),
+                audit: audit("authenticator.app_activated", &item.identity),
+                grant,
+            }])
+            .await
+            .unwrap();
+        let subject = item.identity.id.to_string();
+        let at = T0.plus_seconds(10);
+        let limits = StartLimits {
+            max_pending: 3,
+            max_started: 100,
+            max_per_source: 100,
+            window_seconds: 600,
+            reported_since: at.plus_seconds(-NOT_ME_BLOCK_SECONDS),
+        };
+
+        // A wrong binding code counted inside the device's unit: read back locked.
+        let first = request(item.identity.id, 1, 1, at);
+        store
+            .start_auth_request(&first, &subject, limits, Effects::default())
+            .await
+            .unwrap();
+        let mut unit = store.lock_device(device.id).await.unwrap().unwrap();
+        let mut locked = unit.lock_auth_request(first.id).await.unwrap().unwrap();
+        assert_eq!(locked.binding_failures, 0);
+        for _ in 0..3 {
+            locked.binding_code_wrong(at);
+        }
+        unit.record_binding_failure(&device, &locked, Effects::default())
+            .await
+            .unwrap();
+        let stored = store.auth_request(first.id).await.unwrap().unwrap();
+        assert_eq!(stored.binding_failures, 3);
+        assert_eq!(stored.state, AuthRequestState::Rejected);
+
+        // Reported as "not me": that browser, and any browser at that address, may not ask
+        // this person again; another address may.
+        let second = request(item.identity.id, 2, 2, at);
+        store
+            .start_auth_request(&second, &subject, limits, Effects::default())
+            .await
+            .unwrap();
+        let unit = store.lock_device(device.id).await.unwrap().unwrap();
+        let answered = unit
+            .answer_auth_request(
+                &device,
+                &AuthAnswer {
+                    request_id: second.id,
+                    state: AuthRequestState::Rejected,
+                    signature: vec![1],
+                    signed_bytes: vec![2],
+                    not_me: true,
+                    at,
+                },
+                Effects::default(),
+            )
+            .await
+            .unwrap();
+        assert!(answered);
+        let outcome = |source: u8, browser: u8| {
+            let store = store.clone();
+            let subject = subject.clone();
+            async move {
+                store
+                    .start_auth_request(
+                        &request(item.identity.id, source, browser, at),
+                        &subject,
+                        limits,
+                        Effects::default(),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(outcome(9, 2).await, StartOutcome::BrowserReported);
+        assert_eq!(outcome(2, 9).await, StartOutcome::BrowserReported);
+        assert!(matches!(outcome(3, 3).await, StartOutcome::Started { .. }));
+        // Another person from the reported address is not affected.
+        assert!(matches!(
+            store
+                .start_auth_request(
+                    &request(item.identity.id, 2, 8, at),
+                    "someone-else",
+                    limits,
+                    Effects::default(),
+                )
+                .await
+                .unwrap(),
+            StartOutcome::Started { .. }
+        ));
     }
 }
