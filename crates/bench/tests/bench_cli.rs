@@ -90,6 +90,10 @@ async fn seeds_and_drives_complete_app_logins() {
     let env = TestEnv(HashMap::from([
         ("SESAM_LIMIT_REQUESTS_PER_PERSON", "1000000".to_owned()),
         ("SESAM_LIMIT_REQUESTS_PER_SOURCE", "1000000".to_owned()),
+        ("SESAM_LIMIT_AUTHORIZE_PER_MINUTE", "1000000".to_owned()),
+        ("SESAM_LIMIT_LOGIN_PER_MINUTE", "1000000".to_owned()),
+        ("SESAM_LIMIT_BACKCHANNEL_PER_MINUTE", "1000000".to_owned()),
+        ("SESAM_LIMIT_ACTIVATION_PER_MINUTE", "1000000".to_owned()),
     ]));
     let config = Config::load(
         &Overrides {

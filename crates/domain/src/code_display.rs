@@ -81,10 +81,20 @@ pub enum CodeDisplayError {
     WrongCode { remaining: i32 },
     #[error("the code display is locked until {until} after wrong codes")]
     Locked { until: Timestamp },
-    #[error("the code display is locked after repeated wrong codes and must be activated again")]
+    #[error(
+        "the code display is locked after repeated wrong codes; activate it again (in the app, or with a new activation letter) with its serial number and two codes"
+    )]
     Blocked,
     #[error("the password is wrong")]
     WrongPassword,
+    #[error("the password is locked until {until} after wrong attempts")]
+    PasswordLocked { until: Timestamp },
+    #[error(
+        "the password is locked after repeated wrong attempts; a new activation letter re-activates it (you choose a new password then)"
+    )]
+    PasswordBlocked,
+    #[error("other attempts with this password are being checked; try again in a moment")]
+    PasswordBusy,
     #[error("the serial number must have 1 to 64 visible characters")]
     SerialFormat,
 }
@@ -101,6 +111,8 @@ impl CodeDisplayError {
             Self::Locked { .. } => "code_display_locked",
             Self::Blocked => "code_display_blocked",
             Self::WrongPassword => "password_wrong",
+            Self::PasswordLocked { .. } | Self::PasswordBusy => "password_locked",
+            Self::PasswordBlocked => "password_blocked",
             Self::SerialFormat => "invalid_request",
         }
     }

@@ -303,10 +303,14 @@ impl Device {
             self.lockout.succeed();
             return Ok(());
         }
-        Err(match self.lockout.fail(now) {
-            Failure::Wrong { remaining } => PinError::Wrong { remaining },
-            Failure::LockedUntil(until) => PinError::LockedNow { until },
-            Failure::Blocked => PinError::Blocked,
-        })
+        // A PIN is only ever checked on a request signed by this device's key, so whoever
+        // typed it holds the phone: an informed attempt.
+        Err(
+            match self.lockout.fail(now, crate::lockout::Attempt::Informed) {
+                Failure::Wrong { remaining } => PinError::Wrong { remaining },
+                Failure::LockedUntil(until) => PinError::LockedNow { until },
+                Failure::Blocked => PinError::Blocked,
+            },
+        )
     }
 }

@@ -27,6 +27,7 @@ pub mod password;
 pub mod password_guard;
 pub mod pskc;
 pub mod random;
+pub mod rate_limit;
 pub mod secrets;
 pub mod service_provider;
 pub mod signing_keys;

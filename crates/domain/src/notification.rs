@@ -321,9 +321,14 @@ impl Event {
                 at,
                 until_reactivated,
             } => format!(
-                "sesam: Din kodeviser blev låst {} efter forkerte koder{}. {NOT_YOU}",
+                "sesam: Din kodeviser blev låst {} efter forkerte koder{}. {} {NOT_YOU}",
                 t(at),
-                lock(*until_reactivated)
+                lock(*until_reactivated),
+                if *until_reactivated {
+                    "Aktivér den igen i appen (eller med et nyt aktiveringsbrev) med serienummeret og to koder i træk."
+                } else {
+                    "Du kan stadig logge på med appen."
+                }
             ),
             Self::IdentitySuspended { at } => format!(
                 "sesam: Dit sesam blev spærret {}. Intet kan bruges, før det genåbnes. Var det ikke dig? Kontakt sesam-support.",
@@ -333,9 +338,14 @@ impl Event {
                 at,
                 until_reactivated,
             } => format!(
-                "sesam: Din adgangskode blev låst {} efter forkerte forsøg{}. {NOT_YOU}",
+                "sesam: Din adgangskode blev låst {} efter forkerte forsøg{}. {} {NOT_YOU}",
                 t(at),
-                lock(*until_reactivated)
+                lock(*until_reactivated),
+                if *until_reactivated {
+                    "Et nyt aktiveringsbrev genaktiverer den. Du kan stadig logge på med appen."
+                } else {
+                    "Du kan stadig logge på med appen."
+                }
             ),
             Self::IdentityUsed {
                 service_provider,
@@ -465,9 +475,14 @@ impl Event {
                 at,
                 until_reactivated,
             } => format!(
-                "sesam: Your code display was locked {} after wrong codes{}. {NOT_YOU}",
+                "sesam: Your code display was locked {} after wrong codes{}. {} {NOT_YOU}",
                 t(at),
-                lock(*until_reactivated)
+                lock(*until_reactivated),
+                if *until_reactivated {
+                    "Activate it again in the app (or with a new activation letter) with its serial number and two codes in a row."
+                } else {
+                    "You can still log in with the app."
+                }
             ),
             Self::IdentitySuspended { at } => format!(
                 "sesam: Your sesam was blocked {}. Nothing can be used until it is reopened. Was it not you? Contact sesam support.",
@@ -477,9 +492,14 @@ impl Event {
                 at,
                 until_reactivated,
             } => format!(
-                "sesam: Your password was locked {} after wrong attempts{}. {NOT_YOU}",
+                "sesam: Your password was locked {} after wrong attempts{}. {} {NOT_YOU}",
                 t(at),
-                lock(*until_reactivated)
+                lock(*until_reactivated),
+                if *until_reactivated {
+                    "A new activation letter re-activates it. You can still log in with the app."
+                } else {
+                    "You can still log in with the app."
+                }
             ),
             Self::IdentityUsed {
                 service_provider,
@@ -718,5 +738,41 @@ mod tests {
         assert!(m[0].text.contains("new app") && m[0].text.contains("code"));
         let da = e.text(Language::Da);
         assert!(da.contains("ny app") && da.contains("kode"), "{da}");
+    }
+
+    #[test]
+    fn lock_messages_say_how_to_get_back_in() {
+        let at = Timestamp::from_millis(0);
+        let text = |e: &Event, l| e.text(l);
+        for r in [false, true] {
+            let pw = Event::PasswordLocked {
+                at,
+                until_reactivated: r,
+            };
+            let cd = Event::CodeDisplayLocked {
+                at,
+                until_reactivated: r,
+            };
+            for e in [&pw, &cd] {
+                assert!(text(e, Language::En).contains(if r {
+                    "activation letter"
+                } else {
+                    "15 minutes"
+                }));
+                assert!(text(e, Language::Da).contains(if r {
+                    "aktiveringsbrev"
+                } else {
+                    "15 minutter"
+                }));
+            }
+            assert!(text(&pw, Language::En).contains("still log in with the app"));
+            assert!(text(&pw, Language::Da).contains("stadig logge på med appen"));
+        }
+        let cd = Event::CodeDisplayLocked {
+            at,
+            until_reactivated: true,
+        };
+        assert!(text(&cd, Language::En).contains("Activate it again in the app"));
+        assert!(text(&cd, Language::Da).contains("Aktivér den igen i appen"));
     }
 }

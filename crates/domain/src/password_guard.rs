@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::lockout::{Failure, Locked, Lockout, MAX_WRONG_IN_A_ROW};
+use crate::lockout::{Attempt, Failure, Locked, Lockout, MAX_WRONG_IN_A_ROW};
 
 /// How long a reserved attempt counts before it is presumed lost.
 pub const RESERVATION_SECONDS: i64 = 60;
@@ -67,10 +67,11 @@ impl PasswordGuard {
         self.lockout.succeed();
     }
 
-    /// Settles a reserved try that was wrong.
-    pub fn fail(&mut self, now: Timestamp) -> Failure {
+    /// Settles a reserved try that was wrong; `attempt` says whether the other factor of
+    /// the same attempt was right (see `lockout::Attempt`).
+    pub fn fail(&mut self, now: Timestamp, attempt: Attempt) -> Failure {
         self.release();
-        self.lockout.fail(now)
+        self.lockout.fail(now, attempt)
     }
 }
 
@@ -87,10 +88,13 @@ mod tests {
         let mut g = PasswordGuard::default();
         for remaining in [2, 1] {
             g.reserve(T).unwrap();
-            assert_eq!(g.fail(T), Failure::Wrong { remaining });
+            assert_eq!(g.fail(T, Attempt::Informed), Failure::Wrong { remaining });
         }
         g.reserve(T).unwrap();
-        assert!(matches!(g.fail(T), Failure::LockedUntil(_)));
+        assert!(matches!(
+            g.fail(T, Attempt::Informed),
+            Failure::LockedUntil(_)
+        ));
         assert!(matches!(g.reserve(T), Err(Refusal::Locked(_))));
     }
 
@@ -120,17 +124,18 @@ mod tests {
         /// However reservations and outcomes interleave, no more tries are evaluated
         /// between two correct entries than the rule allows before a lock.
         #[test]
-        fn never_more_than_three_wrong_evaluations_in_a_row(ops in proptest::collection::vec(0u8..3, 0..60)) {
+        fn never_more_than_three_wrong_evaluations_in_a_row(ops in proptest::collection::vec(0u8..4, 0..60)) {
             let mut g = PasswordGuard::default();
             let mut in_flight = 0;
             let mut wrong_since_lock_or_success = 0;
             for op in ops {
                 match op {
                     0 if g.reserve(T).is_ok() => in_flight += 1,
-                    1 if in_flight > 0 => {
+                    1 | 3 if in_flight > 0 => {
                         in_flight -= 1;
                         wrong_since_lock_or_success += 1;
-                        if !matches!(g.fail(T), Failure::Wrong { .. }) {
+                        let attempt = if op == 1 { Attempt::Informed } else { Attempt::Uninformed };
+                        if !matches!(g.fail(T, attempt), Failure::Wrong { .. }) {
                             prop_assert!(wrong_since_lock_or_success <= MAX_WRONG_IN_A_ROW);
                             wrong_since_lock_or_success = 0;
                         }

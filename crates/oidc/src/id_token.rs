@@ -134,13 +134,14 @@ pub fn kid_of(token: &str) -> Result<Option<String>, OAuthError> {
         .map_err(|_| OAuthError::invalid_request("id_token_hint is not a JWT"))
 }
 
-/// The audience (client id) of an ID token this issuer signed, accepted after expiry
-/// (for `id_token_hint` at logout, which may come long after the token's 5 minutes).
-pub fn audience_of_expired(
+/// The claims of an ID token this issuer signed, accepted after expiry (for
+/// `id_token_hint` at logout, which may come long after the token's 5 minutes; RP-initiated
+/// logout allows expired hints). Its `aud` names the client, its `sub` the person for it.
+pub fn hint_of_expired(
     token: &str,
     jwk: &serde_json::Value,
     issuer: &str,
-) -> Result<String, OAuthError> {
+) -> Result<IdTokenClaims, OAuthError> {
     let bad = || OAuthError::invalid_request("id_token_hint is not an ID token of this server");
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).map_err(|_| bad())?;
     let key = DecodingKey::from_jwk(&jwk).map_err(|_| bad())?;
@@ -150,7 +151,7 @@ pub fn audience_of_expired(
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["iss", "aud"]);
     jsonwebtoken::decode::<IdTokenClaims>(token, &key, &validation)
-        .map(|d| d.claims.aud)
+        .map(|d| d.claims)
         .map_err(|_| bad())
 }
 

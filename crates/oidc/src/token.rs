@@ -59,7 +59,10 @@ fn check_not_expired(grant: &AuthorizationGrant, now: Timestamp) -> Result<(), O
     Ok(())
 }
 
-fn check_same_client(grant: &AuthorizationGrant, client_id: &str) -> Result<(), OAuthError> {
+/// The code belongs to the client presenting it. Checked first, even before single use:
+/// a code that leaked to another client must not let that client revoke the rightful
+/// client's grant by replaying it.
+pub fn check_same_client(grant: &AuthorizationGrant, client_id: &str) -> Result<(), OAuthError> {
     if grant.request.client_id != client_id {
         return Err(OAuthError::InvalidGrant(
             "the authorization code was issued to another client".into(),

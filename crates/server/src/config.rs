@@ -26,6 +26,55 @@ struct FileConfig {
     tls: Option<FileTls>,
     sms: Option<FileSms>,
     smtp: Option<FileSmtp>,
+    limits: Option<FileLimits>,
+}
+
+/// `[limits]`: requests per minute per source address, per group of endpoints.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    activation_per_minute: Option<u32>,
+    login_per_minute: Option<u32>,
+    authorize_per_minute: Option<u32>,
+    backchannel_per_minute: Option<u32>,
+}
+
+impl FileLimits {
+    fn per_minute(&self, group: crate::limits::LimitGroup) -> Option<u32> {
+        use crate::limits::LimitGroup as G;
+        match group {
+            G::Activation => self.activation_per_minute,
+            G::Login => self.login_per_minute,
+            G::Authorize => self.authorize_per_minute,
+            G::BackChannel => self.backchannel_per_minute,
+        }
+    }
+}
+
+/// The per-address limits: built-in defaults, then `[limits]`, then
+/// `SESAM_LIMIT_<GROUP>_PER_MINUTE`.
+fn source_limits(
+    file: Option<FileLimits>,
+    env: &dyn Env,
+) -> Result<crate::limits::SourceLimits, AppError> {
+    use crate::limits::{LimitGroup, SourceLimits};
+    let file = file.unwrap_or_default();
+    let mut limits = SourceLimits::default();
+    for group in LimitGroup::ALL {
+        let name = format!("SESAM_LIMIT_{}_PER_MINUTE", group.as_str().to_uppercase());
+        let default = file
+            .per_minute(group)
+            .unwrap_or_else(|| limits.per_minute(group));
+        if !(1..=1_000_000_000).contains(&default) {
+            return Err(AppError::Config(format!(
+                "limits.{}_per_minute must be a whole number from 1 to 1000000000",
+                group.as_str()
+            )));
+        }
+        let n = count_var(env, &name, 1..=1_000_000_000, i64::from(default))?;
+        limits.set(group, u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(limits)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +178,8 @@ pub struct Config {
     pub request_limits: RequestLimits,
     /// How many pairings of new apps may be started per 10 minutes.
     pub pairing_limits: PairingLimits,
+    /// Requests per minute per source address at unauthenticated endpoints.
+    pub source_limits: crate::limits::SourceLimits,
 }
 
 /// How many pairings (a new app asking to be activated) may be started in a 10-minute
@@ -387,6 +438,7 @@ impl Config {
             }
         };
         let smtp = smtp_config(file.smtp.unwrap_or_default(), env)?;
+        let source_limits = source_limits(file.limits, env)?;
         Ok(Self {
             listen,
             public_url,
@@ -411,6 +463,7 @@ impl Config {
                 None => sesam_notify::DEFAULT_LEASE_SECONDS,
             },
             demo: false,
+            source_limits,
             request_limits: RequestLimits {
                 per_person: count_var(
                     env,
@@ -656,6 +709,38 @@ mod tests {
             env(&[]),
         );
         assert!(m.contains("cannot read the configuration file"), "{m}");
+    }
+
+    #[test]
+    fn source_limits_come_from_the_file_then_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            "[limits]\nlogin_per_minute = 600\nactivation_per_minute = 5\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let defaults = crate::limits::SourceLimits::default();
+        assert_eq!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .source_limits,
+            defaults
+        );
+        let c = Config::load(&flags, &env(&[("SESAM_LIMIT_ACTIVATION_PER_MINUTE", "7")])).unwrap();
+        assert_eq!(c.source_limits.login, 600);
+        assert_eq!(c.source_limits.activation, 7);
+        assert_eq!(c.source_limits.authorize, defaults.authorize);
+        let e = Config::load(&flags, &env(&[("SESAM_LIMIT_LOGIN_PER_MINUTE", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SESAM_LIMIT_LOGIN_PER_MINUTE"), "{e}");
+        std::fs::write(&file, "[limits]\nlogin_per_minut = 600\n").unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod master_key;
 pub mod password_pool;
 pub mod serve;

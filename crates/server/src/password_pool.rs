@@ -8,7 +8,6 @@ use sesam_domain::Random;
 use sesam_domain::password::{self, Password, PasswordError, PasswordHasherParams};
 use tokio::sync::Semaphore;
 
-use crate::context::Sesam;
 use crate::error::AppError;
 
 pub struct PasswordPool {
@@ -92,37 +91,4 @@ impl PasswordPool {
 
 fn hex_string(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-impl Sesam {
-    /// The password that goes with a code display or chip: proven if the person has one
-    /// (`Ok(None)`), else checked against the rules and hashed (`Ok(Some(phc))`) to be
-    /// stored together with the new authenticator.
-    pub(crate) async fn password_proven_or_new(
-        &self,
-        identity_id: uuid::Uuid,
-        user_id: Option<&sesam_domain::UserId>,
-        password: &str,
-    ) -> Result<Option<String>, crate::error::AppError> {
-        use sesam_domain::password::Password;
-        match self.store.password_of(identity_id).await? {
-            Some(phc) => {
-                if !self
-                    .passwords
-                    .verify(Password::for_login(password), phc)
-                    .await?
-                {
-                    return Err(crate::error::AppError::Invalid(
-                        sesam_domain::code_display::CodeDisplayError::WrongPassword.into(),
-                    ));
-                }
-                Ok(None)
-            }
-            None => {
-                let pw =
-                    Password::parse(password, user_id).map_err(sesam_domain::DomainError::from)?;
-                Ok(Some(self.passwords.hash(pw, self.random.clone()).await?))
-            }
-        }
-    }
 }

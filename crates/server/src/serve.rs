@@ -121,6 +121,10 @@ fn start(
         metrics: http::install_recorder(),
         dev_outbox,
         demo: None,
+        limiter: Arc::new(crate::limits::SourceLimiter::new(
+            config.source_limits,
+            sesam.clock.clone(),
+        )),
     };
     Ok((state, stop_tx))
 }

@@ -126,10 +126,21 @@ async fn full_first_activation_on_postgres() {
     full_first_activation(Backend::Postgres).await;
 }
 
-#[tokio::test]
-async fn three_wrong_sms_codes_void_the_activation() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_wrong_sms_codes_void_the_activation_on_sqlite() {
+    three_wrong_sms_codes_void_the_activation(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_wrong_sms_codes_void_the_activation_on_postgres() {
+    three_wrong_sms_codes_void_the_activation(Backend::Postgres).await;
+}
+
+async fn three_wrong_sms_codes_void_the_activation(backend: Backend) {
     let (sink, url) = SmsSink::start().await;
-    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
     let code = enrol(&h, "0101901234", "+4512345678", Some("anna.hansen")).await;
     let dir = tempfile::tempdir().unwrap();
     let app = new_app(dir.path(), &h.base, "phone");
@@ -188,10 +199,21 @@ async fn three_wrong_sms_codes_void_the_activation() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_wrong_sms_codes_are_evaluated_at_most_three_times() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_sms_codes_are_evaluated_at_most_three_times_on_sqlite() {
+    concurrent_wrong_sms_codes_are_evaluated_at_most_three_times(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_sms_codes_are_evaluated_at_most_three_times_on_postgres() {
+    concurrent_wrong_sms_codes_are_evaluated_at_most_three_times(Backend::Postgres).await;
+}
+
+async fn concurrent_wrong_sms_codes_are_evaluated_at_most_three_times(backend: Backend) {
     let (sink, url) = SmsSink::start().await;
-    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
     let code = enrol(&h, "0101901234", "+4512345678", Some("anna.hansen")).await;
     let dir = tempfile::tempdir().unwrap();
     let app = Arc::new(new_app(dir.path(), &h.base, "phone"));

@@ -171,12 +171,12 @@ fn operator_cli_imports_and_reports_refusals() {
     .fails_with("32 hexadecimal characters");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn activation_with_two_codes_then_logins_with_replay_and_lockout_on_sqlite() {
     activation_with_two_codes_then_logins_with_replay_and_lockout(Backend::Sqlite).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn activation_with_two_codes_then_logins_with_replay_and_lockout_on_postgres() {
     activation_with_two_codes_then_logins_with_replay_and_lockout(Backend::Postgres).await;
 }

@@ -149,10 +149,21 @@ async fn a_pairing_for_an_unknown_user_id_looks_like_any_other() {
     assert_eq!(client.pairing_status(unknown).await.unwrap().0, "expired");
 }
 
-#[tokio::test]
-async fn wrong_pins_lock_the_app_and_the_person_is_told() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_pins_lock_the_app_and_the_person_is_told_on_sqlite() {
+    wrong_pins_lock_the_app_and_the_person_is_told(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_pins_lock_the_app_and_the_person_is_told_on_postgres() {
+    wrong_pins_lock_the_app_and_the_person_is_told(Backend::Postgres).await;
+}
+
+async fn wrong_pins_lock_the_app_and_the_person_is_told(backend: Backend) {
     let (sink, url) = SmsSink::start().await;
-    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let first = activated_app(
         &h,

@@ -881,10 +881,21 @@ async fn login_pages_are_protected() {
     );
 }
 
-#[tokio::test]
-async fn password_lockout_is_counted_before_evaluation_and_notified() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn password_lockout_is_counted_before_evaluation_and_notified_on_sqlite() {
+    password_lockout_is_counted_before_evaluation_and_notified(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn password_lockout_is_counted_before_evaluation_and_notified_on_postgres() {
+    password_lockout_is_counted_before_evaluation_and_notified(Backend::Postgres).await;
+}
+
+async fn password_lockout_is_counted_before_evaluation_and_notified(backend: Backend) {
     let (sink, url) = SmsSink::start().await;
-    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let p = person(&h, &sink, dir.path(), ANNA).await;
     let sp = register_sp(&h, "Demo Bank", false, false).await;
@@ -893,10 +904,10 @@ async fn password_lockout_is_counted_before_evaluation_and_notified() {
     give_user_id(&b, &flow, "anna.hansen").await;
     let page = b.get(&format!("{flow}/code-display")).await;
     let csrf = page.csrf();
-    // Ten wrong passwords at once: only three are evaluated.
+    // Twenty wrong passwords at once: only three are evaluated.
     let b = std::sync::Arc::new(b);
     let mut tasks = vec![];
-    for i in 0..10 {
+    for i in 0..20 {
         let (b, flow, csrf) = (b.clone(), flow.clone(), csrf.clone());
         tasks.push(tokio::spawn(async move {
             let pw = format!("wrong password {i}");

@@ -597,7 +597,7 @@ pub trait CodeDisplayUnit: Send {
     async fn active_of(&mut self, identity_id: Uuid) -> Result<Vec<CodeDisplay>, StoreError>;
 
     /// Saves the display (state, TOTP state, lockout), optionally the identity's password
-    /// hash, and the effects; commits.
+    /// hash (a new password starts with a clean lockout), and the effects; commits.
     async fn save(
         self: Box<Self>,
         display: &CodeDisplay,
@@ -652,8 +652,8 @@ pub trait ChipStore: Send + Sync {
     /// Takes a ceremony out (single use): a second take finds nothing.
     async fn take_ceremony(&self, id: Uuid) -> Result<Option<Ceremony>, StoreError>;
 
-    /// Registers a chip (and the password set with it); refused with `Conflict("chip")`
-    /// if the identity already has an active chip.
+    /// Registers a chip (and the password set with it, which starts with a clean
+    /// lockout); refused with `Conflict("chip")` if the identity already has an active chip.
     async fn add_chip(
         &self,
         chip: &Chip,

@@ -872,7 +872,7 @@ mod cases {
             identity_id: n.id,
             credential_id: vec![1, 2, 3],
             credential: "{}".into(),
-            state: ChipState::Active,
+            state: ChipState::Revoked,
             created_at: T0,
             last_used_at: None,
         };
@@ -890,7 +890,7 @@ mod cases {
         let mut g = *unit.guard();
         g.reserve(T0).unwrap();
         g.reserve(T0).unwrap();
-        g.fail(T0);
+        g.fail(T0, sesam_domain::lockout::Attempt::Uninformed);
         unit.save(
             &g,
             T0,
@@ -904,6 +904,31 @@ mod cases {
         let unit = store.lock_password(n.id).await.unwrap().unwrap();
         assert_eq!(*unit.guard(), g);
         assert_eq!((g.pending, g.lockout.failures), (1, 1));
+        // Locked until re-activated; a new password (set with a chip) starts afresh.
+        g.lockout.blocked = true;
+        g.lockout.temporary_locks = 3;
+        g.lockout.window_start = Some(T0);
+        unit.save(&g, T0, Effects::default()).await.unwrap();
+        let unit = store.lock_password(n.id).await.unwrap().unwrap();
+        assert!(unit.guard().lockout.blocked);
+        drop(unit);
+        let second = Chip {
+            id: Uuid::now_v7(),
+            credential_id: vec![4, 5, 6],
+            state: ChipState::Active,
+            ..chip
+        };
+        store
+            .add_chip(
+                &second,
+                Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$bmV3"),
+                Effects::default(),
+            )
+            .await
+            .unwrap();
+        let unit = store.lock_password(n.id).await.unwrap().unwrap();
+        assert_eq!(*unit.guard(), PasswordGuard::default());
+        assert!(unit.phc().ends_with("bmV3"));
         drop(unit);
         assert_eq!(verify_chain(&*store).await, 2);
     }

@@ -5,6 +5,7 @@ pub mod app_api;
 pub mod demo;
 mod dev_outbox;
 mod health;
+mod limits;
 mod login;
 mod metrics;
 mod oidc;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub dev_outbox: Option<std::sync::Arc<sesam_notify::DevOutbox>>,
     /// The demo relying party (`serve --demo`).
     pub demo: Option<std::sync::Arc<demo::DemoClient>>,
+    /// Per-address limits of unauthenticated endpoints (this node's memory).
+    pub limiter: std::sync::Arc<crate::limits::SourceLimiter>,
 }
 
 /// JSON request bodies whose rejections are JSON errors too.
@@ -94,7 +97,11 @@ fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
         AppError::Invalid(DomainError::CodeDisplay(c)) => {
             use sesam_domain::code_display::CodeDisplayError as C;
             let status = match c {
-                C::Locked { .. } | C::Blocked => StatusCode::FORBIDDEN,
+                C::Locked { .. }
+                | C::Blocked
+                | C::PasswordLocked { .. }
+                | C::PasswordBlocked
+                | C::PasswordBusy => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, c.code())
@@ -225,6 +232,10 @@ pub fn router(state: AppState) -> Router {
     }
     routes
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())

@@ -264,15 +264,27 @@ async fn logout(
     };
     let t = pages::texts(pages::locale(&headers, None));
     let (browser, new_cookie) = browser(&state.sesam, &headers);
-    // Without an ID token naming the client, a cross-site link could log people out:
-    // ask first, with a CSRF-protected form.
-    let confirmed = params.contains("id_token_hint")
-        || state.sesam.csrf_ok(&browser, "logout", params.get("csrf"));
+    let session = pages::cookie(&headers, pages::SESSION_COOKIE);
+    // A cross-site link could log people out: ask first, with a CSRF-protected form,
+    // unless the ID token hint names this session's own person (any other signed hint
+    // is as easy to put in a link as none).
+    let mut confirmed = state.sesam.csrf_ok(&browser, "logout", params.get("csrf"));
+    if !confirmed && let Some(hint) = params.get("id_token_hint") {
+        confirmed = match state.sesam.logout_without_asking(hint, session).await {
+            Ok(matches) => matches,
+            Err(e) => return error_page(&headers, &protocol_error(e)),
+        };
+    }
     if !confirmed {
-        let carried = ["client_id", "post_logout_redirect_uri", "state"]
-            .iter()
-            .filter_map(|k| params.get(k).map(|v| (*k, v.to_owned())))
-            .collect();
+        let carried = [
+            "client_id",
+            "id_token_hint",
+            "post_logout_redirect_uri",
+            "state",
+        ]
+        .iter()
+        .filter_map(|k| params.get(k).map(|v| (*k, v.to_owned())))
+        .collect();
         let page = LogoutPage {
             t,
             header: None,
@@ -286,7 +298,6 @@ async fn logout(
         }
         return r;
     }
-    let session = pages::cookie(&headers, pages::SESSION_COOKIE);
     let clear = pages::set_cookie(
         pages::SESSION_COOKIE,
         "",
@@ -321,9 +332,11 @@ async fn language(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         Some("en") => "en",
         _ => "da",
     };
+    let public = url::Url::parse(&state.sesam.issuer).ok();
     let back = params
         .get("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .zip(public.as_ref())
+        .and_then(|(b, public)| pages::local_path(b, public))
         .unwrap_or("/");
     let cookie = pages::set_cookie(
         pages::LANGUAGE_COOKIE,

@@ -86,6 +86,30 @@ pub fn origin_of(url: &str) -> Option<String> {
     Some(u.origin().ascii_serialization()).filter(|o| o != "null")
 }
 
+/// `back` if it is a path on this server that a browser cannot read as anywhere else, or
+/// `None`. The one check for every redirect target taken from a request: browsers drop
+/// tabs and newlines and read a backslash as `/` (so `/<tab>/evil` or `/\evil` become
+/// `//evil`, another host), and they decode escapes in places a server does not expect.
+/// Our own links are plain paths, so anything else is refused rather than repaired:
+/// only visible ASCII, no backslash, no `%` escapes (encoded and double-encoded tricks
+/// alike), one leading `/`, and the URL it resolves to against the public URL must be
+/// on the same origin with exactly this path and query (no dot segments).
+pub fn local_path<'a>(back: &'a str, public: &url::Url) -> Option<&'a str> {
+    let plain = back.len() <= 2048
+        && back
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'%')
+        && back.starts_with('/')
+        && !back.starts_with("//");
+    if !plain {
+        return None;
+    }
+    let resolved = public.join(back).ok()?;
+    let same_origin = resolved.origin() == public.origin();
+    let same_path = &resolved[url::Position::BeforePath..] == back;
+    (same_origin && same_path && resolved.fragment().is_none()).then_some(back)
+}
+
 /// A 303 to `location`, with cookies to set.
 pub fn see_other(location: &str, cookies: Vec<HeaderValue>) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
@@ -160,6 +184,8 @@ pub struct Texts {
     pub app_rejected_text: &'static str,
     pub app_expired_title: &'static str,
     pub app_expired_text: &'static str,
+    pub limited_title: &'static str,
+    pub limited_text: &'static str,
 }
 
 pub const DA: Texts = Texts {
@@ -223,6 +249,8 @@ pub const DA: Texts = Texts {
     app_rejected_text: "Anmodningen blev afvist i appen. Du kan prøve igen eller vælge en anden måde.",
     app_expired_title: "Anmodningen er udløbet",
     app_expired_text: "Appen svarede ikke inden for 3 minutter. Prøv igen, eller vælg en anden måde.",
+    limited_title: "For mange forsøg",
+    limited_text: "Der er kommet for mange forsøg fra din netværksadresse. Vent et minut, og prøv igen.",
 };
 
 pub const EN: Texts = Texts {
@@ -286,6 +314,8 @@ pub const EN: Texts = Texts {
     app_rejected_text: "The request was declined in the app. You can try again or choose another way.",
     app_expired_title: "The request has expired",
     app_expired_text: "The app did not answer within 3 minutes. Try again, or choose another way.",
+    limited_title: "Too many attempts",
+    limited_text: "Too many attempts came from your network address. Wait a minute and try again.",
 };
 
 pub fn texts(locale: Locale) -> &'static Texts {

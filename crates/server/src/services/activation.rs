@@ -290,6 +290,9 @@ impl Sesam {
             other => other.into(),
         })?;
         self.wake_outbox();
+        // Two fresh channels also re-activate a password locked until re-activated.
+        self.reactivate_password(identity.id, &format!("person:{}", identity.id))
+            .await?;
         Ok(Activated {
             device_id,
             user_id,

@@ -70,6 +70,12 @@ impl Sesam {
         self.keys.flow_token_hash("session", &[session.as_bytes()])
     }
 
+    /// The stored key of a pushed request: its handle bound to the client that pushed it.
+    fn pushed_request_hash(&self, client_id: &str, handle: &str) -> [u8; 32] {
+        self.keys
+            .flow_token_hash("par", &[client_id.as_bytes(), handle.as_bytes()])
+    }
+
     async fn registered_client(
         &self,
         client_id: &str,
@@ -148,7 +154,9 @@ impl Sesam {
                 ))
             })?;
         if let Some(handle) = authorize::pushed_reference(params)? {
-            let hash = self.keys.flow_token_hash("par", &[handle.as_bytes()]);
+            // Looked up under the presented client: another client's `client_id` finds
+            // nothing, so it cannot use up the rightful client's request.
+            let hash = self.pushed_request_hash(&sp.client_id, handle);
             let request = self
                 .store
                 .take_pushed_request(&hash, self.clock.now())
@@ -156,7 +164,7 @@ impl Sesam {
                 .map_err(shown)?
                 .ok_or_else(|| {
                     AuthorizeError::Show(OAuthError::InvalidRequestUri(
-                        "request_uri is unknown, used or expired (they are single-use and live 90 seconds)".into(),
+                        "request_uri is unknown, used, expired, or pushed by another client (they are single-use and live 90 seconds)".into(),
                     ))
                 })?;
             if request.client_id != sp.client_id {
@@ -213,7 +221,7 @@ impl Sesam {
         let now = self.clock.now();
         self.store
             .push_request(
-                &self.keys.flow_token_hash("par", &[handle.as_bytes()]),
+                &self.pushed_request_hash(&sp.client_id, &handle),
                 &request,
                 now.plus_seconds(PAR_SECONDS),
             )

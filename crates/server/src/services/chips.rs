@@ -98,7 +98,7 @@ impl Sesam {
             return Err(refused(ChipError::AlreadyHaveOne));
         }
         let password_phc = self
-            .password_proven_or_new(identity.id, identity.user_id.as_ref(), password)
+            .password_proven_or_new(identity.id, identity.user_id.as_ref(), password, false)
             .await?;
         let exclude: Vec<_> = chips
             .iter()

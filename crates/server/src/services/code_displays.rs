@@ -5,7 +5,7 @@ use serde_json::json;
 use sesam_domain::code_display::{
     CodeDisplay, CodeDisplayError, CodeDisplayState, activation_binding, parse_serial, seed_purpose,
 };
-use sesam_domain::lockout::{Failure, Locked};
+use sesam_domain::lockout::{Attempt, Failure, Locked};
 use sesam_domain::notification::Event;
 use sesam_domain::pskc::{PskcContainer, RejectedKeyPackage};
 use sesam_domain::totp::{TotpCode, TotpError, TotpVerifier};
@@ -40,6 +40,36 @@ pub struct ActivateCodeDisplay {
 
 fn refused(e: CodeDisplayError) -> AppError {
     AppError::Invalid(DomainError::CodeDisplay(e))
+}
+
+/// Whether activating `display` for `identity_id` is a re-activation: the person's own
+/// active display, which lifts its locks ("until re-activated" included). It proves the
+/// same as a first activation: the app with its PIN or a letter with its SMS code, the
+/// password, and two consecutive codes from the display in hand.
+fn reactivates(display: &CodeDisplay, identity_id: Uuid) -> bool {
+    display.state == CodeDisplayState::Active && display.identity_id == Some(identity_id)
+}
+
+/// Two consecutive codes from the display, later than any code it has already used (so a
+/// re-activation cannot be made with codes seen at an earlier login).
+fn two_fresh_codes(
+    seed: &[u8],
+    display: &CodeDisplay,
+    code1: &TotpCode,
+    code2: &TotpCode,
+    now: sesam_domain::Timestamp,
+) -> Result<sesam_domain::totp::TotpMatch, AppError> {
+    let matched = TotpVerifier::new(seed)
+        .activate_with_two_codes(code1.as_str(), code2.as_str(), now)
+        .map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+    if display
+        .totp
+        .last_used_step
+        .is_some_and(|last| matched.step.saturating_sub(1) <= last)
+    {
+        return Err(refused(CodeDisplayError::Codes(TotpError::Replayed)));
+    }
+    Ok(matched)
 }
 
 impl Sesam {
@@ -131,7 +161,7 @@ impl Sesam {
 
         // The password: proven if the person has one, else set now (rules, Argon2id).
         let new_password = self
-            .password_proven_or_new(identity.id, identity.user_id.as_ref(), &req.password)
+            .password_proven_or_new(identity.id, identity.user_id.as_ref(), &req.password, false)
             .await?;
 
         let mut display_unit = self
@@ -139,24 +169,25 @@ impl Sesam {
             .lock_code_display(&serial)
             .await?
             .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
-        if display_unit.code_display().state != CodeDisplayState::Unassigned {
-            return Err(refused(CodeDisplayError::InUse));
-        }
-        if !display_unit.active_of(identity.id).await?.is_empty() {
-            return Err(refused(CodeDisplayError::AlreadyHaveOne));
+        if !reactivates(display_unit.code_display(), identity.id) {
+            if display_unit.code_display().state != CodeDisplayState::Unassigned {
+                return Err(refused(CodeDisplayError::InUse));
+            }
+            if !display_unit.active_of(identity.id).await?.is_empty() {
+                return Err(refused(CodeDisplayError::AlreadyHaveOne));
+            }
         }
         let seed = self
             .keys
             .open_data(&seed_purpose(&serial), display_unit.seed_sealed())
             .map_err(DomainError::from)?;
         let now = self.clock.now();
-        let matched = TotpVerifier::new(&seed)
-            .activate_with_two_codes(code1.as_str(), code2.as_str(), now)
-            .map_err(|e| refused(CodeDisplayError::Codes(e)))?;
         let mut display = display_unit.code_display().clone();
+        let matched = two_fresh_codes(&seed, &display, &code1, &code2, now)?;
         display.identity_id = Some(identity.id);
         display.state = CodeDisplayState::Active;
         display.totp = matched.state;
+        display.lockout.reactivate();
         display.activated_at = Some(now);
         let mut audit = vec![
             AuditDraft::new(
@@ -196,8 +227,38 @@ impl Sesam {
         Ok(display)
     }
 
+    /// Whether `code` is right for the identity's active code display now, without
+    /// counting it or using it up: it tells whether a wrong password came with the right
+    /// possession factor (`Attempt::Informed`). A locked display is not looked at.
+    pub(crate) async fn code_display_code_right(
+        &self,
+        identity_id: Uuid,
+        code: &str,
+    ) -> Result<bool, AppError> {
+        let Ok(code) = TotpCode::parse(code) else {
+            return Ok(false);
+        };
+        let Some(unit) = self.store.lock_active_code_display_of(identity_id).await? else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let display = unit.code_display().clone();
+        if display.lockout.check(now).is_err() {
+            return Ok(false);
+        }
+        let seed = self
+            .keys
+            .open_data(&seed_purpose(&display.serial), unit.seed_sealed())
+            .map_err(DomainError::from)?;
+        // Dropping the unit unsaved leaves the display as it was.
+        Ok(TotpVerifier::new(&seed)
+            .verify(code.as_str(), now, display.totp)
+            .is_ok())
+    }
+
     /// Checks a code from the identity's code display (the login step), with the lockout
-    /// of that factor alone.
+    /// of that factor alone. Called only after the password was right, so a wrong code is
+    /// an informed attempt that can escalate to "until re-activated".
     pub async fn check_code_display(&self, identity_id: Uuid, code: &str) -> Result<(), AppError> {
         let code = TotpCode::parse(code).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
         let unit = self
@@ -224,7 +285,7 @@ impl Sesam {
                 Ok(())
             }
             Err(TotpError::WrongCode | TotpError::Replayed) => {
-                let failure = display.lockout.fail(now);
+                let failure = display.lockout.fail(now, Attempt::Informed);
                 let identity = self
                     .store
                     .identity(identity_id)
@@ -354,28 +415,29 @@ impl Sesam {
             .map(|c| &c.new)
             .or(identity.user_id.as_ref());
         let new_password = self
-            .password_proven_or_new(identity.id, user_id, &req.password)
+            .password_proven_or_new(identity.id, user_id, &req.password, true)
             .await?;
         let (mut display, sealed) = unit
             .lock_code_display(&serial)
             .await?
             .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
-        if display.state != CodeDisplayState::Unassigned {
-            return Err(refused(CodeDisplayError::InUse));
-        }
-        if !unit.active_code_displays().await?.is_empty() {
-            return Err(refused(CodeDisplayError::AlreadyHaveOne));
+        if !reactivates(&display, identity.id) {
+            if display.state != CodeDisplayState::Unassigned {
+                return Err(refused(CodeDisplayError::InUse));
+            }
+            if !unit.active_code_displays().await?.is_empty() {
+                return Err(refused(CodeDisplayError::AlreadyHaveOne));
+            }
         }
         let seed = self
             .keys
             .open_data(&seed_purpose(&serial), &sealed)
             .map_err(DomainError::from)?;
-        let matched = TotpVerifier::new(&seed)
-            .activate_with_two_codes(code1.as_str(), code2.as_str(), now)
-            .map_err(|e| refused(CodeDisplayError::Codes(e)))?;
+        let matched = two_fresh_codes(&seed, &display, &code1, &code2, now)?;
         display.identity_id = Some(identity.id);
         display.state = CodeDisplayState::Active;
         display.totp = matched.state;
+        display.lockout.reactivate();
         display.activated_at = Some(now);
         grant.consume();
         let actor = format!("person:{}", identity.id);

@@ -11,15 +11,14 @@ use sesam_domain::authorization::{
     Authentication, AuthorizationGrant, AuthorizationRequest, BrowserSession, CODE_SECONDS,
     FlowStep, LoginFlow, LoginMethod, SESSION_SECONDS,
 };
-use sesam_domain::lockout::Failure;
 use sesam_domain::notification::Event;
-use sesam_domain::password::Password;
 use sesam_domain::{AuditDraft, DomainError, Identity, IdentityState, Level, UserId};
 use sesam_oidc::OAuthError;
 use sesam_store::{Effects, StoreError};
 use uuid::Uuid;
 
 use super::authorization::bearer_value;
+use super::passwords::PasswordCheck;
 use crate::context::Sesam;
 use crate::error::AppError;
 
@@ -27,6 +26,24 @@ use crate::error::AppError;
 /// tell a known user ID (database work) from an unknown one (none), or a right code from a
 /// wrong one. Well above the few milliseconds that separate them; Argon2 runs inside it.
 const FACTOR_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The user-ID step and the chip challenge answer no sooner than this after they start.
+/// A known user ID costs a little more work than an unknown one (a row to read and
+/// decode; for the chip challenge, a ceremony to store): tens of microseconds, which
+/// enough samples can tell apart. The floor is far above that work on a healthy server,
+/// so both answer at the same moment; the wait is a timer, not work.
+pub const LOOKUP_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs `step` and returns its result no sooner than `floor` after it started.
+pub(crate) async fn answer_no_sooner<T>(
+    floor: std::time::Duration,
+    step: impl std::future::Future<Output = T>,
+) -> T {
+    let started = tokio::time::Instant::now();
+    let out = step.await;
+    tokio::time::sleep_until(started + floor).await;
+    out
+}
 
 fn counted(method: LoginMethod, result: &Result<(), LoginError>) {
     let outcome = match result {
@@ -36,9 +53,6 @@ fn counted(method: LoginMethod, result: &Result<(), LoginError>) {
     };
     metrics::counter!("sesam_login_factor_checks_total", "method" => method.as_str(), "outcome" => outcome).increment(1);
 }
-
-/// The longest password input looked at (the rules allow 64 characters).
-const MAX_PASSWORD_INPUT: usize = 256;
 
 /// Why a step was refused, as the person is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,8 +182,22 @@ impl Sesam {
         Ok(LoginView { flow, sp_name })
     }
 
-    /// Step 1: the user ID. Known or not, the login moves on the same way.
+    /// Step 1: the user ID. Known or not, the login moves on the same way, and answers
+    /// at the same moment ([`LOOKUP_ANSWER_FLOOR`]).
     pub async fn submit_user_id(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        input: &str,
+    ) -> Result<(), LoginError> {
+        answer_no_sooner(
+            LOOKUP_ANSWER_FLOOR,
+            self.take_user_id(flow_id, browser, input),
+        )
+        .await
+    }
+
+    async fn take_user_id(
         &self,
         flow_id: Uuid,
         browser: &str,
@@ -281,16 +309,27 @@ impl Sesam {
         code: &str,
         password: &str,
     ) -> Result<(), LoginError> {
-        let password_ok = self.password_factor(flow.identity_id, password).await?;
-        let code_ok = match flow.identity_id {
-            Some(id) => match self.check_code_display(id, code).await {
+        // The password first; the code is counted only after a right password, so wrong
+        // passwords (anyone who knows the user ID can type them) never touch the code
+        // display's lockout. A wrong password is informed when the code was right.
+        let id = flow.identity_id;
+        let password = self
+            .check_password(id, password, || async {
+                match id {
+                    Some(id) => self.code_display_code_right(id, code).await,
+                    None => Ok(false),
+                }
+            })
+            .await?;
+        let code_ok = match (password, id) {
+            (PasswordCheck::Right, Some(id)) => match self.check_code_display(id, code).await {
                 Ok(()) => true,
                 Err(AppError::Invalid(DomainError::CodeDisplay(_))) => false,
                 Err(e) => return Err(e.into()),
             },
-            None => false,
+            _ => false,
         };
-        if !(password_ok && code_ok) {
+        if !code_ok {
             return Err(LoginError::Refused(Refusal::NotAccepted));
         }
         Ok(())
@@ -298,8 +337,21 @@ impl Sesam {
 
     /// The challenge for the chip step. For a user ID without a chip (or an unknown one)
     /// the challenge has the same shape and a stable made-up credential, so the answer
-    /// does not tell whether the person has a chip.
+    /// does not tell whether the person has a chip; and it answers at the same moment
+    /// ([`LOOKUP_ANSWER_FLOOR`]: only a real chip costs a stored ceremony).
     pub async fn chip_challenge(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+    ) -> Result<(Uuid, Value), LoginError> {
+        answer_no_sooner(
+            LOOKUP_ANSWER_FLOOR,
+            self.chip_challenge_now(flow_id, browser),
+        )
+        .await
+    }
+
+    async fn chip_challenge_now(
         &self,
         flow_id: Uuid,
         browser: &str,
@@ -382,7 +434,8 @@ impl Sesam {
         credential: Option<&Value>,
         password: &str,
     ) -> Result<(), LoginError> {
-        let password_ok = self.password_factor(flow.identity_id, password).await?;
+        // The chip has no lockout of its own (nothing to guess); its answer decides whether
+        // a wrong password was informed.
         let key_ok = match (flow.identity_id, ceremony_id, credential) {
             (Some(id), Some(ceremony), Some(answer)) => {
                 match self.finish_chip_authentication(ceremony, answer).await {
@@ -396,90 +449,13 @@ impl Sesam {
             }
             _ => false,
         };
-        if !(password_ok && key_ok) {
+        let password = self
+            .check_password(flow.identity_id, password, || async { Ok(key_ok) })
+            .await?;
+        if !(password == PasswordCheck::Right && key_ok) {
             return Err(LoginError::Refused(Refusal::NotAccepted));
         }
         Ok(())
-    }
-
-    /// The password factor with its lockout; always one Argon2 verification.
-    async fn password_factor(
-        &self,
-        identity_id: Option<Uuid>,
-        password: &str,
-    ) -> Result<bool, LoginError> {
-        let pw = Password::for_login(
-            &password
-                .chars()
-                .take(MAX_PASSWORD_INPUT)
-                .collect::<String>(),
-        );
-        let unit = match identity_id {
-            Some(id) => self.store.lock_password(id).await?,
-            None => None,
-        };
-        let Some(unit) = unit else {
-            return Ok(self
-                .passwords
-                .verify_nothing(pw, self.random.clone())
-                .await?);
-        };
-        let id = identity_id.unwrap_or_default();
-        let now = self.clock.now();
-        let mut guard = *unit.guard();
-        let phc = unit.phc().to_owned();
-        if guard.reserve(now).is_err() {
-            drop(unit);
-            return Ok(self
-                .passwords
-                .verify_nothing(pw, self.random.clone())
-                .await?);
-        }
-        unit.save(&guard, now, Effects::default()).await?;
-        let ok = self.passwords.verify(pw, phc).await?;
-        let unit = self
-            .store
-            .lock_password(id)
-            .await?
-            .ok_or(StoreError::NotFound("password"))?;
-        let mut guard = *unit.guard();
-        let now = self.clock.now();
-        let mut effects = Effects::default();
-        if ok {
-            guard.succeed();
-        } else {
-            let failure = guard.fail(now);
-            effects.audit.push(
-                AuditDraft::new(format!("person:{id}"), "authenticator.password_wrong")
-                    .subject(id.to_string())
-                    .details(json!({ "failures": guard.lockout.failures })),
-            );
-            if !matches!(failure, Failure::Wrong { .. }) {
-                let blocked = matches!(failure, Failure::Blocked);
-                effects.audit.push(
-                    AuditDraft::new("system", "authenticator.password_locked")
-                        .subject(id.to_string())
-                        .details(json!({ "until_reactivated": blocked })),
-                );
-                if let Some(identity) = self.store.identity(id).await? {
-                    effects.messages = self
-                        .messages(
-                            &Event::PasswordLocked {
-                                at: now,
-                                until_reactivated: blocked,
-                            },
-                            &identity,
-                        )
-                        .await?;
-                }
-            }
-        }
-        let notify = !effects.messages.is_empty();
-        unit.save(&guard, now, effects).await?;
-        if notify {
-            self.wake_outbox();
-        }
-        Ok(ok)
     }
 
     /// The person proved who they are with `method`: check the identity and the level,

@@ -15,6 +15,7 @@ pub mod identities;
 pub mod import;
 pub mod login;
 pub mod notifications;
+pub mod passwords;
 pub mod read_cache;
 pub mod service_providers;
 pub mod signing_keys;

@@ -115,6 +115,8 @@ impl Sesam {
             .grant_by_code(&self.keys.flow_token_hash("code", &[code.as_bytes()]))
             .await?
             .ok_or_else(|| OAuthError::InvalidGrant("the authorization code is unknown".into()))?;
+        // Another client's replay is refused without touching the rightful client's grant.
+        token::check_same_client(&grant, &sp.client_id)?;
         if grant.code_used_at.is_some() {
             return Err(self.revoke_replayed(&grant, "code").await);
         }
@@ -428,7 +430,7 @@ impl Sesam {
         session: Option<&str>,
     ) -> Result<Option<String>, AppError> {
         let client_id = match params.get("id_token_hint") {
-            Some(hint) => Some(self.client_of_id_token(hint).await?),
+            Some(hint) => Some(self.id_token_hint(hint).await?.aud),
             None => params.get("client_id").map(str::to_owned),
         };
         if let (Some(hinted), Some(given)) = (&client_id, params.get("client_id"))
@@ -483,9 +485,42 @@ impl Sesam {
         Ok(redirect)
     }
 
-    /// The audience of an ID token this server signed (expired ones too: logout comes
+    /// Whether a logout may end this browser's session without asking the person. Only
+    /// when the `id_token_hint` names the session's own person for its client (the pairwise
+    /// `sub` of the session's identity at that client), or there is no live session to end.
+    /// Any other sesam-signed hint (another person's, from any SP) could be put in a link
+    /// by anyone, so it gets the confirmation page like a logout without a hint. Expired
+    /// hints count when they match: logout comes long after an ID token's 5 minutes.
+    /// A hint sesam did not sign is an error.
+    pub async fn logout_without_asking(
+        &self,
+        hint: &str,
+        session: Option<&str>,
+    ) -> Result<bool, AppError> {
+        let claims = self.id_token_hint(hint).await?;
+        let live = match session {
+            Some(s) => {
+                self.store
+                    .browser_session(&self.session_hash(s), self.clock.now())
+                    .await?
+            }
+            None => None,
+        };
+        let Some(live) = live else {
+            return Ok(true);
+        };
+        let own = self
+            .keys
+            .pairwise_subject(&claims.aud, live.authentication.identity_id);
+        Ok(sesam_domain::secrets::ct_eq(
+            own.as_bytes(),
+            claims.sub.as_bytes(),
+        ))
+    }
+
+    /// The claims of an ID token this server signed (expired ones too: logout comes
     /// after the 5 minutes an ID token lives).
-    async fn client_of_id_token(&self, token: &str) -> Result<String, AppError> {
+    async fn id_token_hint(&self, token: &str) -> Result<IdTokenClaims, AppError> {
         let jwks = self.cached_jwks().await?;
         let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
         let header = id_token::kid_of(token)?;
@@ -495,6 +530,6 @@ impl Sesam {
             .ok_or_else(|| {
                 OAuthError::invalid_request("id_token_hint was not signed by a published key")
             })?;
-        Ok(id_token::audience_of_expired(token, jwk, &self.issuer)?)
+        Ok(id_token::hint_of_expired(token, jwk, &self.issuer)?)
     }
 }

@@ -114,7 +114,8 @@ impl ChipStore for SqlStore {
         if let Some(phc) = password_phc {
             sqlx::query(
                 "INSERT INTO passwords (identity_id, phc, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3",
+                 ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3, failures = 0, locked_until = NULL, \
+                 temporary_locks = 0, lock_window_start = NULL, blocked = FALSE, pending = 0, pending_since = NULL",
             )
             .bind(c.identity_id)
             .bind(phc)

@@ -72,7 +72,8 @@ pub(super) async fn update(
     Ok(())
 }
 
-/// Sets the identity's password hash in `tx`.
+/// Sets the identity's password hash in `tx`. A new password starts with no wrong
+/// entries and no lock: those were counted against the password it replaces.
 pub(super) async fn set_password(
     tx: &mut Transaction<'static, Db>,
     identity_id: Uuid,
@@ -81,7 +82,8 @@ pub(super) async fn set_password(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO passwords (identity_id, phc, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3",
+         ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3, failures = 0, locked_until = NULL, \
+                 temporary_locks = 0, lock_window_start = NULL, blocked = FALSE, pending = 0, pending_since = NULL",
     )
     .bind(identity_id)
     .bind(phc)

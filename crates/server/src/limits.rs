@@ -1,0 +1,195 @@
+//! Per-address limits for unauthenticated endpoints that do work or let someone guess
+//! (activation codes, user IDs, factors, client credentials): a token bucket per group of
+//! endpoints and source address, in this node's memory (see `docs/architecture.md` for
+//! why not a crate or the database). The HTTP layer asks [`SourceLimiter::check`] and
+//! answers 429 with `Retry-After`; anything else with an address (pairing, say) can add
+//! a [`LimitGroup`] and ask the same way.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use sesam_domain::Clock;
+use sesam_domain::rate_limit::{Rate, RetryAfter, TokenBucket};
+
+/// Endpoints that share one budget per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitGroup {
+    /// Activation with a letter (start, complete), code-display activation with a
+    /// letter, and finishing a chip registration.
+    Activation,
+    /// The login pages' posts: user ID, code display, chip challenge, chip.
+    Login,
+    /// The authorization endpoint (each request creates a login flow).
+    Authorize,
+    /// The client-authenticated back channel: PAR, token, CIBA start.
+    BackChannel,
+}
+
+impl LimitGroup {
+    pub const ALL: [Self; 4] = [
+        Self::Activation,
+        Self::Login,
+        Self::Authorize,
+        Self::BackChannel,
+    ];
+
+    /// The name in configuration keys and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activation => "activation",
+            Self::Login => "login",
+            Self::Authorize => "authorize",
+            Self::BackChannel => "backchannel",
+        }
+    }
+}
+
+/// Requests per minute (and at once) per address, per group. The defaults suit people at
+/// home and SPs' servers; where many people share an address (carrier NAT, a company
+/// proxy) the operator raises them (`docs/operations.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceLimits {
+    pub activation: u32,
+    pub login: u32,
+    pub authorize: u32,
+    pub backchannel: u32,
+}
+
+impl Default for SourceLimits {
+    fn default() -> Self {
+        Self {
+            activation: 30,
+            login: 120,
+            authorize: 120,
+            backchannel: 6000,
+        }
+    }
+}
+
+impl SourceLimits {
+    pub fn per_minute(&self, group: LimitGroup) -> u32 {
+        match group {
+            LimitGroup::Activation => self.activation,
+            LimitGroup::Login => self.login,
+            LimitGroup::Authorize => self.authorize,
+            LimitGroup::BackChannel => self.backchannel,
+        }
+    }
+
+    pub fn set(&mut self, group: LimitGroup, per_minute: u32) {
+        match group {
+            LimitGroup::Activation => self.activation = per_minute,
+            LimitGroup::Login => self.login = per_minute,
+            LimitGroup::Authorize => self.authorize = per_minute,
+            LimitGroup::BackChannel => self.backchannel = per_minute,
+        }
+    }
+}
+
+/// Addresses tracked at most (all groups together). When full, addresses whose buckets
+/// have refilled are forgotten; if none has, a new address is let through untracked, so
+/// that someone with very many addresses cannot shut everyone else out (the per-person
+/// lockouts still hold for them).
+const MAX_TRACKED: usize = 200_000;
+
+/// The source of a request as limits see it: an IPv4 address, or an IPv6 /64 (one
+/// household or phone gets a whole /64, so single IPv6 addresses would cost nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKey {
+    V4(u32),
+    V6Prefix64(u64),
+}
+
+impl SourceKey {
+    pub fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Self::V4(u32::from(v4)),
+            IpAddr::V6(v6) => Self::V6Prefix64((u128::from(v6) >> 64) as u64),
+        }
+    }
+}
+
+/// The buckets of this node.
+pub struct SourceLimiter {
+    limits: SourceLimits,
+    clock: Arc<dyn Clock>,
+    buckets: Mutex<HashMap<(LimitGroup, SourceKey), TokenBucket>>,
+}
+
+impl SourceLimiter {
+    pub fn new(limits: SourceLimits, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            limits,
+            clock,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request of `group` from `ip`, or says when to come back.
+    pub fn check(&self, group: LimitGroup, ip: IpAddr) -> Result<(), RetryAfter> {
+        let rate = Rate::per_minute(self.limits.per_minute(group));
+        let now = self.clock.now();
+        let key = (group, SourceKey::of(ip));
+        // A poisoned lock only means another request panicked mid-update of a counter.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if !buckets.contains_key(&key) && buckets.len() >= MAX_TRACKED {
+            let limits = self.limits;
+            buckets.retain(|(g, _), b| !b.is_full(Rate::per_minute(limits.per_minute(*g)), now));
+            if buckets.len() >= MAX_TRACKED {
+                tracing::warn!(
+                    "too many addresses to track for request limits; letting one through"
+                );
+                return Ok(());
+            }
+        }
+        let result = buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::full(rate, now))
+            .take(rate, now);
+        if result.is_err() {
+            metrics::counter!("sesam_requests_limited_total", "group" => group.as_str())
+                .increment(1);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sesam_domain::{FixedClock, Timestamp};
+
+    use super::*;
+
+    #[test]
+    fn addresses_and_groups_have_their_own_buckets() {
+        let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_000_000)));
+        let limiter = SourceLimiter::new(
+            SourceLimits {
+                activation: 2,
+                ..SourceLimits::default()
+            },
+            clock.clone(),
+        );
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limiter.check(LimitGroup::Activation, a).is_ok());
+        assert!(limiter.check(LimitGroup::Activation, a).is_ok());
+        let refused = limiter.check(LimitGroup::Activation, a).unwrap_err();
+        assert_eq!(refused.seconds, 30);
+        assert!(limiter.check(LimitGroup::Activation, b).is_ok());
+        assert!(limiter.check(LimitGroup::Login, a).is_ok());
+        clock.advance_seconds(30);
+        assert!(limiter.check(LimitGroup::Activation, a).is_ok());
+        assert!(limiter.check(LimitGroup::Activation, a).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_source_and_mapped_ipv4_is_ipv4() {
+        let k = |s: &str| SourceKey::of(s.parse().unwrap());
+        assert_eq!(k("2001:db8:1:2::1"), k("2001:db8:1:2:ffff::9"));
+        assert_ne!(k("2001:db8:1:2::1"), k("2001:db8:1:3::1"));
+        assert_eq!(k("::ffff:192.0.2.1"), k("192.0.2.1"));
+        assert_ne!(k("192.0.2.1"), k("192.0.2.2"));
+    }
+}
