@@ -72,6 +72,8 @@ pub struct Pairing {
     pub pairing_id: Uuid,
     pub expires_at: String,
     pub pin_key: String,
+    /// The code this (new) app shows; the approving app must type it.
+    pub pairing_code: String,
 }
 
 /// A request waiting for the person's decision.
@@ -84,6 +86,12 @@ pub struct PendingRequest {
     /// For "activate new app": the new app's public key, which the approval is bound to.
     #[serde(default)]
     pub new_device_key: Option<String>,
+    /// For "activate new app": the name the new device chose (not sesam's words).
+    #[serde(default)]
+    pub device_name: Option<String>,
+    /// For "activate new app": the code the new app shows must be given.
+    #[serde(default)]
+    pub pairing_code_required: bool,
     /// For logins and approvals: the SP as registered, the action, and whether the code
     /// the browser shows must be given.
     #[serde(default)]
@@ -289,6 +297,10 @@ impl AppClient {
             pairing_id: Self::parse(v["pairing_id"].clone())?,
             expires_at: v["expires_at"].as_str().unwrap_or_default().to_owned(),
             pin_key: config["pin_key"].as_str().unwrap_or_default().to_owned(),
+            pairing_code: v["pairing_code"]
+                .as_str()
+                .ok_or_else(|| AppError::Protocol("the server gave no pairing code".into()))?
+                .to_owned(),
         })
     }
 
@@ -453,15 +465,21 @@ impl AppClient {
             .await
     }
 
-    /// Approves a request with the PIN. For "activate new app" requests the PIN proof is
-    /// bound to the request and the new app's key.
+    /// Approves an "activate new app" request with the PIN and the pairing code the new
+    /// app shows. The PIN proof is bound to the request and the new app's key.
     pub async fn approve(
         &self,
         state: &AppState,
         request: &PendingRequest,
         pin: &str,
+        pairing_code: Option<&str>,
         random: &dyn Random,
     ) -> Result<Value, AppError> {
+        if request.pairing_code_required && pairing_code.is_none() {
+            return Err(AppError::Input(
+                "this new app shows a 4-digit pairing code: give it with --binding-code".into(),
+            ));
+        }
         let device = state.activated_device()?;
         let key = unb64(
             request.new_device_key.as_deref().unwrap_or_default(),
@@ -475,7 +493,7 @@ impl AppClient {
             state,
             reqwest::Method::POST,
             &path,
-            Some(&json!({ "pin_proof": proof })),
+            Some(&json!({ "pin_proof": proof, "pairing_code": pairing_code.map(str::trim) })),
             random,
         )
         .await

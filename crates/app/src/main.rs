@@ -53,7 +53,8 @@ enum Command {
     },
     /// Show whose app this is and the person's devices.
     Status,
-    /// Activate this app as a further app: an app you already use must approve it.
+    /// Activate this app as a further app: an app you already use must approve it, with
+    /// the pairing code this command prints (`approve ID --binding-code CODE`).
     Pair {
         #[arg(long, value_name = "URL")]
         server: String,
@@ -74,8 +75,8 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         wait: u64,
     },
-    /// Approve a request with your PIN (and, for a login in a browser, the 4-digit code
-    /// the browser shows).
+    /// Approve a request with your PIN and the 4-digit code the other screen shows: the
+    /// browser's code for a login in a browser, the new app's pairing code for a new app.
     Approve {
         #[arg(value_name = "REQUEST_ID")]
         request_id: uuid::Uuid,
@@ -318,16 +319,22 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     state.pending_activation = Some(p.pairing_id);
                     state.pin_key = Some(p.pin_key);
                     state.device_name = Some(name.clone());
+                    state.pairing_code = Some(p.pairing_code.clone());
                     state.save()?;
-                    if !cli.json {
-                        eprintln!(
-                            "Open sesam on one of your active apps and approve \"Activate new app '{name}'\" (until {}).",
-                            p.expires_at
-                        );
-                    }
                     p.pairing_id
                 }
             };
+            let code = state.pairing_code.clone().unwrap_or_default();
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({ "status": "started", "pairing_id": pairing, "pairing_code": code })
+                );
+            } else {
+                eprintln!(
+                    "Pairing code: {code}\nOpen sesam on one of your active apps, approve the new app '{name}' and type this code there (sesam-app approve ID --pin PIN --binding-code {code})."
+                );
+            }
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
             loop {
                 let (status, device) = client.pairing_status(pairing).await?;
@@ -336,6 +343,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         state.device_id = Some(device_id);
                         state.user_id = Some(user_id.clone());
                         state.pending_activation = None;
+                        state.pairing_code = None;
                         state.save()?;
                         if cli.json {
                             println!(
@@ -353,6 +361,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     (other, _) => {
                         if other != "pending" {
                             state.pending_activation = None;
+                            state.pairing_code = None;
                             state.save()?;
                         }
                         if cli.json {
@@ -386,6 +395,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 let list: Vec<_> = requests.iter().map(|r| json!({
                     "id": r.id, "kind": r.kind, "sp_name": r.sp_name, "action": r.action, "text": r.text,
                     "binding_required": r.binding_required, "expires_at": r.expires_at,
+                    "device_name": r.device_name, "pairing_code_required": r.pairing_code_required,
                 })).collect();
                 println!("{}", json!({ "requests": list }));
             } else if requests.is_empty() {
@@ -403,6 +413,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                             } else {
                                 ""
                             }
+                        ),
+                        _ if r.kind == "activate_app" => println!(
+                            "{}  {}  (until {})  [enter the code the new app shows: --binding-code]",
+                            r.id, r.text, r.expires_at
                         ),
                         _ => println!("{}  {}  (until {})", r.id, r.text, r.expires_at),
                     }
@@ -422,7 +436,9 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     .approve_request(&state, &request, &pin, binding_code.as_deref(), &OsRandom)
                     .await?
             } else {
-                client.approve(&state, &request, &pin, &OsRandom).await?
+                client
+                    .approve(&state, &request, &pin, binding_code.as_deref(), &OsRandom)
+                    .await?
             };
             if cli.json {
                 println!("{v}");

@@ -45,6 +45,9 @@ pub struct AppState {
     pub pin_key: Option<String>,
     /// An activation whose SMS code has been sent but not entered yet.
     pub pending_activation: Option<Uuid>,
+    /// The pairing code of a pending pairing, shown again when `pair` is run again.
+    #[serde(default)]
+    pub pairing_code: Option<String>,
     #[serde(skip)]
     path: PathBuf,
     /// The key expanded for signing, made on first use.
@@ -70,6 +73,7 @@ impl AppState {
             user_id: None,
             pin_key: None,
             pending_activation: None,
+            pairing_code: None,
             path: path.to_owned(),
             signer: Default::default(),
         }
@@ -92,6 +96,7 @@ impl AppState {
             user_id: Some(user_id.to_owned()),
             pin_key: Some(pin_key.to_owned()),
             pending_activation: None,
+            pairing_code: None,
             path: PathBuf::new(),
             signer: Default::default(),
         }

@@ -20,6 +20,10 @@ use crate::transaction_text::{TransactionText, TransactionTextError};
 pub enum ApprovalError {
     #[error("the code does not match the one shown in the browser that asked")]
     BindingCode,
+    #[error(
+        "the code was wrong 3 times: this request is cancelled; start the login again in the browser"
+    )]
+    BindingCodeVoided,
     #[error("the approval signature does not verify for this request and device")]
     Signature,
 }
@@ -28,6 +32,7 @@ impl ApprovalError {
     pub fn code(self) -> &'static str {
         match self {
             Self::BindingCode => "binding_code_wrong",
+            Self::BindingCodeVoided => "request_voided",
             Self::Signature => "approval_signature_invalid",
         }
     }
@@ -42,8 +47,12 @@ pub const MAX_STARTED_PER_WINDOW: i64 = 10;
 pub const START_WINDOW_SECONDS: i64 = 600;
 /// At most this many requests (for anyone) from one address per window.
 pub const MAX_STARTED_PER_SOURCE: i64 = 100;
-/// After "this wasn't me", the browser that asked may not ask that person again for a day.
+/// After "this wasn't me", the browser that asked, and the address it asked from, may not
+/// ask that person again for a day.
 pub const NOT_ME_BLOCK_SECONDS: i64 = 24 * 3600;
+/// Wrong binding codes before a request is cancelled: without a limit the 4 digits could
+/// be tried one by one (10,000 tries) from a stolen, unlocked app.
+pub const MAX_BINDING_FAILURES: i32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,6 +170,8 @@ pub struct AuthRequest {
     pub signature: Option<Vec<u8>>,
     /// Rejected with "this wasn't me".
     pub not_me: bool,
+    /// Wrong binding codes given so far (the third cancels the request).
+    pub binding_failures: i32,
     /// The exact bytes the device signed, kept for the receipt.
     pub signed_bytes: Option<Vec<u8>>,
     /// The RFC 9396 details the text was rendered from, if any.
@@ -183,6 +194,19 @@ pub struct CibaState {
 pub const CIBA_INTERVAL_SECONDS: i64 = 5;
 
 impl AuthRequest {
+    /// Counts a wrong binding code at `now`; the third rejects the request. Returns the
+    /// refusal to give the app.
+    pub fn binding_code_wrong(&mut self, now: Timestamp) -> ApprovalError {
+        self.binding_failures = self.binding_failures.saturating_add(1);
+        if self.binding_failures >= MAX_BINDING_FAILURES {
+            self.state = AuthRequestState::Rejected;
+            self.decided_at = Some(now);
+            ApprovalError::BindingCodeVoided
+        } else {
+            ApprovalError::BindingCode
+        }
+    }
+
     pub fn is_pending(&self, now: Timestamp) -> bool {
         self.state == AuthRequestState::Pending && now < self.expires_at
     }

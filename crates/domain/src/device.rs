@@ -81,14 +81,26 @@ impl fmt::Debug for DevicePublicKey {
     }
 }
 
-/// What the person calls the device ("Pixel 8"): shown in notifications and lists.
+/// What the person calls the device ("Pixel 8"): shown in notifications and lists, and
+/// to the approving app when a new app asks to be paired, where whoever asks chooses it.
+/// So it follows the transaction-text rules on the input as given (nothing hidden, no
+/// second line, not even at the ends, where trimming would otherwise drop it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceName(String);
 
+/// The longest device name, in characters after NFC.
+pub const MAX_DEVICE_NAME_CHARS: usize = 40;
+
 impl DeviceName {
     pub fn parse(input: &str) -> Result<Self, DeviceError> {
+        if let Some((position, _, h)) = first_hidden(input) {
+            return Err(DeviceError::NameHidden {
+                position,
+                what: h.describe(),
+            });
+        }
         let s: String = input.trim().nfc().collect();
-        if s.is_empty() || s.chars().count() > 40 {
+        if s.is_empty() || s.chars().count() > MAX_DEVICE_NAME_CHARS {
             return Err(DeviceError::NameLength);
         }
         if let Some((position, _, h)) = first_hidden(&s) {
@@ -170,6 +182,35 @@ mod tests {
         assert!(DeviceName::parse("").is_err());
         assert!(DeviceName::parse(&"x".repeat(41)).is_err());
         assert!(DeviceName::parse("Pixel\u{200B}8").is_err());
+    }
+
+    #[test]
+    fn hostile_device_names_are_refused_even_at_the_ends() {
+        for bad in [
+            "Pixel 8\nsesam: your account is safe, approve",
+            "\nsesam support",
+            "sesam\n",
+            "\tPixel",
+            "Pixel \u{202E}8 lexiP",
+            "\u{2066}sesam\u{2069}",
+            "\u{FEFF}Pixel",
+            "Pixel\u{2028}",
+            "Pixel\u{7}",
+            "\u{E000}",
+        ] {
+            assert!(
+                matches!(DeviceName::parse(bad), Err(DeviceError::NameHidden { .. })),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            DeviceName::parse(&"æ".repeat(40))
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            40
+        );
     }
 }
 

@@ -39,6 +39,8 @@ pub enum DomainError {
     #[error("{0}")]
     Approval(#[from] crate::auth_request::ApprovalError),
     #[error("{0}")]
+    Pairing(#[from] crate::pairing::PairingError),
+    #[error("{0}")]
     CodeDisplay(#[from] crate::code_display::CodeDisplayError),
     #[error("{0}")]
     Chip(#[from] crate::chip::ChipError),

@@ -94,6 +94,10 @@ pub enum Event {
     ActivationVoided { at: Timestamp },
     /// An app was activated.
     AppActivated { device_name: String, at: Timestamp },
+    /// Someone asked to pair a new app with the person's user ID. The name the new
+    /// device chose is left out on purpose: it is the asker's text, and must not reach
+    /// the person by SMS or e-mail as if sesam had written it.
+    PairingRequested { at: Timestamp },
     /// An app was locked after wrong PINs.
     AppLocked {
         device_name: String,
@@ -159,6 +163,7 @@ impl Event {
             Self::ActivationCodeIssued { .. } => "activation.code_issued",
             Self::ActivationVoided { .. } => "activation.voided",
             Self::AppActivated { .. } => "authenticator.app_activated",
+            Self::PairingRequested { .. } => "authenticator.pairing_requested",
             Self::AppLocked { .. } => "authenticator.app_locked",
             Self::AppRevoked { .. } => "authenticator.app_revoked",
             Self::IdentitySuspended { .. } => "identity.suspended",
@@ -202,6 +207,7 @@ impl Event {
             Self::TemporaryPinIssued { .. }
             | Self::ActivationCodeIssued { .. }
             | Self::AppActivated { .. }
+            | Self::PairingRequested { .. }
             | Self::AppRevoked { .. }
             | Self::IdentitySuspended { .. }
             | Self::IdentityReopened { .. }
@@ -295,6 +301,10 @@ impl Event {
                     t(at)
                 )
             }
+            Self::PairingRequested { at } => format!(
+                "sesam: Nogen bad {} om at aktivere en ny app på dit sesam. Godkend kun i din app, hvis det er dig selv, og kun med den kode, den nye app viser. Var det ikke dig, så afvis det - intet ændres, uden at du godkender.",
+                t(at)
+            ),
             Self::AppLocked {
                 device_name,
                 at,
@@ -465,6 +475,10 @@ impl Event {
                     t(at)
                 )
             }
+            Self::PairingRequested { at } => format!(
+                "sesam: Someone asked {} to activate a new app on your sesam. Approve it in your app only if it is you, and only with the code the new app shows. Was it not you? Reject it - nothing changes unless you approve.",
+                t(at)
+            ),
             Self::AppLocked {
                 device_name,
                 at,
@@ -818,6 +832,25 @@ mod tests {
         );
         assert_eq!(m[1].channel, Channel::Email);
         assert!(m[0].text.contains("was cancelled") && m[0].text.contains("Block your sesam"));
+    }
+
+    #[test]
+    fn a_pairing_request_is_told_on_every_channel() {
+        let at = Timestamp::from_millis(0);
+        let e = Event::PairingRequested { at };
+        assert!(e.mandatory() && e.delivery() == Delivery::AllChannels);
+        let m = messages_for(
+            &e,
+            Uuid::nil(),
+            &channels(),
+            Language::En,
+            Uuid::from_u128(4),
+            at,
+        );
+        assert_eq!(m.len(), 2);
+        assert!(m[0].text.contains("new app") && m[0].text.contains("code"));
+        let da = e.text(Language::Da);
+        assert!(da.contains("ny app") && da.contains("kode"), "{da}");
     }
 
     #[test]

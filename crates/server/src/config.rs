@@ -192,6 +192,8 @@ pub struct Config {
     pub demo: bool,
     /// How many app requests may be started per 10 minutes.
     pub request_limits: RequestLimits,
+    /// How many pairings of new apps may be started per 10 minutes.
+    pub pairing_limits: PairingLimits,
     /// Requests per minute per source address at unauthenticated endpoints.
     pub source_limits: crate::limits::SourceLimits,
     /// Timeouts, header size and connection caps of the listener.
@@ -232,6 +234,38 @@ impl std::fmt::Debug for MetricsAccess {
 
 /// The shortest metrics token accepted: it is a password that is guessed online.
 const MIN_METRICS_TOKEN: usize = 16;
+
+/// How many pairings (a new app asking to be activated) may be started in a 10-minute
+/// window: for one person, from any address, and from one address for anyone. Anyone who
+/// knows a user ID can ask, and each request is told to the person on every channel, so
+/// the first bounds the messages an asker can cause; the second is raised for carrier NAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairingLimits {
+    pub per_person: i64,
+    pub per_source: i64,
+}
+
+impl PairingLimits {
+    /// What a new pairing is checked against.
+    pub fn limits(&self) -> sesam_store::PairingLimits {
+        use sesam_domain::pairing::{MAX_PENDING_PAIRINGS, PAIRING_WINDOW_SECONDS};
+        sesam_store::PairingLimits {
+            max_pending: MAX_PENDING_PAIRINGS,
+            max_per_subject: self.per_person,
+            max_per_source: self.per_source,
+            window_seconds: PAIRING_WINDOW_SECONDS,
+        }
+    }
+}
+
+impl Default for PairingLimits {
+    fn default() -> Self {
+        Self {
+            per_person: sesam_domain::pairing::MAX_PAIRINGS_PER_PERSON,
+            per_source: sesam_domain::pairing::MAX_PAIRINGS_PER_SOURCE,
+        }
+    }
+}
 
 /// How many login and approval requests may be started in a 10-minute window: for one
 /// person from one address, and from one address for anyone. The defaults suit people
@@ -519,6 +553,20 @@ impl Config {
                     "SESAM_LIMIT_REQUESTS_PER_SOURCE",
                     1..=1_000_000_000,
                     RequestLimits::default().per_source,
+                )?,
+            },
+            pairing_limits: PairingLimits {
+                per_person: count_var(
+                    env,
+                    "SESAM_LIMIT_PAIRINGS_PER_PERSON",
+                    1..=1_000_000_000,
+                    PairingLimits::default().per_person,
+                )?,
+                per_source: count_var(
+                    env,
+                    "SESAM_LIMIT_PAIRINGS_PER_SOURCE",
+                    1..=1_000_000_000,
+                    PairingLimits::default().per_source,
                 )?,
             },
             connections,

@@ -29,6 +29,7 @@ pub struct Sesam {
     /// The opened active token-signing key, kept until another key becomes active.
     pub signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
     pub request_limits: crate::config::RequestLimits,
+    pub pairing_limits: crate::config::PairingLimits,
     /// Short-lived copies of SP records and signing keys (`services/read_cache.rs`).
     pub read_cache: Arc<crate::services::read_cache::ReadCache>,
 }
@@ -55,6 +56,7 @@ impl Sesam {
         let mut sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
             .with_public_url(&config.public_url);
         sesam.request_limits = config.request_limits;
+        sesam.pairing_limits = config.pairing_limits;
         Ok(sesam)
     }
 
@@ -96,6 +98,7 @@ impl Sesam {
             secure_cookies: false,
             signer_cache: Arc::default(),
             request_limits: crate::config::RequestLimits::default(),
+            pairing_limits: crate::config::PairingLimits::default(),
             read_cache: Arc::default(),
         }
     }

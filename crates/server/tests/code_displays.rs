@@ -363,7 +363,10 @@ async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: 
         .unwrap();
     new.pin_key = Some(p.pin_key);
     let r = client.requests(&app, &OsRandom).await.unwrap().remove(0);
-    client.approve(&app, &r, "111111", &OsRandom).await.unwrap();
+    client
+        .approve(&app, &r, "111111", Some(&p.pairing_code), &OsRandom)
+        .await
+        .unwrap();
 
     // The person removes the code display with the app's PIN.
     client

@@ -51,7 +51,9 @@ async fn lock_the_app(h: &Harness, dir: &std::path::Path, app: &sesam_app::AppSt
     new.pin_key = Some(p.pin_key);
     let r = client.requests(app, &OsRandom).await.unwrap().remove(0);
     for _ in 0..3 {
-        let _ = client.approve(app, &r, "999999", &OsRandom).await;
+        let _ = client
+            .approve(app, &r, "999999", Some(&p.pairing_code), &OsRandom)
+            .await;
     }
 }
 
@@ -780,4 +782,122 @@ async fn the_person_manages_their_channels() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("channel_last"));
+}
+
+/// A mail's text with quoted-printable soft line breaks undone (enough to find ASCII).
+fn unfolded(mail: &str) -> String {
+    mail.replace("=\r\n", "").replace("=\n", "")
+}
+
+async fn a_pairing_request_is_told_on_every_channel(backend: Backend) {
+    let Some(smtp) = SmtpSink::start() else {
+        return;
+    };
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness_env(backend, Some(&url), &smtp_env(smtp.port)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+    let count = |h: &Harness| {
+        let store = h.sesam.store.clone();
+        async move {
+            store
+                .recent_messages(None, 500)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|m| m.event == "authenticator.pairing_requested")
+                .count()
+        }
+    };
+
+    // Someone asks for a new app under a user ID that does not exist: nobody is told, and
+    // the answer looks the same.
+    let new = new_app(dir.path(), &h.base, "ghost");
+    let ghost = client
+        .start_pairing(&new, "nobody.here", "222222", "Ghost", &OsRandom)
+        .await
+        .unwrap();
+    assert_eq!(count(&h).await, 0);
+
+    // For the person: told at once on every channel (before anyone approves), without
+    // the name the asker chose.
+    let new = new_app(dir.path(), &h.base, "asker");
+    let asked = client
+        .start_pairing(
+            &new,
+            "anna.hansen",
+            "222222",
+            "Call 70707070 now",
+            &OsRandom,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ghost.pairing_code.len(), asked.pairing_code.len());
+    assert_eq!(
+        client.pairing_status(ghost.pairing_id).await.unwrap(),
+        client.pairing_status(asked.pairing_id).await.unwrap()
+    );
+    let messages = h.sesam.store.recent_messages(None, 500).await.unwrap();
+    let told: Vec<_> = messages
+        .iter()
+        .filter(|m| m.event == "authenticator.pairing_requested")
+        .collect();
+    let mut channels: Vec<&str> = told.iter().map(|m| m.channel.as_str()).collect();
+    channels.sort();
+    assert_eq!(channels, ["app", "email", "sms"], "every channel");
+    assert!(told.iter().all(|m| m.message_id == told[0].message_id));
+    eventually(&h, "the pairing notice by SMS", || {
+        sink.texts_to("+4512345678")
+            .iter()
+            .any(|t| t.contains("aktivere en ny app"))
+    })
+    .await;
+    eventually(&h, "the pairing notice by e-mail", || {
+        smtp.messages()
+            .iter()
+            .any(|m| unfolded(m).contains("aktivere en ny app"))
+    })
+    .await;
+    let mail = smtp
+        .messages()
+        .into_iter()
+        .map(|m| unfolded(&m))
+        .find(|m| m.contains("aktivere en ny app"))
+        .unwrap();
+    assert!(mail.contains("anna@example.dk"), "{mail}");
+    for text in sink.texts_to("+4512345678").iter().chain([&mail]) {
+        assert!(
+            !text.contains("70707070"),
+            "the asker's name is not sent: {text}"
+        );
+    }
+    assert!(
+        audit_actions(&h)
+            .await
+            .contains(&"authenticator.pairing_requested".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_pairing_request_is_told_on_every_channel_on_sqlite() {
+    let _serial = SERIAL.lock().await;
+    a_pairing_request_is_told_on_every_channel(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_pairing_request_is_told_on_every_channel_on_postgres() {
+    let _serial = SERIAL.lock().await;
+    a_pairing_request_is_told_on_every_channel(Backend::Postgres).await;
 }

@@ -409,7 +409,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .start_pairing(&second, "anna.hansen", "222222", "Pixel 8", &OsRandom)
         .await
         .unwrap();
-    second.pin_key = Some(pairing.pin_key);
+    second.pin_key = Some(pairing.pin_key.clone());
     let pending = client.requests(&p.app, &OsRandom).await.unwrap();
     let r = pending
         .iter()
@@ -417,7 +417,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .unwrap()
         .clone();
     client
-        .approve(&p.app, &r, "111111", &OsRandom)
+        .approve(&p.app, &r, "111111", Some(&pairing.pairing_code), &OsRandom)
         .await
         .unwrap();
     second.device_id = client.pairing_status(pairing.pairing_id).await.unwrap().1;
@@ -498,4 +498,164 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .approve_request(second_id, request.id, &answer)
         .await
         .unwrap();
+}
+
+async fn wrong_binding_codes_cancel_a_request(backend: Backend) {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = std::sync::Arc::new(person(&h, &sink, dir.path(), ANNA).await);
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let client = std::sync::Arc::new(h.client());
+
+    // Two wrong codes, then the right one: still fine.
+    let browser = Browser::new(&h.base);
+    let started = start(&bank, &[], &[]);
+    let flow = open_login(&browser, &started.url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let (wait, code) = choose_app(&browser, &flow).await;
+    let request = waiting(&client, &p.app).await.remove(0);
+    let wrong = if code == "0000" { "0001" } else { "0000" };
+    for _ in 0..2 {
+        let e = client
+            .approve_request(&p.app, &request, "111111", Some(wrong), &OsRandom)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("binding_code_wrong"), "{e}");
+    }
+    client
+        .approve_request(&p.app, &request, "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap();
+    let c = code_from(&h, &browser.get(&wait).await, &started);
+    exchange(&bank, c, started).await;
+
+    // 20 wrong codes at once: at most 3 are evaluated, the third cancels the request, and
+    // the right code no longer approves it.
+    let browser = Browser::new(&h.base);
+    let flow = open_login(&browser, &start(&bank, &[], &[]).url).await;
+    give_user_id(&browser, &flow, "anna.hansen").await;
+    let (wait, code) = choose_app(&browser, &flow).await;
+    let request = waiting(&client, &p.app).await.remove(0);
+    let wrong: &'static str = if code == "0000" { "0001" } else { "0000" };
+    let before = audit_actions(&h)
+        .await
+        .iter()
+        .filter(|a| *a == "approval.binding_code_wrong")
+        .count();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, p, request) = (client.clone(), p.clone(), request.clone());
+            tokio::spawn(async move {
+                client
+                    .approve_request(&p.app, &request, "111111", Some(wrong), &OsRandom)
+                    .await
+                    .unwrap_err()
+                    .code()
+                    .map(str::to_owned)
+                    .unwrap_or_default()
+            })
+        })
+        .collect();
+    let mut codes = vec![];
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(
+        codes.iter().filter(|c| *c == "binding_code_wrong").count(),
+        2,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| *c == "request_voided").count(),
+        1,
+        "{codes:?}"
+    );
+    let evaluated = audit_actions(&h)
+        .await
+        .iter()
+        .filter(|a| *a == "approval.binding_code_wrong")
+        .count()
+        - before;
+    assert_eq!(evaluated, 3, "exactly three codes were evaluated");
+    let e = client
+        .approve_request(&p.app, &request, "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already answered"), "{e}");
+    let page = browser.get(&wait).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Afvist i appen"), "{}", page.body);
+    assert!(waiting(&client, &p.app).await.is_empty());
+    h.sesam.verify_audit().await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_binding_codes_cancel_a_request_on_sqlite() {
+    wrong_binding_codes_cancel_a_request(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn wrong_binding_codes_cancel_a_request_on_postgres() {
+    wrong_binding_codes_cancel_a_request(Backend::Postgres).await;
+}
+
+async fn not_me_blocks_the_reported_address(backend: Backend) {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = person(&h, &sink, dir.path(), ANNA).await;
+    let bo = person(&h, &sink, dir.path(), BO).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let client = h.client();
+    let elsewhere: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+
+    // Someone at another address starts a login for Anna; she reports it.
+    let attacker = Browser::from_address(&h.base, elsewhere);
+    let flow = open_login(&attacker, &start(&bank, &[], &[]).url).await;
+    give_user_id(&attacker, &flow, "anna.hansen").await;
+    choose_app(&attacker, &flow).await;
+    let request = waiting(&client, &p.app).await.remove(0);
+    client
+        .reject_request(&p.app, &request, true, &OsRandom)
+        .await
+        .unwrap();
+
+    // A fresh cookie jar at that address is refused for Anna...
+    let fresh = Browser::from_address(&h.base, elsewhere);
+    let flow = open_login(&fresh, &start(&bank, &[], &[]).url).await;
+    give_user_id(&fresh, &flow, "anna.hansen").await;
+    let choose = fresh.get(&flow).await;
+    let r = fresh
+        .post(&format!("{flow}/app"), &[("csrf", &choose.csrf())])
+        .await;
+    assert_eq!(r.status, 200, "refused on the page: {r:?}");
+    assert!(r.body.contains("Det var ikke mig"), "{}", r.body);
+    assert!(waiting(&client, &p.app).await.is_empty());
+
+    // ...but not for someone else, and Anna's own browser at her address still works.
+    let other = Browser::from_address(&h.base, elsewhere);
+    let flow = open_login(&other, &start(&bank, &[], &[]).url).await;
+    give_user_id(&other, &flow, "bo.jensen").await;
+    choose_app(&other, &flow).await;
+    assert_eq!(waiting(&client, &bo.app).await.len(), 1);
+    let own = Browser::new(&h.base);
+    let flow = open_login(&own, &start(&bank, &[], &[]).url).await;
+    give_user_id(&own, &flow, "anna.hansen").await;
+    choose_app(&own, &flow).await;
+    assert_eq!(waiting(&client, &p.app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn not_me_blocks_the_reported_address_on_sqlite() {
+    not_me_blocks_the_reported_address(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn not_me_blocks_the_reported_address_on_postgres() {
+    not_me_blocks_the_reported_address(Backend::Postgres).await;
 }

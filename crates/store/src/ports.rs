@@ -468,6 +468,28 @@ pub trait DeviceUnit: Send {
         effects: Effects,
     ) -> Result<(), StoreError>;
 
+    /// Saves a pairing of this identity as the domain changed it (a wrong code counted, or
+    /// the pairing voided) with the approving device and the effects; commits.
+    async fn save_pairing(
+        self: Box<Self>,
+        device: &Device,
+        pairing: &Pairing,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    /// One of this identity's requests, locked for change inside the unit (so wrong
+    /// binding codes are counted one at a time).
+    async fn lock_auth_request(&mut self, id: Uuid) -> Result<Option<AuthRequest>, StoreError>;
+
+    /// Saves a wrong binding code: the request's count (and, at the limit, its rejection)
+    /// with the device and the effects; commits.
+    async fn record_binding_failure(
+        self: Box<Self>,
+        device: &Device,
+        request: &AuthRequest,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
     /// Declines a pending pairing of this identity.
     async fn reject_pairing(
         self: Box<Self>,
@@ -513,9 +535,43 @@ pub trait DeviceUnit: Send {
     ) -> Result<(), StoreError>;
 }
 
+/// The limits a new pairing is checked against (the numbers are the domain's or the
+/// configuration's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairingLimits {
+    /// Pairings that may wait for one subject at once (older ones are evicted).
+    pub max_pending: i64,
+    /// Pairings started for one subject, from any address, per window.
+    pub max_per_subject: i64,
+    /// Pairings started from one address, for anyone, per window.
+    pub max_per_source: i64,
+    /// The counting window's length (fixed windows, as for requests).
+    pub window_seconds: i64,
+}
+
+/// How starting a pairing went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairingStart {
+    /// Stored; these older pending pairings of the subject were evicted (they expire now).
+    Started { evicted: Vec<Uuid> },
+    /// A start limit was reached: nothing was stored or counted.
+    TooMany,
+}
+
 #[async_trait]
 pub trait PairingStore: Send + Sync {
-    async fn create_pairing(&self, pairing: &Pairing) -> Result<(), StoreError>;
+    /// Stores a new pairing under `subject`, in one transaction with its limits and its
+    /// effects: more than `max_per_subject` for the subject or `max_per_source` from
+    /// `source_hash` in the current window are refused (and not counted); pending
+    /// pairings of the subject beyond `max_pending - 1` are evicted, oldest first.
+    async fn start_pairing(
+        &self,
+        pairing: &Pairing,
+        subject: &str,
+        source_hash: &[u8; 32],
+        limits: PairingLimits,
+        effects: Effects,
+    ) -> Result<PairingStart, StoreError>;
 
     async fn pairing(&self, id: Uuid) -> Result<Option<Pairing>, StoreError>;
 

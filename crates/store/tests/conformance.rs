@@ -89,6 +89,8 @@ conformance!(
     concurrent_bulk_enrolments_enrol_everyone_once,
     bulk_app_activation_is_all_or_nothing,
     grant_units_check_user_ids_and_keep_refusals,
+    pairing_starts_are_limited_and_capped,
+    binding_failures_and_reports_are_kept,
 );
 
 mod cases {
@@ -1144,5 +1146,247 @@ mod cases {
         unit.save(&g, Effects::default()).await.unwrap();
         let unit = store.lock_grant(grant.id).await.unwrap().unwrap();
         assert_eq!(unit.grant().user_id_refusals, 3);
+    }
+
+    fn pairing(code: &str, key: u8) -> sesam_domain::pairing::Pairing {
+        use sesam_domain::device::{DeviceName, DevicePublicKey};
+        let secret = p256::ecdsa::SigningKey::from_slice(&[key.max(1); 32]).unwrap();
+        sesam_domain::pairing::Pairing {
+            id: Uuid::now_v7(),
+            identity_id: None,
+            device_id: Uuid::now_v7(),
+            public_key: DevicePublicKey::from_sec1(
+                secret.verifying_key().to_sec1_point(false).as_bytes(),
+            )
+            .unwrap(),
+            name: DeviceName::parse("Pixel 8").unwrap(),
+            pin_hash: [1; 32],
+            code: sesam_domain::auth_request::BindingCode::parse(code),
+            code_failures: 0,
+            state: sesam_domain::pairing::PairingState::Pending,
+            created_at: T0,
+            expires_at: T0.plus_seconds(300),
+        }
+    }
+
+    pub(super) async fn pairing_starts_are_limited_and_capped(store: Arc<dyn Store>) {
+        use sesam_store::{PairingLimits, PairingStart};
+        let limits = PairingLimits {
+            max_pending: 3,
+            max_per_subject: 5,
+            max_per_source: 100,
+            window_seconds: 600,
+        };
+        // 20 starts at once for one subject from 20 addresses: exactly 5 are admitted, and
+        // of those at most 3 still wait.
+        let tasks: Vec<_> = (0..20u8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let p = pairing("0042", i + 1);
+                    let outcome = store
+                        .start_pairing(&p, "subject-1", &[i; 32], limits, Effects::default())
+                        .await
+                        .unwrap();
+                    (p.id, outcome)
+                })
+            })
+            .collect();
+        let mut started = vec![];
+        for t in tasks {
+            let (id, outcome) = t.await.unwrap();
+            if matches!(outcome, PairingStart::Started { .. }) {
+                started.push(id);
+            }
+        }
+        assert_eq!(started.len(), 5);
+        let mut waiting = 0;
+        for id in &started {
+            let p = store.pairing(*id).await.unwrap().unwrap();
+            assert_eq!(p.code.as_ref().map(|c| c.as_str()), Some("0042"));
+            if p.is_pending(T0) {
+                waiting += 1;
+            }
+        }
+        assert_eq!(waiting, 3, "the oldest were evicted");
+        // The next window counts afresh.
+        let mut later = pairing("0043", 99);
+        later.created_at = T0.plus_seconds(600);
+        later.expires_at = later.created_at.plus_seconds(300);
+        assert!(matches!(
+            store
+                .start_pairing(&later, "subject-1", &[0; 32], limits, Effects::default())
+                .await
+                .unwrap(),
+            PairingStart::Started { .. }
+        ));
+        // One address, for anyone: limited too; a refused start is not stored.
+        let per_source = PairingLimits {
+            max_per_source: 2,
+            ..limits
+        };
+        let mut outcomes = vec![];
+        for (i, subject) in ["a", "b", "c"].iter().enumerate() {
+            let p = pairing("0044", 50 + i as u8);
+            outcomes.push((
+                p.id,
+                store
+                    .start_pairing(&p, subject, &[200; 32], per_source, Effects::default())
+                    .await
+                    .unwrap(),
+            ));
+        }
+        assert!(matches!(outcomes[1].1, PairingStart::Started { .. }));
+        assert_eq!(outcomes[2].1, PairingStart::TooMany);
+        assert!(store.pairing(outcomes[2].0).await.unwrap().is_none());
+    }
+
+    fn request(
+        identity_id: Uuid,
+        source: u8,
+        browser: u8,
+        at: Timestamp,
+    ) -> sesam_domain::auth_request::AuthRequest {
+        use sesam_domain::auth_request::{AuthRequest, AuthRequestState, BindingCode};
+        AuthRequest {
+            id: Uuid::now_v7(),
+            identity_id: Some(identity_id),
+            client_id: "sp_1".into(),
+            sp_name: "Demo Bank".into(),
+            action: Action::LogOn,
+            text: sesam_domain::transaction_text::TransactionText::parse("Log on").unwrap(),
+            binding_code: BindingCode::parse("0042"),
+            flow_id: Some(Uuid::now_v7()),
+            source_hash: [source; 32],
+            browser_hash: Some([browser; 32]),
+            state: AuthRequestState::Pending,
+            created_at: at,
+            expires_at: at.plus_seconds(180),
+            decided_at: None,
+            device_id: None,
+            signature: None,
+            not_me: false,
+            binding_failures: 0,
+            signed_bytes: None,
+            details: None,
+            ciba: None,
+        }
+    }
+
+    pub(super) async fn binding_failures_and_reports_are_kept(store: Arc<dyn Store>) {
+        use sesam_domain::auth_request::{AuthRequestState, NOT_ME_BLOCK_SECONDS};
+        use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
+        use sesam_store::{AuthAnswer, StartLimits, StartOutcome};
+        let item = bulk("0101901234", Some("a.one"));
+        store.enrol_many(std::slice::from_ref(&item)).await.unwrap();
+        let secret = p256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap();
+        let mut grant = item.grant.clone();
+        grant.consume();
+        let device = Device {
+            id: Uuid::now_v7(),
+            identity_id: item.identity.id,
+            name: DeviceName::parse("phone").unwrap(),
+            public_key: DevicePublicKey::from_sec1(
+                secret.verifying_key().to_sec1_point(false).as_bytes(),
+            )
+            .unwrap(),
+            pin_hash: [1; 32],
+            state: DeviceState::Active,
+            lockout: Default::default(),
+            created_at: T0,
+            last_used_at: None,
+        };
+        store
+            .activate_apps_many(&[sesam_store::BulkAppActivation {
+                device: device.clone(),
+                audit: audit("authenticator.app_activated", &item.identity),
+                grant,
+            }])
+            .await
+            .unwrap();
+        let subject = item.identity.id.to_string();
+        let at = T0.plus_seconds(10);
+        let limits = StartLimits {
+            max_pending: 3,
+            max_started: 100,
+            max_per_source: 100,
+            window_seconds: 600,
+            reported_since: at.plus_seconds(-NOT_ME_BLOCK_SECONDS),
+        };
+
+        // A wrong binding code counted inside the device's unit: read back locked.
+        let first = request(item.identity.id, 1, 1, at);
+        store
+            .start_auth_request(&first, &subject, limits, Effects::default())
+            .await
+            .unwrap();
+        let mut unit = store.lock_device(device.id).await.unwrap().unwrap();
+        let mut locked = unit.lock_auth_request(first.id).await.unwrap().unwrap();
+        assert_eq!(locked.binding_failures, 0);
+        for _ in 0..3 {
+            locked.binding_code_wrong(at);
+        }
+        unit.record_binding_failure(&device, &locked, Effects::default())
+            .await
+            .unwrap();
+        let stored = store.auth_request(first.id).await.unwrap().unwrap();
+        assert_eq!(stored.binding_failures, 3);
+        assert_eq!(stored.state, AuthRequestState::Rejected);
+
+        // Reported as "not me": that browser, and any browser at that address, may not ask
+        // this person again; another address may.
+        let second = request(item.identity.id, 2, 2, at);
+        store
+            .start_auth_request(&second, &subject, limits, Effects::default())
+            .await
+            .unwrap();
+        let unit = store.lock_device(device.id).await.unwrap().unwrap();
+        let answered = unit
+            .answer_auth_request(
+                &device,
+                &AuthAnswer {
+                    request_id: second.id,
+                    state: AuthRequestState::Rejected,
+                    signature: vec![1],
+                    signed_bytes: vec![2],
+                    not_me: true,
+                    at,
+                },
+                Effects::default(),
+            )
+            .await
+            .unwrap();
+        assert!(answered);
+        let outcome = |source: u8, browser: u8| {
+            let store = store.clone();
+            let subject = subject.clone();
+            async move {
+                store
+                    .start_auth_request(
+                        &request(item.identity.id, source, browser, at),
+                        &subject,
+                        limits,
+                        Effects::default(),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(outcome(9, 2).await, StartOutcome::BrowserReported);
+        assert_eq!(outcome(2, 9).await, StartOutcome::BrowserReported);
+        assert!(matches!(outcome(3, 3).await, StartOutcome::Started { .. }));
+        // Another person from the reported address is not affected.
+        assert!(matches!(
+            store
+                .start_auth_request(
+                    &request(item.identity.id, 2, 8, at),
+                    "someone-else",
+                    limits,
+                    Effects::default(),
+                )
+                .await
+                .unwrap(),
+            StartOutcome::Started { .. }
+        ));
     }
 }

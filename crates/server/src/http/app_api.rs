@@ -158,15 +158,23 @@ async fn activate_code_display(
     ))
 }
 
+/// A new app asks to be paired. Unauthenticated, so limited per person and per address
+/// (429 with `Retry-After`); the answer has the same shape for any user ID.
 async fn start_pairing(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     ApiJson(body): ApiJson<crate::services::devices::StartPairing>,
 ) -> Result<Json<Value>, ApiError> {
-    let (id, expires_at) = state.sesam.start_pairing(&body).await?;
+    let started = state
+        .sesam
+        .start_pairing(&body, &peer.ip().to_string())
+        .await?;
     Ok(Json(json!({
-        "pairing_id": id,
-        "expires_at": expires_at.to_rfc3339(),
-        "message": "open sesam on one of your active apps and approve this device",
+        "pairing_id": started.id,
+        "expires_at": started.expires_at.to_rfc3339(),
+        "pairing_code": started.code.as_str(),
+        "message": "open sesam on one of your active apps, approve this device and type the pairing code shown here",
+        "message_da": "åbn sesam i en af dine aktive apps, godkend denne enhed, og indtast parringskoden, der vises her",
     })))
 }
 
@@ -240,7 +248,8 @@ async fn pending_list(state: &AppState, signed_device: &Device) -> Result<Value,
         .collect();
     requests.extend(list.iter().map(|a| {
         json!({
-            "id": a.id, "kind": a.kind, "text": a.text, "expires_at": a.expires_at.to_rfc3339(),
+            "id": a.id, "kind": a.kind, "text": a.text, "device_name": a.device_name,
+            "expires_at": a.expires_at.to_rfc3339(), "pairing_code_required": true,
             "new_device_key": a.new_device_key.as_deref().map(sesam_domain::app_protocol::b64),
         })
     }));
@@ -250,6 +259,14 @@ async fn pending_list(state: &AppState, signed_device: &Device) -> Result<Value,
 #[derive(Deserialize)]
 struct PinBody {
     pin_proof: String,
+}
+
+/// Approving a pairing: the PIN proof and the code the new app shows.
+#[derive(Deserialize)]
+struct PairingApproval {
+    pin_proof: String,
+    #[serde(default)]
+    pairing_code: Option<String>,
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(signed: &SignedRequest) -> Result<T, ApiError> {
@@ -280,10 +297,15 @@ async fn approve(
             json!({ "approved": id, "client_id": r.client_id, "sp_name": r.sp_name }),
         ));
     }
-    let body: PinBody = json_body(&signed)?;
+    let body: PairingApproval = json_body(&signed)?;
     let d = state
         .sesam
-        .approve_pairing(signed.device.id, id, &body.pin_proof)
+        .approve_pairing(
+            signed.device.id,
+            id,
+            body.pairing_code.as_deref(),
+            &body.pin_proof,
+        )
         .await?;
     Ok(Json(
         json!({ "approved": id, "device_id": d.id, "device_name": d.name.as_str() }),
@@ -733,6 +755,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
             description: reason.to_owned(),
+            retry_after: None,
         }
     }
 
@@ -741,6 +764,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "invalid_request",
             description: reason.to_owned(),
+            retry_after: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "database_unavailable",
                 description: "the database does not answer".into(),
+                retry_after: None,
             })
         }
     }

@@ -79,6 +79,8 @@ fn refused(headers: &axum::http::HeaderMap, answer: Answer, wait: RetryAfter) ->
                 "too many requests from this address; try again in {} seconds",
                 wait.seconds
             ),
+            // Set below for both kinds of answer.
+            retry_after: None,
         }
         .into_response(),
         Answer::Page => {

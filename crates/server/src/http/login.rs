@@ -557,6 +557,7 @@ async fn chip_challenge(
             status: StatusCode::BAD_REQUEST,
             code: "login_gone",
             description: "this login cannot use a chip now".into(),
+            retry_after: None,
         }
         .into_response(),
     }

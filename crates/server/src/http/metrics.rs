@@ -55,6 +55,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
             status: StatusCode::UNAUTHORIZED,
             code: "invalid_token",
             description: "metrics need the configured bearer token".into(),
+            retry_after: None,
         }
         .into_response();
         r.headers_mut().insert(

@@ -65,6 +65,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
                 status: StatusCode::BAD_REQUEST,
                 code: "invalid_request",
                 description: e.body_text(),
+                retry_after: None,
             })
     }
 }
@@ -75,12 +76,20 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub description: String,
+    /// Seconds to wait before trying again (`Retry-After`, with 429).
+    pub retry_after: Option<i64>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.code, "error_description": self.description });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }
 
@@ -108,6 +117,14 @@ fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
         }
         AppError::Invalid(DomainError::Chip(c)) => (StatusCode::BAD_REQUEST, c.code()),
         AppError::Invalid(DomainError::Approval(a)) => (StatusCode::BAD_REQUEST, a.code()),
+        AppError::Invalid(DomainError::Pairing(p)) => {
+            use sesam_domain::pairing::PairingError as P;
+            let status = match p {
+                P::TooManyStarted { .. } => StatusCode::TOO_MANY_REQUESTS,
+                P::WrongCode { .. } | P::Voided => StatusCode::BAD_REQUEST,
+            };
+            (status, p.code())
+        }
         AppError::Invalid(DomainError::Channel(c)) => (StatusCode::BAD_REQUEST, c.code()),
         AppError::Invalid(DomainError::Password(_)) => {
             (StatusCode::BAD_REQUEST, "password_refused")
@@ -127,6 +144,14 @@ impl From<AppError> for ApiError {
                 status,
                 code,
                 description: e.to_string(),
+                retry_after: match &e {
+                    AppError::Invalid(sesam_domain::DomainError::Pairing(
+                        sesam_domain::pairing::PairingError::TooManyStarted {
+                            retry_after_seconds,
+                        },
+                    )) => Some(*retry_after_seconds),
+                    _ => None,
+                },
             },
             None => {
                 tracing::error!(error = %e, "request failed");
@@ -134,6 +159,7 @@ impl From<AppError> for ApiError {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     code: "temporarily_unavailable",
                     description: "the service cannot answer right now; try again shortly".into(),
+                    retry_after: None,
                 }
             }
         }
@@ -152,6 +178,7 @@ pub(crate) async fn not_found() -> ApiError {
         status: StatusCode::NOT_FOUND,
         code: "not_found",
         description: "no such endpoint".into(),
+        retry_after: None,
     }
 }
 
@@ -188,6 +215,7 @@ async fn json_errors(response: Response) -> Response {
         status,
         code,
         description,
+        retry_after: None,
     }
     .into_response();
     if let Some(allow) = response.headers().get(header::ALLOW) {

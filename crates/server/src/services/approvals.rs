@@ -85,6 +85,7 @@ impl Sesam {
             device_id: None,
             signature: None,
             not_me: false,
+            binding_failures: 0,
             signed_bytes: None,
             details: flow.request.details.clone(),
             ciba: None,
@@ -179,7 +180,7 @@ impl Sesam {
         decision: Decision,
         answer: &SignedAnswer,
     ) -> Result<AuthRequest, AppError> {
-        let unit = self
+        let mut unit = self
             .store
             .lock_device(device_id)
             .await?
@@ -190,11 +191,10 @@ impl Sesam {
                 sesam_domain::activation::ActivationError::IdentityBlocked.into(),
             ));
         }
-        let request = self
-            .store
-            .auth_request(request_id)
+        // Read inside the unit (locked): wrong codes are counted one at a time.
+        let mut request = unit
+            .lock_auth_request(request_id)
             .await?
-            .filter(|r| r.identity_id == Some(identity.id))
             .ok_or(StoreError::NotFound("approval request"))?;
         let now = self.clock.now();
         if !request.is_pending(now) {
@@ -209,9 +209,35 @@ impl Sesam {
             if let Some(code) = &request.binding_code
                 && !code.matches(answer.binding_code.as_deref())
             {
-                return Err(AppError::Invalid(DomainError::Approval(
-                    ApprovalError::BindingCode,
-                )));
+                let refusal = request.binding_code_wrong(now);
+                let mut device = unit.device().clone();
+                device.last_used_at = Some(now);
+                let mut audit = vec![
+                    AuditDraft::new(format!("device:{device_id}"), "approval.binding_code_wrong")
+                        .subject(identity.id.to_string())
+                        .details(
+                            json!({ "request": request.id, "failures": request.binding_failures }),
+                        ),
+                ];
+                if refusal == ApprovalError::BindingCodeVoided {
+                    audit.push(
+                        AuditDraft::new("system", "approval.voided")
+                            .subject(identity.id.to_string())
+                            .details(
+                                json!({ "request": request.id, "client_id": request.client_id }),
+                            ),
+                    );
+                }
+                unit.record_binding_failure(
+                    &device,
+                    &request,
+                    Effects {
+                        audit,
+                        messages: vec![],
+                    },
+                )
+                .await?;
+                return Err(AppError::Invalid(DomainError::Approval(refusal)));
             }
             let proof = answer
                 .pin_proof
@@ -297,6 +323,6 @@ pub struct SignedAnswer {
     pub not_me: bool,
 }
 
-fn hex_string(b: &[u8]) -> String {
+pub(crate) fn hex_string(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -138,6 +138,7 @@ impl Sesam {
             device_id: None,
             signature: None,
             not_me: false,
+            binding_failures: 0,
             signed_bytes: None,
             details,
             ciba: Some(CibaState {

@@ -4,16 +4,18 @@
 use serde_json::json;
 use sesam_domain::activation::ActivationError;
 use sesam_domain::app_protocol::{revoke_binding, unb64};
+use sesam_domain::auth_request::BindingCode;
 use sesam_domain::device::{
     Device, DeviceName, DevicePublicKey, DeviceState, MAX_ACTIVE_APPS, PinError,
 };
 use sesam_domain::lockout::Lockout;
 use sesam_domain::notification::Event;
 use sesam_domain::pairing::{
-    PAIRING_VALIDITY_SECONDS, Pairing, PairingState, pairing_approval_binding, pairing_binding,
+    PAIRING_VALIDITY_SECONDS, Pairing, PairingError, PairingState, WrongCode,
+    pairing_approval_binding, pairing_binding, retry_after_seconds,
 };
 use sesam_domain::{AuditDraft, DomainError, IdentityState, Timestamp, UserIdKey};
-use sesam_store::{DeviceUnit, Effects, StoreError};
+use sesam_store::{DeviceUnit, Effects, PairingStart, StoreError};
 use uuid::Uuid;
 
 use crate::context::Sesam;
@@ -29,12 +31,24 @@ pub struct StartPairing {
     pub pin_proof: String,
 }
 
+/// A pairing as the new app is told about it.
+#[derive(Debug, Clone)]
+pub struct StartedPairing {
+    pub id: Uuid,
+    pub expires_at: Timestamp,
+    /// The code the new app shows, to be typed into the approving app.
+    pub code: BindingCode,
+}
+
 /// Something waiting for the person's decision in their app.
 #[derive(Debug, Clone)]
 pub struct PendingApproval {
     pub id: Uuid,
     pub kind: &'static str,
+    /// sesam's fixed sentence with the new device's name, in the person's language.
     pub text: String,
+    /// The name the new device chose (to show apart from sesam's own words).
+    pub device_name: String,
     pub expires_at: Timestamp,
     /// For "activate new app": the new app's key (SEC1), which the approval is bound to.
     pub new_device_key: Option<Vec<u8>>,
@@ -57,6 +71,11 @@ impl OtherAuthenticator {
     }
 }
 
+/// Every answer to a pairing start takes at least this long, so its time does not tell a
+/// known user ID (the person's channels read, their messages written) from an unknown one.
+/// Well above the few milliseconds that separate them; starts are rare and limited.
+const PAIRING_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn pin_refused(e: PinError) -> AppError {
     AppError::Invalid(DomainError::Pin(e))
 }
@@ -67,8 +86,25 @@ fn bytes(field: &'static str, value: &str) -> Result<Vec<u8>, AppError> {
 
 impl Sesam {
     /// Registers a new app's key and PIN under a user ID, to be approved from an active
-    /// app. The answer is the same whether or not the user ID exists.
-    pub async fn start_pairing(&self, req: &StartPairing) -> Result<(Uuid, Timestamp), AppError> {
+    /// app with the pairing code returned here (the new app shows it). The answer is the
+    /// same whether or not the user ID exists: limits count an unknown user ID like a
+    /// known one, and only a known person is told (on every channel) that someone asked.
+    pub async fn start_pairing(
+        &self,
+        req: &StartPairing,
+        source: &str,
+    ) -> Result<StartedPairing, AppError> {
+        let started = tokio::time::Instant::now();
+        let result = self.start_pairing_now(req, source).await;
+        tokio::time::sleep_until(started + PAIRING_ANSWER_FLOOR).await;
+        result
+    }
+
+    async fn start_pairing_now(
+        &self,
+        req: &StartPairing,
+        source: &str,
+    ) -> Result<StartedPairing, AppError> {
         let public_key =
             DevicePublicKey::from_sec1(&bytes("device_public_key", &req.device_public_key)?)
                 .map_err(DomainError::from)?;
@@ -95,17 +131,69 @@ impl Sesam {
         let device_id = Uuid::now_v7();
         let pairing = Pairing {
             id: Uuid::now_v7(),
-            identity_id: identity.map(|i| i.id),
+            identity_id: identity.as_ref().map(|i| i.id),
             device_id,
             pin_hash: self.keys.app_pin_hash(device_id, &pin),
             public_key,
             name,
+            code: Some(BindingCode::generate(&*self.random)),
+            code_failures: 0,
             state: PairingState::Pending,
             created_at: now,
             expires_at: now.plus_seconds(PAIRING_VALIDITY_SECONDS),
         };
-        self.store.create_pairing(&pairing).await?;
-        Ok((pairing.id, pairing.expires_at))
+        let subject = match &identity {
+            Some(i) => i.id.to_string(),
+            None => format!(
+                "unknown:{}",
+                super::approvals::hex_string(
+                    &self
+                        .keys
+                        .flow_token_hash("unknown-user", &[key.as_str().as_bytes()])
+                )
+            ),
+        };
+        let mut effects = Effects {
+            audit: vec![
+                AuditDraft::new("app", "authenticator.pairing_requested")
+                    .subject(subject.clone())
+                    .details(json!({ "pairing": pairing.id, "name": pairing.name.as_str() })),
+            ],
+            messages: vec![],
+        };
+        if let Some(identity) = &identity {
+            effects.messages = self
+                .messages(&Event::PairingRequested { at: now }, identity)
+                .await?;
+        }
+        let notify = !effects.messages.is_empty();
+        let limits = self.pairing_limits.limits();
+        let source_hash = self.keys.flow_token_hash("source", &[source.as_bytes()]);
+        match self
+            .store
+            .start_pairing(&pairing, &subject, &source_hash, limits, effects)
+            .await?
+        {
+            PairingStart::Started { .. } => {}
+            PairingStart::TooMany => {
+                return Err(AppError::Invalid(
+                    PairingError::TooManyStarted {
+                        retry_after_seconds: retry_after_seconds(now, limits.window_seconds),
+                    }
+                    .into(),
+                ));
+            }
+        }
+        if notify {
+            self.wake_outbox();
+        }
+        Ok(StartedPairing {
+            id: pairing.id,
+            expires_at: pairing.expires_at,
+            code: pairing
+                .code
+                .unwrap_or_else(|| BindingCode::generate(&*self.random)),
+        })
     }
 
     /// How a pairing stands, as the new app polls it.
@@ -128,6 +216,12 @@ impl Sesam {
         device: &Device,
     ) -> Result<Vec<PendingApproval>, AppError> {
         let now = self.clock.now();
+        let language = self
+            .store
+            .identity(device.identity_id)
+            .await?
+            .map(|i| i.language)
+            .unwrap_or_default();
         Ok(self
             .store
             .pending_pairings(device.identity_id, now)
@@ -136,7 +230,8 @@ impl Sesam {
             .map(|p| PendingApproval {
                 id: p.id,
                 kind: "activate_app",
-                text: p.approval_text(),
+                text: p.approval_text(language),
+                device_name: p.name.as_str().to_owned(),
                 expires_at: p.expires_at,
                 new_device_key: Some(p.public_key.to_sec1()),
             })
@@ -205,30 +300,70 @@ impl Sesam {
             .ok_or_else(|| AppError::BadInput("this app is not active".into()))
     }
 
-    /// Approves a new app from this (active) app with its PIN.
+    /// Approves a new app from this (active) app with the pairing code the new app shows
+    /// and the PIN. A wrong code is counted (the third voids the pairing) before the PIN is
+    /// looked at, inside the unit, so parallel guesses are evaluated one at a time.
     pub async fn approve_pairing(
         &self,
         device_id: Uuid,
         pairing_id: Uuid,
+        pairing_code: Option<&str>,
         pin_proof: &str,
     ) -> Result<Device, AppError> {
         let mut unit = self.device_unit(device_id).await?;
         if unit.identity().state != IdentityState::Active {
             return Err(AppError::Invalid(ActivationError::IdentityBlocked.into()));
         }
-        let pairing = unit
+        let mut pairing = unit
             .lock_pairing(pairing_id)
             .await?
             .ok_or(StoreError::NotFound("approval request"))?;
-        let binding =
-            pairing_approval_binding(pairing.id, device_id, &pairing.public_key.to_sec1());
-        let (mut unit, device) = self.check_device_pin(unit, pin_proof, &binding).await?;
         let now = self.clock.now();
         if !pairing.is_pending(now) {
             return Err(AppError::BadInput(
                 "this request has expired or was already answered".into(),
             ));
         }
+        if !pairing.code_matches(pairing_code) {
+            let outcome = pairing.code_wrong();
+            let mut device = unit.device().clone();
+            device.last_used_at = Some(now);
+            let identity_id = unit.identity().id;
+            let mut audit = vec![
+                AuditDraft::new(
+                    format!("device:{device_id}"),
+                    "authenticator.pairing_code_wrong",
+                )
+                .subject(identity_id.to_string())
+                .details(json!({ "pairing": pairing.id, "failures": pairing.code_failures })),
+            ];
+            if outcome == WrongCode::Voided {
+                audit.push(
+                    AuditDraft::new("system", "authenticator.pairing_voided")
+                        .subject(identity_id.to_string())
+                        .details(json!({ "pairing": pairing.id, "name": pairing.name.as_str() })),
+                );
+            }
+            unit.save_pairing(
+                &device,
+                &pairing,
+                Effects {
+                    audit,
+                    messages: vec![],
+                },
+            )
+            .await?;
+            return Err(AppError::Invalid(
+                match outcome {
+                    WrongCode::Counted { remaining } => PairingError::WrongCode { remaining },
+                    WrongCode::Voided => PairingError::Voided,
+                }
+                .into(),
+            ));
+        }
+        let binding =
+            pairing_approval_binding(pairing.id, device_id, &pairing.public_key.to_sec1());
+        let (mut unit, device) = self.check_device_pin(unit, pin_proof, &binding).await?;
         if unit.active_devices().await?.len() >= MAX_ACTIVE_APPS {
             return Err(AppError::Invalid(ActivationError::TooManyApps.into()));
         }

@@ -181,8 +181,10 @@ pub async fn harness_env(
         .await
         .unwrap();
     let clock = Arc::new(OffsetClock::new());
-    let sesam = Sesam::assemble(store, keys, clock.clone(), Arc::new(OsRandom))
+    let mut sesam = Sesam::assemble(store, keys, clock.clone(), Arc::new(OsRandom))
         .with_public_url(&config.public_url);
+    sesam.request_limits = config.request_limits;
+    sesam.pairing_limits = config.pairing_limits;
     let s = sesam.clone();
     tokio::spawn(async move {
         sesam_server::serve::serve_on(listener, config, s, std::future::pending()).await

@@ -92,6 +92,22 @@ impl Browser {
         }
     }
 
+    /// A browser that connects from another loopback address (another client address
+    /// as the server sees it).
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(local)
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+            cookies: Mutex::new(HashMap::new()),
+            extra_headers: vec![],
+        }
+    }
+
     fn absolute(&self, url: &str) -> String {
         if url.starts_with('/') {
             format!("{}{url}", self.base)

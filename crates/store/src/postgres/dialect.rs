@@ -79,5 +79,10 @@ pub(super) fn migrator() -> Migrator {
             "user ID choices per activation",
             include_str!("../../migrations/postgres/0007_user_id_choices.sql"),
         ),
+        migration(
+            8,
+            "pairing limits",
+            include_str!("../../migrations/postgres/0008_pairing_limits.sql"),
+        ),
     ])
 }

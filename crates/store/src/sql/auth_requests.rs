@@ -17,11 +17,12 @@ use crate::{AuthRequestStore, Effects, StartLimits, StartOutcome, StoreError};
 
 macro_rules! auth_request_columns {
     () => {
-        "id, identity_id, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, decided_at, device_id, signature, not_me, signed_bytes, details, ciba_hash, scope, last_polled_at, redeemed_at, browser_hash"
+        "id, identity_id, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, decided_at, device_id, signature, not_me, signed_bytes, details, ciba_hash, scope, last_polled_at, redeemed_at, browser_hash, binding_failures"
     };
 }
+pub(super) use auth_request_columns;
 
-fn auth_request(row: &Row) -> Result<AuthRequest, StoreError> {
+pub(super) fn auth_request(row: &Row) -> Result<AuthRequest, StoreError> {
     let invalid = |what: &str| StoreError::InvalidData(format!("auth request {what}"));
     let action: String = row.try_get("action")?;
     let state: String = row.try_get("state")?;
@@ -52,6 +53,7 @@ fn auth_request(row: &Row) -> Result<AuthRequest, StoreError> {
         device_id: row.try_get("device_id")?,
         signature: row.try_get("signature")?,
         not_me: row.try_get("not_me")?,
+        binding_failures: row.try_get::<i32, _>("binding_failures")?,
         signed_bytes: row.try_get("signed_bytes")?,
         details: row
             .try_get::<Option<String>, _>("details")?
@@ -109,12 +111,16 @@ impl AuthRequestStore for SqlStore {
             return Ok(StartOutcome::TooMany);
         }
         if let Some(browser) = &r.browser_hash {
+            // The browser reported, and any browser at the address it asked from: a new
+            // cookie jar must not get around the report.
             let reported: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND browser_hash = $2 AND not_me AND created_at >= $3",
+                "SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND not_me AND created_at >= $3 \
+                 AND (browser_hash = $2 OR (browser_hash IS NOT NULL AND source_hash = $4))",
             )
             .bind(subject)
             .bind(&browser[..])
             .bind(limits.reported_since.millis())
+            .bind(&r.source_hash[..])
             .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
@@ -282,7 +288,7 @@ impl AuthRequestStore for SqlStore {
 
 /// Counts one more request under `key` in the window starting at `window`; returns the
 /// count including it. Rolled back with the transaction when the request is refused.
-async fn count_request(
+pub(super) async fn count_request(
     tx: &mut sqlx::Transaction<'static, super::Db>,
     key: &[u8],
     window: i64,

@@ -1,27 +1,30 @@
 //! Pairings of further apps, and devices loaded for change (PIN attempts, lifecycle).
 
 use async_trait::async_trait;
+use sesam_domain::auth_request::{AuthRequest, BindingCode};
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::pairing::{Pairing, PairingState};
 use sesam_domain::{AuditKey, Identity, IdentityState, Timestamp};
 use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
+use super::auth_requests::{auth_request, auth_request_columns, count_request};
 use super::effects::write_effects;
 use super::rows::{self, Row, device_columns, identity_columns};
 use super::store::SqlStore;
 use super::{Db, dialect};
-use crate::{DeviceUnit, Effects, PairingStore, StoreError};
+use crate::{DeviceUnit, Effects, PairingLimits, PairingStart, PairingStore, StoreError};
 
 macro_rules! pairing_columns {
     () => {
-        "id, identity_id, device_id, public_key, name, pin_hash, state, created_at, expires_at"
+        "id, identity_id, device_id, public_key, name, pin_hash, state, created_at, expires_at, code, code_failures"
     };
 }
 
 fn pairing(row: &Row) -> Result<Pairing, StoreError> {
     let invalid = |what: &str| StoreError::InvalidData(format!("pairing {what}"));
     let state: String = row.try_get("state")?;
+    let code: Option<String> = row.try_get("code")?;
     Ok(Pairing {
         id: row.try_get("id")?,
         identity_id: row.try_get("identity_id")?,
@@ -30,6 +33,10 @@ fn pairing(row: &Row) -> Result<Pairing, StoreError> {
             .map_err(|_| invalid("public key"))?,
         name: DeviceName::parse(row.try_get::<&str, _>("name")?).map_err(|_| invalid("name"))?,
         pin_hash: rows::hash32(row.try_get("pin_hash")?, "pairing pin_hash")?,
+        code: code
+            .map(|c| BindingCode::parse(&c).ok_or_else(|| invalid("code")))
+            .transpose()?,
+        code_failures: row.try_get::<i32, _>("code_failures")?,
         state: PairingState::parse(&state).ok_or_else(|| invalid("state"))?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
@@ -171,6 +178,64 @@ impl DeviceUnit for SqlDeviceUnit {
         self.finish(new_device.created_at, &effects).await
     }
 
+    async fn save_pairing(
+        mut self: Box<Self>,
+        device: &Device,
+        pairing: &Pairing,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        sqlx::query(
+            "UPDATE pairings SET state = $1, code_failures = $2, expires_at = $3 WHERE id = $4 AND identity_id = $5",
+        )
+        .bind(pairing.state.as_str())
+        .bind(pairing.code_failures)
+        .bind(pairing.expires_at.millis())
+        .bind(pairing.id)
+        .bind(self.identity.id)
+        .execute(&mut *self.tx)
+        .await?;
+        let at = device.last_used_at.unwrap_or(device.created_at);
+        self.finish(at, &effects).await
+    }
+
+    async fn lock_auth_request(&mut self, id: Uuid) -> Result<Option<AuthRequest>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            auth_request_columns!(),
+            " FROM auth_requests WHERE id = $1 AND identity_id = $2",
+            dialect::for_update!()
+        ))
+        .bind(id)
+        .bind(self.identity.id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .as_ref()
+        .map(auth_request)
+        .transpose()
+    }
+
+    async fn record_binding_failure(
+        mut self: Box<Self>,
+        device: &Device,
+        request: &AuthRequest,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        self.save_device(device).await?;
+        sqlx::query(
+            "UPDATE auth_requests SET binding_failures = $1, state = $2, decided_at = $3 WHERE id = $4 AND identity_id = $5 AND state = 'pending'",
+        )
+        .bind(request.binding_failures)
+        .bind(request.state.as_str())
+        .bind(request.decided_at.map(Timestamp::millis))
+        .bind(request.id)
+        .bind(self.identity.id)
+        .execute(&mut *self.tx)
+        .await?;
+        let at = device.last_used_at.unwrap_or(device.created_at);
+        self.finish(at, &effects).await
+    }
+
     async fn reject_pairing(
         mut self: Box<Self>,
         device: &Device,
@@ -277,10 +342,48 @@ impl DeviceUnit for SqlDeviceUnit {
 
 #[async_trait]
 impl PairingStore for SqlStore {
-    async fn create_pairing(&self, p: &Pairing) -> Result<(), StoreError> {
+    async fn start_pairing(
+        &self,
+        p: &Pairing,
+        subject: &str,
+        source_hash: &[u8; 32],
+        limits: PairingLimits,
+        effects: Effects,
+    ) -> Result<PairingStart, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
+        let window_ms = limits.window_seconds.max(1).saturating_mul(1000);
+        let window = p.created_at.millis().div_euclid(window_ms) * window_ms;
+        let subject_key = [b"pairing-p:".as_slice(), subject.as_bytes()].concat();
+        if count_request(&mut tx, &subject_key, window).await? > limits.max_per_subject {
+            return Ok(PairingStart::TooMany);
+        }
+        let source_key = [b"pairing-s:".as_slice(), &source_hash[..]].concat();
+        if count_request(&mut tx, &source_key, window).await? > limits.max_per_source {
+            return Ok(PairingStart::TooMany);
+        }
+        let pending: Vec<Uuid> = sqlx::query(concat!(
+            "SELECT id FROM pairings WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
+            dialect::for_update!()
+        ))
+        .bind(subject)
+        .bind(p.created_at.millis())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        let excess = (pending.len() as i64 - (limits.max_pending - 1)).max(0) as usize;
+        let evicted: Vec<Uuid> = pending.into_iter().take(excess).collect();
+        for id in &evicted {
+            // Pushed out: it expires now (the new app sees "expired").
+            sqlx::query("UPDATE pairings SET expires_at = $1 WHERE id = $2")
+                .bind(p.created_at.millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
-            "INSERT INTO pairings (id, identity_id, device_id, public_key, name, pin_hash, state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO pairings (id, identity_id, device_id, public_key, name, pin_hash, state, created_at, expires_at, subject, code, code_failures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(p.id)
         .bind(p.identity_id)
@@ -291,10 +394,14 @@ impl PairingStore for SqlStore {
         .bind(p.state.as_str())
         .bind(p.created_at.millis())
         .bind(p.expires_at.millis())
+        .bind(subject)
+        .bind(p.code.as_ref().map(BindingCode::as_str))
+        .bind(p.code_failures)
         .execute(&mut *tx)
         .await?;
+        write_effects(&mut tx, &self.audit_key, p.created_at, &effects).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(PairingStart::Started { evicted })
     }
 
     async fn pairing(&self, id: Uuid) -> Result<Option<Pairing>, StoreError> {
