@@ -128,7 +128,7 @@ pub enum Event {
     },
     /// The identity was suspended (blocked), by the person or by an operator.
     IdentitySuspended { at: Timestamp },
-    /// The identity was reopened by an operator.
+    /// The identity was reopened (by an operator, or by activating a new letter).
     IdentityReopened { at: Timestamp },
     /// The user ID was changed (the new one is not written in the message: a user ID is
     /// half of a login, and messages travel over channels sesam does not control).

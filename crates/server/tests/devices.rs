@@ -476,6 +476,20 @@ async fn a_new_letter_reopens_a_blocked_identity_with_two_fresh_channels() {
     let actions = audit_actions(&h).await;
     assert!(actions.iter().any(|a| a == "activation.letter_issued"));
     assert!(actions.iter().any(|a| a == "identity.reopened"));
+    // The reopening is told like the operator's (mandatory, every channel).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !sink
+        .texts_to("+4512345678")
+        .iter()
+        .any(|t| t.contains("blev genåbnet"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reopening message: {:?}",
+            sink.texts_to("+4512345678")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // Revoking every other app warns when the last one goes.
     let v = client

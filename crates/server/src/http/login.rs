@@ -183,9 +183,11 @@ struct Ctx {
     locale: Locale,
 }
 
-/// The browser's cookie value and the page language, as far as the request says them.
-fn ctx(headers: &HeaderMap) -> Ctx {
+/// The browser's cookie value (only one sesam issued; anything else counts as none) and the
+/// page language, as far as the request says them.
+fn ctx(sesam: &Sesam, headers: &HeaderMap) -> Ctx {
     let browser = pages::cookie(headers, pages::BROWSER_COOKIE)
+        .filter(|b| sesam.keys.browser_cookie_is_ours(b))
         .unwrap_or_default()
         .to_owned();
     Ctx {
@@ -214,7 +216,7 @@ fn form_target(view: &LoginView) -> Option<String> {
 
 /// The page for a login that cannot go on.
 async fn gone(state: &AppState, headers: &HeaderMap, flow: Uuid) -> Response {
-    let c = ctx(headers);
+    let c = ctx(&state.sesam, headers);
     let t = pages::texts(c.locale);
     let back = state.sesam.expired_login_redirect(flow, &c.browser).await;
     let page = MessagePage {
@@ -257,7 +259,7 @@ async fn page_for(
     step: Option<LoginMethod>,
     error: Option<String>,
 ) -> Response {
-    let c = ctx(headers);
+    let c = ctx(&state.sesam, headers);
     let view = match state.sesam.login_view(flow, &c.browser).await {
         Ok(v) => v,
         Err(LoginError::Gone | LoginError::Refused(_)) => return gone(state, headers, flow).await,
@@ -373,7 +375,7 @@ fn form(
     flow: Uuid,
     body: &str,
 ) -> Result<(Params, String), Box<Response>> {
-    let c = ctx(headers);
+    let c = ctx(&state.sesam, headers);
     let params = Params::from_urlencoded(body)
         .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
     if !state
@@ -407,7 +409,7 @@ async fn after_step(
         Ok(()) => pages::see_other(&format!("/login/{flow}"), vec![]),
         Err(LoginError::Gone) => gone(state, headers, flow).await,
         Err(LoginError::Refused(r)) => {
-            let t = pages::texts(ctx(headers).locale);
+            let t = pages::texts(ctx(&state.sesam, headers).locale);
             if r == Refusal::IdentityBlocked {
                 return blocked(t);
             }
@@ -652,7 +654,7 @@ async fn app_wait(
     headers: HeaderMap,
 ) -> Response {
     use crate::services::approvals::AppLoginStatus;
-    let c = ctx(&headers);
+    let c = ctx(&state.sesam, &headers);
     let status = match state
         .sesam
         .app_login_status(flow, &c.browser, request)

@@ -270,7 +270,7 @@ impl Sesam {
                     .details(json!({ "to": c.new.as_str() })),
             );
         }
-        let messages = self
+        let mut messages = self
             .messages(
                 &Event::AppActivated {
                     device_name: name.as_str().to_owned(),
@@ -279,6 +279,12 @@ impl Sesam {
                 &identity,
             )
             .await?;
+        if identity.state == IdentityState::Suspended {
+            messages.extend(
+                self.messages(&Event::IdentityReopened { at: now }, &identity)
+                    .await?,
+            );
+        }
         unit.activate(
             &grant,
             &device,

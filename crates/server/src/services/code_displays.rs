@@ -498,6 +498,12 @@ impl Sesam {
                 .await?,
             );
         }
+        if identity.state == IdentityState::Suspended {
+            messages.extend(
+                self.messages(&Event::IdentityReopened { at: now }, &identity)
+                    .await?,
+            );
+        }
         let effects = Effects { audit, messages };
         unit.activate_code_display(
             &grant,
