@@ -72,6 +72,11 @@ impl Params {
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
+
+    /// Every name and value (in no particular order).
+    pub fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
 }
 
 fn decode(s: &str) -> Result<String, OAuthError> {
