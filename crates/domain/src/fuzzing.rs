@@ -33,15 +33,15 @@ pub fn transaction_text(data: &[u8]) {
     }
 }
 
-/// `AuthorizationDetail::parse`: an accepted detail renders its text in both languages
-/// and survives its own JSON form unchanged.
+/// `AuthorizationDetail::parse`: an accepted detail renders a valid text in both
+/// languages and survives its own JSON form unchanged.
 pub fn authorization_details(data: &[u8]) {
     let Ok(json) = std::str::from_utf8(data) else {
         return;
     };
     if let Ok(d) = AuthorizationDetail::parse(json) {
         for locale in [Locale::Da, Locale::En] {
-            let _ = d.text(locale);
+            assert!(d.text(locale).is_ok(), "accepted, but its words do not fit");
         }
         let again = AuthorizationDetail::parse(&d.to_json().to_string());
         assert_eq!(again.as_ref(), Ok(&d));

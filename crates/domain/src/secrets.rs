@@ -377,7 +377,9 @@ mod tests {
     fn pairwise_subject_test_vector() {
         let id = Uuid::parse_str("01920000-0000-7000-8000-0000000000aa").unwrap();
         assert_eq!(
-            key().keys().pairwise_subject("sp_4f1e2d3c4b5a69788796a5b4", id),
+            key()
+                .keys()
+                .pairwise_subject("sp_4f1e2d3c4b5a69788796a5b4", id),
             "o9sGOVyWwYkMKnx3p58ZK5pNC4mLnaC-jayZ6ZxngDc"
         );
     }

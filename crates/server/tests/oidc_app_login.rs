@@ -386,7 +386,10 @@ async fn the_app_can_wait_for_a_request_long_poll() {
     // registered): from then on the call is held, so the request arrives while it waits.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while accepted_requests(&h).await.is_subset(&accepted) {
-        assert!(std::time::Instant::now() < deadline, "the wait never reached the server");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wait never reached the server"
+        );
         assert!(!waiter.is_finished(), "the wait ended before any request");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }

@@ -172,7 +172,6 @@ async fn serves_tls_with_a_given_certificate() {
     assert_eq!(r.status(), 200);
 }
 
-
 /// Without openssl the TLS test skips on a developer machine but fails under `CI=true`:
 /// the test binary runs that one test again with no `openssl` on its `PATH`.
 #[test]
@@ -180,9 +179,13 @@ fn the_tls_test_fails_without_openssl_under_ci() {
     let empty = tempfile::tempdir().unwrap();
     let run = |ci: Option<&str>| {
         let mut c = std::process::Command::new(std::env::current_exe().unwrap());
-        c.args(["--exact", "serves_tls_with_a_given_certificate", "--nocapture"])
-            .env("PATH", empty.path())
-            .env_remove("CI");
+        c.args([
+            "--exact",
+            "serves_tls_with_a_given_certificate",
+            "--nocapture",
+        ])
+        .env("PATH", empty.path())
+        .env_remove("CI");
         if let Some(v) = ci {
             c.env("CI", v);
         }
