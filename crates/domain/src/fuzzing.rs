@@ -13,8 +13,11 @@ use crate::device::{DeviceName, DevicePublicKey};
 use crate::pskc::PskcContainer;
 use crate::transaction_text::{MAX_CHARS, TransactionText};
 
-/// Every fuzz target of this crate, by the name of its directory under `fuzz/corpus`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: the name of its directory under `fuzz/corpus`, and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every fuzz target of this crate.
+pub const TARGETS: &[Target] = &[
     ("transaction_text", transaction_text),
     ("authorization_details", authorization_details),
     ("pin_proof", pin_proof),

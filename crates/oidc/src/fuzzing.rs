@@ -14,9 +14,11 @@ use p256::elliptic_curve::sec1::ToSec1Point;
 use crate::params::{MAX_PARAMS, MAX_VALUE_BYTES, Params};
 use crate::private_key_jwt;
 
-/// Every fuzz target of this crate, by the name of its directory under `fuzz/corpus`.
-pub const TARGETS: &[(&str, fn(&[u8]))] =
-    &[("params", params), ("client_assertion", client_assertion)];
+/// A fuzz target: the name of its directory under `fuzz/corpus`, and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every fuzz target of this crate.
+pub const TARGETS: &[Target] = &[("params", params), ("client_assertion", client_assertion)];
 
 /// `Params::from_urlencoded` (authorize query, PAR/token/CIBA bodies, login forms): what
 /// is accepted respects the limits, and no value is empty.

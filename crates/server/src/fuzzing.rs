@@ -10,8 +10,11 @@ use sesam_domain::authorization::Locale;
 use crate::http::{app_api, pages};
 use crate::services::import;
 
-/// Every fuzz target of this crate, by the name of its directory under `fuzz/corpus`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: the name of its directory under `fuzz/corpus`, and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every fuzz target of this crate.
+pub const TARGETS: &[Target] = &[
     ("cookies", cookies),
     ("app_api_json", app_api_json),
     ("import_lines", import_lines),

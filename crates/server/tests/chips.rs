@@ -41,7 +41,7 @@ fn answer_for_origin(token: &mut SoftToken, origin: &Url, options: Value) -> Val
         60_000,
     )
     .unwrap();
-    answer.response.client_data_json = client_data.into();
+    answer.response.client_data_json = client_data;
     serde_json::to_value(answer).unwrap()
 }
 
