@@ -119,6 +119,63 @@ pub fn nonce_is_well_formed(nonce: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Why the signature headers of a device-signed request were refused (before any key or
+/// database is consulted).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SignatureHeaderError {
+    #[error("the device id is not a UUID")]
+    DeviceId,
+    #[error("the timestamp is not a number of milliseconds")]
+    Timestamp,
+    #[error("the signature is not base64url")]
+    Signature,
+    #[error("the nonce must be 16 to 64 base64url characters")]
+    Nonce,
+    #[error("the request's timestamp is more than 60 seconds off; check the device clock")]
+    Skew,
+}
+
+/// The four signature headers of a device-signed request, read and shape-checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureHeaders {
+    pub device_id: Uuid,
+    pub timestamp_ms: i64,
+    pub nonce: String,
+    pub signature: Vec<u8>,
+}
+
+impl SignatureHeaders {
+    /// Reads the header values as sent and checks the timestamp against `now_ms`. Pure, so
+    /// the whole header parser can be fuzzed; the timestamp is the sender's number and may
+    /// be anything, so the distance is taken without overflow.
+    pub fn parse(
+        device: &str,
+        timestamp: &str,
+        nonce: &str,
+        signature: &str,
+        now_ms: i64,
+    ) -> Result<Self, SignatureHeaderError> {
+        let device_id: Uuid = device.parse().map_err(|_| SignatureHeaderError::DeviceId)?;
+        let timestamp_ms: i64 = timestamp
+            .parse()
+            .map_err(|_| SignatureHeaderError::Timestamp)?;
+        let signature =
+            unb64(signature, "signature").map_err(|_| SignatureHeaderError::Signature)?;
+        if !nonce_is_well_formed(nonce) {
+            return Err(SignatureHeaderError::Nonce);
+        }
+        if now_ms.abs_diff(timestamp_ms) > MAX_CLOCK_SKEW_MS.unsigned_abs() {
+            return Err(SignatureHeaderError::Skew);
+        }
+        Ok(Self {
+            device_id,
+            timestamp_ms,
+            nonce: nonce.to_owned(),
+            signature,
+        })
+    }
+}
+
 /// What a first activation's PIN proof and proof of possession are bound to.
 pub fn activation_binding(activation_id: Uuid, device_public_key_sec1: &[u8]) -> Vec<u8> {
     let mut out = b"sesam-activation/v1\n".to_vec();
@@ -373,6 +430,39 @@ mod tests {
         assert_ne!(
             channel_every_use_binding(true, device),
             channel_every_use_binding(false, device)
+        );
+    }
+
+    #[test]
+    fn signature_headers_are_checked_without_overflow() {
+        let now = 1_767_225_600_000;
+        let ok = |ts: &str| {
+            SignatureHeaders::parse(
+                "01920000-0000-7000-8000-000000000001",
+                ts,
+                "AAAAAAAAAAAAAAAAAAAAAA",
+                "AAAA",
+                now,
+            )
+        };
+        assert_eq!(ok(&now.to_string()).unwrap().timestamp_ms, now);
+        assert!(ok(&(now - MAX_CLOCK_SKEW_MS).to_string()).is_ok());
+        assert_eq!(
+            ok(&(now + MAX_CLOCK_SKEW_MS + 1).to_string()),
+            Err(SignatureHeaderError::Skew)
+        );
+        // `now - timestamp` overflowed for these (a panic in debug builds, a wrap in release).
+        for extreme in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            assert_eq!(
+                ok(&extreme.to_string()),
+                Err(SignatureHeaderError::Skew),
+                "{extreme}"
+            );
+        }
+        assert_eq!(ok("1e3"), Err(SignatureHeaderError::Timestamp));
+        assert_eq!(
+            SignatureHeaders::parse("x", "0", "AAAAAAAAAAAAAAAAAAAAAA", "AAAA", now),
+            Err(SignatureHeaderError::DeviceId)
         );
     }
 

@@ -247,7 +247,15 @@ impl AuthorizationDetail {
                 let text = TransactionText::parse(string(field(o, "text")?, "text")?)?;
                 Ok(Self::Transaction { action, text })
             }
-            "payment_initiation" => Ok(Self::Payment(payment(o)?)),
+            "payment_initiation" => {
+                let p = payment(o)?;
+                // The words must fit in every language now: otherwise the request would
+                // fail only later, at the approval, and only for people of one language.
+                for locale in [Locale::Da, Locale::En] {
+                    TransactionText::parse(&p.render(locale))?;
+                }
+                Ok(Self::Payment(p))
+            }
             other => Err(AuthorizationDetailsError::UnknownType(
                 other.chars().take(40).collect(),
             )),
@@ -409,6 +417,33 @@ mod tests {
         );
     }
 
+    /// Found by `payments_round_trip`: a large amount and a long creditor name were
+    /// accepted, but their words have more than 130 characters, so the request failed
+    /// only when the person chose the app.
+    #[test]
+    fn payments_whose_words_do_not_fit_are_refused_up_front() {
+        let name = "ØAAa-aåøøa-Aa  AåA-Å AA ø-AAøåø AøaÅååa-ØÅ- ÅAa ØaØø- øAØØAÅaåA- a";
+        let input = json!([{
+            "type": "payment_initiation",
+            "instructedAmount": { "currency": "DKK", "amount": "1000000000.00" },
+            "creditorName": name,
+            "creditorAccount": { "iban": "DK5000400440116243" },
+        }])
+        .to_string();
+        assert!(
+            matches!(
+                AuthorizationDetail::parse(&input),
+                Err(AuthorizationDetailsError::Text(
+                    TransactionTextError::TooLong { .. }
+                ))
+            ),
+            "{:?}",
+            AuthorizationDetail::parse(&input)
+        );
+        let fits = input.replace(name, "Jens Hansen");
+        assert!(AuthorizationDetail::parse(&fits).is_ok());
+    }
+
     #[test]
     fn transactions_carry_their_action_and_text() {
         let d = AuthorizationDetail::parse(
@@ -460,7 +495,160 @@ mod tests {
         );
     }
 
+    /// Arbitrary JSON values, a few levels deep, with the field names the parser reads.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            any::<String>().prop_map(Value::String),
+            prop::sample::select(vec![
+                "sesam_transaction",
+                "payment_initiation",
+                "DKK",
+                "JPY",
+                "SIGN",
+                "1500.00",
+                "DK5000400440116243"
+            ])
+            .prop_map(|s| json!(s)),
+        ];
+        let keys = prop::sample::select(vec![
+            "type",
+            "action",
+            "text",
+            "instructedAmount",
+            "currency",
+            "amount",
+            "creditorName",
+            "creditorAccount",
+            "iban",
+            "x",
+        ]);
+        leaf.prop_recursive(4, 32, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(keys.clone().prop_map(str::to_owned), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// One-line texts of visible characters (letters of several scripts, digits,
+    /// punctuation), 1 to 130 of them: always valid transaction texts.
+    fn visible_text() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9æøåÆØÅ€.,:;!?()/ -]{0,129}[a-zA-Z0-9æøåÆØÅ€]"
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            Just(Action::LogOn),
+            Just(Action::Approve),
+            Just(Action::Confirm),
+            Just(Action::Accept),
+            Just(Action::Sign),
+        ]
+    }
+
     proptest! {
+        /// Any input at all is answered with a result, never a panic.
+        #[test]
+        fn parsing_never_panics(input in any::<String>()) {
+            let _ = AuthorizationDetail::parse(&input);
+        }
+
+        /// Any JSON value (of any shape) is answered with a result, never a panic.
+        #[test]
+        fn parsing_arbitrary_json_never_panics(v in json_value()) {
+            let _ = AuthorizationDetail::parse(&v.to_string());
+            let _ = AuthorizationDetail::parse(&json!([v]).to_string());
+        }
+
+        /// A transaction parses to its action and text, and its JSON parses to itself.
+        #[test]
+        fn transactions_round_trip(action in action(), text in visible_text()) {
+            let input = json!([{ "type": "sesam_transaction", "action": action.as_str(), "text": text }]);
+            let d = AuthorizationDetail::parse(&input.to_string()).unwrap();
+            prop_assert_eq!(d.action(), action);
+            let shown = d.text(Locale::Da).unwrap();
+            prop_assert_eq!(shown.as_str(), text.as_str());
+            prop_assert_eq!(&d.to_json(), &input);
+            prop_assert_eq!(AuthorizationDetail::parse(&d.to_json().to_string()), Ok(d));
+        }
+
+        /// A payment parses to its amount in minor units, and its JSON parses to itself.
+        #[test]
+        fn payments_round_trip(
+            major in 1u64..MAX_MAJOR,
+            minor in 0u64..100,
+            currency in prop::sample::select(CURRENCIES.to_vec()),
+            name in "[A-Za-zÆØÅæøå][A-Za-zÆØÅæøå .-]{0,68}[A-Za-zæøå]",
+        ) {
+            let (code, digits) = currency;
+            let amount = if digits == 0 { major.to_string() } else { format!("{major}.{minor:02}") };
+            let want_minor = if digits == 0 { major } else { major * 100 + minor };
+            let parsed = AuthorizationDetail::parse(&json!([{
+                "type": "payment_initiation",
+                "instructedAmount": { "currency": code, "amount": amount },
+                "creditorName": name,
+                "creditorAccount": { "iban": "DK5000400440116243" },
+            }]).to_string());
+            if let Err(AuthorizationDetailsError::Text(TransactionTextError::TooLong { .. })) = parsed {
+                // Only a long name with a large amount makes words longer than 130.
+                prop_assert!(name.chars().count() > 40, "{}", name);
+                return Ok(());
+            }
+            let d = parsed.unwrap();
+            let AuthorizationDetail::Payment(p) = &d else { unreachable!() };
+            prop_assert_eq!(p.amount_minor, want_minor);
+            prop_assert_eq!(p.currency.as_str(), code);
+            prop_assert_eq!(p.creditor_name.as_str(), name.as_str());
+            for locale in [Locale::Da, Locale::En] {
+                prop_assert!(d.text(locale).is_ok());
+            }
+            prop_assert_eq!(AuthorizationDetail::parse(&d.to_json().to_string()), Ok(d));
+        }
+
+        /// Anything but exactly one entry is refused as such.
+        #[test]
+        fn only_one_entry_is_accepted(n in 0usize..6, text in visible_text()) {
+            prop_assume!(n != 1);
+            let entry = json!({ "type": "sesam_transaction", "text": text });
+            let list = Value::Array(vec![entry; n]);
+            prop_assert_eq!(AuthorizationDetail::parse(&list.to_string()), Err(AuthorizationDetailsError::Count));
+        }
+
+        /// A hidden, reordering or line-breaking character anywhere in the text refuses it.
+        #[test]
+        fn texts_with_hidden_characters_are_refused(
+            text in visible_text(),
+            at in any::<prop::sample::Index>(),
+            hidden in prop::sample::select(vec!['\u{202E}', '\u{200B}', '\u{2066}', '\n', '\u{2028}', '\u{0007}', '\u{FEFF}', '\u{E000}']),
+        ) {
+            let chars: Vec<char> = text.chars().collect();
+            let i = at.index(chars.len() + 1);
+            let bad: String = chars[..i].iter().chain(std::iter::once(&hidden)).chain(&chars[i..]).collect();
+            let input = json!([{ "type": "sesam_transaction", "text": bad }]).to_string();
+            prop_assert!(matches!(AuthorizationDetail::parse(&input), Err(AuthorizationDetailsError::Text(_))));
+        }
+
+        /// Amounts with more decimals than the currency has, or that are not plain positive
+        /// decimals, are refused.
+        #[test]
+        fn malformed_amounts_are_refused(major in 0u64..1_000_000, extra in "[0-9]{3,5}") {
+            let too_precise = AuthorizationDetail::parse(&pay(&format!("{major}.{extra}"), "DKK"));
+            let precision_or_amount = matches!(
+                too_precise,
+                Err(AuthorizationDetailsError::AmountPrecision { .. } | AuthorizationDetailsError::Amount(_))
+            );
+            prop_assert!(precision_or_amount, "{:?}", too_precise);
+            let negative = pay(&format!("-{major}"), "DKK");
+            prop_assert!(AuthorizationDetail::parse(&negative).is_err());
+            let exponent = pay(&format!("{major}e2"), "DKK");
+            prop_assert!(AuthorizationDetail::parse(&exponent).is_err());
+        }
+
         #[test]
         fn rendering_is_deterministic_and_round_trips(major in 1u64..1_000_000_000, minor in 0u64..100) {
             let amount = format!("{major}.{minor:02}");

@@ -17,6 +17,8 @@ pub mod code_display;
 pub mod contact;
 pub mod device;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod level;
 pub mod lockout;

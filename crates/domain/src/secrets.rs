@@ -424,6 +424,21 @@ mod tests {
         assert_eq!(a.len(), 43);
     }
 
+    /// Pins the derivation of `sub`: a change would give every person a new `sub` at every
+    /// SP. Computed independently (Python hmac/hashlib): HKDF-SHA256 of the master key with
+    /// salt `sesam master key v1` and info `oidc/pairwise-subject`, then HMAC-SHA256 over
+    /// the length-prefixed client id and the identity id's 16 bytes, base64url.
+    #[test]
+    fn pairwise_subject_test_vector() {
+        let id = Uuid::parse_str("01920000-0000-7000-8000-0000000000aa").unwrap();
+        assert_eq!(
+            key()
+                .keys()
+                .pairwise_subject("sp_4f1e2d3c4b5a69788796a5b4", id),
+            "o9sGOVyWwYkMKnx3p58ZK5pNC4mLnaC-jayZ6ZxngDc"
+        );
+    }
+
     #[test]
     fn length_prefixing_separates_fields() {
         let k = [7u8; 32];

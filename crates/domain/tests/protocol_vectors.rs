@@ -1,5 +1,8 @@
 //! The test vectors of `docs/protocol.md`: fixed keys and inputs give exactly these bytes.
 //! An app implementation in another language can check itself against the same values.
+//! The expected values are read from the document itself (every fenced block of its "Test
+//! vectors" section, named by the paragraph before it), so the document cannot drift from
+//! the code, and every block there must be checked by a test here.
 
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -33,21 +36,98 @@ fn device_public() -> Vec<u8> {
 const DEVICE_ID: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001);
 const ACTIVATION_ID: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_00aa);
 
-/// Checks one vector (`PRINT_VECTORS=1` prints them instead, to regenerate the docs).
-fn vector(name: &str, value: &str, expected: &str) {
-    if std::env::var("PRINT_VECTORS").is_ok() {
-        println!("VECTOR {name} = {value:?}");
-        return;
+/// Every fenced block of the "Test vectors" section(s) of `docs/protocol.md`, with the
+/// paragraph before it (joined to one line). Other sections, and headings below `##`
+/// inside the section, are skipped, so new sections do not disturb this.
+fn doc_blocks() -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (mut out, mut paragraph, mut block) = (vec![], Vec::<&str>::new(), None::<Vec<&str>>);
+    let (mut in_section, mut paragraph_ended) = (false, false);
+    for line in doc.lines() {
+        if let Some(b) = block.as_mut() {
+            if line.trim_start().starts_with("```") {
+                out.push((paragraph.join(" "), b.join("\n")));
+                block = None;
+                paragraph.clear();
+            } else {
+                b.push(line);
+            }
+        } else if line.starts_with("# ") || line.starts_with("## ") {
+            in_section = line.to_ascii_lowercase().contains("test vectors");
+            paragraph.clear();
+        } else if !in_section || line.starts_with('#') {
+        } else if line.trim_start().starts_with("```") {
+            block = Some(vec![]);
+        } else if line.trim().is_empty() {
+            paragraph_ended = true;
+        } else {
+            if paragraph_ended {
+                paragraph.clear();
+                paragraph_ended = false;
+            }
+            paragraph.push(line.trim());
+        }
     }
-    assert_eq!(value, expected, "{name}");
+    assert!(
+        !out.is_empty(),
+        "no test vectors found in {}",
+        path.display()
+    );
+    out
+}
+
+/// The labels (starts of the paragraph before each block) this file checks.
+const LABELS: &[&str] = &[
+    "Device public key (SEC1, hex)",
+    "Request signing bytes",
+    "Signature over them",
+    "Activation binding",
+    "Pairing approval binding",
+    "Server PIN public key",
+    "PIN proof for PIN",
+    "Approval of request",
+    "Signature (",
+    "PIN binding of that approval",
+    "The same request rejected",
+];
+
+/// The one block of the document whose paragraph starts with `label`, and the paragraph.
+fn doc_vector(label: &str) -> (String, String) {
+    assert!(LABELS.contains(&label), "{label} is not listed in LABELS");
+    let mut found: Vec<(String, String)> = doc_blocks()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with(label))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "docs/protocol.md: one vector starting {label:?}"
+    );
+    found.remove(0)
+}
+
+/// Checks one value against the document's vector named `label`.
+fn vector(label: &str, value: &str) {
+    assert_eq!(value, doc_vector(label).1, "docs/protocol.md: {label}");
+}
+
+#[test]
+fn every_vector_of_the_document_is_checked_here() {
+    for (paragraph, block) in doc_blocks() {
+        let n = LABELS.iter().filter(|l| paragraph.starts_with(**l)).count();
+        assert_eq!(
+            n, 1,
+            "docs/protocol.md vector not checked exactly once: {paragraph:?}\n{block}"
+        );
+    }
 }
 
 #[test]
 fn device_key_and_request_signature() {
     vector(
-        "device public key (SEC1, hex)",
+        "Device public key (SEC1, hex)",
         &hex::encode(device_public()),
-        DEVICE_PUBLIC,
     );
     let bytes = app_protocol::request_signing_bytes(
         "GET",
@@ -58,16 +138,11 @@ fn device_key_and_request_signature() {
         b"",
     );
     vector(
-        "request signing bytes",
+        "Request signing bytes",
         &String::from_utf8(bytes.clone()).unwrap(),
-        REQUEST_BYTES,
     );
     let sig: Signature = device_key().sign(&bytes);
-    vector(
-        "request signature (r||s, hex)",
-        &hex::encode(sig.to_bytes()),
-        REQUEST_SIGNATURE,
-    );
+    vector("Signature over them", &hex::encode(sig.to_bytes()));
     let pk = sesam_domain::device::DevicePublicKey::from_sec1(&device_public()).unwrap();
     pk.verify(&bytes, &sig.to_bytes()).unwrap();
 }
@@ -75,43 +150,23 @@ fn device_key_and_request_signature() {
 #[test]
 fn bindings() {
     let b = app_protocol::activation_binding(ACTIVATION_ID, &device_public());
-    vector(
-        "activation binding",
-        &String::from_utf8(b).unwrap(),
-        ACTIVATION_BINDING,
-    );
+    vector("Activation binding", &String::from_utf8(b).unwrap());
     let b =
         sesam_domain::pairing::pairing_approval_binding(ACTIVATION_ID, DEVICE_ID, &device_public());
-    vector(
-        "pairing approval binding",
-        &String::from_utf8(b).unwrap(),
-        PAIRING_APPROVAL_BINDING,
-    );
+    vector("Pairing approval binding", &String::from_utf8(b).unwrap());
 }
 
 #[test]
 fn pin_proof() {
     let server = PinKey::from_material([0x22; 32]);
-    vector(
-        "server PIN key (SEC1, hex)",
-        &hex::encode(server.public_sec1()),
-        SERVER_PIN_KEY,
-    );
+    vector("Server PIN public key", &hex::encode(server.public_sec1()));
     let binding = app_protocol::activation_binding(ACTIVATION_ID, &device_public());
     let pin = AppPin::parse("123456").unwrap();
     let proof =
         app_protocol::seal_pin(&server.public_sec1(), &pin, &binding, &Fixed([0x33; 32])).unwrap();
-    vector("PIN proof (hex)", &hex::encode(&proof), PIN_PROOF);
+    vector("PIN proof for PIN", &hex::encode(&proof));
     assert_eq!(server.open(&proof, &binding).unwrap(), pin);
 }
-
-const DEVICE_PUBLIC: &str = "040217e617f0b6443928278f96999e69a23a4f2c152bdf6d6cdf66e5b80282d4ed194a7debcb97712d2dda3ca85aa8765a56f45fc758599652f2897c65306e5794";
-const REQUEST_BYTES: &str = "sesam-app-request/v1\nGET\n/app/v1/approvals\n1767225600000\nbm9uY2Utbm9uY2Utbm9uY2U\n01920000-0000-7000-8000-000000000001\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-const REQUEST_SIGNATURE: &str = "a99a9bf06a454f7be645f2447ca327f799bd82ff52d12ad5f364886b41e4d7212fdc4a93c4599919ade4f864b59fee9668d3dbb2f02f7f673e5399c3be553715";
-const ACTIVATION_BINDING: &str = "sesam-activation/v1\n01920000-0000-7000-8000-0000000000aa\n040217e617f0b6443928278f96999e69a23a4f2c152bdf6d6cdf66e5b80282d4ed194a7debcb97712d2dda3ca85aa8765a56f45fc758599652f2897c65306e5794";
-const PAIRING_APPROVAL_BINDING: &str = "sesam-pairing-approval/v1\n01920000-0000-7000-8000-0000000000aa\n01920000-0000-7000-8000-000000000001\n2bad0fd610d99eae443e932a26142bca1e5fa995b4518452827e78ef1f317ff0";
-const SERVER_PIN_KEY: &str = "04d65a93977caa3d1b081852ff57a79e465f1660577304baead505dd3a48589cf350185e895372df6221ea3a137557e473fddb6755f05bd507c3c533fce9c91285";
-const PIN_PROOF: &str = "0451a7580833898ea1b183cbd7350a4099078c6ef1c1e18e970cd7683035f25e7d0110522712b0b5a7cff081685486984a94e6831edac46e7360fa9d834a7a81a18dfee41d08af9185281e11cd66332eb3e82c79375372";
 
 const REQUEST_ID: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_00bb);
 
@@ -123,11 +178,20 @@ fn approval_signature() {
     use sesam_domain::authorization::Action;
     use sesam_domain::transaction_text::TransactionText;
     let text = TransactionText::parse("Overfør 1.500,00 kr. til Jens Hansen").unwrap();
-    vector(
-        "text sha256 (hex)",
-        &hex::encode(text.sha256()),
-        APPROVAL_TEXT_SHA256,
-    );
+    // The paragraph names the text and its hash: "text `…` (SHA-256 `…`)".
+    let (paragraph, _) = doc_vector("Approval of request");
+    let after = |word: &str| {
+        let at = paragraph
+            .find(word)
+            .unwrap_or_else(|| panic!("{word} in {paragraph}"));
+        paragraph[at..]
+            .split('`')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(after("text "), text.as_str(), "{paragraph}");
+    assert_eq!(after("SHA-256"), hex::encode(text.sha256()), "{paragraph}");
     let fields = ApprovalFields {
         request_id: REQUEST_ID,
         client_id: "sp_4f1e2d3c4b5a69788796a5b4",
@@ -140,22 +204,13 @@ fn approval_signature() {
         timestamp_ms: 1_767_225_600_000,
     };
     let bytes = approval_signing_bytes(&fields);
-    vector(
-        "approval signing bytes",
-        std::str::from_utf8(&bytes).unwrap(),
-        APPROVAL_BYTES,
-    );
+    vector("Approval of request", std::str::from_utf8(&bytes).unwrap());
     let sig: Signature = device_key().sign(&bytes);
-    vector(
-        "approval signature (r||s, hex)",
-        &hex::encode(sig.to_bytes()),
-        APPROVAL_SIGNATURE,
-    );
+    vector("Signature (", &hex::encode(sig.to_bytes()));
     let binding = approval_pin_binding(REQUEST_ID, DEVICE_ID);
     vector(
-        "approval PIN binding",
+        "PIN binding of that approval",
         std::str::from_utf8(&binding).unwrap(),
-        APPROVAL_PIN_BINDING,
     );
     // A rejection of a CIBA request (no browser, no binding code).
     let reject = approval_signing_bytes(&ApprovalFields {
@@ -164,15 +219,7 @@ fn approval_signature() {
         ..fields
     });
     vector(
-        "rejection signing bytes",
+        "The same request rejected",
         std::str::from_utf8(&reject).unwrap(),
-        REJECTION_BYTES,
     );
 }
-
-const APPROVAL_TEXT_SHA256: &str =
-    "3b135ea6342143e022241af368735e53b469c2cf8a29ad568d6cc6ab133a48d2";
-const APPROVAL_BYTES: &str = "sesam-approval/v1\n01920000-0000-7000-8000-0000000000bb\nsp_4f1e2d3c4b5a69788796a5b4\n9:Demo Bank\nAPPROVE\n3b135ea6342143e022241af368735e53b469c2cf8a29ad568d6cc6ab133a48d2\n0042\napprove\n01920000-0000-7000-8000-000000000001\n1767225600000";
-const APPROVAL_SIGNATURE: &str = "226fa3d92a72784af6333ecbe99e212f2a17881848cadef79cf5ad61a54c4e888538a0d97f93eefebd81b8c79eaf4111f36a18ff18199d6c721d420aee11c4ca";
-const APPROVAL_PIN_BINDING: &str = "sesam-approval-pin/v1\n01920000-0000-7000-8000-0000000000bb\n01920000-0000-7000-8000-000000000001";
-const REJECTION_BYTES: &str = "sesam-approval/v1\n01920000-0000-7000-8000-0000000000bb\nsp_4f1e2d3c4b5a69788796a5b4\n9:Demo Bank\nAPPROVE\n3b135ea6342143e022241af368735e53b469c2cf8a29ad568d6cc6ab133a48d2\n-\nreject\n01920000-0000-7000-8000-000000000001\n1767225600000";

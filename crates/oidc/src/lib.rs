@@ -8,6 +8,8 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod id_token;
 pub mod params;
 pub mod pkce;

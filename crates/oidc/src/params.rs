@@ -72,6 +72,11 @@ impl Params {
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
+
+    /// Every name and value (in no particular order).
+    pub fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
 }
 
 fn decode(s: &str) -> Result<String, OAuthError> {
@@ -135,5 +140,96 @@ mod decoding_tests {
         let e = Params::from_urlencoded("binding_message=a%ED%A0%80b").unwrap_err();
         assert!(e.to_string().contains("UTF-8"), "{e}");
         assert!(Params::from_urlencoded("x=%FF").is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Names and values as clients send them: any Unicode, including `&`, `=`, `+`, `%`.
+    fn params() -> impl Strategy<Value = BTreeMap<String, String>> {
+        prop::collection::btree_map(".{1,16}", ".{1,40}", 0..=MAX_PARAMS)
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
+
+    proptest! {
+        /// Any input at all is answered with a result, never a panic.
+        #[test]
+        fn decoding_never_panics(input in any::<String>()) {
+            let _ = Params::from_urlencoded(&input);
+        }
+
+        /// Form-encoded pairs decode to exactly themselves, whether encoded the form way
+        /// (`+` for space) or with every byte percent-escaped.
+        #[test]
+        fn form_encoding_round_trips(map in params()) {
+            let pairs: Vec<(&str, &str)> = map.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let escaped = pairs
+                .iter()
+                .map(|(k, v)| {
+                    let e = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+                    format!("{}={}", e(k), e(v))
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            for encoded in [form(&pairs), escaped] {
+                let p = Params::from_urlencoded(&encoded).unwrap();
+                prop_assert_eq!(p.pairs().len(), map.len());
+                for (k, v) in &map {
+                    prop_assert_eq!(p.get(k), Some(v.as_str()));
+                }
+            }
+        }
+
+        /// An empty value is the same as no value.
+        #[test]
+        fn empty_values_are_absent(map in params()) {
+            let pairs: Vec<(&str, &str)> = map.keys().map(|k| (k.as_str(), "")).collect();
+            let p = Params::from_urlencoded(&form(&pairs)).unwrap();
+            prop_assert_eq!(p.pairs().len(), 0);
+            for k in map.keys() {
+                prop_assert!(!p.contains(k));
+            }
+        }
+
+        /// A name given twice is refused, whatever its values.
+        #[test]
+        fn repeated_names_are_refused(map in params(), name in ".{1,16}", a in ".{0,8}", b in ".{0,8}") {
+            let mut pairs: Vec<(&str, &str)> = map.iter().filter(|(k, _)| **k != name).map(|(k, v)| (k.as_str(), v.as_str())).take(MAX_PARAMS - 2).collect();
+            pairs.push((&name, &a));
+            pairs.push((&name, &b));
+            prop_assert!(Params::from_urlencoded(&form(&pairs)).is_err());
+        }
+
+        /// Too many parameters, too long a name or too long a value is refused.
+        #[test]
+        fn limits_are_enforced(extra in 1usize..20, long in (MAX_VALUE_BYTES + 1)..(MAX_VALUE_BYTES + 100)) {
+            let many: Vec<(String, String)> = (0..MAX_PARAMS + extra).map(|i| (format!("p{i}"), "v".into())).collect();
+            let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            prop_assert!(Params::from_urlencoded(&form(&many)).is_err());
+            let value = "x".repeat(long);
+            prop_assert!(Params::from_urlencoded(&form(&[("state", &value)])).is_err());
+            let name = "n".repeat(65 + extra);
+            prop_assert!(Params::from_urlencoded(&form(&[(&name, "v")])).is_err());
+        }
+
+        /// A percent-escape that is not UTF-8 (a lone surrogate, a stray continuation or
+        /// lead byte) anywhere in a value refuses the whole request.
+        #[test]
+        fn invalid_utf8_is_refused(value in "[a-z]{0,10}", at in any::<prop::sample::Index>(), bad in prop::sample::select(vec!["%FF", "%ED%A0%80", "%80", "%C3", "%F0%9F"])) {
+            let i = at.index(value.len() + 1);
+            let input = format!("ok=1&text={}{bad}{}", &value[..i], &value[i..]);
+            prop_assert!(Params::from_urlencoded(&input).is_err());
+        }
     }
 }

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod limits;
 pub mod master_key;

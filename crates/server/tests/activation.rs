@@ -517,6 +517,17 @@ async fn device_signed_requests_refuse_replays_and_forgeries() {
         .await
         .unwrap();
     assert!(stale.text().await.unwrap().contains("60 seconds"));
+    // The timestamp is the sender's number: the extremes are refused as off, not a panic
+    // (`now - i64::MIN` overflowed and killed the request in debug builds).
+    for (ts, nonce) in [
+        (i64::MIN, "nonce-eeeeeeeeeeeeeeee"),
+        (i64::MIN + 1, "nonce-ffffffffffffffff"),
+        (i64::MAX, "nonce-gggggggggggggggg"),
+    ] {
+        let extreme = signed(ts, nonce, "/app/v1/me", &key).send().await.unwrap();
+        assert_eq!(extreme.status(), 401, "{ts}");
+        assert!(extreme.text().await.unwrap().contains("60 seconds"), "{ts}");
+    }
     let other_path = signed(now, "nonce-cccccccccccccccc", "/app/v1/other", &key)
         .send()
         .await

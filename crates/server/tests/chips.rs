@@ -21,6 +21,30 @@ async fn finish(h: &Harness, registration_id: uuid::Uuid, credential: Value) -> 
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// A security key's answer to `options` with clientDataJSON naming `origin`, whatever the
+/// RP ID: what a browser that lies about the origin (or a phishing proxy) would send.
+fn answer_for_origin(token: &mut SoftToken, origin: &Url, options: Value) -> Value {
+    use sha2::{Digest, Sha256};
+    use webauthn_authenticator_rs::AuthenticatorBackendHashedClientData;
+    let client_data = serde_json::to_vec(&json!({
+        "type": "webauthn.get",
+        "challenge": options["publicKey"]["challenge"],
+        "origin": origin.origin().ascii_serialization(),
+        "crossOrigin": false,
+    }))
+    .unwrap();
+    let rcr: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    let mut answer = AuthenticatorBackendHashedClientData::perform_auth(
+        token,
+        Sha256::digest(&client_data).to_vec(),
+        rcr.public_key,
+        60_000,
+    )
+    .unwrap();
+    answer.response.client_data_json = client_data;
+    serde_json::to_value(answer).unwrap()
+}
+
 async fn chip_flow(backend: Backend) {
     let (sink, url) = SmsSink::start().await;
     let Some(h) = harness(backend, Some(&url)).await else {
@@ -117,22 +141,37 @@ async fn chip_flow(backend: Backend) {
     let chip = h.sesam.store.chips_of(identity.id).await.unwrap().remove(0);
     assert!(chip.last_used_at.is_some());
 
-    // An answer made for another origin is refused.
+    // An answer made for another origin is refused by the server. The software key, like a
+    // browser, will not sign for an origin outside the RP ID, so the answer is made below
+    // that check: clientDataJSON written here with the origin, the key signing its hash.
+    // The same construction with the right origin is accepted, so the refusal is the
+    // origin's and not the construction's.
+    let evil = Url::parse("http://evil.example:1234").unwrap();
     let (ceremony, options) = h
         .sesam
         .start_chip_authentication(identity.id)
         .await
         .unwrap();
-    let rcr: RequestChallengeResponse = serde_json::from_value(options).unwrap();
-    let evil = Url::parse("http://evil.example:1234").unwrap();
-    if let Ok(a) = token.do_authentication(evil, rcr) {
-        let e = h
-            .sesam
-            .finish_chip_authentication(ceremony, &serde_json::to_value(a).unwrap())
+    let forged = answer_for_origin(&mut token, &evil, options);
+    let e = h
+        .sesam
+        .finish_chip_authentication(ceremony, &forged)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not accepted"), "{e}");
+    let (ceremony, options) = h
+        .sesam
+        .start_chip_authentication(identity.id)
+        .await
+        .unwrap();
+    let honest = answer_for_origin(&mut token, &origin, options);
+    assert_eq!(
+        h.sesam
+            .finish_chip_authentication(ceremony, &honest)
             .await
-            .unwrap_err();
-        assert!(e.to_string().contains("not accepted"), "{e}");
-    }
+            .unwrap(),
+        identity.id
+    );
     // An answer to another challenge is refused.
     let (_c1, o1) = h
         .sesam

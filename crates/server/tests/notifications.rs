@@ -403,7 +403,27 @@ async fn two_dispatchers_on_postgresql_send_each_message_once() {
         let _ = second.run_once().await;
     }
     eventually(&h, "30 letter notices", || letter_ids(&sink).len() >= 30).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Settled: nothing in the outbox is due or being sent, so neither dispatcher sends
+    // again; only then is "exactly once" a fact and not a race with a late duplicate.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let messages = h.sesam.store.recent_messages(None, 1000).await.unwrap();
+        let busy: Vec<_> = messages
+            .iter()
+            .filter(|m| m.state == "pending" || m.state == "sending")
+            .map(|m| (&m.event, &m.state))
+            .collect();
+        if busy.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outbox did not settle: {busy:?}"
+        );
+        let _ = second.run_once().await;
+        h.sesam.wake_outbox();
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let mut ids = letter_ids(&sink);
     let total = ids.len();
     ids.sort();

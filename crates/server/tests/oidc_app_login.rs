@@ -339,6 +339,23 @@ fn without_uuids(s: &str) -> String {
     out
 }
 
+/// The nonces of the device-signed calls the server has accepted (read from the server's
+/// SQLite file).
+async fn accepted_requests(h: &Harness) -> std::collections::HashSet<String> {
+    use sqlx::Connection;
+    let db = h._dir.path().join("sesam.db");
+    assert!(db.exists(), "{}", db.display());
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", db.display()))
+        .await
+        .unwrap();
+    let nonces: Vec<String> = sqlx::query_scalar("SELECT nonce FROM app_nonces")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    nonces.into_iter().collect()
+}
+
 #[tokio::test]
 async fn the_app_can_wait_for_a_request_long_poll() {
     let (sink, url) = SmsSink::start().await;
@@ -361,10 +378,21 @@ async fn the_app_can_wait_for_a_request_long_poll() {
         "held for the wait"
     );
     // A request that arrives while the app waits is answered at once.
+    let accepted = accepted_requests(&h).await;
     let app = p.app.clone();
     let waiter =
         tokio::spawn(async move { client.wait_for_requests(&app, 20, &OsRandom).await.unwrap() });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The login starts once the server has accepted the waiting call (its nonce is
+    // registered): from then on the call is held, so the request arrives while it waits.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while accepted_requests(&h).await.is_subset(&accepted) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wait never reached the server"
+        );
+        assert!(!waiter.is_finished(), "the wait ended before any request");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let browser = Browser::new(&h.base);
     let flow = open_login(&browser, &start(&bank, &[], &[]).url).await;
     give_user_id(&browser, &flow, "anna.hansen").await;

@@ -248,6 +248,10 @@ async fn serves_tls_with_a_given_certificate() {
         .arg(&cert)
         .output();
     let Ok(made) = made else {
+        // CI must run every test: there a missing openssl fails instead of skipping.
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("openssl is required when CI=true (scripts/test installs it)");
+        }
         eprintln!("skipping: no openssl command to make a test certificate");
         return;
     };
@@ -357,6 +361,37 @@ async fn on_plain_http_cookies_keep_their_names_and_no_hsts() {
     assert_eq!(
         page_language(&http, &server.base, "sesam_lang=en").await,
         "en"
+    );
+}
+
+/// Without openssl the TLS test skips on a developer machine but fails under `CI=true`:
+/// the test binary runs that one test again with no `openssl` on its `PATH`.
+#[test]
+fn the_tls_test_fails_without_openssl_under_ci() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = |ci: Option<&str>| {
+        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+        c.args([
+            "--exact",
+            "serves_tls_with_a_given_certificate",
+            "--nocapture",
+        ])
+        .env("PATH", empty.path())
+        .env_remove("CI");
+        if let Some(v) = ci {
+            c.env("CI", v);
+        }
+        c.output().unwrap()
+    };
+    let skipped = run(None);
+    assert!(skipped.status.success(), "{skipped:?}");
+    assert!(String::from_utf8_lossy(&skipped.stderr).contains("skipping: no openssl"));
+    let failed = run(Some("true"));
+    assert!(!failed.status.success(), "{failed:?}");
+    assert!(
+        String::from_utf8_lossy(&failed.stdout).contains("openssl is required when CI=true")
+            || String::from_utf8_lossy(&failed.stderr).contains("openssl is required when CI=true"),
+        "{failed:?}"
     );
 }
 

@@ -152,6 +152,25 @@ fn parse_line(bytes: &[u8]) -> Result<EnrolRequest, String> {
     Ok(line.into())
 }
 
+/// Reads `input` as an import does, line by line, and checks every line (JSON and every
+/// rule of an enrolment) without writing anything: `None` for a blank line that is
+/// skipped. Pure, for the fuzz target `import_lines` and its replay test.
+#[doc(hidden)]
+pub fn check_lines(mut input: &[u8]) -> Vec<Option<Result<(), String>>> {
+    let mut out = vec![];
+    let mut buf = Vec::new();
+    while let Ok(Some(read)) = read_line(&mut input, &mut buf) {
+        out.push(match read {
+            Err(len) => Some(Err(format!("the line is {len} bytes long"))),
+            Ok(_) if buf.iter().all(u8::is_ascii_whitespace) => None,
+            Ok(_) => Some(
+                parse_line(&buf).and_then(|r| r.validate().map(drop).map_err(|e| e.to_string())),
+            ),
+        });
+    }
+    out
+}
+
 impl Sesam {
     /// Imports every person of `input`; see the module documentation.
     pub async fn import_identities(

@@ -1,0 +1,46 @@
+//! Replays every fuzz target's committed corpus (`fuzz/corpus/<target>`) and every
+//! minimised crash (`fuzz/regressions/<target>`) through the function the fuzzer calls, on
+//! stable, so a parser that panics again fails an ordinary `cargo test`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+/// The inputs of `target`: its corpus (which must exist and not be empty) and its crashes.
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut out = vec![];
+    for (dir, required) in [("corpus", true), ("regressions", false)] {
+        let d = fuzz.join(dir).join(target);
+        match std::fs::read_dir(&d) {
+            Ok(entries) => out.extend(entries.map(|e| e.expect("a directory entry").path())),
+            Err(e) => assert!(!required, "{}: {e}", d.display()),
+        }
+    }
+    assert!(!out.is_empty(), "fuzz target {target} has no corpus");
+    out.sort();
+    out
+}
+
+/// Runs `f` on every input of `target`; lists every input that panicked.
+pub fn replay(target: &str, f: fn(&[u8])) -> usize {
+    let files = inputs(target);
+    let panicked: Vec<String> = files
+        .iter()
+        .filter(|p| match std::fs::read(p) {
+            Ok(data) => catch_unwind(AssertUnwindSafe(|| f(&data))).is_err(),
+            // A fuzzer running on this corpus replaces files as it goes.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => panic!("{}: {e}", p.display()),
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(panicked.is_empty(), "{target} panicked on {panicked:#?}");
+    files.len()
+}
+
+#[test]
+fn every_corpus_of_this_crate_replays_without_panic() {
+    for (target, f) in sesam_domain::fuzzing::TARGETS {
+        assert!(replay(target, *f) > 0);
+    }
+}
