@@ -1,7 +1,8 @@
 //! The bodies of the fuzz targets in `fuzz/` (cargo-fuzz, nightly) for the parsers of this
-//! crate that read attacker input. They live here, not in `fuzz/`, so that the ordinary
-//! test `tests/fuzz_corpus.rs` replays every committed corpus entry and every minimised
-//! crash through exactly the code the fuzzer ran, on stable, in every CI run.
+//! crate that read attacker input. They live here, not in `fuzz/`, so that an ordinary
+//! test (the server crate's `tests/fuzz_corpus.rs`) replays every committed corpus entry
+//! and every minimised crash through exactly the code the fuzzer ran, on stable, in every
+//! CI run.
 //!
 //! Each function takes arbitrary bytes, must never panic, and asserts the invariants the
 //! parser promises on the inputs it accepts.

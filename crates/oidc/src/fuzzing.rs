@@ -1,7 +1,7 @@
 //! The bodies of the fuzz targets in `fuzz/` (cargo-fuzz, nightly) for the parsers of this
-//! crate that read attacker input. They live here so that `tests/fuzz_corpus.rs` replays
-//! every committed corpus entry and minimised crash through exactly the code the fuzzer
-//! ran, on stable, in every CI run. Each function takes arbitrary bytes and must never
+//! crate that read attacker input. They live here so that the server crate's
+//! `tests/fuzz_corpus.rs` replays every committed corpus entry and minimised crash through
+//! exactly the code the fuzzer ran, on stable, in every CI run. Each function takes arbitrary bytes and must never
 //! panic; it asserts what the parser promises on the inputs it accepts.
 
 use std::sync::OnceLock;

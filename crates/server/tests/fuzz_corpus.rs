@@ -22,7 +22,7 @@ fn inputs(target: &str) -> Vec<PathBuf> {
 }
 
 /// Runs `f` on every input of `target`; lists every input that panicked.
-pub fn replay(target: &str, f: fn(&[u8])) -> usize {
+fn replay(target: &str, f: fn(&[u8])) -> usize {
     let files = inputs(target);
     let panicked: Vec<String> = files
         .iter()
@@ -38,9 +38,35 @@ pub fn replay(target: &str, f: fn(&[u8])) -> usize {
     files.len()
 }
 
+/// One replay for the targets of every crate (domain, oidc, server): the server crate
+/// sees them all, so one copy of the harness serves them.
 #[test]
-fn every_corpus_of_this_crate_replays_without_panic() {
-    for (target, f) in sesam_server::fuzzing::TARGETS {
-        assert!(replay(target, *f) > 0);
+fn every_corpus_replays_without_panic() {
+    for targets in [
+        sesam_domain::fuzzing::TARGETS,
+        sesam_oidc::fuzzing::TARGETS,
+        sesam_server::fuzzing::TARGETS,
+    ] {
+        for (target, f) in targets {
+            assert!(replay(target, *f) > 0);
+        }
     }
+}
+
+/// The corpus holds a valid assertion, so the fuzzer starts past the signature check.
+#[test]
+fn the_client_assertion_corpus_reaches_a_valid_assertion() {
+    use sesam_oidc::fuzzing::*;
+    let valid = inputs("client_assertion").iter().any(|p| {
+        let a = String::from_utf8(std::fs::read(p).unwrap()).unwrap_or_default();
+        sesam_oidc::private_key_jwt::verify(
+            &a,
+            ASSERTION_CLIENT,
+            assertion_jwks(),
+            &[ASSERTION_AUDIENCE],
+            ASSERTION_NOW,
+        )
+        .is_ok()
+    });
+    assert!(valid);
 }
