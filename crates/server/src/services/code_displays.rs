@@ -203,27 +203,9 @@ impl Sesam {
                     .subject(identity.id.to_string()),
             );
         }
-        let mut messages = self
-            .messages(
-                &Event::CodeDisplayActivated {
-                    serial: serial.clone(),
-                    at: now,
-                },
-                &identity,
-            )
+        let messages = self
+            .code_display_activation_messages(&serial, new_password.is_some(), &identity, now)
             .await?;
-        if new_password.is_some() {
-            messages.extend(
-                self.messages(
-                    &Event::PasswordChanged {
-                        at: now,
-                        first: true,
-                    },
-                    &identity,
-                )
-                .await?,
-            );
-        }
         let effects = Effects { audit, messages };
         display_unit
             .save(
@@ -478,26 +460,8 @@ impl Sesam {
             );
         }
         let mut messages = self
-            .messages(
-                &Event::CodeDisplayActivated {
-                    serial: serial.clone(),
-                    at: now,
-                },
-                &identity,
-            )
+            .code_display_activation_messages(&serial, new_password.is_some(), &identity, now)
             .await?;
-        if new_password.is_some() {
-            messages.extend(
-                self.messages(
-                    &Event::PasswordChanged {
-                        at: now,
-                        first: true,
-                    },
-                    &identity,
-                )
-                .await?,
-            );
-        }
         if identity.state == IdentityState::Suspended {
             messages.extend(
                 self.messages(&Event::IdentityReopened { at: now }, &identity)
@@ -515,5 +479,40 @@ impl Sesam {
         .await?;
         self.wake_outbox();
         Ok(display)
+    }
+}
+
+impl Sesam {
+    /// What a code-display activation tells the person: the activation, and the password
+    /// when one was set with it (both mandatory, every channel).
+    async fn code_display_activation_messages(
+        &self,
+        serial: &str,
+        password_set: bool,
+        identity: &sesam_domain::Identity,
+        now: sesam_domain::Timestamp,
+    ) -> Result<Vec<sesam_store::QueuedMessage>, AppError> {
+        let mut messages = self
+            .messages(
+                &Event::CodeDisplayActivated {
+                    serial: serial.to_owned(),
+                    at: now,
+                },
+                identity,
+            )
+            .await?;
+        if password_set {
+            messages.extend(
+                self.messages(
+                    &Event::PasswordChanged {
+                        at: now,
+                        first: true,
+                    },
+                    identity,
+                )
+                .await?,
+            );
+        }
+        Ok(messages)
     }
 }
