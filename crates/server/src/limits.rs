@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use sesam_domain::Clock;
 use sesam_domain::rate_limit::{Rate, RetryAfter, TokenBucket};
+use sesam_domain::{Clock, Timestamp};
 
 /// Endpoints that share one budget per address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +93,10 @@ impl SourceLimits {
 /// lockouts still hold for them).
 const MAX_TRACKED: usize = 200_000;
 
+/// How often a full table may be swept: a sweep looks at every bucket under the lock, so
+/// a stream of new addresses must not trigger one per request.
+const SWEEP_EVERY_MS: i64 = 1_000;
+
 /// The source of a request as limits see it: an IPv4 address, or an IPv6 /64 (one
 /// household or phone gets a whole /64, so single IPv6 addresses would cost nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,7 +118,14 @@ impl SourceKey {
 pub struct SourceLimiter {
     limits: SourceLimits,
     clock: Arc<dyn Clock>,
-    buckets: Mutex<HashMap<(LimitGroup, SourceKey), TokenBucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Default)]
+struct Buckets {
+    by_source: HashMap<(LimitGroup, SourceKey), TokenBucket>,
+    /// When a full table was last swept.
+    swept_at: Option<Timestamp>,
 }
 
 impl SourceLimiter {
@@ -122,7 +133,7 @@ impl SourceLimiter {
         Self {
             limits,
             clock,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
@@ -132,10 +143,19 @@ impl SourceLimiter {
         let now = self.clock.now();
         let key = (group, SourceKey::of(ip));
         // A poisoned lock only means another request panicked mid-update of a counter.
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let Buckets {
+            by_source: buckets,
+            swept_at,
+        } = &mut *guard;
         if !buckets.contains_key(&key) && buckets.len() >= MAX_TRACKED {
-            let limits = self.limits;
-            buckets.retain(|(g, _), b| !b.is_full(Rate::per_minute(limits.per_minute(*g)), now));
+            let due = swept_at.is_none_or(|t| now.millis() - t.millis() >= SWEEP_EVERY_MS);
+            if due {
+                let limits = self.limits;
+                buckets
+                    .retain(|(g, _), b| !b.is_full(Rate::per_minute(limits.per_minute(*g)), now));
+                *swept_at = Some(now);
+            }
             if buckets.len() >= MAX_TRACKED {
                 tracing::warn!(
                     "too many addresses to track for request limits; letting one through"
@@ -182,6 +202,42 @@ mod tests {
         clock.advance_seconds(30);
         assert!(limiter.check(LimitGroup::Activation, a).is_ok());
         assert!(limiter.check(LimitGroup::Activation, a).is_err());
+    }
+
+    #[test]
+    fn a_full_table_lets_new_addresses_through_and_forgets_refilled_ones() {
+        let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_000_000)));
+        let limiter = SourceLimiter::new(SourceLimits::default(), clock.clone());
+        let v4 = |n: u32| IpAddr::from(std::net::Ipv4Addr::from(n));
+        for n in 0..MAX_TRACKED as u32 {
+            assert!(limiter.check(LimitGroup::Login, v4(n)).is_ok());
+        }
+        let tracked = || limiter.buckets.lock().unwrap().by_source.len();
+        // Nothing has refilled: a newcomer passes untracked (after one sweep).
+        assert!(limiter.check(LimitGroup::Login, v4(u32::MAX)).is_ok());
+        assert_eq!(tracked(), MAX_TRACKED);
+        // A minute later every bucket has refilled: the next newcomer sweeps them away
+        // and is tracked.
+        clock.advance_seconds(60);
+        assert!(limiter.check(LimitGroup::Login, v4(u32::MAX - 1)).is_ok());
+        assert_eq!(tracked(), 1);
+    }
+
+    #[test]
+    fn a_sweep_is_not_repeated_within_a_second() {
+        let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_000_000)));
+        let limiter = SourceLimiter::new(SourceLimits::default(), clock.clone());
+        let v4 = |n: u32| IpAddr::from(std::net::Ipv4Addr::from(n));
+        for n in 0..MAX_TRACKED as u32 {
+            assert!(limiter.check(LimitGroup::Login, v4(n)).is_ok());
+        }
+        assert!(limiter.check(LimitGroup::Login, v4(u32::MAX)).is_ok());
+        // The buckets refill, but a sweep ran this very moment: the next newcomer is let
+        // through untracked without another pass over the table.
+        limiter.buckets.lock().unwrap().swept_at = Some(clock.now().plus_seconds(60));
+        clock.advance_seconds(60);
+        assert!(limiter.check(LimitGroup::Login, v4(u32::MAX - 1)).is_ok());
+        assert_eq!(limiter.buckets.lock().unwrap().by_source.len(), MAX_TRACKED);
     }
 
     #[test]

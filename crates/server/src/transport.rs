@@ -15,6 +15,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::limits::SourceKey;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -65,46 +67,35 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// The address a per-address cap counts under: IPv4 addresses (also IPv4-mapped IPv6)
-/// as they are, IPv6 by their /64 prefix, since one IPv6 subscriber usually has a whole
-/// /64 and could otherwise open connections from as many addresses as it likes.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let mut octets = v6.octets();
-            octets[8..].fill(0);
-            IpAddr::from(octets)
-        }
-        v4 => v4,
-    }
-}
-
 /// Counts open connections, in total and per client address.
 struct Slots {
     max: usize,
     per_address: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    open: Mutex<(usize, HashMap<SourceKey, usize>)>,
 }
 
 /// One open connection's place; given back when dropped.
 struct Slot {
     slots: Arc<Slots>,
-    ip: IpAddr,
+    key: SourceKey,
 }
 
 impl Slots {
+    /// A place for a connection from `ip`, counted per address as the request limits
+    /// count it (IPv4 as is, IPv6 by its /64: a subscriber usually has a whole /64).
     fn take(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let key = SourceKey::of(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let (total, by_ip) = &mut *open;
-        let mine = by_ip.get(&ip).copied().unwrap_or(0);
+        let mine = by_ip.get(&key).copied().unwrap_or(0);
         if *total >= self.max || mine >= self.per_address {
             return None;
         }
         *total += 1;
-        by_ip.insert(ip, mine + 1);
+        by_ip.insert(key, mine + 1);
         Some(Slot {
             slots: self.clone(),
-            ip,
+            key,
         })
     }
 }
@@ -114,10 +105,10 @@ impl Drop for Slot {
         let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
         let (total, by_ip) = &mut *open;
         *total = total.saturating_sub(1);
-        if let Some(n) = by_ip.get_mut(&self.ip) {
+        if let Some(n) = by_ip.get_mut(&self.key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                by_ip.remove(&self.ip);
+                by_ip.remove(&self.key);
             }
         }
     }
@@ -270,7 +261,7 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = slots.take(client_key(peer.ip())) else {
+        let Some(slot) = slots.take(peer.ip()) else {
             metrics::counter!("sesam_connections_refused_total").increment(1);
             tracing::debug!(%peer, "connection refused: too many open connections");
             drop(stream);
@@ -352,7 +343,7 @@ mod tests {
 
     #[test]
     fn caps_count_ipv6_by_its_64_prefix() {
-        let key = |s: &str| client_key(s.parse().unwrap());
+        let key = |s: &str| SourceKey::of(s.parse().unwrap());
         assert_eq!(key("192.0.2.7"), key("::ffff:192.0.2.7"));
         assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
         assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
