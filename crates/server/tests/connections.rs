@@ -270,47 +270,6 @@ async fn connection_caps_close_extra_connections_at_once() {
     }
 }
 
-/// A certificate for `localhost` made with openssl, or `None` (skip) when it is missing.
-fn certificate(dir: &std::path::Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output();
-    match made {
-        Ok(made) => {
-            assert!(made.status.success(), "{made:?}");
-            Some((cert, key))
-        }
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but there is no openssl command to make a test certificate")
-        }
-        Err(_) => {
-            eprintln!("skipping: no openssl command to make a test certificate");
-            None
-        }
-    }
-}
-
 fn tls_connector(cert: &std::path::Path) -> tokio_rustls::TlsConnector {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -340,7 +299,7 @@ async fn tls_from(
 #[tokio::test]
 async fn tls_handshakes_and_idle_tls_connections_are_timed_out() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((cert, key)) = certificate(dir.path()) else {
+    let Some((cert, key)) = test_certificate(dir.path()) else {
         return;
     };
     let server = server(
@@ -397,7 +356,7 @@ async fn tls_handshakes_and_idle_tls_connections_are_timed_out() {
 #[tokio::test]
 async fn tls_connections_over_the_cap_are_closed_and_others_served() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((cert, key)) = certificate(dir.path()) else {
+    let Some((cert, key)) = test_certificate(dir.path()) else {
         return;
     };
     let server = server(

@@ -205,3 +205,43 @@ pub fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// A self-signed P-256 certificate for `localhost` made with `openssl` in `dir` (cert, key).
+/// Without openssl: `None` on a developer machine (the TLS test skips), a failure under
+/// `CI=true`, where every test must run.
+#[allow(dead_code)]
+pub fn test_certificate(dir: &std::path::Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    let Ok(made) = made else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("openssl is required when CI=true (scripts/test installs it)");
+        }
+        eprintln!("skipping: no openssl command to make a test certificate");
+        return None;
+    };
+    assert!(made.status.success(), "{made:?}");
+    Some((cert, key))
+}
