@@ -420,11 +420,25 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let mut server = server(&dir, &[], &[], "http");
     let mut s = TcpStream::connect(addr(&server)).await.unwrap();
     let body = br#"{"activation_code":"ABCD-EFGH-JKLM"}"#;
+    // `Expect: 100-continue`: the server says "100 Continue" only once a handler reads the
+    // body, so the signal below surely comes while the request is in flight (not while
+    // the connection still waits in the accept queue, where it is not a request yet).
     let head = format!(
-        "POST /app/v1/activation/start HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /app/v1/activation/start HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(GIVE_UP, s.read(&mut byte))
+            .await
+            .expect("no 100 Continue")
+            .unwrap();
+        assert_eq!(n, 1, "closed before 100 Continue: {interim:?}");
+        interim.push(byte[0]);
+    }
+    assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
     s.write_all(&body[..5]).await.unwrap();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
