@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sesam_server::fuzzing::import_lines(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sesam_http::fuzzing::import_lines(data));

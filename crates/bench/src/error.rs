@@ -7,7 +7,7 @@ pub enum BenchError {
     #[error("{0}")]
     Input(String),
     #[error("{0}")]
-    Server(sesam_server::error::AppError),
+    Server(sesam_core::error::AppError),
     #[error("the server at {url} cannot be used: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("the server stopped answering: {0}")]

@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use sesam_core::context::Sesam;
 use sesam_server::cli::DataArgs;
 use sesam_server::config::{Config, ProcessEnv};
-use sesam_server::context::Sesam;
 
 use crate::error::BenchError;
 
@@ -83,7 +83,9 @@ async fn execute(cli: Cli) -> Result<String, BenchError> {
         } => {
             let config =
                 Config::load(&data.overrides(), &ProcessEnv).map_err(BenchError::Server)?;
-            let sesam = Sesam::open(&config).await.map_err(BenchError::Server)?;
+            let sesam = Sesam::open(config.open_settings())
+                .await
+                .map_err(BenchError::Server)?;
             let started = std::time::Instant::now();
             let m = seed::seed(
                 &sesam,

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use sesam_core::context::Sesam;
+use sesam_core::services::Actor;
+use sesam_core::services::bulk_activation::BulkApp;
+use sesam_core::services::import::{ImportProgress, ImportSink, Letter, LineError};
+use sesam_core::services::service_providers::AddServiceProvider;
 use sesam_domain::app_protocol::{AppPin, b64};
 use sesam_domain::device::{DeviceName, DevicePublicKey};
 use sesam_domain::random::random_bytes;
-use sesam_server::context::Sesam;
-use sesam_server::services::Actor;
-use sesam_server::services::bulk_activation::BulkApp;
-use sesam_server::services::import::{ImportProgress, ImportSink, Letter, LineError};
-use sesam_server::services::service_providers::AddServiceProvider;
 
 use crate::error::BenchError;
 use crate::population;
@@ -111,7 +111,7 @@ struct Letters {
 }
 
 impl ImportSink for Letters {
-    fn letters(&mut self, letters: Vec<Letter>) -> Result<(), sesam_server::error::AppError> {
+    fn letters(&mut self, letters: Vec<Letter>) -> Result<(), sesam_core::error::AppError> {
         self.letters.extend(letters);
         Ok(())
     }

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::process::Command;
 
+use sesam_core::context::Sesam;
 use sesam_server::config::{Config, Env, Overrides};
-use sesam_server::context::Sesam;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sesam-bench");
 
@@ -104,7 +104,7 @@ async fn seeds_and_drives_complete_app_logins() {
         &env,
     )
     .unwrap();
-    let sesam = Sesam::open(&config).await.unwrap();
+    let sesam = Sesam::open(config.open_settings()).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(sesam_server::serve::serve_on(
         listener,

@@ -8,11 +8,11 @@ use crate::cli::{
     AdminArgs, AdminCommand, AuditCommand, CodeDisplayCommand, IdentityCommand, SpCommand,
 };
 use crate::config::{Config, ProcessEnv};
-use crate::context::Sesam;
-use crate::error::AppError;
-use crate::services::Actor;
-use crate::services::identities::EnrolRequest;
-use crate::services::service_providers::AddServiceProvider;
+use sesam_core::context::Sesam;
+use sesam_core::error::AppError;
+use sesam_core::services::Actor;
+use sesam_core::services::identities::EnrolRequest;
+use sesam_core::services::service_providers::AddServiceProvider;
 
 /// The operator's name: `--operator`, else the OS user.
 fn operator(flag: Option<&str>) -> Result<Actor, AppError> {
@@ -68,7 +68,7 @@ pub async fn run(args: AdminArgs) -> Result<(), AppError> {
         .try_init();
     let actor = operator(args.operator.as_deref())?;
     let config = Config::load(&args.data.overrides(), &ProcessEnv)?;
-    let sesam = Sesam::open(&config).await?;
+    let sesam = Sesam::open(config.open_settings()).await?;
     let print = |out: &Output| {
         if args.json {
             println!("{}", out.json);
@@ -81,11 +81,11 @@ pub async fn run(args: AdminArgs) -> Result<(), AppError> {
             print(&out);
             Ok(())
         }
-        Err(AppError::PartlyDone { report, summary }) => {
+        Err(AdminError::PartlyDone { report, summary }) => {
             print(&report);
             Err(AppError::BadInput(summary))
         }
-        Err(e) => Err(e),
+        Err(AdminError::Failed(e)) => Err(e),
     }
 }
 
@@ -96,11 +96,28 @@ pub struct Output {
     pub text: String,
 }
 
+/// Why an operator command did not wholly succeed.
+#[derive(Debug)]
+pub enum AdminError {
+    Failed(AppError),
+    /// The command did part of its work; the report says what, the summary what was refused.
+    PartlyDone {
+        report: Box<Output>,
+        summary: String,
+    },
+}
+
+impl From<AppError> for AdminError {
+    fn from(e: AppError) -> Self {
+        Self::Failed(e)
+    }
+}
+
 pub async fn execute(
     sesam: &Sesam,
     actor: &Actor,
     command: AdminCommand,
-) -> Result<Output, AppError> {
+) -> Result<Output, AdminError> {
     match command {
         AdminCommand::Sp(SpCommand::Add {
             name,
@@ -150,7 +167,7 @@ pub async fn execute(
             })
         }
         AdminCommand::Sp(SpCommand::List) => {
-            let sps = sesam.store.service_providers().await?;
+            let sps = sesam.service_providers().await?;
             let rows: Vec<Value> = sps
                 .iter()
                 .map(|s| {
@@ -224,8 +241,8 @@ pub async fn execute(
         AdminCommand::Identity(IdentityCommand::Show { user_id }) => {
             let v = sesam.show_identity(actor, &user_id).await?;
             let mut j = identity_json(&v.identity);
-            let channels = sesam.store.channel_choices(v.identity.id).await?;
-            j["channels"] = json!(channels
+            j["channels"] = json!(v
+                .channels
                 .iter()
                 .map(|c| json!({ "id": c.id, "kind": c.kind.as_str(), "address": c.address, "confirmed": c.is_confirmed() }))
                 .collect::<Vec<_>>());
@@ -286,9 +303,9 @@ pub async fn execute(
                 (Some(n), _) => ("sms", n),
                 (None, Some(e)) => ("email", e),
                 (None, None) => {
-                    return Err(AppError::BadInput(
-                        "give --sms NUMBER or --email ADDR".into(),
-                    ));
+                    return Err(
+                        AppError::BadInput("give --sms NUMBER or --email ADDR".into()).into(),
+                    );
                 }
             };
             let c = sesam
@@ -356,7 +373,7 @@ pub async fn execute(
         AdminCommand::CodeDisplay(CodeDisplayCommand::Import { file, key_file }) => {
             let key = key_file
                 .as_deref()
-                .map(crate::services::code_displays::read_key_file)
+                .map(sesam_core::services::code_displays::read_key_file)
                 .transpose()?;
             let r = sesam.import_code_displays(actor, &file, key).await?;
             let rejected: Vec<String> = r.rejected.iter().map(|x| x.to_string()).collect();
@@ -387,7 +404,7 @@ pub async fn execute(
             if r.rejected.is_empty() && r.conflicts.is_empty() {
                 Ok(out)
             } else {
-                Err(AppError::PartlyDone {
+                Err(AdminError::PartlyDone {
                     report: Box::new(out),
                     summary: format!(
                         "{} token(s) were refused; the others were imported",
@@ -399,10 +416,7 @@ pub async fn execute(
         AdminCommand::Keys(command) => {
             let keys = match command {
                 KeysCommand::Rotate => sesam.rotate_signing_keys(actor).await?,
-                KeysCommand::List => {
-                    sesam.ensure_signing_keys().await?;
-                    sesam.store.signing_keys().await?
-                }
+                KeysCommand::List => sesam.signing_keys().await?,
             };
             let rows: Vec<Value> = keys
                 .iter()

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::admin::Output;
-use crate::context::Sesam;
-use crate::error::AppError;
-use crate::services::Actor;
-use crate::services::import::{ImportProgress, ImportSink, Letter, LineError};
+use crate::admin::{AdminError, Output};
+use sesam_core::context::Sesam;
+use sesam_core::error::AppError;
+use sesam_core::services::Actor;
+use sesam_core::services::import::{ImportProgress, ImportSink, Letter, LineError};
 
 /// Progress lines when stderr is not a terminal, at most this often.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -91,7 +91,7 @@ pub async fn import(
     actor: &Actor,
     file: &Path,
     letters: &Path,
-) -> Result<Output, AppError> {
+) -> Result<Output, AdminError> {
     let input = std::fs::File::open(file)
         .map_err(|e| AppError::Io(format!("cannot open {}: {e}", file.display())))?;
     let total_bytes = input.metadata().map(|m| m.len()).unwrap_or(0);
@@ -171,7 +171,7 @@ pub async fn import(
             "{} line(s) were refused (see the line numbers above); the others were imported",
             p.refused
         );
-        Err(AppError::PartlyDone {
+        Err(AdminError::PartlyDone {
             report: Box::new(out),
             summary,
         })

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sesam_store::Location;
 
-use crate::error::AppError;
-use crate::master_key::KeySource;
+use sesam_core::error::AppError;
+use sesam_core::limits::{PairingLimits, RequestLimits};
+use sesam_core::master_key::KeySource;
 
 /// The configuration file's shape. Unknown keys are refused, so a typo cannot silently
 /// leave a setting at its default.
@@ -56,8 +57,8 @@ struct FileLimits {
 }
 
 impl FileLimits {
-    fn per_minute(&self, group: crate::limits::LimitGroup) -> Option<u32> {
-        use crate::limits::LimitGroup as G;
+    fn per_minute(&self, group: sesam_core::limits::LimitGroup) -> Option<u32> {
+        use sesam_core::limits::LimitGroup as G;
         match group {
             G::Activation => self.activation_per_minute,
             G::Login => self.login_per_minute,
@@ -72,8 +73,8 @@ impl FileLimits {
 fn source_limits(
     file: Option<FileLimits>,
     env: &dyn Env,
-) -> Result<crate::limits::SourceLimits, AppError> {
-    use crate::limits::{LimitGroup, SourceLimits};
+) -> Result<sesam_core::limits::SourceLimits, AppError> {
+    use sesam_core::limits::{LimitGroup, SourceLimits};
     let file = file.unwrap_or_default();
     let mut limits = SourceLimits::default();
     for group in LimitGroup::ALL {
@@ -195,9 +196,9 @@ pub struct Config {
     /// How many pairings of new apps may be started per 10 minutes.
     pub pairing_limits: PairingLimits,
     /// Requests per minute per source address at unauthenticated endpoints.
-    pub source_limits: crate::limits::SourceLimits,
+    pub source_limits: sesam_core::limits::SourceLimits,
     /// Timeouts, header size and connection caps of the listener.
-    pub connections: crate::transport::ConnectionLimits,
+    pub connections: sesam_http::transport::ConnectionLimits,
     /// Publish `/dev/outbox` (only when no real channel is configured; `--dev-outbox`,
     /// implied by `--demo`).
     pub dev_outbox: bool,
@@ -234,73 +235,6 @@ impl std::fmt::Debug for MetricsAccess {
 
 /// The shortest metrics token accepted: it is a password that is guessed online.
 const MIN_METRICS_TOKEN: usize = 16;
-
-/// How many pairings (a new app asking to be activated) may be started in a 10-minute
-/// window: for one person, from any address, and from one address for anyone. Anyone who
-/// knows a user ID can ask, and each request is told to the person on every channel, so
-/// the first bounds the messages an asker can cause; the second is raised for carrier NAT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PairingLimits {
-    pub per_person: i64,
-    pub per_source: i64,
-}
-
-impl PairingLimits {
-    /// What a new pairing is checked against.
-    pub fn limits(&self) -> sesam_store::PairingLimits {
-        use sesam_domain::pairing::{MAX_PENDING_PAIRINGS, PAIRING_WINDOW_SECONDS};
-        sesam_store::PairingLimits {
-            max_pending: MAX_PENDING_PAIRINGS,
-            max_per_subject: self.per_person,
-            max_per_source: self.per_source,
-            window_seconds: PAIRING_WINDOW_SECONDS,
-        }
-    }
-}
-
-impl Default for PairingLimits {
-    fn default() -> Self {
-        Self {
-            per_person: sesam_domain::pairing::MAX_PAIRINGS_PER_PERSON,
-            per_source: sesam_domain::pairing::MAX_PAIRINGS_PER_SOURCE,
-        }
-    }
-}
-
-/// How many login and approval requests may be started in a 10-minute window: for one
-/// person from one address, and from one address for anyone. The defaults suit people
-/// at home; an operator whose users share addresses (carrier NAT) raises the second, and
-/// the benchmark raises both (all its people come from one address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestLimits {
-    pub per_person: i64,
-    pub per_source: i64,
-}
-
-impl RequestLimits {
-    /// What a new login or approval request is checked against at `now`.
-    pub fn start_limits(&self, now: sesam_domain::Timestamp) -> sesam_store::StartLimits {
-        use sesam_domain::auth_request::{
-            MAX_PENDING_PER_IDENTITY, NOT_ME_BLOCK_SECONDS, START_WINDOW_SECONDS,
-        };
-        sesam_store::StartLimits {
-            max_pending: MAX_PENDING_PER_IDENTITY,
-            max_started: self.per_person,
-            max_per_source: self.per_source,
-            window_seconds: START_WINDOW_SECONDS,
-            reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
-        }
-    }
-}
-
-impl Default for RequestLimits {
-    fn default() -> Self {
-        Self {
-            per_person: sesam_domain::auth_request::MAX_STARTED_PER_WINDOW,
-            per_source: sesam_domain::auth_request::MAX_STARTED_PER_SOURCE,
-        }
-    }
-}
 
 /// A count from `name`, within `range`, else `default`.
 fn count_var(
@@ -583,6 +517,18 @@ impl Config {
         matches!(self.database, Location::Sqlite(_))
             || matches!(&self.master_key, KeySource::File(p) if p.starts_with(&self.data_dir))
     }
+
+    /// What opening the service's data needs.
+    pub fn open_settings(&self) -> sesam_core::context::OpenSettings<'_> {
+        sesam_core::context::OpenSettings {
+            create_data_dir: self.uses_data_dir().then_some(self.data_dir.as_path()),
+            master_key: self.master_key.clone(),
+            database: &self.database,
+            public_url: &self.public_url,
+            request_limits: self.request_limits,
+            pairing_limits: self.pairing_limits,
+        }
+    }
 }
 
 /// `true`/`false` (also `1`/`0`, `yes`/`no`).
@@ -626,16 +572,16 @@ fn number(
 fn connection_limits(
     file: FileHttp,
     env: &dyn Env,
-) -> Result<crate::transport::ConnectionLimits, AppError> {
+) -> Result<sesam_http::transport::ConnectionLimits, AppError> {
     use std::time::Duration;
-    let d = crate::transport::ConnectionLimits::default();
+    let d = sesam_http::transport::ConnectionLimits::default();
     let seconds = |var: &str, key: &str, file: Option<u64>, default: Duration| {
         number(env, var, key, file, 1..=3600, default.as_secs()).map(Duration::from_secs)
     };
     let count = |var: &str, key: &str, file: Option<u64>, default: usize| {
         number(env, var, key, file, 1..=10_000_000, default as u64).map(|n| n as usize)
     };
-    Ok(crate::transport::ConnectionLimits {
+    Ok(sesam_http::transport::ConnectionLimits {
         header_read_timeout: seconds(
             "SESAM_HTTP_HEADER_READ_TIMEOUT_SECONDS",
             "http.header_read_timeout_seconds",
@@ -900,7 +846,7 @@ mod tests {
             config_file: Some(file.clone()),
             ..Default::default()
         };
-        let defaults = crate::limits::SourceLimits::default();
+        let defaults = sesam_core::limits::SourceLimits::default();
         assert_eq!(
             Config::load(&Overrides::default(), &env(&[]))
                 .unwrap()
@@ -923,7 +869,10 @@ mod tests {
     fn connection_limits_metrics_and_dev_outbox() {
         use std::time::Duration;
         let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
-        assert_eq!(c.connections, crate::transport::ConnectionLimits::default());
+        assert_eq!(
+            c.connections,
+            sesam_http::transport::ConnectionLimits::default()
+        );
         assert!(!c.dev_outbox);
         assert!(c.metrics.listen.is_none() && c.metrics.token.is_none());
         assert!(!c.metrics.on_public_listener());

@@ -7,9 +7,9 @@ use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::config::{Config, LogFormat, Overrides, ProcessEnv};
-use crate::context::Sesam;
-use crate::error::AppError;
-use crate::http::{self, AppState};
+use sesam_core::context::Sesam;
+use sesam_core::error::AppError;
+use sesam_http::{self, AppState};
 
 fn init_logging(config: &Config) -> Result<(), AppError> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
@@ -39,7 +39,7 @@ pub async fn run(args: ServeArgs) -> Result<(), AppError> {
     let mut config = Config::load(&flags, &ProcessEnv)?;
     config.demo = args.demo;
     init_logging(&config)?;
-    let sesam = Sesam::open(&config).await?;
+    let sesam = Sesam::open(config.open_settings()).await?;
     sesam.ensure_signing_keys().await?;
     serve(config, sesam, shutdown_signal()).await
 }
@@ -143,13 +143,13 @@ fn start(
     }));
     let state = AppState {
         sesam: sesam.clone(),
-        metrics: http::install_recorder(),
+        metrics: sesam_http::install_recorder(),
         metrics_token: config.metrics.token.as_deref().map(Arc::from),
         public_metrics: config.metrics.on_public_listener(),
         dev_outbox,
         dev_outbox_for_anyone: public_url_is_loopback(&config.public_url),
         demo: None,
-        limiter: Arc::new(crate::limits::SourceLimiter::new(
+        limiter: Arc::new(sesam_core::limits::SourceLimiter::new(
             config.source_limits,
             sesam.clock.clone(),
         )),
@@ -233,7 +233,9 @@ pub async fn serve_on(
     sesam.ensure_signing_keys().await?;
     let (mut state, stop) = start(&config, &sesam)?;
     if config.demo {
-        state.demo = Some(Arc::new(http::demo::DemoClient::ensure(&sesam).await?));
+        state.demo = Some(Arc::new(
+            sesam_http::demo::DemoClient::ensure(&sesam).await?,
+        ));
     }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -245,10 +247,10 @@ pub async fn serve_on(
     };
     let metrics_task = metrics_listener.map(|l| {
         tracing::info!(listen = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "metrics are served here");
-        tokio::spawn(crate::transport::serve(
+        tokio::spawn(sesam_http::transport::serve(
             l,
             None,
-            http::metrics_router(state.clone()),
+            sesam_http::metrics_router(state.clone()),
             config.connections,
             stopped(shutdown_rx.clone()),
         ))
@@ -260,10 +262,10 @@ pub async fn serve_on(
         "sesam is listening ({})",
         if tls.is_some() { "HTTPS" } else { "HTTP" }
     );
-    let result = crate::transport::serve(
+    let result = sesam_http::transport::serve(
         listener,
         tls,
-        http::router(state),
+        sesam_http::router(state),
         config.connections,
         stopped(shutdown_rx),
     )

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use inproc::*;
 use serde_json::{Value, json};
 use sesam_app::AppClient;
+use sesam_core::services::Actor;
 use sesam_domain::{Clock, OsRandom, SystemClock};
-use sesam_server::services::Actor;
 
 async fn full_first_activation(backend: Backend) {
     let (sink, url) = SmsSink::start().await;

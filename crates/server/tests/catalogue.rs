@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use inproc::*;
 use oidc::*;
+use sesam_core::services::Actor;
 use sesam_domain::OsRandom;
-use sesam_server::services::Actor;
 use sesam_testkit::SmtpSink;
 
 fn smtp_env(port: u16) -> Vec<(&'static str, String)> {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use inproc::*;
 use serde_json::{Value, json};
 use sesam_app::AppState;
+use sesam_core::services::Actor;
 use sesam_domain::OsRandom;
-use sesam_server::services::Actor;
 
 const REGISTERED: &str = "+4512345678";
 const THIEF: &str = "+4587654321";

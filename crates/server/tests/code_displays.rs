@@ -8,9 +8,9 @@ mod inproc;
 use std::path::PathBuf;
 
 use inproc::*;
+use sesam_core::services::Actor;
 use sesam_domain::totp::TotpVerifier;
 use sesam_domain::{Clock, OsRandom};
-use sesam_server::services::Actor;
 
 const RFC_SEED: &[u8] = b"12345678901234567890";
 
@@ -41,7 +41,7 @@ async fn import_is_idempotent_and_reports_every_token() {
     let h = harness(Backend::Sqlite, None).await.unwrap();
     let actor = Actor::operator("importer").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let key = sesam_server::services::code_displays::read_key_file(&key_file(dir.path())).unwrap();
+    let key = sesam_core::services::code_displays::read_key_file(&key_file(dir.path())).unwrap();
 
     let r = h
         .sesam

@@ -12,7 +12,7 @@ use axum::http::Request;
 use inproc::*;
 use sesam_app::AppClient;
 use sesam_domain::notification::Channel;
-use sesam_server::http::{AppState, router};
+use sesam_http::{AppState, router};
 use tower::ServiceExt;
 
 async fn status_of(h: &Harness, path: &str) -> u16 {
@@ -67,14 +67,14 @@ async fn never_with_a_real_channel() {
 async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
     let state = AppState {
         sesam: h.sesam.clone(),
-        metrics: sesam_server::http::install_recorder(),
+        metrics: sesam_http::install_recorder(),
         metrics_token: None,
         public_metrics: false,
         dev_outbox: Some(Arc::new(sesam_notify::DevOutbox::default())),
         dev_outbox_for_anyone: for_anyone,
         demo: None,
         hsts: false,
-        limiter: Arc::new(sesam_server::limits::SourceLimiter::new(
+        limiter: Arc::new(sesam_core::limits::SourceLimiter::new(
             Default::default(),
             h.sesam.clock.clone(),
         )),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use inproc::*;
 use sesam_app::AppState;
+use sesam_core::services::Actor;
 use sesam_domain::OsRandom;
-use sesam_server::services::Actor;
 
 /// Starts a pairing for a new app and returns its state with the pairing id.
 async fn pair(

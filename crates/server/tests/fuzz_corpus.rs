@@ -45,7 +45,7 @@ fn every_corpus_replays_without_panic() {
     for targets in [
         sesam_domain::fuzzing::TARGETS,
         sesam_oidc::fuzzing::TARGETS,
-        sesam_server::fuzzing::TARGETS,
+        sesam_http::fuzzing::TARGETS,
     ] {
         for (target, f) in targets {
             assert!(replay(target, *f) > 0);

@@ -12,10 +12,10 @@ use inproc::*;
 use oidc::*;
 use serde_json::Value;
 use sesam_app::{AppClient, PendingRequest};
+use sesam_core::services::Actor;
 use sesam_domain::lockout::Lockout;
 use sesam_domain::totp::TotpVerifier;
 use sesam_domain::{Clock, OsRandom};
-use sesam_server::services::Actor;
 
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {

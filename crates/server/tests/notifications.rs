@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inproc::*;
+use sesam_core::services::Actor;
 use sesam_domain::OsRandom;
-use sesam_server::services::Actor;
 use sesam_testkit::SmtpSink;
 
 /// These tests time real deliveries (retries, timeouts, failover); run one at a time so a

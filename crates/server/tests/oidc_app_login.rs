@@ -479,7 +479,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
         &OsRandom,
     )
     .unwrap();
-    let answer = sesam_server::services::approvals::SignedAnswer {
+    let answer = sesam_core::services::approvals::SignedAnswer {
         pin_proof: Some(b64(&proof)),
         binding_code: Some(code.clone()),
         timestamp_ms: ts,
@@ -499,7 +499,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
             .approve_request(
                 second_id,
                 request.id,
-                &sesam_server::services::approvals::SignedAnswer {
+                &sesam_core::services::approvals::SignedAnswer {
                     timestamp_ms: extreme,
                     ..answer.clone()
                 },
@@ -517,7 +517,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
         &OsRandom,
     )
     .unwrap();
-    let answer = sesam_server::services::approvals::SignedAnswer {
+    let answer = sesam_core::services::approvals::SignedAnswer {
         pin_proof: Some(b64(&proof)),
         signature: b64(&own.to_bytes()),
         ..answer

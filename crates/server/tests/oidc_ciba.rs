@@ -13,9 +13,9 @@ use inproc::*;
 use oidc::*;
 use p256::ecdsa::signature::Verifier;
 use serde_json::{Value, json};
+use sesam_core::services::Actor;
+use sesam_core::services::service_providers::AddServiceProvider;
 use sesam_domain::OsRandom;
-use sesam_server::services::Actor;
-use sesam_server::services::service_providers::AddServiceProvider;
 use sha2::{Digest, Sha256};
 
 struct Bank {

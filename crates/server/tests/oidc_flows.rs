@@ -96,7 +96,7 @@ async fn code_display_flows(backend: Backend) {
         sesam_oidc::id_token::kid_of(&before.extra_fields().id_token().unwrap().to_string())
             .unwrap();
     h.sesam
-        .rotate_signing_keys(&sesam_server::services::Actor::operator("test").unwrap())
+        .rotate_signing_keys(&sesam_core::services::Actor::operator("test").unwrap())
         .await
         .unwrap();
     let (_, _, after) = code_display_login(&h, &tax, "anna.hansen", false).await;

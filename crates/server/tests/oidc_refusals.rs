@@ -12,8 +12,8 @@ use inproc::*;
 use oidc::*;
 use openidconnect::OAuth2TokenResponse;
 use serde_json::json;
-use sesam_server::services::Actor;
-use sesam_server::services::service_providers::AddServiceProvider;
+use sesam_core::services::Actor;
+use sesam_core::services::service_providers::AddServiceProvider;
 use webauthn_rs::prelude::Url;
 
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

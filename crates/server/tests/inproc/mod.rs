@@ -9,11 +9,11 @@ use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use sesam_app::{AppClient, AppState};
+use sesam_core::context::Sesam;
+use sesam_core::services::Actor;
+use sesam_core::services::identities::EnrolRequest;
 use sesam_domain::{AuditKey, Clock, FixedClock, MasterKey, OsRandom, SystemClock, Timestamp};
 use sesam_server::config::{Config, Env, Overrides};
-use sesam_server::context::Sesam;
-use sesam_server::services::Actor;
-use sesam_server::services::identities::EnrolRequest;
 use sesam_store::Store;
 
 pub const TOKEN: &str = "gateway-token-1";

@@ -15,10 +15,10 @@ use openidconnect::{
     EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
     TokenResponse,
 };
+use sesam_core::services::Actor;
+use sesam_core::services::service_providers::AddServiceProvider;
 use sesam_domain::totp::TotpVerifier;
 use sesam_domain::{Clock, OsRandom};
-use sesam_server::services::Actor;
-use sesam_server::services::service_providers::AddServiceProvider;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};

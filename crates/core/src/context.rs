@@ -1,14 +1,26 @@
 //! The running system's parts, wired once: store, keys, clock and randomness.
 
 use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
 use std::sync::Arc;
 
 use sesam_domain::{AuditKey, Clock, OsRandom, Random, SecretKeys, SystemClock};
-use sesam_store::Store;
+use sesam_store::{Location, Store};
 
-use crate::config::Config;
 use crate::error::AppError;
-use crate::master_key;
+use crate::limits::{PairingLimits, RequestLimits};
+use crate::master_key::{self, KeySource};
+
+/// What `Sesam::open` needs from the configuration.
+pub struct OpenSettings<'a> {
+    /// The data directory, when the database or the master key lives in it.
+    pub create_data_dir: Option<&'a Path>,
+    pub master_key: KeySource,
+    pub database: &'a Location,
+    pub public_url: &'a url::Url,
+    pub request_limits: RequestLimits,
+    pub pairing_limits: PairingLimits,
+}
 
 #[derive(Clone)]
 pub struct Sesam {
@@ -28,35 +40,37 @@ pub struct Sesam {
     pub secure_cookies: bool,
     /// The opened active token-signing key, kept until another key becomes active.
     pub signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
-    pub request_limits: crate::config::RequestLimits,
-    pub pairing_limits: crate::config::PairingLimits,
+    pub request_limits: crate::limits::RequestLimits,
+    pub pairing_limits: crate::limits::PairingLimits,
     /// Short-lived copies of SP records and signing keys (`services/read_cache.rs`).
     pub read_cache: Arc<crate::services::read_cache::ReadCache>,
 }
 
 impl Sesam {
-    /// Opens the data the configuration points at, creating a fresh data directory (0700)
-    /// and master key on first use.
-    pub async fn open(config: &Config) -> Result<Self, AppError> {
-        if config.uses_data_dir() && !config.data_dir.exists() {
+    /// Opens the data the settings point at, creating a fresh data directory (0700) and
+    /// master key on first use.
+    pub async fn open(settings: OpenSettings<'_>) -> Result<Self, AppError> {
+        if let Some(dir) = settings.create_data_dir
+            && !dir.exists()
+        {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
-                .create(&config.data_dir)
+                .create(dir)
                 .map_err(|e| {
                     AppError::Io(format!(
                         "cannot create the data directory {}: {e}",
-                        config.data_dir.display()
+                        dir.display()
                     ))
                 })?;
         }
-        let loaded = master_key::load(config.master_key.clone())?;
-        let store = sesam_store::open(&config.database, AuditKey::from(&loaded.keys())).await?;
+        let loaded = master_key::load(settings.master_key)?;
+        let store = sesam_store::open(settings.database, AuditKey::from(&loaded.keys())).await?;
         let keys = master_key::confirm(loaded, &*store).await?;
         let mut sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
-            .with_public_url(&config.public_url);
-        sesam.request_limits = config.request_limits;
-        sesam.pairing_limits = config.pairing_limits;
+            .with_public_url(settings.public_url);
+        sesam.request_limits = settings.request_limits;
+        sesam.pairing_limits = settings.pairing_limits;
         Ok(sesam)
     }
 
@@ -97,8 +111,8 @@ impl Sesam {
             issuer: Arc::from("http://localhost:8080"),
             secure_cookies: false,
             signer_cache: Arc::default(),
-            request_limits: crate::config::RequestLimits::default(),
-            pairing_limits: crate::config::PairingLimits::default(),
+            request_limits: crate::limits::RequestLimits::default(),
+            pairing_limits: crate::limits::PairingLimits::default(),
             read_cache: Arc::default(),
         }
     }

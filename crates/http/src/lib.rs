@@ -1,15 +1,20 @@
-//! The HTTP layer: routes, error bodies, security headers and request metrics. Thin by
-//! design: handlers call application services and map their errors once, here.
+//! The HTTP layer: routes, extractors, error bodies, security headers, request metrics and
+//! the connection handling. Thin by design: handlers call the services of `sesam-core` and
+//! map their errors once, here.
+#![forbid(unsafe_code)]
 
 pub mod app_api;
 pub mod demo;
 mod dev_outbox;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod limits;
 mod login;
 mod metrics;
 mod oidc;
 pub mod pages;
+pub mod transport;
 
 use std::time::Duration;
 
@@ -24,8 +29,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::context::Sesam;
-use crate::error::AppError;
+use sesam_core::context::Sesam;
+use sesam_core::error::AppError;
 
 pub use metrics::install_recorder;
 
@@ -46,7 +51,7 @@ pub struct AppState {
     /// The demo relying party (`serve --demo`).
     pub demo: Option<std::sync::Arc<demo::DemoClient>>,
     /// Per-address limits of unauthenticated endpoints (this node's memory).
-    pub limiter: std::sync::Arc<crate::limits::SourceLimiter>,
+    pub limiter: std::sync::Arc<sesam_core::limits::SourceLimiter>,
     /// Send `Strict-Transport-Security` (sesam terminates TLS or the public URL is https).
     pub hsts: bool,
 }

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::pages::{self, Texts};
-use crate::context::Sesam;
-use crate::services::login::{
+use sesam_core::context::Sesam;
+use sesam_core::services::login::{
     BROWSER_METHODS, LoginDone, LoginError, LoginView, Refusal, method_meets,
 };
 
@@ -236,7 +236,7 @@ async fn gone(state: &AppState, headers: &HeaderMap, flow: Uuid) -> Response {
     )
 }
 
-fn failed(e: crate::error::AppError) -> Response {
+fn failed(e: sesam_core::error::AppError) -> Response {
     super::ApiError::from(e).into_response()
 }
 
@@ -653,7 +653,7 @@ async fn app_wait(
     Path((flow, request)): Path<(Uuid, Uuid)>,
     headers: HeaderMap,
 ) -> Response {
-    use crate::services::approvals::AppLoginStatus;
+    use sesam_core::services::approvals::AppLoginStatus;
     let c = ctx(&state.sesam, &headers);
     let status = match state
         .sesam

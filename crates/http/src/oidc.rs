@@ -14,8 +14,8 @@ use sesam_oidc::{OAuthError, Params};
 use super::AppState;
 use super::login::{MessagePage, browser, lang_link, render};
 use super::pages;
-use crate::error::AppError;
-use crate::services::authorization::{Authorized, protocol_error};
+use sesam_core::error::AppError;
+use sesam_core::services::authorization::{Authorized, protocol_error};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -360,14 +360,14 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 
 async fn css() -> Response {
     asset(
-        include_str!("../../static/sesam.css"),
+        include_str!("../static/sesam.css"),
         "text/css; charset=utf-8",
     )
 }
 
 async fn js() -> Response {
     asset(
-        include_str!("../../static/login.js"),
+        include_str!("../static/login.js"),
         "text/javascript; charset=utf-8",
     )
 }

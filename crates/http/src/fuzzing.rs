@@ -7,8 +7,8 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use sesam_domain::authorization::Locale;
 
-use crate::http::{app_api, pages};
-use crate::services::import;
+use crate::{app_api, pages};
+use sesam_core::services::import;
 
 /// A fuzz target: the name of its directory under `fuzz/corpus`, and its body.
 pub type Target = (&'static str, fn(&[u8]));

@@ -45,6 +45,7 @@ pub struct IdentityView {
     pub identity: Identity,
     pub user_id_history: Vec<UserIdHistoryEntry>,
     pub open_grants: Vec<ActivationGrant>,
+    pub channels: Vec<sesam_domain::channels::ChannelChoice>,
 }
 
 fn parse_date(s: &str) -> Result<Date, AppError> {
@@ -221,10 +222,12 @@ impl Sesam {
             .into_iter()
             .filter(|g| g.is_usable(now))
             .collect();
+        let channels = self.store.channel_choices(identity.id).await?;
         Ok(IdentityView {
             identity,
             user_id_history,
             open_grants,
+            channels,
         })
     }
 

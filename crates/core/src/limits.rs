@@ -175,6 +175,73 @@ impl SourceLimiter {
     }
 }
 
+/// How many pairings (a new app asking to be activated) may be started in a 10-minute
+/// window: for one person, from any address, and from one address for anyone. Anyone who
+/// knows a user ID can ask, and each request is told to the person on every channel, so
+/// the first bounds the messages an asker can cause; the second is raised for carrier NAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairingLimits {
+    pub per_person: i64,
+    pub per_source: i64,
+}
+
+impl PairingLimits {
+    /// What a new pairing is checked against.
+    pub fn limits(&self) -> sesam_store::PairingLimits {
+        use sesam_domain::pairing::{MAX_PENDING_PAIRINGS, PAIRING_WINDOW_SECONDS};
+        sesam_store::PairingLimits {
+            max_pending: MAX_PENDING_PAIRINGS,
+            max_per_subject: self.per_person,
+            max_per_source: self.per_source,
+            window_seconds: PAIRING_WINDOW_SECONDS,
+        }
+    }
+}
+
+impl Default for PairingLimits {
+    fn default() -> Self {
+        Self {
+            per_person: sesam_domain::pairing::MAX_PAIRINGS_PER_PERSON,
+            per_source: sesam_domain::pairing::MAX_PAIRINGS_PER_SOURCE,
+        }
+    }
+}
+
+/// How many login and approval requests may be started in a 10-minute window: for one
+/// person from one address, and from one address for anyone. The defaults suit people
+/// at home; an operator whose users share addresses (carrier NAT) raises the second, and
+/// the benchmark raises both (all its people come from one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub per_person: i64,
+    pub per_source: i64,
+}
+
+impl RequestLimits {
+    /// What a new login or approval request is checked against at `now`.
+    pub fn start_limits(&self, now: sesam_domain::Timestamp) -> sesam_store::StartLimits {
+        use sesam_domain::auth_request::{
+            MAX_PENDING_PER_IDENTITY, NOT_ME_BLOCK_SECONDS, START_WINDOW_SECONDS,
+        };
+        sesam_store::StartLimits {
+            max_pending: MAX_PENDING_PER_IDENTITY,
+            max_started: self.per_person,
+            max_per_source: self.per_source,
+            window_seconds: START_WINDOW_SECONDS,
+            reported_since: now.plus_seconds(-NOT_ME_BLOCK_SECONDS),
+        }
+    }
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            per_person: sesam_domain::auth_request::MAX_STARTED_PER_WINDOW,
+            per_source: sesam_domain::auth_request::MAX_STARTED_PER_SOURCE,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use sesam_domain::{FixedClock, Timestamp};

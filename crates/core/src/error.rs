@@ -21,12 +21,6 @@ pub enum AppError {
     Io(String),
     #[error("{0}")]
     BadInput(String),
-    /// A command did part of its work; the report says what.
-    #[error("{summary}")]
-    PartlyDone {
-        report: Box<crate::admin::Output>,
-        summary: String,
-    },
     #[error("the audit log is broken: {0}")]
     AuditBroken(#[from] sesam_domain::AuditChainError),
     /// An OAuth / OpenID Connect refusal, answered with its own error code.

@@ -15,7 +15,7 @@ use sesam_domain::device::{Device, DeviceState};
 use uuid::Uuid;
 
 use super::{ApiError, ApiJson, AppState};
-use crate::services::activation::CompleteActivation;
+use sesam_core::services::activation::CompleteActivation;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -63,7 +63,7 @@ async fn revoke_code_display(
     Path(serial): Path<String>,
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
-    use crate::services::devices::OtherAuthenticator;
+    use sesam_core::services::devices::OtherAuthenticator;
     let body: PinBody = json_body(&signed)?;
     let target = OtherAuthenticator::CodeDisplay(serial.clone());
     let warning = state
@@ -80,7 +80,7 @@ async fn revoke_chip(
     Path(id): Path<Uuid>,
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
-    use crate::services::devices::OtherAuthenticator;
+    use sesam_core::services::devices::OtherAuthenticator;
     let body: PinBody = json_body(&signed)?;
     let warning = state
         .sesam
@@ -98,7 +98,7 @@ async fn revoke_chip(
 /// A code display activated with the letter and the SMS code (no app involved).
 async fn activate_code_display_with_letter(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<crate::services::code_displays::LetterCodeDisplay>,
+    ApiJson(body): ApiJson<sesam_core::services::code_displays::LetterCodeDisplay>,
 ) -> Result<Json<Value>, ApiError> {
     let d = state.sesam.activate_code_display_with_letter(&body).await?;
     Ok(Json(
@@ -149,7 +149,7 @@ async fn activate_code_display(
     State(state): State<AppState>,
     signed: SignedRequest,
 ) -> Result<Json<Value>, ApiError> {
-    let body: crate::services::code_displays::ActivateCodeDisplay = json_body(&signed)?;
+    let body: sesam_core::services::code_displays::ActivateCodeDisplay = json_body(&signed)?;
     let d = state
         .sesam
         .activate_code_display(signed.device.id, &body)
@@ -164,7 +164,7 @@ async fn activate_code_display(
 async fn start_pairing(
     State(state): State<AppState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    ApiJson(body): ApiJson<crate::services::devices::StartPairing>,
+    ApiJson(body): ApiJson<sesam_core::services::devices::StartPairing>,
 ) -> Result<Json<Value>, ApiError> {
     let started = state
         .sesam
@@ -227,7 +227,7 @@ async fn pending_list(state: &AppState, signed_device: &Device) -> Result<Value,
         .store
         .identity(signed_device.identity_id)
         .await
-        .map_err(crate::error::AppError::from)?
+        .map_err(sesam_core::error::AppError::from)?
         .map(|i| {
             sesam_domain::authorization::LoginMethod::App
                 .level_for(i.ial)
@@ -275,7 +275,7 @@ struct PairingApproval {
 /// Pure, for the fuzz target `app_api_json` and its replay test.
 #[doc(hidden)]
 pub fn decode_bodies(body: &[u8]) -> usize {
-    use crate::services::{approvals, code_displays, devices};
+    use sesam_core::services::{approvals, code_displays, devices};
     fn ok<T: serde::de::DeserializeOwned>(body: &[u8]) -> usize {
         usize::from(serde_json::from_slice::<T>(body).is_ok())
     }
@@ -318,10 +318,10 @@ async fn approve(
         .store
         .auth_request(id)
         .await
-        .map_err(crate::error::AppError::from)?
+        .map_err(sesam_core::error::AppError::from)?
         .is_some()
     {
-        let answer: crate::services::approvals::SignedAnswer = json_body(&signed)?;
+        let answer: sesam_core::services::approvals::SignedAnswer = json_body(&signed)?;
         let r = state
             .sesam
             .approve_request(signed.device.id, id, &answer)
@@ -355,10 +355,10 @@ async fn reject(
         .store
         .auth_request(id)
         .await
-        .map_err(crate::error::AppError::from)?
+        .map_err(sesam_core::error::AppError::from)?
         .is_some()
     {
-        let answer: crate::services::approvals::SignedAnswer = json_body(&signed)?;
+        let answer: sesam_core::services::approvals::SignedAnswer = json_body(&signed)?;
         let r = state
             .sesam
             .reject_request(signed.device.id, id, &answer)
@@ -454,23 +454,23 @@ async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json
         .store
         .identity(signed.device.identity_id)
         .await
-        .map_err(crate::error::AppError::from)?
+        .map_err(sesam_core::error::AppError::from)?
         .ok_or_else(|| ApiError::unauthorized("the device's identity no longer exists"))?;
     let devices = s
         .store
         .devices_of(identity.id)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(sesam_core::error::AppError::from)?;
     let displays = s
         .store
         .code_displays_of(identity.id)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(sesam_core::error::AppError::from)?;
     let chips = s
         .store
         .chips_of(identity.id)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(sesam_core::error::AppError::from)?;
     Ok(Json(json!({
         "user_id": identity.user_id.as_ref().map(|u| u.as_str()),
         "name": identity.name.as_str(),
@@ -495,7 +495,7 @@ async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json
     })))
 }
 
-fn channels_json(view: &crate::services::channels::ChannelView) -> Value {
+fn channels_json(view: &sesam_core::services::channels::ChannelView) -> Value {
     json!({
         "channels": view.channels.iter().map(|c| json!({
             "id": c.id,
@@ -626,7 +626,7 @@ async fn inbox(
         .store
         .recent_messages(Some(signed.device.identity_id), 200)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(sesam_core::error::AppError::from)?;
     let list: Vec<Value> = messages
         .iter()
         .filter(|m| m.channel == sesam_domain::notification::Channel::App)
@@ -645,7 +645,7 @@ async fn activity(
         .store
         .recent_messages(Some(signed.device.identity_id), 200)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(sesam_core::error::AppError::from)?;
     let list: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -687,7 +687,7 @@ async fn request_history(state: &AppState, identity_id: Uuid) -> Result<Vec<Valu
         .store
         .auth_requests_of(identity_id, 200)
         .await
-        .map_err(crate::error::AppError::from)?
+        .map_err(sesam_core::error::AppError::from)?
         .iter()
         .map(|r| {
             json!({
@@ -749,7 +749,7 @@ impl FromRequest<AppState> for SignedRequest {
             .store
             .device(device_id)
             .await
-            .map_err(crate::error::AppError::from)?
+            .map_err(sesam_core::error::AppError::from)?
             .filter(|d| d.state == DeviceState::Active)
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked device"))?;
         let signed = app_protocol::request_signing_bytes(
@@ -767,7 +767,7 @@ impl FromRequest<AppState> for SignedRequest {
                 now.plus_seconds(2 * MAX_CLOCK_SKEW_MS / 1000),
             )
             .await
-            .map_err(crate::error::AppError::from)?;
+            .map_err(sesam_core::error::AppError::from)?;
         if !fresh {
             return Err(ApiError::unauthorized(
                 "this request was already received (replay)",

@@ -63,6 +63,13 @@ pub fn validate_jwks(text: &str) -> Result<String, AppError> {
 }
 
 impl Sesam {
+    /// Every registered service provider, for operators.
+    pub async fn service_providers(
+        &self,
+    ) -> Result<Vec<sesam_store::ServiceProviderRecord>, AppError> {
+        Ok(self.store.service_providers().await?)
+    }
+
     pub async fn add_service_provider(
         &self,
         actor: &Actor,

@@ -71,6 +71,12 @@ impl Sesam {
         Ok(keys)
     }
 
+    /// Every stored token-signing key (created at the first call), for operators.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKey>, AppError> {
+        self.ensure_signing_keys().await?;
+        Ok(self.store.signing_keys().await?)
+    }
+
     /// The published JWKS, as stored now (what `/jwks.json` serves: a rotation by another
     /// process is published at once).
     pub async fn jwks(&self) -> Result<Value, AppError> {

@@ -15,7 +15,7 @@ use sesam_oidc::discovery::paths;
 use super::AppState;
 use super::login::{MessagePage, lang_link, render};
 use super::pages;
-use crate::limits::LimitGroup;
+use sesam_core::limits::LimitGroup;
 
 /// How a refusal is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

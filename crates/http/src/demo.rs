@@ -19,10 +19,10 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::login::{Header, MessagePage, lang_link, render};
 use super::pages::{self, Texts};
-use crate::context::Sesam;
-use crate::error::AppError;
-use crate::services::Actor;
-use crate::services::service_providers::AddServiceProvider;
+use sesam_core::context::Sesam;
+use sesam_core::error::AppError;
+use sesam_core::services::Actor;
+use sesam_core::services::service_providers::AddServiceProvider;
 
 const META_KEY: &str = "demo.client";
 const STATE_COOKIE: &str = "sesam_demo";
