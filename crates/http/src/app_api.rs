@@ -5,8 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use sesam_api as api;
 use sesam_domain::app_protocol::{
     self, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_MS,
     SignatureHeaders,
@@ -15,7 +14,10 @@ use sesam_domain::device::{Device, DeviceState};
 use uuid::Uuid;
 
 use super::{ApiError, ApiJson, AppState};
-use sesam_core::services::activation::CompleteActivation;
+use sesam_api::{
+    AddChannel, ChannelOrder, ChipFinish, ChipStart, CompleteActivation, ConfirmChannel, EveryUse,
+    PairingApproval, PinBody, RenameBody, StartActivation,
+};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -62,7 +64,7 @@ async fn revoke_code_display(
     State(state): State<AppState>,
     Path(serial): Path<String>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Revoked>, ApiError> {
     use sesam_core::services::devices::OtherAuthenticator;
     let body: PinBody = json_body(&signed)?;
     let target = OtherAuthenticator::CodeDisplay(serial.clone());
@@ -70,16 +72,17 @@ async fn revoke_code_display(
         .sesam
         .revoke_other_authenticator(signed.device.id, target, &body.pin_proof)
         .await?;
-    Ok(Json(
-        json!({ "revoked": format!("code_display:{serial}"), "warning": warning }),
-    ))
+    Ok(Json(api::Revoked {
+        revoked: format!("code_display:{serial}"),
+        warning,
+    }))
 }
 
 async fn revoke_chip(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Revoked>, ApiError> {
     use sesam_core::services::devices::OtherAuthenticator;
     let body: PinBody = json_body(&signed)?;
     let warning = state
@@ -90,44 +93,37 @@ async fn revoke_chip(
             &body.pin_proof,
         )
         .await?;
-    Ok(Json(
-        json!({ "revoked": format!("chip:{id}"), "warning": warning }),
-    ))
+    Ok(Json(api::Revoked {
+        revoked: format!("chip:{id}"),
+        warning,
+    }))
 }
 
 /// A code display activated with the letter and the SMS code (no app involved).
 async fn activate_code_display_with_letter(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<sesam_core::services::code_displays::LetterCodeDisplay>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<api::LetterCodeDisplay>,
+) -> Result<Json<api::CodeDisplayActivated>, ApiError> {
     let d = state.sesam.activate_code_display_with_letter(&body).await?;
-    Ok(Json(
-        json!({ "serial": d.serial, "state": d.state.as_str() }),
-    ))
-}
-
-#[derive(Deserialize)]
-struct ChipStart {
-    pin_proof: String,
-    password: String,
+    Ok(Json(api::CodeDisplayActivated {
+        serial: d.serial,
+        state: d.state.as_str().to_owned(),
+    }))
 }
 
 async fn start_chip_registration(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::ChipRegistrationStarted>, ApiError> {
     let body: ChipStart = json_body(&signed)?;
     let (id, options) = state
         .sesam
         .start_chip_registration(signed.device.id, &body.pin_proof, &body.password)
         .await?;
-    Ok(Json(json!({ "registration_id": id, "options": options })))
-}
-
-#[derive(Deserialize)]
-struct ChipFinish {
-    registration_id: Uuid,
-    credential: Value,
+    Ok(Json(api::ChipRegistrationStarted {
+        registration_id: id,
+        options,
+    }))
 }
 
 /// Called by the browser that talked to the security key; the registration id (from the
@@ -135,28 +131,30 @@ struct ChipFinish {
 async fn finish_chip_registration(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ChipFinish>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::ChipRegistered>, ApiError> {
     let chip = state
         .sesam
         .finish_chip_registration(body.registration_id, &body.credential)
         .await?;
-    Ok(Json(
-        json!({ "chip_id": chip.id, "state": chip.state.as_str() }),
-    ))
+    Ok(Json(api::ChipRegistered {
+        chip_id: chip.id,
+        state: chip.state.as_str().to_owned(),
+    }))
 }
 
 async fn activate_code_display(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
-    let body: sesam_core::services::code_displays::ActivateCodeDisplay = json_body(&signed)?;
+) -> Result<Json<api::CodeDisplayActivated>, ApiError> {
+    let body: api::ActivateCodeDisplay = json_body(&signed)?;
     let d = state
         .sesam
         .activate_code_display(signed.device.id, &body)
         .await?;
-    Ok(Json(
-        json!({ "serial": d.serial, "state": d.state.as_str() }),
-    ))
+    Ok(Json(api::CodeDisplayActivated {
+        serial: d.serial,
+        state: d.state.as_str().to_owned(),
+    }))
 }
 
 /// A new app asks to be paired. Unauthenticated, so limited per person and per address
@@ -164,27 +162,30 @@ async fn activate_code_display(
 async fn start_pairing(
     State(state): State<AppState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    ApiJson(body): ApiJson<sesam_core::services::devices::StartPairing>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<api::StartPairing>,
+) -> Result<Json<api::PairingStarted>, ApiError> {
     let started = state
         .sesam
         .start_pairing(&body, &peer.ip().to_string())
         .await?;
-    Ok(Json(json!({
-        "pairing_id": started.id,
-        "expires_at": started.expires_at.to_rfc3339(),
-        "pairing_code": started.code.as_str(),
-        "message": "open sesam on one of your active apps, approve this device and type the pairing code shown here",
-        "message_da": "åbn sesam i en af dine aktive apps, godkend denne enhed, og indtast parringskoden, der vises her",
-    })))
+    Ok(Json(api::PairingStarted {
+        pairing_id: started.id,
+        expires_at: started.expires_at.to_rfc3339(),
+        pairing_code: started.code.as_str().to_owned(),
+        message: "open sesam on one of your active apps, approve this device and type the pairing code shown here".into(),
+        message_da: "åbn sesam i en af dine aktive apps, godkend denne enhed, og indtast parringskoden, der vises her".into(),
+    }))
 }
 
 async fn pairing_status(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::PairingStatus>, ApiError> {
     let (status, device_id) = state.sesam.pairing_status(id).await?;
-    Ok(Json(json!({ "status": status, "device_id": device_id })))
+    Ok(Json(api::PairingStatus {
+        status: status.to_owned(),
+        device_id,
+    }))
 }
 
 /// The longest a `?wait=` long-poll holds the request (below the 30 s request timeout).
@@ -196,7 +197,7 @@ async fn approvals(
     State(state): State<AppState>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::PendingList>, ApiError> {
     let params = sesam_oidc::Params::from_urlencoded(query.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::bad_request(&e.to_string()))?;
     let wait = params
@@ -211,15 +212,17 @@ async fn approvals(
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
     loop {
         let answer = pending_list(&state, &signed.device).await?;
-        let empty = answer["requests"].as_array().is_none_or(Vec::is_empty);
-        if !empty || tokio::time::Instant::now() >= deadline {
+        if !answer.requests.is_empty() || tokio::time::Instant::now() >= deadline {
             return Ok(Json(answer));
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
 
-async fn pending_list(state: &AppState, signed_device: &Device) -> Result<Value, ApiError> {
+async fn pending_list(
+    state: &AppState,
+    signed_device: &Device,
+) -> Result<api::PendingList, ApiError> {
     let list = state.sesam.pending_approvals(signed_device).await?;
     // The level an approval in this app gives: min(the identity's IAL, app with PIN).
     let level = state
@@ -233,41 +236,40 @@ async fn pending_list(state: &AppState, signed_device: &Device) -> Result<Value,
                 .level_for(i.ial)
                 .as_str()
         });
-    let mut requests: Vec<Value> = state
+    let mut requests: Vec<api::Pending> = state
         .sesam
         .pending_requests(signed_device.identity_id)
         .await?
-        .iter()
+        .into_iter()
         .map(|r| {
-            json!({
-                "id": r.id, "kind": "approval", "client_id": r.client_id, "sp_name": r.sp_name,
-                "action": r.action.as_str(), "text": r.text.as_str(),
-                "binding_required": r.binding_code.is_some(), "expires_at": r.expires_at.to_rfc3339(),
-                "level": level,
+            api::Pending::Login(api::PendingLogin {
+                id: r.id,
+                kind: "approval".into(),
+                client_id: r.client_id,
+                sp_name: r.sp_name,
+                action: r.action.as_str().to_owned(),
+                text: r.text.as_str().to_owned(),
+                binding_required: r.binding_code.is_some(),
+                expires_at: r.expires_at.to_rfc3339(),
+                level: level.map(str::to_owned),
             })
         })
         .collect();
-    requests.extend(list.iter().map(|a| {
-        json!({
-            "id": a.id, "kind": a.kind, "text": a.text, "device_name": a.device_name,
-            "expires_at": a.expires_at.to_rfc3339(), "pairing_code_required": true,
-            "new_device_key": a.new_device_key.as_deref().map(sesam_domain::app_protocol::b64),
+    requests.extend(list.into_iter().map(|a| {
+        api::Pending::Pairing(api::PendingPairing {
+            id: a.id,
+            kind: a.kind.to_owned(),
+            text: a.text,
+            device_name: a.device_name,
+            expires_at: a.expires_at.to_rfc3339(),
+            pairing_code_required: true,
+            new_device_key: a
+                .new_device_key
+                .as_deref()
+                .map(sesam_domain::app_protocol::b64),
         })
     }));
-    Ok(json!({ "requests": requests }))
-}
-
-#[derive(Deserialize)]
-struct PinBody {
-    pin_proof: String,
-}
-
-/// Approving a pairing: the PIN proof and the code the new app shows.
-#[derive(Deserialize)]
-struct PairingApproval {
-    pin_proof: String,
-    #[serde(default)]
-    pairing_code: Option<String>,
+    Ok(api::PendingList { requests })
 }
 
 /// Decodes `body` as every JSON body type the app API accepts (signed or not), and a
@@ -275,7 +277,6 @@ struct PairingApproval {
 /// Pure, for the fuzz target `app_api_json` and its replay test.
 #[doc(hidden)]
 pub fn decode_bodies(body: &[u8]) -> usize {
-    use sesam_core::services::{approvals, code_displays, devices};
     fn ok<T: serde::de::DeserializeOwned>(body: &[u8]) -> usize {
         usize::from(serde_json::from_slice::<T>(body).is_ok())
     }
@@ -295,10 +296,10 @@ pub fn decode_bodies(body: &[u8]) -> usize {
         + ok::<ConfirmChannel>(body)
         + ok::<ChannelOrder>(body)
         + ok::<EveryUse>(body)
-        + ok::<approvals::SignedAnswer>(body)
-        + ok::<code_displays::ActivateCodeDisplay>(body)
-        + ok::<code_displays::LetterCodeDisplay>(body)
-        + ok::<devices::StartPairing>(body)
+        + ok::<api::SignedAnswer>(body)
+        + ok::<api::ActivateCodeDisplay>(body)
+        + ok::<api::LetterCodeDisplay>(body)
+        + ok::<api::StartPairing>(body)
         + ok::<PairingApproval>(body)
 }
 
@@ -312,7 +313,7 @@ async fn approve(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Approved>, ApiError> {
     if state
         .sesam
         .store
@@ -321,14 +322,16 @@ async fn approve(
         .map_err(sesam_core::error::AppError::from)?
         .is_some()
     {
-        let answer: sesam_core::services::approvals::SignedAnswer = json_body(&signed)?;
+        let answer: api::SignedAnswer = json_body(&signed)?;
         let r = state
             .sesam
             .approve_request(signed.device.id, id, &answer)
             .await?;
-        return Ok(Json(
-            json!({ "approved": id, "client_id": r.client_id, "sp_name": r.sp_name }),
-        ));
+        return Ok(Json(api::Approved::Login(api::LoginApproved {
+            approved: id,
+            client_id: r.client_id,
+            sp_name: r.sp_name,
+        })));
     }
     let body: PairingApproval = json_body(&signed)?;
     let d = state
@@ -340,16 +343,18 @@ async fn approve(
             &body.pin_proof,
         )
         .await?;
-    Ok(Json(
-        json!({ "approved": id, "device_id": d.id, "device_name": d.name.as_str() }),
-    ))
+    Ok(Json(api::Approved::Pairing(api::PairingApproved {
+        approved: id,
+        device_id: d.id,
+        device_name: d.name.as_str().to_owned(),
+    })))
 }
 
 async fn reject(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Rejected>, ApiError> {
     if state
         .sesam
         .store
@@ -358,97 +363,105 @@ async fn reject(
         .map_err(sesam_core::error::AppError::from)?
         .is_some()
     {
-        let answer: sesam_core::services::approvals::SignedAnswer = json_body(&signed)?;
+        let answer: api::SignedAnswer = json_body(&signed)?;
         let r = state
             .sesam
             .reject_request(signed.device.id, id, &answer)
             .await?;
-        return Ok(Json(json!({
-            "rejected": id,
-            "not_me": r.not_me,
-            "advice": r.not_me.then_some("If you did not start this, block your sesam now: sesam-app block"),
+        return Ok(Json(api::Rejected::Login(api::LoginRejected {
+            rejected: id,
+            not_me: r.not_me,
+            advice: r.not_me.then(|| {
+                "If you did not start this, block your sesam now: sesam-app block".to_owned()
+            }),
         })));
     }
     state.sesam.reject_pairing(signed.device.id, id).await?;
-    Ok(Json(json!({ "rejected": id })))
+    Ok(Json(api::Rejected::Pairing(api::PairingRejected {
+        rejected: id,
+    })))
 }
 
 async fn revoke_device(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Revoked>, ApiError> {
     let body: PinBody = json_body(&signed)?;
     let warning = state
         .sesam
         .revoke_device(signed.device.id, id, &body.pin_proof)
         .await?;
-    Ok(Json(json!({ "revoked": id, "warning": warning })))
-}
-
-#[derive(Deserialize)]
-struct RenameBody {
-    name: String,
+    Ok(Json(api::Revoked {
+        revoked: id.to_string(),
+        warning,
+    }))
 }
 
 async fn rename_device(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Renamed>, ApiError> {
     let body: RenameBody = json_body(&signed)?;
     state
         .sesam
         .rename_device(signed.device.id, id, &body.name)
         .await?;
-    Ok(Json(json!({ "renamed": id, "name": body.name.trim() })))
+    Ok(Json(api::Renamed {
+        renamed: id,
+        name: body.name.trim().to_owned(),
+    }))
 }
 
 async fn block_identity(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Blocked>, ApiError> {
     state.sesam.block_identity(signed.device.id).await?;
-    Ok(Json(json!({
-        "state": "suspended",
-        "message": "your identity is blocked; to reopen it, contact a registration office or use a new activation letter",
-    })))
+    Ok(Json(api::Blocked {
+        state: "suspended".into(),
+        message: "your identity is blocked; to reopen it, contact a registration office or use a new activation letter".into(),
+    }))
 }
 
-async fn config(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "protocol": "sesam-app/v1", "pin_key": state.sesam.pin_key_b64() }))
-}
-
-#[derive(Deserialize)]
-struct StartActivation {
-    activation_code: String,
+async fn config(State(state): State<AppState>) -> Json<api::Config> {
+    Json(api::Config {
+        protocol: "sesam-app/v1".into(),
+        pin_key: state.sesam.pin_key_b64(),
+    })
 }
 
 async fn start_activation(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<StartActivation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::ActivationStarted>, ApiError> {
     let s = state.sesam.start_activation(&body.activation_code).await?;
-    Ok(Json(json!({
-        "activation_id": s.activation_id,
-        "sms_sent_to": s.sms_sent_to,
-        "sms_code_expires_at": s.sms_code_expires_at.to_rfc3339(),
-        "user_id_required": s.user_id_required,
-        "pin_key": s.pin_key,
-    })))
+    Ok(Json(api::ActivationStarted {
+        activation_id: s.activation_id,
+        sms_sent_to: s.sms_sent_to,
+        sms_code_expires_at: s.sms_code_expires_at.to_rfc3339(),
+        user_id_required: s.user_id_required,
+        pin_key: s.pin_key,
+    }))
 }
 
 async fn complete_activation(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CompleteActivation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Activated>, ApiError> {
     let a = state.sesam.complete_activation(&body).await?;
-    Ok(Json(
-        json!({ "device_id": a.device_id, "user_id": a.user_id, "device_name": a.device_name }),
-    ))
+    Ok(Json(api::Activated {
+        device_id: a.device_id,
+        user_id: a.user_id,
+        device_name: a.device_name,
+    }))
 }
 
-async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json<Value>, ApiError> {
+async fn me(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<api::Me>, ApiError> {
     let s = &state.sesam;
     let identity = s
         .store
@@ -471,86 +484,86 @@ async fn me(State(state): State<AppState>, signed: SignedRequest) -> Result<Json
         .chips_of(identity.id)
         .await
         .map_err(sesam_core::error::AppError::from)?;
-    Ok(Json(json!({
-        "user_id": identity.user_id.as_ref().map(|u| u.as_str()),
-        "name": identity.name.as_str(),
-        "state": identity.state,
-        "devices": devices.iter().map(|d| json!({
-            "device_id": d.id,
-            "name": d.name.as_str(),
-            "state": d.state.as_str(),
-            "created_at": d.created_at.to_rfc3339(),
-            "this_device": d.id == signed.device.id,
-        })).collect::<Vec<_>>(),
-        "code_displays": displays.iter().map(|d| json!({
-            "serial": d.serial,
-            "state": d.state.as_str(),
-            "activated_at": d.activated_at.map(|t| t.to_rfc3339()),
-        })).collect::<Vec<_>>(),
-        "chips": chips.iter().map(|c| json!({
-            "chip_id": c.id,
-            "state": c.state.as_str(),
-            "created_at": c.created_at.to_rfc3339(),
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(api::Me {
+        user_id: identity.user_id.as_ref().map(|u| u.as_str().to_owned()),
+        name: identity.name.as_str().to_owned(),
+        state: identity.state.as_str().to_owned(),
+        devices: devices
+            .iter()
+            .map(|d| api::DeviceView {
+                device_id: d.id,
+                name: d.name.as_str().to_owned(),
+                state: d.state.as_str().to_owned(),
+                created_at: d.created_at.to_rfc3339(),
+                this_device: d.id == signed.device.id,
+            })
+            .collect(),
+        code_displays: displays
+            .iter()
+            .map(|d| api::CodeDisplayView {
+                serial: d.serial.clone(),
+                state: d.state.as_str().to_owned(),
+                activated_at: d.activated_at.map(|t| t.to_rfc3339()),
+            })
+            .collect(),
+        chips: chips
+            .iter()
+            .map(|c| api::ChipView {
+                chip_id: c.id,
+                state: c.state.as_str().to_owned(),
+                created_at: c.created_at.to_rfc3339(),
+            })
+            .collect(),
+    }))
 }
 
-fn channels_json(view: &sesam_core::services::channels::ChannelView) -> Value {
-    json!({
-        "channels": view.channels.iter().map(|c| json!({
-            "id": c.id,
-            "kind": c.kind.as_str(),
-            "address": c.address,
-            "position": c.position,
-            "confirmed": c.is_confirmed(),
-        })).collect::<Vec<_>>(),
-        "notify_every_use": view.notify_every_use,
-        "recommendation": view.recommendation,
-    })
+fn channels_json(view: &sesam_core::services::channels::ChannelView) -> api::Channels {
+    api::Channels {
+        channels: view
+            .channels
+            .iter()
+            .map(|c| api::ChannelView {
+                id: c.id,
+                kind: c.kind.as_str().to_owned(),
+                address: c.address.clone(),
+                position: c.position,
+                confirmed: c.is_confirmed(),
+            })
+            .collect(),
+        notify_every_use: view.notify_every_use,
+        recommendation: view.recommendation.map(str::to_owned),
+    }
 }
 
 async fn list_channels(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Channels>, ApiError> {
     Ok(Json(channels_json(
         &state.sesam.list_channels(signed.device.id).await?,
     )))
 }
 
-#[derive(Deserialize)]
-struct AddChannel {
-    kind: String,
-    address: String,
-    pin_proof: String,
-}
-
 async fn add_channel(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::ChannelAdded>, ApiError> {
     let body: AddChannel = json_body(&signed)?;
     let c = state
         .sesam
         .add_channel(signed.device.id, &body.kind, &body.address, &body.pin_proof)
         .await?;
-    Ok(Json(json!({
-        "channel_id": c.id,
-        "message": "a confirmation code was sent to the new address; confirm it to start receiving messages there",
-    })))
-}
-
-#[derive(Deserialize)]
-struct ConfirmChannel {
-    code: String,
-    pin_proof: String,
+    Ok(Json(api::ChannelAdded {
+        channel_id: c.id,
+        message: "a confirmation code was sent to the new address; confirm it to start receiving messages there".into(),
+    }))
 }
 
 async fn confirm_channel(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Channels>, ApiError> {
     let body: ConfirmChannel = json_body(&signed)?;
     state
         .sesam
@@ -565,7 +578,7 @@ async fn remove_channel(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Channels>, ApiError> {
     let body: PinBody = json_body(&signed)?;
     state
         .sesam
@@ -576,16 +589,10 @@ async fn remove_channel(
     )))
 }
 
-#[derive(Deserialize)]
-struct ChannelOrder {
-    order: Vec<Uuid>,
-    pin_proof: String,
-}
-
 async fn reorder_channels(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Channels>, ApiError> {
     let body: ChannelOrder = json_body(&signed)?;
     state
         .sesam
@@ -596,16 +603,10 @@ async fn reorder_channels(
     )))
 }
 
-#[derive(Deserialize)]
-struct EveryUse {
-    enabled: bool,
-    pin_proof: String,
-}
-
 async fn set_every_use(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Channels>, ApiError> {
     let body: EveryUse = json_body(&signed)?;
     state
         .sesam
@@ -620,34 +621,39 @@ async fn set_every_use(
 async fn inbox(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Inbox>, ApiError> {
     let messages = state
         .sesam
         .store
         .recent_messages(Some(signed.device.identity_id), 200)
         .await
         .map_err(sesam_core::error::AppError::from)?;
-    let list: Vec<Value> = messages
-        .iter()
+    let messages = messages
+        .into_iter()
         .filter(|m| m.channel == sesam_domain::notification::Channel::App)
-        .map(|m| json!({ "message_id": m.message_id, "event": m.event, "text": m.body, "at": m.created_at.to_rfc3339() }))
+        .map(|m| api::InboxMessage {
+            message_id: m.message_id,
+            event: m.event,
+            text: m.body,
+            at: m.created_at.to_rfc3339(),
+        })
         .collect();
-    Ok(Json(json!({ "messages": list })))
+    Ok(Json(api::Inbox { messages }))
 }
 
 /// The person's activity: every message sesam sent them and how its delivery went.
 async fn activity(
     State(state): State<AppState>,
     signed: SignedRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Activity>, ApiError> {
     let messages = state
         .sesam
         .store
         .recent_messages(Some(signed.device.identity_id), 200)
         .await
         .map_err(sesam_core::error::AppError::from)?;
-    let list: Vec<Value> = messages
-        .iter()
+    let messages = messages
+        .into_iter()
         .map(|m| {
             let to = match m.channel {
                 sesam_domain::notification::Channel::Sms => {
@@ -662,25 +668,28 @@ async fn activity(
                 }
                 sesam_domain::notification::Channel::App => "app".into(),
             };
-            json!({
-                "message_id": m.message_id,
-                "event": m.event,
-                "channel": m.channel.as_str(),
-                "to": to,
-                "status": m.state,
-                "attempts": m.attempts,
-                "last_error": m.last_error,
-                "at": m.created_at.to_rfc3339(),
-                "sent_at": m.sent_at.map(|t| t.to_rfc3339()),
-            })
+            api::ActivityMessage {
+                message_id: m.message_id,
+                event: m.event,
+                channel: m.channel.as_str().to_owned(),
+                to,
+                status: m.state,
+                attempts: m.attempts,
+                last_error: m.last_error,
+                at: m.created_at.to_rfc3339(),
+                sent_at: m.sent_at.map(|t| t.to_rfc3339()),
+            }
         })
         .collect();
     let requests = request_history(&state, signed.device.identity_id).await?;
-    Ok(Json(json!({ "messages": list, "requests": requests })))
+    Ok(Json(api::Activity { messages, requests }))
 }
 
 /// Every request the person was asked to approve, with its result, newest first.
-async fn request_history(state: &AppState, identity_id: Uuid) -> Result<Vec<Value>, ApiError> {
+async fn request_history(
+    state: &AppState,
+    identity_id: Uuid,
+) -> Result<Vec<api::RequestHistoryEntry>, ApiError> {
     let now = state.sesam.clock.now();
     Ok(state
         .sesam
@@ -688,13 +697,17 @@ async fn request_history(state: &AppState, identity_id: Uuid) -> Result<Vec<Valu
         .auth_requests_of(identity_id, 200)
         .await
         .map_err(sesam_core::error::AppError::from)?
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "sp_name": r.sp_name, "action": r.action.as_str(), "text": r.text.as_str(),
-                "result": r.status(now), "not_me": r.not_me, "browser": r.binding_code.is_some(),
-                "at": r.created_at.to_rfc3339(), "answered_at": r.decided_at.map(|t| t.to_rfc3339()),
-            })
+        .into_iter()
+        .map(|r| api::RequestHistoryEntry {
+            id: r.id,
+            result: r.status(now).to_owned(),
+            sp_name: r.sp_name,
+            action: r.action.as_str().to_owned(),
+            text: r.text.as_str().to_owned(),
+            not_me: r.not_me,
+            browser: r.binding_code.is_some(),
+            at: r.created_at.to_rfc3339(),
+            answered_at: r.decided_at.map(|t| t.to_rfc3339()),
         })
         .collect())
 }

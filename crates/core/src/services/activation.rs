@@ -31,19 +31,7 @@ pub struct ActivationStarted {
     pub pin_key: String,
 }
 
-/// The second step as the app sends it (all fields unvalidated).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct CompleteActivation {
-    pub activation_id: Uuid,
-    pub activation_code: String,
-    pub sms_code: String,
-    pub device_public_key: String,
-    pub device_name: String,
-    pub possession_signature: String,
-    pub pin_proof: String,
-    pub user_id: Option<String>,
-    pub new_user_id: Option<String>,
-}
+pub use sesam_api::CompleteActivation;
 
 #[derive(Debug, Clone)]
 pub struct Activated {

@@ -309,19 +309,7 @@ impl Sesam {
     }
 }
 
-/// What the app sends with an answer.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct SignedAnswer {
-    #[serde(default)]
-    pub pin_proof: Option<String>,
-    #[serde(default)]
-    pub binding_code: Option<String>,
-    pub timestamp_ms: i64,
-    /// base64url of the ECDSA P-256 signature (DER or raw r‖s) over the approval bytes.
-    pub signature: String,
-    #[serde(default)]
-    pub not_me: bool,
-}
+pub use sesam_api::SignedAnswer;
 
 pub(crate) fn hex_string(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -28,15 +28,7 @@ pub struct ImportReport {
     pub rejected: Vec<RejectedKeyPackage>,
 }
 
-/// An activation request from an app (unvalidated).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct ActivateCodeDisplay {
-    pub serial: String,
-    pub code1: String,
-    pub code2: String,
-    pub password: String,
-    pub pin_proof: String,
-}
+pub use sesam_api::ActivateCodeDisplay;
 
 fn refused(e: CodeDisplayError) -> AppError {
     AppError::Invalid(DomainError::CodeDisplay(e))
@@ -354,20 +346,7 @@ fn hex_decode(s: &str, out: &mut [u8; 16]) -> bool {
     true
 }
 
-/// Activating a code display with an activation letter instead of an app (for people who
-/// do not use the app): letter code, SMS code, serial number, two codes, password.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct LetterCodeDisplay {
-    pub activation_id: Uuid,
-    pub activation_code: String,
-    pub sms_code: String,
-    pub serial: String,
-    pub code1: String,
-    pub code2: String,
-    pub password: String,
-    pub user_id: Option<String>,
-    pub new_user_id: Option<String>,
-}
+pub use sesam_api::LetterCodeDisplay;
 
 impl Sesam {
     /// Completes an activation letter with a code display: the second step of the two-

@@ -21,15 +21,7 @@ use uuid::Uuid;
 use crate::context::Sesam;
 use crate::error::AppError;
 
-/// A new app's request to be paired (all fields unvalidated).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct StartPairing {
-    pub user_id: String,
-    pub device_public_key: String,
-    pub device_name: String,
-    pub possession_signature: String,
-    pub pin_proof: String,
-}
+pub use sesam_api::StartPairing;
 
 /// A pairing as the new app is told about it.
 #[derive(Debug, Clone)]
