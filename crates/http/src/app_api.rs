@@ -3,9 +3,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
 use sesam_api as api;
+use sesam_api::openapi::{Method, Operation};
 use sesam_domain::app_protocol::{
     self, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_MS,
     SignatureHeaders,
@@ -19,45 +22,79 @@ use sesam_api::{
     PairingApproval, PinBody, RenameBody, StartActivation,
 };
 
+/// Every route of the app API: its operation in the OpenAPI document and its handler. The
+/// router is built from this table, and a test compares it with the document.
+fn table() -> Vec<(Operation, MethodRouter<AppState>)> {
+    use sesam_api::openapi as op;
+    vec![
+        route(op::OPENAPI, openapi),
+        route(op::CONFIG, config),
+        route(op::ACTIVATION_START, start_activation),
+        route(op::ACTIVATION_COMPLETE, complete_activation),
+        route(op::ME, me),
+        route(op::INBOX, inbox),
+        route(op::CHANNELS, list_channels),
+        route(op::CHANNEL_ADD, add_channel),
+        route(op::CHANNEL_ORDER, reorder_channels),
+        route(op::CHANNEL_EVERY_USE, set_every_use),
+        route(op::CHANNEL_CONFIRM, confirm_channel),
+        route(op::CHANNEL_REMOVE, remove_channel),
+        route(op::ACTIVITY, activity),
+        route(op::PAIRING_START, start_pairing),
+        route(op::PAIRING_STATUS, pairing_status),
+        route(op::APPROVALS, approvals),
+        route(op::APPROVE, approve),
+        route(op::REJECT, reject),
+        route(op::DEVICE_REVOKE, revoke_device),
+        route(op::DEVICE_RENAME, rename_device),
+        route(op::IDENTITY_BLOCK, block_identity),
+        route(op::CODE_DISPLAY_ACTIVATE, activate_code_display),
+        route(op::CHIP_REGISTER_START, start_chip_registration),
+        route(op::CHIP_REGISTER_FINISH, finish_chip_registration),
+        route(
+            op::CODE_DISPLAY_ACTIVATE_WITH_LETTER,
+            activate_code_display_with_letter,
+        ),
+        route(op::CODE_DISPLAY_REVOKE, revoke_code_display),
+        route(op::CHIP_REVOKE, revoke_chip),
+    ]
+}
+
+/// A table row: the handler answers the operation's method only.
+fn route<H, T>(op: Operation, handler: H) -> (Operation, MethodRouter<AppState>)
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let method = match op.method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+    };
+    (op, axum::routing::on(method, handler))
+}
+
 pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/app/v1/config", get(config))
-        .route("/app/v1/activation/start", post(start_activation))
-        .route("/app/v1/activation/complete", post(complete_activation))
-        .route("/app/v1/me", get(me))
-        .route("/app/v1/inbox", get(inbox))
-        .route("/app/v1/channels", get(list_channels).post(add_channel))
-        .route("/app/v1/channels/order", post(reorder_channels))
-        .route("/app/v1/channels/every-use", post(set_every_use))
-        .route("/app/v1/channels/{id}/confirm", post(confirm_channel))
-        .route("/app/v1/channels/{id}/remove", post(remove_channel))
-        .route("/app/v1/activity", get(activity))
-        .route("/app/v1/pairing/start", post(start_pairing))
-        .route("/app/v1/pairing/{id}", get(pairing_status))
-        .route("/app/v1/approvals", get(approvals))
-        .route("/app/v1/approvals/{id}/approve", post(approve))
-        .route("/app/v1/approvals/{id}/reject", post(reject))
-        .route("/app/v1/devices/{id}/revoke", post(revoke_device))
-        .route("/app/v1/devices/{id}/rename", post(rename_device))
-        .route("/app/v1/identity/block", post(block_identity))
-        .route(
-            "/app/v1/code-displays/activate",
-            post(activate_code_display),
-        )
-        .route(
-            "/app/v1/chips/register/start",
-            post(start_chip_registration),
-        )
-        .route("/chips/register/finish", post(finish_chip_registration))
-        .route(
-            "/code-displays/activate-with-letter",
-            post(activate_code_display_with_letter),
-        )
-        .route(
-            "/app/v1/code-displays/{serial}/revoke",
-            post(revoke_code_display),
-        )
-        .route("/app/v1/chips/{id}/revoke", post(revoke_chip))
+    table()
+        .into_iter()
+        .fold(axum::Router::new(), |router, (op, handler)| {
+            router.route(op.path, handler)
+        })
+}
+
+/// The OpenAPI document, written once per process; cacheable like the discovery document.
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        serde_json::to_string(&sesam_api::document()).unwrap_or_else(|_| "{}".into())
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
 }
 
 async fn revoke_code_display(
@@ -807,5 +844,59 @@ impl ApiError {
             description: reason.to_owned(),
             retry_after: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every route the router serves has an operation in the document, and every operation
+    /// a route.
+    #[test]
+    fn every_route_is_documented_and_every_operation_routed() {
+        let routed: BTreeSet<(String, String)> = table()
+            .iter()
+            .map(|(op, _)| (op.method.as_str().to_lowercase(), op.path.to_owned()))
+            .collect();
+        let document = serde_json::to_value(sesam_api::document()).unwrap_or_default();
+        let mut documented = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        assert!(!routed.is_empty());
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes without an operation: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "operations without a route: {unrouted:?}"
+        );
+        assert_eq!(routed.len(), table().len(), "a route is in the table twice");
+    }
+
+    /// The document names the headers the extractor reads.
+    #[test]
+    fn the_documented_signature_headers_are_the_protocol_headers() {
+        let names: Vec<&str> = sesam_api::openapi::SIGNATURE_HEADERS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                HEADER_DEVICE,
+                HEADER_TIMESTAMP,
+                HEADER_NONCE,
+                HEADER_SIGNATURE
+            ]
+        );
     }
 }

@@ -612,3 +612,47 @@ fn without_a_channel_the_start_up_log_says_how_to_configure_one() {
         assert!(line.contains(key), "{key} is not named: {line}");
     }
 }
+
+/// The app API's OpenAPI document is served (cacheable, unsigned), and the router answers
+/// every operation it documents with something other than "no such endpoint" or 405.
+#[tokio::test]
+async fn the_openapi_document_is_served_and_every_operation_is_routed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&Data::Dir(dir.path().join("data")), &[]);
+    let http = http_client();
+    let r = http
+        .get(format!("{}/app/v1/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=300");
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() > 20);
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{id}", "01920000-0000-7000-8000-000000000000")
+            .replace("{serial}", "SN0001");
+        for method in item.as_object().unwrap().keys() {
+            let r = http
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{}{concrete}", server.base),
+                )
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            assert_ne!(status, 405, "{method} {path}");
+            assert_ne!(
+                body["error_description"], "no such endpoint",
+                "{method} {path}"
+            );
+        }
+    }
+}
