@@ -9,11 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use sesam_api as api;
 use sesam_api::openapi::{Method, Operation};
-use sesam_domain::app_protocol::{
-    self, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_MS,
-    SignatureHeaders,
-};
-use sesam_domain::device::{Device, DeviceState};
+use sesam_core::services::device_requests::{DeviceRequest, DeviceRequestError};
+use sesam_domain::app_protocol::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use sesam_domain::device::Device;
 use uuid::Uuid;
 
 use super::{ApiError, ApiJson, AppState};
@@ -248,65 +246,12 @@ async fn approvals(
         .min(MAX_WAIT_SECONDS);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
     loop {
-        let answer = pending_list(&state, &signed.device).await?;
+        let answer = state.sesam.pending_for_device(&signed.device).await?;
         if !answer.requests.is_empty() || tokio::time::Instant::now() >= deadline {
             return Ok(Json(answer));
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-}
-
-async fn pending_list(
-    state: &AppState,
-    signed_device: &Device,
-) -> Result<api::PendingList, ApiError> {
-    let list = state.sesam.pending_approvals(signed_device).await?;
-    // The level an approval in this app gives: min(the identity's IAL, app with PIN).
-    let level = state
-        .sesam
-        .store
-        .identity(signed_device.identity_id)
-        .await
-        .map_err(sesam_core::error::AppError::from)?
-        .map(|i| {
-            sesam_domain::authorization::LoginMethod::App
-                .level_for(i.ial)
-                .as_str()
-        });
-    let mut requests: Vec<api::Pending> = state
-        .sesam
-        .pending_requests(signed_device.identity_id)
-        .await?
-        .into_iter()
-        .map(|r| {
-            api::Pending::Login(api::PendingLogin {
-                id: r.id,
-                kind: "approval".into(),
-                client_id: r.client_id,
-                sp_name: r.sp_name,
-                action: r.action.as_str().to_owned(),
-                text: r.text.as_str().to_owned(),
-                binding_required: r.binding_code.is_some(),
-                expires_at: r.expires_at.to_rfc3339(),
-                level: level.map(str::to_owned),
-            })
-        })
-        .collect();
-    requests.extend(list.into_iter().map(|a| {
-        api::Pending::Pairing(api::PendingPairing {
-            id: a.id,
-            kind: a.kind.to_owned(),
-            text: a.text,
-            device_name: a.device_name,
-            expires_at: a.expires_at.to_rfc3339(),
-            pairing_code_required: true,
-            new_device_key: a
-                .new_device_key
-                .as_deref()
-                .map(sesam_domain::app_protocol::b64),
-        })
-    }));
-    Ok(api::PendingList { requests })
 }
 
 /// Decodes `body` as every JSON body type the app API accepts (signed or not), and a
@@ -351,40 +296,12 @@ async fn approve(
     Path(id): Path<Uuid>,
     signed: SignedRequest,
 ) -> Result<Json<api::Approved>, ApiError> {
-    if state
-        .sesam
-        .store
-        .auth_request(id)
-        .await
-        .map_err(sesam_core::error::AppError::from)?
-        .is_some()
-    {
-        let answer: api::SignedAnswer = json_body(&signed)?;
-        let r = state
+    Ok(Json(
+        state
             .sesam
-            .approve_request(signed.device.id, id, &answer)
-            .await?;
-        return Ok(Json(api::Approved::Login(api::LoginApproved {
-            approved: id,
-            client_id: r.client_id,
-            sp_name: r.sp_name,
-        })));
-    }
-    let body: PairingApproval = json_body(&signed)?;
-    let d = state
-        .sesam
-        .approve_pairing(
-            signed.device.id,
-            id,
-            body.pairing_code.as_deref(),
-            &body.pin_proof,
-        )
-        .await?;
-    Ok(Json(api::Approved::Pairing(api::PairingApproved {
-        approved: id,
-        device_id: d.id,
-        device_name: d.name.as_str().to_owned(),
-    })))
+            .approve_from_app(signed.device.id, id, &signed.body)
+            .await?,
+    ))
 }
 
 async fn reject(
@@ -392,31 +309,12 @@ async fn reject(
     Path(id): Path<Uuid>,
     signed: SignedRequest,
 ) -> Result<Json<api::Rejected>, ApiError> {
-    if state
-        .sesam
-        .store
-        .auth_request(id)
-        .await
-        .map_err(sesam_core::error::AppError::from)?
-        .is_some()
-    {
-        let answer: api::SignedAnswer = json_body(&signed)?;
-        let r = state
+    Ok(Json(
+        state
             .sesam
-            .reject_request(signed.device.id, id, &answer)
-            .await?;
-        return Ok(Json(api::Rejected::Login(api::LoginRejected {
-            rejected: id,
-            not_me: r.not_me,
-            advice: r.not_me.then(|| {
-                "If you did not start this, block your sesam now: sesam-app block".to_owned()
-            }),
-        })));
-    }
-    state.sesam.reject_pairing(signed.device.id, id).await?;
-    Ok(Json(api::Rejected::Pairing(api::PairingRejected {
-        rejected: id,
-    })))
+            .reject_from_app(signed.device.id, id, &signed.body)
+            .await?,
+    ))
 }
 
 async fn revoke_device(
@@ -499,59 +397,9 @@ async fn me(
     State(state): State<AppState>,
     signed: SignedRequest,
 ) -> Result<Json<api::Me>, ApiError> {
-    let s = &state.sesam;
-    let identity = s
-        .store
-        .identity(signed.device.identity_id)
-        .await
-        .map_err(sesam_core::error::AppError::from)?
-        .ok_or_else(|| ApiError::unauthorized("the device's identity no longer exists"))?;
-    let devices = s
-        .store
-        .devices_of(identity.id)
-        .await
-        .map_err(sesam_core::error::AppError::from)?;
-    let displays = s
-        .store
-        .code_displays_of(identity.id)
-        .await
-        .map_err(sesam_core::error::AppError::from)?;
-    let chips = s
-        .store
-        .chips_of(identity.id)
-        .await
-        .map_err(sesam_core::error::AppError::from)?;
-    Ok(Json(api::Me {
-        user_id: identity.user_id.as_ref().map(|u| u.as_str().to_owned()),
-        name: identity.name.as_str().to_owned(),
-        state: identity.state.as_str().to_owned(),
-        devices: devices
-            .iter()
-            .map(|d| api::DeviceView {
-                device_id: d.id,
-                name: d.name.as_str().to_owned(),
-                state: d.state.as_str().to_owned(),
-                created_at: d.created_at.to_rfc3339(),
-                this_device: d.id == signed.device.id,
-            })
-            .collect(),
-        code_displays: displays
-            .iter()
-            .map(|d| api::CodeDisplayView {
-                serial: d.serial.clone(),
-                state: d.state.as_str().to_owned(),
-                activated_at: d.activated_at.map(|t| t.to_rfc3339()),
-            })
-            .collect(),
-        chips: chips
-            .iter()
-            .map(|c| api::ChipView {
-                chip_id: c.id,
-                state: c.state.as_str().to_owned(),
-                created_at: c.created_at.to_rfc3339(),
-            })
-            .collect(),
-    }))
+    let me = state.sesam.account_overview(&signed.device).await?;
+    me.map(Json)
+        .ok_or_else(|| ApiError::unauthorized("the device's identity no longer exists"))
 }
 
 fn channels_json(view: &sesam_core::services::channels::ChannelView) -> api::Channels {
@@ -659,94 +507,16 @@ async fn inbox(
     State(state): State<AppState>,
     signed: SignedRequest,
 ) -> Result<Json<api::Inbox>, ApiError> {
-    let messages = state
-        .sesam
-        .store
-        .recent_messages(Some(signed.device.identity_id), 200)
-        .await
-        .map_err(sesam_core::error::AppError::from)?;
-    let messages = messages
-        .into_iter()
-        .filter(|m| m.channel == sesam_domain::notification::Channel::App)
-        .map(|m| api::InboxMessage {
-            message_id: m.message_id,
-            event: m.event,
-            text: m.body,
-            at: m.created_at.to_rfc3339(),
-        })
-        .collect();
-    Ok(Json(api::Inbox { messages }))
+    Ok(Json(state.sesam.inbox(signed.device.identity_id).await?))
 }
 
-/// The person's activity: every message sesam sent them and how its delivery went.
+/// The person's activity: every message sesam sent them and how its delivery went, and
+/// the requests they answered.
 async fn activity(
     State(state): State<AppState>,
     signed: SignedRequest,
 ) -> Result<Json<api::Activity>, ApiError> {
-    let messages = state
-        .sesam
-        .store
-        .recent_messages(Some(signed.device.identity_id), 200)
-        .await
-        .map_err(sesam_core::error::AppError::from)?;
-    let messages = messages
-        .into_iter()
-        .map(|m| {
-            let to = match m.channel {
-                sesam_domain::notification::Channel::Sms => {
-                    sesam_domain::PhoneNumber::parse(&m.destination)
-                        .map(|p| p.masked())
-                        .unwrap_or_default()
-                }
-                sesam_domain::notification::Channel::Email => {
-                    sesam_domain::EmailAddress::parse(&m.destination)
-                        .map(|e| e.masked())
-                        .unwrap_or_default()
-                }
-                sesam_domain::notification::Channel::App => "app".into(),
-            };
-            api::ActivityMessage {
-                message_id: m.message_id,
-                event: m.event,
-                channel: m.channel.as_str().to_owned(),
-                to,
-                status: m.state,
-                attempts: m.attempts,
-                last_error: m.last_error,
-                at: m.created_at.to_rfc3339(),
-                sent_at: m.sent_at.map(|t| t.to_rfc3339()),
-            }
-        })
-        .collect();
-    let requests = request_history(&state, signed.device.identity_id).await?;
-    Ok(Json(api::Activity { messages, requests }))
-}
-
-/// Every request the person was asked to approve, with its result, newest first.
-async fn request_history(
-    state: &AppState,
-    identity_id: Uuid,
-) -> Result<Vec<api::RequestHistoryEntry>, ApiError> {
-    let now = state.sesam.clock.now();
-    Ok(state
-        .sesam
-        .store
-        .auth_requests_of(identity_id, 200)
-        .await
-        .map_err(sesam_core::error::AppError::from)?
-        .into_iter()
-        .map(|r| api::RequestHistoryEntry {
-            id: r.id,
-            result: r.status(now).to_owned(),
-            sp_name: r.sp_name,
-            action: r.action.as_str().to_owned(),
-            text: r.text.as_str().to_owned(),
-            not_me: r.not_me,
-            browser: r.binding_code.is_some(),
-            at: r.created_at.to_rfc3339(),
-            answered_at: r.decided_at.map(|t| t.to_rfc3339()),
-        })
-        .collect())
+    Ok(Json(state.sesam.activity(signed.device.identity_id).await?))
 }
 
 /// A request signed by an active device: its signature, timestamp and nonce checked.
@@ -769,22 +539,13 @@ fn header<'a>(req: &'a Request, name: &str) -> Result<&'a str, ApiError> {
 impl FromRequest<AppState> for SignedRequest {
     type Rejection = ApiError;
 
+    /// Takes the signature headers, the method, the path and the body out of the request;
+    /// the service decides whether an active device signed it.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let now = state.sesam.clock.now();
-        let headers = SignatureHeaders::parse(
-            header(&req, HEADER_DEVICE)?,
-            header(&req, HEADER_TIMESTAMP)?,
-            header(&req, HEADER_NONCE)?,
-            header(&req, HEADER_SIGNATURE)?,
-            now.millis(),
-        )
-        .map_err(|e| ApiError::unauthorized(&e.to_string()))?;
-        let SignatureHeaders {
-            device_id,
-            timestamp_ms: timestamp,
-            nonce,
-            signature,
-        } = headers;
+        let device = header(&req, HEADER_DEVICE)?.to_owned();
+        let timestamp = header(&req, HEADER_TIMESTAMP)?.to_owned();
+        let nonce = header(&req, HEADER_NONCE)?.to_owned();
+        let signature = header(&req, HEADER_SIGNATURE)?.to_owned();
         let method = req.method().as_str().to_owned();
         let path = req
             .uri()
@@ -793,36 +554,22 @@ impl FromRequest<AppState> for SignedRequest {
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|_| ApiError::bad_request("the request body could not be read"))?;
-
-        let sesam = &state.sesam;
-        let device = sesam
-            .store
-            .device(device_id)
+        let device = state
+            .sesam
+            .authenticate_device_request(DeviceRequest {
+                method: &method,
+                path_and_query: &path,
+                device: &device,
+                timestamp: &timestamp,
+                nonce: &nonce,
+                signature: &signature,
+                body: &body,
+            })
             .await
-            .map_err(sesam_core::error::AppError::from)?
-            .filter(|d| d.state == DeviceState::Active)
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked device"))?;
-        let signed = app_protocol::request_signing_bytes(
-            &method, &path, timestamp, &nonce, device_id, &body,
-        );
-        device
-            .public_key
-            .verify(&signed, &signature)
-            .map_err(|_| ApiError::unauthorized("the request signature does not verify"))?;
-        let fresh = sesam
-            .store
-            .register_nonce(
-                device_id,
-                &nonce,
-                now.plus_seconds(2 * MAX_CLOCK_SKEW_MS / 1000),
-            )
-            .await
-            .map_err(sesam_core::error::AppError::from)?;
-        if !fresh {
-            return Err(ApiError::unauthorized(
-                "this request was already received (replay)",
-            ));
-        }
+            .map_err(|e| match e {
+                DeviceRequestError::Failed(e) => ApiError::from(e),
+                refused => ApiError::unauthorized(&refused.to_string()),
+            })?;
         Ok(Self { device, body })
     }
 }

@@ -1,7 +1,9 @@
 //! Application services: each use case validates input through the domain, then makes one
 //! atomic store call that carries its audit entry. Used by the CLI and the HTTP layer alike.
 
+pub mod account;
 pub mod activation;
+pub mod app_requests;
 pub mod approvals;
 pub mod audit;
 pub mod authorization;
@@ -10,6 +12,7 @@ pub mod channels;
 pub mod chips;
 pub mod ciba;
 pub mod code_displays;
+pub mod device_requests;
 pub mod devices;
 pub mod identities;
 pub mod import;
