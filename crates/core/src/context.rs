@@ -44,6 +44,8 @@ pub struct Sesam {
     pub pairing_limits: crate::limits::PairingLimits,
     /// Short-lived copies of SP records and signing keys (`services/read_cache.rs`).
     pub read_cache: Arc<crate::services::read_cache::ReadCache>,
+    /// Wakes the app long-polls of a person when something starts waiting for them.
+    pub pending_signals: Arc<crate::services::app_requests::PendingSignals>,
 }
 
 impl Sesam {
@@ -114,6 +116,7 @@ impl Sesam {
             request_limits: crate::limits::RequestLimits::default(),
             pairing_limits: crate::limits::PairingLimits::default(),
             read_cache: Arc::default(),
+            pending_signals: Arc::default(),
         }
     }
 }

@@ -244,14 +244,12 @@ async fn approvals(
         .transpose()?
         .unwrap_or(0)
         .min(MAX_WAIT_SECONDS);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
-    loop {
-        let answer = state.sesam.pending_for_device(&signed.device).await?;
-        if !answer.requests.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(answer));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    Ok(Json(
+        state
+            .sesam
+            .wait_for_pending(&signed.device, std::time::Duration::from_secs(wait))
+            .await?,
+    ))
 }
 
 /// Decodes `body` as every JSON body type the app API accepts (signed or not), and a

@@ -1019,3 +1019,48 @@ async fn device_names_that_could_pass_for_sesam_are_refused() {
     );
     assert_eq!(r.device_name.as_deref(), Some("Åse's \"sesam\" phone"));
 }
+
+#[tokio::test]
+async fn a_waiting_app_is_woken_by_a_new_pairing_not_found_at_a_recheck() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+    let app = first.clone();
+    let waiter =
+        tokio::spawn(async move { client.wait_for_requests(&app, 20, &OsRandom).await.unwrap() });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h.sesam.pending_signals.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wait never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (_second, pairing) = pair(&h, dir.path(), "Pixel 8", "anna.hansen", "222222").await;
+    let started = std::time::Instant::now();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "woken by the pairing, not by the 2 s re-check"
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, pairing);
+    assert!(
+        h.sesam.pending_signals.is_empty(),
+        "the entry left with the wait"
+    );
+}

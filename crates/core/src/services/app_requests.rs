@@ -1,5 +1,9 @@
-//! What waits for the person in their app (logins, approvals, pairings), and the app's
-//! answer to one of them, whichever kind it is.
+//! What waits for the person in their app (logins, approvals, pairings), the long-poll that
+//! waits for it, and the app's answer to one of them, whichever kind it is.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use sesam_api as api;
 use sesam_domain::app_protocol::b64;
@@ -9,6 +13,69 @@ use uuid::Uuid;
 
 use crate::context::Sesam;
 use crate::error::AppError;
+
+/// How often a long-poll looks again without a wake-up. Wake-ups reach only the long-polls
+/// of this node; a request started on another node (several nodes on one PostgreSQL) is
+/// seen at this re-check, until cross-node wake-ups (LISTEN/NOTIFY) exist.
+const RECHECK: Duration = Duration::from_secs(2);
+
+/// Wake-ups for the long-polls of each person's apps, kept only while someone waits: an
+/// entry is removed when its last waiter leaves, so the map holds at most one entry per
+/// person with a long-poll open.
+#[derive(Debug, Default)]
+pub struct PendingSignals {
+    waiting: Mutex<HashMap<Uuid, Arc<tokio::sync::Notify>>>,
+}
+
+/// One long-poll's hold on its person's wake-up; leaving removes the entry if it was the
+/// last.
+struct Waiter<'a> {
+    signals: &'a PendingSignals,
+    identity_id: Uuid,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl PendingSignals {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<tokio::sync::Notify>>> {
+        // The map holds no invariant a panic elsewhere could break.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait_for(&self, identity_id: Uuid) -> Waiter<'_> {
+        let notify = self.waiting().entry(identity_id).or_default().clone();
+        Waiter {
+            signals: self,
+            identity_id,
+            notify,
+        }
+    }
+
+    /// Wakes every long-poll of the person's apps on this node.
+    pub fn signal(&self, identity_id: Uuid) {
+        if let Some(notify) = self.waiting().get(&identity_id) {
+            notify.notify_waiters();
+        }
+    }
+
+    /// How many people have a long-poll open (for tests of the bound).
+    pub fn len(&self) -> usize {
+        self.waiting().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.signals.waiting();
+        // Under the lock no one can take a new hold: the map's and this one are the last.
+        if Arc::strong_count(&self.notify) <= 2 {
+            waiting.remove(&self.identity_id);
+        }
+    }
+}
 
 /// The answer an app sends is read as the kind of request it answers; the body was not
 /// the JSON that kind needs.
@@ -58,6 +125,40 @@ impl Sesam {
             })
         }));
         Ok(api::PendingList { requests })
+    }
+
+    /// Wakes the long-polls of the person's apps: something new waits for them.
+    pub(crate) fn signal_pending(&self, identity_id: Option<Uuid>) {
+        if let Some(id) = identity_id {
+            self.pending_signals.signal(id);
+        }
+    }
+
+    /// [`Self::pending_for_device`], held up to `wait` while the list is empty (long-poll):
+    /// looked at again when a request or pairing for the person starts on this node, and
+    /// every [`RECHECK`] for those started elsewhere. Answers at once when something
+    /// waits, and with the (empty) list when the time is up.
+    pub async fn wait_for_pending(
+        &self,
+        device: &Device,
+        wait: Duration,
+    ) -> Result<api::PendingList, AppError> {
+        let waiter = self.pending_signals.wait_for(device.identity_id);
+        let deadline = tokio::time::sleep(wait);
+        tokio::pin!(deadline);
+        loop {
+            // Made before reading, so a signal during the read is not missed.
+            let woken = waiter.notify.notified();
+            let list = self.pending_for_device(device).await?;
+            if !list.requests.is_empty() || wait.is_zero() || deadline.is_elapsed() {
+                return Ok(list);
+            }
+            tokio::select! {
+                () = &mut deadline => {}
+                () = woken => {}
+                () = tokio::time::sleep(RECHECK) => {}
+            }
+        }
     }
 
     /// Whether `id` names a login or approval (else it is taken for a pairing).
@@ -122,5 +223,38 @@ impl Sesam {
         Ok(api::Rejected::Pairing(api::PairingRejected {
             rejected: id,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_signal_wakes_the_waiters_and_the_entry_leaves_with_the_last() {
+        let signals = PendingSignals::default();
+        let anna = Uuid::now_v7();
+        let first = signals.wait_for(anna);
+        let second = signals.wait_for(anna);
+        let other = signals.wait_for(Uuid::now_v7());
+        assert_eq!(signals.len(), 2);
+        let woken = first.notify.notified();
+        signals.signal(anna);
+        tokio::time::timeout(Duration::from_secs(5), woken)
+            .await
+            .expect("the signal wakes a waiter made before it");
+        drop(first);
+        assert_eq!(
+            signals.len(),
+            2,
+            "the second waiter still holds anna's entry"
+        );
+        drop(second);
+        assert_eq!(signals.len(), 1);
+        drop(other);
+        assert!(signals.is_empty());
+        // A signal for someone without a waiter is dropped and leaves nothing behind.
+        signals.signal(anna);
+        assert!(signals.is_empty());
     }
 }

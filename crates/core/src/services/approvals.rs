@@ -107,7 +107,10 @@ impl Sesam {
             )
             .await?
         {
-            StartOutcome::Started { .. } => Ok(request.id),
+            StartOutcome::Started { .. } => {
+                self.signal_pending(request.identity_id);
+                Ok(request.id)
+            }
             StartOutcome::TooMany => Err(LoginError::Refused(Refusal::TooManyRequests)),
             StartOutcome::BrowserReported => Err(LoginError::Refused(Refusal::BrowserReported)),
         }

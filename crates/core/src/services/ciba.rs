@@ -167,11 +167,14 @@ impl Sesam {
             )
             .await?
         {
-            StartOutcome::Started { .. } => Ok(CibaStarted {
-                auth_req_id: handle,
-                expires_in: REQUEST_SECONDS,
-                interval: CIBA_INTERVAL_SECONDS,
-            }),
+            StartOutcome::Started { .. } => {
+                self.signal_pending(request.identity_id);
+                Ok(CibaStarted {
+                    auth_req_id: handle,
+                    expires_in: REQUEST_SECONDS,
+                    interval: CIBA_INTERVAL_SECONDS,
+                })
+            }
             StartOutcome::TooMany | StartOutcome::BrowserReported => {
                 Err(OAuthError::invalid_request(
                     "too many requests were started for this person lately; try again later",

@@ -166,7 +166,9 @@ impl Sesam {
             .start_pairing(&pairing, &subject, &source_hash, limits, effects)
             .await?
         {
-            PairingStart::Started { .. } => {}
+            PairingStart::Started { .. } => {
+                self.signal_pending(identity.as_ref().map(|i| i.id));
+            }
             PairingStart::TooMany => {
                 return Err(AppError::Invalid(
                     PairingError::TooManyStarted {
