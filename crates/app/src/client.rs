@@ -2,8 +2,10 @@
 
 use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Signer;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sesam_api as api;
 use sesam_domain::app_protocol::{
     self, AppPin, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, b64, unb64,
 };
@@ -41,31 +43,6 @@ impl AppError {
     }
 }
 
-/// The answer to the activation code.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ActivationStarted {
-    pub activation_id: Uuid,
-    pub sms_sent_to: String,
-    pub sms_code_expires_at: String,
-    pub user_id_required: bool,
-    pub pin_key: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Activated {
-    pub device_id: Uuid,
-    pub user_id: String,
-    pub device_name: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Me {
-    pub user_id: Option<String>,
-    pub name: String,
-    pub state: String,
-    pub devices: Vec<Value>,
-}
-
 /// A pairing started by a new app.
 #[derive(Debug, Clone)]
 pub struct Pairing {
@@ -76,35 +53,63 @@ pub struct Pairing {
     pub pairing_code: String,
 }
 
-/// A request waiting for the person's decision.
-#[derive(Debug, Clone, Deserialize)]
+/// A request waiting for the person's decision, as the app handles it: a login or
+/// approval, or a pairing, in one shape (what the other kind lacks is `None`).
+#[derive(Debug, Clone)]
 pub struct PendingRequest {
     pub id: Uuid,
     pub kind: String,
     pub text: String,
     pub expires_at: String,
     /// For "activate new app": the new app's public key, which the approval is bound to.
-    #[serde(default)]
     pub new_device_key: Option<String>,
     /// For "activate new app": the name the new device chose (not sesam's words).
-    #[serde(default)]
     pub device_name: Option<String>,
     /// For "activate new app": the code the new app shows must be given.
-    #[serde(default)]
     pub pairing_code_required: bool,
     /// For logins and approvals: the SP as registered, the action, and whether the code
     /// the browser shows must be given.
-    #[serde(default)]
     pub client_id: Option<String>,
-    #[serde(default)]
     pub sp_name: Option<String>,
-    #[serde(default)]
     pub action: Option<String>,
-    #[serde(default)]
     pub binding_required: bool,
     /// The assurance level the approval gives (`low`, `substantial`).
-    #[serde(default)]
     pub level: Option<String>,
+}
+
+impl From<api::Pending> for PendingRequest {
+    fn from(p: api::Pending) -> Self {
+        match p {
+            api::Pending::Login(l) => Self {
+                id: l.id,
+                kind: l.kind,
+                text: l.text,
+                expires_at: l.expires_at,
+                new_device_key: None,
+                device_name: None,
+                pairing_code_required: false,
+                client_id: Some(l.client_id),
+                sp_name: Some(l.sp_name),
+                action: Some(l.action),
+                binding_required: l.binding_required,
+                level: l.level,
+            },
+            api::Pending::Pairing(p) => Self {
+                id: p.id,
+                kind: p.kind,
+                text: p.text,
+                expires_at: p.expires_at,
+                new_device_key: p.new_device_key,
+                device_name: Some(p.device_name),
+                pairing_code_required: p.pairing_code_required,
+                client_id: None,
+                sp_name: None,
+                action: None,
+                binding_required: false,
+                level: None,
+            },
+        }
+    }
 }
 
 pub struct AppClient {
@@ -161,22 +166,68 @@ impl AppClient {
         })
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, AppError> {
+    fn parse<T: DeserializeOwned>(v: Value) -> Result<T, AppError> {
         serde_json::from_value(v).map_err(|e| AppError::Protocol(e.to_string()))
+    }
+
+    /// An unsigned POST with a typed body and answer.
+    async fn post_unsigned<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, AppError> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.server))
+            .json(body)
+            .send()
+            .await;
+        Self::parse(Self::read(r).await?)
+    }
+
+    /// An unsigned GET with a typed answer.
+    async fn get_unsigned<T: DeserializeOwned>(&self, path: &str) -> Result<T, AppError> {
+        let r = self.http.get(format!("{}{path}", self.server)).send().await;
+        Self::parse(Self::read(r).await?)
+    }
+
+    /// A device-signed GET with a typed answer.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        state: &AppState,
+        path: &str,
+        random: &dyn Random,
+    ) -> Result<T, AppError> {
+        Self::parse(
+            self.signed(state, reqwest::Method::GET, path, None, random)
+                .await?,
+        )
+    }
+
+    /// A device-signed POST with a typed body and answer.
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        state: &AppState,
+        path: &str,
+        body: &B,
+        random: &dyn Random,
+    ) -> Result<T, AppError> {
+        let body = serde_json::to_value(body).map_err(|e| AppError::Protocol(e.to_string()))?;
+        Self::parse(
+            self.signed(state, reqwest::Method::POST, path, Some(&body), random)
+                .await?,
+        )
     }
 
     /// Step 1: the activation code from the letter; the server sends the SMS code.
     pub async fn start_activation(
         &self,
         activation_code: &str,
-    ) -> Result<ActivationStarted, AppError> {
-        let r = self
-            .http
-            .post(format!("{}/app/v1/activation/start", self.server))
-            .json(&json!({ "activation_code": activation_code }))
-            .send()
-            .await;
-        Self::parse(Self::read(r).await?)
+    ) -> Result<api::ActivationStarted, AppError> {
+        let body = api::StartActivation {
+            activation_code: activation_code.to_owned(),
+        };
+        self.post_unsigned("/app/v1/activation/start", &body).await
     }
 
     /// Step 2: both codes, the device's public key and proof of its private key, the
@@ -185,7 +236,7 @@ impl AppClient {
     pub async fn complete_activation(
         &self,
         state: &AppState,
-        started: &ActivationStarted,
+        started: &api::ActivationStarted,
         activation_code: &str,
         sms_code: &str,
         pin: &str,
@@ -193,7 +244,7 @@ impl AppClient {
         user_id: Option<&str>,
         new_user_id: Option<&str>,
         random: &dyn Random,
-    ) -> Result<Activated, AppError> {
+    ) -> Result<api::Activated, AppError> {
         let pin = AppPin::parse(pin).map_err(|e| AppError::Input(e.to_string()))?;
         let key = state.signing_key().map_err(AppError::Protocol)?;
         let public = state.public_key_sec1().map_err(AppError::Protocol)?;
@@ -203,24 +254,19 @@ impl AppClient {
         let proof = app_protocol::seal_pin(&pin_key, &pin, &binding, random)
             .map_err(|e| AppError::Protocol(e.to_string()))?;
         let signature: Signature = key.sign(&binding);
-        let body = json!({
-            "activation_id": started.activation_id,
-            "activation_code": activation_code,
-            "sms_code": sms_code,
-            "device_public_key": b64(&public),
-            "device_name": device_name,
-            "possession_signature": b64(&signature.to_bytes()),
-            "pin_proof": b64(&proof),
-            "user_id": user_id,
-            "new_user_id": new_user_id,
-        });
-        let r = self
-            .http
-            .post(format!("{}/app/v1/activation/complete", self.server))
-            .json(&body)
-            .send()
-            .await;
-        Self::parse(Self::read(r).await?)
+        let body = api::CompleteActivation {
+            activation_id: started.activation_id,
+            activation_code: activation_code.to_owned(),
+            sms_code: sms_code.to_owned(),
+            device_public_key: b64(&public),
+            device_name: device_name.to_owned(),
+            possession_signature: b64(&signature.to_bytes()),
+            pin_proof: b64(&proof),
+            user_id: user_id.map(str::to_owned),
+            new_user_id: new_user_id.map(str::to_owned),
+        };
+        self.post_unsigned("/app/v1/activation/complete", &body)
+            .await
     }
 
     /// A device-signed call (every app API call after activation).
@@ -265,42 +311,28 @@ impl AppClient {
         let pin = AppPin::parse(pin).map_err(|e| AppError::Input(e.to_string()))?;
         let key = state.signing_key().map_err(AppError::Protocol)?;
         let public = state.public_key_sec1().map_err(AppError::Protocol)?;
-        let config = Self::read(
-            self.http
-                .get(format!("{}/app/v1/config", self.server))
-                .send()
-                .await,
-        )
-        .await?;
-        let pin_key = unb64(config["pin_key"].as_str().unwrap_or_default(), "pin_key")
-            .map_err(|e| AppError::Protocol(e.to_string()))?;
+        let config: api::Config = self.get_unsigned("/app/v1/config").await?;
+        let pin_key =
+            unb64(&config.pin_key, "pin_key").map_err(|e| AppError::Protocol(e.to_string()))?;
         let user_key = sesam_domain::UserIdKey::of_input(user_id);
         let binding = sesam_domain::pairing::pairing_binding(user_key.as_str(), &public);
         let proof = app_protocol::seal_pin(&pin_key, &pin, &binding, random)
             .map_err(|e| AppError::Protocol(e.to_string()))?;
         let signature: Signature = key.sign(&binding);
-        let body = json!({
-            "user_id": user_id,
-            "device_public_key": b64(&public),
-            "device_name": device_name,
-            "possession_signature": b64(&signature.to_bytes()),
-            "pin_proof": b64(&proof),
-        });
-        let r = self
-            .http
-            .post(format!("{}/app/v1/pairing/start", self.server))
-            .json(&body)
-            .send()
-            .await;
-        let v = Self::read(r).await?;
+        let body = api::StartPairing {
+            user_id: user_id.to_owned(),
+            device_public_key: b64(&public),
+            device_name: device_name.to_owned(),
+            possession_signature: b64(&signature.to_bytes()),
+            pin_proof: b64(&proof),
+        };
+        let started: api::PairingStarted =
+            self.post_unsigned("/app/v1/pairing/start", &body).await?;
         Ok(Pairing {
-            pairing_id: Self::parse(v["pairing_id"].clone())?,
-            expires_at: v["expires_at"].as_str().unwrap_or_default().to_owned(),
-            pin_key: config["pin_key"].as_str().unwrap_or_default().to_owned(),
-            pairing_code: v["pairing_code"]
-                .as_str()
-                .ok_or_else(|| AppError::Protocol("the server gave no pairing code".into()))?
-                .to_owned(),
+            pairing_id: started.pairing_id,
+            expires_at: started.expires_at,
+            pin_key: config.pin_key,
+            pairing_code: started.pairing_code,
         })
     }
 
@@ -309,29 +341,10 @@ impl AppClient {
         &self,
         pairing_id: Uuid,
     ) -> Result<(String, Option<Uuid>), AppError> {
-        let v = Self::read(
-            self.http
-                .get(format!("{}/app/v1/pairing/{pairing_id}", self.server))
-                .send()
-                .await,
-        )
-        .await?;
-        let device = v["device_id"].as_str().and_then(|d| d.parse().ok());
-        Ok((v["status"].as_str().unwrap_or("unknown").to_owned(), device))
-    }
-
-    /// A device-signed GET whose answer is a list under `field`.
-    async fn signed_list<T: serde::de::DeserializeOwned>(
-        &self,
-        state: &AppState,
-        path: &str,
-        field: &str,
-        random: &dyn Random,
-    ) -> Result<T, AppError> {
-        let v = self
-            .signed(state, reqwest::Method::GET, path, None, random)
+        let v: api::PairingStatus = self
+            .get_unsigned(&format!("/app/v1/pairing/{pairing_id}"))
             .await?;
-        Self::parse(v[field].clone())
+        Ok((v.status, v.device_id))
     }
 
     /// Requests waiting for this person's decision.
@@ -340,8 +353,7 @@ impl AppClient {
         state: &AppState,
         random: &dyn Random,
     ) -> Result<Vec<PendingRequest>, AppError> {
-        self.signed_list(state, "/app/v1/approvals", "requests", random)
-            .await
+        self.wait_for_requests(state, 0, random).await
     }
 
     /// Like [`Self::requests`], but the server holds the answer up to `wait_seconds` (at
@@ -352,8 +364,16 @@ impl AppClient {
         wait_seconds: u64,
         random: &dyn Random,
     ) -> Result<Vec<PendingRequest>, AppError> {
-        let path = format!("/app/v1/approvals?wait={}", wait_seconds.min(25));
-        self.signed_list(state, &path, "requests", random).await
+        let path = match wait_seconds {
+            0 => "/app/v1/approvals".to_owned(),
+            s => format!("/app/v1/approvals?wait={}", s.min(25)),
+        };
+        let list: api::PendingList = self.get(state, &path, random).await?;
+        Ok(list
+            .requests
+            .into_iter()
+            .map(PendingRequest::from)
+            .collect())
     }
 
     fn pin_proof(
@@ -420,7 +440,7 @@ impl AppClient {
         pin: &str,
         binding_code: Option<&str>,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Approved, AppError> {
         use sesam_domain::auth_request::{Decision, approval_pin_binding};
         if request.binding_required && binding_code.is_none() {
             return Err(AppError::Input(
@@ -438,9 +458,14 @@ impl AppClient {
             random,
         )?;
         let path = format!("/app/v1/approvals/{}/approve", request.id);
-        let body = json!({ "pin_proof": proof, "binding_code": code, "timestamp_ms": ts, "signature": signature });
-        self.signed(state, reqwest::Method::POST, &path, Some(&body), random)
-            .await
+        let body = api::SignedAnswer {
+            pin_proof: Some(proof),
+            binding_code: code.map(str::to_owned),
+            timestamp_ms: ts,
+            signature,
+            not_me: false,
+        };
+        self.post(state, &path, &body, random).await
     }
 
     /// Declines a login or approval; `not_me` reports it as not started by the person.
@@ -450,7 +475,7 @@ impl AppClient {
         request: &PendingRequest,
         not_me: bool,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Rejected, AppError> {
         let ts = (self.clock)();
         let signature = self.sign_answer(
             state,
@@ -460,9 +485,14 @@ impl AppClient {
             ts,
         )?;
         let path = format!("/app/v1/approvals/{}/reject", request.id);
-        let body = json!({ "timestamp_ms": ts, "signature": signature, "not_me": not_me });
-        self.signed(state, reqwest::Method::POST, &path, Some(&body), random)
-            .await
+        let body = api::SignedAnswer {
+            pin_proof: None,
+            binding_code: None,
+            timestamp_ms: ts,
+            signature,
+            not_me,
+        };
+        self.post(state, &path, &body, random).await
     }
 
     /// Approves an "activate new app" request with the PIN and the pairing code the new
@@ -474,7 +504,7 @@ impl AppClient {
         pin: &str,
         pairing_code: Option<&str>,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Approved, AppError> {
         if request.pairing_code_required && pairing_code.is_none() {
             return Err(AppError::Input(
                 "this new app shows a 4-digit pairing code: give it with --binding-code".into(),
@@ -489,14 +519,11 @@ impl AppClient {
         let binding = sesam_domain::pairing::pairing_approval_binding(request.id, device, &key);
         let proof = self.pin_proof(state, pin, &binding, random)?;
         let path = format!("/app/v1/approvals/{}/approve", request.id);
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            &path,
-            Some(&json!({ "pin_proof": proof, "pairing_code": pairing_code.map(str::trim) })),
-            random,
-        )
-        .await
+        let body = api::PairingApproval {
+            pin_proof: proof,
+            pairing_code: pairing_code.map(|c| c.trim().to_owned()),
+        };
+        self.post(state, &path, &body, random).await
     }
 
     pub async fn reject(
@@ -504,16 +531,10 @@ impl AppClient {
         state: &AppState,
         request_id: Uuid,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Rejected, AppError> {
         let path = format!("/app/v1/approvals/{request_id}/reject");
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            &path,
-            Some(&json!({})),
-            random,
-        )
-        .await
+        self.post(state, &path, &serde_json::Map::new(), random)
+            .await
     }
 
     /// Removes one of the person's apps (e.g. a lost phone), with the PIN.
@@ -523,19 +544,13 @@ impl AppClient {
         target: Uuid,
         pin: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Revoked, AppError> {
         let binding =
             app_protocol::revoke_binding(&format!("app:{target}"), state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let pin_proof = self.pin_proof(state, pin, &binding, random)?;
         let path = format!("/app/v1/devices/{target}/revoke");
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            &path,
-            Some(&json!({ "pin_proof": proof })),
-            random,
-        )
-        .await
+        self.post(state, &path, &api::PinBody { pin_proof }, random)
+            .await
     }
 
     pub async fn rename(
@@ -544,16 +559,12 @@ impl AppClient {
         target: Uuid,
         name: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Renamed, AppError> {
         let path = format!("/app/v1/devices/{target}/rename");
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            &path,
-            Some(&json!({ "name": name })),
-            random,
-        )
-        .await
+        let body = api::RenameBody {
+            name: name.to_owned(),
+        };
+        self.post(state, &path, &body, random).await
     }
 
     /// Activates a code display: its serial number, two consecutive codes, the password
@@ -568,21 +579,21 @@ impl AppClient {
         password: &str,
         pin: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::CodeDisplayActivated, AppError> {
         let binding = sesam_domain::code_display::activation_binding(
             serial.trim(),
             state.activated_device()?,
         );
         let proof = self.pin_proof(state, pin, &binding, random)?;
-        let body = json!({ "serial": serial, "code1": code1, "code2": code2, "password": password, "pin_proof": proof });
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            "/app/v1/code-displays/activate",
-            Some(&body),
-            random,
-        )
-        .await
+        let body = api::ActivateCodeDisplay {
+            serial: serial.to_owned(),
+            code1: code1.to_owned(),
+            code2: code2.to_owned(),
+            password: password.to_owned(),
+            pin_proof: proof,
+        };
+        self.post(state, "/app/v1/code-displays/activate", &body, random)
+            .await
     }
 
     /// Starts registering a chip (security key): this app's PIN and the password. Returns
@@ -595,20 +606,14 @@ impl AppClient {
         random: &dyn Random,
     ) -> Result<(Uuid, Value), AppError> {
         let binding = sesam_domain::chip::registration_binding(state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
-        let v = self
-            .signed(
-                state,
-                reqwest::Method::POST,
-                "/app/v1/chips/register/start",
-                Some(&json!({ "pin_proof": proof, "password": password })),
-                random,
-            )
+        let body = api::ChipStart {
+            pin_proof: self.pin_proof(state, pin, &binding, random)?,
+            password: password.to_owned(),
+        };
+        let started: api::ChipRegistrationStarted = self
+            .post(state, "/app/v1/chips/register/start", &body, random)
             .await?;
-        Ok((
-            Self::parse(v["registration_id"].clone())?,
-            v["options"].clone(),
-        ))
+        Ok((started.registration_id, started.options))
     }
 
     /// Removes the person's code display (`code_display:<serial>`) or chip (`chip:<id>`),
@@ -619,9 +624,9 @@ impl AppClient {
         target: &str,
         pin: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Revoked, AppError> {
         let binding = app_protocol::revoke_binding(target, state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let pin_proof = self.pin_proof(state, pin, &binding, random)?;
         let path = match target.split_once(':') {
             Some(("code_display", serial)) => format!("/app/v1/code-displays/{serial}/revoke"),
             Some(("chip", id)) => format!("/app/v1/chips/{id}/revoke"),
@@ -631,38 +636,32 @@ impl AppClient {
                 ));
             }
         };
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            &path,
-            Some(&json!({ "pin_proof": proof })),
-            random,
-        )
-        .await
+        self.post(state, &path, &api::PinBody { pin_proof }, random)
+            .await
     }
 
     /// Blocks the person's whole identity at once.
-    pub async fn block(&self, state: &AppState, random: &dyn Random) -> Result<Value, AppError> {
-        self.signed(
+    pub async fn block(
+        &self,
+        state: &AppState,
+        random: &dyn Random,
+    ) -> Result<api::Blocked, AppError> {
+        self.post(
             state,
-            reqwest::Method::POST,
             "/app/v1/identity/block",
-            Some(&json!({})),
+            &serde_json::Map::new(),
             random,
         )
         .await
     }
 
     /// The person's notification channels, the every-use opt-in and any recommendation.
-    pub async fn channels(&self, state: &AppState, random: &dyn Random) -> Result<Value, AppError> {
-        self.signed(
-            state,
-            reqwest::Method::GET,
-            "/app/v1/channels",
-            None,
-            random,
-        )
-        .await
+    pub async fn channels(
+        &self,
+        state: &AppState,
+        random: &dyn Random,
+    ) -> Result<api::Channels, AppError> {
+        self.get(state, "/app/v1/channels", random).await
     }
 
     /// Adds a phone number (`sms`) or e-mail address (`email`), with the PIN; a code is
@@ -676,17 +675,13 @@ impl AppClient {
         random: &dyn Random,
     ) -> Result<Uuid, AppError> {
         let binding = app_protocol::channel_add_binding(kind, address, state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
-        let v = self
-            .signed(
-                state,
-                reqwest::Method::POST,
-                "/app/v1/channels",
-                Some(&json!({ "kind": kind, "address": address, "pin_proof": proof })),
-                random,
-            )
-            .await?;
-        Self::parse(v["channel_id"].clone())
+        let body = api::AddChannel {
+            kind: kind.to_owned(),
+            address: address.to_owned(),
+            pin_proof: self.pin_proof(state, pin, &binding, random)?,
+        };
+        let added: api::ChannelAdded = self.post(state, "/app/v1/channels", &body, random).await?;
+        Ok(added.channel_id)
     }
 
     /// Confirms a new channel with the code sent to it, with the PIN.
@@ -697,18 +692,14 @@ impl AppClient {
         code: &str,
         pin: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Channels, AppError> {
         let binding = app_protocol::channel_confirm_binding(id, state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let body = api::ConfirmChannel {
+            code: code.to_owned(),
+            pin_proof: self.pin_proof(state, pin, &binding, random)?,
+        };
         let path = format!("/app/v1/channels/{id}/confirm");
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            &path,
-            Some(&json!({ "code": code, "pin_proof": proof })),
-            random,
-        )
-        .await
+        self.post(state, &path, &body, random).await
     }
 
     /// Removes a channel, with the PIN.
@@ -718,18 +709,12 @@ impl AppClient {
         id: Uuid,
         pin: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Channels, AppError> {
         let binding = app_protocol::channel_remove_binding(id, state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
+        let pin_proof = self.pin_proof(state, pin, &binding, random)?;
         let path = format!("/app/v1/channels/{id}/remove");
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            &path,
-            Some(&json!({ "pin_proof": proof })),
-            random,
-        )
-        .await
+        self.post(state, &path, &api::PinBody { pin_proof }, random)
+            .await
     }
 
     /// Puts the channels in a new order, with the PIN.
@@ -739,17 +724,14 @@ impl AppClient {
         order: &[Uuid],
         pin: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Channels, AppError> {
         let binding = app_protocol::channel_order_binding(order, state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            "/app/v1/channels/order",
-            Some(&json!({ "order": order, "pin_proof": proof })),
-            random,
-        )
-        .await
+        let body = api::ChannelOrder {
+            order: order.to_vec(),
+            pin_proof: self.pin_proof(state, pin, &binding, random)?,
+        };
+        self.post(state, "/app/v1/channels/order", &body, random)
+            .await
     }
 
     /// Opts in or out of a message on every use, with the PIN.
@@ -759,17 +741,14 @@ impl AppClient {
         enabled: bool,
         pin: &str,
         random: &dyn Random,
-    ) -> Result<Value, AppError> {
+    ) -> Result<api::Channels, AppError> {
         let binding = app_protocol::channel_every_use_binding(enabled, state.activated_device()?);
-        let proof = self.pin_proof(state, pin, &binding, random)?;
-        self.signed(
-            state,
-            reqwest::Method::POST,
-            "/app/v1/channels/every-use",
-            Some(&json!({ "enabled": enabled, "pin_proof": proof })),
-            random,
-        )
-        .await
+        let body = api::EveryUse {
+            enabled,
+            pin_proof: self.pin_proof(state, pin, &binding, random)?,
+        };
+        self.post(state, "/app/v1/channels/every-use", &body, random)
+            .await
     }
 
     /// The app inbox: messages sesam sent to the person's apps, newest first.
@@ -777,36 +756,33 @@ impl AppClient {
         &self,
         state: &AppState,
         random: &dyn Random,
-    ) -> Result<Vec<Value>, AppError> {
-        self.signed_list(state, "/app/v1/inbox", "messages", random)
-            .await
+    ) -> Result<Vec<api::InboxMessage>, AppError> {
+        let inbox: api::Inbox = self.get(state, "/app/v1/inbox", random).await?;
+        Ok(inbox.messages)
     }
 
-    /// Every message sesam sent the person and its delivery status, newest first.
     /// Every request the person was asked to approve, with its result (newest first).
     pub async fn request_history(
         &self,
         state: &AppState,
         random: &dyn Random,
-    ) -> Result<Vec<Value>, AppError> {
-        self.signed_list(state, "/app/v1/activity", "requests", random)
-            .await
+    ) -> Result<Vec<api::RequestHistoryEntry>, AppError> {
+        let activity: api::Activity = self.get(state, "/app/v1/activity", random).await?;
+        Ok(activity.requests)
     }
 
+    /// Every message sesam sent the person and its delivery status, newest first.
     pub async fn activity(
         &self,
         state: &AppState,
         random: &dyn Random,
-    ) -> Result<Vec<Value>, AppError> {
-        self.signed_list(state, "/app/v1/activity", "messages", random)
-            .await
+    ) -> Result<Vec<api::ActivityMessage>, AppError> {
+        let activity: api::Activity = self.get(state, "/app/v1/activity", random).await?;
+        Ok(activity.messages)
     }
 
-    /// Who this app belongs to, and the person's devices.
-    pub async fn me(&self, state: &AppState, random: &dyn Random) -> Result<Me, AppError> {
-        Self::parse(
-            self.signed(state, reqwest::Method::GET, "/app/v1/me", None, random)
-                .await?,
-        )
+    /// Who this app belongs to, and the person's devices, code displays and chips.
+    pub async fn me(&self, state: &AppState, random: &dyn Random) -> Result<api::Me, AppError> {
+        self.get(state, "/app/v1/me", random).await
     }
 }

@@ -6,5 +6,6 @@
 mod client;
 mod state;
 
-pub use client::{Activated, ActivationStarted, AppClient, AppError, Me, PendingRequest};
+pub use client::{AppClient, AppError, PendingRequest};
+pub use sesam_api::{Activated, ActivationStarted, Me};
 pub use state::{AppState, StateError};

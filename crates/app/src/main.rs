@@ -441,7 +441,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     .await?
             };
             if cli.json {
-                println!("{v}");
+                println!("{}", as_json(&v));
             } else {
                 println!("Approved: {}.", request.text);
             }
@@ -458,7 +458,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 client.reject(&state, request_id, &OsRandom).await?
             };
             if cli.json {
-                println!("{v}")
+                println!("{}", as_json(&v))
             } else if not_me {
                 println!(
                     "Declined and reported as not started by you. If someone may know your PIN or password or have your phone, block your sesam now: sesam-app --state {} block",
@@ -474,7 +474,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 .rename(&state, device_id, &name, &OsRandom)
                 .await?;
             if cli.json {
-                println!("{v}")
+                println!("{}", as_json(&v))
             } else {
                 println!("Renamed.")
             }
@@ -490,11 +490,11 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         .await?
                 }
             };
-            if let Some(w) = v["warning"].as_str() {
+            if let Some(w) = &v.warning {
                 eprintln!("warning: {w}");
             }
             if cli.json {
-                println!("{v}")
+                println!("{}", as_json(&v))
             } else {
                 println!("Removed. That app can no longer be used.")
             }
@@ -505,7 +505,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 .block(&state, &OsRandom)
                 .await?;
             if cli.json {
-                println!("{v}");
+                println!("{}", as_json(&v));
             } else {
                 println!(
                     "Your identity is blocked. To reopen it, go to a registration office or use a new activation letter."
@@ -524,7 +524,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 .activate_code_display(&state, &serial, &code1, &code2, &password, &pin, &OsRandom)
                 .await?;
             if cli.json {
-                println!("{v}")
+                println!("{}", as_json(&v))
             } else {
                 println!("Code display {} is active.", serial.trim())
             }
@@ -533,7 +533,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let state = AppState::load(&cli.state)?;
             let client = AppClient::new(&state.server)?;
             let v = match command {
-                ChannelsCommand::List => client.channels(&state, &OsRandom).await?,
+                ChannelsCommand::List => as_json(&client.channels(&state, &OsRandom).await?),
                 ChannelsCommand::Add { kind, address, pin } => {
                     let id = client
                         .add_channel(&state, &kind, &address, &pin, &OsRandom)
@@ -544,34 +544,36 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     channel_id,
                     code,
                     pin,
-                } => {
-                    client
+                } => as_json(
+                    &client
                         .confirm_channel(&state, channel_id, &code, &pin, &OsRandom)
-                        .await?
-                }
-                ChannelsCommand::Remove { channel_id, pin } => {
-                    client
+                        .await?,
+                ),
+                ChannelsCommand::Remove { channel_id, pin } => as_json(
+                    &client
                         .remove_channel(&state, channel_id, &pin, &OsRandom)
-                        .await?
-                }
-                ChannelsCommand::Order { order, pin } => {
-                    client
+                        .await?,
+                ),
+                ChannelsCommand::Order { order, pin } => as_json(
+                    &client
                         .order_channels(&state, &order, &pin, &OsRandom)
-                        .await?
-                }
+                        .await?,
+                ),
                 ChannelsCommand::EveryUse { setting, pin } => {
                     let enabled = match setting.as_str() {
                         "on" => true,
                         "off" => false,
                         _ => return Err(AppError::Input("say on or off".into())),
                     };
-                    client
-                        .set_every_use(&state, enabled, &pin, &OsRandom)
-                        .await?
+                    as_json(
+                        &client
+                            .set_every_use(&state, enabled, &pin, &OsRandom)
+                            .await?,
+                    )
                 }
             };
             if cli.json {
-                println!("{v}");
+                println!("{}", as_json(&v));
             } else if let Some(list) = v["channels"].as_array() {
                 for c in list {
                     println!(
@@ -604,11 +606,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!("Your inbox is empty.");
             } else {
                 for m in &messages {
-                    println!(
-                        "{}  {}",
-                        m["at"].as_str().unwrap_or(""),
-                        m["text"].as_str().unwrap_or("")
-                    );
+                    println!("{}  {}", m.at, m.text);
                 }
             }
         }
@@ -623,13 +621,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 for m in &messages {
                     println!(
                         "{}  {:<38} {:<5} {:<16} {}{}",
-                        m["at"].as_str().unwrap_or(""),
-                        m["event"].as_str().unwrap_or(""),
-                        m["channel"].as_str().unwrap_or(""),
-                        m["to"].as_str().unwrap_or(""),
-                        m["status"].as_str().unwrap_or(""),
-                        m["last_error"]
-                            .as_str()
+                        m.at,
+                        m.event,
+                        m.channel,
+                        m.to,
+                        m.status,
+                        m.last_error
+                            .as_deref()
                             .map(|e| format!(" ({e})"))
                             .unwrap_or_default()
                     );
@@ -653,17 +651,18 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     me.state
                 );
                 for d in me.devices {
-                    println!(
-                        "  {} {} {}",
-                        d["name"].as_str().unwrap_or(""),
-                        d["state"].as_str().unwrap_or(""),
-                        d["created_at"].as_str().unwrap_or("")
-                    );
+                    println!("  {} {} {}", d.name, d.state, d.created_at);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// An answer as JSON for `--json`: keys in the order serde_json's maps keep (sorted), as
+/// the app has always printed them.
+fn as_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 /// One of the requests waiting for this person, by id.

@@ -60,7 +60,7 @@ async fn full_first_activation(backend: Backend) {
     assert_eq!(me.user_id.as_deref(), Some("Anna.Hansen"));
     assert_eq!(me.state, "active");
     assert_eq!(me.devices.len(), 1);
-    assert_eq!(me.devices[0]["this_device"], true);
+    assert_eq!(as_json(&me.devices[0])["this_device"], true);
 
     let view = h
         .sesam

@@ -174,7 +174,7 @@ async fn the_catalogue_is_sent(backend: Backend) {
     );
 
     // Each went to every channel: the app inbox too.
-    let inbox = h.client().inbox(&p.app, &OsRandom).await.unwrap();
+    let inbox = as_json_list(h.client().inbox(&p.app, &OsRandom).await.unwrap());
     for event in [
         "identity.suspended",
         "identity.reopened",

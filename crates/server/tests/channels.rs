@@ -37,7 +37,7 @@ async fn channel_code(h: &Harness, sink: &SmsSink, to: &str) -> String {
 }
 
 async fn channel_ids(h: &Harness, app: &AppState) -> Vec<uuid::Uuid> {
-    h.client().channels(app, &OsRandom).await.unwrap()["channels"]
+    as_json(h.client().channels(app, &OsRandom).await.unwrap())["channels"]
         .as_array()
         .unwrap()
         .iter()
@@ -93,6 +93,7 @@ async fn recovery_code_goes_to_the_registered_phone(backend: Backend) {
         .order_channels(&app, &order, PIN, &OsRandom)
         .await
         .unwrap();
+    let v = as_json(v);
     assert_eq!(v["channels"][0]["address"], THIEF, "{v}");
     client
         .remove_channel(&app, registered_id, PIN, &OsRandom)
@@ -179,7 +180,7 @@ async fn channel_changes_need_the_pin(backend: Backend) {
     )
     .await;
     let client = h.client();
-    let before = client.channels(&app, &OsRandom).await.unwrap();
+    let before = as_json(client.channels(&app, &OsRandom).await.unwrap());
     let ids = channel_ids(&h, &app).await;
     let reversed: Vec<uuid::Uuid> = ids.iter().rev().copied().collect();
 
@@ -257,7 +258,7 @@ async fn channel_changes_need_the_pin(backend: Backend) {
         .unwrap_err();
     assert_eq!(e.code(), Some("app_locked"), "{e}");
 
-    let after = client.channels(&app, &OsRandom).await.unwrap();
+    let after = as_json(client.channels(&app, &OsRandom).await.unwrap());
     let confirmed = |v: &Value| -> Vec<Value> {
         v["channels"]
             .as_array()
@@ -290,7 +291,7 @@ async fn channel_changes_need_the_pin(backend: Backend) {
         .unwrap_err();
     assert_ne!(e.code(), None, "{e}");
     assert_eq!(
-        client.channels(&app, &OsRandom).await.unwrap()["notify_every_use"],
+        as_json(client.channels(&app, &OsRandom).await.unwrap())["notify_every_use"],
         false
     );
     // After the lock, with the right PIN, the change goes through.
@@ -298,5 +299,6 @@ async fn channel_changes_need_the_pin(backend: Backend) {
         .set_every_use(&app, true, PIN, &OsRandom)
         .await
         .unwrap();
+    let v = as_json(v);
     assert_eq!(v["notify_every_use"], true);
 }

@@ -203,6 +203,7 @@ async fn chip_flow(backend: Backend) {
         .revoke_other(&app, &format!("chip:{}", chip.id), "111111", &OsRandom)
         .await
         .unwrap();
+    let v = serde_json::to_value(v).unwrap();
     assert!(v["warning"].is_null(), "the app still works: {v}");
     assert_eq!(
         h.sesam.store.chips_of(identity.id).await.unwrap()[0]

@@ -47,6 +47,7 @@ async fn approve_pending(
     client
         .approve(approver, &r, pin, Some(&code), &OsRandom)
         .await
+        .map(as_json)
 }
 
 #[tokio::test]
@@ -359,6 +360,7 @@ async fn the_person_renames_revokes_and_blocks() {
         .devices
         .iter()
         .map(|d| {
+            let d = as_json(d);
             (
                 d["name"].as_str().unwrap().to_owned(),
                 d["state"].as_str().unwrap().to_owned(),
@@ -496,11 +498,13 @@ async fn a_new_letter_reopens_a_blocked_identity_with_two_fresh_channels() {
         .revoke(&phone, first.device_id.unwrap(), "555555", &OsRandom)
         .await
         .unwrap();
+    let v = as_json(v);
     assert!(v["warning"].is_null(), "{v}");
     let v = client
         .revoke(&phone, phone.device_id.unwrap(), "555555", &OsRandom)
         .await
         .unwrap();
+    let v = as_json(v);
     assert!(
         v["warning"]
             .as_str()

@@ -451,7 +451,7 @@ async fn the_app_inbox_and_activity_show_messages_and_their_delivery() {
     let client = h.client();
     let mut inbox = vec![];
     for _ in 0..200 {
-        inbox = client.inbox(&app, &OsRandom).await.unwrap();
+        inbox = as_json_list(client.inbox(&app, &OsRandom).await.unwrap());
         if inbox
             .iter()
             .any(|m| m["text"].as_str().unwrap().contains("First phone"))
@@ -476,7 +476,7 @@ async fn the_app_inbox_and_activity_show_messages_and_their_delivery() {
     );
     let mut activity = vec![];
     for _ in 0..200 {
-        activity = client.activity(&app, &OsRandom).await.unwrap();
+        activity = as_json_list(client.activity(&app, &OsRandom).await.unwrap());
         let settled = activity
             .iter()
             .filter(|m| m["event"] == "authenticator.app_activated")
@@ -669,7 +669,7 @@ async fn the_person_manages_their_channels() {
     .await;
     let client = h.client();
 
-    let v = client.channels(&app, &OsRandom).await.unwrap();
+    let v = as_json(client.channels(&app, &OsRandom).await.unwrap());
     let list = v["channels"].as_array().unwrap().clone();
     assert_eq!(list.len(), 2, "the counter's phone and e-mail: {v}");
     assert!(list.iter().all(|c| c["confirmed"] == true));
@@ -719,6 +719,7 @@ async fn the_person_manages_their_channels() {
         .confirm_channel(&app, new, &code, "111111", &OsRandom)
         .await
         .unwrap();
+    let v = as_json(v);
     assert_eq!(v["channels"].as_array().unwrap().len(), 3);
     eventually(&h, "the notice on every channel", || {
         sink.texts_to("+4599999999")
@@ -759,7 +760,7 @@ async fn the_person_manages_their_channels() {
     .await;
 
     // Order, every-use, and the last channel stays.
-    let v = client.channels(&app, &OsRandom).await.unwrap();
+    let v = as_json(client.channels(&app, &OsRandom).await.unwrap());
     let ids: Vec<uuid::Uuid> = v["channels"]
         .as_array()
         .unwrap()
@@ -771,6 +772,7 @@ async fn the_person_manages_their_channels() {
         .order_channels(&app, &reversed, "111111", &OsRandom)
         .await
         .unwrap();
+    let v = as_json(v);
     assert_eq!(v["channels"][0]["id"], reversed[0].to_string());
     let e = client
         .order_channels(&app, &reversed[..1], "111111", &OsRandom)
@@ -778,17 +780,19 @@ async fn the_person_manages_their_channels() {
         .unwrap_err();
     assert_eq!(e.code(), Some("channel_order"));
     assert_eq!(
-        client
-            .set_every_use(&app, true, "111111", &OsRandom)
-            .await
-            .unwrap()["notify_every_use"],
+        as_json(
+            client
+                .set_every_use(&app, true, "111111", &OsRandom)
+                .await
+                .unwrap()
+        )["notify_every_use"],
         true
     );
     client
         .remove_channel(&app, reversed[0], "111111", &OsRandom)
         .await
         .unwrap();
-    let v = client.channels(&app, &OsRandom).await.unwrap();
+    let v = as_json(client.channels(&app, &OsRandom).await.unwrap());
     assert!(
         v["recommendation"]
             .as_str()

@@ -193,6 +193,7 @@ async fn requests_expire_and_can_be_reported_as_not_mine() {
         .reject_request(&p.app, &request, true, &OsRandom)
         .await
         .unwrap();
+    let v = serde_json::to_value(v).unwrap();
     assert_eq!(v["not_me"], true);
     assert!(v["advice"].as_str().unwrap().contains("block"));
     let page = browser.get(&wait).await;

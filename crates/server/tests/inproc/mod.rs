@@ -18,6 +18,16 @@ use sesam_store::Store;
 
 pub const TOKEN: &str = "gateway-token-1";
 
+/// An app-API answer as JSON, for tests that look at it field by field.
+pub fn as_json<T: serde::Serialize>(answer: T) -> Value {
+    serde_json::to_value(answer).unwrap()
+}
+
+/// A list of app-API answers as JSON.
+pub fn as_json_list<T: serde::Serialize>(answers: Vec<T>) -> Vec<Value> {
+    answers.into_iter().map(as_json).collect()
+}
+
 /// A local SMS gateway that records what it is sent.
 #[derive(Clone, Default)]
 pub struct SmsSink {
