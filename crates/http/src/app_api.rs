@@ -283,10 +283,11 @@ pub fn decode_bodies(body: &[u8]) -> usize {
         + ok::<PairingApproval>(body)
 }
 
+/// The signed body as the type the call needs; refused like every other bad body.
 fn json_body<T: serde::de::DeserializeOwned>(signed: &SignedRequest) -> Result<T, ApiError> {
-    serde_json::from_slice(&signed.body).map_err(|e| {
-        ApiError::bad_request(&format!("the request body is not the expected JSON: {e}"))
-    })
+    Ok(sesam_core::services::device_requests::json_body(
+        &signed.body,
+    )?)
 }
 
 async fn approve(

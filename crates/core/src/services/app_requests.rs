@@ -11,6 +11,7 @@ use sesam_domain::authorization::LoginMethod;
 use sesam_domain::device::Device;
 use uuid::Uuid;
 
+use super::device_requests::json_body as body;
 use crate::context::Sesam;
 use crate::error::AppError;
 
@@ -75,13 +76,6 @@ impl Drop for Waiter<'_> {
             waiting.remove(&self.identity_id);
         }
     }
-}
-
-/// The answer an app sends is read as the kind of request it answers; the body was not
-/// the JSON that kind needs.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| AppError::BadInput(format!("the request body is not the expected JSON: {e}")))
 }
 
 impl Sesam {

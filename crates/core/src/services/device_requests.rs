@@ -39,6 +39,13 @@ pub enum DeviceRequestError {
     Failed(#[from] AppError),
 }
 
+/// The JSON body of a device-signed request as the type the call needs (read only after
+/// the signature over its bytes was checked).
+pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| AppError::BadInput(format!("the request body is not the expected JSON: {e}")))
+}
+
 impl Sesam {
     /// The active device that signed `request`: the headers' shape and the clock skew, the
     /// device (active), the ECDSA signature over the signing bytes, and the nonce, which is
