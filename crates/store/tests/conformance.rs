@@ -1,5 +1,7 @@
 //! The storage conformance suite: every case is written once against the `Store` port
 //! and run against SQLite and PostgreSQL.
+// A test fails by panicking: unwrapping is how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 

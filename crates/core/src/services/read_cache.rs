@@ -4,39 +4,43 @@
 //! TTL; a change made through this process is seen at once. Unknown client ids are not
 //! remembered, so a newly registered SP works immediately everywhere.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
+use sesam_domain::Timestamp;
 use sesam_domain::signing_keys::SigningKey;
 use sesam_store::{ServiceProviderRecord, StoreError};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::context::Sesam;
 
-/// How long an SP record is used before it is read again.
-const SP_TTL: Duration = Duration::from_secs(10);
+/// How long (ms) an SP record is used before it is read again.
+const SP_TTL_MS: i64 = 10_000;
 /// How long the signing-key list is used before it is read again. A rotation publishes
 /// the next key a day ahead and keeps the old one published, so a node that signs with
 /// the old key for a few more seconds issues tokens that still verify.
-const KEYS_TTL: Duration = Duration::from_secs(5);
+const KEYS_TTL_MS: i64 = 5_000;
 /// More SPs than this and the cache starts over (a national service has hundreds).
 const MAX_SPS: usize = 10_000;
 
+/// Whether a copy read at `at` may still be used at `now` (a clock set back makes it stale).
+fn fresh(at: Timestamp, now: Timestamp, ttl_ms: i64) -> bool {
+    (0..ttl_ms).contains(&(now.millis() - at.millis()))
+}
+
 #[derive(Default)]
 pub struct ReadCache {
-    sps: Mutex<HashMap<String, (Instant, ServiceProviderRecord)>>,
-    keys: Mutex<Option<(Instant, Vec<SigningKey>)>>,
+    sps: Mutex<HashMap<String, (Timestamp, ServiceProviderRecord)>>,
+    keys: Mutex<Option<(Timestamp, Vec<SigningKey>)>>,
 }
 
 impl Sesam {
-    /// The registered SP, from the cache when it was read less than [`SP_TTL`] ago.
+    /// The registered SP, from the cache when it was read less than [`SP_TTL_MS`] ago.
     pub(crate) async fn registered_sp(
         &self,
         client_id: &str,
     ) -> Result<Option<ServiceProviderRecord>, StoreError> {
         if let Ok(sps) = self.read_cache.sps.lock()
             && let Some((at, sp)) = sps.get(client_id)
-            && at.elapsed() < SP_TTL
+            && fresh(*at, self.clock.now(), SP_TTL_MS)
         {
             return Ok(Some(sp.clone()));
         }
@@ -45,22 +49,22 @@ impl Sesam {
             if sps.len() >= MAX_SPS {
                 sps.clear();
             }
-            sps.insert(client_id.to_owned(), (Instant::now(), sp.clone()));
+            sps.insert(client_id.to_owned(), (self.clock.now(), sp.clone()));
         }
         Ok(sp)
     }
 
-    /// The signing keys, from the cache when they were read less than [`KEYS_TTL`] ago.
+    /// The signing keys, from the cache when they were read less than [`KEYS_TTL_MS`] ago.
     pub(crate) async fn current_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         if let Ok(keys) = self.read_cache.keys.lock()
             && let Some((at, keys)) = keys.as_ref()
-            && at.elapsed() < KEYS_TTL
+            && fresh(*at, self.clock.now(), KEYS_TTL_MS)
         {
             return Ok(keys.clone());
         }
         let keys = self.store.signing_keys().await?;
         if let Ok(mut cached) = self.read_cache.keys.lock() {
-            *cached = Some((Instant::now(), keys.clone()));
+            *cached = Some((self.clock.now(), keys.clone()));
         }
         Ok(keys)
     }

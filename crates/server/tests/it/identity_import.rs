@@ -3,7 +3,7 @@
 //! second run skips everyone (resumable), two concurrent imports enrol everyone once, on
 //! SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

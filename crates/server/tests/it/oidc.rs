@@ -1,7 +1,6 @@
 //! What the OpenID Connect tests share: a person with an app, a code display and a chip;
 //! a browser that keeps cookies and does not follow redirects; a registered SP; and the
 //! `openidconnect` crate as the relying party.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::Mutex;

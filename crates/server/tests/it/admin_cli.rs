@@ -1,7 +1,7 @@
 //! `sesam admin` end to end: the real binary against a real SQLite file (while a server
 //! runs on it) and a real PostgreSQL database.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,7 +1,7 @@
 //! Further apps (paired, approved from an active app), PIN lockout and the person's own
 //! lifecycle actions, end to end against the in-process server.
 
-mod inproc;
+use crate::inproc;
 
 use std::sync::Arc;
 

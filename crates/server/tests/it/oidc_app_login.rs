@@ -4,8 +4,8 @@
 //! single-use and expire, "this wasn't me" tells every channel, and a person's own login
 //! goes through while someone else keeps starting requests for their user ID.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use inproc::*;
 use oidc::*;

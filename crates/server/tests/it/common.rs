@@ -1,5 +1,4 @@
 //! Helpers for tests that run the real `sesam` binary.
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

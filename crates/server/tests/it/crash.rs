@@ -1,8 +1,8 @@
 //! Crash safety: `kill -9` while the dispatcher is sending loses no message; after the
 //! restart every message arrives, and a message sent twice carries the same message id.
 
-mod common;
-mod inproc;
+use crate::common;
+use crate::inproc;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

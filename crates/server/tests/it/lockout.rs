@@ -5,8 +5,8 @@
 //! re-activation have a way back; chip registration and code-display activation count
 //! wrong passwords like the login pages; concurrent guesses get at most three evaluations.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use inproc::*;
 use oidc::*;

@@ -3,8 +3,8 @@
 //! a code replayed by another client, and a `request_uri` presented by another client.
 //! Storage-backed cases run on SQLite and PostgreSQL.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use inproc::*;
 use oidc::*;

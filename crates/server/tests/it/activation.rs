@@ -1,7 +1,7 @@
 //! First app activation end to end: the server in process (with a clock the test moves),
 //! the `sesam-app` library as the app, and a real HTTP SMS gateway sink.
 
-mod inproc;
+use crate::inproc;
 
 use std::sync::Arc;
 

@@ -2,8 +2,8 @@
 //! code display + password and chip + password, with and without PAR, on SQLite and
 //! PostgreSQL; sessions, refresh tokens, logout, pairwise subjects and levels.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use inproc::*;
 use oidc::*;

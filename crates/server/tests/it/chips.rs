@@ -2,7 +2,7 @@
 //! active app with the PIN and the password, finished with the key's answer; sign-in with
 //! the key; refusal of replays, other origins and a second chip.
 
-mod inproc;
+use crate::inproc;
 
 use inproc::*;
 use serde_json::{Value, json};

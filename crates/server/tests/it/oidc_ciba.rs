@@ -4,8 +4,8 @@
 //! JOSE library). Also: authorization_pending, slow_down, access_denied, expired_token,
 //! an unknown user ID that looks like an unanswered request, and malformed texts.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -4,8 +4,8 @@
 //! the opt-in message on every use after a completed login. Times are Copenhagen local
 //! time written for people. SQLite and PostgreSQL.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use std::time::Duration;
 

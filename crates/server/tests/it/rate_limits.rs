@@ -3,8 +3,8 @@
 //! page in the person's language for the login pages), another address is still served,
 //! and the bucket refills with time. The limits are set low through `SESAM_LIMIT_*`.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use inproc::*;
 use oidc::*;

@@ -3,8 +3,8 @@
 //! redirect URIs get a page and no redirect, codes and tokens are single-use, levels are
 //! enforced, and the login pages neither reveal user IDs nor accept forged forms.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

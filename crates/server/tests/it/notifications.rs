@@ -2,7 +2,7 @@
 //! sink answering 2xx, 400, 500 or not at all, retries, failover along the person's
 //! channel order, undeliverable messages, and two dispatchers on one PostgreSQL.
 
-mod inproc;
+use crate::inproc;
 
 use std::sync::Arc;
 use std::time::Duration;

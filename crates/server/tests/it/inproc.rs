@@ -1,6 +1,5 @@
 //! An in-process server (with a clock the test moves), a real SMS gateway sink, and the
 //! `sesam-app` library as the app.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The development outbox (issue 12, item 7): off unless asked for, never with a real
 //! channel, and only for clients on this machine unless the public URL is loopback too.
 
-mod inproc;
+use crate::inproc;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

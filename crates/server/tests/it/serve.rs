@@ -1,7 +1,7 @@
 //! `sesam serve` as an operator runs it: health, readiness, metrics, error bodies, TLS,
 //! configuration errors and graceful shutdown.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -343,7 +343,7 @@ fn the_tls_test_fails_without_openssl_under_ci() {
         let mut c = std::process::Command::new(std::env::current_exe().unwrap());
         c.args([
             "--exact",
-            "serves_tls_with_a_given_certificate",
+            "serve::serves_tls_with_a_given_certificate",
             "--nocapture",
         ])
         .env("PATH", empty.path())

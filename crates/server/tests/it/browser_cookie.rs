@@ -1,8 +1,8 @@
 //! The browser cookie (issue 12, item 10): only values the server issued are accepted,
 //! anything else is replaced, and a new value is issued at every completed login.
 
-mod inproc;
-mod oidc;
+use crate::inproc;
+use crate::oidc;
 
 use inproc::*;
 use oidc::*;

@@ -2,8 +2,8 @@
 //! active app with two consecutive codes and a password, code checks with replay refusal
 //! and a lockout that leaves the app usable.
 
-mod common;
-mod inproc;
+use crate::common;
+use crate::inproc;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! registration unit registered, whatever channels were added since. Real SMS gateway
 //! sink, real HTTP server, SQLite and PostgreSQL.
 
-mod inproc;
+use crate::inproc;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Slow, idle and numerous connections against the real binary (issue 12, item 1): they
 //! are closed, and other clients are still served, over plain HTTP and TLS.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! at most 3 per letter. A person whose first choice clashes just picks another.
 //! Real HTTP server, real SMS gateway sink, SQLite and PostgreSQL.
 
-mod inproc;
+use crate::inproc;
 
 use inproc::*;
 use sesam_app::AppClient;
