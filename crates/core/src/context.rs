@@ -94,6 +94,21 @@ impl Sesam {
         self
     }
 
+    /// The OpenID Connect issuer: the public URL without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Whether cookies get `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+    }
+
+    /// The clock every rule of this system reads (per-address limits share it).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     pub fn assemble(
         store: Arc<dyn Store>,
         keys: SecretKeys,

@@ -49,7 +49,7 @@ pub struct AppState {
     /// the public URL itself is loopback: a development setup).
     pub dev_outbox_for_anyone: bool,
     /// The demo relying party (`serve --demo`).
-    pub demo: Option<std::sync::Arc<demo::DemoClient>>,
+    pub demo: Option<std::sync::Arc<sesam_core::services::demo_client::DemoClient>>,
     /// Per-address limits of unauthenticated endpoints (this node's memory).
     pub limiter: std::sync::Arc<sesam_core::limits::SourceLimiter>,
     /// Send `Strict-Transport-Security` (sesam terminates TLS or the public URL is https).
@@ -288,7 +288,7 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     let dev = state.dev_outbox.is_some();
     let public_metrics = state.public_metrics;
-    let secure_cookies = state.sesam.secure_cookies;
+    let secure_cookies = state.sesam.secure_cookies();
     let hsts = state.hsts;
     let mut routes = Router::new()
         .merge(app_api::routes())

@@ -74,7 +74,7 @@ fn app_error(e: AppError) -> Response {
 }
 
 async fn configuration(State(state): State<AppState>) -> Response {
-    let mut r = axum::Json(discovery::metadata(&state.sesam.issuer)).into_response();
+    let mut r = axum::Json(discovery::metadata(state.sesam.issuer())).into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -145,7 +145,7 @@ async fn authorize(
             state: s,
             error,
         }) => pages::see_other(
-            &sesam_oidc::response::error(&redirect_uri, &error, s.as_deref(), &state.sesam.issuer),
+            &sesam_oidc::response::error(&redirect_uri, &error, s.as_deref(), state.sesam.issuer()),
             cookies,
         ),
         Err(AuthorizeError::Show(e)) => error_page(&headers, &e),
@@ -302,7 +302,7 @@ async fn logout(
         pages::SESSION_COOKIE,
         "",
         Some(0),
-        state.sesam.secure_cookies,
+        state.sesam.secure_cookies(),
     );
     match state.sesam.logout(&params, session).await {
         Ok(Some(url)) => pages::see_other(&url, vec![clear]),
@@ -332,7 +332,7 @@ async fn language(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         Some("en") => "en",
         _ => "da",
     };
-    let public = url::Url::parse(&state.sesam.issuer).ok();
+    let public = url::Url::parse(state.sesam.issuer()).ok();
     let back = params
         .get("back")
         .zip(public.as_ref())
@@ -342,7 +342,7 @@ async fn language(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         pages::LANGUAGE_COOKIE,
         to,
         Some(365 * 24 * 3600),
-        state.sesam.secure_cookies,
+        state.sesam.secure_cookies(),
     );
     pages::see_other(back, vec![cookie])
 }
