@@ -14,6 +14,7 @@ mod login;
 mod metrics;
 mod oidc;
 pub mod pages;
+mod request_id;
 pub mod transport;
 
 use std::time::Duration;
@@ -312,7 +313,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

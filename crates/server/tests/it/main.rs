@@ -32,4 +32,5 @@ mod oidc_edges;
 mod oidc_flows;
 mod oidc_refusals;
 mod rate_limits;
+mod request_ids;
 mod serve;
