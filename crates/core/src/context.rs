@@ -67,11 +67,9 @@ impl Sesam {
         let loaded = master_key::load(settings.master_key)?;
         let store = sesam_store::open(settings.database, AuditKey::from(&loaded.keys())).await?;
         let keys = master_key::confirm(loaded, &*store).await?;
-        let mut sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
+        let sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
             .with_public_url(settings.public_url);
-        sesam.request_limits = settings.request_limits;
-        sesam.pairing_limits = settings.pairing_limits;
-        Ok(sesam)
+        Ok(sesam.with_limits(settings.request_limits, settings.pairing_limits))
     }
 
     /// Sets up what depends on the public URL (the WebAuthn relying party: its ID is the
@@ -91,6 +89,13 @@ impl Sesam {
         if self.webauthn.is_none() {
             tracing::warn!(public_url = %url, "the public URL has no host name: chips (security keys) cannot be used");
         }
+        self
+    }
+
+    /// How many login requests and pairings may be started per person and per address.
+    pub fn with_limits(mut self, requests: RequestLimits, pairings: PairingLimits) -> Self {
+        self.request_limits = requests;
+        self.pairing_limits = pairings;
         self
     }
 

@@ -100,7 +100,7 @@ async fn full_first_activation(backend: Backend) {
             .iter()
             .any(|t| t.contains("Pixel 8"))
     );
-    let stored = h.sesam.store.recent_messages(None, 50).await.unwrap();
+    let stored = h.db.recent_messages(None, 50).await.unwrap();
     assert!(
         stored.iter().all(|m| !m.body.contains(&sms)),
         "the temporary PIN stays in the outbox: {stored:?}"
@@ -254,13 +254,11 @@ async fn concurrent_wrong_sms_codes_are_evaluated_at_most_three_times(backend: B
     let voided = codes.iter().filter(|c| *c == "activation_voided").count();
     assert_eq!(wrong_count, 2, "{codes:?}");
     assert_eq!(voided, 18, "{codes:?}");
-    let grant = h
-        .sesam
-        .store
-        .grant_by_code_hash(&h.sesam.keys.activation_code_hash(&code.replace('-', "")))
-        .await
-        .unwrap()
-        .unwrap();
+    let grant =
+        h.db.grant_by_code_hash(&h.keys.activation_code_hash(&code.replace('-', "")))
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(
         grant.failed_attempts, 3,
         "exactly three attempts were evaluated"

@@ -108,7 +108,7 @@ async fn the_catalogue_is_sent(backend: Backend) {
     let started = start(&bank, &["profile"], &[]);
     let _ = code_by_pages(&h, &started, ANNA.user_id).await;
     let used = |h: &Harness| {
-        let store = h.sesam.store.clone();
+        let store = h.db.clone();
         async move {
             store
                 .recent_messages(None, 500)

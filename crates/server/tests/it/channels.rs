@@ -119,14 +119,12 @@ async fn recovery_code_goes_to_the_registered_phone(backend: Backend) {
     assert_eq!(sms.len(), 8);
     // Everything queued so far is delivered; none of it carries a code to the thief.
     for _ in 0..400 {
-        let pending = h
-            .sesam
-            .store
-            .recent_messages(None, 200)
-            .await
-            .unwrap()
-            .iter()
-            .any(|m| m.state == "pending");
+        let pending =
+            h.db.recent_messages(None, 200)
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.state == "pending");
         if !pending {
             break;
         }
@@ -138,7 +136,7 @@ async fn recovery_code_goes_to_the_registered_phone(backend: Backend) {
         to_thief.iter().all(|t| eight_digits(t).is_none()),
         "no activation code to the added number: {to_thief:?}"
     );
-    let stored = h.sesam.store.recent_messages(None, 200).await.unwrap();
+    let stored = h.db.recent_messages(None, 200).await.unwrap();
     let pins: Vec<_> = stored
         .iter()
         .filter(|m| m.event == "activation.temporary_pin")

@@ -92,22 +92,13 @@ async fn chip_flow(backend: Backend) {
         (400, Some("chip_ceremony_expired"))
     );
 
-    let identity = h
-        .sesam
-        .store
-        .identity_by_user_id(&UserIdKey::of_input("anna.hansen"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(h.sesam.store.chips_of(identity.id).await.unwrap().len(), 1);
-    assert!(
-        h.sesam
-            .store
-            .password_of(identity.id)
+    let identity =
+        h.db.identity_by_user_id(&UserIdKey::of_input("anna.hansen"))
             .await
             .unwrap()
-            .is_some()
-    );
+            .unwrap();
+    assert_eq!(h.db.chips_of(identity.id).await.unwrap().len(), 1);
+    assert!(h.db.password_of(identity.id).await.unwrap().is_some());
 
     // A second chip is refused; the password is now proven, not set.
     let e = client
@@ -138,7 +129,7 @@ async fn chip_flow(backend: Backend) {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("expired or was already used"), "{e}");
-    let chip = h.sesam.store.chips_of(identity.id).await.unwrap().remove(0);
+    let chip = h.db.chips_of(identity.id).await.unwrap().remove(0);
     assert!(chip.last_used_at.is_some());
 
     // An answer made for another origin is refused by the server. The software key, like a
@@ -205,9 +196,7 @@ async fn chip_flow(backend: Backend) {
         .unwrap();
     assert!(v["warning"].is_null(), "the app still works: {v}");
     assert_eq!(
-        h.sesam.store.chips_of(identity.id).await.unwrap()[0]
-            .state
-            .as_str(),
+        h.db.chips_of(identity.id).await.unwrap()[0].state.as_str(),
         "revoked"
     );
     let e = client

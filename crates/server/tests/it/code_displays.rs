@@ -84,13 +84,7 @@ async fn import_is_idempotent_and_reports_every_token() {
     assert_eq!(r.imported, ["GOOD-0001"]);
     assert_eq!(r.rejected.len(), 2);
 
-    let stored = h
-        .sesam
-        .store
-        .code_display("RFC6238-SHA1")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = h.db.code_display("RFC6238-SHA1").await.unwrap().unwrap();
     assert_eq!(stored.state.as_str(), "unassigned");
     assert!(h.sesam.verify_audit().await.is_ok());
 }
@@ -276,17 +270,13 @@ async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: 
         )
         .await
         .unwrap();
-    let identity = h
-        .sesam
-        .store
-        .identity_by_user_id(&sesam_domain::UserIdKey::of_input("anna.hansen"))
-        .await
-        .unwrap()
-        .unwrap();
+    let identity =
+        h.db.identity_by_user_id(&sesam_domain::UserIdKey::of_input("anna.hansen"))
+            .await
+            .unwrap()
+            .unwrap();
     assert!(
-        h.sesam
-            .store
-            .password_of(identity.id)
+        h.db.password_of(identity.id)
             .await
             .unwrap()
             .unwrap()
@@ -374,9 +364,7 @@ async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: 
         .await
         .unwrap();
     assert_eq!(
-        h.sesam
-            .store
-            .code_display("RFC6238-SHA1")
+        h.db.code_display("RFC6238-SHA1")
             .await
             .unwrap()
             .unwrap()
@@ -464,22 +452,13 @@ async fn letter_activation(backend: Backend) {
     assert_eq!(post(no_user).await.1["error"], "user_id_required");
     let (status, b) = post(body.clone()).await;
     assert_eq!(status, 200, "{b}");
-    let identity = h
-        .sesam
-        .store
-        .identity_by_user_id(&sesam_domain::UserIdKey::of_input("anna.hansen"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(identity.state, sesam_domain::IdentityState::Active);
-    assert!(
-        h.sesam
-            .store
-            .password_of(identity.id)
+    let identity =
+        h.db.identity_by_user_id(&sesam_domain::UserIdKey::of_input("anna.hansen"))
             .await
             .unwrap()
-            .is_some()
-    );
+            .unwrap();
+    assert_eq!(identity.state, sesam_domain::IdentityState::Active);
+    assert!(h.db.password_of(identity.id).await.unwrap().is_some());
     // The letter is used up.
     assert_eq!(post(body).await.1["error"], "activation_closed");
     h.clock.advance_seconds(60);

@@ -35,7 +35,7 @@ async fn off_by_default_and_messages_wait_in_the_outbox() {
         .await
         .unwrap();
     h.sesam.wake_outbox();
-    let messages = h.sesam.store.recent_messages(None, 50).await.unwrap();
+    let messages = h.db.recent_messages(None, 50).await.unwrap();
     let sms: Vec<_> = messages
         .iter()
         .filter(|m| m.channel == Channel::Sms && m.destination == "+4512345678")
@@ -76,7 +76,7 @@ async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
         hsts: false,
         limiter: Arc::new(sesam_core::limits::SourceLimiter::new(
             Default::default(),
-            h.sesam.clock.clone(),
+            h.clock.clone(),
         )),
     };
     let mut request = Request::get("/dev/outbox?format=json")

@@ -30,7 +30,7 @@ async fn pair(
 
 /// The pairing code the new app of pairing `id` was given (and shows).
 async fn shown_code(h: &Harness, id: uuid::Uuid) -> String {
-    let p = h.sesam.store.pairing(id).await.unwrap().unwrap();
+    let p = h.db.pairing(id).await.unwrap().unwrap();
     p.code.unwrap().as_str().to_owned()
 }
 
@@ -955,13 +955,7 @@ async fn device_names_that_could_pass_for_sesam_are_refused() {
         "111111",
     )
     .await;
-    let before = h
-        .sesam
-        .store
-        .recent_messages(None, 500)
-        .await
-        .unwrap()
-        .len();
+    let before = h.db.recent_messages(None, 500).await.unwrap().len();
     for bad in [
         "Pixel\nsesam: your account is safe - approve now",
         "\nsesam support",
@@ -993,12 +987,7 @@ async fn device_names_that_could_pass_for_sesam_are_refused() {
         "nothing was queued"
     );
     assert_eq!(
-        h.sesam
-            .store
-            .recent_messages(None, 500)
-            .await
-            .unwrap()
-            .len(),
+        h.db.recent_messages(None, 500).await.unwrap().len(),
         before,
         "nobody was told of a refused start"
     );

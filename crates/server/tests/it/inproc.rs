@@ -11,7 +11,9 @@ use sesam_app::{AppClient, AppState};
 use sesam_core::context::Sesam;
 use sesam_core::services::Actor;
 use sesam_core::services::identities::EnrolRequest;
-use sesam_domain::{AuditKey, Clock, FixedClock, MasterKey, OsRandom, SystemClock, Timestamp};
+use sesam_domain::{
+    AuditKey, Clock, FixedClock, MasterKey, OsRandom, SecretKeys, SystemClock, Timestamp,
+};
 use sesam_server::config::{Config, Env, Overrides};
 use sesam_store::Store;
 
@@ -134,6 +136,10 @@ impl Clock for OffsetClock {
 
 pub struct Harness {
     pub sesam: Sesam,
+    /// The test's own handle on the database, to check what was stored.
+    pub db: Arc<dyn Store>,
+    /// The same secrets the server was given (to compute what it stores, e.g. code hashes).
+    pub keys: Arc<SecretKeys>,
     pub base: String,
     pub clock: Arc<OffsetClock>,
     pub _dir: tempfile::TempDir,
@@ -175,21 +181,23 @@ pub async fn harness_env(
         overrides.database_url = Some(sesam_testkit::postgres_database().await?);
     }
     let config = Config::load(&overrides, &TestEnv(env)).unwrap();
-    let keys = MasterKey::from_hex(&"3c".repeat(32)).unwrap().keys();
+    let master = MasterKey::from_hex(&"3c".repeat(32)).unwrap();
+    let keys = master.keys();
     let store: Arc<dyn Store> = sesam_store::open(&config.database, AuditKey::from(&keys))
         .await
         .unwrap();
     let clock = Arc::new(OffsetClock::new());
-    let mut sesam = Sesam::assemble(store, keys, clock.clone(), Arc::new(OsRandom))
-        .with_public_url(&config.public_url);
-    sesam.request_limits = config.request_limits;
-    sesam.pairing_limits = config.pairing_limits;
+    let sesam = Sesam::assemble(store.clone(), keys, clock.clone(), Arc::new(OsRandom))
+        .with_public_url(&config.public_url)
+        .with_limits(config.request_limits, config.pairing_limits);
     let s = sesam.clone();
     tokio::spawn(async move {
         sesam_server::serve::serve_on(listener, config, s, std::future::pending()).await
     });
     Some(Harness {
         sesam,
+        db: store,
+        keys: Arc::new(master.keys()),
         base,
         clock,
         _dir: dir,
@@ -237,9 +245,7 @@ pub fn new_app(dir: &std::path::Path, base: &str, name: &str) -> AppState {
 }
 
 pub async fn audit_actions(h: &Harness) -> Vec<String> {
-    h.sesam
-        .store
-        .audit_entries(0, 1000)
+    h.db.audit_entries(0, 1000)
         .await
         .unwrap()
         .into_iter()

@@ -122,9 +122,7 @@ async fn app_gets_in(h: &Harness, p: &Person, sp: &Sp) {
 
 /// Audit entries with `action`, their details parsed.
 async fn audited(h: &Harness, action: &str) -> Vec<Value> {
-    h.sesam
-        .store
-        .audit_entries(0, 5000)
+    h.db.audit_entries(0, 5000)
         .await
         .unwrap()
         .into_iter()
@@ -134,20 +132,12 @@ async fn audited(h: &Harness, action: &str) -> Vec<Value> {
 }
 
 async fn password_lockout(h: &Harness, p: &Person) -> Lockout {
-    let unit = h
-        .sesam
-        .store
-        .lock_password(p.identity_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let unit = h.db.lock_password(p.identity_id).await.unwrap().unwrap();
     unit.guard().lockout
 }
 
 async fn display_lockout(h: &Harness) -> Lockout {
-    h.sesam
-        .store
-        .code_display("RFC6238-SHA1")
+    h.db.code_display("RFC6238-SHA1")
         .await
         .unwrap()
         .unwrap()
@@ -156,9 +146,7 @@ async fn display_lockout(h: &Harness) -> Lockout {
 
 /// The newest message text the person got for `event`.
 async fn message_text(h: &Harness, p: &Person, event: &str) -> String {
-    h.sesam
-        .store
-        .recent_messages(Some(p.identity_id), 200)
+    h.db.recent_messages(Some(p.identity_id), 200)
         .await
         .unwrap()
         .into_iter()

@@ -65,14 +65,12 @@ fn mails_containing(smtp: &SmtpSink, needle: &str) -> Vec<String> {
 }
 
 async fn attempts_for_event(h: &Harness, event: &str) -> Vec<(String, String)> {
-    let messages = h.sesam.store.recent_messages(None, 200).await.unwrap();
+    let messages = h.db.recent_messages(None, 200).await.unwrap();
     let m = messages
         .iter()
         .find(|m| m.event == event)
         .unwrap_or_else(|| panic!("no {event} message"));
-    h.sesam
-        .store
-        .attempts_of(m.message_id)
+    h.db.attempts_of(m.message_id)
         .await
         .unwrap()
         .into_iter()
@@ -166,23 +164,21 @@ async fn a_refusing_gateway_fails_over_to_email_at_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     if mails_containing(&smtp, "efter forkerte PIN-koder").is_empty() {
-        let rows: Vec<_> = h
-            .sesam
-            .store
-            .recent_messages(None, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| {
-                (
-                    m.event,
-                    m.channel.as_str(),
-                    m.state,
-                    m.attempts,
-                    m.last_error,
-                )
-            })
-            .collect();
+        let rows: Vec<_> =
+            h.db.recent_messages(None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| {
+                    (
+                        m.event,
+                        m.channel.as_str(),
+                        m.state,
+                        m.attempts,
+                        m.last_error,
+                    )
+                })
+                .collect();
         panic!(
             "no lock notice by e-mail; outbox: {rows:#?}; mails: {:?}",
             smtp.messages().len()
@@ -298,7 +294,7 @@ async fn when_every_channel_is_down_the_message_is_undeliverable_and_visible() {
     lock_the_app(&h, dir.path(), &app).await;
     let mut failed = false;
     for _ in 0..400 {
-        let messages = h.sesam.store.recent_messages(None, 200).await.unwrap();
+        let messages = h.db.recent_messages(None, 200).await.unwrap();
         let rows: Vec<_> = messages
             .iter()
             .filter(|m| m.event == "authenticator.app_locked")
@@ -371,9 +367,9 @@ async fn two_dispatchers_on_postgresql_send_each_message_once() {
         email: None,
     };
     let second = sesam_notify::Dispatcher::new(
-        h.sesam.store.clone(),
-        h.sesam.keys.clone(),
-        h.sesam.clock.clone(),
+        h.db.clone(),
+        h.keys.clone(),
+        h.clock.clone(),
         channels,
         Arc::new(sesam_notify::DevOutbox::default()),
         Arc::new(tokio::sync::Notify::new()),
@@ -407,7 +403,7 @@ async fn two_dispatchers_on_postgresql_send_each_message_once() {
     // again; only then is "exactly once" a fact and not a race with a late duplicate.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let messages = h.sesam.store.recent_messages(None, 1000).await.unwrap();
+        let messages = h.db.recent_messages(None, 1000).await.unwrap();
         let busy: Vec<_> = messages
             .iter()
             .filter(|m| m.state == "pending" || m.state == "sending")
@@ -611,7 +607,7 @@ async fn misbehaving_gateways_and_mail_servers_are_recorded_and_survived() {
         );
         let email = attempts.iter().find(|(c, _)| c == "email").unwrap();
         assert_eq!(email.1, expect, "{fault}: {attempts:?}");
-        let messages = h.sesam.store.recent_messages(None, 100).await.unwrap();
+        let messages = h.db.recent_messages(None, 100).await.unwrap();
         let sms = messages
             .iter()
             .find(|m| m.event == "authenticator.app_locked" && m.channel.as_str() == "sms")
@@ -730,7 +726,7 @@ async fn the_person_manages_their_channels() {
                 .any(|t| t.contains("tilføjet"))
     })
     .await;
-    let stored = h.sesam.store.recent_messages(None, 100).await.unwrap();
+    let stored = h.db.recent_messages(None, 100).await.unwrap();
     assert!(
         stored.iter().all(|m| !m.body.contains(&code)),
         "the code is not kept readable"
@@ -830,7 +826,7 @@ async fn a_pairing_request_is_told_on_every_channel(backend: Backend) {
     .await;
     let client = h.client();
     let count = |h: &Harness| {
-        let store = h.sesam.store.clone();
+        let store = h.db.clone();
         async move {
             store
                 .recent_messages(None, 500)
@@ -869,7 +865,7 @@ async fn a_pairing_request_is_told_on_every_channel(backend: Backend) {
         client.pairing_status(ghost.pairing_id).await.unwrap(),
         client.pairing_status(asked.pairing_id).await.unwrap()
     );
-    let messages = h.sesam.store.recent_messages(None, 500).await.unwrap();
+    let messages = h.db.recent_messages(None, 500).await.unwrap();
     let told: Vec<_> = messages
         .iter()
         .filter(|m| m.event == "authenticator.pairing_requested")

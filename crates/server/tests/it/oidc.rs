@@ -511,13 +511,7 @@ pub async fn person(h: &Harness, sink: &SmsSink, dir: &std::path::Path, who: Who
         .await
         .unwrap();
     // The one display with the RFC 6238 seed goes to the first person of a test.
-    let display = h
-        .sesam
-        .store
-        .code_display("RFC6238-SHA1")
-        .await
-        .unwrap()
-        .unwrap();
+    let display = h.db.code_display("RFC6238-SHA1").await.unwrap().unwrap();
     if display.identity_id.is_none() {
         // As a person does it: the previous code, then the one showing now.
         let (c1, c2) = (totp_now(h, 1), totp_now(h, 0));
@@ -536,14 +530,12 @@ pub async fn person(h: &Harness, sink: &SmsSink, dir: &std::path::Path, who: Who
         // The activation used this step: later logins use later codes.
         h.clock.advance_seconds(30);
     }
-    let identity_id = h
-        .sesam
-        .store
-        .identity_by_user_id(&sesam_domain::UserIdKey::of_input(user_id))
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let identity_id =
+        h.db.identity_by_user_id(&sesam_domain::UserIdKey::of_input(user_id))
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
     let chip = if with_chip {
         let (mut token, _) = SoftToken::new(true).unwrap();
         let (id, options) = client

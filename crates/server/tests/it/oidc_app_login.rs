@@ -197,12 +197,7 @@ async fn requests_expire_and_can_be_reported_as_not_mine() {
     assert!(v["advice"].as_str().unwrap().contains("block"));
     let page = browser.get(&wait).await;
     assert!(page.body.contains("Afvist i appen"), "{}", page.body);
-    let messages = h
-        .sesam
-        .store
-        .recent_messages(Some(p.identity_id), 50)
-        .await
-        .unwrap();
+    let messages = h.db.recent_messages(Some(p.identity_id), 50).await.unwrap();
     let channels: Vec<_> = messages
         .iter()
         .filter(|m| m.event == "approval.reported_not_me")

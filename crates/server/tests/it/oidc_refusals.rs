@@ -940,12 +940,7 @@ async fn password_lockout_is_counted_before_evaluation_and_notified(backend: Bac
     let r = code_display_step(&b, &flow, &totp_now(&h, 0), PASSWORD).await;
     assert_eq!(r.status, 200);
     // The person is told on their channel.
-    let messages = h
-        .sesam
-        .store
-        .recent_messages(Some(p.identity_id), 50)
-        .await
-        .unwrap();
+    let messages = h.db.recent_messages(Some(p.identity_id), 50).await.unwrap();
     assert!(
         messages
             .iter()
