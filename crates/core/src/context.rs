@@ -57,11 +57,9 @@ impl Sesam {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(|e| {
-                    AppError::Io(format!(
-                        "cannot create the data directory {}: {e}",
-                        dir.display()
-                    ))
+                .map_err(|source| AppError::Io {
+                    what: format!("cannot create the data directory {}", dir.display()),
+                    source,
                 })?;
         }
         let loaded = master_key::load(settings.master_key)?;

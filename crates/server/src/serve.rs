@@ -78,7 +78,10 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|e| AppError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+        .map_err(|source| AppError::Io {
+            what: format!("cannot listen on {}", config.listen),
+            source,
+        })?;
     serve_on(listener, config, sesam, shutdown).await
 }
 
@@ -220,7 +223,10 @@ pub async fn serve_on(
         Some(addr) => Some(
             TcpListener::bind(addr)
                 .await
-                .map_err(|e| AppError::Io(format!("cannot listen for metrics on {addr}: {e}")))?,
+                .map_err(|source| AppError::Io {
+                    what: format!("cannot listen for metrics on {addr}"),
+                    source,
+                })?,
         ),
         None => None,
     };

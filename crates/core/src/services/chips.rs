@@ -50,8 +50,10 @@ impl Sesam {
         purpose: &str,
         state: &T,
     ) -> Result<Vec<u8>, AppError> {
-        let json = serde_json::to_vec(state)
-            .map_err(|e| AppError::Io(format!("cannot keep the WebAuthn state: {e}")))?;
+        let json = serde_json::to_vec(state).map_err(|source| AppError::Encoding {
+            what: "the WebAuthn state",
+            source,
+        })?;
         Ok(self.keys.seal_data(purpose, &json, &*self.random))
     }
 
@@ -130,7 +132,8 @@ impl Sesam {
             expires_at: now.plus_seconds(CEREMONY_SECONDS),
         };
         self.store.save_ceremony(&ceremony).await?;
-        let options = serde_json::to_value(&options).map_err(|e| AppError::Io(e.to_string()))?;
+        let options =
+            serde_json::to_value(&options).map_err(webauthn_encoding("the WebAuthn options"))?;
         Ok((ceremony.id, browser_compatible(options)))
     }
 
@@ -171,7 +174,8 @@ impl Sesam {
             id: Uuid::now_v7(),
             identity_id: identity.id,
             credential_id: AsRef::<[u8]>::as_ref(key.cred_id()).to_vec(),
-            credential: serde_json::to_string(&key).map_err(|e| AppError::Io(e.to_string()))?,
+            credential: serde_json::to_string(&key)
+                .map_err(webauthn_encoding("the chip credential"))?,
             state: ChipState::Active,
             created_at: now,
             last_used_at: None,
@@ -259,7 +263,7 @@ impl Sesam {
         self.store.save_ceremony(&ceremony).await?;
         Ok((
             ceremony.id,
-            serde_json::to_value(&options).map_err(|e| AppError::Io(e.to_string()))?,
+            serde_json::to_value(&options).map_err(webauthn_encoding("the WebAuthn options"))?,
         ))
     }
 
@@ -297,11 +301,15 @@ impl Sesam {
                 continue;
             };
             if key.update_credential(&result).is_some() {
-                let updated =
-                    serde_json::to_string(&key).map_err(|e| AppError::Io(e.to_string()))?;
+                let updated = serde_json::to_string(&key)
+                    .map_err(webauthn_encoding("the chip credential"))?;
                 self.store.chip_used(chip.id, &updated, now).await?;
             }
         }
         Ok(ceremony.identity_id)
     }
+}
+
+fn webauthn_encoding(what: &'static str) -> impl FnOnce(serde_json::Error) -> AppError {
+    move |source| AppError::Encoding { what, source }
 }

@@ -81,16 +81,20 @@ impl Sesam {
         file: &std::path::Path,
         key: Option<[u8; 16]>,
     ) -> Result<ImportReport, AppError> {
-        let meta = std::fs::metadata(file)
-            .map_err(|e| AppError::Io(format!("cannot read {}: {e}", file.display())))?;
+        let meta = std::fs::metadata(file).map_err(|source| AppError::Io {
+            what: format!("cannot read {}", file.display()),
+            source,
+        })?;
         if meta.len() > MAX_PSKC_BYTES {
             return Err(AppError::BadInput(format!(
                 "{} is larger than 16 MiB",
                 file.display()
             )));
         }
-        let bytes = std::fs::read(file)
-            .map_err(|e| AppError::Io(format!("cannot read {}: {e}", file.display())))?;
+        let bytes = std::fs::read(file).map_err(|source| AppError::Io {
+            what: format!("cannot read {}", file.display()),
+            source,
+        })?;
         let import = PskcContainer::parse(&bytes, key.as_ref())
             .map_err(|e| AppError::BadInput(format!("{}: {e}", file.display())))?;
         let now = self.clock.now();
@@ -324,8 +328,10 @@ impl Sesam {
 
 /// Reads a pre-shared AES-128 key file: 32 hex characters, or exactly 16 raw bytes.
 pub fn read_key_file(path: &std::path::Path) -> Result<[u8; 16], AppError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| AppError::Io(format!("cannot read the key file {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|source| AppError::Io {
+        what: format!("cannot read the key file {}", path.display()),
+        source,
+    })?;
     let text = String::from_utf8_lossy(&bytes);
     let mut key = [0u8; 16];
     if hex_decode(text.trim(), &mut key) {

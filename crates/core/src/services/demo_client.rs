@@ -69,7 +69,10 @@ impl Sesam {
             )),
             redirect_uri: redirect_uri.clone(),
         };
-        let bytes = serde_json::to_vec(&stored).map_err(|e| AppError::Io(e.to_string()))?;
+        let bytes = serde_json::to_vec(&stored).map_err(|source| AppError::Encoding {
+            what: "the demo registration",
+            source,
+        })?;
         self.store.meta_set(META_KEY, &bytes).await?;
         tracing::info!(client_id = %stored.client_id, "demo relying party registered: open {}/demo", self.issuer);
         Ok(DemoClient {
