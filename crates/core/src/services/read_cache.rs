@@ -76,3 +76,55 @@ impl Sesam {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sesam_domain::signing_keys::KeyState;
+    use sesam_domain::{AuditKey, FixedClock, MasterKey, OsRandom, Timestamp};
+    use sesam_store::Location;
+
+    use super::*;
+    use crate::services::Actor;
+
+    fn active(keys: &[SigningKey]) -> String {
+        keys.iter()
+            .find(|k| k.state == KeyState::Active)
+            .map(|k| k.kid.clone())
+            .unwrap_or_default()
+    }
+
+    /// Another node's rotation is seen once the copy is older than the TTL by the injected
+    /// clock, and not before (the wall clock plays no part).
+    #[tokio::test]
+    async fn cached_keys_age_by_the_injected_clock() {
+        let (_dir, path) = sesam_testkit::sqlite_path();
+        let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_796_126_400_000)));
+        let node = |keys| async {
+            let store = sesam_store::open(&Location::Sqlite(path.clone()), AuditKey::from(&keys))
+                .await
+                .unwrap();
+            Sesam::assemble(store, keys, clock.clone(), Arc::new(OsRandom))
+        };
+        let master = MasterKey::from_hex(&"5a".repeat(32)).unwrap();
+        let this = node(master.keys()).await;
+        let other = node(master.keys()).await;
+
+        this.ensure_signing_keys().await.unwrap();
+        let before = active(&this.current_signing_keys().await.unwrap());
+        let rotated = other
+            .rotate_signing_keys(&Actor::operator("other node").unwrap())
+            .await
+            .unwrap();
+        assert_ne!(active(&rotated), before);
+
+        clock.advance_seconds(4);
+        assert_eq!(active(&this.current_signing_keys().await.unwrap()), before);
+        clock.advance_seconds(2);
+        assert_eq!(
+            active(&this.current_signing_keys().await.unwrap()),
+            active(&rotated)
+        );
+    }
+}
