@@ -563,7 +563,9 @@ pub trait PairingStore: Send + Sync {
     /// Stores a new pairing under `subject`, in one transaction with its limits and its
     /// effects: more than `max_per_subject` for the subject or `max_per_source` from
     /// `source_hash` in the current window are refused (and not counted); pending
-    /// pairings of the subject beyond `max_pending - 1` are evicted, oldest first.
+    /// pairings of the subject beyond `max_pending - 1` are evicted, oldest first. The
+    /// domain decides (`rate_limit::{RateWindow, WindowLimit, PendingCap}`); the store
+    /// applies its rules to the rows it locks.
     async fn start_pairing(
         &self,
         pairing: &Pairing,
@@ -938,7 +940,9 @@ pub trait AuthRequestStore: Send + Sync {
     /// Stores a new request under `subject`, in one transaction with the limits: more than
     /// `max_started` for the subject from this source, or `max_per_source` from it, in the
     /// current window are refused (and not counted); pending requests of
-    /// the subject beyond `max_pending - 1` are evicted, oldest first.
+    /// the subject beyond `max_pending - 1` are evicted, oldest first. The domain decides
+    /// (`rate_limit::{RateWindow, WindowLimit, PendingCap}`); the store applies its rules
+    /// to the rows it locks.
     async fn start_auth_request(
         &self,
         request: &AuthRequest,
