@@ -235,7 +235,10 @@ mod tests {
         assert_eq!(d.activate(bo, totp(9), t(20)), Err(CodeDisplayError::InUse));
         assert_eq!(d, before);
         d.state = CodeDisplayState::Revoked;
-        assert_eq!(d.activate(anna, totp(9), t(20)), Err(CodeDisplayError::InUse));
+        assert_eq!(
+            d.activate(anna, totp(9), t(20)),
+            Err(CodeDisplayError::InUse)
+        );
         assert!(!d.is_active_for(anna));
     }
 

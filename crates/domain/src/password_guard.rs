@@ -131,10 +131,7 @@ mod tests {
         let mut g = PasswordGuard::default();
         g.reserve(T).unwrap();
         g.lockout.blocked = true;
-        assert_eq!(
-            g.reserve(T),
-            Err(Refusal::Locked(Locked::UntilReactivated))
-        );
+        assert_eq!(g.reserve(T), Err(Refusal::Locked(Locked::UntilReactivated)));
         g.reactivate();
         assert_eq!(g.lockout, Lockout::default());
         assert_eq!(g.pending, 1);
