@@ -7,8 +7,10 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::action::Action;
 use crate::clock::Timestamp;
 use crate::level::Level;
+pub use crate::locale::Locale;
 
 /// A pushed authorization request lives 90 seconds (RFC 9126 suggests a short lifetime).
 pub const PAR_SECONDS: i64 = 90;
@@ -22,72 +24,6 @@ pub const ACCESS_TOKEN_SECONDS: i64 = 5 * 60;
 pub const REFRESH_SECONDS: i64 = 8 * 3600;
 /// A browser session (for `prompt=none` and `max_age`) lasts 30 minutes.
 pub const SESSION_SECONDS: i64 = 30 * 60;
-
-/// What the person is asked to do; shown in the header of every login page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Action {
-    #[default]
-    LogOn,
-    Approve,
-    Confirm,
-    Accept,
-    Sign,
-}
-
-impl Action {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "LOG_ON" => Self::LogOn,
-            "APPROVE" => Self::Approve,
-            "CONFIRM" => Self::Confirm,
-            "ACCEPT" => Self::Accept,
-            "SIGN" => Self::Sign,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::LogOn => "LOG_ON",
-            Self::Approve => "APPROVE",
-            Self::Confirm => "CONFIRM",
-            Self::Accept => "ACCEPT",
-            Self::Sign => "SIGN",
-        }
-    }
-}
-
-/// The UI languages sesam speaks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Locale {
-    #[default]
-    Da,
-    En,
-}
-
-impl Locale {
-    /// The first supported tag of a preference list (`ui_locales` or `Accept-Language`),
-    /// matched on the primary subtag (`en-GB` is English).
-    pub fn first_supported<'a>(tags: impl IntoIterator<Item = &'a str>) -> Option<Self> {
-        tags.into_iter().find_map(|t| {
-            let primary = t.trim().split(['-', '_', ';']).next()?.to_ascii_lowercase();
-            match primary.as_str() {
-                "da" => Some(Self::Da),
-                "en" => Some(Self::En),
-                _ => None,
-            }
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Da => "da",
-            Self::En => "en",
-        }
-    }
-}
 
 /// An authorization request after every protocol check: only valid requests are stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,16 +281,6 @@ mod tests {
     }
 
     #[test]
-    fn locales_match_on_the_primary_subtag() {
-        assert_eq!(
-            Locale::first_supported(["fr", "en-GB", "da"]),
-            Some(Locale::En)
-        );
-        assert_eq!(Locale::first_supported(["da-DK;q=0.9"]), Some(Locale::Da));
-        assert_eq!(Locale::first_supported(["de", ""]), None);
-    }
-
-    #[test]
     fn sessions_answer_only_what_they_can() {
         let t = Timestamp::from_millis(1_000_000_000);
         let s = BrowserSession {
@@ -399,19 +325,5 @@ mod tests {
             now
         ));
         assert!(!s.satisfies(&request(), t.plus_seconds(SESSION_SECONDS)));
-    }
-
-    #[test]
-    fn actions_round_trip() {
-        for a in [
-            Action::LogOn,
-            Action::Approve,
-            Action::Confirm,
-            Action::Accept,
-            Action::Sign,
-        ] {
-            assert_eq!(Action::parse(a.as_str()), Some(a));
-        }
-        assert_eq!(Action::parse("log_on"), None);
     }
 }
