@@ -11,6 +11,7 @@ pub use crate::action::Action;
 use crate::clock::Timestamp;
 use crate::level::Level;
 pub use crate::locale::Locale;
+use crate::user_id::UserId;
 
 /// A pushed authorization request lives 90 seconds (RFC 9126 suggests a short lifetime).
 pub const PAR_SECONDS: i64 = 90;
@@ -170,6 +171,20 @@ impl LoginFlow {
     pub fn expired(&self, now: Timestamp) -> bool {
         now >= self.expires_at
     }
+
+    /// The person gave a user ID: on to the authenticators. `identity_id` is `None` for
+    /// an unknown user ID, and the flow goes on the same way (no existence oracle).
+    pub fn user_id_given(&mut self, user_id: &UserId, identity_id: Option<Uuid>) {
+        self.step = FlowStep::Authenticate;
+        self.user_id_input = Some(user_id.as_str().to_owned());
+        self.identity_id = identity_id;
+    }
+
+    /// "Not you?": back to the user ID (what was typed stays, to be shown again).
+    pub fn restart(&mut self) {
+        self.step = FlowStep::UserId;
+        self.identity_id = None;
+    }
 }
 
 /// What a completed login proves: who, how, when and at what level.
@@ -256,6 +271,33 @@ mod tests {
             details: None,
             pushed: false,
         }
+    }
+
+    #[test]
+    fn a_flow_goes_to_the_authenticators_and_back() {
+        let t = Timestamp::from_millis(1_000_000_000);
+        let mut flow = LoginFlow {
+            id: Uuid::from_u128(1),
+            browser_hash: [7; 32],
+            request: request(),
+            step: FlowStep::UserId,
+            user_id_input: None,
+            identity_id: None,
+            created_at: t,
+            expires_at: t.plus_seconds(LOGIN_FLOW_SECONDS),
+        };
+        let anna = Uuid::from_u128(2);
+        flow.user_id_given(&UserId::parse("annahansen").unwrap(), Some(anna));
+        assert_eq!(flow.step, FlowStep::Authenticate);
+        assert_eq!(flow.user_id_input.as_deref(), Some("annahansen"));
+        assert_eq!(flow.identity_id, Some(anna));
+        flow.restart();
+        assert_eq!(flow.step, FlowStep::UserId);
+        assert_eq!(flow.identity_id, None);
+        // An unknown user ID moves on all the same.
+        flow.user_id_given(&UserId::parse("nobody99").unwrap(), None);
+        assert_eq!(flow.step, FlowStep::Authenticate);
+        assert_eq!(flow.identity_id, None);
     }
 
     #[test]
