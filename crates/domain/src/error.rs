@@ -52,8 +52,6 @@ pub enum DomainError {
     BirthdateMismatch,
     #[error("{0}")]
     ActivationCode(#[from] crate::activation::MalformedActivationCode),
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
 }
 
 /// Enrolment keeps its own error type (so `identity` needs nothing from here); callers
