@@ -211,7 +211,7 @@ impl Sesam {
             {
                 let refusal = request.binding_code_wrong(now);
                 let mut device = unit.device().clone();
-                device.last_used_at = Some(now);
+                device.record_use(now);
                 let mut audit = vec![
                     AuditDraft::new(format!("device:{device_id}"), "approval.binding_code_wrong")
                         .subject(identity.id.to_string())
@@ -260,7 +260,7 @@ impl Sesam {
                 ApprovalError::Signature,
             )));
         }
-        device.last_used_at = Some(now);
+        device.record_use(now);
         let (action, state) = match decision {
             Decision::Approve => ("approval.approved", AuthRequestState::Approved),
             Decision::Reject if answer.not_me => {

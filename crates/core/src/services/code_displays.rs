@@ -5,7 +5,7 @@ use serde_json::json;
 use sesam_domain::code_display::{
     CodeDisplay, CodeDisplayError, CodeDisplayState, activation_binding, parse_serial, seed_purpose,
 };
-use sesam_domain::lockout::{Attempt, Failure, Locked};
+use sesam_domain::lockout::{Failure, Locked};
 use sesam_domain::notification::Event;
 use sesam_domain::pskc::{PskcContainer, RejectedKeyPackage};
 use sesam_domain::totp::{TotpCode, TotpError, TotpVerifier};
@@ -40,14 +40,6 @@ pub struct ActivateCodeDisplay {
 
 fn refused(e: CodeDisplayError) -> AppError {
     AppError::Invalid(DomainError::CodeDisplay(e))
-}
-
-/// Whether activating `display` for `identity_id` is a re-activation: the person's own
-/// active display, which lifts its locks ("until re-activated" included). It proves the
-/// same as a first activation: the app with its PIN or a letter with its SMS code, the
-/// password, and two consecutive codes from the display in hand.
-fn reactivates(display: &CodeDisplay, identity_id: Uuid) -> bool {
-    display.state == CodeDisplayState::Active && display.identity_id == Some(identity_id)
 }
 
 /// Two consecutive codes from the display, later than any code it has already used (so a
@@ -173,7 +165,7 @@ impl Sesam {
             .lock_code_display(&serial)
             .await?
             .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
-        if !reactivates(display_unit.code_display(), identity.id) {
+        if !display_unit.code_display().is_active_for(identity.id) {
             if display_unit.code_display().state != CodeDisplayState::Unassigned {
                 return Err(refused(CodeDisplayError::InUse));
             }
@@ -188,11 +180,9 @@ impl Sesam {
         let now = self.clock.now();
         let mut display = display_unit.code_display().clone();
         let matched = two_fresh_codes(&seed, &display, &code1, &code2, now)?;
-        display.identity_id = Some(identity.id);
-        display.state = CodeDisplayState::Active;
-        display.totp = matched.state;
-        display.lockout.reactivate();
-        display.activated_at = Some(now);
+        display
+            .activate(identity.id, matched.state, now)
+            .map_err(refused)?;
         let mut audit = vec![
             AuditDraft::new(
                 format!("device:{device_id}"),
@@ -275,13 +265,12 @@ impl Sesam {
             .map_err(DomainError::from)?;
         match TotpVerifier::new(&seed).verify(code.as_str(), now, display.totp) {
             Ok(m) => {
-                display.totp = m.state;
-                display.lockout.succeed();
+                display.accept_code(m.state);
                 unit.save(&display, None, now, Effects::default()).await?;
                 Ok(())
             }
             Err(TotpError::WrongCode | TotpError::Replayed) => {
-                let failure = display.lockout.fail(now, Attempt::Informed);
+                let failure = display.record_failure(now);
                 let identity = self
                     .store
                     .identity(identity_id)
@@ -420,7 +409,7 @@ impl Sesam {
             .lock_code_display(&serial)
             .await?
             .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
-        if !reactivates(&display, identity.id) {
+        if !display.is_active_for(identity.id) {
             if display.state != CodeDisplayState::Unassigned {
                 return Err(refused(CodeDisplayError::InUse));
             }
@@ -433,11 +422,9 @@ impl Sesam {
             .open_data(&seed_purpose(&serial), &sealed)
             .map_err(DomainError::from)?;
         let matched = two_fresh_codes(&seed, &display, &code1, &code2, now)?;
-        display.identity_id = Some(identity.id);
-        display.state = CodeDisplayState::Active;
-        display.totp = matched.state;
-        display.lockout.reactivate();
-        display.activated_at = Some(now);
+        display
+            .activate(identity.id, matched.state, now)
+            .map_err(refused)?;
         grant.consume();
         let actor = format!("person:{}", identity.id);
         let mut audit = vec![

@@ -253,7 +253,7 @@ impl Sesam {
             .map_err(DomainError::from)?;
         let now = self.clock.now();
         let mut device = unit.device().clone();
-        device.last_used_at = Some(now);
+        device.record_use(now);
         let candidate = self.keys.app_pin_hash(device.id, &pin);
         match device.check_pin(&candidate, now) {
             Ok(()) => Ok((unit, device)),
@@ -327,7 +327,7 @@ impl Sesam {
         if !pairing.code_matches(pairing_code) {
             let outcome = pairing.code_wrong();
             let mut device = unit.device().clone();
-            device.last_used_at = Some(now);
+            device.record_use(now);
             let identity_id = unit.identity().id;
             let mut audit = vec![
                 AuditDraft::new(
@@ -412,7 +412,7 @@ impl Sesam {
             ));
         }
         let mut device = unit.device().clone();
-        device.last_used_at = Some(self.clock.now());
+        device.record_use(self.clock.now());
         let identity_id = unit.identity().id;
         let effects = Effects {
             audit: vec![
@@ -561,7 +561,7 @@ impl Sesam {
         let name = DeviceName::parse(name).map_err(DomainError::from)?;
         let unit = self.device_unit(device_id).await?;
         let mut device = unit.device().clone();
-        device.last_used_at = Some(self.clock.now());
+        device.record_use(self.clock.now());
         let identity_id = unit.identity().id;
         let effects = Effects {
             audit: vec![
@@ -581,7 +581,7 @@ impl Sesam {
         let unit = self.device_unit(device_id).await?;
         let now = self.clock.now();
         let mut device = unit.device().clone();
-        device.last_used_at = Some(now);
+        device.record_use(now);
         let identity = unit.identity().clone();
         identity.state.suspend().map_err(DomainError::from)?;
         let effects = Effects {

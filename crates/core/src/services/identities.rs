@@ -100,7 +100,8 @@ impl EnrolRequest {
             None => sesam_domain::notification::Language::Da,
         };
         let mut enrolment =
-            Enrolment::new(national_id, name, birthdate, phone, email, user_id, ial)?;
+            Enrolment::new(national_id, name, birthdate, phone, email, user_id, ial)
+                .map_err(sesam_domain::DomainError::from)?;
         enrolment.language = language;
         Ok(enrolment)
     }

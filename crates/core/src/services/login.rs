@@ -208,9 +208,7 @@ impl Sesam {
         let user_id = UserId::parse(&typed)
             .map_err(|e| LoginError::Refused(Refusal::InvalidUserId(e.to_string())))?;
         let identity = self.store.identity_by_user_id(&user_id.key()).await?;
-        flow.step = FlowStep::Authenticate;
-        flow.user_id_input = Some(user_id.as_str().to_owned());
-        flow.identity_id = identity.map(|i| i.id);
+        flow.user_id_given(&user_id, identity.map(|i| i.id));
         self.store.save_login_flow(&flow).await?;
         Ok(())
     }
@@ -218,8 +216,7 @@ impl Sesam {
     /// "Not you?": back to the user ID.
     pub async fn restart_login(&self, flow_id: Uuid, browser: &str) -> Result<(), LoginError> {
         let mut flow = self.own_flow(flow_id, browser).await?;
-        flow.step = FlowStep::UserId;
-        flow.identity_id = None;
+        flow.restart();
         self.store.save_login_flow(&flow).await?;
         Ok(())
     }

@@ -226,7 +226,7 @@ impl Sesam {
             return Ok(());
         }
         let mut guard = *unit.guard();
-        guard.lockout.reactivate();
+        guard.reactivate();
         let audit = AuditDraft::new(actor, "authenticator.password_reactivated")
             .subject(identity_id.to_string());
         unit.save(
