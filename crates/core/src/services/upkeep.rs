@@ -38,7 +38,11 @@ impl Sesam {
     /// number removed. Idempotent, so every node may run it.
     pub async fn sweep_expired(&self) -> Result<u64, AppError> {
         let now = self.clock.now();
-        let counts_before = now.plus_seconds(-2 * sesam_domain::auth_request::START_WINDOW_SECONDS);
+        // Counts are kept for two of the longest counting window (login requests and
+        // pairings are counted in the same table).
+        let window = sesam_domain::auth_request::START_WINDOW_SECONDS
+            .max(sesam_domain::pairing::PAIRING_WINDOW_SECONDS);
+        let counts_before = now.plus_seconds(-2 * window);
         Ok(self.store.sweep_expired(now, counts_before).await?)
     }
 }
