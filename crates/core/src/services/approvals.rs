@@ -34,6 +34,7 @@ impl Sesam {
     /// The browser chose the app: a request for the person's apps, bound to this browser by
     /// a new 4-digit code. For an unknown user ID the request is stored all the same (it
     /// can never be approved), so the page cannot tell.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_app_login(
         &self,
         flow_id: Uuid,
@@ -114,6 +115,7 @@ impl Sesam {
     }
 
     /// The waiting page's question. Once approved, the login completes (once).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn app_login_status(
         &self,
         flow_id: Uuid,
@@ -142,6 +144,7 @@ impl Sesam {
     }
 
     /// The person's pending requests, for their app.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_requests(&self, identity_id: Uuid) -> Result<Vec<AuthRequest>, AppError> {
         Ok(self
             .store
@@ -151,6 +154,7 @@ impl Sesam {
 
     /// The app approves: PIN (bound to this request and device), the binding code the
     /// browser shows, and the device's signature over the approval bytes.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn approve_request(
         &self,
         device_id: Uuid,
@@ -163,6 +167,7 @@ impl Sesam {
 
     /// The app declines (no PIN needed to say no); `not_me` reports it as not started by
     /// the person: every channel is told.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reject_request(
         &self,
         device_id: Uuid,

@@ -72,6 +72,7 @@ impl Sesam {
     /// Starts a chip registration from an active app (its PIN bound to this request), with
     /// the password: proven if set, else checked against the rules and set with the chip.
     /// Returns the ceremony id and the options for `navigator.credentials.create`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_chip_registration(
         &self,
         device_id: Uuid,
@@ -138,6 +139,7 @@ impl Sesam {
     }
 
     /// Finishes a registration with the browser's (or security key's) answer.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn finish_chip_registration(
         &self,
         ceremony_id: Uuid,
@@ -231,6 +233,7 @@ impl Sesam {
     }
 
     /// Starts a chip sign-in for an identity (the login pages' chip step).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_chip_authentication(
         &self,
         identity_id: Uuid,
@@ -269,6 +272,7 @@ impl Sesam {
 
     /// Checks a chip sign-in answer; returns the identity it proves. The credential's
     /// signature counter is stored, so a cloned key shows up as a counter going backwards.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn finish_chip_authentication(
         &self,
         ceremony_id: Uuid,

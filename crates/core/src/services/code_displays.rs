@@ -67,6 +67,7 @@ fn two_fresh_codes(
 impl Sesam {
     /// Imports a PSKC file; every token is reported, good ones are stored (seeds sealed),
     /// and importing the same file again changes nothing.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn import_code_displays(
         &self,
         actor: &Actor,
@@ -126,6 +127,7 @@ impl Sesam {
 
     /// Activates a code display from an active app: PIN (bound to this serial), serial
     /// number, two consecutive codes, and the password (set now, or proven if set).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn activate_code_display(
         &self,
         device_id: Uuid,
@@ -216,6 +218,7 @@ impl Sesam {
     /// Whether `code` is right for the identity's active code display now, without
     /// counting it or using it up: it tells whether a wrong password came with the right
     /// possession factor (`Attempt::Informed`). A locked display is not looked at.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn code_display_code_right(
         &self,
         identity_id: Uuid,
@@ -245,6 +248,7 @@ impl Sesam {
     /// Checks a code from the identity's code display (the login step), with the lockout
     /// of that factor alone. Called only after the password was right, so a wrong code is
     /// an informed attempt that can escalate to "until re-activated".
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn check_code_display(&self, identity_id: Uuid, code: &str) -> Result<(), AppError> {
         let code = TotpCode::parse(code).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
         let unit = self
@@ -367,6 +371,7 @@ pub struct LetterCodeDisplay {
 impl Sesam {
     /// Completes an activation letter with a code display: the second step of the two-
     /// channel activation, registering a code display (and the password) instead of an app.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn activate_code_display_with_letter(
         &self,
         req: &LetterCodeDisplay,

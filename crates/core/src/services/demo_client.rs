@@ -29,6 +29,7 @@ struct Stored {
 
 impl Sesam {
     /// The demo SP, registered on first use (and again if the public URL changed).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn demo_client(&self) -> Result<DemoClient, AppError> {
         let redirect_uri = format!("{}/demo/callback", self.issuer);
         if let Some(bytes) = self.store.meta_get(META_KEY).await?

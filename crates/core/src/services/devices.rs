@@ -89,6 +89,7 @@ impl Sesam {
     /// app with the pairing code returned here (the new app shows it). The answer is the
     /// same whether or not the user ID exists: limits count an unknown user ID like a
     /// known one, and only a known person is told (on every channel) that someone asked.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_pairing(
         &self,
         req: &StartPairing,
@@ -197,6 +198,7 @@ impl Sesam {
     }
 
     /// How a pairing stands, as the new app polls it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pairing_status(&self, id: Uuid) -> Result<(&'static str, Option<Uuid>), AppError> {
         let p = self
             .store
@@ -211,6 +213,7 @@ impl Sesam {
     }
 
     /// What waits for this device's person to approve.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_approvals(
         &self,
         device: &Device,
@@ -240,6 +243,7 @@ impl Sesam {
 
     /// Checks the acting device's PIN proof for `binding` inside its unit; a wrong PIN is
     /// saved (with a lock notification when it locks the app) before the error returns.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn check_device_pin(
         &self,
         unit: Box<dyn DeviceUnit>,
@@ -303,6 +307,7 @@ impl Sesam {
     /// Approves a new app from this (active) app with the pairing code the new app shows
     /// and the PIN. A wrong code is counted (the third voids the pairing) before the PIN is
     /// looked at, inside the unit, so parallel guesses are evaluated one at a time.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn approve_pairing(
         &self,
         device_id: Uuid,
@@ -400,6 +405,7 @@ impl Sesam {
     }
 
     /// Declines a pairing (no PIN needed to say no).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reject_pairing(&self, device_id: Uuid, pairing_id: Uuid) -> Result<(), AppError> {
         let mut unit = self.device_unit(device_id).await?;
         let pairing = unit
@@ -431,6 +437,7 @@ impl Sesam {
 
     /// Removes an app (e.g. a lost phone) from another of the person's apps, with the PIN.
     /// Returns a warning when no working authenticator is left.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn revoke_device(
         &self,
         device_id: Uuid,
@@ -502,6 +509,7 @@ impl Sesam {
     }
 
     /// Removes the person's code display or chip from one of their apps, with the PIN.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn revoke_other_authenticator(
         &self,
         device_id: Uuid,
@@ -552,6 +560,7 @@ impl Sesam {
         self.last_authenticator_warning(identity.id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn rename_device(
         &self,
         device_id: Uuid,
@@ -577,6 +586,7 @@ impl Sesam {
 
     /// "Block my ID": suspends the whole identity in one step; reopening needs the operator
     /// or a fresh two-channel activation.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn block_identity(&self, device_id: Uuid) -> Result<(), AppError> {
         let unit = self.device_unit(device_id).await?;
         let now = self.clock.now();

@@ -173,6 +173,7 @@ pub fn check_lines(mut input: &[u8]) -> Vec<Option<Result<(), String>>> {
 
 impl Sesam {
     /// Imports every person of `input`; see the module documentation.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn import_identities(
         &self,
         actor: &Actor,

@@ -34,6 +34,7 @@ pub struct ReadCache {
 
 impl Sesam {
     /// The registered SP, from the cache when it was read less than [`SP_TTL_MS`] ago.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn registered_sp(
         &self,
         client_id: &str,
@@ -55,6 +56,7 @@ impl Sesam {
     }
 
     /// The signing keys, from the cache when they were read less than [`KEYS_TTL_MS`] ago.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn current_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         if let Ok(keys) = self.read_cache.keys.lock()
             && let Some((at, keys)) = keys.as_ref()

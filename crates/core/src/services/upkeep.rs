@@ -10,6 +10,7 @@ use crate::error::AppError;
 
 impl Sesam {
     /// The database answers; the backend's name (`sqlite`, `postgres`) when it does.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn readiness(&self) -> Result<&'static str, AppError> {
         self.store.ping().await?;
         Ok(self.store.backend())
@@ -36,6 +37,7 @@ impl Sesam {
 
     /// Removes expired PAR objects, login flows, sessions, nonces and request counts; the
     /// number removed. Idempotent, so every node may run it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_expired(&self) -> Result<u64, AppError> {
         let now = self.clock.now();
         // Counts are kept for two of the longest counting window (login requests and
