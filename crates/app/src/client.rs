@@ -120,10 +120,8 @@ pub struct AppClient {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    use sesam_domain::Clock as _;
+    sesam_domain::SystemClock.now().millis()
 }
 
 impl AppClient {

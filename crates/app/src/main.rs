@@ -335,7 +335,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     "Pairing code: {code}\nOpen sesam on one of your active apps, approve the new app '{name}' and type this code there (sesam-app approve ID --pin PIN --binding-code {code})."
                 );
             }
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
             loop {
                 let (status, device) = client.pairing_status(pairing).await?;
                 match (status.as_str(), device) {
@@ -355,7 +355,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         }
                         return Ok(());
                     }
-                    ("pending", _) if std::time::Instant::now() < deadline => {
+                    ("pending", _) if tokio::time::Instant::now() < deadline => {
                         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     }
                     (other, _) => {
@@ -381,10 +381,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Requests { wait } => {
             let state = AppState::load(&cli.state)?;
             let client = AppClient::new(&state.server)?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
             let requests = loop {
                 let left = deadline
-                    .saturating_duration_since(std::time::Instant::now())
+                    .saturating_duration_since(tokio::time::Instant::now())
                     .as_secs();
                 let r = client.wait_for_requests(&state, left, &OsRandom).await?;
                 if !r.is_empty() || left == 0 {

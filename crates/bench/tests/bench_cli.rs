@@ -1,6 +1,8 @@
 //! `sesam-bench` end to end: `seed` a small population, drive complete logins against a
 //! real server (started in this process on a free port), and the failure reports: a
 //! server that is down, and one whose PAR endpoint fails mid-run.
+// A test fails by panicking: unwrapping is how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::process::Command;

@@ -59,21 +59,17 @@ impl Sesam {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(|e| {
-                    AppError::Io(format!(
-                        "cannot create the data directory {}: {e}",
-                        dir.display()
-                    ))
+                .map_err(|source| AppError::Io {
+                    what: format!("cannot create the data directory {}", dir.display()),
+                    source,
                 })?;
         }
         let loaded = master_key::load(settings.master_key)?;
         let store = sesam_store::open(settings.database, AuditKey::from(&loaded.keys())).await?;
         let keys = master_key::confirm(loaded, &*store).await?;
-        let mut sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
+        let sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
             .with_public_url(settings.public_url);
-        sesam.request_limits = settings.request_limits;
-        sesam.pairing_limits = settings.pairing_limits;
-        Ok(sesam)
+        Ok(sesam.with_limits(settings.request_limits, settings.pairing_limits))
     }
 
     /// Sets up what depends on the public URL (the WebAuthn relying party: its ID is the
@@ -94,6 +90,28 @@ impl Sesam {
             tracing::warn!(public_url = %url, "the public URL has no host name: chips (security keys) cannot be used");
         }
         self
+    }
+
+    /// How many login requests and pairings may be started per person and per address.
+    pub fn with_limits(mut self, requests: RequestLimits, pairings: PairingLimits) -> Self {
+        self.request_limits = requests;
+        self.pairing_limits = pairings;
+        self
+    }
+
+    /// The OpenID Connect issuer: the public URL without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Whether cookies get `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+    }
+
+    /// The clock every rule of this system reads (per-address limits share it).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     pub fn assemble(

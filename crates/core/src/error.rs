@@ -17,8 +17,49 @@ pub enum AppError {
     Config(String),
     #[error("{0}")]
     MasterKey(String),
-    #[error("{0}")]
-    Io(String),
+    /// A file or socket could not be used; `what` says which and for what.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A value could not be written as JSON (kept with its cause; never the person's fault).
+    #[error("cannot encode {what}: {source}")]
+    Encoding {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A background worker ended before answering (shutdown or a panic in it).
+    #[error("{what} stopped: {source}")]
+    WorkerStopped {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The bounded password-hashing pool is shut down.
+    #[error("the password pool is closed")]
+    PasswordPoolClosed,
+    /// A bulk import's batch failed to commit; the lines before it are in.
+    #[error(
+        "{source}; lines {first_line} to {last_line} were not imported, the lines before them were: run the import again to go on"
+    )]
+    ImportInterrupted {
+        first_line: u64,
+        last_line: u64,
+        #[source]
+        source: StoreError,
+    },
+    /// Letters of people already enrolled could not be written out.
+    #[error(
+        "cannot write the letters file {path}: {source}; the people of this batch are enrolled, their letters must be reissued"
+    )]
+    LettersNotWritten {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0}")]
     BadInput(String),
     #[error("the audit log is broken: {0}")]

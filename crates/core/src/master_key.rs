@@ -10,7 +10,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sesam_domain::{MasterKey, OsRandom, SecretKeys, secrets::ct_eq};
-use sesam_store::Store;
+use sesam_store::MetaStore;
 
 use crate::error::AppError;
 
@@ -116,7 +116,7 @@ pub fn load(source: KeySource) -> Result<LoadedKey, AppError> {
 
 /// Checks the key against the store; saves a new key file only for a store that has never
 /// had a key. Returns the derived keys.
-pub async fn confirm(loaded: LoadedKey, store: &dyn Store) -> Result<SecretKeys, AppError> {
+pub async fn confirm(loaded: LoadedKey, store: &dyn MetaStore) -> Result<SecretKeys, AppError> {
     let recorded = store.meta_get(KEY_CHECK).await?;
     let keys = loaded.key.keys();
     let expected = keys.key_check();

@@ -50,10 +50,13 @@ impl PasswordPool {
             .permits
             .acquire()
             .await
-            .map_err(|_| AppError::Io("the password pool is closed".into()))?;
+            .map_err(|_| AppError::PasswordPoolClosed)?;
         tokio::task::spawn_blocking(job)
             .await
-            .map_err(|e| AppError::Io(format!("password hashing failed: {e}")))
+            .map_err(|source| AppError::WorkerStopped {
+                what: "password hashing",
+                source,
+            })
     }
 
     pub async fn hash(&self, pw: Password, random: Arc<dyn Random>) -> Result<String, AppError> {

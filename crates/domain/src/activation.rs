@@ -7,10 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::error::DomainError;
 use crate::random::{Random, uniform_below};
 
 /// Unambiguous alphabet: no 0/O, 1/I; 32 symbols, so each character carries 5 bits.
@@ -35,6 +35,11 @@ pub const SMS_PIN_DIGITS: usize = 8;
 /// first choices clash just picks another (or asks for a new SMS code).
 pub const MAX_USER_ID_CHOICES: i32 = 5;
 
+/// Why typed text is not an activation code at all (before any grant is looked at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the activation code is not valid: {0}")]
+pub struct MalformedActivationCode(pub &'static str);
+
 /// An activation code, normalised to upper case without separators.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ActivationCode(String);
@@ -48,19 +53,19 @@ impl ActivationCode {
     }
 
     /// Accepts what a person types: any case, with spaces or dashes between groups.
-    pub fn parse(input: &str) -> Result<Self, DomainError> {
+    pub fn parse(input: &str) -> Result<Self, MalformedActivationCode> {
         let code: String = input
             .chars()
             .filter(|c| !matches!(c, ' ' | '-'))
             .map(|c| c.to_ascii_uppercase())
             .collect();
         if code.chars().count() != CODE_LEN {
-            return Err(DomainError::ActivationCode(
+            return Err(MalformedActivationCode(
                 "it has 12 characters, e.g. ABCD-EFGH-JKLM",
             ));
         }
         if !code.bytes().all(|b| ALPHABET.contains(&b)) {
-            return Err(DomainError::ActivationCode(
+            return Err(MalformedActivationCode(
                 "it uses only the digits 2-9 and the letters A-Z without I and O",
             ));
         }
@@ -108,15 +113,18 @@ impl ActivationPurpose {
     }
 }
 
+/// A stored purpose this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("stored data is inconsistent: unknown activation purpose '{0}'")]
+pub struct UnknownPurpose(pub String);
+
 impl FromStr for ActivationPurpose {
-    type Err = DomainError;
+    type Err = UnknownPurpose;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "first_activation" => Ok(Self::FirstActivation),
             "recovery" => Ok(Self::Recovery),
-            other => Err(DomainError::Corrupt(format!(
-                "unknown activation purpose '{other}'"
-            ))),
+            other => Err(UnknownPurpose(other.to_owned())),
         }
     }
 }
@@ -144,17 +152,20 @@ impl GrantState {
     }
 }
 
+/// A stored grant state this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("stored data is inconsistent: unknown grant state '{0}'")]
+pub struct UnknownGrantState(pub String);
+
 impl FromStr for GrantState {
-    type Err = DomainError;
+    type Err = UnknownGrantState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "issued" => Ok(Self::Issued),
             "code_accepted" => Ok(Self::CodeAccepted),
             "consumed" => Ok(Self::Consumed),
             "voided" => Ok(Self::Voided),
-            other => Err(DomainError::Corrupt(format!(
-                "unknown grant state '{other}'"
-            ))),
+            other => Err(UnknownGrantState(other.to_owned())),
         }
     }
 }

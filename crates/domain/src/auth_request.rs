@@ -10,8 +10,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::authorization::{Action, Locale};
+use crate::action::Action;
 use crate::clock::Timestamp;
+use crate::locale::Locale;
 use crate::random::Random;
 use crate::transaction_text::{TransactionText, TransactionTextError};
 

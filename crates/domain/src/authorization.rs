@@ -7,8 +7,11 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::action::Action;
 use crate::clock::Timestamp;
 use crate::level::Level;
+pub use crate::locale::Locale;
+use crate::user_id::UserId;
 
 /// A pushed authorization request lives 90 seconds (RFC 9126 suggests a short lifetime).
 pub const PAR_SECONDS: i64 = 90;
@@ -22,72 +25,6 @@ pub const ACCESS_TOKEN_SECONDS: i64 = 5 * 60;
 pub const REFRESH_SECONDS: i64 = 8 * 3600;
 /// A browser session (for `prompt=none` and `max_age`) lasts 30 minutes.
 pub const SESSION_SECONDS: i64 = 30 * 60;
-
-/// What the person is asked to do; shown in the header of every login page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Action {
-    #[default]
-    LogOn,
-    Approve,
-    Confirm,
-    Accept,
-    Sign,
-}
-
-impl Action {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "LOG_ON" => Self::LogOn,
-            "APPROVE" => Self::Approve,
-            "CONFIRM" => Self::Confirm,
-            "ACCEPT" => Self::Accept,
-            "SIGN" => Self::Sign,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::LogOn => "LOG_ON",
-            Self::Approve => "APPROVE",
-            Self::Confirm => "CONFIRM",
-            Self::Accept => "ACCEPT",
-            Self::Sign => "SIGN",
-        }
-    }
-}
-
-/// The UI languages sesam speaks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Locale {
-    #[default]
-    Da,
-    En,
-}
-
-impl Locale {
-    /// The first supported tag of a preference list (`ui_locales` or `Accept-Language`),
-    /// matched on the primary subtag (`en-GB` is English).
-    pub fn first_supported<'a>(tags: impl IntoIterator<Item = &'a str>) -> Option<Self> {
-        tags.into_iter().find_map(|t| {
-            let primary = t.trim().split(['-', '_', ';']).next()?.to_ascii_lowercase();
-            match primary.as_str() {
-                "da" => Some(Self::Da),
-                "en" => Some(Self::En),
-                _ => None,
-            }
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Da => "da",
-            Self::En => "en",
-        }
-    }
-}
 
 /// An authorization request after every protocol check: only valid requests are stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +171,20 @@ impl LoginFlow {
     pub fn expired(&self, now: Timestamp) -> bool {
         now >= self.expires_at
     }
+
+    /// The person gave a user ID: on to the authenticators. `identity_id` is `None` for
+    /// an unknown user ID, and the flow goes on the same way (no existence oracle).
+    pub fn user_id_given(&mut self, user_id: &UserId, identity_id: Option<Uuid>) {
+        self.step = FlowStep::Authenticate;
+        self.user_id_input = Some(user_id.as_str().to_owned());
+        self.identity_id = identity_id;
+    }
+
+    /// "Not you?": back to the user ID (what was typed stays, to be shown again).
+    pub fn restart(&mut self) {
+        self.step = FlowStep::UserId;
+        self.identity_id = None;
+    }
 }
 
 /// What a completed login proves: who, how, when and at what level.
@@ -323,6 +274,33 @@ mod tests {
     }
 
     #[test]
+    fn a_flow_goes_to_the_authenticators_and_back() {
+        let t = Timestamp::from_millis(1_000_000_000);
+        let mut flow = LoginFlow {
+            id: Uuid::from_u128(1),
+            browser_hash: [7; 32],
+            request: request(),
+            step: FlowStep::UserId,
+            user_id_input: None,
+            identity_id: None,
+            created_at: t,
+            expires_at: t.plus_seconds(LOGIN_FLOW_SECONDS),
+        };
+        let anna = Uuid::from_u128(2);
+        flow.user_id_given(&UserId::parse("annahansen").unwrap(), Some(anna));
+        assert_eq!(flow.step, FlowStep::Authenticate);
+        assert_eq!(flow.user_id_input.as_deref(), Some("annahansen"));
+        assert_eq!(flow.identity_id, Some(anna));
+        flow.restart();
+        assert_eq!(flow.step, FlowStep::UserId);
+        assert_eq!(flow.identity_id, None);
+        // An unknown user ID moves on all the same.
+        flow.user_id_given(&UserId::parse("nobody99").unwrap(), None);
+        assert_eq!(flow.step, FlowStep::Authenticate);
+        assert_eq!(flow.identity_id, None);
+    }
+
+    #[test]
     fn levels_are_min_of_ial_and_aal() {
         assert_eq!(LoginMethod::Chip.level_for(Level::High), Level::High);
         assert_eq!(
@@ -342,16 +320,6 @@ mod tests {
     fn amr_values_are_rfc_8176() {
         assert_eq!(LoginMethod::CodeDisplay.amr(), ["otp", "pwd", "mfa"]);
         assert_eq!(LoginMethod::Chip.amr(), ["hwk", "pwd", "mfa"]);
-    }
-
-    #[test]
-    fn locales_match_on_the_primary_subtag() {
-        assert_eq!(
-            Locale::first_supported(["fr", "en-GB", "da"]),
-            Some(Locale::En)
-        );
-        assert_eq!(Locale::first_supported(["da-DK;q=0.9"]), Some(Locale::Da));
-        assert_eq!(Locale::first_supported(["de", ""]), None);
     }
 
     #[test]
@@ -399,19 +367,5 @@ mod tests {
             now
         ));
         assert!(!s.satisfies(&request(), t.plus_seconds(SESSION_SECONDS)));
-    }
-
-    #[test]
-    fn actions_round_trip() {
-        for a in [
-            Action::LogOn,
-            Action::Approve,
-            Action::Confirm,
-            Action::Accept,
-            Action::Sign,
-        ] {
-            assert_eq!(Action::parse(a.as_str()), Some(a));
-        }
-        assert_eq!(Action::parse("log_on"), None);
     }
 }

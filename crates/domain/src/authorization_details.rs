@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::authorization::{Action, Locale};
+use crate::action::Action;
+use crate::locale::Locale;
 use crate::text::first_hidden;
 use crate::transaction_text::{TransactionText, TransactionTextError};
 

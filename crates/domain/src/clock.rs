@@ -59,6 +59,10 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the wall clock"
+    )]
     fn now(&self) -> Timestamp {
         let now = OffsetDateTime::now_utc();
         Timestamp((now.unix_timestamp_nanos() / 1_000_000) as i64)

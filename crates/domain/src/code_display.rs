@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::lockout::Lockout;
+use crate::lockout::{Attempt, Failure, Lockout};
 use crate::totp::TotpState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,49 @@ pub struct CodeDisplay {
     pub lockout: Lockout,
     pub imported_at: Timestamp,
     pub activated_at: Option<Timestamp>,
+}
+
+impl CodeDisplay {
+    /// Whether it is already this person's active display: activating it again is then a
+    /// re-activation, which lifts its locks ("until re-activated" included). It proves the
+    /// same as a first activation: the app with its PIN or a letter with its SMS code, the
+    /// password, and two consecutive codes from the display in hand.
+    pub fn is_active_for(&self, identity_id: Uuid) -> bool {
+        self.state == CodeDisplayState::Active && self.identity_id == Some(identity_id)
+    }
+
+    /// Makes it the person's active display, continuing from the TOTP state of the codes
+    /// that proved possession: an unassigned display, or the person's own active one again
+    /// (which clears its lockout). Someone else's display, or a revoked one, stays as it is.
+    pub fn activate(
+        &mut self,
+        identity_id: Uuid,
+        totp: TotpState,
+        now: Timestamp,
+    ) -> Result<(), CodeDisplayError> {
+        if self.state != CodeDisplayState::Unassigned && !self.is_active_for(identity_id) {
+            return Err(CodeDisplayError::InUse);
+        }
+        self.identity_id = Some(identity_id);
+        self.state = CodeDisplayState::Active;
+        self.totp = totp;
+        self.lockout.reactivate();
+        self.activated_at = Some(now);
+        Ok(())
+    }
+
+    /// A right code: it (and every earlier one) is used up, and the wrong ones before it
+    /// are forgotten.
+    pub fn accept_code(&mut self, totp: TotpState) {
+        self.totp = totp;
+        self.lockout.succeed();
+    }
+
+    /// A wrong code. It is only ever checked after the password was right, so the attempt
+    /// is informed and can escalate to "until re-activated".
+    pub fn record_failure(&mut self, now: Timestamp) -> Failure {
+        self.lockout.fail(now, Attempt::Informed)
+    }
 }
 
 /// The sealing purpose of a code display's seed: a sealed seed copied to another serial
@@ -125,4 +168,91 @@ pub fn parse_serial(input: &str) -> Result<String, CodeDisplayError> {
         return Err(CodeDisplayError::SerialFormat);
     }
     Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lockout::Locked;
+
+    fn t(seconds: i64) -> Timestamp {
+        Timestamp::from_millis(1_700_000_000_000 + seconds * 1000)
+    }
+
+    fn unassigned() -> CodeDisplay {
+        CodeDisplay {
+            serial: "CD-1".into(),
+            identity_id: None,
+            state: CodeDisplayState::Unassigned,
+            totp: TotpState::default(),
+            lockout: Lockout::default(),
+            imported_at: t(0),
+            activated_at: None,
+        }
+    }
+
+    fn totp(step: u64) -> TotpState {
+        TotpState {
+            last_used_step: Some(step),
+            drift_steps: 1,
+        }
+    }
+
+    #[test]
+    fn an_unassigned_display_becomes_the_persons() {
+        let person = Uuid::from_u128(1);
+        let mut d = unassigned();
+        assert!(!d.is_active_for(person));
+        d.activate(person, totp(7), t(10)).unwrap();
+        assert_eq!(d.state, CodeDisplayState::Active);
+        assert_eq!(d.identity_id, Some(person));
+        assert_eq!(d.totp, totp(7));
+        assert_eq!(d.activated_at, Some(t(10)));
+        assert!(d.is_active_for(person));
+    }
+
+    #[test]
+    fn activating_ones_own_display_again_lifts_its_lock() {
+        let person = Uuid::from_u128(1);
+        let mut d = unassigned();
+        d.activate(person, totp(7), t(10)).unwrap();
+        for _ in 0..3 {
+            d.record_failure(t(20));
+        }
+        assert!(matches!(d.lockout.check(t(21)), Err(Locked::Until(_))));
+        d.activate(person, totp(9), t(30)).unwrap();
+        assert_eq!(d.lockout.check(t(31)), Ok(()));
+        assert_eq!(d.totp, totp(9));
+        assert_eq!(d.activated_at, Some(t(30)));
+    }
+
+    #[test]
+    fn someone_elses_or_a_revoked_display_cannot_be_activated() {
+        let (anna, bo) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut d = unassigned();
+        d.activate(anna, totp(7), t(10)).unwrap();
+        let before = d.clone();
+        assert_eq!(d.activate(bo, totp(9), t(20)), Err(CodeDisplayError::InUse));
+        assert_eq!(d, before);
+        d.state = CodeDisplayState::Revoked;
+        assert_eq!(
+            d.activate(anna, totp(9), t(20)),
+            Err(CodeDisplayError::InUse)
+        );
+        assert!(!d.is_active_for(anna));
+    }
+
+    #[test]
+    fn a_right_code_is_used_up_and_forgets_the_wrong_ones() {
+        let mut d = unassigned();
+        d.activate(Uuid::from_u128(1), totp(7), t(10)).unwrap();
+        assert_eq!(d.record_failure(t(20)), Failure::Wrong { remaining: 2 });
+        d.accept_code(totp(8));
+        assert_eq!(d.totp, totp(8));
+        assert_eq!(d.lockout.failures, 0);
+        // Three informed failures in a row lock it for a while.
+        assert_eq!(d.record_failure(t(30)), Failure::Wrong { remaining: 2 });
+        assert_eq!(d.record_failure(t(31)), Failure::Wrong { remaining: 1 });
+        assert!(matches!(d.record_failure(t(32)), Failure::LockedUntil(_)));
+    }
 }

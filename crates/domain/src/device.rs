@@ -286,6 +286,11 @@ pub struct Device {
 }
 
 impl Device {
+    /// The app signed something just now (shown to the person as "last used").
+    pub fn record_use(&mut self, now: crate::clock::Timestamp) {
+        self.last_used_at = Some(now);
+    }
+
     /// Checks a PIN (given as its keyed hash) against the device, applying the lockout
     /// rules; the caller saves the changed counters. A locked device is not evaluated.
     pub fn check_pin(

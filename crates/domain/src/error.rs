@@ -50,8 +50,17 @@ pub enum DomainError {
     Password(#[from] crate::password::PasswordError),
     #[error("the birth date does not match the one in the national ID number")]
     BirthdateMismatch,
-    #[error("the activation code is not valid: {0}")]
-    ActivationCode(&'static str),
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
+    #[error("{0}")]
+    ActivationCode(#[from] crate::activation::MalformedActivationCode),
+}
+
+/// Enrolment keeps its own error type (so `identity` needs nothing from here); callers
+/// see the same variants as before it had one.
+impl From<crate::identity::EnrolmentError> for DomainError {
+    fn from(e: crate::identity::EnrolmentError) -> Self {
+        match e {
+            crate::identity::EnrolmentError::BirthdateMismatch => Self::BirthdateMismatch,
+            crate::identity::EnrolmentError::UserId(e) => Self::UserId(e),
+        }
+    }
 }

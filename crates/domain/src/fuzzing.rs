@@ -8,9 +8,9 @@
 //! parser promises on the inputs it accepts.
 
 use crate::app_protocol::{self, PinKey, SignatureHeaders};
-use crate::authorization::Locale;
 use crate::authorization_details::AuthorizationDetail;
 use crate::device::{DeviceName, DevicePublicKey};
+use crate::locale::Locale;
 use crate::pskc::PskcContainer;
 use crate::transaction_text::{MAX_CHARS, TransactionText};
 

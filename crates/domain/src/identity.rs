@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use crate::clock::Timestamp;
 use crate::contact::{EmailAddress, PhoneNumber};
-use crate::error::DomainError;
 use crate::level::Level;
 use crate::national_id::NationalId;
 use crate::text::first_hidden;
@@ -93,17 +92,20 @@ impl IdentityState {
     }
 }
 
+/// A stored identity state this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("stored data is inconsistent: unknown identity state '{0}'")]
+pub struct UnknownIdentityState(pub String);
+
 impl FromStr for IdentityState {
-    type Err = DomainError;
+    type Err = UnknownIdentityState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "pending" => Ok(Self::Pending),
             "active" => Ok(Self::Active),
             "suspended" => Ok(Self::Suspended),
             "revoked" => Ok(Self::Revoked),
-            other => Err(DomainError::Corrupt(format!(
-                "unknown identity state '{other}'"
-            ))),
+            other => Err(UnknownIdentityState(other.to_owned())),
         }
     }
 }
@@ -207,6 +209,15 @@ pub struct Identity {
     pub updated_at: Timestamp,
 }
 
+/// Why an enrolment's fields do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EnrolmentError {
+    #[error("the birth date does not match the one in the national ID number")]
+    BirthdateMismatch,
+    #[error("user ID: {0}")]
+    UserId(#[from] crate::user_id::UserIdError),
+}
+
 /// A validated request to enrol a person, as the registration unit states it.
 #[derive(Debug, Clone)]
 pub struct Enrolment {
@@ -231,9 +242,9 @@ impl Enrolment {
         email: Option<EmailAddress>,
         user_id: Option<UserId>,
         ial: Level,
-    ) -> Result<Self, DomainError> {
+    ) -> Result<Self, EnrolmentError> {
         if national_id.birth_date() != Some(birthdate) {
-            return Err(DomainError::BirthdateMismatch);
+            return Err(EnrolmentError::BirthdateMismatch);
         }
         if let Some(u) = &user_id {
             u.check_personal(&national_id, Some(&phone))?;
@@ -318,7 +329,7 @@ mod tests {
             None,
             Level::Substantial,
         );
-        assert!(matches!(wrong_date, Err(DomainError::BirthdateMismatch)));
+        assert!(matches!(wrong_date, Err(EnrolmentError::BirthdateMismatch)));
         let exposing = Enrolment::new(
             nid,
             name,
@@ -330,7 +341,9 @@ mod tests {
         );
         assert!(matches!(
             exposing,
-            Err(DomainError::UserId(crate::UserIdError::ContainsPhoneNumber))
+            Err(EnrolmentError::UserId(
+                crate::UserIdError::ContainsPhoneNumber
+            ))
         ));
     }
 }

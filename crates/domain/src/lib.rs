@@ -4,6 +4,7 @@
 //! through [`Clock`] and [`Random`], so every rule can be tested with fixed values.
 #![forbid(unsafe_code)]
 
+pub mod action;
 pub mod activation;
 pub mod app_protocol;
 pub mod audit;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod identity;
 pub mod level;
+pub mod locale;
 pub mod lockout;
 pub mod national_id;
 pub mod notification;

@@ -64,9 +64,7 @@ impl PairingError {
 /// Seconds from `now` until the fixed counting window that holds `now` ends (what a
 /// refused start is told to wait, as `Retry-After`).
 pub fn retry_after_seconds(now: Timestamp, window_seconds: i64) -> i64 {
-    let window_ms = window_seconds.max(1).saturating_mul(1000);
-    let left_ms = window_ms - now.millis().rem_euclid(window_ms);
-    (left_ms + 999) / 1000
+    crate::rate_limit::RateWindow::seconds(window_seconds).retry_after_seconds(now)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,6 +73,12 @@ impl PasswordGuard {
         self.release();
         self.lockout.fail(now, attempt)
     }
+
+    /// A completed two-channel activation lifts every lock of the password ("until
+    /// re-activated" included); tries still being evaluated keep their reservation.
+    pub fn reactivate(&mut self) {
+        self.lockout.reactivate();
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +124,18 @@ mod tests {
         }
         assert_eq!(g.reserve(T), Err(Refusal::Busy));
         assert_eq!(g.reserve(T.plus_seconds(RESERVATION_SECONDS)), Ok(()));
+    }
+
+    #[test]
+    fn reactivation_lifts_the_block() {
+        let mut g = PasswordGuard::default();
+        g.reserve(T).unwrap();
+        g.lockout.blocked = true;
+        assert_eq!(g.reserve(T), Err(Refusal::Locked(Locked::UntilReactivated)));
+        g.reactivate();
+        assert_eq!(g.lockout, Lockout::default());
+        assert_eq!(g.pending, 1);
+        assert_eq!(g.reserve(T), Ok(()));
     }
 
     proptest! {

@@ -3,6 +3,8 @@
 //! The expected values are read from the document itself (every fenced block of its "Test
 //! vectors" section, named by the paragraph before it), so the document cannot drift from
 //! the code, and every block there must be checked by a test here.
+// A test fails by panicking: unwrapping is how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};

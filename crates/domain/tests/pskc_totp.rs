@@ -1,5 +1,7 @@
 //! From the manufacturer's file to a login: seeds imported from PSKC fixtures produce the
 //! RFC 6238 test codes, activate with two consecutive codes and then log in.
+// A test fails by panicking: unwrapping is how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use sesam_domain::clock::Timestamp;
 use sesam_domain::pskc::{PskcContainer, PskcImport, PskcToken};

@@ -12,7 +12,6 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
-use sesam_domain::random::random_bytes;
 use sesam_oidc::Params;
 use sha2::{Digest, Sha256};
 
@@ -20,86 +19,17 @@ use super::AppState;
 use super::login::{Header, MessagePage, lang_link, render};
 use super::pages::{self, Texts};
 use sesam_core::context::Sesam;
-use sesam_core::error::AppError;
-use sesam_core::services::Actor;
-use sesam_core::services::service_providers::AddServiceProvider;
+use sesam_core::services::demo_client::DemoClient;
 
-const META_KEY: &str = "demo.client";
 const STATE_COOKIE: &str = "sesam_demo";
+/// What the demo's state cookie is sealed for (the same purpose as its stored secret).
 const SEAL: &str = "demo-relying-party";
-
-/// The demo SP's registration.
-pub struct DemoClient {
-    pub client_id: String,
-    secret: String,
-    pub redirect_uri: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    client_id: String,
-    secret_sealed: String,
-    redirect_uri: String,
-}
 
 #[derive(Serialize, Deserialize)]
 struct Pending {
     verifier: String,
     nonce: String,
     state: String,
-}
-
-impl DemoClient {
-    /// Registers the demo SP on first use (and again if the public URL changed).
-    pub async fn ensure(sesam: &Sesam) -> Result<Self, AppError> {
-        let redirect_uri = format!("{}/demo/callback", sesam.issuer);
-        if let Some(bytes) = sesam.store.meta_get(META_KEY).await?
-            && let Ok(stored) = serde_json::from_slice::<Stored>(&bytes)
-            && stored.redirect_uri == redirect_uri
-            && let Ok(sealed) = STANDARD.decode(&stored.secret_sealed)
-            && let Ok(secret) = sesam.keys.open_data(SEAL, &sealed)
-            && sesam
-                .store
-                .service_provider(&stored.client_id)
-                .await?
-                .is_some()
-        {
-            return Ok(Self {
-                client_id: stored.client_id,
-                secret: String::from_utf8_lossy(&secret).into_owned(),
-                redirect_uri,
-            });
-        }
-        let added = sesam
-            .add_service_provider(
-                &Actor::operator("system:demo")?,
-                &AddServiceProvider {
-                    name: "sesam demo".into(),
-                    redirect_uris: vec![redirect_uri.clone()],
-                    national_id: true,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let secret = added.client_secret.expose().to_owned();
-        let stored = Stored {
-            client_id: added.record.client_id.clone(),
-            secret_sealed: STANDARD.encode(sesam.keys.seal_data(
-                SEAL,
-                secret.as_bytes(),
-                &*sesam.random,
-            )),
-            redirect_uri: redirect_uri.clone(),
-        };
-        let bytes = serde_json::to_vec(&stored).map_err(|e| AppError::Io(e.to_string()))?;
-        sesam.store.meta_set(META_KEY, &bytes).await?;
-        tracing::info!(client_id = %stored.client_id, "demo relying party registered: open {}/demo", sesam.issuer);
-        Ok(Self {
-            client_id: stored.client_id,
-            secret,
-            redirect_uri,
-        })
-    }
 }
 
 pub fn routes() -> Router<AppState> {
@@ -187,9 +117,9 @@ async fn login(State(state): State<AppState>) -> Response {
     let sesam = &state.sesam;
     let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
     let pending = Pending {
-        verifier: b64(&random_bytes::<32>(&*sesam.random)),
-        nonce: b64(&random_bytes::<16>(&*sesam.random)),
-        state: b64(&random_bytes::<16>(&*sesam.random)),
+        verifier: b64(&sesam.random_bytes::<32>()),
+        nonce: b64(&sesam.random_bytes::<16>()),
+        state: b64(&sesam.random_bytes::<16>()),
     };
     let challenge = b64(&Sha256::digest(pending.verifier.as_bytes()));
     let mut q = form_urlencoded::Serializer::new(String::new());
@@ -202,9 +132,9 @@ async fn login(State(state): State<AppState>) -> Response {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let sealed = serde_json::to_vec(&pending)
-        .map(|j| b64(&sesam.keys.seal_data(SEAL, &j, &*sesam.random)))
+        .map(|j| b64(&sesam.seal_for_browser(SEAL, &j)))
         .unwrap_or_default();
-    let cookie = pages::set_cookie(STATE_COOKIE, &sealed, Some(600), sesam.secure_cookies);
+    let cookie = pages::set_cookie(STATE_COOKIE, &sealed, Some(600), sesam.secure_cookies());
     pages::see_other(&format!("/authorize?{}", q.finish()), vec![cookie])
 }
 
@@ -243,7 +173,7 @@ async fn callback(
             let mut r = page(&headers, claims, userinfo, None);
             r.headers_mut().append(
                 axum::http::header::SET_COOKIE,
-                pages::set_cookie(STATE_COOKIE, "", Some(0), state.sesam.secure_cookies),
+                pages::set_cookie(STATE_COOKIE, "", Some(0), state.sesam.secure_cookies()),
             );
             r
         }
@@ -269,13 +199,13 @@ async fn finish(
     let pending: Pending = URL_SAFE_NO_PAD
         .decode(sealed)
         .ok()
-        .and_then(|b| sesam.keys.open_data(SEAL, &b).ok())
+        .and_then(|b| sesam.open_from_browser(SEAL, &b))
         .and_then(|j| serde_json::from_slice(&j).ok())
         .ok_or("the demo's state cookie cannot be read; start again at /demo")?;
     if params.get("state") != Some(pending.state.as_str()) {
         return Err("state does not match: this answer belongs to another login".into());
     }
-    if params.get("iss") != Some(&*sesam.issuer) {
+    if params.get("iss") != Some(sesam.issuer()) {
         return Err("iss does not name this server".into());
     }
     let code = params.get("code").ok_or("no code in the answer")?;
@@ -301,7 +231,7 @@ async fn finish(
         .and_then(|k| k.iter().find(|k| k["kid"].as_str() == kid.as_deref()))
         .ok_or("the ID token's key is not published")?;
     let claims =
-        sesam_oidc::id_token::verify(&tokens.id_token, jwk, &sesam.issuer, &demo.client_id)
+        sesam_oidc::id_token::verify(&tokens.id_token, jwk, sesam.issuer(), &demo.client_id)
             .map_err(|e| e.to_string())?;
     if claims.nonce.as_deref() != Some(pending.nonce.as_str()) {
         return Err("nonce does not match".into());

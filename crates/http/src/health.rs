@@ -14,10 +14,8 @@ pub async fn healthz() -> Json<Value> {
 
 /// The database answers: a load balancer should send traffic here.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match state.sesam.store.ping().await {
-        Ok(()) => Ok(Json(
-            json!({ "status": "ready", "database": state.sesam.store.backend() }),
-        )),
+    match state.sesam.readiness().await {
+        Ok(backend) => Ok(Json(json!({ "status": "ready", "database": backend }))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             Err(ApiError {

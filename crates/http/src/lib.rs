@@ -6,6 +6,7 @@
 pub mod app_api;
 pub mod demo;
 mod dev_outbox;
+mod errors;
 #[doc(hidden)]
 pub mod fuzzing;
 mod health;
@@ -14,24 +15,25 @@ mod login;
 mod metrics;
 mod oidc;
 pub mod pages;
+mod request_id;
 pub mod transport;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use sesam_core::context::Sesam;
-use sesam_core::error::AppError;
 
+pub use errors::api::{ApiError, ApiJson};
+use errors::api::{json_errors, not_found};
 pub use metrics::install_recorder;
 
 /// Shared state of the HTTP handlers.
@@ -49,126 +51,11 @@ pub struct AppState {
     /// the public URL itself is loopback: a development setup).
     pub dev_outbox_for_anyone: bool,
     /// The demo relying party (`serve --demo`).
-    pub demo: Option<std::sync::Arc<demo::DemoClient>>,
+    pub demo: Option<std::sync::Arc<sesam_core::services::demo_client::DemoClient>>,
     /// Per-address limits of unauthenticated endpoints (this node's memory).
     pub limiter: std::sync::Arc<sesam_core::limits::SourceLimiter>,
     /// Send `Strict-Transport-Security` (sesam terminates TLS or the public URL is https).
     pub hsts: bool,
-}
-
-/// JSON request bodies whose rejections are JSON errors too.
-pub struct ApiJson<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::Json::<T>::from_request(req, state)
-            .await
-            .map(|axum::Json(v)| Self(v))
-            .map_err(|e| ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "invalid_request",
-                description: e.body_text(),
-                retry_after: None,
-            })
-    }
-}
-
-/// A JSON error body `{"error": code, "error_description": text}`, the shape OAuth uses,
-/// so every client sees one error format.
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub description: String,
-    /// Seconds to wait before trying again (`Retry-After`, with 429).
-    pub retry_after: Option<i64>,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": self.code, "error_description": self.description });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-        }
-        response
-    }
-}
-
-/// The one place where application errors become HTTP statuses and error codes.
-fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
-    use sesam_domain::DomainError;
-    use sesam_domain::device::PinError;
-    Some(match e {
-        AppError::Invalid(DomainError::Activation(a)) => (StatusCode::BAD_REQUEST, a.code()),
-        AppError::Invalid(DomainError::Pin(p @ PinError::Wrong { .. })) => {
-            (StatusCode::BAD_REQUEST, p.code())
-        }
-        AppError::Invalid(DomainError::Pin(p)) => (StatusCode::FORBIDDEN, p.code()),
-        AppError::Invalid(DomainError::CodeDisplay(c)) => {
-            use sesam_domain::code_display::CodeDisplayError as C;
-            let status = match c {
-                C::Locked { .. }
-                | C::Blocked
-                | C::PasswordLocked { .. }
-                | C::PasswordBlocked
-                | C::PasswordBusy => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (status, c.code())
-        }
-        AppError::Invalid(DomainError::Chip(c)) => (StatusCode::BAD_REQUEST, c.code()),
-        AppError::Invalid(DomainError::Approval(a)) => (StatusCode::BAD_REQUEST, a.code()),
-        AppError::Invalid(DomainError::Pairing(p)) => {
-            use sesam_domain::pairing::PairingError as P;
-            let status = match p {
-                P::TooManyStarted { .. } => StatusCode::TOO_MANY_REQUESTS,
-                P::WrongCode { .. } | P::Voided => StatusCode::BAD_REQUEST,
-            };
-            (status, p.code())
-        }
-        AppError::Invalid(DomainError::Channel(c)) => (StatusCode::BAD_REQUEST, c.code()),
-        AppError::Invalid(DomainError::Password(_)) => {
-            (StatusCode::BAD_REQUEST, "password_refused")
-        }
-        AppError::Store(sesam_store::StoreError::NotFound(_)) => {
-            (StatusCode::NOT_FOUND, "not_found")
-        }
-        e if e.is_client_error() => (StatusCode::BAD_REQUEST, "invalid_request"),
-        _ => return None,
-    })
-}
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        match classify(&e) {
-            Some((status, code)) => Self {
-                status,
-                code,
-                description: e.to_string(),
-                retry_after: match &e {
-                    AppError::Invalid(sesam_domain::DomainError::Pairing(
-                        sesam_domain::pairing::PairingError::TooManyStarted {
-                            retry_after_seconds,
-                        },
-                    )) => Some(*retry_after_seconds),
-                    _ => None,
-                },
-            },
-            None => {
-                tracing::error!(error = %e, "request failed");
-                Self {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    code: "temporarily_unavailable",
-                    description: "the service cannot answer right now; try again shortly".into(),
-                    retry_after: None,
-                }
-            }
-        }
-    }
 }
 
 /// The published token-signing keys (JWKS), including the next key before it signs.
@@ -178,55 +65,8 @@ async fn jwks(
     Ok(axum::Json(state.sesam.jwks().await?))
 }
 
-pub(crate) async fn not_found() -> ApiError {
-    ApiError {
-        status: StatusCode::NOT_FOUND,
-        code: "not_found",
-        description: "no such endpoint".into(),
-        retry_after: None,
-    }
-}
-
 fn static_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-}
-
-/// Errors made by the framework or middleware (405, 408, 413, 415, …) get the same JSON
-/// body as the application's own, so clients see one error format.
-async fn json_errors(response: Response) -> Response {
-    let status = response.status();
-    // JSON errors, and the pages that explain an error to a person, stay as they are.
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::REQUEST_TIMEOUT => "request_timeout",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        s if s.is_server_error() => "server_error",
-        _ => "invalid_request",
-    };
-    let description = status
-        .canonical_reason()
-        .unwrap_or("the request was refused")
-        .to_lowercase();
-    let mut out = ApiError {
-        status,
-        code,
-        description,
-        retry_after: None,
-    }
-    .into_response();
-    if let Some(allow) = response.headers().get(header::ALLOW) {
-        out.headers_mut().insert(header::ALLOW, allow.clone());
-    }
-    out
 }
 
 /// The prefix browsers reserve for cookies that are `Secure`, `Path=/` and without
@@ -288,7 +128,7 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     let dev = state.dev_outbox.is_some();
     let public_metrics = state.public_metrics;
-    let secure_cookies = state.sesam.secure_cookies;
+    let secure_cookies = state.sesam.secure_cookies();
     let hsts = state.hsts;
     let mut routes = Router::new()
         .merge(app_api::routes())
@@ -312,7 +152,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -163,7 +163,7 @@ fn method_text(m: LoginMethod, t: &Texts) -> (&'static str, &'static str, &'stat
 /// can be set): a made-up or forged value is never bound to a login.
 pub fn browser(sesam: &Sesam, headers: &HeaderMap) -> (String, Option<axum::http::HeaderValue>) {
     match pages::cookie(headers, pages::BROWSER_COOKIE) {
-        Some(b) if sesam.keys.browser_cookie_is_ours(b) => (b.to_owned(), None),
+        Some(b) if sesam.browser_cookie_is_ours(b) => (b.to_owned(), None),
         _ => {
             let (b, c) = new_browser_cookie(sesam);
             (b, Some(c))
@@ -173,8 +173,8 @@ pub fn browser(sesam: &Sesam, headers: &HeaderMap) -> (String, Option<axum::http
 
 /// A freshly issued browser cookie and its `Set-Cookie`.
 fn new_browser_cookie(sesam: &Sesam) -> (String, axum::http::HeaderValue) {
-    let b = sesam.keys.issue_browser_cookie(&*sesam.random);
-    let c = pages::set_cookie(pages::BROWSER_COOKIE, &b, None, sesam.secure_cookies);
+    let b = sesam.issue_browser_cookie();
+    let c = pages::set_cookie(pages::BROWSER_COOKIE, &b, None, sesam.secure_cookies());
     (b, c)
 }
 
@@ -187,7 +187,7 @@ struct Ctx {
 /// page language, as far as the request says them.
 fn ctx(sesam: &Sesam, headers: &HeaderMap) -> Ctx {
     let browser = pages::cookie(headers, pages::BROWSER_COOKIE)
-        .filter(|b| sesam.keys.browser_cookie_is_ours(b))
+        .filter(|b| sesam.browser_cookie_is_ours(b))
         .unwrap_or_default()
         .to_owned();
     Ctx {
@@ -482,7 +482,7 @@ async fn cancel(
 }
 
 fn done(state: &AppState, d: LoginDone) -> Response {
-    let secure = state.sesam.secure_cookies;
+    let secure = state.sesam.secure_cookies();
     // A new browser value after every login, so one fixed before the login (planted in
     // the browser, or seen on a shared computer) is worth nothing after it.
     let mut cookies = vec![new_browser_cookie(&state.sesam).1];

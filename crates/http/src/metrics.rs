@@ -1,7 +1,5 @@
 //! Prometheus metrics: request counts and latencies per route, and the text endpoint.
 
-use std::time::Instant;
-
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -82,7 +80,7 @@ pub async fn track(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
-    let start = Instant::now();
+    let start = tokio::time::Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("sesam_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);

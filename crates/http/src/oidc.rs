@@ -12,9 +12,10 @@ use sesam_oidc::discovery::{self, paths};
 use sesam_oidc::{OAuthError, Params};
 
 use super::AppState;
+use super::errors::oauth::{app_error, oauth_error};
+use super::errors::page::error_page;
 use super::login::{MessagePage, browser, lang_link, render};
 use super::pages;
-use sesam_core::error::AppError;
 use sesam_core::services::authorization::{Authorized, protocol_error};
 
 pub fn routes() -> Router<AppState> {
@@ -35,46 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/static/login.js", get(js))
 }
 
-/// The HTTP status of an OAuth error.
-fn status_of(e: &OAuthError) -> StatusCode {
-    match e {
-        OAuthError::InvalidClient | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-        OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        OAuthError::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
-/// An OAuth error as a JSON response (token, PAR, userinfo).
-pub fn oauth_error(e: &OAuthError) -> Response {
-    let status = status_of(e);
-    let mut r = (
-        status,
-        axum::Json(json!({ "error": e.code(), "error_description": e.to_string() })),
-    )
-        .into_response();
-    let challenge = match e {
-        OAuthError::InvalidClient => Some("Basic realm=\"sesam\"".to_owned()),
-        OAuthError::InvalidToken(d) => Some(format!(
-            "Bearer realm=\"sesam\", error=\"invalid_token\", error_description=\"{}\"",
-            d.replace(['"', '\\'], "'")
-        )),
-        _ => None,
-    };
-    if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    r.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    r
-}
-
-fn app_error(e: AppError) -> Response {
-    oauth_error(&protocol_error(e))
-}
-
 async fn configuration(State(state): State<AppState>) -> Response {
-    let mut r = axum::Json(discovery::metadata(&state.sesam.issuer)).into_response();
+    let mut r = axum::Json(discovery::metadata(state.sesam.issuer())).into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -108,21 +71,6 @@ fn request_params(
     Params::from_urlencoded(query.unwrap_or_default())
 }
 
-fn error_page(headers: &HeaderMap, e: &OAuthError) -> Response {
-    let t = pages::texts(pages::locale(headers, None));
-    let page = MessagePage {
-        t,
-        header: None,
-        lang_link: lang_link("/", t),
-        title: t.error_title,
-        text: t.error_intro,
-        detail: Some(format!("{}: {e}", e.code())),
-        link: None,
-        alert: true,
-    };
-    render(status_of(e), &page, None)
-}
-
 async fn authorize(
     State(state): State<AppState>,
     method: Method,
@@ -145,7 +93,7 @@ async fn authorize(
             state: s,
             error,
         }) => pages::see_other(
-            &sesam_oidc::response::error(&redirect_uri, &error, s.as_deref(), &state.sesam.issuer),
+            &sesam_oidc::response::error(&redirect_uri, &error, s.as_deref(), state.sesam.issuer()),
             cookies,
         ),
         Err(AuthorizeError::Show(e)) => error_page(&headers, &e),
@@ -302,7 +250,7 @@ async fn logout(
         pages::SESSION_COOKIE,
         "",
         Some(0),
-        state.sesam.secure_cookies,
+        state.sesam.secure_cookies(),
     );
     match state.sesam.logout(&params, session).await {
         Ok(Some(url)) => pages::see_other(&url, vec![clear]),
@@ -332,7 +280,7 @@ async fn language(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         Some("en") => "en",
         _ => "da",
     };
-    let public = url::Url::parse(&state.sesam.issuer).ok();
+    let public = url::Url::parse(state.sesam.issuer()).ok();
     let back = params
         .get("back")
         .zip(public.as_ref())
@@ -342,7 +290,7 @@ async fn language(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         pages::LANGUAGE_COOKIE,
         to,
         Some(365 * 24 * 3600),
-        state.sesam.secure_cookies,
+        state.sesam.secure_cookies(),
     );
     pages::see_other(back, vec![cookie])
 }

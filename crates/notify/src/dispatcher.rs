@@ -11,7 +11,7 @@ use std::time::Duration;
 use rand::RngExt;
 use sesam_domain::notification::{Channel, Event};
 use sesam_domain::{Clock, SecretKeys, Timestamp};
-use sesam_store::{AttemptOutcome, OutboxEntry, Store};
+use sesam_store::{AttemptOutcome, OutboxEntry, OutboxStore};
 use tokio::sync::Notify;
 
 use crate::dev_outbox::{DevMessage, DevOutbox};
@@ -39,7 +39,7 @@ impl Channels {
 }
 
 pub struct Dispatcher {
-    store: Arc<dyn Store>,
+    store: Arc<dyn OutboxStore>,
     keys: Arc<SecretKeys>,
     clock: Arc<dyn Clock>,
     channels: Channels,
@@ -58,7 +58,7 @@ pub fn backoff_seconds(attempt: i32) -> i64 {
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn OutboxStore>,
         keys: Arc<SecretKeys>,
         clock: Arc<dyn Clock>,
         channels: Channels,

@@ -129,16 +129,20 @@ pub async fn execute(
         }) => {
             let jwks = jwks
                 .map(|p| {
-                    let meta = std::fs::metadata(&p)
-                        .map_err(|e| AppError::Io(format!("cannot read {}: {e}", p.display())))?;
+                    let meta = std::fs::metadata(&p).map_err(|source| AppError::Io {
+                        what: format!("cannot read {}", p.display()),
+                        source,
+                    })?;
                     if meta.len() > 64 * 1024 {
                         return Err(AppError::BadInput(format!(
                             "JWKS file {} is larger than 64 KiB",
                             p.display()
                         )));
                     }
-                    std::fs::read_to_string(&p)
-                        .map_err(|e| AppError::Io(format!("cannot read {}: {e}", p.display())))
+                    std::fs::read_to_string(&p).map_err(|source| AppError::Io {
+                        what: format!("cannot read {}", p.display()),
+                        source,
+                    })
                 })
                 .transpose()?;
             let req = AddServiceProvider {

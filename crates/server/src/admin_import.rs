@@ -4,7 +4,9 @@
 use std::io::{BufReader, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -37,11 +39,9 @@ impl CliSink {
 
 impl ImportSink for CliSink {
     fn letters(&mut self, letters: Vec<Letter>) -> Result<(), AppError> {
-        let io = |e: std::io::Error| {
-            AppError::Io(format!(
-                "cannot write the letters file {}: {e}; the people of this batch are enrolled, their letters must be reissued",
-                self.letters_path
-            ))
+        let io = |source: std::io::Error| AppError::LettersNotWritten {
+            path: self.letters_path.clone(),
+            source,
         };
         for l in letters {
             let line = json!({
@@ -92,19 +92,19 @@ pub async fn import(
     file: &Path,
     letters: &Path,
 ) -> Result<Output, AdminError> {
-    let input = std::fs::File::open(file)
-        .map_err(|e| AppError::Io(format!("cannot open {}: {e}", file.display())))?;
+    let input = std::fs::File::open(file).map_err(|source| AppError::Io {
+        what: format!("cannot open {}", file.display()),
+        source,
+    })?;
     let total_bytes = input.metadata().map(|m| m.len()).unwrap_or(0);
     let letters_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
         .open(letters)
-        .map_err(|e| {
-            AppError::Io(format!(
-                "cannot open the letters file {}: {e}",
-                letters.display()
-            ))
+        .map_err(|source| AppError::Io {
+            what: format!("cannot open the letters file {}", letters.display()),
+            source,
         })?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(total_bytes);

@@ -78,7 +78,10 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|e| AppError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+        .map_err(|source| AppError::Io {
+            what: format!("cannot listen on {}", config.listen),
+            source,
+        })?;
     serve_on(listener, config, sesam, shutdown).await
 }
 
@@ -125,15 +128,11 @@ fn start(
     // Without anywhere to deliver to, the dispatcher does not run: messages stay pending
     // (the app inbox reads them from the outbox directly) until a channel is configured.
     if real || dev_outbox.is_some() {
-        let dispatcher = sesam_notify::Dispatcher::new(
-            sesam.store.clone(),
-            sesam.keys.clone(),
-            sesam.clock.clone(),
+        let dispatcher = sesam.outbox_dispatcher(
             channels,
             dev_outbox.clone().unwrap_or_default(),
-            sesam.outbox_wake.clone(),
-        )
-        .with_lease_seconds(config.outbox_lease_seconds);
+            config.outbox_lease_seconds,
+        );
         tokio::spawn(dispatcher.run(async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
         }));
@@ -151,7 +150,7 @@ fn start(
         demo: None,
         limiter: Arc::new(sesam_core::limits::SourceLimiter::new(
             config.source_limits,
-            sesam.clock.clone(),
+            sesam.clock(),
         )),
         hsts: config.tls.is_some() || config.public_url.scheme() == "https",
     };
@@ -172,9 +171,7 @@ async fn sweep_expired(sesam: Sesam, stop: impl std::future::Future<Output = ()>
             _ = &mut stop => return,
             _ = every.tick() => {}
         }
-        let now = sesam.clock.now();
-        let counts_before = now.plus_seconds(-2 * sesam_domain::auth_request::START_WINDOW_SECONDS);
-        match sesam.store.sweep_expired(now, counts_before).await {
+        match sesam.sweep_expired().await {
             Ok(n) if n > 0 => tracing::debug!(removed = n, "expired flow state removed"),
             Ok(_) => {}
             Err(e) => {
@@ -226,16 +223,17 @@ pub async fn serve_on(
         Some(addr) => Some(
             TcpListener::bind(addr)
                 .await
-                .map_err(|e| AppError::Io(format!("cannot listen for metrics on {addr}: {e}")))?,
+                .map_err(|source| AppError::Io {
+                    what: format!("cannot listen for metrics on {addr}"),
+                    source,
+                })?,
         ),
         None => None,
     };
     sesam.ensure_signing_keys().await?;
     let (mut state, stop) = start(&config, &sesam)?;
     if config.demo {
-        state.demo = Some(Arc::new(
-            sesam_http::demo::DemoClient::ensure(&sesam).await?,
-        ));
+        state.demo = Some(Arc::new(sesam.demo_client().await?));
     }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

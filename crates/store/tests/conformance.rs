@@ -1,5 +1,7 @@
 //! The storage conformance suite: every case is written once against the `Store` port
 //! and run against SQLite and PostgreSQL.
+// A test fails by panicking: unwrapping is how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -1388,5 +1390,224 @@ mod cases {
                 .unwrap(),
             StartOutcome::Started { .. }
         ));
+    }
+}
+
+/// The two migration sets describe one schema: the same tables with the same columns, of
+/// comparable types and the same nullability, so neither backend can drift from the other.
+mod schema_parity {
+    use std::collections::BTreeMap;
+
+    use sqlx::{Connection as _, Row as _};
+
+    /// Table -> column -> (normalised type, NOT NULL).
+    type Schema = BTreeMap<String, BTreeMap<String, (&'static str, bool)>>;
+
+    /// Where the backends store one value differently on purpose: (table, column, why).
+    /// Empty: every difference found is a drift to fix with a migration per backend.
+    const INTENDED: &[(&str, &str, &str)] = &[];
+
+    /// SQLite declares affinities, so widths cannot be compared (INTEGER holds a BIGINT).
+    fn sqlite_type(declared: &str) -> &'static str {
+        let t = declared.to_ascii_uppercase();
+        if t.contains("INT") {
+            "integer"
+        } else if t.contains("CHAR") || t.contains("TEXT") || t.contains("CLOB") {
+            "text"
+        } else if t.contains("BLOB") || t.is_empty() {
+            "bytes"
+        } else if t.contains("BOOL") {
+            "boolean"
+        } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+            "real"
+        } else {
+            "unknown"
+        }
+    }
+
+    fn postgres_type(data_type: &str) -> &'static str {
+        match data_type {
+            "smallint" | "integer" | "bigint" => "integer",
+            "text" | "character varying" | "character" => "text",
+            "bytea" => "bytes",
+            "boolean" => "boolean",
+            "real" | "double precision" => "real",
+            // sqlx stores a `Uuid` as a 16-byte BLOB in SQLite and as `uuid` in PostgreSQL.
+            "uuid" => "uuid",
+            _ => "unknown",
+        }
+    }
+
+    fn comparable(sqlite: &str, postgres: &str) -> bool {
+        sqlite == postgres || (sqlite, postgres) == ("bytes", "uuid")
+    }
+
+    async fn sqlite_schema(path: &std::path::Path) -> Schema {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let tables: Vec<String> = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("name"))
+        .collect();
+        let mut schema = Schema::new();
+        for table in tables {
+            let columns = sqlx::query(
+                "SELECT name, type, \"notnull\" AS not_null, pk FROM pragma_table_info($1)",
+            )
+            .bind(&table)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                // A primary key column is NOT NULL in PostgreSQL whether declared or not.
+                let not_null = r.get::<i64, _>("not_null") != 0 || r.get::<i64, _>("pk") > 0;
+                (
+                    r.get::<String, _>("name"),
+                    (sqlite_type(&r.get::<String, _>("type")), not_null),
+                )
+            })
+            .collect();
+            schema.insert(table, columns);
+        }
+        schema
+    }
+
+    async fn postgres_schema(url: &str) -> Schema {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let rows = sqlx::query(
+            "SELECT c.table_name::text AS table_name, c.column_name::text AS column_name, \
+             c.data_type::text AS data_type, c.is_nullable::text AS is_nullable \
+             FROM information_schema.columns c JOIN information_schema.tables t \
+             ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+             AND c.table_name <> '_sqlx_migrations'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let mut schema = Schema::new();
+        for r in rows {
+            schema.entry(r.get("table_name")).or_default().insert(
+                r.get("column_name"),
+                (
+                    postgres_type(r.get("data_type")),
+                    r.get::<String, _>("is_nullable") == "NO",
+                ),
+            );
+        }
+        schema
+    }
+
+    /// Every difference between the two schemas, except the intended ones.
+    fn differences(sqlite: &Schema, postgres: &Schema) -> Vec<String> {
+        let mut found = Vec::new();
+        let tables: std::collections::BTreeSet<&String> =
+            sqlite.keys().chain(postgres.keys()).collect();
+        for table in tables {
+            let (Some(lite), Some(pg)) = (sqlite.get(table), postgres.get(table)) else {
+                let only = if sqlite.contains_key(table) {
+                    "SQLite"
+                } else {
+                    "PostgreSQL"
+                };
+                found.push(format!("table {table} exists only in {only}"));
+                continue;
+            };
+            let columns: std::collections::BTreeSet<&String> =
+                lite.keys().chain(pg.keys()).collect();
+            for column in columns {
+                if INTENDED.iter().any(|(t, c, _)| t == table && c == column) {
+                    continue;
+                }
+                match (lite.get(column), pg.get(column)) {
+                    (Some((lt, lnn)), Some((pt, pnn))) => {
+                        if !comparable(lt, pt) {
+                            found.push(format!("{table}.{column}: SQLite {lt}, PostgreSQL {pt}"));
+                        }
+                        if lnn != pnn {
+                            found.push(format!(
+                                "{table}.{column}: NOT NULL in SQLite {lnn}, in PostgreSQL {pnn}"
+                            ));
+                        }
+                    }
+                    (Some(_), None) => found.push(format!("{table}.{column} only in SQLite")),
+                    (None, _) => found.push(format!("{table}.{column} only in PostgreSQL")),
+                }
+            }
+        }
+        found
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_and_postgres_schemas_match() {
+        let (_dir, path) = sesam_testkit::sqlite_path();
+        drop(
+            sesam_store::open(
+                &sesam_store::Location::Sqlite(path.clone()),
+                sesam_domain::AuditKey::from(&super::keys()),
+            )
+            .await
+            .unwrap(),
+        );
+        let Some(url) = sesam_testkit::postgres_database().await else {
+            return;
+        };
+        drop(
+            sesam_store::open(
+                &sesam_store::Location::Postgres(url.clone()),
+                sesam_domain::AuditKey::from(&super::keys()),
+            )
+            .await
+            .unwrap(),
+        );
+        let sqlite = sqlite_schema(&path).await;
+        let postgres = postgres_schema(&url).await;
+        assert!(
+            sqlite.len() > 10,
+            "the migrations made too few tables: {sqlite:?}"
+        );
+        for (table, columns) in sqlite.iter().chain(postgres.iter()) {
+            for (column, (kind, _)) in columns {
+                assert_ne!(
+                    *kind, "unknown",
+                    "{table}.{column} has a type this test does not map"
+                );
+            }
+        }
+        let found = differences(&sqlite, &postgres);
+        assert!(
+            found.is_empty(),
+            "the schemas drifted:\n{}",
+            found.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_drift_is_reported() {
+        let schema = |kind: &'static str, not_null: bool| -> Schema {
+            BTreeMap::from([(
+                "t".to_owned(),
+                BTreeMap::from([("c".to_owned(), (kind, not_null))]),
+            )])
+        };
+        assert!(differences(&schema("bytes", true), &schema("uuid", true)).is_empty());
+        assert_eq!(
+            differences(&schema("text", true), &schema("integer", true)).len(),
+            1
+        );
+        assert_eq!(
+            differences(&schema("text", true), &schema("text", false)).len(),
+            1
+        );
+        assert_eq!(differences(&schema("text", true), &Schema::new()).len(), 1);
     }
 }

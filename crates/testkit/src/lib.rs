@@ -8,6 +8,9 @@
 //! works the PostgreSQL tests are skipped with a message, except when `CI=true`: then they
 //! fail, so CI can never pass without having run them.
 #![forbid(unsafe_code)]
+// Test support: a failure to set up a test is reported by panicking, and the watchdog waits
+// for real time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -63,6 +63,7 @@ impl Sesam {
     /// Issues a new activation letter (a recovery grant): for a person who lost every
     /// authenticator, or to reopen a blocked identity with two fresh channels. Earlier
     /// unused letters stop working; every channel is told.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn issue_recovery_letter(
         &self,
         actor: &super::Actor,
@@ -115,6 +116,7 @@ impl Sesam {
 
     /// Step 1: checks the activation code and sends a temporary PIN by SMS (once while it
     /// is valid; asking again does not send another).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_activation(
         &self,
         activation_code: &str,
@@ -174,6 +176,7 @@ impl Sesam {
 
     /// Step 2: both codes again, the device key with proof of possession, the app PIN and
     /// (on a first activation) the chosen user ID. Three wrong SMS codes void the grant.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn complete_activation(
         &self,
         req: &CompleteActivation,
@@ -300,6 +303,7 @@ impl Sesam {
     /// Opens an activation letter for its second step: the grant row locked, the letter's
     /// code checked, and the SMS code checked (three wrong codes void the grant; wrong
     /// codes are saved with their notification before the error returns).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn open_letter(
         &self,
         activation_id: Uuid,
@@ -364,6 +368,7 @@ impl Sesam {
     /// choice (against the rules, taken, reserved) is counted on the grant and saved
     /// before the refusal is answered; the fifth per SMS code ends that code, so one
     /// letter cannot be used to ask which user IDs exist more than a few times.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn user_id_for_letter(
         &self,
         mut unit: Box<dyn GrantUnit>,
@@ -414,6 +419,7 @@ impl Sesam {
         Err(outcome.err().map_or(e, refuse))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn user_id_at_activation(
         &self,
         identity: &sesam_domain::Identity,

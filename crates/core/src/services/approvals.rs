@@ -34,6 +34,7 @@ impl Sesam {
     /// The browser chose the app: a request for the person's apps, bound to this browser by
     /// a new 4-digit code. For an unknown user ID the request is stored all the same (it
     /// can never be approved), so the page cannot tell.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_app_login(
         &self,
         flow_id: Uuid,
@@ -117,6 +118,7 @@ impl Sesam {
     }
 
     /// The waiting page's question. Once approved, the login completes (once).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn app_login_status(
         &self,
         flow_id: Uuid,
@@ -145,6 +147,7 @@ impl Sesam {
     }
 
     /// The person's pending requests, for their app.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_requests(&self, identity_id: Uuid) -> Result<Vec<AuthRequest>, AppError> {
         Ok(self
             .store
@@ -154,6 +157,7 @@ impl Sesam {
 
     /// The app approves: PIN (bound to this request and device), the binding code the
     /// browser shows, and the device's signature over the approval bytes.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn approve_request(
         &self,
         device_id: Uuid,
@@ -166,6 +170,7 @@ impl Sesam {
 
     /// The app declines (no PIN needed to say no); `not_me` reports it as not started by
     /// the person: every channel is told.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reject_request(
         &self,
         device_id: Uuid,
@@ -214,7 +219,7 @@ impl Sesam {
             {
                 let refusal = request.binding_code_wrong(now);
                 let mut device = unit.device().clone();
-                device.last_used_at = Some(now);
+                device.record_use(now);
                 let mut audit = vec![
                     AuditDraft::new(format!("device:{device_id}"), "approval.binding_code_wrong")
                         .subject(identity.id.to_string())
@@ -263,7 +268,7 @@ impl Sesam {
                 ApprovalError::Signature,
             )));
         }
-        device.last_used_at = Some(now);
+        device.record_use(now);
         let (action, state) = match decision {
             Decision::Approve => ("approval.approved", AuthRequestState::Approved),
             Decision::Reject if answer.not_me => {

@@ -20,6 +20,7 @@ impl Sesam {
     ///
     /// A running server may append while this walks, so the head is re-read whenever the
     /// walk passes it; only entries beyond a freshly read head count as tampering.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn verify_audit(&self) -> Result<AuditReport, AppError> {
         let key = AuditKey::from(&*self.keys);
         let mut head = self.store.audit_head().await?;

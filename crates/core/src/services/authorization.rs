@@ -88,6 +88,7 @@ impl Sesam {
 
     /// The authorization endpoint. `browser` is the browser's cookie value (the caller
     /// sets one first if there is none), `session` the session cookie, if any.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn authorize(
         &self,
         params: &Params,
@@ -202,6 +203,7 @@ impl Sesam {
 
     /// The PAR endpoint (RFC 9126): authenticates the client, checks the request as the
     /// authorization endpoint would, stores it, and answers with its handle.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn push_authorization_request(
         &self,
         params: &Params,
@@ -231,6 +233,7 @@ impl Sesam {
 
     /// Client authentication at the token and PAR endpoints: `private_key_jwt` for clients
     /// that registered keys, `client_secret_basic` or `client_secret_post` for the others.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn authenticate_client(
         &self,
         params: &Params,

@@ -33,6 +33,7 @@ impl Sesam {
     /// Activates the apps in batches; stops at the first letter that is not an unused
     /// first-activation letter (the batches before it stay written). Returns how many
     /// were activated.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn activate_apps_in_bulk(
         &self,
         actor: &Actor,

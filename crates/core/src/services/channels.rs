@@ -68,6 +68,7 @@ impl Sesam {
         Ok(identity)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_channels(&self, device_id: Uuid) -> Result<ChannelView, AppError> {
         let identity = self.identity_of_device(device_id).await?;
         let channels = self.store.channel_choices(identity.id).await?;
@@ -81,6 +82,7 @@ impl Sesam {
 
     /// Adds a phone number or e-mail address; a code is sent to it, and it receives
     /// nothing else until the code is confirmed. Needs the app PIN.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn add_channel(
         &self,
         device_id: Uuid,
@@ -154,6 +156,7 @@ impl Sesam {
 
     /// Confirms a new channel with the code sent to it; then every channel (the new one
     /// included) is told that it was added. Needs the app PIN (checked before the code).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn confirm_channel(
         &self,
         device_id: Uuid,
@@ -205,6 +208,7 @@ impl Sesam {
     }
 
     /// Removes a channel, with the app PIN; refused for the last confirmed channel.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn remove_channel(
         &self,
         device_id: Uuid,
@@ -270,6 +274,7 @@ impl Sesam {
 
     /// Puts the channels in a new order (the order messages fail over along), with the
     /// app PIN.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reorder_channels(
         &self,
         device_id: Uuid,
@@ -303,6 +308,7 @@ impl Sesam {
 
     /// Opts in or out of a message on every use of the identity, with the app PIN (a thief
     /// must not be able to silence the messages about their own uses).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn set_notify_every_use(
         &self,
         device_id: Uuid,
@@ -348,6 +354,7 @@ fn masked(c: &ChannelChoice) -> String {
 impl Sesam {
     /// The operator adds a channel the person gave at the counter (confirmed there, in
     /// person); every channel, the new one included, is told.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn operator_add_channel(
         &self,
         actor: &super::Actor,
@@ -408,6 +415,7 @@ impl Sesam {
     }
 
     /// The operator removes a channel at the person's request; it is told too.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn operator_remove_channel(
         &self,
         actor: &super::Actor,

@@ -50,8 +50,10 @@ impl Sesam {
         purpose: &str,
         state: &T,
     ) -> Result<Vec<u8>, AppError> {
-        let json = serde_json::to_vec(state)
-            .map_err(|e| AppError::Io(format!("cannot keep the WebAuthn state: {e}")))?;
+        let json = serde_json::to_vec(state).map_err(|source| AppError::Encoding {
+            what: "the WebAuthn state",
+            source,
+        })?;
         Ok(self.keys.seal_data(purpose, &json, &*self.random))
     }
 
@@ -70,6 +72,7 @@ impl Sesam {
     /// Starts a chip registration from an active app (its PIN bound to this request), with
     /// the password: proven if set, else checked against the rules and set with the chip.
     /// Returns the ceremony id and the options for `navigator.credentials.create`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_chip_registration(
         &self,
         device_id: Uuid,
@@ -130,11 +133,13 @@ impl Sesam {
             expires_at: now.plus_seconds(CEREMONY_SECONDS),
         };
         self.store.save_ceremony(&ceremony).await?;
-        let options = serde_json::to_value(&options).map_err(|e| AppError::Io(e.to_string()))?;
+        let options =
+            serde_json::to_value(&options).map_err(webauthn_encoding("the WebAuthn options"))?;
         Ok((ceremony.id, browser_compatible(options)))
     }
 
     /// Finishes a registration with the browser's (or security key's) answer.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn finish_chip_registration(
         &self,
         ceremony_id: Uuid,
@@ -171,7 +176,8 @@ impl Sesam {
             id: Uuid::now_v7(),
             identity_id: identity.id,
             credential_id: AsRef::<[u8]>::as_ref(key.cred_id()).to_vec(),
-            credential: serde_json::to_string(&key).map_err(|e| AppError::Io(e.to_string()))?,
+            credential: serde_json::to_string(&key)
+                .map_err(webauthn_encoding("the chip credential"))?,
             state: ChipState::Active,
             created_at: now,
             last_used_at: None,
@@ -227,6 +233,7 @@ impl Sesam {
     }
 
     /// Starts a chip sign-in for an identity (the login pages' chip step).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_chip_authentication(
         &self,
         identity_id: Uuid,
@@ -259,12 +266,13 @@ impl Sesam {
         self.store.save_ceremony(&ceremony).await?;
         Ok((
             ceremony.id,
-            serde_json::to_value(&options).map_err(|e| AppError::Io(e.to_string()))?,
+            serde_json::to_value(&options).map_err(webauthn_encoding("the WebAuthn options"))?,
         ))
     }
 
     /// Checks a chip sign-in answer; returns the identity it proves. The credential's
     /// signature counter is stored, so a cloned key shows up as a counter going backwards.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn finish_chip_authentication(
         &self,
         ceremony_id: Uuid,
@@ -297,11 +305,15 @@ impl Sesam {
                 continue;
             };
             if key.update_credential(&result).is_some() {
-                let updated =
-                    serde_json::to_string(&key).map_err(|e| AppError::Io(e.to_string()))?;
+                let updated = serde_json::to_string(&key)
+                    .map_err(webauthn_encoding("the chip credential"))?;
                 self.store.chip_used(chip.id, &updated, now).await?;
             }
         }
         Ok(ceremony.identity_id)
     }
+}
+
+fn webauthn_encoding(what: &'static str) -> impl FnOnce(serde_json::Error) -> AppError {
+    move |source| AppError::Encoding { what, source }
 }

@@ -56,6 +56,7 @@ fn scopes(params: &Params, sp: &ServiceProviderRecord) -> Result<Vec<String>, OA
 
 impl Sesam {
     /// `POST /bc-authorize`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn backchannel_authenticate(
         &self,
         params: &Params,
@@ -185,6 +186,7 @@ impl Sesam {
     }
 
     /// The token endpoint's CIBA grant: polled until the person answers.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn ciba_token(
         &self,
         sp: &ServiceProviderRecord,

@@ -5,7 +5,7 @@ use serde_json::json;
 use sesam_domain::code_display::{
     CodeDisplay, CodeDisplayError, CodeDisplayState, activation_binding, parse_serial, seed_purpose,
 };
-use sesam_domain::lockout::{Attempt, Failure, Locked};
+use sesam_domain::lockout::{Failure, Locked};
 use sesam_domain::notification::Event;
 use sesam_domain::pskc::{PskcContainer, RejectedKeyPackage};
 use sesam_domain::totp::{TotpCode, TotpError, TotpVerifier};
@@ -34,14 +34,6 @@ fn refused(e: CodeDisplayError) -> AppError {
     AppError::Invalid(DomainError::CodeDisplay(e))
 }
 
-/// Whether activating `display` for `identity_id` is a re-activation: the person's own
-/// active display, which lifts its locks ("until re-activated" included). It proves the
-/// same as a first activation: the app with its PIN or a letter with its SMS code, the
-/// password, and two consecutive codes from the display in hand.
-fn reactivates(display: &CodeDisplay, identity_id: Uuid) -> bool {
-    display.state == CodeDisplayState::Active && display.identity_id == Some(identity_id)
-}
-
 /// Two consecutive codes from the display, later than any code it has already used (so a
 /// re-activation cannot be made with codes seen at an earlier login).
 fn two_fresh_codes(
@@ -67,22 +59,27 @@ fn two_fresh_codes(
 impl Sesam {
     /// Imports a PSKC file; every token is reported, good ones are stored (seeds sealed),
     /// and importing the same file again changes nothing.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn import_code_displays(
         &self,
         actor: &Actor,
         file: &std::path::Path,
         key: Option<[u8; 16]>,
     ) -> Result<ImportReport, AppError> {
-        let meta = std::fs::metadata(file)
-            .map_err(|e| AppError::Io(format!("cannot read {}: {e}", file.display())))?;
+        let meta = std::fs::metadata(file).map_err(|source| AppError::Io {
+            what: format!("cannot read {}", file.display()),
+            source,
+        })?;
         if meta.len() > MAX_PSKC_BYTES {
             return Err(AppError::BadInput(format!(
                 "{} is larger than 16 MiB",
                 file.display()
             )));
         }
-        let bytes = std::fs::read(file)
-            .map_err(|e| AppError::Io(format!("cannot read {}: {e}", file.display())))?;
+        let bytes = std::fs::read(file).map_err(|source| AppError::Io {
+            what: format!("cannot read {}", file.display()),
+            source,
+        })?;
         let import = PskcContainer::parse(&bytes, key.as_ref())
             .map_err(|e| AppError::BadInput(format!("{}: {e}", file.display())))?;
         let now = self.clock.now();
@@ -122,6 +119,7 @@ impl Sesam {
 
     /// Activates a code display from an active app: PIN (bound to this serial), serial
     /// number, two consecutive codes, and the password (set now, or proven if set).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn activate_code_display(
         &self,
         device_id: Uuid,
@@ -161,7 +159,7 @@ impl Sesam {
             .lock_code_display(&serial)
             .await?
             .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
-        if !reactivates(display_unit.code_display(), identity.id) {
+        if !display_unit.code_display().is_active_for(identity.id) {
             if display_unit.code_display().state != CodeDisplayState::Unassigned {
                 return Err(refused(CodeDisplayError::InUse));
             }
@@ -176,11 +174,9 @@ impl Sesam {
         let now = self.clock.now();
         let mut display = display_unit.code_display().clone();
         let matched = two_fresh_codes(&seed, &display, &code1, &code2, now)?;
-        display.identity_id = Some(identity.id);
-        display.state = CodeDisplayState::Active;
-        display.totp = matched.state;
-        display.lockout.reactivate();
-        display.activated_at = Some(now);
+        display
+            .activate(identity.id, matched.state, now)
+            .map_err(refused)?;
         let mut audit = vec![
             AuditDraft::new(
                 format!("device:{device_id}"),
@@ -214,6 +210,7 @@ impl Sesam {
     /// Whether `code` is right for the identity's active code display now, without
     /// counting it or using it up: it tells whether a wrong password came with the right
     /// possession factor (`Attempt::Informed`). A locked display is not looked at.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn code_display_code_right(
         &self,
         identity_id: Uuid,
@@ -243,6 +240,7 @@ impl Sesam {
     /// Checks a code from the identity's code display (the login step), with the lockout
     /// of that factor alone. Called only after the password was right, so a wrong code is
     /// an informed attempt that can escalate to "until re-activated".
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn check_code_display(&self, identity_id: Uuid, code: &str) -> Result<(), AppError> {
         let code = TotpCode::parse(code).map_err(|e| refused(CodeDisplayError::Codes(e)))?;
         let unit = self
@@ -263,13 +261,12 @@ impl Sesam {
             .map_err(DomainError::from)?;
         match TotpVerifier::new(&seed).verify(code.as_str(), now, display.totp) {
             Ok(m) => {
-                display.totp = m.state;
-                display.lockout.succeed();
+                display.accept_code(m.state);
                 unit.save(&display, None, now, Effects::default()).await?;
                 Ok(())
             }
             Err(TotpError::WrongCode | TotpError::Replayed) => {
-                let failure = display.lockout.fail(now, Attempt::Informed);
+                let failure = display.record_failure(now);
                 let identity = self
                     .store
                     .identity(identity_id)
@@ -316,8 +313,10 @@ impl Sesam {
 
 /// Reads a pre-shared AES-128 key file: 32 hex characters, or exactly 16 raw bytes.
 pub fn read_key_file(path: &std::path::Path) -> Result<[u8; 16], AppError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| AppError::Io(format!("cannot read the key file {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|source| AppError::Io {
+        what: format!("cannot read the key file {}", path.display()),
+        source,
+    })?;
     let text = String::from_utf8_lossy(&bytes);
     let mut key = [0u8; 16];
     if hex_decode(text.trim(), &mut key) {
@@ -351,6 +350,7 @@ pub use sesam_api::LetterCodeDisplay;
 impl Sesam {
     /// Completes an activation letter with a code display: the second step of the two-
     /// channel activation, registering a code display (and the password) instead of an app.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn activate_code_display_with_letter(
         &self,
         req: &LetterCodeDisplay,
@@ -393,7 +393,7 @@ impl Sesam {
             .lock_code_display(&serial)
             .await?
             .ok_or_else(|| refused(CodeDisplayError::UnknownSerial))?;
-        if !reactivates(&display, identity.id) {
+        if !display.is_active_for(identity.id) {
             if display.state != CodeDisplayState::Unassigned {
                 return Err(refused(CodeDisplayError::InUse));
             }
@@ -406,11 +406,9 @@ impl Sesam {
             .open_data(&seed_purpose(&serial), &sealed)
             .map_err(DomainError::from)?;
         let matched = two_fresh_codes(&seed, &display, &code1, &code2, now)?;
-        display.identity_id = Some(identity.id);
-        display.state = CodeDisplayState::Active;
-        display.totp = matched.state;
-        display.lockout.reactivate();
-        display.activated_at = Some(now);
+        display
+            .activate(identity.id, matched.state, now)
+            .map_err(refused)?;
         grant.consume();
         let actor = format!("person:{}", identity.id);
         let mut audit = vec![

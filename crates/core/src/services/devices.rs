@@ -81,6 +81,7 @@ impl Sesam {
     /// app with the pairing code returned here (the new app shows it). The answer is the
     /// same whether or not the user ID exists: limits count an unknown user ID like a
     /// known one, and only a known person is told (on every channel) that someone asked.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_pairing(
         &self,
         req: &StartPairing,
@@ -191,6 +192,7 @@ impl Sesam {
     }
 
     /// How a pairing stands, as the new app polls it.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pairing_status(&self, id: Uuid) -> Result<(&'static str, Option<Uuid>), AppError> {
         let p = self
             .store
@@ -205,6 +207,7 @@ impl Sesam {
     }
 
     /// What waits for this device's person to approve.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_approvals(
         &self,
         device: &Device,
@@ -234,6 +237,7 @@ impl Sesam {
 
     /// Checks the acting device's PIN proof for `binding` inside its unit; a wrong PIN is
     /// saved (with a lock notification when it locks the app) before the error returns.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn check_device_pin(
         &self,
         unit: Box<dyn DeviceUnit>,
@@ -247,7 +251,7 @@ impl Sesam {
             .map_err(DomainError::from)?;
         let now = self.clock.now();
         let mut device = unit.device().clone();
-        device.last_used_at = Some(now);
+        device.record_use(now);
         let candidate = self.keys.app_pin_hash(device.id, &pin);
         match device.check_pin(&candidate, now) {
             Ok(()) => Ok((unit, device)),
@@ -297,6 +301,7 @@ impl Sesam {
     /// Approves a new app from this (active) app with the pairing code the new app shows
     /// and the PIN. A wrong code is counted (the third voids the pairing) before the PIN is
     /// looked at, inside the unit, so parallel guesses are evaluated one at a time.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn approve_pairing(
         &self,
         device_id: Uuid,
@@ -321,7 +326,7 @@ impl Sesam {
         if !pairing.code_matches(pairing_code) {
             let outcome = pairing.code_wrong();
             let mut device = unit.device().clone();
-            device.last_used_at = Some(now);
+            device.record_use(now);
             let identity_id = unit.identity().id;
             let mut audit = vec![
                 AuditDraft::new(
@@ -394,6 +399,7 @@ impl Sesam {
     }
 
     /// Declines a pairing (no PIN needed to say no).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reject_pairing(&self, device_id: Uuid, pairing_id: Uuid) -> Result<(), AppError> {
         let mut unit = self.device_unit(device_id).await?;
         let pairing = unit
@@ -406,7 +412,7 @@ impl Sesam {
             ));
         }
         let mut device = unit.device().clone();
-        device.last_used_at = Some(self.clock.now());
+        device.record_use(self.clock.now());
         let identity_id = unit.identity().id;
         let effects = Effects {
             audit: vec![
@@ -425,6 +431,7 @@ impl Sesam {
 
     /// Removes an app (e.g. a lost phone) from another of the person's apps, with the PIN.
     /// Returns a warning when no working authenticator is left.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn revoke_device(
         &self,
         device_id: Uuid,
@@ -496,6 +503,7 @@ impl Sesam {
     }
 
     /// Removes the person's code display or chip from one of their apps, with the PIN.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn revoke_other_authenticator(
         &self,
         device_id: Uuid,
@@ -546,6 +554,7 @@ impl Sesam {
         self.last_authenticator_warning(identity.id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn rename_device(
         &self,
         device_id: Uuid,
@@ -555,7 +564,7 @@ impl Sesam {
         let name = DeviceName::parse(name).map_err(DomainError::from)?;
         let unit = self.device_unit(device_id).await?;
         let mut device = unit.device().clone();
-        device.last_used_at = Some(self.clock.now());
+        device.record_use(self.clock.now());
         let identity_id = unit.identity().id;
         let effects = Effects {
             audit: vec![
@@ -571,11 +580,12 @@ impl Sesam {
 
     /// "Block my ID": suspends the whole identity in one step; reopening needs the operator
     /// or a fresh two-channel activation.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn block_identity(&self, device_id: Uuid) -> Result<(), AppError> {
         let unit = self.device_unit(device_id).await?;
         let now = self.clock.now();
         let mut device = unit.device().clone();
-        device.last_used_at = Some(now);
+        device.record_use(now);
         let identity = unit.identity().clone();
         identity.state.suspend().map_err(DomainError::from)?;
         let effects = Effects {

@@ -100,7 +100,8 @@ impl EnrolRequest {
             None => sesam_domain::notification::Language::Da,
         };
         let mut enrolment =
-            Enrolment::new(national_id, name, birthdate, phone, email, user_id, ial)?;
+            Enrolment::new(national_id, name, birthdate, phone, email, user_id, ial)
+                .map_err(sesam_domain::DomainError::from)?;
         enrolment.language = language;
         Ok(enrolment)
     }
@@ -111,6 +112,7 @@ impl Sesam {
     /// code goes on the paper letter. The letter is announced (without its code) on the
     /// phone and e-mail given at the counter, so a letter issued behind the person's back
     /// does not go unnoticed.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn enrol(&self, actor: &Actor, req: &EnrolRequest) -> Result<Enrolled, AppError> {
         let prepared = self.prepare_enrolment(actor, req.validate()?, None);
         let e = &prepared.identity.enrolment;
@@ -204,6 +206,7 @@ impl Sesam {
     }
 
     /// Looks a person up by the user ID they gave; the look-up itself is audited.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn show_identity(
         &self,
         actor: &Actor,
@@ -231,6 +234,7 @@ impl Sesam {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn suspend(
         &self,
         actor: &Actor,
@@ -250,6 +254,7 @@ impl Sesam {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reopen(
         &self,
         actor: &Actor,
@@ -299,6 +304,7 @@ impl Sesam {
     }
 
     /// Changes a person's user ID. The old one stays reserved for them for 365 days.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn change_user_id(
         &self,
         actor: &Actor,

@@ -173,6 +173,7 @@ pub fn check_lines(mut input: &[u8]) -> Vec<Option<Result<(), String>>> {
 
 impl Sesam {
     /// Imports every person of `input`; see the module documentation.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn import_identities(
         &self,
         actor: &Actor,
@@ -280,9 +281,10 @@ struct WrittenBatch(tokio::task::JoinHandle<BatchResult>);
 
 impl WrittenBatch {
     async fn await_outcomes(self) -> Result<BatchResult, AppError> {
-        self.0
-            .await
-            .map_err(|e| AppError::Io(format!("the import's writer stopped: {e}")))
+        self.0.await.map_err(|source| AppError::WorkerStopped {
+            what: "the import's writer",
+            source,
+        })
     }
 }
 
@@ -292,12 +294,10 @@ fn settle(
     report: &mut ImportReport,
     sink: &mut dyn ImportSink,
 ) -> Result<(), AppError> {
-    let outcomes = outcomes.map_err(|e| {
-        AppError::Io(format!(
-            "{e}; lines {} to {} were not imported, the lines before them were: run the import again to go on",
-            meta.first().map_or(0, |m| m.0),
-            meta.last().map_or(0, |m| m.0)
-        ))
+    let outcomes = outcomes.map_err(|source| AppError::ImportInterrupted {
+        first_line: meta.first().map_or(0, |m| m.0),
+        last_line: meta.last().map_or(0, |m| m.0),
+        source,
     })?;
     let mut letters = Vec::new();
     for (((line, code), item), outcome) in meta.into_iter().zip(items).zip(outcomes) {

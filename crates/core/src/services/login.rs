@@ -176,6 +176,7 @@ impl Sesam {
             .ok_or(LoginError::Gone)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login_view(&self, flow_id: Uuid, browser: &str) -> Result<LoginView, LoginError> {
         let flow = self.own_flow(flow_id, browser).await?;
         let sp_name = self.sp_name(&flow.request.client_id).await?;
@@ -184,6 +185,7 @@ impl Sesam {
 
     /// Step 1: the user ID. Known or not, the login moves on the same way, and answers
     /// at the same moment ([`LOOKUP_ANSWER_FLOOR`]).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn submit_user_id(
         &self,
         flow_id: Uuid,
@@ -208,23 +210,22 @@ impl Sesam {
         let user_id = UserId::parse(&typed)
             .map_err(|e| LoginError::Refused(Refusal::InvalidUserId(e.to_string())))?;
         let identity = self.store.identity_by_user_id(&user_id.key()).await?;
-        flow.step = FlowStep::Authenticate;
-        flow.user_id_input = Some(user_id.as_str().to_owned());
-        flow.identity_id = identity.map(|i| i.id);
+        flow.user_id_given(&user_id, identity.map(|i| i.id));
         self.store.save_login_flow(&flow).await?;
         Ok(())
     }
 
     /// "Not you?": back to the user ID.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn restart_login(&self, flow_id: Uuid, browser: &str) -> Result<(), LoginError> {
         let mut flow = self.own_flow(flow_id, browser).await?;
-        flow.step = FlowStep::UserId;
-        flow.identity_id = None;
+        flow.restart();
         self.store.save_login_flow(&flow).await?;
         Ok(())
     }
 
     /// The person cancels: back to the SP with `access_denied`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn cancel_login(&self, flow_id: Uuid, browser: &str) -> Result<String, LoginError> {
         let flow = self.own_flow(flow_id, browser).await?;
         let audit = AuditDraft::new("browser", "login.cancelled");
@@ -236,6 +237,7 @@ impl Sesam {
     }
 
     /// Where an expired login sends the browser back to, with the error.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn expired_login_redirect(&self, flow_id: Uuid, browser: &str) -> Option<String> {
         let flow = self.store.login_flow(flow_id).await.ok()??;
         if !sesam_domain::secrets::ct_eq(&flow.browser_hash, &self.browser_hash(browser)) {
@@ -285,6 +287,7 @@ impl Sesam {
     }
 
     /// Code display + password.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login_with_code_display(
         &self,
         flow_id: Uuid,
@@ -339,6 +342,7 @@ impl Sesam {
     /// the challenge has the same shape and a stable made-up credential, so the answer
     /// does not tell whether the person has a chip; and it answers at the same moment
     /// ([`LOOKUP_ANSWER_FLOOR`]: only a real chip costs a stored ceremony).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn chip_challenge(
         &self,
         flow_id: Uuid,
@@ -407,6 +411,7 @@ impl Sesam {
     }
 
     /// Chip + password.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login_with_chip(
         &self,
         flow_id: Uuid,
@@ -460,6 +465,7 @@ impl Sesam {
 
     /// The person proved who they are with `method`: check the identity and the level,
     /// then issue the code and a session.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn finish_login(
         &self,
         flow: LoginFlow,
@@ -528,6 +534,7 @@ impl Sesam {
 
     /// Stores the grant behind a new authorization code (with the session, if new) and
     /// returns the redirect that carries the code.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn issue_code(
         &self,
         flow_id: Option<Uuid>,

@@ -7,11 +7,13 @@ pub mod app_requests;
 pub mod approvals;
 pub mod audit;
 pub mod authorization;
+pub mod browser;
 pub mod bulk_activation;
 pub mod channels;
 pub mod chips;
 pub mod ciba;
 pub mod code_displays;
+pub mod demo_client;
 pub mod device_requests;
 pub mod devices;
 pub mod identities;
@@ -23,6 +25,7 @@ pub mod read_cache;
 pub mod service_providers;
 pub mod signing_keys;
 pub mod tokens;
+pub mod upkeep;
 
 use sesam_domain::text::first_hidden;
 

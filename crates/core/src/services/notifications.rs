@@ -9,6 +9,7 @@ use crate::context::Sesam;
 
 impl Sesam {
     /// The person's confirmed channels in their order, then the app inbox.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn channels_of(
         &self,
         identity: &Identity,
@@ -25,6 +26,7 @@ impl Sesam {
     }
 
     /// The messages `event` causes for `identity`, secret texts sealed.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn messages(
         &self,
         event: &Event,

@@ -65,6 +65,7 @@ impl Sesam {
     /// `other_factor_right` is asked only when the password is wrong: whether another
     /// factor of the same attempt was right, which decides whether this failure can
     /// escalate to "until re-activated".
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn check_password<F, Fut>(
         &self,
         identity_id: Option<Uuid>,
@@ -176,6 +177,7 @@ impl Sesam {
     ///
     /// A password locked until re-activated is refused from the app: a thief with the
     /// phone and its PIN could otherwise guess until the lock and then choose their own.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn password_proven_or_new(
         &self,
         identity_id: Uuid,
@@ -214,6 +216,7 @@ impl Sesam {
 
     /// Lifts the lock "until re-activated" of the person's password (the password stays):
     /// after a completed two-channel activation (a letter and its SMS code).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn reactivate_password(
         &self,
         identity_id: Uuid,
@@ -226,7 +229,7 @@ impl Sesam {
             return Ok(());
         }
         let mut guard = *unit.guard();
-        guard.lockout.reactivate();
+        guard.reactivate();
         let audit = AuditDraft::new(actor, "authenticator.password_reactivated")
             .subject(identity_id.to_string());
         unit.save(

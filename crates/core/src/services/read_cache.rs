@@ -4,39 +4,44 @@
 //! TTL; a change made through this process is seen at once. Unknown client ids are not
 //! remembered, so a newly registered SP works immediately everywhere.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
+use sesam_domain::Timestamp;
 use sesam_domain::signing_keys::SigningKey;
 use sesam_store::{ServiceProviderRecord, StoreError};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::context::Sesam;
 
-/// How long an SP record is used before it is read again.
-const SP_TTL: Duration = Duration::from_secs(10);
+/// How long (ms) an SP record is used before it is read again.
+const SP_TTL_MS: i64 = 10_000;
 /// How long the signing-key list is used before it is read again. A rotation publishes
 /// the next key a day ahead and keeps the old one published, so a node that signs with
 /// the old key for a few more seconds issues tokens that still verify.
-const KEYS_TTL: Duration = Duration::from_secs(5);
+const KEYS_TTL_MS: i64 = 5_000;
 /// More SPs than this and the cache starts over (a national service has hundreds).
 const MAX_SPS: usize = 10_000;
 
+/// Whether a copy read at `at` may still be used at `now` (a clock set back makes it stale).
+fn fresh(at: Timestamp, now: Timestamp, ttl_ms: i64) -> bool {
+    (0..ttl_ms).contains(&(now.millis() - at.millis()))
+}
+
 #[derive(Default)]
 pub struct ReadCache {
-    sps: Mutex<HashMap<String, (Instant, ServiceProviderRecord)>>,
-    keys: Mutex<Option<(Instant, Vec<SigningKey>)>>,
+    sps: Mutex<HashMap<String, (Timestamp, ServiceProviderRecord)>>,
+    keys: Mutex<Option<(Timestamp, Vec<SigningKey>)>>,
 }
 
 impl Sesam {
-    /// The registered SP, from the cache when it was read less than [`SP_TTL`] ago.
+    /// The registered SP, from the cache when it was read less than [`SP_TTL_MS`] ago.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn registered_sp(
         &self,
         client_id: &str,
     ) -> Result<Option<ServiceProviderRecord>, StoreError> {
         if let Ok(sps) = self.read_cache.sps.lock()
             && let Some((at, sp)) = sps.get(client_id)
-            && at.elapsed() < SP_TTL
+            && fresh(*at, self.clock.now(), SP_TTL_MS)
         {
             return Ok(Some(sp.clone()));
         }
@@ -45,22 +50,23 @@ impl Sesam {
             if sps.len() >= MAX_SPS {
                 sps.clear();
             }
-            sps.insert(client_id.to_owned(), (Instant::now(), sp.clone()));
+            sps.insert(client_id.to_owned(), (self.clock.now(), sp.clone()));
         }
         Ok(sp)
     }
 
-    /// The signing keys, from the cache when they were read less than [`KEYS_TTL`] ago.
+    /// The signing keys, from the cache when they were read less than [`KEYS_TTL_MS`] ago.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn current_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         if let Ok(keys) = self.read_cache.keys.lock()
             && let Some((at, keys)) = keys.as_ref()
-            && at.elapsed() < KEYS_TTL
+            && fresh(*at, self.clock.now(), KEYS_TTL_MS)
         {
             return Ok(keys.clone());
         }
         let keys = self.store.signing_keys().await?;
         if let Ok(mut cached) = self.read_cache.keys.lock() {
-            *cached = Some((Instant::now(), keys.clone()));
+            *cached = Some((self.clock.now(), keys.clone()));
         }
         Ok(keys)
     }
@@ -70,5 +76,57 @@ impl Sesam {
         if let Ok(mut cached) = self.read_cache.keys.lock() {
             *cached = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sesam_domain::signing_keys::KeyState;
+    use sesam_domain::{AuditKey, FixedClock, MasterKey, OsRandom, Timestamp};
+    use sesam_store::Location;
+
+    use super::*;
+    use crate::services::Actor;
+
+    fn active(keys: &[SigningKey]) -> String {
+        keys.iter()
+            .find(|k| k.state == KeyState::Active)
+            .map(|k| k.kid.clone())
+            .unwrap_or_default()
+    }
+
+    /// Another node's rotation is seen once the copy is older than the TTL by the injected
+    /// clock, and not before (the wall clock plays no part).
+    #[tokio::test]
+    async fn cached_keys_age_by_the_injected_clock() {
+        let (_dir, path) = sesam_testkit::sqlite_path();
+        let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_796_126_400_000)));
+        let node = |keys| async {
+            let store = sesam_store::open(&Location::Sqlite(path.clone()), AuditKey::from(&keys))
+                .await
+                .unwrap();
+            Sesam::assemble(store, keys, clock.clone(), Arc::new(OsRandom))
+        };
+        let master = MasterKey::from_hex(&"5a".repeat(32)).unwrap();
+        let this = node(master.keys()).await;
+        let other = node(master.keys()).await;
+
+        this.ensure_signing_keys().await.unwrap();
+        let before = active(&this.current_signing_keys().await.unwrap());
+        let rotated = other
+            .rotate_signing_keys(&Actor::operator("other node").unwrap())
+            .await
+            .unwrap();
+        assert_ne!(active(&rotated), before);
+
+        clock.advance_seconds(4);
+        assert_eq!(active(&this.current_signing_keys().await.unwrap()), before);
+        clock.advance_seconds(2);
+        assert_eq!(
+            active(&this.current_signing_keys().await.unwrap()),
+            active(&rotated)
+        );
     }
 }

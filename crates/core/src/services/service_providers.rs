@@ -64,12 +64,14 @@ pub fn validate_jwks(text: &str) -> Result<String, AppError> {
 
 impl Sesam {
     /// Every registered service provider, for operators.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn service_providers(
         &self,
     ) -> Result<Vec<sesam_store::ServiceProviderRecord>, AppError> {
         Ok(self.store.service_providers().await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn add_service_provider(
         &self,
         actor: &Actor,

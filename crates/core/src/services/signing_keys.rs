@@ -39,6 +39,7 @@ impl Sesam {
 
     /// Creates the first two keys (one signing, one published for the next rotation) when
     /// there are none: at the first start.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn ensure_signing_keys(&self) -> Result<(), AppError> {
         if !self.store.signing_keys().await?.is_empty() {
             return Ok(());
@@ -55,6 +56,7 @@ impl Sesam {
 
     /// One rotation step: the published next key starts signing, the signing key retires
     /// (published for another day), and a new next key is published.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn rotate_signing_keys(
         &self,
         actor: &super::Actor,
@@ -72,6 +74,7 @@ impl Sesam {
     }
 
     /// Every stored token-signing key (created at the first call), for operators.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn signing_keys(&self) -> Result<Vec<SigningKey>, AppError> {
         self.ensure_signing_keys().await?;
         Ok(self.store.signing_keys().await?)
@@ -79,6 +82,7 @@ impl Sesam {
 
     /// The published JWKS, as stored now (what `/jwks.json` serves: a rotation by another
     /// process is published at once).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn jwks(&self) -> Result<Value, AppError> {
         Ok(self.jwks_of(&self.store.signing_keys().await?))
     }
@@ -86,6 +90,7 @@ impl Sesam {
     /// The published JWKS from the read cache, for verifying this server's own tokens on
     /// the hot path (a key is published a day before it signs, so a cache a few seconds
     /// old always has the signing key).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn cached_jwks(&self) -> Result<Value, AppError> {
         Ok(self.jwks_of(&self.current_signing_keys().await?))
     }

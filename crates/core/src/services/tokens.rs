@@ -74,6 +74,7 @@ impl Sesam {
     }
 
     /// The token endpoint.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn token(
         &self,
         params: &Params,
@@ -227,6 +228,7 @@ impl Sesam {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn tokens_for(
         &self,
         grant: &AuthorizationGrant,
@@ -336,6 +338,7 @@ impl Sesam {
     }
 
     /// The userinfo endpoint: the claims the access token's scopes allow.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn userinfo(&self, authorization: Option<&str>) -> Result<Value, AppError> {
         let token = authorization
             .and_then(|h| h.strip_prefix("Bearer "))
@@ -424,6 +427,7 @@ impl Sesam {
     /// RP-initiated logout. Ends the browser's session; returns where to send the browser
     /// (the client's `post_logout_redirect_uri`, which must be one of its registered
     /// redirect URIs, with `state`), or `None` for sesam's own "logged out" page.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn logout(
         &self,
         params: &Params,
@@ -492,6 +496,7 @@ impl Sesam {
     /// by anyone, so it gets the confirmation page like a logout without a hint. Expired
     /// hints count when they match: logout comes long after an ID token's 5 minutes.
     /// A hint sesam did not sign is an error.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn logout_without_asking(
         &self,
         hint: &str,

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sesam_domain::Timestamp;
 use sesam_domain::auth_request::{AuthRequest, AuthRequestState, BindingCode, CibaState};
 use sesam_domain::authorization::Action;
+use sesam_domain::rate_limit::{PendingCap, RateWindow, WindowLimit};
 use sesam_domain::transaction_text::TransactionText;
 use sqlx::Row as _;
 use uuid::Uuid;
@@ -93,8 +94,7 @@ impl AuthRequestStore for SqlStore {
         effects: Effects,
     ) -> Result<StartOutcome, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let window_ms = limits.window_seconds.max(1).saturating_mul(1000);
-        let window = r.created_at.millis().div_euclid(window_ms) * window_ms;
+        let window = RateWindow::seconds(limits.window_seconds).start(r.created_at);
         let person_key = [
             b"p:".as_slice(),
             subject.as_bytes(),
@@ -102,12 +102,15 @@ impl AuthRequestStore for SqlStore {
             &r.source_hash[..],
         ]
         .concat();
-        if count_request(&mut tx, &person_key, window).await? > limits.max_started {
+        if !WindowLimit::at_most(limits.max_started)
+            .admits(count_request(&mut tx, &person_key, window).await?)
+        {
             return Ok(StartOutcome::TooMany);
         }
         let source_key = [b"s:".as_slice(), &r.source_hash[..]].concat();
-        let from_source = count_request(&mut tx, &source_key, window).await?;
-        if from_source > limits.max_per_source {
+        if !WindowLimit::at_most(limits.max_per_source)
+            .admits(count_request(&mut tx, &source_key, window).await?)
+        {
             return Ok(StartOutcome::TooMany);
         }
         if let Some(browser) = &r.browser_hash {
@@ -139,8 +142,7 @@ impl AuthRequestStore for SqlStore {
         .iter()
         .map(|row| row.try_get("id"))
         .collect::<Result<_, _>>()?;
-        let excess = (pending.len() as i64 - (limits.max_pending - 1)).max(0) as usize;
-        let evicted: Vec<Uuid> = pending.into_iter().take(excess).collect();
+        let evicted = PendingCap::at_most(limits.max_pending).evicted(pending);
         for id in &evicted {
             sqlx::query(
                 "UPDATE auth_requests SET state = 'evicted', decided_at = $1 WHERE id = $2",
@@ -291,14 +293,14 @@ impl AuthRequestStore for SqlStore {
 pub(super) async fn count_request(
     tx: &mut sqlx::Transaction<'static, super::Db>,
     key: &[u8],
-    window: i64,
+    window: Timestamp,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query(
         "INSERT INTO request_counts (key, window_start, n) VALUES ($1, $2, 1) \
          ON CONFLICT (key, window_start) DO UPDATE SET n = request_counts.n + 1 RETURNING n",
     )
     .bind(key)
-    .bind(window)
+    .bind(window.millis())
     .fetch_one(&mut **tx)
     .await?
     .try_get("n")?)

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sesam_domain::auth_request::{AuthRequest, BindingCode};
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::pairing::{Pairing, PairingState};
+use sesam_domain::rate_limit::{PendingCap, RateWindow, WindowLimit};
 use sesam_domain::{AuditKey, Identity, IdentityState, Timestamp};
 use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
@@ -351,14 +352,17 @@ impl PairingStore for SqlStore {
         effects: Effects,
     ) -> Result<PairingStart, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let window_ms = limits.window_seconds.max(1).saturating_mul(1000);
-        let window = p.created_at.millis().div_euclid(window_ms) * window_ms;
+        let window = RateWindow::seconds(limits.window_seconds).start(p.created_at);
         let subject_key = [b"pairing-p:".as_slice(), subject.as_bytes()].concat();
-        if count_request(&mut tx, &subject_key, window).await? > limits.max_per_subject {
+        if !WindowLimit::at_most(limits.max_per_subject)
+            .admits(count_request(&mut tx, &subject_key, window).await?)
+        {
             return Ok(PairingStart::TooMany);
         }
         let source_key = [b"pairing-s:".as_slice(), &source_hash[..]].concat();
-        if count_request(&mut tx, &source_key, window).await? > limits.max_per_source {
+        if !WindowLimit::at_most(limits.max_per_source)
+            .admits(count_request(&mut tx, &source_key, window).await?)
+        {
             return Ok(PairingStart::TooMany);
         }
         let pending: Vec<Uuid> = sqlx::query(concat!(
@@ -372,8 +376,7 @@ impl PairingStore for SqlStore {
         .iter()
         .map(|row| row.try_get("id"))
         .collect::<Result<_, _>>()?;
-        let excess = (pending.len() as i64 - (limits.max_pending - 1)).max(0) as usize;
-        let evicted: Vec<Uuid> = pending.into_iter().take(excess).collect();
+        let evicted = PendingCap::at_most(limits.max_pending).evicted(pending);
         for id in &evicted {
             // Pushed out: it expires now (the new app sees "expired").
             sqlx::query("UPDATE pairings SET expires_at = $1 WHERE id = $2")

@@ -1,0 +1,211 @@
+//! `sesam admin identity import` end to end with the real binary: bad lines are reported
+//! by number and the rest is imported, the letters file gets one line per new person, a
+//! second run skips everyone (resumable), two concurrent imports enrol everyone once, on
+//! SQLite and PostgreSQL.
+
+use crate::common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+fn line(i: usize, user_id: Option<&str>) -> String {
+    let mut v = serde_json::json!({
+        "national_id": format!("0101{:02}{:04}", 50 + i / 1000, i % 1000),
+        "name": format!("Person {i}"),
+        "birthdate": format!("19{:02}-01-01", 50 + i / 1000),
+        "phone": format!("+4520{i:06}"),
+        "email": format!("p{i}@example.dk"),
+    });
+    if let Some(u) = user_id {
+        v["user_id"] = u.into();
+    }
+    v.to_string()
+}
+
+/// 50 good people, then the bad lines, then 50 more good ones.
+fn file_with_bad_lines(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut text = String::new();
+    for i in 0..50 {
+        text.push_str(&line(i, Some(&format!("person.{i}"))));
+        text.push('\n');
+    }
+    text.push_str("{\"national_id\": \"0101900000\", \"name\": \"x\"}\n"); // 51: fields missing
+    text.push_str("not json at all\n"); // 52
+    text.push('\n'); // 53: empty, skipped silently
+    text.push_str(&line(60, Some("person.1"))); // 54: someone else's user ID
+    text.push('\n');
+    text.push_str(&format!("{}\n", "x".repeat(100_000))); // 55: too long
+    text.push_str(&line(0, None)); // 56: the first person again
+    text.push('\n');
+    text.push_str("{\"national_id\": \"3102901234\", \"name\": \"Bad Date\", \"birthdate\": \"1990-02-31\", \"phone\": \"+4512345678\"}\n"); // 57
+    text.push_str("{\"national_id\": \"0101901234\", \"name\": \"A\", \"birthdate\": \"1990-01-01\", \"phone\": \"+4512345678\", \"extra\": 1}\n"); // 58
+    for i in 100..150 {
+        text.push_str(&line(i, None));
+        text.push('\n');
+    }
+    text.push_str("{\"national_id\": \"0101"); // 109 (last): truncated
+    let path = dir.join("people.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    path
+}
+
+fn import(data: &Data, file: &std::path::Path, letters: &std::path::Path) -> Run {
+    admin(
+        data,
+        &[
+            "--json",
+            "identity",
+            "import",
+            file.to_str().unwrap(),
+            "--letters",
+            letters.to_str().unwrap(),
+        ],
+    )
+}
+
+fn imports_and_resumes(data: Data, dir: &std::path::Path) {
+    let file = file_with_bad_lines(dir);
+    let letters = dir.join("letters.jsonl");
+    let run = import(&data, &file, &letters);
+    assert_ne!(run.code, 0, "refused lines make the exit status non-zero");
+    let j = run.json();
+    assert_eq!(j["enrolled"], 100, "{j}");
+    assert_eq!(j["already_enrolled"], 1, "line 56 repeats line 1: {j}");
+    assert_eq!(j["refused"], 7, "{j}");
+    let refused: Vec<u64> = j["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(refused, [51, 52, 54, 55, 57, 58, 109], "{j}");
+    for (n, needle) in [
+        (51, "missing field"),
+        (52, "not a person's JSON object"),
+        (54, "user ID is taken"),
+        (55, "at most 16384"),
+        (57, "real date"),
+        (58, "unknown field"),
+        (109, "truncated"),
+    ] {
+        assert!(
+            run.stderr.contains(&format!("line {n}: "))
+                && run
+                    .stderr
+                    .lines()
+                    .any(|l| l.starts_with(&format!("line {n}: ")) && l.contains(needle)),
+            "line {n} should say {needle:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        run.stderr.contains("7 line(s) were refused"),
+        "{}",
+        run.stderr
+    );
+
+    // The letters: 0600, one per new person, with a code, and no full national ID.
+    let mode = std::fs::metadata(&letters).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = std::fs::read_to_string(&letters).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows[0]["line"], 1);
+    assert_eq!(rows[0]["national_id"], "010150-****");
+    assert_eq!(rows[0]["activation_code"].as_str().unwrap().len(), 14);
+    assert!(!text.contains("0101500000"));
+
+    // The people are there, with their channels, and can be looked up.
+    let show = admin(&data, &["--json", "identity", "show", "person.7"])
+        .ok()
+        .json();
+    assert_eq!(show["state"], "pending");
+    assert_eq!(show["email"], "p7@example.dk");
+
+    // Run again: nobody twice, no new letters.
+    let again = import(&data, &file, &letters).json();
+    assert_eq!(again["enrolled"], 0, "{again}");
+    assert_eq!(again["already_enrolled"], 101, "{again}");
+    assert_eq!(
+        std::fs::read_to_string(&letters).unwrap().lines().count(),
+        100
+    );
+
+    // The audit chain holds every enrolment and stays whole.
+    let audit = admin(&data, &["--json", "audit", "verify"]).ok().json();
+    assert!(audit["entries"].as_u64().unwrap() >= 100, "{audit}");
+}
+
+#[test]
+fn import_reports_bad_lines_and_resumes_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    imports_and_resumes(Data::Dir(dir.path().join("data")), dir.path());
+}
+
+#[tokio::test]
+async fn import_reports_bad_lines_and_resumes_postgres() {
+    let Some(url) = sesam_testkit::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || imports_and_resumes(Data::Postgres(url), &dir)
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn two_imports_of_one_file_at_once_enrol_everyone_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Data::Dir(dir.path().join("data"));
+    admin(&data, &["audit", "verify"]).ok();
+    let file = dir.path().join("many.jsonl");
+    let text: String = (0..3000)
+        .map(|i| format!("{}\n", line(i, Some(&format!("many.{i}")))))
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let runs: Vec<_> = (0..2)
+        .map(|n| {
+            let (data, file) = (data.clone(), file.clone());
+            let letters = dir.path().join(format!("letters-{n}.jsonl"));
+            std::thread::spawn(move || import(&data, &file, &letters))
+        })
+        .collect();
+    let mut enrolled = 0;
+    let mut skipped = 0;
+    for r in runs {
+        let j = r.join().unwrap().ok().json();
+        enrolled += j["enrolled"].as_u64().unwrap();
+        skipped += j["already_enrolled"].as_u64().unwrap();
+    }
+    assert_eq!((enrolled, skipped), (3000, 3000));
+}
+
+#[test]
+fn a_missing_file_or_unwritable_letters_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Data::Dir(dir.path().join("data"));
+    admin(&data, &["audit", "verify"]).ok();
+    import(
+        &data,
+        &dir.path().join("nope.jsonl"),
+        &dir.path().join("l.jsonl"),
+    )
+    .fails_with("cannot open");
+    let file = dir.path().join("one.jsonl");
+    std::fs::write(&file, format!("{}\n", line(1, None))).unwrap();
+    import(&data, &file, &dir.path().join("no/such/dir/l.jsonl"))
+        .fails_with("cannot open the letters file");
+    // A line that is not UTF-8 is refused by number.
+    std::fs::write(&file, b"{\"name\": \"\xff\"}\n").unwrap();
+    let run = import(&data, &file, &dir.path().join("l.jsonl"));
+    assert!(run.stderr.contains("line 1: not UTF-8"), "{}", run.stderr);
+}

@@ -1,0 +1,34 @@
+//! The whole store as one object: every port below.
+
+use super::{
+    ActivationStore, AuditStore, AuthRequestStore, BulkStore, ChannelStore, ChipStore,
+    CodeDisplayStore, DeviceStore, GrantStore, IdentityStore, MetaStore, OidcStore, OutboxStore,
+    PairingStore, PasswordStore, ServiceProviderStore, SigningKeyStore, SweepStore,
+};
+
+/// Everything a server or operator command needs, as one object.
+pub trait Store:
+    IdentityStore
+    + GrantStore
+    + ActivationStore
+    + DeviceStore
+    + PairingStore
+    + CodeDisplayStore
+    + ChipStore
+    + ChannelStore
+    + SigningKeyStore
+    + OidcStore
+    + AuthRequestStore
+    + PasswordStore
+    + OutboxStore
+    + ServiceProviderStore
+    + AuditStore
+    + MetaStore
+    + BulkStore
+    + SweepStore
+    + Send
+    + Sync
+{
+    /// Which backend this is, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+}
