@@ -154,13 +154,14 @@ impl AppClient {
         if (200..300).contains(&status) {
             return Ok(body);
         }
+        let (code, description) = match serde_json::from_value::<api::ErrorBody>(body) {
+            Ok(e) => (e.error, e.error_description),
+            Err(_) => ("unknown".into(), "the server refused".into()),
+        };
         Err(AppError::Server {
             status,
-            code: body["error"].as_str().unwrap_or("unknown").to_owned(),
-            description: body["error_description"]
-                .as_str()
-                .unwrap_or("the server refused")
-                .to_owned(),
+            code,
+            description,
         })
     }
 

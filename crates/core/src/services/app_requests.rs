@@ -121,6 +121,12 @@ impl Sesam {
         Ok(api::PendingList { requests })
     }
 
+    /// How many people have an app long-poll open on this node (the wake-up registry's
+    /// size: it holds no one who does not wait).
+    pub fn waiting_long_polls(&self) -> usize {
+        self.pending_signals.len()
+    }
+
     /// Wakes the long-polls of the person's apps: something new waits for them.
     pub(crate) fn signal_pending(&self, identity_id: Option<Uuid>) {
         if let Some(id) = identity_id {
