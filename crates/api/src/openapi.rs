@@ -153,13 +153,14 @@ impl Operation {
 }
 
 pub const OPENAPI: Operation = Operation {
+    method: Method::Get,
+    path: "/app/v1/openapi.json",
+    summary: "This document.",
+    signed: false,
+    limited: false,
+    request: None,
     response: None,
-    ..get(
-        "/app/v1/openapi.json",
-        "This document.",
-        body::<rs::Config>(),
-    )
-    .unsigned()
+    query: &[],
 };
 pub const CONFIG: Operation = get(
     "/app/v1/config",
