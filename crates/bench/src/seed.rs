@@ -13,9 +13,8 @@ use sesam_core::services::Actor;
 use sesam_core::services::bulk_activation::BulkApp;
 use sesam_core::services::import::{ImportProgress, ImportSink, Letter, LineError};
 use sesam_core::services::service_providers::AddServiceProvider;
-use sesam_domain::app_protocol::{AppPin, b64};
+use sesam_domain::app_protocol::AppPin;
 use sesam_domain::device::{DeviceName, DevicePublicKey};
-use sesam_domain::random::random_bytes;
 
 use crate::error::BenchError;
 use crate::population;
@@ -185,7 +184,7 @@ pub async fn seed(sesam: &Sesam, args: SeedArgs) -> Result<Manifest, BenchError>
         )));
     }
     let actor = Actor::operator("sesam-bench").map_err(BenchError::Server)?;
-    let key_seed: [u8; 32] = random_bytes(&*sesam.random);
+    let key_seed: [u8; 32] = sesam.random_bytes();
     let started = Instant::now();
     let mut from = 0;
     while from < args.people {
@@ -244,7 +243,7 @@ pub async fn seed(sesam: &Sesam, args: SeedArgs) -> Result<Manifest, BenchError>
         people: args.people,
         key_seed: hex::encode(key_seed),
         pin: population::PIN.into(),
-        pin_key: b64(&sesam.keys.pin_key().public_sec1()),
+        pin_key: sesam.pin_key_b64(),
         client_id: sp.record.client_id.clone(),
         client_secret: sp.client_secret.expose().to_owned(),
         redirect_uri: REDIRECT_URI.into(),

@@ -24,28 +24,28 @@ pub struct OpenSettings<'a> {
 
 #[derive(Clone)]
 pub struct Sesam {
-    pub store: Arc<dyn Store>,
-    pub keys: Arc<SecretKeys>,
-    pub clock: Arc<dyn Clock>,
-    pub random: Arc<dyn Random>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: Arc<SecretKeys>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
     /// Argon2id for passwords, on a bounded pool.
-    pub passwords: Arc<crate::password_pool::PasswordPool>,
+    pub(crate) passwords: Arc<crate::password_pool::PasswordPool>,
     /// The WebAuthn relying party for chips; `None` when the public URL has no host name.
-    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// Wakes the outbox dispatcher after a flow wrote messages.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
+    pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
     /// The OpenID Connect issuer: the public URL without a trailing slash.
-    pub issuer: Arc<str>,
+    pub(crate) issuer: Arc<str>,
     /// Whether cookies get `Secure` (the public URL is https).
-    pub secure_cookies: bool,
+    pub(crate) secure_cookies: bool,
     /// The opened active token-signing key, kept until another key becomes active.
-    pub signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
-    pub request_limits: crate::limits::RequestLimits,
-    pub pairing_limits: crate::limits::PairingLimits,
+    pub(crate) signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
+    pub(crate) request_limits: crate::limits::RequestLimits,
+    pub(crate) pairing_limits: crate::limits::PairingLimits,
     /// Short-lived copies of SP records and signing keys (`services/read_cache.rs`).
-    pub read_cache: Arc<crate::services::read_cache::ReadCache>,
+    pub(crate) read_cache: Arc<crate::services::read_cache::ReadCache>,
     /// Wakes the app long-polls of a person when something starts waiting for them.
-    pub pending_signals: Arc<crate::services::app_requests::PendingSignals>,
+    pub(crate) pending_signals: Arc<crate::services::app_requests::PendingSignals>,
 }
 
 impl Sesam {

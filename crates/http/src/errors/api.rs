@@ -3,7 +3,6 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use sesam_core::error::AppError;
 
 /// JSON request bodies whose rejections are JSON errors too.
@@ -37,7 +36,10 @@ pub struct ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.code, "error_description": self.description });
+        let body = sesam_api::ErrorBody {
+            error: self.code.to_owned(),
+            error_description: self.description,
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response

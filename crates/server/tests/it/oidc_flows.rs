@@ -35,9 +35,7 @@ async fn code_display_flows(backend: Backend) {
         assert!(claims.auth_time().is_some());
         assert_eq!(
             claims.subject().as_str(),
-            h.sesam
-                .keys
-                .pairwise_subject(&bank.client_id, p.identity_id)
+            h.keys.pairwise_subject(&bank.client_id, p.identity_id)
         );
         assert_eq!(
             (claims.expiration() - claims.issue_time()).num_seconds(),
@@ -84,9 +82,7 @@ async fn code_display_flows(backend: Backend) {
     let tax_sub = claims.subject().as_str().to_owned();
     assert_ne!(
         tax_sub,
-        h.sesam
-            .keys
-            .pairwise_subject(&bank.client_id, p.identity_id)
+        h.keys.pairwise_subject(&bank.client_id, p.identity_id)
     );
     assert!(!tax_sub.contains("0101901234") && !tax_sub.contains("010190"));
 
@@ -172,11 +168,7 @@ async fn chip_flows(backend: Backend) {
         assert_eq!(amr, ["hwk", "pwd", "mfa"]);
         assert_eq!(
             claims.subject(),
-            &SubjectIdentifier::new(
-                h.sesam
-                    .keys
-                    .pairwise_subject(&bank.client_id, p.identity_id)
-            )
+            &SubjectIdentifier::new(h.keys.pairwise_subject(&bank.client_id, p.identity_id))
         );
     }
     // A wrong password with the right key, and the right password with no key answer,
