@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use sesam_api as api;
 use sesam_api::openapi::{Method, Operation};
-use sesam_core::services::device_requests::{DeviceRequest, DeviceRequestError};
+use sesam_core::services::device_requests::{DeviceRequest, DeviceRequestError, SentSignature};
 use sesam_domain::app_protocol::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use sesam_domain::device::Device;
 use uuid::Uuid;
@@ -538,13 +538,23 @@ fn header<'a>(req: &'a Request, name: &str) -> Result<&'a str, ApiError> {
 impl FromRequest<AppState> for SignedRequest {
     type Rejection = ApiError;
 
-    /// Takes the signature headers, the method, the path and the body out of the request;
-    /// the service decides whether an active device signed it.
+    /// Takes the signature headers (checked for shape and clock before the body is read),
+    /// the method, the path and the body out of the request; the service decides whether an
+    /// active device signed it.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let device = header(&req, HEADER_DEVICE)?.to_owned();
-        let timestamp = header(&req, HEADER_TIMESTAMP)?.to_owned();
-        let nonce = header(&req, HEADER_NONCE)?.to_owned();
-        let signature = header(&req, HEADER_SIGNATURE)?.to_owned();
+        let refused = |e: DeviceRequestError| match e {
+            DeviceRequestError::Failed(e) => ApiError::from(e),
+            refused => ApiError::unauthorized(&refused.to_string()),
+        };
+        let headers = state
+            .sesam
+            .signature_headers(SentSignature {
+                device: header(&req, HEADER_DEVICE)?,
+                timestamp: header(&req, HEADER_TIMESTAMP)?,
+                nonce: header(&req, HEADER_NONCE)?,
+                signature: header(&req, HEADER_SIGNATURE)?,
+            })
+            .map_err(refused)?;
         let method = req.method().as_str().to_owned();
         let path = req
             .uri()
@@ -558,17 +568,11 @@ impl FromRequest<AppState> for SignedRequest {
             .authenticate_device_request(DeviceRequest {
                 method: &method,
                 path_and_query: &path,
-                device: &device,
-                timestamp: &timestamp,
-                nonce: &nonce,
-                signature: &signature,
+                headers,
                 body: &body,
             })
             .await
-            .map_err(|e| match e {
-                DeviceRequestError::Failed(e) => ApiError::from(e),
-                refused => ApiError::unauthorized(&refused.to_string()),
-            })?;
+            .map_err(refused)?;
         Ok(Self { device, body })
     }
 }

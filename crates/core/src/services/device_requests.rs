@@ -8,17 +8,23 @@ use thiserror::Error;
 use crate::context::Sesam;
 use crate::error::AppError;
 
-/// A request as it arrived: the four signature headers as sent, what was signed besides
-/// them, and the exact body bytes.
+/// The four signature headers of a device-signed request, as sent.
 #[derive(Debug, Clone, Copy)]
-pub struct DeviceRequest<'a> {
-    pub method: &'a str,
-    /// The path and query, exactly as sent.
-    pub path_and_query: &'a str,
+pub struct SentSignature<'a> {
     pub device: &'a str,
     pub timestamp: &'a str,
     pub nonce: &'a str,
     pub signature: &'a str,
+}
+
+/// A request as it arrived: its signature headers (shape and clock already checked by
+/// [`Sesam::signature_headers`]), what was signed besides them, and the exact body bytes.
+#[derive(Debug, Clone)]
+pub struct DeviceRequest<'a> {
+    pub method: &'a str,
+    /// The path and query, exactly as sent.
+    pub path_and_query: &'a str,
+    pub headers: SignatureHeaders,
     pub body: &'a [u8],
 }
 
@@ -47,9 +53,25 @@ pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppE
 }
 
 impl Sesam {
-    /// The active device that signed `request`: the headers' shape and the clock skew, the
-    /// device (active), the ECDSA signature over the signing bytes, and the nonce, which is
-    /// remembered for twice the allowed skew so a replay inside the window is refused.
+    /// The signature headers' shape and the clock skew: checked before the body is read,
+    /// so a request that cannot be device-signed is refused without reading it.
+    pub fn signature_headers(
+        &self,
+        sent: SentSignature<'_>,
+    ) -> Result<SignatureHeaders, DeviceRequestError> {
+        Ok(SignatureHeaders::parse(
+            sent.device,
+            sent.timestamp,
+            sent.nonce,
+            sent.signature,
+            self.clock.now().millis(),
+        )?)
+    }
+
+    /// The active device that signed `request`: the device (active), the ECDSA signature
+    /// over the signing bytes, and the nonce, which is remembered for twice the allowed
+    /// skew so a replay inside the window is refused.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn authenticate_device_request(
         &self,
         request: DeviceRequest<'_>,
@@ -60,13 +82,7 @@ impl Sesam {
             timestamp_ms,
             nonce,
             signature,
-        } = SignatureHeaders::parse(
-            request.device,
-            request.timestamp,
-            request.nonce,
-            request.signature,
-            now.millis(),
-        )?;
+        } = request.headers;
         let device = self
             .store
             .device(device_id)
