@@ -207,11 +207,11 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 }
 
 /// Sends an SP-side request and reads its JSON answer, which must come with `status`.
-async fn json_step(
+async fn json_step<T: serde::de::DeserializeOwned>(
     step: &'static str,
     req: reqwest::RequestBuilder,
     status: u16,
-) -> Result<serde_json::Value, FlowError> {
+) -> Result<T, FlowError> {
     let r = req.send().await.map_err(|e| network(step, &e))?;
     if r.status().as_u16() != status {
         return Err(FlowError::at(step, format!("HTTP {}", r.status().as_u16())));
@@ -261,11 +261,8 @@ pub async fn login(
                 ("code_challenge", challenge.as_str()),
                 ("code_challenge_method", "S256"),
             ]);
-        let v = json_step("par", req, 201).await?;
-        v["request_uri"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| FlowError::at("par", "no request_uri"))?
+        let par: sesam_api::oauth::PushedAuthorization = json_step("par", req, 201).await?;
+        par.request_uri
     });
     let authorize = format!(
         "/authorize?client_id={}&request_uri={}",
@@ -356,21 +353,18 @@ pub async fn login(
                 ("redirect_uri", m.redirect_uri.as_str()),
                 ("code_verifier", verifier.as_str()),
             ]);
-        let v = json_step("token", req, 200).await?;
-        if v["id_token"].as_str().is_none() {
+        let tokens: sesam_api::oauth::TokenResponse = json_step("token", req, 200).await?;
+        if tokens.id_token.is_empty() {
             return Err(FlowError::at("token", "no ID token"));
         }
-        v["access_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| FlowError::at("token", "no access token"))?
+        tokens.access_token
     });
     step!(samples, 11, {
         let req = target
             .http
             .get(&target.userinfo_endpoint)
             .bearer_auth(&access_token);
-        let v = json_step("userinfo", req, 200).await?;
+        let v: serde_json::Value = json_step("userinfo", req, 200).await?;
         if v["sub"].as_str().is_none() {
             return Err(FlowError::at("userinfo", "no sub"));
         }

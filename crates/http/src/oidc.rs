@@ -6,7 +6,6 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
 use sesam_oidc::authorize::AuthorizeError;
 use sesam_oidc::discovery::{self, paths};
 use sesam_oidc::{OAuthError, Params};
@@ -135,7 +134,10 @@ async fn par(State(state): State<AppState>, headers: HeaderMap, body: String) ->
     match state.sesam.push_authorization_request(&params, auth).await {
         Ok((request_uri, expires_in)) => (
             StatusCode::CREATED,
-            axum::Json(json!({ "request_uri": request_uri, "expires_in": expires_in })),
+            axum::Json(sesam_api::oauth::PushedAuthorization {
+                request_uri,
+                expires_in,
+            }),
         )
             .into_response(),
         Err(e) => app_error(e),

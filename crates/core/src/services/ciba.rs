@@ -25,13 +25,7 @@ use super::tokens::TokenResponse;
 use crate::context::Sesam;
 use crate::error::AppError;
 
-/// The answer to a backchannel authentication request.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CibaStarted {
-    pub auth_req_id: String,
-    pub expires_in: i64,
-    pub interval: i64,
-}
+pub use sesam_api::oauth::CibaStarted;
 
 fn scopes(params: &Params, sp: &ServiceProviderRecord) -> Result<Vec<String>, OAuthError> {
     let asked: Vec<&str> = params

@@ -17,20 +17,7 @@ use super::authorization::bearer_value;
 use crate::context::Sesam;
 use crate::error::AppError;
 
-/// A successful token response (RFC 6749 §5.1 plus the ID token).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    pub id_token: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    pub scope: String,
-    /// For logins approved in the app: the signed approval receipt (evidence for the SP).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approval_receipt: Option<String>,
-}
+pub use sesam_api::oauth::TokenResponse;
 
 /// The JWS `typ` of approval receipts.
 pub const RECEIPT_TYP: &str = "sesam-receipt+jwt";
@@ -273,7 +260,7 @@ impl Sesam {
         };
         Ok(TokenResponse {
             access_token: access_token::sign(&signer, &access)?,
-            token_type: "Bearer",
+            token_type: "Bearer".into(),
             expires_in: ACCESS_TOKEN_SECONDS,
             id_token,
             refresh_token,
