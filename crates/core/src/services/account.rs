@@ -16,6 +16,7 @@ const LIST_LIMIT: i64 = 200;
 impl Sesam {
     /// The person the device belongs to, their apps (`device` marked as this one), code
     /// displays and chips; `None` when the identity no longer exists.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn account_overview(&self, device: &Device) -> Result<Option<api::Me>, AppError> {
         let Some(identity) = self.store.identity(device.identity_id).await? else {
             return Ok(None);
@@ -57,6 +58,7 @@ impl Sesam {
     }
 
     /// The person's app inbox: every message sent to the app channel, newest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn inbox(&self, identity_id: Uuid) -> Result<api::Inbox, AppError> {
         let messages = self
             .store
@@ -76,6 +78,7 @@ impl Sesam {
 
     /// Every message sesam sent the person and how its delivery went (addresses masked),
     /// and every request they were asked to answer with its result, newest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn activity(&self, identity_id: Uuid) -> Result<api::Activity, AppError> {
         let messages = self
             .store

@@ -82,6 +82,7 @@ impl Sesam {
     /// Everything waiting for the decision of the person `device` belongs to: their
     /// logins and approvals (with the level an approval in this app gives: the identity's
     /// IAL capped by app with PIN), then the pairings of new apps.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_for_device(&self, device: &Device) -> Result<api::PendingList, AppError> {
         let pairings = self.pending_approvals(device).await?;
         let level = self
@@ -138,6 +139,7 @@ impl Sesam {
     /// looked at again when a request or pairing for the person starts on this node, and
     /// every [`RECHECK`] for those started elsewhere. Answers at once when something
     /// waits, and with the (empty) list when the time is up.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn wait_for_pending(
         &self,
         device: &Device,
@@ -169,6 +171,7 @@ impl Sesam {
     /// The app approves request `id`: a login or approval with a signed answer, or a
     /// pairing with the PIN proof and the code the new app shows. `body` is read as the
     /// kind `id` names.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn approve_from_app(
         &self,
         device_id: Uuid,
@@ -202,6 +205,7 @@ impl Sesam {
 
     /// The app declines request `id`: a login or approval with a signed answer (`not_me`
     /// adds advice to block the identity), or a pairing (no body needed).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn reject_from_app(
         &self,
         device_id: Uuid,
