@@ -39,9 +39,10 @@ pub async fn run(args: ServeArgs) -> Result<(), AppError> {
     let mut config = Config::load(&flags, &ProcessEnv)?;
     config.demo = args.demo;
     init_logging(&config)?;
+    let shutdown = shutdown_signal()?;
     let sesam = Sesam::open(config.open_settings()).await?;
     sesam.ensure_signing_keys().await?;
-    serve(config, sesam, shutdown_signal()).await
+    serve(config, sesam, shutdown).await
 }
 
 /// The notification channels the configuration asks for.
@@ -276,24 +277,26 @@ pub async fn serve_on(
     result
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// A future that completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed now,
+/// before the port opens: a SIGTERM that arrives as soon as the port accepts is a graceful
+/// shutdown, not the signal's default action (an immediate exit).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, AppError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind: SignalKind| {
+        signal(kind).map_err(|source| AppError::Io {
+            what: "cannot install the shutdown signal handlers".into(),
+            source,
+        })
     };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = install(SignalKind::terminate())?;
+    let mut interrupt = install(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }
 
 #[cfg(test)]
