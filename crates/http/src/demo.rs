@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -105,14 +105,14 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn start_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if state.demo.is_none() {
-        return super::not_found().await.into_response_page();
+        return super::not_found().await.into_response();
     }
     page(&headers, vec![], vec![], None)
 }
 
 async fn login(State(state): State<AppState>) -> Response {
     let Some(demo) = state.demo.as_ref() else {
-        return super::not_found().await.into_response_page();
+        return super::not_found().await.into_response();
     };
     let sesam = &state.sesam;
     let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
@@ -159,7 +159,7 @@ async fn callback(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(demo) = state.demo.as_ref() else {
-        return super::not_found().await.into_response_page();
+        return super::not_found().await.into_response();
     };
     match finish(
         &state.sesam,
@@ -242,14 +242,4 @@ async fn finish(
         .map_err(|e| e.to_string())?;
     let claims = serde_json::to_value(&claims).map_err(|e| e.to_string())?;
     Ok((flatten(&claims), flatten(&userinfo)))
-}
-
-trait IntoPage {
-    fn into_response_page(self) -> Response;
-}
-
-impl IntoPage for super::ApiError {
-    fn into_response_page(self) -> Response {
-        axum::response::IntoResponse::into_response(self)
-    }
 }
