@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error("this national ID number is already enrolled")]
     NationalIdTaken,
@@ -61,30 +61,65 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::Error as E;
+        match e {
+            E::SqliteFailure(failure, message) => {
+                let message = message.unwrap_or_else(|| failure.to_string());
+                let unique = matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                );
+                if unique {
+                    unique_violation(&message, &message)
+                } else {
+                    by_code(&failure.extended_code.to_string(), &message)
+                }
+            }
+            E::QueryReturnedNoRows => Self::NotFound("row"),
+            E::FromSqlConversionFailure(..)
+            | E::InvalidColumnType(..)
+            | E::IntegralValueOutOfRange(..) => Self::InvalidData(e.to_string()),
+            other => Self::Database(other.to_string()),
+        }
+    }
+}
+
 /// Maps SQLite result codes and PostgreSQL SQLSTATEs to what they mean here.
 fn classify_database_error(db: &dyn sqlx::error::DatabaseError) -> StoreError {
     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
     let message = db.message();
     if db.is_unique_violation() {
         let what = format!("{} {}", db.constraint().unwrap_or_default(), message);
-        return if what.contains("national_id_index") {
-            StoreError::NationalIdTaken
-        } else if what.contains("user_id") || what.contains("claims") {
-            StoreError::UserIdTaken
-        } else if what.contains("public_key")
-            || what.contains("devices")
-            || what.contains("credential_id")
-        {
-            StoreError::DeviceKeyTaken
-        } else if what.contains("service_providers") {
-            StoreError::ClientIdTaken
-        } else {
-            StoreError::Database(message.to_owned())
-        };
+        return unique_violation(&what, message);
     }
+    by_code(&code, message)
+}
+
+/// `what` names the constraint (PostgreSQL) or the columns (SQLite's message).
+fn unique_violation(what: &str, message: &str) -> StoreError {
+    if what.contains("national_id_index") {
+        StoreError::NationalIdTaken
+    } else if what.contains("user_id") || what.contains("claims") {
+        StoreError::UserIdTaken
+    } else if what.contains("public_key")
+        || what.contains("devices")
+        || what.contains("credential_id")
+    {
+        StoreError::DeviceKeyTaken
+    } else if what.contains("service_providers") {
+        StoreError::ClientIdTaken
+    } else {
+        StoreError::Database(message.to_owned())
+    }
+}
+
+fn by_code(code: &str, message: &str) -> StoreError {
     // SQLite primary result code is the low byte of the extended code.
     let sqlite_primary = code.parse::<i32>().ok().map(|c| c & 0xff);
-    match (sqlite_primary, code.as_str()) {
+    match (sqlite_primary, code) {
         (Some(5 | 6), _) => StoreError::Locked,
         (Some(8), _) => StoreError::ReadOnly,
         (Some(11 | 26), _) => StoreError::Corrupt(message.to_owned()),

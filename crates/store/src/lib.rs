@@ -10,6 +10,7 @@ mod error;
 mod ports;
 pub mod postgres;
 pub mod sqlite;
+pub mod stats;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use ports::*;
 use sesam_domain::AuditKey;
+pub use stats::StoreStats;
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

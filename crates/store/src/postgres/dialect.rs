@@ -2,13 +2,32 @@
 
 use std::borrow::Cow;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Pool, Transaction};
+use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 
-use super::Db;
+use super::db::{Transaction, WritePool};
+use crate::StoreError;
 
-pub(super) async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
-    pool.begin().await
+/// A unit of work: a transaction of its own (each commits alone; PostgreSQL's commits
+/// from many connections already share WAL flushes).
+pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
+    crate::stats::unit();
+    crate::stats::commit();
+    Ok(pool.begin().await?)
+}
+
+/// How the backend names itself.
+pub(super) const NAME: &str = "PostgreSQL";
+
+/// Applies pending migrations (under PostgreSQL's advisory lock, so several nodes
+/// starting at once migrate once).
+pub(super) async fn migrate(pool: &WritePool) -> Result<(), StoreError> {
+    migrator().run(pool).await.map_err(|e| match e {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => StoreError::from(e),
+        MigrateError::VersionMissing(v) => StoreError::Migration(format!(
+            "the database has migration {v}, which this version of sesam does not know; it was last used by a newer version"
+        )),
+        other => StoreError::Migration(other.to_string()),
+    })
 }
 
 /// The head row is the chain's lock: appends from every node take it in turn.
@@ -33,7 +52,7 @@ macro_rules! skip_locked {
 }
 pub(super) use skip_locked;
 
-pub(super) fn migrator() -> Migrator {
+fn migrator() -> Migrator {
     let migration = |version, description, sql: &'static str| {
         Migration::new(
             version,

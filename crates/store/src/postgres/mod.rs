@@ -9,10 +9,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
 use crate::StoreError;
 
-type Db = sqlx::Postgres;
-
+pub mod db;
 mod dialect;
-/// The shared SQL adapter, compiled here with `Db` = this backend (see `sql/mod.rs`).
+/// The shared SQL adapter, compiled here with this backend's `db` and `dialect`
+/// (see `sql/mod.rs`).
 #[path = "../sql/mod.rs"]
 #[allow(clippy::duplicate_mod)]
 mod sql;
@@ -51,8 +51,7 @@ impl SqlStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        let store = Self::from_pools(pool, read_pool, audit_key);
-        store.migrate(&dialect::migrator()).await?;
-        Ok(store)
+        dialect::migrate(&pool).await?;
+        Ok(Self::from_pools(pool, read_pool, audit_key))
     }
 }

@@ -1,31 +1,31 @@
 //! Activation grants loaded for change (row-locked), and completing an activation.
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::code_display::CodeDisplay;
 use sesam_domain::device::Device;
 use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp, UserIdKey};
-use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::code_displays::{self, code_display_columns};
 use super::effects::write_effects;
 use super::rows::{self, device_columns, grant_columns, identity_columns};
 use super::store::SqlStore;
-use super::{Db, dialect, identities};
+use super::{db, dialect, identities};
 use crate::{ActivationStore, Effects, GrantUnit, StoreError, UserIdChange};
 
 struct SqlGrantUnit {
-    tx: Transaction<'static, Db>,
+    tx: Transaction<'static>,
     grant: ActivationGrant,
     identity: Identity,
     audit_key: sesam_domain::AuditKey,
 }
 
 async fn update_grant(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     g: &ActivationGrant,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "UPDATE activation_grants SET state = $1, failed_attempts = $2, sms_pin_hash = $3, sms_pin_expires_at = $4, sms_sent_count = $5, user_id_refusals = $6 WHERE id = $7",
     )
     .bind(g.state.as_str())
@@ -55,7 +55,7 @@ impl GrantUnit for SqlGrantUnit {
     }
 
     async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             device_columns!(),
             " FROM devices WHERE identity_id = $1 AND state = 'active' ORDER BY created_at"
@@ -72,7 +72,7 @@ impl GrantUnit for SqlGrantUnit {
         &mut self,
         serial: &str,
     ) -> Result<Option<(CodeDisplay, Vec<u8>)>, StoreError> {
-        let Some(row) = sqlx::query(concat!(
+        let Some(row) = db::query(concat!(
             "SELECT ",
             code_display_columns!(),
             " FROM code_displays WHERE serial = $1",
@@ -91,7 +91,7 @@ impl GrantUnit for SqlGrantUnit {
     }
 
     async fn active_code_displays(&mut self) -> Result<Vec<CodeDisplay>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             code_display_columns!(),
             " FROM code_displays WHERE identity_id = $1 AND state = 'active'"
@@ -164,7 +164,7 @@ impl SqlGrantUnit {
             )
             .await?;
         }
-        sqlx::query(
+        db::query(
             "UPDATE identities SET state = $1, updated_at = $2, activated_at = COALESCE(activated_at, $2) WHERE id = $3 AND state = $4",
         )
         .bind(IdentityState::Active.as_str())
@@ -193,16 +193,14 @@ impl SqlStore {
     async fn lock_grant_where(
         &self,
         sql: &'static str,
-        bind: impl FnOnce(
-            sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
-        ) -> sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
+        bind: impl FnOnce(db::Query<'static>) -> db::Query<'static>,
     ) -> Result<Option<Box<dyn GrantUnit>>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let Some(row) = bind(sqlx::query(sql)).fetch_optional(&mut *tx).await? else {
+        let Some(row) = bind(db::query(sql)).fetch_optional(&mut *tx).await? else {
             return Ok(None);
         };
         let grant = rows::grant(&row)?;
-        let identity_row = sqlx::query(concat!(
+        let identity_row = db::query(concat!(
             "SELECT ",
             identity_columns!(),
             " FROM identities WHERE id = $1",

@@ -1,10 +1,10 @@
 //! Appending to and reading the hash-chained audit log.
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::{AuditDraft, AuditEntry, AuditKey, ChainHead, Timestamp};
-use sqlx::{Row as _, Transaction};
 
-use super::Db;
+use super::db;
 use super::dialect;
 use super::rows::{self, audit_columns};
 use super::store::SqlStore;
@@ -13,12 +13,12 @@ use crate::{AuditStore, StoreError};
 /// Appends `draft` inside `tx`: reads (and on PostgreSQL locks) the head, links the new
 /// entry to it and moves the head, all in the caller's transaction.
 pub(super) async fn append(
-    tx: &mut Transaction<'_, Db>,
+    tx: &mut Transaction<'_>,
     key: &AuditKey,
     at: Timestamp,
     draft: &AuditDraft,
 ) -> Result<AuditEntry, StoreError> {
-    let row = sqlx::query(dialect::SELECT_AUDIT_HEAD_FOR_UPDATE)
+    let row = db::query(dialect::SELECT_AUDIT_HEAD_FOR_UPDATE)
         .fetch_one(&mut **tx)
         .await?;
     let head = ChainHead {
@@ -26,7 +26,7 @@ pub(super) async fn append(
         hash: rows::hash32(row.try_get("hash")?, "audit head")?,
     };
     let e = key.seal(head, at, draft);
-    sqlx::query(
+    db::query(
         "INSERT INTO audit_log (seq, at, actor, action, subject, reason, details, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -59,7 +59,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             audit_columns!(),
             " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
@@ -74,7 +74,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn audit_head(&self) -> Result<ChainHead, StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        let row = db::query("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_one(&self.read_pool)
             .await?;
         Ok(ChainHead {

@@ -1,13 +1,14 @@
 //! Requests waiting for the person's app, with the per-person and per-source limits
 //! applied in the same transaction as the insert.
 
+use super::db;
+use super::db::RowExt as _;
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
 use sesam_domain::auth_request::{AuthRequest, AuthRequestState, BindingCode, CibaState};
 use sesam_domain::authorization::Action;
 use sesam_domain::rate_limit::{PendingCap, RateWindow, WindowLimit};
 use sesam_domain::transaction_text::TransactionText;
-use sqlx::Row as _;
 use uuid::Uuid;
 
 use super::dialect;
@@ -116,7 +117,7 @@ impl AuthRequestStore for SqlStore {
         if let Some(browser) = &r.browser_hash {
             // The browser reported, and any browser at the address it asked from: a new
             // cookie jar must not get around the report.
-            let reported: i64 = sqlx::query(
+            let reported: i64 = db::query(
                 "SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND not_me AND created_at >= $3 \
                  AND (browser_hash = $2 OR (browser_hash IS NOT NULL AND source_hash = $4))",
             )
@@ -131,7 +132,7 @@ impl AuthRequestStore for SqlStore {
                 return Ok(StartOutcome::BrowserReported);
             }
         }
-        let pending: Vec<Uuid> = sqlx::query(concat!(
+        let pending: Vec<Uuid> = db::query(concat!(
             "SELECT id FROM auth_requests WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
             dialect::for_update!()
         ))
@@ -144,15 +145,13 @@ impl AuthRequestStore for SqlStore {
         .collect::<Result<_, _>>()?;
         let evicted = PendingCap::at_most(limits.max_pending).evicted(pending);
         for id in &evicted {
-            sqlx::query(
-                "UPDATE auth_requests SET state = 'evicted', decided_at = $1 WHERE id = $2",
-            )
-            .bind(r.created_at.millis())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            db::query("UPDATE auth_requests SET state = 'evicted', decided_at = $1 WHERE id = $2")
+                .bind(r.created_at.millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO auth_requests (id, identity_id, subject, client_id, sp_name, action, text, binding_code, flow_id, source_hash, state, created_at, expires_at, not_me, details, ciba_hash, scope, browser_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
@@ -188,7 +187,7 @@ impl AuthRequestStore for SqlStore {
     }
 
     async fn auth_request(&self, id: Uuid) -> Result<Option<AuthRequest>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             auth_request_columns!(),
             " FROM auth_requests WHERE id = $1"
@@ -205,7 +204,7 @@ impl AuthRequestStore for SqlStore {
         &self,
         handle_hash: &[u8; 32],
     ) -> Result<Option<AuthRequest>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             auth_request_columns!(),
             " FROM auth_requests WHERE ciba_hash = $1"
@@ -220,7 +219,7 @@ impl AuthRequestStore for SqlStore {
 
     async fn ciba_polled(&self, id: Uuid, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let row = sqlx::query(concat!(
+        let row = db::query(concat!(
             "SELECT last_polled_at FROM auth_requests WHERE id = $1",
             dialect::for_update!()
         ))
@@ -229,7 +228,7 @@ impl AuthRequestStore for SqlStore {
         .await?
         .ok_or(StoreError::NotFound("auth request"))?;
         let previous = ts(&row, "last_polled_at")?;
-        sqlx::query("UPDATE auth_requests SET last_polled_at = $1 WHERE id = $2")
+        db::query("UPDATE auth_requests SET last_polled_at = $1 WHERE id = $2")
             .bind(now.millis())
             .bind(id)
             .execute(&mut *tx)
@@ -240,7 +239,7 @@ impl AuthRequestStore for SqlStore {
 
     async fn redeem_ciba(&self, id: Uuid, now: Timestamp) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query("UPDATE auth_requests SET redeemed_at = $1 WHERE id = $2 AND state = 'approved' AND redeemed_at IS NULL")
+        let done = db::query("UPDATE auth_requests SET redeemed_at = $1 WHERE id = $2 AND state = 'approved' AND redeemed_at IS NULL")
             .bind(now.millis())
             .bind(id)
             .execute(&mut *tx)
@@ -254,7 +253,7 @@ impl AuthRequestStore for SqlStore {
         identity_id: Uuid,
         limit: i64,
     ) -> Result<Vec<AuthRequest>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             auth_request_columns!(),
             " FROM auth_requests WHERE identity_id = $1 ORDER BY created_at DESC LIMIT $2"
@@ -273,7 +272,7 @@ impl AuthRequestStore for SqlStore {
         identity_id: Uuid,
         now: Timestamp,
     ) -> Result<Vec<AuthRequest>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             auth_request_columns!(),
             " FROM auth_requests WHERE identity_id = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at"
@@ -291,11 +290,11 @@ impl AuthRequestStore for SqlStore {
 /// Counts one more request under `key` in the window starting at `window`; returns the
 /// count including it. Rolled back with the transaction when the request is refused.
 pub(super) async fn count_request(
-    tx: &mut sqlx::Transaction<'static, super::Db>,
+    tx: &mut super::db::Transaction<'static>,
     key: &[u8],
     window: Timestamp,
 ) -> Result<i64, StoreError> {
-    Ok(sqlx::query(
+    Ok(db::query(
         "INSERT INTO request_counts (key, window_start, n) VALUES ($1, $2, 1) \
          ON CONFLICT (key, window_start) DO UPDATE SET n = request_counts.n + 1 RETURNING n",
     )

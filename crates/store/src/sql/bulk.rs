@@ -8,16 +8,16 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::db::{QueryBuilder, RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::activation::GrantState;
 use sesam_domain::audit::ChainHead;
 use sesam_domain::notification::Channel;
 use sesam_domain::{AuditDraft, IdentityState, Timestamp, UserId};
-use sqlx::{QueryBuilder, Row as _, Transaction};
 use uuid::Uuid;
 
 use super::store::SqlStore;
-use super::{Db, audit, dialect, rows};
+use super::{audit, dialect, rows};
 use crate::{BulkAppActivation, BulkEnrolment, BulkOutcome, BulkStore, StoreError};
 
 /// Rows per multi-row statement: well inside both backends' bound-parameter limits
@@ -51,7 +51,7 @@ impl BulkStore for SqlStore {
         }
         let mut tx = dialect::begin_write(&self.pool).await?;
         for chunk in items.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Db>::new("UPDATE activation_grants SET state = ");
+            let mut q = QueryBuilder::new("UPDATE activation_grants SET state = ");
             q.push_bind(GrantState::Consumed.as_str())
                 .push(" WHERE state <> ")
                 .push_bind(GrantState::Consumed.as_str())
@@ -65,7 +65,7 @@ impl BulkStore for SqlStore {
                 return Err(StoreError::Conflict("activation grant"));
             }
             let at = chunk[0].device.created_at.millis();
-            let mut q = QueryBuilder::<Db>::new("UPDATE identities SET state = ");
+            let mut q = QueryBuilder::new("UPDATE identities SET state = ");
             q.push_bind(IdentityState::Active.as_str())
                 .push(", updated_at = ")
                 .push_bind(at)
@@ -80,7 +80,7 @@ impl BulkStore for SqlStore {
             if q.build().execute(&mut *tx).await?.rows_affected() != chunk.len() as u64 {
                 return Err(StoreError::Conflict("identity"));
             }
-            let mut q = QueryBuilder::<Db>::new(
+            let mut q = QueryBuilder::new(
                 "INSERT INTO devices (id, identity_id, name, public_key, pin_hash, state, created_at) ",
             );
             q.push_values(chunk, |mut b, a| {
@@ -161,7 +161,7 @@ impl SqlStore {
         }
 
         for chunk in reclaimed.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Db>::new("DELETE FROM user_id_claims WHERE key IN ");
+            let mut q = QueryBuilder::new("DELETE FROM user_id_claims WHERE key IN ");
             q.push_tuples(chunk, |mut b, k| {
                 b.push_bind(k.clone());
             });
@@ -189,12 +189,12 @@ struct Claim {
 }
 
 async fn existing_national_ids(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     items: &[BulkEnrolment],
 ) -> Result<HashSet<Vec<u8>>, StoreError> {
     let mut found = HashSet::new();
     for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new(
+        let mut q = QueryBuilder::new(
             "SELECT national_id_index FROM identities WHERE national_id_index IN ",
         );
         q.push_tuples(chunk, |mut b, i| {
@@ -208,7 +208,7 @@ async fn existing_national_ids(
 }
 
 async fn existing_claims(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     items: &[BulkEnrolment],
 ) -> Result<HashMap<String, Claim>, StoreError> {
     let keys: Vec<String> = items
@@ -218,7 +218,7 @@ async fn existing_claims(
         .collect();
     let mut found = HashMap::new();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new(
+        let mut q = QueryBuilder::new(
             "SELECT key, released_at, reserved_until FROM user_id_claims WHERE key IN ",
         );
         q.push_tuples(chunk, |mut b, k| {
@@ -239,10 +239,10 @@ async fn existing_claims(
 }
 
 async fn insert_identities(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     chunk: &[&BulkEnrolment],
 ) -> Result<(), StoreError> {
-    let mut q = QueryBuilder::<Db>::new(
+    let mut q = QueryBuilder::new(
         "INSERT INTO identities (id, national_id_sealed, national_id_index, national_id_masked, name, birthdate, ial, state, phone, email, user_id, user_id_key, activated_at, created_at, updated_at, language) ",
     );
     q.push_values(chunk, |mut b, item| {
@@ -270,7 +270,7 @@ async fn insert_identities(
 }
 
 async fn insert_claims(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     chunk: &[&BulkEnrolment],
 ) -> Result<(), StoreError> {
     let with_user_id: Vec<(&BulkEnrolment, &UserId)> = chunk
@@ -280,14 +280,13 @@ async fn insert_claims(
     if with_user_id.is_empty() {
         return Ok(());
     }
-    let mut q = QueryBuilder::<Db>::new("INSERT INTO user_id_claims (key, identity_id) ");
+    let mut q = QueryBuilder::new("INSERT INTO user_id_claims (key, identity_id) ");
     q.push_values(&with_user_id, |mut b, (item, user_id)| {
         b.push_bind(user_id.key().as_str().to_owned())
             .push_bind(item.identity.id);
     });
     q.build().execute(&mut **tx).await?;
-    let mut q =
-        QueryBuilder::<Db>::new("INSERT INTO user_id_history (identity_id, user_id, from_at) ");
+    let mut q = QueryBuilder::new("INSERT INTO user_id_history (identity_id, user_id, from_at) ");
     q.push_values(&with_user_id, |mut b, (item, user_id)| {
         b.push_bind(item.identity.id)
             .push_bind(user_id.as_str().to_owned())
@@ -300,7 +299,7 @@ async fn insert_claims(
 /// The phone and e-mail given at the registration counter are the first channels,
 /// confirmed there (as in a single enrolment).
 async fn insert_channels(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     chunk: &[&BulkEnrolment],
 ) -> Result<(), StoreError> {
     let mut channels: Vec<(&BulkEnrolment, Channel, String, i64)> = Vec::new();
@@ -312,7 +311,7 @@ async fn insert_channels(
         }
     }
     for part in channels.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new(
+        let mut q = QueryBuilder::new(
             "INSERT INTO notification_channels (id, identity_id, kind, address, position, confirmed_at, code_hash, code_expires_at, code_attempts, created_at) ",
         );
         q.push_values(part, |mut b, (item, kind, address, position)| {
@@ -334,10 +333,10 @@ async fn insert_channels(
 }
 
 async fn insert_grants(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     chunk: &[&BulkEnrolment],
 ) -> Result<(), StoreError> {
-    let mut q = QueryBuilder::<Db>::new(
+    let mut q = QueryBuilder::new(
         "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count) ",
     );
     q.push_values(chunk, |mut b, item| {
@@ -361,7 +360,7 @@ async fn insert_grants(
 /// Appends the entries to the audit chain in order: the head is read (and locked) once
 /// and written once, each entry linked to the one before it.
 async fn append_audit_many(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     store: &SqlStore,
     drafts: &[(Timestamp, &AuditDraft)],
 ) -> Result<(), StoreError> {
@@ -383,7 +382,7 @@ async fn append_audit_many(
             };
             entries.push(e);
         }
-        let mut q = QueryBuilder::<Db>::new(
+        let mut q = QueryBuilder::new(
             "INSERT INTO audit_log (seq, at, actor, action, subject, reason, details, prev_hash, hash) ",
         );
         q.push_values(&entries, |mut b, e| {

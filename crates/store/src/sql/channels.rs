@@ -1,16 +1,16 @@
 //! The person's notification channels.
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
 use sesam_domain::channels::ChannelChoice;
 use sesam_domain::notification::Channel;
-use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::effects::write_effects;
 use super::rows::{self, Row};
 use super::store::SqlStore;
-use super::{Db, dialect};
+use super::{db, dialect};
 use crate::{ChannelStore, ChannelUnit, Effects, StoreError};
 
 macro_rules! channel_columns {
@@ -45,11 +45,8 @@ fn choice(row: &Row) -> Result<ChannelChoice, StoreError> {
 }
 
 /// Inserts a channel in `tx` (enrolment and additions).
-pub(super) async fn insert(
-    tx: &mut Transaction<'_, Db>,
-    c: &ChannelChoice,
-) -> Result<(), StoreError> {
-    sqlx::query(
+pub(super) async fn insert(tx: &mut Transaction<'_>, c: &ChannelChoice) -> Result<(), StoreError> {
+    db::query(
         "INSERT INTO notification_channels (id, identity_id, kind, address, position, confirmed_at, code_hash, code_expires_at, code_attempts, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -76,7 +73,7 @@ pub(super) async fn insert(
 }
 
 struct SqlChannelUnit {
-    tx: Transaction<'static, Db>,
+    tx: Transaction<'static>,
     choice: ChannelChoice,
     audit_key: sesam_domain::AuditKey,
 }
@@ -88,7 +85,7 @@ impl ChannelUnit for SqlChannelUnit {
     }
 
     async fn others(&mut self) -> Result<Vec<ChannelChoice>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             channel_columns!(),
             " FROM notification_channels WHERE identity_id = $1 AND id <> $2 ORDER BY position"
@@ -108,7 +105,7 @@ impl ChannelUnit for SqlChannelUnit {
         at: Timestamp,
         effects: Effects,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "UPDATE notification_channels SET confirmed_at = $1, code_hash = $2, code_expires_at = $3, code_attempts = $4 WHERE id = $5",
         )
         .bind(c.confirmed_at.map(Timestamp::millis))
@@ -128,7 +125,7 @@ impl ChannelUnit for SqlChannelUnit {
         at: Timestamp,
         effects: Effects,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM notification_channels WHERE id = $1")
+        db::query("DELETE FROM notification_channels WHERE id = $1")
             .bind(self.choice.id)
             .execute(&mut *self.tx)
             .await?;
@@ -141,7 +138,7 @@ impl ChannelUnit for SqlChannelUnit {
 #[async_trait]
 impl ChannelStore for SqlStore {
     async fn channel_choices(&self, identity_id: Uuid) -> Result<Vec<ChannelChoice>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             channel_columns!(),
             " FROM notification_channels WHERE identity_id = $1 ORDER BY position"
@@ -156,7 +153,7 @@ impl ChannelStore for SqlStore {
 
     async fn add_channel(&self, c: &ChannelChoice, effects: Effects) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let next: i64 = sqlx::query("SELECT CAST(COALESCE(MAX(position), -1) + 1 AS BIGINT) AS n FROM notification_channels WHERE identity_id = $1")
+        let next: i64 = db::query("SELECT CAST(COALESCE(MAX(position), -1) + 1 AS BIGINT) AS n FROM notification_channels WHERE identity_id = $1")
             .bind(c.identity_id)
             .fetch_one(&mut *tx)
             .await?
@@ -171,7 +168,7 @@ impl ChannelStore for SqlStore {
 
     async fn lock_channel(&self, id: Uuid) -> Result<Option<Box<dyn ChannelUnit>>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let Some(row) = sqlx::query(concat!(
+        let Some(row) = db::query(concat!(
             "SELECT ",
             channel_columns!(),
             " FROM notification_channels WHERE id = $1",
@@ -200,7 +197,7 @@ impl ChannelStore for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let current: Vec<Uuid> =
-            sqlx::query("SELECT id FROM notification_channels WHERE identity_id = $1")
+            db::query("SELECT id FROM notification_channels WHERE identity_id = $1")
                 .bind(identity_id)
                 .fetch_all(&mut *tx)
                 .await?
@@ -215,7 +212,7 @@ impl ChannelStore for SqlStore {
             return Err(StoreError::Conflict("channel order"));
         }
         for (position, id) in order.iter().enumerate() {
-            sqlx::query("UPDATE notification_channels SET position = $1 WHERE id = $2")
+            db::query("UPDATE notification_channels SET position = $1 WHERE id = $2")
                 .bind(position as i32)
                 .bind(id)
                 .execute(&mut *tx)
@@ -234,7 +231,7 @@ impl ChannelStore for SqlStore {
         effects: Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("UPDATE identities SET notify_every_use = $1, updated_at = $2 WHERE id = $3")
+        db::query("UPDATE identities SET notify_every_use = $1, updated_at = $2 WHERE id = $3")
             .bind(enabled)
             .bind(at.millis())
             .bind(identity_id)

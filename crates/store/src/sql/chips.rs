@@ -1,9 +1,10 @@
 //! Chips (WebAuthn credentials) and ceremonies in progress.
 
+use super::db;
+use super::db::RowExt as _;
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
 use sesam_domain::chip::{Ceremony, Chip, ChipState};
-use sqlx::Row as _;
 use uuid::Uuid;
 
 use super::dialect;
@@ -32,11 +33,11 @@ fn chip(row: &Row) -> Result<Chip, StoreError> {
 impl ChipStore for SqlStore {
     async fn save_ceremony(&self, c: &Ceremony) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
+        db::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
             .bind(c.created_at.millis())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO webauthn_ceremonies (id, identity_id, kind, state_sealed, password_phc, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(c.id)
@@ -54,7 +55,7 @@ impl ChipStore for SqlStore {
 
     async fn take_ceremony(&self, id: Uuid) -> Result<Option<Ceremony>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let row = sqlx::query(
+        let row = db::query(
             "DELETE FROM webauthn_ceremonies WHERE id = $1 RETURNING id, identity_id, kind, state_sealed, password_phc, created_at, expires_at",
         )
         .bind(id)
@@ -85,7 +86,7 @@ impl ChipStore for SqlStore {
         effects: Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let active = sqlx::query(concat!(
+        let active = db::query(concat!(
             "SELECT id FROM chips WHERE identity_id = $1 AND state = 'active'",
             dialect::for_update!()
         ))
@@ -95,7 +96,7 @@ impl ChipStore for SqlStore {
         if active.is_some() {
             return Err(StoreError::Conflict("chip"));
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO chips (id, identity_id, credential_id, credential, state, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(c.id)
@@ -112,7 +113,7 @@ impl ChipStore for SqlStore {
             other => other,
         })?;
         if let Some(phc) = password_phc {
-            sqlx::query(
+            db::query(
                 "INSERT INTO passwords (identity_id, phc, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3, failures = 0, locked_until = NULL, \
                  temporary_locks = 0, lock_window_start = NULL, blocked = FALSE, pending = 0, pending_since = NULL",
@@ -129,7 +130,7 @@ impl ChipStore for SqlStore {
     }
 
     async fn chips_of(&self, identity_id: Uuid) -> Result<Vec<Chip>, StoreError> {
-        sqlx::query(
+        db::query(
             "SELECT id, identity_id, credential_id, credential, state, created_at, last_used_at FROM chips WHERE identity_id = $1 ORDER BY created_at",
         )
         .bind(identity_id)
@@ -142,7 +143,7 @@ impl ChipStore for SqlStore {
 
     async fn chip_used(&self, id: Uuid, credential: &str, at: Timestamp) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("UPDATE chips SET credential = $1, last_used_at = $2 WHERE id = $3")
+        db::query("UPDATE chips SET credential = $1, last_used_at = $2 WHERE id = $3")
             .bind(credential)
             .bind(at.millis())
             .bind(id)
@@ -160,7 +161,7 @@ impl ChipStore for SqlStore {
         effects: Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query("UPDATE chips SET state = 'revoked' WHERE id = $1 AND identity_id = $2 AND state = 'active'")
+        let done = db::query("UPDATE chips SET state = 'revoked' WHERE id = $1 AND identity_id = $2 AND state = 'active'")
             .bind(id)
             .bind(identity_id)
             .execute(&mut *tx)

@@ -1,16 +1,16 @@
 //! Code displays and passwords.
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::code_display::{CodeDisplay, CodeDisplayState};
 use sesam_domain::totp::TotpState;
 use sesam_domain::{AuditDraft, AuditKey, Timestamp};
-use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::effects::write_effects;
 use super::rows::Row;
 use super::store::SqlStore;
-use super::{Db, audit, dialect};
+use super::{audit, db, dialect};
 use crate::{
     CodeDisplayStore, CodeDisplayUnit, Effects, ImportOutcome, ImportedCodeDisplay, StoreError,
 };
@@ -48,11 +48,11 @@ pub(super) use code_display_columns;
 
 /// Writes a code display's state, lockout and TOTP counters in `tx`.
 pub(super) async fn update(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     d: &CodeDisplay,
 ) -> Result<(), StoreError> {
     let l = &d.lockout;
-    sqlx::query(
+    db::query(
         "UPDATE code_displays SET identity_id = $1, state = $2, last_used_step = $3, drift_steps = $4, failures = $5, \
          locked_until = $6, temporary_locks = $7, lock_window_start = $8, blocked = $9, activated_at = $10 WHERE serial = $11",
     )
@@ -75,12 +75,12 @@ pub(super) async fn update(
 /// Sets the identity's password hash in `tx`. A new password starts with no wrong
 /// entries and no lock: those were counted against the password it replaces.
 pub(super) async fn set_password(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     identity_id: Uuid,
     phc: &str,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO passwords (identity_id, phc, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (identity_id) DO UPDATE SET phc = $2, updated_at = $3, failures = 0, locked_until = NULL, \
                  temporary_locks = 0, lock_window_start = NULL, blocked = FALSE, pending = 0, pending_since = NULL",
@@ -94,7 +94,7 @@ pub(super) async fn set_password(
 }
 
 struct SqlCodeDisplayUnit {
-    tx: Transaction<'static, Db>,
+    tx: Transaction<'static>,
     display: CodeDisplay,
     seed_sealed: Vec<u8>,
     audit_key: AuditKey,
@@ -111,7 +111,7 @@ impl CodeDisplayUnit for SqlCodeDisplayUnit {
     }
 
     async fn active_of(&mut self, identity_id: Uuid) -> Result<Vec<CodeDisplay>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             code_display_columns!(),
             " FROM code_displays WHERE identity_id = $1 AND state = 'active'"
@@ -145,12 +145,10 @@ impl SqlStore {
     async fn lock_display_where(
         &self,
         sql: &'static str,
-        bind: impl FnOnce(
-            sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
-        ) -> sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments>,
+        bind: impl FnOnce(db::Query<'static>) -> db::Query<'static>,
     ) -> Result<Option<Box<dyn CodeDisplayUnit>>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let Some(row) = bind(sqlx::query(sql)).fetch_optional(&mut *tx).await? else {
+        let Some(row) = bind(db::query(sql)).fetch_optional(&mut *tx).await? else {
             return Ok(None);
         };
         let display = code_display(&row)?;
@@ -174,7 +172,7 @@ impl CodeDisplayStore for SqlStore {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for cd in batch {
-            let existing = sqlx::query("SELECT seed_check FROM code_displays WHERE serial = $1")
+            let existing = db::query("SELECT seed_check FROM code_displays WHERE serial = $1")
                 .bind(&cd.serial)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -188,7 +186,7 @@ impl CodeDisplayStore for SqlStore {
                     }
                 }
                 None => {
-                    sqlx::query(
+                    db::query(
                         "INSERT INTO code_displays (serial, seed_sealed, seed_check, state, imported_at) VALUES ($1, $2, $3, 'unassigned', $4)",
                     )
                     .bind(&cd.serial)
@@ -211,7 +209,7 @@ impl CodeDisplayStore for SqlStore {
     }
 
     async fn code_display(&self, serial: &str) -> Result<Option<CodeDisplay>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             code_display_columns!(),
             " FROM code_displays WHERE serial = $1"
@@ -225,7 +223,7 @@ impl CodeDisplayStore for SqlStore {
     }
 
     async fn code_displays_of(&self, identity_id: Uuid) -> Result<Vec<CodeDisplay>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             code_display_columns!(),
             " FROM code_displays WHERE identity_id = $1 ORDER BY activated_at"
@@ -279,7 +277,7 @@ impl CodeDisplayStore for SqlStore {
         effects: Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query("UPDATE code_displays SET state = 'revoked' WHERE serial = $1 AND identity_id = $2 AND state = 'active'")
+        let done = db::query("UPDATE code_displays SET state = 'revoked' WHERE serial = $1 AND identity_id = $2 AND state = 'active'")
             .bind(serial)
             .bind(identity_id)
             .execute(&mut *tx)
@@ -294,7 +292,7 @@ impl CodeDisplayStore for SqlStore {
 
     async fn password_of(&self, identity_id: Uuid) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query("SELECT phc FROM passwords WHERE identity_id = $1")
+            db::query("SELECT phc FROM passwords WHERE identity_id = $1")
                 .bind(identity_id)
                 .fetch_optional(&self.read_pool)
                 .await?

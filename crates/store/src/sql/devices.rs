@@ -5,6 +5,7 @@ use sesam_domain::Timestamp;
 use sesam_domain::device::Device;
 use uuid::Uuid;
 
+use super::db;
 use super::dialect;
 use super::rows::{self, device_columns};
 use super::store::SqlStore;
@@ -13,7 +14,7 @@ use crate::{DeviceStore, StoreError};
 #[async_trait]
 impl DeviceStore for SqlStore {
     async fn device(&self, id: Uuid) -> Result<Option<Device>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             device_columns!(),
             " FROM devices WHERE id = $1"
@@ -27,7 +28,7 @@ impl DeviceStore for SqlStore {
     }
 
     async fn devices_of(&self, identity_id: Uuid) -> Result<Vec<Device>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             device_columns!(),
             " FROM devices WHERE identity_id = $1 ORDER BY created_at"
@@ -47,7 +48,7 @@ impl DeviceStore for SqlStore {
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let inserted = sqlx::query(
+        let inserted = db::query(
             "INSERT INTO app_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(device_id)

@@ -1,13 +1,13 @@
 //! Writing a change's effects (audit entries, outgoing messages) in its transaction.
 
+use super::db::Transaction;
 use sesam_domain::{AuditKey, Timestamp};
-use sqlx::Transaction;
 
-use super::{Db, audit, outbox};
+use super::{audit, outbox};
 use crate::{Effects, StoreError};
 
 pub(super) async fn write_effects(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     key: &AuditKey,
     at: Timestamp,
     effects: &Effects,

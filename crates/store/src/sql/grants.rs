@@ -1,20 +1,20 @@
 //! Activation grants.
 
+use super::db::Transaction;
 use async_trait::async_trait;
 use sesam_domain::{ActivationGrant, Timestamp};
-use sqlx::Transaction;
 use uuid::Uuid;
 
-use super::Db;
+use super::db;
 use super::rows::{self, grant_columns};
 use super::store::SqlStore;
 use crate::{GrantStore, StoreError};
 
 pub(super) async fn insert(
-    tx: &mut Transaction<'_, Db>,
+    tx: &mut Transaction<'_>,
     g: &ActivationGrant,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO activation_grants (id, identity_id, purpose, code_hash, state, failed_attempts, created_at, expires_at, sms_pin_hash, sms_pin_expires_at, sms_sent_count, user_id_refusals) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
@@ -43,7 +43,7 @@ impl GrantStore for SqlStore {
         effects: crate::Effects,
     ) -> Result<(), StoreError> {
         let mut tx = super::dialect::begin_write(&self.pool).await?;
-        sqlx::query(
+        db::query(
             "UPDATE activation_grants SET state = 'voided', sms_pin_hash = NULL WHERE identity_id = $1 AND state IN ('issued', 'code_accepted')",
         )
         .bind(grant.identity_id)
@@ -59,7 +59,7 @@ impl GrantStore for SqlStore {
         &self,
         hash: &[u8; 32],
     ) -> Result<Option<ActivationGrant>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             grant_columns!(),
             " FROM activation_grants WHERE code_hash = $1"
@@ -73,7 +73,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn grants_of(&self, identity_id: Uuid) -> Result<Vec<ActivationGrant>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             grant_columns!(),
             " FROM activation_grants WHERE identity_id = $1 ORDER BY created_at"

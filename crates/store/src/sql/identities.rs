@@ -1,14 +1,14 @@
 //! Identities, their user ID claims (uniqueness and quarantine) and user ID history.
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::{ActivationGrant, Identity, IdentityState, Timestamp, UserId, UserIdKey};
-use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::effects::write_effects;
 use super::rows::{self, identity_columns};
 use super::store::SqlStore;
-use super::{Db, channels, dialect, grants};
+use super::{channels, db, dialect, grants};
 use crate::{Effects, IdentityStore, NewIdentity, StoreError, UserIdChange, UserIdHistoryEntry};
 use sesam_domain::channels::ChannelChoice;
 use sesam_domain::notification::Channel;
@@ -17,12 +17,12 @@ use sesam_domain::notification::Channel;
 /// else uses it, `UserIdReserved` while it is in someone else's quarantine. Only a check:
 /// the claim itself is what guarantees uniqueness.
 pub(super) async fn user_id_free(
-    tx: &mut Transaction<'_, Db>,
+    tx: &mut Transaction<'_>,
     identity_id: Uuid,
     key: &UserIdKey,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    let existing = sqlx::query(
+    let existing = db::query(
         "SELECT identity_id, released_at, reserved_until FROM user_id_claims WHERE key = $1",
     )
     .bind(key.as_str())
@@ -49,13 +49,13 @@ pub(super) async fn user_id_free(
 /// in someone else's quarantine; an expired quarantine is cleared. The primary key on
 /// `user_id_claims.key` makes two concurrent claims of one ID fail for all but one.
 async fn claim_user_id(
-    tx: &mut Transaction<'_, Db>,
+    tx: &mut Transaction<'_>,
     identity_id: Uuid,
     user_id: &UserId,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let key = user_id.key();
-    let existing = sqlx::query(
+    let existing = db::query(
         "SELECT identity_id, released_at, reserved_until FROM user_id_claims WHERE key = $1",
     )
     .bind(key.as_str())
@@ -66,7 +66,7 @@ async fn claim_user_id(
         let released: Option<i64> = row.try_get("released_at")?;
         let reserved_until: Option<i64> = row.try_get("reserved_until")?;
         if owner == identity_id {
-            sqlx::query(
+            db::query(
                 "UPDATE user_id_claims SET released_at = NULL, reserved_until = NULL WHERE key = $1",
             )
             .bind(key.as_str())
@@ -80,12 +80,12 @@ async fn claim_user_id(
         if reserved_until.is_some_and(|until| until > at.millis()) {
             return Err(StoreError::UserIdReserved);
         }
-        sqlx::query("DELETE FROM user_id_claims WHERE key = $1")
+        db::query("DELETE FROM user_id_claims WHERE key = $1")
             .bind(key.as_str())
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("INSERT INTO user_id_claims (key, identity_id) VALUES ($1, $2)")
+    db::query("INSERT INTO user_id_claims (key, identity_id) VALUES ($1, $2)")
         .bind(key.as_str())
         .bind(identity_id)
         .execute(&mut **tx)
@@ -94,17 +94,17 @@ async fn claim_user_id(
 }
 
 async fn start_history(
-    tx: &mut Transaction<'_, Db>,
+    tx: &mut Transaction<'_>,
     identity_id: Uuid,
     user_id: &UserId,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE user_id_history SET to_at = $1 WHERE identity_id = $2 AND to_at IS NULL")
+    db::query("UPDATE user_id_history SET to_at = $1 WHERE identity_id = $2 AND to_at IS NULL")
         .bind(at.millis())
         .bind(identity_id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("INSERT INTO user_id_history (identity_id, user_id, from_at) VALUES ($1, $2, $3)")
+    db::query("INSERT INTO user_id_history (identity_id, user_id, from_at) VALUES ($1, $2, $3)")
         .bind(identity_id)
         .bind(user_id.as_str())
         .bind(at.millis())
@@ -116,7 +116,7 @@ async fn start_history(
 /// Moves an identity to a new user ID inside `tx`: claims the new one, puts the old one
 /// in quarantine for its owner, and records the history.
 pub(super) async fn apply_user_id_change(
-    tx: &mut Transaction<'_, Db>,
+    tx: &mut Transaction<'_>,
     change: &UserIdChange,
     old_key: Option<UserIdKey>,
 ) -> Result<(), StoreError> {
@@ -124,7 +124,7 @@ pub(super) async fn apply_user_id_change(
     if old_key.as_ref() != Some(&new_key) {
         claim_user_id(tx, change.identity_id, &change.new, change.at).await?;
         if let Some(old) = &old_key {
-            sqlx::query(
+            db::query(
                 "UPDATE user_id_claims SET released_at = $1, reserved_until = $2 WHERE key = $3",
             )
             .bind(change.at.millis())
@@ -134,7 +134,7 @@ pub(super) async fn apply_user_id_change(
             .await?;
         }
     }
-    sqlx::query(
+    db::query(
         "UPDATE identities SET user_id = $1, user_id_key = $2, updated_at = $3 WHERE id = $4",
     )
     .bind(change.new.as_str())
@@ -150,11 +150,9 @@ impl SqlStore {
     async fn fetch_identity(
         &self,
         sql: &'static str,
-        bind: impl FnOnce(
-            sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
-        ) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
+        bind: impl FnOnce(db::Query<'_>) -> db::Query<'_>,
     ) -> Result<Option<Identity>, StoreError> {
-        bind(sqlx::query(sql))
+        bind(db::query(sql))
             .fetch_optional(&self.read_pool)
             .await?
             .as_ref()
@@ -173,14 +171,14 @@ impl IdentityStore for SqlStore {
     ) -> Result<(), StoreError> {
         let e = &new.enrolment;
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let taken = sqlx::query("SELECT 1 FROM identities WHERE national_id_index = $1")
+        let taken = db::query("SELECT 1 FROM identities WHERE national_id_index = $1")
             .bind(&new.national_id_index[..])
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
             return Err(StoreError::NationalIdTaken);
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO identities (id, national_id_sealed, national_id_index, national_id_masked, name, birthdate, ial, state, phone, email, user_id, user_id_key, activated_at, created_at, updated_at, language) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $13, $14)",
         )
@@ -282,7 +280,7 @@ impl IdentityStore for SqlStore {
     }
 
     async fn national_id_sealed(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT national_id_sealed FROM identities WHERE id = $1")
+        let row = db::query("SELECT national_id_sealed FROM identities WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.read_pool)
             .await?;
@@ -298,7 +296,7 @@ impl IdentityStore for SqlStore {
         effects: &Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE identities SET state = $1, updated_at = $2, \
              activated_at = CASE WHEN $1 = 'active' AND activated_at IS NULL THEN $2 ELSE activated_at END \
              WHERE id = $3 AND state = $4",
@@ -310,7 +308,7 @@ impl IdentityStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM identities WHERE id = $1")
+            let exists = db::query("SELECT 1 FROM identities WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -330,7 +328,7 @@ impl IdentityStore for SqlStore {
         effects: &Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let row = sqlx::query(dialect::SELECT_IDENTITY_FOR_UPDATE)
+        let row = db::query(dialect::SELECT_IDENTITY_FOR_UPDATE)
             .bind(change.identity_id)
             .fetch_optional(&mut *tx)
             .await?
@@ -343,7 +341,7 @@ impl IdentityStore for SqlStore {
     }
 
     async fn user_id_history(&self, id: Uuid) -> Result<Vec<UserIdHistoryEntry>, StoreError> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT user_id, from_at, to_at FROM user_id_history WHERE identity_id = $1 ORDER BY from_at",
         )
         .bind(id)
@@ -363,7 +361,7 @@ impl IdentityStore for SqlStore {
     }
 
     async fn count_identities(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM identities")
+        Ok(db::query("SELECT COUNT(*) AS n FROM identities")
             .fetch_one(&self.read_pool)
             .await?
             .try_get("n")?)

@@ -1,7 +1,8 @@
 //! Key/value facts about the database itself (e.g. the master-key check value).
 
+use super::db;
+use super::db::RowExt as _;
 use async_trait::async_trait;
-use sqlx::Row as _;
 
 use super::dialect;
 use super::store::SqlStore;
@@ -11,12 +12,12 @@ use crate::{MetaStore, StoreError};
 impl MetaStore for SqlStore {
     async fn meta_get_or_init(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        db::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(value)
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+        let row = db::query("SELECT value FROM meta WHERE key = $1")
             .bind(key)
             .fetch_one(&mut *tx)
             .await?;
@@ -26,7 +27,7 @@ impl MetaStore for SqlStore {
 
     async fn meta_set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+        db::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
             .bind(key)
             .bind(value)
             .execute(&mut *tx)
@@ -36,7 +37,7 @@ impl MetaStore for SqlStore {
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+        let row = db::query("SELECT value FROM meta WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.read_pool)
             .await?;
@@ -44,7 +45,7 @@ impl MetaStore for SqlStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        db::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 }

@@ -1,13 +1,14 @@
 //! OpenID Connect flow state: pushed requests, logins, grants, refresh tokens, sessions.
 //! The validated request and the authentication are stored as JSON of their domain types.
 
+use super::db;
+use super::db::RowExt as _;
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
 use sesam_domain::authorization::{
     Authentication, AuthorizationGrant, AuthorizationRequest, BrowserSession, FlowStep, LoginFlow,
     RefreshToken,
 };
-use sqlx::Row as _;
 use uuid::Uuid;
 
 use super::dialect;
@@ -80,7 +81,7 @@ impl OidcStore for SqlStore {
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("INSERT INTO par_requests (handle_hash, client_id, request, expires_at) VALUES ($1, $2, $3, $4)")
+        db::query("INSERT INTO par_requests (handle_hash, client_id, request, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(&handle_hash[..])
             .bind(&request.client_id)
             .bind(to_json(request)?)
@@ -97,7 +98,7 @@ impl OidcStore for SqlStore {
         now: Timestamp,
     ) -> Result<Option<AuthorizationRequest>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let row = sqlx::query(
+        let row = db::query(
             "DELETE FROM par_requests WHERE handle_hash = $1 RETURNING request, expires_at",
         )
         .bind(&handle_hash[..])
@@ -113,7 +114,7 @@ impl OidcStore for SqlStore {
 
     async fn create_login_flow(&self, f: &LoginFlow) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO login_flows (id, browser_hash, request, step, user_id_input, identity_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -132,7 +133,7 @@ impl OidcStore for SqlStore {
     }
 
     async fn login_flow(&self, id: Uuid) -> Result<Option<LoginFlow>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             flow_columns!(),
             " FROM login_flows WHERE id = $1"
@@ -147,7 +148,7 @@ impl OidcStore for SqlStore {
 
     async fn save_login_flow(&self, f: &LoginFlow) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE login_flows SET step = $1, user_id_input = $2, identity_id = $3 WHERE id = $4",
         )
         .bind(f.step.as_str())
@@ -165,7 +166,7 @@ impl OidcStore for SqlStore {
 
     async fn delete_login_flow(&self, id: Uuid, effects: Effects) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let row = sqlx::query("DELETE FROM login_flows WHERE id = $1 RETURNING created_at")
+        let row = db::query("DELETE FROM login_flows WHERE id = $1 RETURNING created_at")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -187,7 +188,7 @@ impl OidcStore for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         if let Some(flow_id) = flow_id {
-            let gone = sqlx::query("DELETE FROM login_flows WHERE id = $1")
+            let gone = db::query("DELETE FROM login_flows WHERE id = $1")
                 .bind(flow_id)
                 .execute(&mut *tx)
                 .await?;
@@ -195,7 +196,7 @@ impl OidcStore for SqlStore {
                 return Err(StoreError::NotFound("login"));
             }
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO oidc_grants (id, code_hash, client_id, identity_id, request, authentication, created_at, code_expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -210,7 +211,7 @@ impl OidcStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         if let Some(s) = session {
-            sqlx::query(
+            db::query(
                 "INSERT INTO browser_sessions (id_hash, identity_id, authentication, expires_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(&s.id_hash[..])
@@ -229,7 +230,7 @@ impl OidcStore for SqlStore {
         &self,
         code_hash: &[u8; 32],
     ) -> Result<Option<AuthorizationGrant>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             grant_columns!(),
             " FROM oidc_grants WHERE code_hash = $1"
@@ -243,7 +244,7 @@ impl OidcStore for SqlStore {
     }
 
     async fn grant(&self, id: Uuid) -> Result<Option<AuthorizationGrant>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             grant_columns!(),
             " FROM oidc_grants WHERE id = $1"
@@ -264,7 +265,7 @@ impl OidcStore for SqlStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query("UPDATE oidc_grants SET code_used_at = $1 WHERE id = $2 AND code_used_at IS NULL AND revoked_at IS NULL")
+        let done = db::query("UPDATE oidc_grants SET code_used_at = $1 WHERE id = $2 AND code_used_at IS NULL AND revoked_at IS NULL")
             .bind(now.millis())
             .bind(grant_id)
             .execute(&mut *tx)
@@ -287,7 +288,7 @@ impl OidcStore for SqlStore {
         effects: Effects,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("UPDATE oidc_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        db::query("UPDATE oidc_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now.millis())
             .bind(grant_id)
             .execute(&mut *tx)
@@ -301,7 +302,7 @@ impl OidcStore for SqlStore {
         &self,
         hash: &[u8; 32],
     ) -> Result<Option<AuthorizationGrant>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             "g.id, g.code_hash, g.request, g.authentication, g.created_at, g.code_expires_at, g.code_used_at, g.revoked_at",
             " FROM refresh_tokens r JOIN oidc_grants g ON g.id = r.grant_id WHERE r.hash = $1"
@@ -321,7 +322,7 @@ impl OidcStore for SqlStore {
         now: Timestamp,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let row = sqlx::query(concat!(
+        let row = db::query(concat!(
             "SELECT grant_id, expires_at, used_at FROM refresh_tokens WHERE hash = $1",
             dialect::for_update!()
         ))
@@ -338,7 +339,7 @@ impl OidcStore for SqlStore {
         if now.millis() >= row.try_get::<i64, _>("expires_at")? {
             return Ok(RefreshOutcome::Invalid);
         }
-        let g = sqlx::query(concat!(
+        let g = db::query(concat!(
             "SELECT ",
             grant_columns!(),
             " FROM oidc_grants WHERE id = $1"
@@ -350,7 +351,7 @@ impl OidcStore for SqlStore {
         if g.revoked_at.is_some() {
             return Ok(RefreshOutcome::Invalid);
         }
-        sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2")
+        db::query("UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2")
             .bind(now.millis())
             .bind(&hash[..])
             .execute(&mut *tx)
@@ -365,7 +366,7 @@ impl OidcStore for SqlStore {
         id_hash: &[u8; 32],
         now: Timestamp,
     ) -> Result<Option<BrowserSession>, StoreError> {
-        let row = sqlx::query("SELECT id_hash, authentication, expires_at FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2")
+        let row = db::query("SELECT id_hash, authentication, expires_at FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2")
             .bind(&id_hash[..])
             .bind(now.millis())
             .fetch_optional(&self.read_pool)
@@ -386,7 +387,7 @@ impl OidcStore for SqlStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
+        let done = db::query("DELETE FROM browser_sessions WHERE id_hash = $1")
             .bind(&id_hash[..])
             .execute(&mut *tx)
             .await?;
@@ -405,7 +406,7 @@ impl OidcStore for SqlStore {
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let done = sqlx::query(
+        let done = db::query(
             "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(client_id)
@@ -419,10 +420,10 @@ impl OidcStore for SqlStore {
 }
 
 async fn insert_refresh(
-    tx: &mut sqlx::Transaction<'static, super::Db>,
+    tx: &mut super::db::Transaction<'static>,
     r: &RefreshToken,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO refresh_tokens (hash, grant_id, expires_at) VALUES ($1, $2, $3)")
+    db::query("INSERT INTO refresh_tokens (hash, grant_id, expires_at) VALUES ($1, $2, $3)")
         .bind(&r.hash[..])
         .bind(r.grant_id)
         .bind(r.expires_at.millis())

@@ -1,22 +1,22 @@
 //! The outbox: messages written with the events that cause them, claimed and sent by the
 //! dispatcher, with every attempt recorded.
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
 use sesam_domain::notification::Channel;
-use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::rows::{self, outbox_columns};
 use super::store::SqlStore;
-use super::{Db, dialect};
+use super::{db, dialect};
 use crate::{AttemptOutcome, DeliveryAttempt, OutboxEntry, OutboxStore, QueuedMessage, StoreError};
 
 /// What a sent secret message's text is replaced with.
 const SCRUBBED: &str = "[contained a one-time code; removed after delivery]";
 
 pub(super) async fn enqueue(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     messages: &[QueuedMessage],
 ) -> Result<(), StoreError> {
     for q in messages {
@@ -27,7 +27,7 @@ pub(super) async fn enqueue(
         } else {
             "pending"
         };
-        sqlx::query(
+        db::query(
             "INSERT INTO outbox (id, message_id, identity_id, event, channel, destination, body, body_sealed, delivery, position, state, attempts, next_attempt_at, created_at, language) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $12, $13)",
         )
@@ -59,7 +59,7 @@ impl OutboxStore for SqlStore {
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let ids: Vec<Uuid> = sqlx::query(concat!(
+        let ids: Vec<Uuid> = db::query(concat!(
             "SELECT id FROM outbox WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until < $1) \
              ORDER BY next_attempt_at, id LIMIT $2",
             dialect::skip_locked!()
@@ -73,7 +73,7 @@ impl OutboxStore for SqlStore {
         .collect::<Result<_, _>>()?;
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
-            let row = sqlx::query(concat!(
+            let row = db::query(concat!(
                 "UPDATE outbox SET state = 'sending', lease_until = $1 WHERE id = $2 RETURNING ",
                 outbox_columns!()
             ))
@@ -100,7 +100,7 @@ impl OutboxStore for SqlStore {
             AttemptOutcome::Permanent { error } => ("permanent", Some(error.as_str())),
         };
         let error: Option<String> = error.map(|e| e.chars().take(500).collect());
-        sqlx::query(
+        db::query(
             "INSERT INTO delivery_attempts (id, outbox_id, message_id, channel, at, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(Uuid::now_v7())
@@ -115,7 +115,7 @@ impl OutboxStore for SqlStore {
         let mut undeliverable = false;
         match outcome {
             AttemptOutcome::Sent => {
-                sqlx::query(
+                db::query(
                     "UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL, lease_until = NULL, \
                      body = CASE WHEN body_sealed IS NULL THEN body ELSE $2 END, body_sealed = NULL WHERE id = $3",
                 )
@@ -125,7 +125,7 @@ impl OutboxStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
                 if entry.delivery == "first" {
-                    sqlx::query("UPDATE outbox SET state = 'skipped', body_sealed = NULL WHERE message_id = $1 AND state = 'standby'")
+                    db::query("UPDATE outbox SET state = 'skipped', body_sealed = NULL WHERE message_id = $1 AND state = 'standby'")
                         .bind(entry.message_id)
                         .execute(&mut *tx)
                         .await?;
@@ -135,7 +135,7 @@ impl OutboxStore for SqlStore {
                 retry_at: Some(retry_at),
                 ..
             } => {
-                sqlx::query(
+                db::query(
                     "UPDATE outbox SET state = 'pending', attempts = attempts + 1, last_error = $1, next_attempt_at = $2, lease_until = NULL WHERE id = $3",
                 )
                 .bind(&error)
@@ -145,7 +145,7 @@ impl OutboxStore for SqlStore {
                 .await?;
             }
             AttemptOutcome::Temporary { retry_at: None, .. } | AttemptOutcome::Permanent { .. } => {
-                sqlx::query(
+                db::query(
                     "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $1, lease_until = NULL, body_sealed = NULL WHERE id = $2",
                 )
                 .bind(&error)
@@ -153,7 +153,7 @@ impl OutboxStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
                 if entry.delivery == "first" {
-                    let next: Option<Uuid> = sqlx::query(
+                    let next: Option<Uuid> = db::query(
                         "SELECT id FROM outbox WHERE message_id = $1 AND state = 'standby' ORDER BY position LIMIT 1",
                     )
                     .bind(entry.message_id)
@@ -162,14 +162,14 @@ impl OutboxStore for SqlStore {
                     .map(|r| r.try_get("id"))
                     .transpose()?;
                     if let Some(next) = next {
-                        sqlx::query("UPDATE outbox SET state = 'pending', next_attempt_at = $1 WHERE id = $2")
+                        db::query("UPDATE outbox SET state = 'pending', next_attempt_at = $1 WHERE id = $2")
                             .bind(at.millis())
                             .bind(next)
                             .execute(&mut *tx)
                             .await?;
                     }
                 }
-                let open: i64 = sqlx::query(
+                let open: i64 = db::query(
                     "SELECT COUNT(*) AS n FROM outbox WHERE message_id = $1 AND state IN ('pending', 'sending', 'standby', 'sent')",
                 )
                 .bind(entry.message_id)
@@ -188,7 +188,7 @@ impl OutboxStore for SqlStore {
         identity_id: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             outbox_columns!(),
             " FROM outbox WHERE ($1 IS NULL OR identity_id = $1) ORDER BY created_at DESC, id DESC LIMIT $2"
@@ -203,7 +203,7 @@ impl OutboxStore for SqlStore {
     }
 
     async fn attempts_of(&self, message_id: Uuid) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        sqlx::query("SELECT message_id, channel, at, outcome, error FROM delivery_attempts WHERE message_id = $1 ORDER BY at, id")
+        db::query("SELECT message_id, channel, at, outcome, error FROM delivery_attempts WHERE message_id = $1 ORDER BY at, id")
             .bind(message_id)
             .fetch_all(&self.read_pool)
             .await?

@@ -1,19 +1,19 @@
 //! Pairings of further apps, and devices loaded for change (PIN attempts, lifecycle).
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::auth_request::{AuthRequest, BindingCode};
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::pairing::{Pairing, PairingState};
 use sesam_domain::rate_limit::{PendingCap, RateWindow, WindowLimit};
 use sesam_domain::{AuditKey, Identity, IdentityState, Timestamp};
-use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::auth_requests::{auth_request, auth_request_columns, count_request};
 use super::effects::write_effects;
 use super::rows::{self, Row, device_columns, identity_columns};
 use super::store::SqlStore;
-use super::{Db, dialect};
+use super::{db, dialect};
 use crate::{DeviceUnit, Effects, PairingLimits, PairingStart, PairingStore, StoreError};
 
 macro_rules! pairing_columns {
@@ -45,7 +45,7 @@ fn pairing(row: &Row) -> Result<Pairing, StoreError> {
 }
 
 struct SqlDeviceUnit {
-    tx: Transaction<'static, Db>,
+    tx: Transaction<'static>,
     device: Device,
     identity: Identity,
     audit_key: AuditKey,
@@ -54,7 +54,7 @@ struct SqlDeviceUnit {
 impl SqlDeviceUnit {
     async fn save_device(&mut self, d: &Device) -> Result<(), StoreError> {
         let l = &d.lockout;
-        sqlx::query(
+        db::query(
             "UPDATE devices SET failures = $1, locked_until = $2, temporary_locks = $3, lock_window_start = $4, blocked = $5, last_used_at = $6 WHERE id = $7",
         )
         .bind(l.failures)
@@ -77,7 +77,7 @@ impl SqlDeviceUnit {
 
     /// Fails unless `target` is a device of this unit's identity.
     async fn own_device(&mut self, target: Uuid) -> Result<(), StoreError> {
-        let owner: Option<Uuid> = sqlx::query("SELECT identity_id FROM devices WHERE id = $1")
+        let owner: Option<Uuid> = db::query("SELECT identity_id FROM devices WHERE id = $1")
             .bind(target)
             .fetch_optional(&mut *self.tx)
             .await?
@@ -91,10 +91,10 @@ impl SqlDeviceUnit {
 }
 
 pub(super) async fn insert_device(
-    tx: &mut Transaction<'static, Db>,
+    tx: &mut Transaction<'static>,
     device: &Device,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO devices (id, identity_id, name, public_key, pin_hash, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(device.id)
@@ -124,7 +124,7 @@ impl DeviceUnit for SqlDeviceUnit {
     }
 
     async fn active_devices(&mut self) -> Result<Vec<Device>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             device_columns!(),
             " FROM devices WHERE identity_id = $1 AND state = 'active' ORDER BY created_at"
@@ -138,7 +138,7 @@ impl DeviceUnit for SqlDeviceUnit {
     }
 
     async fn lock_pairing(&mut self, id: Uuid) -> Result<Option<Pairing>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             pairing_columns!(),
             " FROM pairings WHERE id = $1 AND identity_id = $2",
@@ -171,7 +171,7 @@ impl DeviceUnit for SqlDeviceUnit {
         effects: Effects,
     ) -> Result<(), StoreError> {
         self.save_device(device).await?;
-        sqlx::query("UPDATE pairings SET state = 'approved' WHERE id = $1 AND state = 'pending'")
+        db::query("UPDATE pairings SET state = 'approved' WHERE id = $1 AND state = 'pending'")
             .bind(pairing.id)
             .execute(&mut *self.tx)
             .await?;
@@ -186,7 +186,7 @@ impl DeviceUnit for SqlDeviceUnit {
         effects: Effects,
     ) -> Result<(), StoreError> {
         self.save_device(device).await?;
-        sqlx::query(
+        db::query(
             "UPDATE pairings SET state = $1, code_failures = $2, expires_at = $3 WHERE id = $4 AND identity_id = $5",
         )
         .bind(pairing.state.as_str())
@@ -201,7 +201,7 @@ impl DeviceUnit for SqlDeviceUnit {
     }
 
     async fn lock_auth_request(&mut self, id: Uuid) -> Result<Option<AuthRequest>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             auth_request_columns!(),
             " FROM auth_requests WHERE id = $1 AND identity_id = $2",
@@ -223,7 +223,7 @@ impl DeviceUnit for SqlDeviceUnit {
         effects: Effects,
     ) -> Result<(), StoreError> {
         self.save_device(device).await?;
-        sqlx::query(
+        db::query(
             "UPDATE auth_requests SET binding_failures = $1, state = $2, decided_at = $3 WHERE id = $4 AND identity_id = $5 AND state = 'pending'",
         )
         .bind(request.binding_failures)
@@ -244,7 +244,7 @@ impl DeviceUnit for SqlDeviceUnit {
         effects: Effects,
     ) -> Result<(), StoreError> {
         self.save_device(device).await?;
-        sqlx::query("UPDATE pairings SET state = 'rejected' WHERE id = $1 AND identity_id = $2 AND state = 'pending'")
+        db::query("UPDATE pairings SET state = 'rejected' WHERE id = $1 AND identity_id = $2 AND state = 'pending'")
             .bind(pairing)
             .bind(self.identity.id)
             .execute(&mut *self.tx)
@@ -260,7 +260,7 @@ impl DeviceUnit for SqlDeviceUnit {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         self.save_device(device).await?;
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE auth_requests SET state = $1, decided_at = $2, device_id = $3, signature = $4, not_me = $5, signed_bytes = $8 \
              WHERE id = $6 AND identity_id = $7 AND state = 'pending' AND expires_at > $2",
         )
@@ -290,7 +290,7 @@ impl DeviceUnit for SqlDeviceUnit {
     ) -> Result<(), StoreError> {
         self.save_device(device).await?;
         self.own_device(target).await?;
-        sqlx::query(
+        db::query(
             "UPDATE devices SET state = $1, revoked_at = $2 WHERE id = $3 AND state = 'active'",
         )
         .bind(DeviceState::Revoked.as_str())
@@ -310,7 +310,7 @@ impl DeviceUnit for SqlDeviceUnit {
     ) -> Result<(), StoreError> {
         self.save_device(device).await?;
         self.own_device(target).await?;
-        sqlx::query("UPDATE devices SET name = $1 WHERE id = $2")
+        db::query("UPDATE devices SET name = $1 WHERE id = $2")
             .bind(name.as_str())
             .bind(target)
             .execute(&mut *self.tx)
@@ -326,7 +326,7 @@ impl DeviceUnit for SqlDeviceUnit {
         effects: Effects,
     ) -> Result<(), StoreError> {
         self.save_device(device).await?;
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE identities SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ('pending', 'active')",
         )
         .bind(IdentityState::Suspended.as_str())
@@ -365,7 +365,7 @@ impl PairingStore for SqlStore {
         {
             return Ok(PairingStart::TooMany);
         }
-        let pending: Vec<Uuid> = sqlx::query(concat!(
+        let pending: Vec<Uuid> = db::query(concat!(
             "SELECT id FROM pairings WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
             dialect::for_update!()
         ))
@@ -379,13 +379,13 @@ impl PairingStore for SqlStore {
         let evicted = PendingCap::at_most(limits.max_pending).evicted(pending);
         for id in &evicted {
             // Pushed out: it expires now (the new app sees "expired").
-            sqlx::query("UPDATE pairings SET expires_at = $1 WHERE id = $2")
+            db::query("UPDATE pairings SET expires_at = $1 WHERE id = $2")
                 .bind(p.created_at.millis())
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO pairings (id, identity_id, device_id, public_key, name, pin_hash, state, created_at, expires_at, subject, code, code_failures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(p.id)
@@ -408,7 +408,7 @@ impl PairingStore for SqlStore {
     }
 
     async fn pairing(&self, id: Uuid) -> Result<Option<Pairing>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             pairing_columns!(),
             " FROM pairings WHERE id = $1"
@@ -426,7 +426,7 @@ impl PairingStore for SqlStore {
         identity_id: Uuid,
         now: Timestamp,
     ) -> Result<Vec<Pairing>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             pairing_columns!(),
             " FROM pairings WHERE identity_id = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at"
@@ -442,7 +442,7 @@ impl PairingStore for SqlStore {
 
     async fn lock_device(&self, id: Uuid) -> Result<Option<Box<dyn DeviceUnit>>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let Some(row) = sqlx::query(concat!(
+        let Some(row) = db::query(concat!(
             "SELECT ",
             device_columns!(),
             " FROM devices WHERE id = $1 AND state = 'active'",
@@ -455,7 +455,7 @@ impl PairingStore for SqlStore {
             return Ok(None);
         };
         let device = rows::device(&row)?;
-        let identity_row = sqlx::query(concat!(
+        let identity_row = db::query(concat!(
             "SELECT ",
             identity_columns!(),
             " FROM identities WHERE id = $1",

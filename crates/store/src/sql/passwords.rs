@@ -1,18 +1,18 @@
 //! The password's lockout state, changed in short units (see `PasswordGuard`).
 
+use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::password_guard::PasswordGuard;
 use sesam_domain::{AuditKey, Timestamp};
-use sqlx::{Row as _, Transaction};
 use uuid::Uuid;
 
 use super::effects::write_effects;
 use super::store::SqlStore;
-use super::{Db, dialect};
+use super::{db, dialect};
 use crate::{Effects, PasswordStore, PasswordUnit, StoreError};
 
 struct SqlPasswordUnit {
-    tx: Transaction<'static, Db>,
+    tx: Transaction<'static>,
     identity_id: Uuid,
     phc: String,
     guard: PasswordGuard,
@@ -36,7 +36,7 @@ impl PasswordUnit for SqlPasswordUnit {
         effects: Effects,
     ) -> Result<(), StoreError> {
         let l = &g.lockout;
-        sqlx::query(
+        db::query(
             "UPDATE passwords SET failures = $1, locked_until = $2, temporary_locks = $3, lock_window_start = $4, \
              blocked = $5, pending = $6, pending_since = $7 WHERE identity_id = $8",
         )
@@ -63,7 +63,7 @@ impl PasswordStore for SqlStore {
         identity_id: Uuid,
     ) -> Result<Option<Box<dyn PasswordUnit>>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        let row = sqlx::query(concat!(
+        let row = db::query(concat!(
             "SELECT phc, failures, locked_until, temporary_locks, lock_window_start, blocked, pending, pending_since \
              FROM passwords WHERE identity_id = $1",
             dialect::for_update!()

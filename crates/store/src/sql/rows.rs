@@ -1,11 +1,11 @@
 //! Turning rows into domain values, refusing what the domain would not accept.
 
+use super::db::RowExt as _;
 use sesam_domain::activation::GrantState;
 use sesam_domain::{
     ActivationGrant, AuditEntry, EmailAddress, Identity, Level, PersonName, PhoneNumber, Timestamp,
     UserId,
 };
-use sqlx::Row as _;
 use time::Date;
 use time::macros::format_description;
 
@@ -13,10 +13,9 @@ use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::lockout::Lockout;
 use sesam_domain::notification::{Channel, Language};
 
-use super::Db;
 use crate::{OutboxEntry, ServiceProviderRecord, StoreError};
 
-pub(super) type Row = <Db as sqlx::Database>::Row;
+pub(super) use super::db::Row;
 
 macro_rules! identity_columns {
     () => {

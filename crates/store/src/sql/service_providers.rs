@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sesam_domain::AuditDraft;
 
+use super::db;
 use super::rows::{self, sp_columns};
 use super::store::SqlStore;
 use super::{audit, dialect};
@@ -18,7 +19,7 @@ impl ServiceProviderStore for SqlStore {
         let uris = serde_json::to_string(&sp.redirect_uris)
             .map_err(|e| StoreError::InvalidData(e.to_string()))?;
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO service_providers (client_id, display_name, redirect_uris, secret_hash, allow_national_id, require_par, ciba, jwks, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -42,7 +43,7 @@ impl ServiceProviderStore for SqlStore {
         &self,
         client_id: &str,
     ) -> Result<Option<ServiceProviderRecord>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             sp_columns!(),
             " FROM service_providers WHERE client_id = $1"
@@ -56,7 +57,7 @@ impl ServiceProviderStore for SqlStore {
     }
 
     async fn service_providers(&self) -> Result<Vec<ServiceProviderRecord>, StoreError> {
-        sqlx::query(concat!(
+        db::query(concat!(
             "SELECT ",
             sp_columns!(),
             " FROM service_providers ORDER BY created_at, client_id"

@@ -1,9 +1,10 @@
 //! Token-signing keys.
 
+use super::db;
+use super::db::RowExt as _;
 use async_trait::async_trait;
 use sesam_domain::signing_keys::{KeyState, SigningKey};
 use sesam_domain::{AuditDraft, Timestamp};
-use sqlx::Row as _;
 
 use super::store::SqlStore;
 use super::{audit, dialect};
@@ -12,7 +13,7 @@ use crate::{SigningKeyStore, StoreError};
 #[async_trait]
 impl SigningKeyStore for SqlStore {
     async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
-        sqlx::query("SELECT kid, state, public_sec1, private_sealed, created_at, retire_after FROM signing_keys ORDER BY created_at, kid")
+        db::query("SELECT kid, state, public_sec1, private_sealed, created_at, retire_after FROM signing_keys ORDER BY created_at, kid")
             .fetch_all(&self.read_pool)
             .await?
             .iter()
@@ -37,11 +38,11 @@ impl SigningKeyStore for SqlStore {
         audit_draft: &AuditDraft,
     ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
-        sqlx::query("DELETE FROM signing_keys")
+        db::query("DELETE FROM signing_keys")
             .execute(&mut *tx)
             .await?;
         for k in keys {
-            sqlx::query(
+            db::query(
                 "INSERT INTO signing_keys (kid, state, public_sec1, private_sealed, created_at, retire_after) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&k.kid)

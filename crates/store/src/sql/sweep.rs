@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
 
+use super::db;
 use super::dialect;
 use super::store::SqlStore;
 use crate::{StoreError, SweepStore};
@@ -27,7 +28,7 @@ impl SweepStore for SqlStore {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let mut removed = 0;
         for table in EXPIRING {
-            removed += sqlx::query(sqlx::AssertSqlSafe(format!(
+            removed += db::query(db::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE expires_at <= $1"
             )))
             .bind(now.millis())
@@ -35,7 +36,7 @@ impl SweepStore for SqlStore {
             .await?
             .rows_affected();
         }
-        removed += sqlx::query("DELETE FROM request_counts WHERE window_start < $1")
+        removed += db::query("DELETE FROM request_counts WHERE window_start < $1")
             .bind(counts_before.millis())
             .execute(&mut *tx)
             .await?

@@ -1,17 +1,17 @@
 //! What SQLite does differently.
 
-use std::borrow::Cow;
+use super::db::{Transaction, WritePool};
+use super::migrate::Migration;
+use crate::StoreError;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Pool, Transaction};
-
-use super::Db;
-
-/// Writers take the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that
-/// reads first and writes later can fail with SQLITE_BUSY instead of waiting.
-pub(super) async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+/// A unit of work on the one writer, in the open group's transaction (`writer.rs`).
+pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
+    crate::stats::unit();
+    pool.begin().await
 }
+
+/// How the backend names itself.
+pub(super) const NAME: &str = "SQLite";
 
 /// SQLite has no row locks; `BEGIN IMMEDIATE` already serialises writers.
 pub(super) const SELECT_AUDIT_HEAD_FOR_UPDATE: &str =
@@ -35,56 +35,46 @@ macro_rules! skip_locked {
 }
 pub(super) use skip_locked;
 
-pub(super) fn migrator() -> Migrator {
-    let migration = |version, description, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(description),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(sql),
-            false,
-        )
-    };
-    Migrator::with_migrations(vec![
-        migration(
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        ),
-        migration(
-            2,
-            "activation",
-            include_str!("../../migrations/sqlite/0002_activation.sql"),
-        ),
-        migration(
-            3,
-            "signing keys",
-            include_str!("../../migrations/sqlite/0003_signing_keys.sql"),
-        ),
-        migration(
-            4,
-            "oidc",
-            include_str!("../../migrations/sqlite/0004_oidc.sql"),
-        ),
-        migration(
-            5,
-            "auth requests",
-            include_str!("../../migrations/sqlite/0005_auth_requests.sql"),
-        ),
-        migration(
-            6,
-            "request counts",
-            include_str!("../../migrations/sqlite/0006_request_counts.sql"),
-        ),
-        migration(
-            7,
-            "user ID choices per activation",
-            include_str!("../../migrations/sqlite/0007_user_id_choices.sql"),
-        ),
-        migration(
-            8,
-            "pairing limits",
-            include_str!("../../migrations/sqlite/0008_pairing_limits.sql"),
-        ),
-    ])
-}
+/// The schema, in order (see `migrate.rs`).
+pub(super) const MIGRATIONS: &[Migration] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "activation",
+        include_str!("../../migrations/sqlite/0002_activation.sql"),
+    ),
+    (
+        3,
+        "signing keys",
+        include_str!("../../migrations/sqlite/0003_signing_keys.sql"),
+    ),
+    (
+        4,
+        "oidc",
+        include_str!("../../migrations/sqlite/0004_oidc.sql"),
+    ),
+    (
+        5,
+        "auth requests",
+        include_str!("../../migrations/sqlite/0005_auth_requests.sql"),
+    ),
+    (
+        6,
+        "request counts",
+        include_str!("../../migrations/sqlite/0006_request_counts.sql"),
+    ),
+    (
+        7,
+        "user ID choices per activation",
+        include_str!("../../migrations/sqlite/0007_user_id_choices.sql"),
+    ),
+    (
+        8,
+        "pairing limits",
+        include_str!("../../migrations/sqlite/0008_pairing_limits.sql"),
+    ),
+];

@@ -1,0 +1,17 @@
+//! The database API the shared adapter (`sql/`) is written against, for PostgreSQL:
+//! sqlx itself, under the names `sqlite/db.rs` gives its own.
+
+pub use sqlx::{AssertSqlSafe, QueryBuilder as SqlxQueryBuilder, Row as RowExt};
+
+pub type Row = sqlx::postgres::PgRow;
+pub type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+pub type QueryBuilder = SqlxQueryBuilder<sqlx::Postgres>;
+pub type Transaction<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+pub type WritePool = sqlx::PgPool;
+pub type ReadPool = sqlx::PgPool;
+
+/// `sqlx::query`, counted.
+pub fn query<'q>(sql: impl sqlx::SqlSafeStr) -> Query<'q> {
+    crate::stats::statement();
+    sqlx::query(sql)
+}
