@@ -73,6 +73,10 @@ enum Command {
         /// Log in only the first N people of the manifest.
         #[arg(long, value_name = "N")]
         people: Option<u64>,
+        /// The server's `/metrics` (e.g. on its `metrics_listen` address), to report the
+        /// store's statements, units of work and commits per login.
+        #[arg(long, value_name = "URL")]
+        metrics_url: Option<String>,
     },
 }
 
@@ -125,6 +129,7 @@ async fn execute(cli: Cli) -> Result<String, BenchError> {
             timeout,
             server_pid,
             people,
+            metrics_url,
         } => {
             let report = run::run(run::RunArgs {
                 url,
@@ -135,6 +140,7 @@ async fn execute(cli: Cli) -> Result<String, BenchError> {
                 timeout: Duration::from_secs(timeout),
                 server_pid,
                 people,
+                metrics_url,
             })
             .await?;
             let text = if cli.json {

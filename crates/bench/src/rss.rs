@@ -15,6 +15,17 @@ pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// CPU the process has used (user + system), in clock ticks, from `/proc/PID/stat`.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields are counted after its `)`.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -22,5 +33,16 @@ mod tests {
         let (rss, peak) = super::rss_kib(std::process::id()).unwrap();
         assert!(rss > 0 && peak >= rss);
         assert_eq!(super::rss_kib(u32::MAX), None);
+    }
+
+    #[test]
+    fn reads_this_process_cpu() {
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(super::cpu_ticks(std::process::id()).is_some());
+        assert_eq!(super::cpu_ticks(u32::MAX), None);
     }
 }

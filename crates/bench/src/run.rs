@@ -24,6 +24,72 @@ pub struct RunArgs {
     pub server_pid: Option<u32>,
     /// Use only the first this many people (default: all in the manifest).
     pub people: Option<u64>,
+    /// The server's Prometheus endpoint, for the store's counters.
+    pub metrics_url: Option<String>,
+}
+
+/// What the server spent per completed login over the measured time.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PerLogin {
+    /// Server CPU (user + system), milliseconds; needs `--server-pid`.
+    pub server_cpu_ms: Option<f64>,
+    /// SQL statements, write units and commits; need `--metrics-url`.
+    pub statements: Option<f64>,
+    pub write_units: Option<f64>,
+    pub commits: Option<f64>,
+}
+
+/// The server's counters at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+struct Probe {
+    cpu_ticks: Option<u64>,
+    store: Option<[f64; 3]>,
+}
+
+async fn probe(http: &reqwest::Client, pid: Option<u32>, metrics: Option<&str>) -> Probe {
+    let store = match metrics {
+        Some(url) => match http.get(url).send().await {
+            Ok(r) if r.status().is_success() => r.text().await.ok().and_then(|t| {
+                Some([
+                    metric(&t, "sesam_store_statements_total")?,
+                    metric(&t, "sesam_store_units_total")?,
+                    metric(&t, "sesam_store_commits_total")?,
+                ])
+            }),
+            _ => None,
+        },
+        None => None,
+    };
+    Probe {
+        cpu_ticks: pid.and_then(rss::cpu_ticks),
+        store,
+    }
+}
+
+/// A counter's value in the Prometheus text (the line `name value`).
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+fn per_login(from: Probe, to: Probe, completed: u64) -> PerLogin {
+    if completed == 0 {
+        return PerLogin::default();
+    }
+    let n = completed as f64;
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    let store = from.store.zip(to.store);
+    let store_delta = |i: usize| store.map(|(a, b)| round((b[i] - a[i]) / n));
+    PerLogin {
+        // Linux reports process CPU in clock ticks of 10 ms (USER_HZ = 100).
+        server_cpu_ms: from
+            .cpu_ticks
+            .zip(to.cpu_ticks)
+            .map(|(a, b)| round(b.saturating_sub(a) as f64 * 10.0 / n)),
+        statements: store_delta(0),
+        write_units: store_delta(1),
+        commits: store_delta(2),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +113,7 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     pub server_rss_mib: Option<f64>,
     pub server_peak_rss_mib: Option<f64>,
+    pub per_login: PerLogin,
     /// Why the run ended before its time, if it did.
     pub stopped_early: Option<String>,
 }
@@ -171,6 +238,21 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
         }));
     }
 
+    // The server's counters at the start and the end of the measured time.
+    let probes = {
+        let (http, pid, metrics) = (
+            target.http.clone(),
+            args.server_pid,
+            args.metrics_url.clone(),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            let from = probe(&http, pid, metrics.as_deref()).await;
+            tokio::time::sleep_until(deadline.into()).await;
+            (from, probe(&http, pid, metrics.as_deref()).await)
+        })
+    };
+
     let mut peak_rss = None;
     let mut last_rss = None;
     let sampler = args.server_pid.map(|pid| {
@@ -209,6 +291,10 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
         )
     });
     let completed = completed.load(Ordering::Relaxed);
+    let per_login = match probes.await {
+        Ok((from, to)) => per_login(from, to, completed),
+        Err(_) => PerLogin::default(),
+    };
     let failed = all.errors.values().sum();
     let steps = STEPS
         .iter()
@@ -231,6 +317,7 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
         steps,
         server_rss_mib: last_rss,
         server_peak_rss_mib: peak_rss,
+        per_login,
         stopped_early,
     })
 }
@@ -286,6 +373,19 @@ impl Report {
         if let (Some(rss), Some(peak)) = (self.server_rss_mib, self.server_peak_rss_mib) {
             out.push_str(&format!("server RSS {rss:.1} MiB (peak {peak:.1} MiB)\n"));
         }
+        let p = &self.per_login;
+        let mut per = Vec::new();
+        if let Some(ms) = p.server_cpu_ms {
+            per.push(format!("server CPU {ms:.2} ms"));
+        }
+        if let (Some(s), Some(u), Some(c)) = (p.statements, p.write_units, p.commits) {
+            per.push(format!(
+                "{s:.1} statements, {u:.1} write units, {c:.2} commits"
+            ));
+        }
+        if !per.is_empty() {
+            out.push_str(&format!("per login: {}\n", per.join("; ")));
+        }
         for (kind, n) in &self.errors {
             out.push_str(&format!("error  {n:>7} × {kind}\n"));
         }
@@ -298,8 +398,40 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::spread;
+    use super::{PerLogin, Probe, metric, per_login, spread};
     use proptest::prelude::*;
+
+    #[test]
+    fn counters_are_read_from_the_prometheus_text() {
+        let text = "# TYPE sesam_store_statements_total counter\nsesam_store_statements_total 1234\nsesam_store_statements_total_x 9\nsesam_store_units_total 56\n";
+        assert_eq!(metric(text, "sesam_store_statements_total"), Some(1234.0));
+        assert_eq!(metric(text, "sesam_store_units_total"), Some(56.0));
+        assert_eq!(metric(text, "sesam_store_commits_total"), None);
+    }
+
+    #[test]
+    fn per_login_figures_divide_the_differences() {
+        let from = Probe {
+            cpu_ticks: Some(100),
+            store: Some([1000.0, 100.0, 10.0]),
+        };
+        let to = Probe {
+            cpu_ticks: Some(150),
+            store: Some([3000.0, 260.0, 30.0]),
+        };
+        assert_eq!(
+            per_login(from, to, 100),
+            PerLogin {
+                server_cpu_ms: Some(5.0),
+                statements: Some(20.0),
+                write_units: Some(1.6),
+                commits: Some(0.2),
+            }
+        );
+        assert_eq!(per_login(from, to, 0), PerLogin::default());
+        let blind = Probe::default();
+        assert_eq!(per_login(blind, to, 100), PerLogin::default());
+    }
 
     proptest! {
         #[test]

@@ -12,3 +12,8 @@ pub mod services;
 
 pub use context::Sesam;
 pub use error::AppError;
+
+/// The store's own counters (statements, units of work, commits) since the process started.
+pub fn store_stats() -> sesam_store::StoreStats {
+    sesam_store::stats::snapshot()
+}

@@ -145,3 +145,24 @@ async fn signing_keys_are_created_once_and_rotate_the_published_next_key_into_us
     assert!(kids.contains(&next.as_str()), "{kids:?}");
     assert!(kids.contains(&active(&first).as_str()), "{kids:?}");
 }
+
+/// Changes leave their audit entries waiting; the sequencer chains them, and readiness
+/// reports an entry that waited longer than the window as the chain being behind.
+#[tokio::test]
+async fn the_audit_sequencer_chains_waiting_entries_and_readiness_reports_a_backlog() {
+    let c = core().await;
+    let operator = Actor::operator("counter 7").unwrap();
+    c.sesam.enrol(&operator, &anna()).await.unwrap();
+    let r = c.sesam.readiness().await.unwrap();
+    assert!(r.audit.waiting > 0);
+    assert!(!r.audit.behind);
+    // Two seconds later, nothing chained yet: behind.
+    c.clock.advance_seconds(2);
+    let r = c.sesam.readiness().await.unwrap();
+    assert!(r.audit.behind, "{r:?}");
+    assert!(r.audit.oldest_seconds >= 2.0);
+    let after = c.sesam.chain_audit().await.unwrap();
+    assert_eq!(after.waiting, 0);
+    assert!(!after.behind);
+    assert!(c.sesam.verify_audit().await.unwrap().entries >= 1);
+}

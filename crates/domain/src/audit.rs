@@ -15,6 +15,32 @@ use crate::secrets::{SecretKeys, ct_eq, hmac_sha256};
 
 pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
 
+/// An entry as written by the change it records, before the sequencer gives it its place
+/// in the chain: the details already serialised, so chaining hashes exactly what was
+/// stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnchainedEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub subject: Option<String>,
+    pub reason: Option<String>,
+    pub details: String,
+}
+
+impl UnchainedEntry {
+    pub fn new(at: Timestamp, draft: &AuditDraft) -> Self {
+        Self {
+            at,
+            actor: draft.actor.clone(),
+            action: draft.action.clone(),
+            subject: draft.subject.clone(),
+            reason: draft.reason.clone(),
+            details: draft.details.to_string(),
+        }
+    }
+}
+
 /// An event to be appended: everything but its position in the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditDraft {
@@ -131,26 +157,30 @@ impl AuditKey {
 
     /// Builds the entry that follows `head`.
     pub fn seal(&self, head: ChainHead, at: Timestamp, draft: &AuditDraft) -> AuditEntry {
+        self.chain(head, UnchainedEntry::new(at, draft))
+    }
+
+    /// Links an entry that was written unchained to the entry at `head`.
+    pub fn chain(&self, head: ChainHead, e: UnchainedEntry) -> AuditEntry {
         let seq = head.seq + 1;
-        let details = draft.details.to_string();
         let hash = self.link(
             seq,
-            at,
-            &draft.actor,
-            &draft.action,
-            draft.subject.as_deref(),
-            draft.reason.as_deref(),
-            &details,
+            e.at,
+            &e.actor,
+            &e.action,
+            e.subject.as_deref(),
+            e.reason.as_deref(),
+            &e.details,
             &head.hash,
         );
         AuditEntry {
             seq,
-            at,
-            actor: draft.actor.clone(),
-            action: draft.action.clone(),
-            subject: draft.subject.clone(),
-            reason: draft.reason.clone(),
-            details,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            subject: e.subject,
+            reason: e.reason,
+            details: e.details,
             prev_hash: head.hash,
             hash,
         }

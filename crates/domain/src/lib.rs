@@ -41,7 +41,7 @@ pub mod transaction_text;
 pub mod user_id;
 
 pub use activation::{ActivationCode, ActivationGrant, ActivationPurpose};
-pub use audit::{AuditChainError, AuditDraft, AuditEntry, AuditKey, ChainHead};
+pub use audit::{AuditChainError, AuditDraft, AuditEntry, AuditKey, ChainHead, UnchainedEntry};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use contact::{EmailAddress, PhoneNumber};
 pub use error::DomainError;

@@ -62,6 +62,10 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
         );
         return r;
     }
+    let store = sesam_core::store_stats();
+    metrics::counter!("sesam_store_statements_total").absolute(store.statements);
+    metrics::counter!("sesam_store_units_total").absolute(store.units);
+    metrics::counter!("sesam_store_commits_total").absolute(store.commits);
     (
         [(
             header::CONTENT_TYPE,

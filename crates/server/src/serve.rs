@@ -138,8 +138,12 @@ fn start(
             let _ = stop_rx.wait_for(|stop| *stop).await;
         }));
     }
+    let mut sequencer_stop = sweeper_stop.clone();
     tokio::spawn(sweep_expired(sesam.clone(), async move {
         let _ = sweeper_stop.wait_for(|stop| *stop).await;
+    }));
+    tokio::spawn(chain_audit(sesam.clone(), async move {
+        let _ = sequencer_stop.wait_for(|stop| *stop).await;
     }));
     let state = AppState {
         sesam: sesam.clone(),
@@ -178,6 +182,39 @@ async fn sweep_expired(sesam: Sesam, stop: impl std::future::Future<Output = ()>
             Err(e) => {
                 tracing::warn!(error = %e, "cannot remove expired flow state; trying again later")
             }
+        }
+    }
+}
+
+/// How often this node runs the audit sequencer (see `AUDIT_CHAIN_WINDOW_SECONDS`).
+const CHAIN_AUDIT_EVERY: Duration = Duration::from_millis(200);
+
+/// Chains waiting audit entries every 200 ms (every node does; one at a time chains),
+/// and once more when `stop` completes, so a node that stops leaves nothing waiting.
+async fn chain_audit(sesam: Sesam, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut every = tokio::time::interval(CHAIN_AUDIT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warned = false;
+    loop {
+        let stopping = tokio::select! {
+            _ = &mut stop => true,
+            _ = every.tick() => false,
+        };
+        match sesam.chain_audit().await {
+            Ok(b) if b.behind && !warned => {
+                warned = true;
+                tracing::warn!(
+                    waiting = b.waiting,
+                    oldest_seconds = b.oldest_seconds,
+                    "audit entries wait longer than they should to be chained"
+                );
+            }
+            Ok(b) => warned &= b.behind,
+            Err(e) => tracing::warn!(error = %e, "cannot chain audit entries; trying again"),
+        }
+        if stopping {
+            return;
         }
     }
 }

@@ -16,7 +16,8 @@ use sesam_domain::{
     NationalId, OsRandom, PersonName, PhoneNumber, SecretKeys, Timestamp, UserId, UserIdKey,
 };
 use sesam_store::{
-    Effects, NewIdentity, RefreshOutcome, ServiceProviderRecord, Store, StoreError, UserIdChange,
+    AuditBacklog, ChainProgress, Effects, NewIdentity, RefreshOutcome, ServiceProviderRecord,
+    Store, StoreError, UserIdChange,
 };
 use uuid::Uuid;
 
@@ -78,6 +79,7 @@ conformance!(
     state_changes_are_compare_and_set,
     concurrent_enrolments_of_one_person_admit_one,
     concurrent_audit_appends_keep_one_chain,
+    audit_entries_wait_unchained_until_the_sequencer_runs,
     service_providers_round_trip,
     meta_keeps_the_first_value,
     pushed_requests_are_single_use_and_expire,
@@ -454,6 +456,65 @@ mod cases {
         assert_eq!(ok, 1);
         assert_eq!(store.count_identities().await.unwrap(), 1);
         assert_eq!(verify_chain(&*store).await, 1);
+    }
+
+    /// Appends leave the chain alone; the sequencer links them in order, from any number
+    /// of callers at once, and reading the log chains what is still waiting.
+    pub(super) async fn audit_entries_wait_unchained_until_the_sequencer_runs(
+        store: Arc<dyn Store>,
+    ) {
+        let head = store.audit_head().await.unwrap();
+        assert_eq!(
+            store.audit_backlog().await.unwrap(),
+            AuditBacklog::default()
+        );
+        for i in 0..5 {
+            let d = AuditDraft::new("system", "test.event").details(serde_json::json!({ "i": i }));
+            store.append_audit(T0.plus_seconds(i), &d).await.unwrap();
+        }
+        assert_eq!(
+            store.audit_backlog().await.unwrap(),
+            AuditBacklog {
+                waiting: 5,
+                oldest: Some(T0)
+            }
+        );
+        assert_eq!(
+            store.chain_pending_audit(2).await.unwrap(),
+            ChainProgress::Chained(2)
+        );
+        assert_eq!(store.audit_backlog().await.unwrap().waiting, 3);
+        assert_eq!(
+            store.audit_backlog().await.unwrap().oldest,
+            Some(T0.plus_seconds(2))
+        );
+        // Several sequencers at once (one per node): each entry is chained exactly once.
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.chain_pending_audit(100).await.unwrap() })
+            })
+            .collect();
+        let mut chained = 0;
+        for r in racers {
+            if let ChainProgress::Chained(n) = r.await.unwrap() {
+                chained += n;
+            }
+        }
+        assert_eq!(chained, 3);
+        assert_eq!(store.audit_backlog().await.unwrap().waiting, 0);
+        let entries = store.audit_entries(head.seq, 100).await.unwrap();
+        let order: Vec<_> = entries.iter().map(|e| e.details.clone()).collect();
+        assert_eq!(
+            order,
+            (0..5).map(|i| format!("{{\"i\":{i}}}")).collect::<Vec<_>>()
+        );
+        assert_eq!(verify_chain(&*store).await, head.seq + 5);
+        // Reading the log chains what is waiting.
+        let d = AuditDraft::new("system", "test.late");
+        store.append_audit(T0, &d).await.unwrap();
+        assert_eq!(store.audit_head().await.unwrap().seq, head.seq + 6);
+        assert_eq!(store.audit_backlog().await.unwrap().waiting, 0);
     }
 
     pub(super) async fn concurrent_audit_appends_keep_one_chain(store: Arc<dyn Store>) {

@@ -1,19 +1,50 @@
-//! What keeps a running node healthy: its readiness, the outbox dispatcher and the removal
-//! of expired flow state.
+//! What keeps a running node healthy: its readiness, the outbox dispatcher, the audit
+//! sequencer and the removal of expired flow state.
 
 use std::sync::Arc;
 
 use sesam_notify::{DevOutbox, Dispatcher};
+use sesam_store::ChainProgress;
 
 use crate::context::Sesam;
 use crate::error::AppError;
 
 impl Sesam {
-    /// The database answers; the backend's name (`sqlite`, `postgres`) when it does.
+    /// The database answers (the backend's name, `SQLite` or `PostgreSQL`), and how far
+    /// the audit sequencer is behind.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn readiness(&self) -> Result<&'static str, AppError> {
+    pub async fn readiness(&self) -> Result<Readiness, AppError> {
         self.store.ping().await?;
-        Ok(self.store.backend())
+        Ok(Readiness {
+            backend: self.store.backend(),
+            audit: self.audit_backlog().await?,
+        })
+    }
+
+    async fn audit_backlog(&self) -> Result<AuditBacklog, AppError> {
+        let b = self.store.audit_backlog().await?;
+        let oldest_seconds = b.oldest.map_or(0.0, |t| {
+            (self.clock.now().millis() - t.millis()).max(0) as f64 / 1000.0
+        });
+        Ok(AuditBacklog {
+            waiting: b.waiting,
+            oldest_seconds,
+            behind: oldest_seconds > AUDIT_CHAIN_WINDOW_SECONDS,
+        })
+    }
+
+    /// This node's turn of the audit sequencer: chains every entry that is waiting (unless
+    /// another node is chaining right now) and reports what still waits, also as the
+    /// metrics `sesam_audit_unchained_entries` and `sesam_audit_unchained_oldest_seconds`.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn chain_audit(&self) -> Result<AuditBacklog, AppError> {
+        const BATCH: i64 = 1000;
+        while self.store.chain_pending_audit(BATCH).await? == ChainProgress::Chained(BATCH as u64) {
+        }
+        let backlog = self.audit_backlog().await?;
+        metrics::gauge!("sesam_audit_unchained_entries").set(backlog.waiting as f64);
+        metrics::gauge!("sesam_audit_unchained_oldest_seconds").set(backlog.oldest_seconds);
+        Ok(backlog)
     }
 
     /// The dispatcher that delivers this node's share of the outbox over `channels`; it
@@ -47,4 +78,24 @@ impl Sesam {
         let counts_before = now.plus_seconds(-2 * window);
         Ok(self.store.sweep_expired(now, counts_before).await?)
     }
+}
+
+/// How long a committed audit entry may wait to be chained (the sequencer runs every
+/// 200 ms on every node); beyond it readiness reports the chain as behind.
+pub const AUDIT_CHAIN_WINDOW_SECONDS: f64 = 1.0;
+
+/// What `readyz` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readiness {
+    pub backend: &'static str,
+    pub audit: AuditBacklog,
+}
+
+/// Audit entries committed but not yet chained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditBacklog {
+    pub waiting: i64,
+    pub oldest_seconds: f64,
+    /// The oldest has waited longer than [`AUDIT_CHAIN_WINDOW_SECONDS`].
+    pub behind: bool,
 }

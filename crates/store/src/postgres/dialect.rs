@@ -30,11 +30,24 @@ pub(super) async fn migrate(pool: &WritePool) -> Result<(), StoreError> {
     })
 }
 
-/// The head row is the chain's lock: appends from every node take it in turn.
+/// The head row is locked by whoever chains (the sequencer, or a bulk import) while it
+/// does: requests never touch it.
 pub(super) const SELECT_AUDIT_HEAD_FOR_UPDATE: &str =
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 pub(super) const SELECT_IDENTITY_FOR_UPDATE: &str =
     "SELECT state, user_id, user_id_key FROM identities WHERE id = $1 FOR UPDATE";
+
+/// One audit sequencer at a time across all nodes: a transaction-scoped advisory lock
+/// (the key is "sesamaud" in ASCII).
+pub(super) const TRY_AUDIT_SEQUENCER: &str =
+    "SELECT pg_try_advisory_xact_lock(8315179149293614436) AS taken";
+pub(super) const WAIT_FOR_AUDIT_SEQUENCER: &str =
+    "SELECT TRUE AS taken FROM pg_advisory_xact_lock(8315179149293614436)";
+
+/// Serialises one person's starts (of logins, of pairings) so that the cap on their
+/// pending requests holds under concurrency: a transaction-scoped advisory lock on the
+/// subject, which only that person's requests ever wait for.
+pub(super) const LOCK_SUBJECT: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
 /// Appended to a `SELECT` whose rows the transaction will change.
 macro_rules! for_update {
@@ -102,6 +115,11 @@ fn migrator() -> Migrator {
             8,
             "pairing limits",
             include_str!("../../migrations/postgres/0008_pairing_limits.sql"),
+        ),
+        migration(
+            9,
+            "audit pending",
+            include_str!("../../migrations/postgres/0009_audit_pending.sql"),
         ),
     ])
 }

@@ -18,7 +18,6 @@ struct SqlGrantUnit {
     tx: Transaction<'static>,
     grant: ActivationGrant,
     identity: Identity,
-    audit_key: sesam_domain::AuditKey,
 }
 
 async fn update_grant(
@@ -128,7 +127,7 @@ impl GrantUnit for SqlGrantUnit {
     ) -> Result<(), StoreError> {
         let at = effects_time(&effects, grant);
         update_grant(&mut self.tx, grant).await?;
-        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut self.tx, at, &effects).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -173,7 +172,7 @@ impl SqlGrantUnit {
         .bind(self.identity.state.as_str())
         .execute(&mut *self.tx)
         .await?;
-        write_effects(&mut self.tx, &self.audit_key, at, effects).await?;
+        write_effects(&mut self.tx, at, effects).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -214,7 +213,6 @@ impl SqlStore {
             tx,
             grant,
             identity,
-            audit_key: self.audit_key.clone(),
         })))
     }
 }

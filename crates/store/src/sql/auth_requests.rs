@@ -94,7 +94,6 @@ impl AuthRequestStore for SqlStore {
         limits: StartLimits,
         effects: Effects,
     ) -> Result<StartOutcome, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let window = RateWindow::seconds(limits.window_seconds).start(r.created_at);
         let person_key = [
             b"p:".as_slice(),
@@ -103,17 +102,18 @@ impl AuthRequestStore for SqlStore {
             &r.source_hash[..],
         ]
         .concat();
-        if !WindowLimit::at_most(limits.max_started)
-            .admits(count_request(&mut tx, &person_key, window).await?)
-        {
-            return Ok(StartOutcome::TooMany);
-        }
         let source_key = [b"s:".as_slice(), &r.source_hash[..]].concat();
-        if !WindowLimit::at_most(limits.max_per_source)
-            .admits(count_request(&mut tx, &source_key, window).await?)
+        let [person, source] = count_requests(self, [&person_key, &source_key], window).await?;
+        if !WindowLimit::at_most(limits.max_started).admits(person)
+            || !WindowLimit::at_most(limits.max_per_source).admits(source)
         {
             return Ok(StartOutcome::TooMany);
         }
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        db::query(dialect::LOCK_SUBJECT)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
         if let Some(browser) = &r.browser_hash {
             // The browser reported, and any browser at the address it asked from: a new
             // cookie jar must not get around the report.
@@ -181,7 +181,7 @@ impl AuthRequestStore for SqlStore {
         .bind(r.browser_hash.map(|b| b.to_vec()))
         .execute(&mut *tx)
         .await?;
-        write_effects(&mut tx, &self.audit_key, r.created_at, &effects).await?;
+        write_effects(&mut tx, r.created_at, &effects).await?;
         tx.commit().await?;
         Ok(StartOutcome::Started { evicted })
     }
@@ -287,20 +287,34 @@ impl AuthRequestStore for SqlStore {
     }
 }
 
-/// Counts one more request under `key` in the window starting at `window`; returns the
-/// count including it. Rolled back with the transaction when the request is refused.
-pub(super) async fn count_request(
-    tx: &mut super::db::Transaction<'static>,
-    key: &[u8],
+/// Counts one more request under each of the two keys in the window starting at
+/// `window`; returns the counts including it. Taken as a unit of its own, before the
+/// request's transaction and whatever it decides: a counter row (one per address and
+/// window, shared by everyone behind one address) is then locked for one statement only,
+/// never across another request's whole transaction. A refused request counts too.
+pub(super) async fn count_requests(
+    store: &SqlStore,
+    keys: [&[u8]; 2],
     window: Timestamp,
-) -> Result<i64, StoreError> {
-    Ok(db::query(
-        "INSERT INTO request_counts (key, window_start, n) VALUES ($1, $2, 1) \
-         ON CONFLICT (key, window_start) DO UPDATE SET n = request_counts.n + 1 RETURNING n",
+) -> Result<[i64; 2], StoreError> {
+    let rows = db::query(
+        "INSERT INTO request_counts (key, window_start, n) VALUES ($1, $3, 1), ($2, $3, 1) \
+         ON CONFLICT (key, window_start) DO UPDATE SET n = request_counts.n + 1 RETURNING key, n",
     )
-    .bind(key)
+    .bind(keys[0])
+    .bind(keys[1])
     .bind(window.millis())
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("n")?)
+    .fetch_all(&store.pool)
+    .await?;
+    let mut counts = [0; 2];
+    for r in &rows {
+        let key: Vec<u8> = r.try_get("key")?;
+        let n: i64 = r.try_get("n")?;
+        for (i, k) in keys.iter().enumerate() {
+            if key == *k {
+                counts[i] = n;
+            }
+        }
+    }
+    Ok(counts)
 }

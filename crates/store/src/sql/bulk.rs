@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::db::{QueryBuilder, RowExt as _, Transaction};
 use async_trait::async_trait;
+use sesam_domain::UnchainedEntry;
 use sesam_domain::activation::GrantState;
-use sesam_domain::audit::ChainHead;
 use sesam_domain::notification::Channel;
 use sesam_domain::{AuditDraft, IdentityState, Timestamp, UserId};
 use uuid::Uuid;
@@ -357,47 +357,21 @@ async fn insert_grants(
     Ok(())
 }
 
-/// Appends the entries to the audit chain in order: the head is read (and locked) once
-/// and written once, each entry linked to the one before it.
+/// Chains the batch's entries right away, in its transaction: an import writes many at
+/// once, so moving them through the waiting table would only write them twice.
 async fn append_audit_many(
     tx: &mut Transaction<'static>,
     store: &SqlStore,
     drafts: &[(Timestamp, &AuditDraft)],
 ) -> Result<(), StoreError> {
-    let Some(((first_at, first), rest)) = drafts.split_first() else {
+    if drafts.is_empty() {
         return Ok(());
-    };
-    let first = audit::append(tx, &store.audit_key, *first_at, first).await?;
-    let mut head = ChainHead {
-        seq: first.seq,
-        hash: first.hash,
-    };
-    for part in rest.chunks(ROWS_PER_STATEMENT) {
-        let mut entries = Vec::with_capacity(part.len());
-        for (at, draft) in part {
-            let e = store.audit_key.seal(head, *at, draft);
-            head = ChainHead {
-                seq: e.seq,
-                hash: e.hash,
-            };
-            entries.push(e);
-        }
-        let mut q = QueryBuilder::new(
-            "INSERT INTO audit_log (seq, at, actor, action, subject, reason, details, prev_hash, hash) ",
-        );
-        q.push_values(&entries, |mut b, e| {
-            b.push_bind(e.seq)
-                .push_bind(e.at.millis())
-                .push_bind(e.actor.clone())
-                .push_bind(e.action.clone())
-                .push_bind(e.subject.clone())
-                .push_bind(e.reason.clone())
-                .push_bind(e.details.clone())
-                .push_bind(e.prev_hash.to_vec())
-                .push_bind(e.hash.to_vec());
-        });
-        q.build().execute(&mut **tx).await?;
     }
-    // The `audit_head_follows` trigger has moved the head to the last entry.
+    audit::chain(
+        tx,
+        store,
+        drafts.iter().map(|(at, d)| UnchainedEntry::new(*at, d)),
+    )
+    .await?;
     Ok(())
 }

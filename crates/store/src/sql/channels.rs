@@ -75,7 +75,6 @@ pub(super) async fn insert(tx: &mut Transaction<'_>, c: &ChannelChoice) -> Resul
 struct SqlChannelUnit {
     tx: Transaction<'static>,
     choice: ChannelChoice,
-    audit_key: sesam_domain::AuditKey,
 }
 
 #[async_trait]
@@ -115,7 +114,7 @@ impl ChannelUnit for SqlChannelUnit {
         .bind(c.id)
         .execute(&mut *self.tx)
         .await?;
-        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut self.tx, at, &effects).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -129,7 +128,7 @@ impl ChannelUnit for SqlChannelUnit {
             .bind(self.choice.id)
             .execute(&mut *self.tx)
             .await?;
-        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut self.tx, at, &effects).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -161,7 +160,7 @@ impl ChannelStore for SqlStore {
         let mut c = c.clone();
         c.position = next as i32;
         insert(&mut tx, &c).await?;
-        write_effects(&mut tx, &self.audit_key, c.created_at, &effects).await?;
+        write_effects(&mut tx, c.created_at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -181,11 +180,7 @@ impl ChannelStore for SqlStore {
             return Ok(None);
         };
         let choice = choice(&row)?;
-        Ok(Some(Box::new(SqlChannelUnit {
-            tx,
-            choice,
-            audit_key: self.audit_key.clone(),
-        })))
+        Ok(Some(Box::new(SqlChannelUnit { tx, choice })))
     }
 
     async fn reorder_channels(
@@ -218,7 +213,7 @@ impl ChannelStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut tx, at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -237,7 +232,7 @@ impl ChannelStore for SqlStore {
             .bind(identity_id)
             .execute(&mut *tx)
             .await?;
-        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut tx, at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }

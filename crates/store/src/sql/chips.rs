@@ -124,7 +124,7 @@ impl ChipStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        write_effects(&mut tx, &self.audit_key, c.created_at, &effects).await?;
+        write_effects(&mut tx, c.created_at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -169,7 +169,7 @@ impl ChipStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("chip"));
         }
-        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut tx, at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }

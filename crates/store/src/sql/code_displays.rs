@@ -4,7 +4,7 @@ use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::code_display::{CodeDisplay, CodeDisplayState};
 use sesam_domain::totp::TotpState;
-use sesam_domain::{AuditDraft, AuditKey, Timestamp};
+use sesam_domain::{AuditDraft, Timestamp};
 use uuid::Uuid;
 
 use super::effects::write_effects;
@@ -97,7 +97,6 @@ struct SqlCodeDisplayUnit {
     tx: Transaction<'static>,
     display: CodeDisplay,
     seed_sealed: Vec<u8>,
-    audit_key: AuditKey,
 }
 
 #[async_trait]
@@ -135,7 +134,7 @@ impl CodeDisplayUnit for SqlCodeDisplayUnit {
         if let Some((identity_id, phc)) = password {
             set_password(&mut self.tx, identity_id, phc, at).await?;
         }
-        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut self.tx, at, &effects).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -157,7 +156,6 @@ impl SqlStore {
             tx,
             display,
             seed_sealed,
-            audit_key: self.audit_key.clone(),
         })))
     }
 }
@@ -203,7 +201,7 @@ impl CodeDisplayStore for SqlStore {
         let at = batch
             .first()
             .map_or(Timestamp::from_millis(0), |c| c.imported_at);
-        audit::append(&mut tx, &self.audit_key, at, audit_draft).await?;
+        audit::append(&mut tx, at, audit_draft).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -285,7 +283,7 @@ impl CodeDisplayStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("code display"));
         }
-        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut tx, at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,19 +1,17 @@
 //! Writing a change's effects (audit entries, outgoing messages) in its transaction.
 
+use sesam_domain::Timestamp;
+
 use super::db::Transaction;
-use sesam_domain::{AuditKey, Timestamp};
 
 use super::{audit, outbox};
 use crate::{Effects, StoreError};
 
 pub(super) async fn write_effects(
     tx: &mut Transaction<'static>,
-    key: &AuditKey,
     at: Timestamp,
     effects: &Effects,
 ) -> Result<(), StoreError> {
-    for a in &effects.audit {
-        audit::append(tx, key, at, a).await?;
-    }
+    audit::append_all(tx, at, &effects.audit).await?;
     outbox::enqueue(tx, &effects.messages).await
 }

@@ -50,7 +50,7 @@ impl GrantStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         insert(&mut tx, grant).await?;
-        super::effects::write_effects(&mut tx, &self.audit_key, grant.created_at, &effects).await?;
+        super::effects::write_effects(&mut tx, grant.created_at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }

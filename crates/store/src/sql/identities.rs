@@ -233,7 +233,7 @@ impl IdentityStore for SqlStore {
             position += 1;
         }
         grants::insert(&mut tx, grant).await?;
-        write_effects(&mut tx, &self.audit_key, new.created_at, effects).await?;
+        write_effects(&mut tx, new.created_at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -317,7 +317,7 @@ impl IdentityStore for SqlStore {
                 None => StoreError::NotFound("identity"),
             });
         }
-        write_effects(&mut tx, &self.audit_key, at, effects).await?;
+        write_effects(&mut tx, at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -335,7 +335,7 @@ impl IdentityStore for SqlStore {
             .ok_or(StoreError::NotFound("identity"))?;
         let old_key: Option<String> = row.try_get("user_id_key")?;
         apply_user_id_change(&mut tx, change, old_key.map(UserIdKey::from_stored)).await?;
-        write_effects(&mut tx, &self.audit_key, change.at, effects).await?;
+        write_effects(&mut tx, change.at, effects).await?;
         tx.commit().await?;
         Ok(())
     }

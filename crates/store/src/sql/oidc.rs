@@ -174,7 +174,7 @@ impl OidcStore for SqlStore {
             return Err(StoreError::NotFound("login"));
         };
         let at = Timestamp::from_millis(row.try_get("created_at")?);
-        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut tx, at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -221,7 +221,7 @@ impl OidcStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        write_effects(&mut tx, &self.audit_key, g.created_at, &effects).await?;
+        write_effects(&mut tx, g.created_at, &effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -276,7 +276,7 @@ impl OidcStore for SqlStore {
         if let Some(r) = refresh {
             insert_refresh(&mut tx, r).await?;
         }
-        write_effects(&mut tx, &self.audit_key, now, &effects).await?;
+        write_effects(&mut tx, now, &effects).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -293,7 +293,7 @@ impl OidcStore for SqlStore {
             .bind(grant_id)
             .execute(&mut *tx)
             .await?;
-        write_effects(&mut tx, &self.audit_key, now, &effects).await?;
+        write_effects(&mut tx, now, &effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -394,7 +394,7 @@ impl OidcStore for SqlStore {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        write_effects(&mut tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut tx, at, &effects).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -6,10 +6,10 @@ use sesam_domain::auth_request::{AuthRequest, BindingCode};
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::pairing::{Pairing, PairingState};
 use sesam_domain::rate_limit::{PendingCap, RateWindow, WindowLimit};
-use sesam_domain::{AuditKey, Identity, IdentityState, Timestamp};
+use sesam_domain::{Identity, IdentityState, Timestamp};
 use uuid::Uuid;
 
-use super::auth_requests::{auth_request, auth_request_columns, count_request};
+use super::auth_requests::{auth_request, auth_request_columns, count_requests};
 use super::effects::write_effects;
 use super::rows::{self, Row, device_columns, identity_columns};
 use super::store::SqlStore;
@@ -48,7 +48,6 @@ struct SqlDeviceUnit {
     tx: Transaction<'static>,
     device: Device,
     identity: Identity,
-    audit_key: AuditKey,
 }
 
 impl SqlDeviceUnit {
@@ -70,7 +69,7 @@ impl SqlDeviceUnit {
     }
 
     async fn finish(mut self, at: Timestamp, effects: &Effects) -> Result<(), StoreError> {
-        write_effects(&mut self.tx, &self.audit_key, at, effects).await?;
+        write_effects(&mut self.tx, at, effects).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -351,20 +350,20 @@ impl PairingStore for SqlStore {
         limits: PairingLimits,
         effects: Effects,
     ) -> Result<PairingStart, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let window = RateWindow::seconds(limits.window_seconds).start(p.created_at);
         let subject_key = [b"pairing-p:".as_slice(), subject.as_bytes()].concat();
-        if !WindowLimit::at_most(limits.max_per_subject)
-            .admits(count_request(&mut tx, &subject_key, window).await?)
-        {
-            return Ok(PairingStart::TooMany);
-        }
         let source_key = [b"pairing-s:".as_slice(), &source_hash[..]].concat();
-        if !WindowLimit::at_most(limits.max_per_source)
-            .admits(count_request(&mut tx, &source_key, window).await?)
+        let [person, source] = count_requests(self, [&subject_key, &source_key], window).await?;
+        if !WindowLimit::at_most(limits.max_per_subject).admits(person)
+            || !WindowLimit::at_most(limits.max_per_source).admits(source)
         {
             return Ok(PairingStart::TooMany);
         }
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        db::query(dialect::LOCK_SUBJECT)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
         let pending: Vec<Uuid> = db::query(concat!(
             "SELECT id FROM pairings WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
             dialect::for_update!()
@@ -402,7 +401,7 @@ impl PairingStore for SqlStore {
         .bind(p.code_failures)
         .execute(&mut *tx)
         .await?;
-        write_effects(&mut tx, &self.audit_key, p.created_at, &effects).await?;
+        write_effects(&mut tx, p.created_at, &effects).await?;
         tx.commit().await?;
         Ok(PairingStart::Started { evicted })
     }
@@ -469,7 +468,6 @@ impl PairingStore for SqlStore {
             tx,
             device,
             identity,
-            audit_key: self.audit_key.clone(),
         })))
     }
 }

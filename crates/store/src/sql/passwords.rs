@@ -2,8 +2,8 @@
 
 use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
+use sesam_domain::Timestamp;
 use sesam_domain::password_guard::PasswordGuard;
-use sesam_domain::{AuditKey, Timestamp};
 use uuid::Uuid;
 
 use super::effects::write_effects;
@@ -16,7 +16,6 @@ struct SqlPasswordUnit {
     identity_id: Uuid,
     phc: String,
     guard: PasswordGuard,
-    audit_key: AuditKey,
 }
 
 #[async_trait]
@@ -50,7 +49,7 @@ impl PasswordUnit for SqlPasswordUnit {
         .bind(self.identity_id)
         .execute(&mut *self.tx)
         .await?;
-        write_effects(&mut self.tx, &self.audit_key, at, &effects).await?;
+        write_effects(&mut self.tx, at, &effects).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -84,7 +83,6 @@ impl PasswordStore for SqlStore {
             tx,
             identity_id,
             guard,
-            audit_key: self.audit_key.clone(),
         })))
     }
 }

@@ -34,7 +34,7 @@ impl ServiceProviderStore for SqlStore {
         .bind(sp.created_at.millis())
         .execute(&mut *tx)
         .await?;
-        audit::append(&mut tx, &self.audit_key, sp.created_at, audit).await?;
+        audit::append(&mut tx, sp.created_at, audit).await?;
         tx.commit().await?;
         Ok(())
     }

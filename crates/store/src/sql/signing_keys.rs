@@ -54,7 +54,7 @@ impl SigningKeyStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        audit::append(&mut tx, &self.audit_key, at, audit_draft).await?;
+        audit::append(&mut tx, at, audit_draft).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -19,6 +19,13 @@ pub(super) const SELECT_AUDIT_HEAD_FOR_UPDATE: &str =
 pub(super) const SELECT_IDENTITY_FOR_UPDATE: &str =
     "SELECT state, user_id, user_id_key FROM identities WHERE id = $1";
 
+/// The audit sequencer needs no lock of its own: the one writer runs one unit at a time.
+pub(super) const TRY_AUDIT_SEQUENCER: &str = "SELECT 1 AS taken";
+pub(super) const WAIT_FOR_AUDIT_SEQUENCER: &str = "SELECT 1 AS taken";
+
+/// The one writer already runs one person's starts one at a time.
+pub(super) const LOCK_SUBJECT: &str = "SELECT $1";
+
 /// Appended to a `SELECT` whose rows the transaction will change.
 macro_rules! for_update {
     () => {
@@ -76,5 +83,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         8,
         "pairing limits",
         include_str!("../../migrations/sqlite/0008_pairing_limits.sql"),
+    ),
+    (
+        9,
+        "audit pending",
+        include_str!("../../migrations/sqlite/0009_audit_pending.sql"),
     ),
 ];

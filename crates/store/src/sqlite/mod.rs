@@ -13,9 +13,10 @@ mod dialect;
 mod migrate;
 mod readers;
 /// The shared SQL adapter, compiled here with this backend's `db` and `dialect`
-/// (see `sql/mod.rs`).
+/// (see `sql/mod.rs`). Its `StoreError::from(e)` converts sqlx's errors on PostgreSQL;
+/// here `db` already answers with a `StoreError`.
 #[path = "../sql/mod.rs"]
-#[allow(clippy::duplicate_mod)]
+#[allow(clippy::duplicate_mod, clippy::useless_conversion)]
 mod sql;
 mod writer;
 
