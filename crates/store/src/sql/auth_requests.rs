@@ -103,10 +103,11 @@ impl AuthRequestStore for SqlStore {
         ]
         .concat();
         let source_key = [b"s:".as_slice(), &r.source_hash[..]].concat();
-        let [person, source] = count_requests(self, [&person_key, &source_key], window).await?;
-        if !WindowLimit::at_most(limits.max_started).admits(person)
-            || !WindowLimit::at_most(limits.max_per_source).admits(source)
-        {
+        let counted = [
+            (&person_key[..], WindowLimit::at_most(limits.max_started)),
+            (&source_key[..], WindowLimit::at_most(limits.max_per_source)),
+        ];
+        if !count_requests(self, counted, window).await? {
             return Ok(StartOutcome::TooMany);
         }
         let mut tx = dialect::begin_write(&self.pool).await?;
@@ -288,33 +289,33 @@ impl AuthRequestStore for SqlStore {
 }
 
 /// Counts one more request under each of the two keys in the window starting at
-/// `window`; returns the counts including it. Taken as a unit of its own, before the
-/// request's transaction and whatever it decides: a counter row (one per address and
-/// window, shared by everyone behind one address) is then locked for one statement only,
-/// never across another request's whole transaction. A refused request counts too.
+/// `window`, if both counts stay within their limits; whether they did. A unit of its own,
+/// before the request's transaction: a counter row (one per address and window, shared by
+/// everyone behind one address) is then locked for this short unit only, never across
+/// another request's whole transaction. A refused request is not counted (the unit is
+/// rolled back), so one person's refused attempts do not use up their address's budget.
 pub(super) async fn count_requests(
     store: &SqlStore,
-    keys: [&[u8]; 2],
+    keys: [(&[u8], WindowLimit); 2],
     window: Timestamp,
-) -> Result<[i64; 2], StoreError> {
+) -> Result<bool, StoreError> {
+    let mut tx = dialect::begin_write(&store.pool).await?;
     let rows = db::query(
         "INSERT INTO request_counts (key, window_start, n) VALUES ($1, $3, 1), ($2, $3, 1) \
          ON CONFLICT (key, window_start) DO UPDATE SET n = request_counts.n + 1 RETURNING key, n",
     )
-    .bind(keys[0])
-    .bind(keys[1])
+    .bind(keys[0].0)
+    .bind(keys[1].0)
     .bind(window.millis())
-    .fetch_all(&store.pool)
+    .fetch_all(&mut *tx)
     .await?;
-    let mut counts = [0; 2];
     for r in &rows {
         let key: Vec<u8> = r.try_get("key")?;
         let n: i64 = r.try_get("n")?;
-        for (i, k) in keys.iter().enumerate() {
-            if key == *k {
-                counts[i] = n;
-            }
+        if keys.iter().any(|(k, limit)| key == *k && !limit.admits(n)) {
+            return Ok(false);
         }
     }
-    Ok(counts)
+    tx.commit().await?;
+    Ok(true)
 }

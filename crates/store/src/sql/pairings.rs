@@ -353,10 +353,14 @@ impl PairingStore for SqlStore {
         let window = RateWindow::seconds(limits.window_seconds).start(p.created_at);
         let subject_key = [b"pairing-p:".as_slice(), subject.as_bytes()].concat();
         let source_key = [b"pairing-s:".as_slice(), &source_hash[..]].concat();
-        let [person, source] = count_requests(self, [&subject_key, &source_key], window).await?;
-        if !WindowLimit::at_most(limits.max_per_subject).admits(person)
-            || !WindowLimit::at_most(limits.max_per_source).admits(source)
-        {
+        let counted = [
+            (
+                &subject_key[..],
+                WindowLimit::at_most(limits.max_per_subject),
+            ),
+            (&source_key[..], WindowLimit::at_most(limits.max_per_source)),
+        ];
+        if !count_requests(self, counted, window).await? {
             return Ok(PairingStart::TooMany);
         }
         let mut tx = dialect::begin_write(&self.pool).await?;
