@@ -13,5 +13,7 @@ pub type ReadPool = sqlx::PgPool;
 /// `sqlx::query`, counted.
 pub fn query<'q>(sql: impl sqlx::SqlSafeStr) -> Query<'q> {
     crate::stats::statement();
+    let sql = sql.into_sql_str();
+    tracing::trace!(target: "sesam_store::sql", sql = %sql.as_str());
     sqlx::query(sql)
 }

@@ -39,15 +39,16 @@ pub(super) const SELECT_IDENTITY_FOR_UPDATE: &str =
 
 /// One audit sequencer at a time across all nodes: a transaction-scoped advisory lock
 /// (the key is "sesamaud" in ASCII).
-pub(super) const TRY_AUDIT_SEQUENCER: &str =
-    "SELECT pg_try_advisory_xact_lock(8315179149293614436) AS taken";
-pub(super) const WAIT_FOR_AUDIT_SEQUENCER: &str =
-    "SELECT TRUE AS taken FROM pg_advisory_xact_lock(8315179149293614436)";
+pub(super) const TRY_AUDIT_SEQUENCER: Option<&str> =
+    Some("SELECT pg_try_advisory_xact_lock(8315179149293614436) AS taken");
+pub(super) const WAIT_FOR_AUDIT_SEQUENCER: Option<&str> =
+    Some("SELECT TRUE AS taken FROM pg_advisory_xact_lock(8315179149293614436)");
 
 /// Serialises one person's starts (of logins, of pairings) so that the cap on their
 /// pending requests holds under concurrency: a transaction-scoped advisory lock on the
 /// subject, which only that person's requests ever wait for.
-pub(super) const LOCK_SUBJECT: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+pub(super) const LOCK_SUBJECT: Option<&str> =
+    Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
 
 /// Appended to a `SELECT` whose rows the transaction will change.
 macro_rules! for_update {

@@ -127,12 +127,14 @@ impl SqlStore {
         } else {
             dialect::TRY_AUDIT_SEQUENCER
         };
-        let taken: bool = db::query(lock)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("taken")?;
-        if !taken {
-            return Ok(ChainProgress::Busy);
+        if let Some(lock) = lock {
+            let taken: bool = db::query(lock)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("taken")?;
+            if !taken {
+                return Ok(ChainProgress::Busy);
+            }
         }
         let waiting = db::query(
             "SELECT id, at, actor, action, subject, reason, details FROM audit_pending \

@@ -111,10 +111,9 @@ impl AuthRequestStore for SqlStore {
             return Ok(StartOutcome::TooMany);
         }
         let mut tx = dialect::begin_write(&self.pool).await?;
-        db::query(dialect::LOCK_SUBJECT)
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(lock) = dialect::LOCK_SUBJECT {
+            db::query(lock).bind(subject).execute(&mut *tx).await?;
+        }
         if let Some(browser) = &r.browser_hash {
             // The browser reported, and any browser at the address it asked from: a new
             // cookie jar must not get around the report.

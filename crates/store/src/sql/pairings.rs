@@ -364,10 +364,9 @@ impl PairingStore for SqlStore {
             return Ok(PairingStart::TooMany);
         }
         let mut tx = dialect::begin_write(&self.pool).await?;
-        db::query(dialect::LOCK_SUBJECT)
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(lock) = dialect::LOCK_SUBJECT {
+            db::query(lock).bind(subject).execute(&mut *tx).await?;
+        }
         let pending: Vec<Uuid> = db::query(concat!(
             "SELECT id FROM pairings WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
             dialect::for_update!()

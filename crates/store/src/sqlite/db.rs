@@ -153,6 +153,7 @@ impl<'q> Query<'q> {
 
     fn prepare<'c>(&self, conn: &'c Connection) -> Result<StatementRef<'c>, StoreError> {
         stats::statement();
+        tracing::trace!(target: "sesam_store::sql", sql = %self.sql);
         let mut stmt = if self.built {
             StatementRef::Once(conn.prepare(&self.sql)?)
         } else {

@@ -20,11 +20,11 @@ pub(super) const SELECT_IDENTITY_FOR_UPDATE: &str =
     "SELECT state, user_id, user_id_key FROM identities WHERE id = $1";
 
 /// The audit sequencer needs no lock of its own: the one writer runs one unit at a time.
-pub(super) const TRY_AUDIT_SEQUENCER: &str = "SELECT 1 AS taken";
-pub(super) const WAIT_FOR_AUDIT_SEQUENCER: &str = "SELECT 1 AS taken";
+pub(super) const TRY_AUDIT_SEQUENCER: Option<&str> = None;
+pub(super) const WAIT_FOR_AUDIT_SEQUENCER: Option<&str> = None;
 
 /// The one writer already runs one person's starts one at a time.
-pub(super) const LOCK_SUBJECT: &str = "SELECT $1";
+pub(super) const LOCK_SUBJECT: Option<&str> = None;
 
 /// Appended to a `SELECT` whose rows the transaction will change.
 macro_rules! for_update {
