@@ -103,6 +103,48 @@ fn pin_proof(c: &mut Criterion) {
     });
 }
 
+/// The userinfo endpoint's check of an access token: the published keys as the server
+/// holds them, header, ES256 signature, issuer, audience and expiry.
+fn access_token_check(c: &mut Criterion) {
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    use sesam_oidc::access_token::{self, AccessTokenClaims};
+    let signer = TokenSigner::from_scalar("2026-01-01-0a0b0c0d", &[9; 32]).unwrap();
+    let public = p256::SecretKey::from_slice(&[9; 32]).unwrap().public_key();
+    let key = sesam_domain::signing_keys::SigningKey {
+        kid: "2026-01-01-0a0b0c0d".into(),
+        state: sesam_domain::signing_keys::KeyState::Active,
+        public_sec1: public.to_sec1_point(false).as_bytes().to_vec(),
+        private_sealed: vec![],
+        created_at: Timestamp::from_millis(1_764_000_000_000),
+        retire_after: None,
+    };
+    let claims = AccessTokenClaims {
+        iss: "https://sesam.example".into(),
+        sub: "3f1c9e4b2a7d4c0e9b8a6f5e4d3c2b1a".into(),
+        aud: "https://sesam.example/userinfo".into(),
+        client_id: "sp_0123456789abcdef".into(),
+        scope: "openid profile".into(),
+        exp: 1_764_000_300,
+        iat: 1_764_000_000,
+        jti: Uuid::from_u128(5).to_string(),
+        grant: Uuid::from_u128(6),
+    };
+    let token = access_token::sign(&signer, &claims).unwrap();
+    c.bench_function("access_token_verify", |b| {
+        b.iter(|| {
+            let keys = vec![key.jwk()];
+            access_token::verify(
+                black_box(&token),
+                &keys,
+                "https://sesam.example",
+                "https://sesam.example/userinfo",
+                1_764_000_100,
+            )
+            .unwrap()
+        })
+    });
+}
+
 fn completed_login_storage(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -209,6 +251,7 @@ criterion_group!(
     approval_signature,
     id_token_signing,
     pin_proof,
+    access_token_check,
     completed_login_storage
 );
 criterion_main!(hot);
