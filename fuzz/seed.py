@@ -65,15 +65,21 @@ details = [
 for i, d in enumerate(details):
     write("authorization_details", f"seed-{i}", d)
 
-# PIN proof: docs/protocol.md §8 (binding length, binding, proof)
+# PIN proofs: docs/protocol.md §8 (binding length, binding, proof): the enrolment proof
+# and the device proof of the vectors (domain::fuzzing holds the same keys)
 device = key(0x11)
 device_pk = sec1(device)
 activation_id = "01920000-0000-7000-8000-0000000000aa"
 binding = f"sesam-activation/v1\n{activation_id}\n{device_pk.hex()}".encode()
 proof = bytes.fromhex(
-    "0451a7580833898ea1b183cbd7350a4099078c6ef1c1e18e970cd7683035f25e7d0110522712b0b5a7cff081685486984a94e6831edac46e7360fa9d834a7a81a18dfee41d08af9185281e11cd66332eb3e82c79375372")
+    "0451a7580833898ea1b183cbd7350a4099078c6ef1c1e18e970cd7683035f25e7d0110522712b0b5a7cff081685486984a94e6831edac46e7360fa9d834a7a81a1d60cfc3b7546179d8c795bc45eb4b0c6b8f4d6abe093")
 write("pin_proof", "vector", bytes([len(binding)]) + binding + proof)
 write("pin_proof", "short", bytes([3]) + b"abc" + proof[:80])
+pin_binding = (b"sesam-approval-pin/v1\n01920000-0000-7000-8000-0000000000bb\n"
+               b"01920000-0000-7000-8000-000000000001")
+device_proof = bytes.fromhex("55555555555555555555555555555555ebe3ca1694fb07b288811092e16129a80553fb1228cc")
+write("pin_proof", "device-vector", bytes([len(pin_binding)]) + pin_binding + device_proof)
+write("pin_proof", "device-short", bytes([len(pin_binding)]) + pin_binding + device_proof[:30])
 
 # device keys and signatures
 msg = b"sesam-fuzz"

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use sesam_domain::app_protocol::{AppPin, seal_pin};
+use sesam_domain::app_protocol::{AppPin, seal_enrolment_pin};
 use sesam_domain::auth_request::{
     ApprovalFields, Decision, approval_pin_binding, approval_signing_bytes,
 };
@@ -83,22 +83,39 @@ fn id_token_signing(c: &mut Criterion) {
     });
 }
 
+/// The server's check of a login's PIN proof (a device proof): the device PIN key
+/// derived from the master key and the device id, the proof opened, the keyed hash
+/// compared. And, once per app, the enrolment proof (one ECDH).
 fn pin_proof(c: &mut Criterion) {
     let keys = keys();
-    let pin_key = keys.pin_key();
     let device = Uuid::from_u128(3);
     let binding = approval_pin_binding(Uuid::from_u128(1), device);
     let pin = AppPin::parse("258013").unwrap();
     let stored = keys.app_pin_hash(device, &pin);
-    let proof = seal_pin(&pin_key.public_sec1(), &pin, &binding, &OsRandom).unwrap();
+    let proof = keys.device_pin_key(device).seal(&pin, &binding, &OsRandom);
     c.bench_function("pin_proof_open_and_check", |b| {
         b.iter(|| {
-            let pin = pin_key.open(black_box(&proof), &binding).unwrap();
+            let pin = keys
+                .device_pin_key(black_box(device))
+                .open(black_box(&proof), &binding)
+                .unwrap();
             let hash = keys.app_pin_hash(device, &pin);
             assert!(bool::from(subtle::ConstantTimeEq::ct_eq(
                 &hash[..],
                 &stored[..]
             )));
+        })
+    });
+    let pin_key = keys.pin_key();
+    let (enrolment, _) =
+        seal_enrolment_pin(&pin_key.public_sec1(), &pin, &binding, &OsRandom).unwrap();
+    c.bench_function("pin_proof_enrolment_open", |b| {
+        b.iter(|| {
+            let (pin, wrap) = pin_key
+                .open_enrolment(black_box(&enrolment), &binding)
+                .unwrap();
+            black_box(wrap.wrap(&keys.device_pin_key(device), &binding));
+            pin
         })
     });
 }
