@@ -136,6 +136,26 @@ for i, (hdr, claims) in enumerate([
     write("client_assertion", f"seed-{i}", signing.decode() + "." + b64(sig))
 write("client_assertion", "none", b64(b'{"alg":"none"}') + "." + b64(b'{"iss":"sp_1"}') + ".")
 
+# access tokens signed with the fuzzed key (oidc::fuzzing::access_token_key)
+at = key(0x06)
+claims = {"iss": "https://login.example", "sub": "s", "aud": "https://login.example/userinfo",
+          "client_id": "sp_1", "scope": "openid profile", "exp": now + 300, "iat": now, "jti": "j1",
+          "grant": "01920000-0000-7000-8000-0000000000aa"}
+for i, (hdr, c) in enumerate([
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key"}, claims),
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key"}, {**claims, "exp": now}),
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key"}, {**claims, "aud": ["https://login.example/userinfo"]}),
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key", "crit": ["exp"]}, claims),
+    ({"alg": "ES256", "kid": "at-key"}, claims),
+    ({"typ": "at+jwt", "alg": "none", "kid": "at-key"}, claims),
+]):
+    signing = (b64(json.dumps(hdr, separators=(",", ":")).encode()) + "." +
+               b64(json.dumps(c, separators=(",", ":")).encode())).encode()
+    _, sig = raw_sig(at, signing)
+    write("access_token", f"seed-{i}", signing.decode() + "." + b64(sig))
+write("access_token", "parts", "a.b.c.d")
+write("access_token", "padded", b64(b'{"typ":"at+jwt"}') + "==.e30.AA")
+
 # cookies: first line Accept-Language, then Cookie headers
 for i, v in enumerate([
     "en-GB,en;q=0.9\nsesam_session=abc; sesam_lang=en\nsesam_browser=xyz",

@@ -1,6 +1,7 @@
 //! Micro benchmarks of the functions on the app login's hot path: transaction-text
 //! validation, approval-signature verification, ID-token signing, the PIN proof check,
-//! and storing one completed login (SQLite). `cargo bench -p sesam-bench`.
+//! the access-token check at userinfo, and storing one completed login (SQLite).
+//! `cargo bench -p sesam-bench`.
 // A benchmark measures real time and fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -149,7 +150,10 @@ fn access_token_check(c: &mut Criterion) {
     let token = access_token::sign(&signer, &claims).unwrap();
     c.bench_function("access_token_verify", |b| {
         b.iter(|| {
-            let keys = vec![key.jwk()];
+            let keys = [access_token::PublishedKey {
+                kid: &key.kid,
+                public_sec1: &key.public_sec1,
+            }];
             access_token::verify(
                 black_box(&token),
                 &keys,
