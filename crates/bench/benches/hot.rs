@@ -1,7 +1,7 @@
 //! Micro benchmarks of the functions on the app login's hot path: transaction-text
 //! validation, approval-signature verification, ID-token signing, the PIN proof check,
-//! the access-token check at userinfo, and storing one completed login (SQLite).
-//! `cargo bench -p sesam-bench`.
+//! the access-token check at userinfo, the waiting page's QR code, and storing one
+//! completed login (SQLite). `cargo bench -p sesam-bench`.
 // A benchmark measures real time and fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -166,6 +166,14 @@ fn access_token_check(c: &mut Criterion) {
     });
 }
 
+/// The waiting page's QR code of the binding code (an SVG data URL).
+fn binding_qr(c: &mut Criterion) {
+    let request = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_00bb);
+    c.bench_function("binding_qr_svg", |b| {
+        b.iter(|| sesam_http::qr::binding_qr(black_box(request), black_box("4821")).unwrap())
+    });
+}
+
 fn completed_login_storage(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -273,6 +281,7 @@ criterion_group!(
     id_token_signing,
     pin_proof,
     access_token_check,
+    binding_qr,
     completed_login_storage
 );
 criterion_main!(hot);
