@@ -30,7 +30,7 @@ pub struct Activated {
     pub user_id: String,
     pub device_name: String,
     /// The app's device PIN key, wrapped under its enrolment proof's key (base64url,
-    /// 48 bytes): its PIN proofs from now on are sealed under it (`docs/protocol.md` §3).
+    /// 60 bytes): its PIN proofs from now on are sealed under it (`docs/protocol.md` §3).
     pub device_pin_key: String,
 }
 
@@ -160,7 +160,7 @@ pub struct PairingStarted {
     pub message: String,
     pub message_da: String,
     /// The new app's device PIN key, wrapped under its enrolment proof's key (base64url,
-    /// 48 bytes), for its PIN proofs once the pairing is approved (`docs/protocol.md` §3).
+    /// 60 bytes), for its PIN proofs once the pairing is approved (`docs/protocol.md` §3).
     pub device_pin_key: String,
 }
 

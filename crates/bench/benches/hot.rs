@@ -115,7 +115,7 @@ fn pin_proof(c: &mut Criterion) {
             let (pin, wrap) = pin_key
                 .open_enrolment(black_box(&enrolment), &binding)
                 .unwrap();
-            black_box(wrap.wrap(&keys.device_pin_key(device), &binding));
+            black_box(wrap.wrap(&keys.device_pin_key(device), &binding, &OsRandom));
             pin
         })
     });

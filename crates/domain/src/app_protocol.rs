@@ -254,7 +254,7 @@ pub const ENROLMENT_PROOF_LEN: usize = 65 + PIN_CIPHERTEXT_LEN;
 /// Length of a device proof: the random salt, the sealed PIN and its tag.
 pub const DEVICE_PROOF_LEN: usize = PROOF_SALT_LEN + PIN_CIPHERTEXT_LEN;
 /// Length of the wrapped device PIN key an enrolment answers with.
-pub const WRAPPED_DEVICE_KEY_LEN: usize = 32 + 16;
+pub const WRAPPED_DEVICE_KEY_LEN: usize = 12 + 32 + 16;
 const PIN_CIPHERTEXT_LEN: usize = 6 + 16;
 const PROOF_SALT_LEN: usize = 16;
 /// HKDF salt of the enrolment exchange, and the label of device proofs.
@@ -304,8 +304,9 @@ impl PinKey {
     }
 }
 
-/// The two keys of one enrolment exchange: one seals the PIN, the other wraps the device
-/// PIN key in the answer. Each is used once, so a zero nonce is safe.
+/// The two keys of one enrolment exchange: one seals the PIN (once, with a zero nonce:
+/// the app's ephemeral key is fresh), the other wraps the device PIN key in the answer
+/// (under a random nonce: a replayed pairing start is answered again, with another key).
 struct EnrolmentKeys {
     seal: [u8; 32],
     wrap: [u8; 32],
@@ -345,9 +346,16 @@ impl Drop for EnrolmentKeys {
 pub struct EnrolmentKey([u8; 32]);
 
 impl EnrolmentKey {
-    /// The server side: the device PIN key as the enrolment's answer carries it.
-    pub fn wrap(&self, key: &DevicePinKey, binding: &[u8]) -> Vec<u8> {
-        aes_gcm_seal(&self.0, [0; 12], &key.0, binding)
+    /// The server side: the device PIN key as the enrolment's answer carries it, a random
+    /// nonce (12 bytes) ‖ ciphertext and tag (48 bytes). The nonce is random because the
+    /// same proof may be presented again (a pairing start is not single-use) and would
+    /// then be answered with another device's key under the same wrap key.
+    pub fn wrap(&self, key: &DevicePinKey, binding: &[u8], random: &dyn Random) -> Vec<u8> {
+        let nonce: [u8; 12] = crate::random::random_bytes(random);
+        let mut out = Vec::with_capacity(WRAPPED_DEVICE_KEY_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend(aes_gcm_seal(&self.0, nonce, &key.0, binding));
+        out
     }
 
     /// The app side: the device PIN key from the enrolment's answer.
@@ -355,7 +363,11 @@ impl EnrolmentKey {
         if wrapped.len() != WRAPPED_DEVICE_KEY_LEN {
             return Err(ProtocolError::MalformedDeviceKey);
         }
-        let plain = aes_gcm_open(&self.0, [0; 12], wrapped, binding)
+        let (nonce, sealed) = wrapped.split_at(12);
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| ProtocolError::MalformedDeviceKey)?;
+        let plain = aes_gcm_open(&self.0, nonce, sealed, binding)
             .map_err(|()| ProtocolError::MalformedDeviceKey)?;
         let bytes: [u8; 32] = plain
             .as_slice()
@@ -551,8 +563,12 @@ mod tests {
         assert_eq!(opened, pin);
         // The server's answer opens with the app's enrolment key, for that binding only.
         let device = device_key(7);
-        let wrapped = server_key.wrap(&device, b"enrol-1");
+        let wrapped = server_key.wrap(&device, b"enrol-1", &SeqRandom::new(3));
         assert_eq!(wrapped.len(), WRAPPED_DEVICE_KEY_LEN);
+        // Answered again (a replayed start), the same key is wrapped under another nonce.
+        let again = server_key.wrap(&device, b"enrol-1", &SeqRandom::new(4));
+        assert_ne!(again[..12], wrapped[..12]);
+        assert_eq!(app_key.unwrap(&again, b"enrol-1").unwrap(), device);
         assert_eq!(app_key.unwrap(&wrapped, b"enrol-1").unwrap(), device);
         assert_eq!(
             app_key.unwrap(&wrapped, b"enrol-2"),

@@ -190,7 +190,7 @@ fn enrolment_pin_proof_and_device_key() {
     assert!(paragraph.contains("32 bytes `0x44`"), "{paragraph}");
     let device_key = device_pin_key();
     vector("Device PIN key", &hex::encode(device_key.expose_bytes()));
-    let wrapped = server_key.wrap(&device_key, &binding);
+    let wrapped = server_key.wrap(&device_key, &binding, &Fixed([0x66; 32]));
     vector("Wrapped device PIN key", &hex::encode(&wrapped));
     assert_eq!(app_key.unwrap(&wrapped, &binding).unwrap(), device_key);
 }

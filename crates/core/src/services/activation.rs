@@ -300,7 +300,11 @@ impl Sesam {
             device_id,
             user_id,
             device_name: name.as_str().to_owned(),
-            device_pin_key: b64(&enrolment.wrap(&self.keys.device_pin_key(device_id), &binding)),
+            device_pin_key: b64(&enrolment.wrap(
+                &self.keys.device_pin_key(device_id),
+                &binding,
+                &*self.random,
+            )),
         })
     }
 

@@ -192,7 +192,11 @@ impl Sesam {
             code: pairing
                 .code
                 .unwrap_or_else(|| BindingCode::generate(&*self.random)),
-            device_pin_key: b64(&enrolment.wrap(&self.keys.device_pin_key(device_id), &binding)),
+            device_pin_key: b64(&enrolment.wrap(
+                &self.keys.device_pin_key(device_id),
+                &binding,
+                &*self.random,
+            )),
         })
     }
 
