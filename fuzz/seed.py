@@ -65,15 +65,21 @@ details = [
 for i, d in enumerate(details):
     write("authorization_details", f"seed-{i}", d)
 
-# PIN proof: docs/protocol.md §8 (binding length, binding, proof)
+# PIN proofs: docs/protocol.md §8 (binding length, binding, proof): the enrolment proof
+# and the device proof of the vectors (domain::fuzzing holds the same keys)
 device = key(0x11)
 device_pk = sec1(device)
 activation_id = "01920000-0000-7000-8000-0000000000aa"
 binding = f"sesam-activation/v1\n{activation_id}\n{device_pk.hex()}".encode()
 proof = bytes.fromhex(
-    "0451a7580833898ea1b183cbd7350a4099078c6ef1c1e18e970cd7683035f25e7d0110522712b0b5a7cff081685486984a94e6831edac46e7360fa9d834a7a81a18dfee41d08af9185281e11cd66332eb3e82c79375372")
+    "0451a7580833898ea1b183cbd7350a4099078c6ef1c1e18e970cd7683035f25e7d0110522712b0b5a7cff081685486984a94e6831edac46e7360fa9d834a7a81a1d60cfc3b7546179d8c795bc45eb4b0c6b8f4d6abe093")
 write("pin_proof", "vector", bytes([len(binding)]) + binding + proof)
 write("pin_proof", "short", bytes([3]) + b"abc" + proof[:80])
+pin_binding = (b"sesam-approval-pin/v1\n01920000-0000-7000-8000-0000000000bb\n"
+               b"01920000-0000-7000-8000-000000000001")
+device_proof = bytes.fromhex("55555555555555555555555555555555ebe3ca1694fb07b288811092e16129a80553fb1228cc")
+write("pin_proof", "device-vector", bytes([len(pin_binding)]) + pin_binding + device_proof)
+write("pin_proof", "device-short", bytes([len(pin_binding)]) + pin_binding + device_proof[:30])
 
 # device keys and signatures
 msg = b"sesam-fuzz"
@@ -129,6 +135,26 @@ for i, (hdr, claims) in enumerate([
     _, sig = raw_sig(sp, signing)
     write("client_assertion", f"seed-{i}", signing.decode() + "." + b64(sig))
 write("client_assertion", "none", b64(b'{"alg":"none"}') + "." + b64(b'{"iss":"sp_1"}') + ".")
+
+# access tokens signed with the fuzzed key (oidc::fuzzing::access_token_key)
+at = key(0x06)
+claims = {"iss": "https://login.example", "sub": "s", "aud": "https://login.example/userinfo",
+          "client_id": "sp_1", "scope": "openid profile", "exp": now + 300, "iat": now, "jti": "j1",
+          "grant": "01920000-0000-7000-8000-0000000000aa"}
+for i, (hdr, c) in enumerate([
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key"}, claims),
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key"}, {**claims, "exp": now}),
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key"}, {**claims, "aud": ["https://login.example/userinfo"]}),
+    ({"typ": "at+jwt", "alg": "ES256", "kid": "at-key", "crit": ["exp"]}, claims),
+    ({"alg": "ES256", "kid": "at-key"}, claims),
+    ({"typ": "at+jwt", "alg": "none", "kid": "at-key"}, claims),
+]):
+    signing = (b64(json.dumps(hdr, separators=(",", ":")).encode()) + "." +
+               b64(json.dumps(c, separators=(",", ":")).encode())).encode()
+    _, sig = raw_sig(at, signing)
+    write("access_token", f"seed-{i}", signing.decode() + "." + b64(sig))
+write("access_token", "parts", "a.b.c.d")
+write("access_token", "padded", b64(b'{"typ":"at+jwt"}') + "==.e30.AA")
 
 # cookies: first line Accept-Language, then Cookie headers
 for i, v in enumerate([

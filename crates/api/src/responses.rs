@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// `GET /app/v1/config`: the protocol and the server's PIN key (base64url).
+/// `GET /app/v1/config`: the protocol and the server's PIN key for enrolment proofs
+/// (base64url SEC1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Config {
     pub protocol: String,
@@ -28,6 +29,9 @@ pub struct Activated {
     pub device_id: Uuid,
     pub user_id: String,
     pub device_name: String,
+    /// The app's device PIN key, wrapped under its enrolment proof's key (base64url,
+    /// 60 bytes): its PIN proofs from now on are sealed under it (`docs/protocol.md` §3).
+    pub device_pin_key: String,
 }
 
 /// `GET /app/v1/me`: the person, their apps, code displays and chips.
@@ -155,6 +159,9 @@ pub struct PairingStarted {
     pub pairing_code: String,
     pub message: String,
     pub message_da: String,
+    /// The new app's device PIN key, wrapped under its enrolment proof's key (base64url,
+    /// 60 bytes), for its PIN proofs once the pairing is approved (`docs/protocol.md` §3).
+    pub device_pin_key: String,
 }
 
 /// `GET /app/v1/pairing/{id}`.

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sesam_api as api;
 use sesam_domain::app_protocol::{
-    self, AppPin, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, b64, unb64,
+    self, AppPin, DevicePinKey, EnrolmentKey, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, b64, unb64,
 };
 use sesam_domain::{Random, random::random_bytes};
 use thiserror::Error;
@@ -48,9 +49,34 @@ impl AppError {
 pub struct Pairing {
     pub pairing_id: Uuid,
     pub expires_at: String,
-    pub pin_key: String,
+    /// This app's device PIN key, for its PIN proofs once the pairing is approved (keep
+    /// it in the state: [`AppState::set_pin_key`]).
+    pub device_pin_key: DevicePinKey,
     /// The code this (new) app shows; the approving app must type it.
     pub pairing_code: String,
+}
+
+/// An activated app: the server's answer, with the device PIN key it carried opened.
+#[derive(Debug, Clone)]
+pub struct Activated {
+    pub device_id: Uuid,
+    pub user_id: String,
+    pub device_name: String,
+    /// This app's device PIN key (keep it in the state: [`AppState::set_pin_key`]).
+    pub device_pin_key: DevicePinKey,
+}
+
+/// Opens the device PIN key an enrolment's answer carries (`docs/protocol.md` §3).
+fn open_device_key(
+    enrolment: &EnrolmentKey,
+    wrapped: &str,
+    binding: &[u8],
+) -> Result<DevicePinKey, AppError> {
+    let wrapped =
+        unb64(wrapped, "device_pin_key").map_err(|e| AppError::Protocol(e.to_string()))?;
+    enrolment
+        .unwrap(&wrapped, binding)
+        .map_err(|e| AppError::Protocol(e.to_string()))
 }
 
 /// A request waiting for the person's decision, as the app handles it: a login or
@@ -243,14 +269,14 @@ impl AppClient {
         user_id: Option<&str>,
         new_user_id: Option<&str>,
         random: &dyn Random,
-    ) -> Result<api::Activated, AppError> {
+    ) -> Result<Activated, AppError> {
         let pin = AppPin::parse(pin).map_err(|e| AppError::Input(e.to_string()))?;
         let key = state.signing_key().map_err(AppError::Protocol)?;
         let public = state.public_key_sec1().map_err(AppError::Protocol)?;
         let binding = app_protocol::activation_binding(started.activation_id, &public);
         let pin_key =
             unb64(&started.pin_key, "pin_key").map_err(|e| AppError::Protocol(e.to_string()))?;
-        let proof = app_protocol::seal_pin(&pin_key, &pin, &binding, random)
+        let (proof, enrolment) = app_protocol::seal_enrolment_pin(&pin_key, &pin, &binding, random)
             .map_err(|e| AppError::Protocol(e.to_string()))?;
         let signature: Signature = key.sign(&binding);
         let body = api::CompleteActivation {
@@ -264,8 +290,15 @@ impl AppClient {
             user_id: user_id.map(str::to_owned),
             new_user_id: new_user_id.map(str::to_owned),
         };
-        self.post_unsigned("/app/v1/activation/complete", &body)
-            .await
+        let done: api::Activated = self
+            .post_unsigned("/app/v1/activation/complete", &body)
+            .await?;
+        Ok(Activated {
+            device_pin_key: open_device_key(&enrolment, &done.device_pin_key, &binding)?,
+            device_id: done.device_id,
+            user_id: done.user_id,
+            device_name: done.device_name,
+        })
     }
 
     /// A device-signed call (every app API call after activation).
@@ -315,7 +348,7 @@ impl AppClient {
             unb64(&config.pin_key, "pin_key").map_err(|e| AppError::Protocol(e.to_string()))?;
         let user_key = sesam_domain::UserIdKey::of_input(user_id);
         let binding = sesam_domain::pairing::pairing_binding(user_key.as_str(), &public);
-        let proof = app_protocol::seal_pin(&pin_key, &pin, &binding, random)
+        let (proof, enrolment) = app_protocol::seal_enrolment_pin(&pin_key, &pin, &binding, random)
             .map_err(|e| AppError::Protocol(e.to_string()))?;
         let signature: Signature = key.sign(&binding);
         let body = api::StartPairing {
@@ -328,9 +361,9 @@ impl AppClient {
         let started: api::PairingStarted =
             self.post_unsigned("/app/v1/pairing/start", &body).await?;
         Ok(Pairing {
+            device_pin_key: open_device_key(&enrolment, &started.device_pin_key, &binding)?,
             pairing_id: started.pairing_id,
             expires_at: started.expires_at,
-            pin_key: config.pin_key,
             pairing_code: started.pairing_code,
         })
     }
@@ -383,14 +416,8 @@ impl AppClient {
         random: &dyn Random,
     ) -> Result<String, AppError> {
         let pin = AppPin::parse(pin).map_err(|e| AppError::Input(e.to_string()))?;
-        let pin_key = state
-            .pin_key
-            .as_deref()
-            .ok_or_else(|| AppError::Protocol("the state has no server PIN key".into()))?;
-        let pin_key = unb64(pin_key, "pin_key").map_err(|e| AppError::Protocol(e.to_string()))?;
-        let proof = app_protocol::seal_pin(&pin_key, &pin, binding, random)
-            .map_err(|e| AppError::Protocol(e.to_string()))?;
-        Ok(b64(&proof))
+        let key = state.pin_key().map_err(AppError::Protocol)?;
+        Ok(b64(&key.seal(&pin, binding, random)))
     }
 
     /// The signature over the approval bytes of a login or approval, computed from what

@@ -6,6 +6,6 @@
 mod client;
 mod state;
 
-pub use client::{AppClient, AppError, PendingRequest};
-pub use sesam_api::{Activated, ActivationStarted, Me};
+pub use client::{Activated, AppClient, AppError, Pairing, PendingRequest};
+pub use sesam_api::{ActivationStarted, Me};
 pub use state::{AppState, StateError};

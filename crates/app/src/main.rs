@@ -235,7 +235,6 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let client = AppClient::new(&state.server)?;
             let started = client.start_activation(&activation_code).await?;
             state.pending_activation = Some(started.activation_id);
-            state.pin_key = Some(started.pin_key.clone());
             state.save()?;
             let sms_code = match sms_code {
                 Some(c) => c,
@@ -278,6 +277,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             state.device_id = Some(done.device_id);
             state.device_name = Some(done.device_name.clone());
             state.user_id = Some(done.user_id.clone());
+            state.set_pin_key(&done.device_pin_key);
             state.pending_activation = None;
             state.save()?;
             if cli.json {
@@ -317,7 +317,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         .start_pairing(&state, &user_id, &pin, &name, &OsRandom)
                         .await?;
                     state.pending_activation = Some(p.pairing_id);
-                    state.pin_key = Some(p.pin_key);
+                    state.set_pin_key(&p.device_pin_key);
                     state.device_name = Some(name.clone());
                     state.pairing_code = Some(p.pairing_code.clone());
                     state.save()?;

@@ -1,4 +1,4 @@
-//! The app's state file: server URL, device id and the device's private key.
+//! The app's state file: server URL, device id, the device's private key and its PIN key.
 //!
 //! On a phone the key lives in the Secure Enclave / StrongBox and never leaves it; this
 //! reference app keeps it in a file that must be readable by its owner only (0600), and
@@ -13,6 +13,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde::{Deserialize, Serialize};
 use sesam_domain::Random;
+use sesam_domain::app_protocol::DevicePinKey;
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -41,8 +42,9 @@ pub struct AppState {
     pub device_id: Option<Uuid>,
     pub device_name: Option<String>,
     pub user_id: Option<String>,
-    /// The server's key for PIN proofs (base64url SEC1).
-    pub pin_key: Option<String>,
+    /// The device PIN key (hex) the server gave at activation or pairing: every PIN proof
+    /// of this app is sealed under it (`docs/protocol.md` §3).
+    pub device_pin_key: Option<String>,
     /// An activation whose SMS code has been sent but not entered yet.
     pub pending_activation: Option<Uuid>,
     /// The pairing code of a pending pairing, shown again when `pair` is run again.
@@ -71,7 +73,7 @@ impl AppState {
             device_id: None,
             device_name: None,
             user_id: None,
-            pin_key: None,
+            device_pin_key: None,
             pending_activation: None,
             pairing_code: None,
             path: path.to_owned(),
@@ -86,7 +88,7 @@ impl AppState {
         key: &SigningKey,
         device_id: Uuid,
         user_id: &str,
-        pin_key: &str,
+        device_pin_key: &DevicePinKey,
     ) -> Self {
         Self {
             server: server.trim_end_matches('/').to_owned(),
@@ -94,7 +96,7 @@ impl AppState {
             device_id: Some(device_id),
             device_name: None,
             user_id: Some(user_id.to_owned()),
-            pin_key: Some(pin_key.to_owned()),
+            device_pin_key: Some(hex::encode(device_pin_key.expose_bytes())),
             pending_activation: None,
             pairing_code: None,
             path: PathBuf::new(),
@@ -173,6 +175,23 @@ impl AppState {
             .sign(&SystemRandom::new(), message)
             .map(|s| s.as_ref().to_vec())
             .map_err(|_| "the device key cannot sign".to_string())
+    }
+
+    /// The device PIN key, once the server has given it.
+    pub fn pin_key(&self) -> Result<DevicePinKey, String> {
+        let hex = self
+            .device_pin_key
+            .as_deref()
+            .ok_or_else(|| "the state has no device PIN key".to_string())?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex, &mut bytes)
+            .map_err(|_| "the device PIN key is not 32 hex bytes".to_string())?;
+        Ok(DevicePinKey::from_bytes(bytes))
+    }
+
+    /// Keeps the device PIN key the server gave (the caller saves the state).
+    pub fn set_pin_key(&mut self, key: &DevicePinKey) {
+        self.device_pin_key = Some(hex::encode(key.expose_bytes()));
     }
 
     pub fn public_key_sec1(&self) -> Result<Vec<u8>, String> {

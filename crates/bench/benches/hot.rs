@@ -1,6 +1,7 @@
 //! Micro benchmarks of the functions on the app login's hot path: transaction-text
 //! validation, approval-signature verification, ID-token signing, the PIN proof check,
-//! and storing one completed login (SQLite). `cargo bench -p sesam-bench`.
+//! the access-token check at userinfo, the waiting page's QR code, and storing one
+//! completed login (SQLite). `cargo bench -p sesam-bench`.
 // A benchmark measures real time and fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use sesam_domain::app_protocol::{AppPin, seal_pin};
+use sesam_domain::app_protocol::{AppPin, seal_enrolment_pin};
 use sesam_domain::auth_request::{
     ApprovalFields, Decision, approval_pin_binding, approval_signing_bytes,
 };
@@ -83,23 +84,93 @@ fn id_token_signing(c: &mut Criterion) {
     });
 }
 
+/// The server's check of a login's PIN proof (a device proof): the device PIN key
+/// derived from the master key and the device id, the proof opened, the keyed hash
+/// compared. And, once per app, the enrolment proof (one ECDH).
 fn pin_proof(c: &mut Criterion) {
     let keys = keys();
-    let pin_key = keys.pin_key();
     let device = Uuid::from_u128(3);
     let binding = approval_pin_binding(Uuid::from_u128(1), device);
     let pin = AppPin::parse("258013").unwrap();
     let stored = keys.app_pin_hash(device, &pin);
-    let proof = seal_pin(&pin_key.public_sec1(), &pin, &binding, &OsRandom).unwrap();
+    let proof = keys.device_pin_key(device).seal(&pin, &binding, &OsRandom);
     c.bench_function("pin_proof_open_and_check", |b| {
         b.iter(|| {
-            let pin = pin_key.open(black_box(&proof), &binding).unwrap();
+            let pin = keys
+                .device_pin_key(black_box(device))
+                .open(black_box(&proof), &binding)
+                .unwrap();
             let hash = keys.app_pin_hash(device, &pin);
             assert!(bool::from(subtle::ConstantTimeEq::ct_eq(
                 &hash[..],
                 &stored[..]
             )));
         })
+    });
+    let pin_key = keys.pin_key();
+    let (enrolment, _) =
+        seal_enrolment_pin(&pin_key.public_sec1(), &pin, &binding, &OsRandom).unwrap();
+    c.bench_function("pin_proof_enrolment_open", |b| {
+        b.iter(|| {
+            let (pin, wrap) = pin_key
+                .open_enrolment(black_box(&enrolment), &binding)
+                .unwrap();
+            black_box(wrap.wrap(&keys.device_pin_key(device), &binding, &OsRandom));
+            pin
+        })
+    });
+}
+
+/// The userinfo endpoint's check of an access token: the published keys as the server
+/// holds them, header, ES256 signature, issuer, audience and expiry.
+fn access_token_check(c: &mut Criterion) {
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    use sesam_oidc::access_token::{self, AccessTokenClaims};
+    let signer = TokenSigner::from_scalar("2026-01-01-0a0b0c0d", &[9; 32]).unwrap();
+    let public = p256::SecretKey::from_slice(&[9; 32]).unwrap().public_key();
+    let key = sesam_domain::signing_keys::SigningKey {
+        kid: "2026-01-01-0a0b0c0d".into(),
+        state: sesam_domain::signing_keys::KeyState::Active,
+        public_sec1: public.to_sec1_point(false).as_bytes().to_vec(),
+        private_sealed: vec![],
+        created_at: Timestamp::from_millis(1_764_000_000_000),
+        retire_after: None,
+    };
+    let claims = AccessTokenClaims {
+        iss: "https://sesam.example".into(),
+        sub: "3f1c9e4b2a7d4c0e9b8a6f5e4d3c2b1a".into(),
+        aud: "https://sesam.example/userinfo".into(),
+        client_id: "sp_0123456789abcdef".into(),
+        scope: "openid profile".into(),
+        exp: 1_764_000_300,
+        iat: 1_764_000_000,
+        jti: Uuid::from_u128(5).to_string(),
+        grant: Uuid::from_u128(6),
+    };
+    let token = access_token::sign(&signer, &claims).unwrap();
+    c.bench_function("access_token_verify", |b| {
+        b.iter(|| {
+            let keys = [access_token::PublishedKey {
+                kid: &key.kid,
+                public_sec1: &key.public_sec1,
+            }];
+            access_token::verify(
+                black_box(&token),
+                &keys,
+                "https://sesam.example",
+                "https://sesam.example/userinfo",
+                1_764_000_100,
+            )
+            .unwrap()
+        })
+    });
+}
+
+/// The waiting page's QR code of the binding code (an SVG data URL).
+fn binding_qr(c: &mut Criterion) {
+    let request = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_00bb);
+    c.bench_function("binding_qr_svg", |b| {
+        b.iter(|| sesam_http::qr::binding_qr(black_box(request), black_box("4821")).unwrap())
     });
 }
 
@@ -209,6 +280,8 @@ criterion_group!(
     approval_signature,
     id_token_signing,
     pin_proof,
+    access_token_check,
+    binding_qr,
     completed_login_storage
 );
 criterion_main!(hot);

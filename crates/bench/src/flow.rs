@@ -313,7 +313,7 @@ pub async fn login(
     });
 
     // The person's app: the request, then the approval with PIN and code.
-    let app = app_state(target, index);
+    let app = app_state(target, index)?;
     let request = step!(samples, 7, {
         let list = target
             .app
@@ -372,15 +372,19 @@ pub async fn login(
     Ok(())
 }
 
-fn app_state(target: &Target, index: u64) -> AppState {
+fn app_state(target: &Target, index: u64) -> Result<AppState, FlowError> {
     let key: SigningKey = population::device_key(&target.seed, index);
-    AppState::in_memory(
+    let pin_key = target
+        .manifest
+        .pin_key(index)
+        .map_err(|e| FlowError::at("app", e.to_string()))?;
+    Ok(AppState::in_memory(
         &target.base,
         &key,
         population::device_id(&target.seed, index),
         &population::user_id(index),
-        &target.manifest.pin_key,
-    )
+        &pin_key,
+    ))
 }
 
 fn app_error(e: &sesam_app::AppError) -> String {

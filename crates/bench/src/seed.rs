@@ -3,7 +3,7 @@
 //! round trip), registers the benchmark's SP, and writes the manifest `run` needs.
 
 use std::io::{BufRead, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use sesam_core::services::Actor;
 use sesam_core::services::bulk_activation::BulkApp;
 use sesam_core::services::import::{ImportProgress, ImportSink, Letter, LineError};
 use sesam_core::services::service_providers::AddServiceProvider;
-use sesam_domain::app_protocol::AppPin;
+use sesam_domain::app_protocol::{AppPin, DevicePinKey};
 use sesam_domain::device::{DeviceName, DevicePublicKey};
 
 use crate::error::BenchError;
@@ -34,23 +34,49 @@ pub struct Manifest {
     /// Hex; device keys and ids derive from it (see `population`).
     pub key_seed: String,
     pub pin: String,
-    /// The server's public key for PIN proofs (base64url SEC1).
-    pub pin_key: String,
+    /// The file beside the manifest (created 0600) with every app's device PIN key, 32
+    /// bytes each in people order, as their activations gave them: the apps' PIN proofs
+    /// are sealed under them (`docs/protocol.md` §3).
+    pub pin_keys_file: String,
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
+    /// The device PIN keys, read from `pin_keys_file` by [`Self::load`].
+    #[serde(skip)]
+    pin_keys: Vec<u8>,
 }
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Self, BenchError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| BenchError::Input(format!("cannot read {}: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let mut m: Self = serde_json::from_str(&text).map_err(|e| {
             BenchError::Input(format!(
                 "{} is not a manifest written by `sesam-bench seed`: {e}",
                 path.display()
             ))
-        })
+        })?;
+        let keys = pin_keys_path(path, &m.pin_keys_file);
+        m.pin_keys = std::fs::read(&keys)
+            .map_err(|e| BenchError::Input(format!("cannot read {}: {e}", keys.display())))?;
+        if m.pin_keys.len() as u64 != m.people.saturating_mul(32) {
+            return Err(BenchError::Input(format!(
+                "{} does not hold the device PIN keys of {} people",
+                keys.display(),
+                m.people
+            )));
+        }
+        Ok(m)
+    }
+
+    /// The device PIN key of person `index`'s app.
+    pub fn pin_key(&self, index: u64) -> Result<DevicePinKey, BenchError> {
+        let at = usize::try_from(index.saturating_mul(32)).unwrap_or(usize::MAX);
+        self.pin_keys
+            .get(at..at.saturating_add(32))
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(DevicePinKey::from_bytes)
+            .ok_or_else(|| BenchError::Input(format!("no device PIN key for person {index}")))
     }
 
     pub fn seed(&self) -> Result<[u8; 32], BenchError> {
@@ -125,9 +151,21 @@ pub struct SeedArgs {
     pub manifest: PathBuf,
 }
 
+/// Where the device PIN keys of a manifest are: `file`, beside the manifest.
+fn pin_keys_path(manifest: &Path, file: &str) -> PathBuf {
+    manifest
+        .parent()
+        .map_or_else(|| PathBuf::from(file), |dir| dir.join(file))
+}
+
 /// The device keys of people `from..to` (their letters' lines say who is who), computed on
-/// every core: a P-256 public key costs a scalar multiplication.
-fn apps_for(seed: &[u8; 32], from: u64, letters: Vec<Letter>) -> Result<Vec<BulkApp>, BenchError> {
+/// every core: a P-256 public key costs a scalar multiplication. Each app comes with its
+/// person's index.
+fn apps_for(
+    seed: &[u8; 32],
+    from: u64,
+    letters: Vec<Letter>,
+) -> Result<Vec<(u64, BulkApp)>, BenchError> {
     let pin = AppPin::parse(population::PIN).map_err(|e| BenchError::Input(e.to_string()))?;
     let name = DeviceName::parse("sesam-bench").map_err(|e| BenchError::Input(e.to_string()))?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -142,7 +180,7 @@ fn apps_for(seed: &[u8; 32], from: u64, letters: Vec<Letter>) -> Result<Vec<Bulk
             .into_iter()
             .map(|chunk| {
                 let (pin, name) = (pin.clone(), name.clone());
-                scope.spawn(move || -> Result<Vec<BulkApp>, BenchError> {
+                scope.spawn(move || -> Result<Vec<(u64, BulkApp)>, BenchError> {
                     chunk
                         .into_iter()
                         .map(|letter| {
@@ -153,13 +191,16 @@ fn apps_for(seed: &[u8; 32], from: u64, letters: Vec<Letter>) -> Result<Vec<Bulk
                                 key.verifying_key().to_sec1_point(false).as_bytes(),
                             )
                             .map_err(|e| BenchError::Input(e.to_string()))?;
-                            Ok(BulkApp {
-                                grant: letter.grant,
-                                device_id: population::device_id(seed, index),
-                                name: name.clone(),
-                                public_key: public,
-                                pin: pin.clone(),
-                            })
+                            Ok((
+                                index,
+                                BulkApp {
+                                    grant: letter.grant,
+                                    device_id: population::device_id(seed, index),
+                                    name: name.clone(),
+                                    public_key: public,
+                                    pin: pin.clone(),
+                                },
+                            ))
                         })
                         .collect()
                 })
@@ -183,6 +224,20 @@ pub async fn seed(sesam: &Sesam, args: SeedArgs) -> Result<Manifest, BenchError>
             args.manifest.display()
         )));
     }
+    let pin_keys_file = format!(
+        "{}.pin-keys",
+        args.manifest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let pin_keys_at = pin_keys_path(&args.manifest, &pin_keys_file);
+    let pin_keys = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&pin_keys_at)
+        .map_err(|e| BenchError::Input(format!("cannot create {}: {e}", pin_keys_at.display())))?;
     let actor = Actor::operator("sesam-bench").map_err(BenchError::Server)?;
     let key_seed: [u8; 32] = sesam.random_bytes();
     let started = Instant::now();
@@ -212,11 +267,23 @@ pub async fn seed(sesam: &Sesam, args: SeedArgs) -> Result<Manifest, BenchError>
                 "the database already holds benchmark people; seed a fresh one".into(),
             ));
         }
-        let apps = apps_for(&key_seed, from, letters.letters)?;
-        sesam
+        let (indexes, apps): (Vec<u64>, Vec<BulkApp>) = apps_for(&key_seed, from, letters.letters)?
+            .into_iter()
+            .unzip();
+        let keys = sesam
             .activate_apps_in_bulk(&actor, apps)
             .await
             .map_err(BenchError::Server)?;
+        for (index, key) in indexes.iter().zip(&keys) {
+            pin_keys
+                .write_all_at(key.expose_bytes(), index * 32)
+                .map_err(|e| {
+                    BenchError::Input(format!("cannot write {}: {e}", pin_keys_at.display()))
+                })?;
+        }
+        pin_keys.sync_all().map_err(|e| {
+            BenchError::Input(format!("cannot write {}: {e}", pin_keys_at.display()))
+        })?;
         from = to;
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
@@ -243,10 +310,11 @@ pub async fn seed(sesam: &Sesam, args: SeedArgs) -> Result<Manifest, BenchError>
         people: args.people,
         key_seed: hex::encode(key_seed),
         pin: population::PIN.into(),
-        pin_key: sesam.pin_key_b64(),
+        pin_keys_file,
         client_id: sp.record.client_id.clone(),
         client_secret: sp.client_secret.expose().to_owned(),
         redirect_uri: REDIRECT_URI.into(),
+        pin_keys: Vec::new(),
     };
     let mut file = std::fs::OpenOptions::new()
         .write(true)

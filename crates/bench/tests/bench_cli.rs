@@ -72,6 +72,11 @@ async fn seeds_and_drives_complete_app_logins() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&manifest).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    // So does the file of the apps' device PIN keys beside it, one key per person.
+    let pin_keys = dir.path().join("manifest.json.pin-keys");
+    let meta = std::fs::metadata(&pin_keys).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.len(), 40 * 32);
     // A second seed into the same manifest path is refused.
     let (code, _, err) = run_async(strings(&[
         "seed",
@@ -213,12 +218,13 @@ async fn a_failing_server_is_reported_and_the_run_stops_by_itself() {
     std::fs::write(
         &manifest,
         serde_json::json!({
-            "people": 10, "key_seed": "00".repeat(32), "pin": "258013", "pin_key": "AA",
+            "people": 10, "key_seed": "00".repeat(32), "pin": "258013", "pin_keys_file": "pin-keys",
             "client_id": "c", "client_secret": "s", "redirect_uri": "http://127.0.0.1:9/cb",
         })
         .to_string(),
     )
     .unwrap();
+    std::fs::write(dir.path().join("pin-keys"), [0u8; 10 * 32]).unwrap();
     let (code, out, err) = run_async(strings(&[
         "--json",
         "run",

@@ -7,20 +7,23 @@
 //! stores only public keys, so nothing in its database can impersonate a device; the
 //! timestamp window and the nonce register make a captured request useless.
 //!
-//! **App PIN proof.** The PIN never travels as a reusable value. The app encrypts it to the
-//! server's PIN key (ECIES: ephemeral P-256 ECDH → HKDF-SHA256 → ChaCha20-Poly1305), bound
-//! to the one request it authorises (`binding`): a captured proof opens for that request
-//! only, and the request is single-use. The server compares a keyed hash of the PIN (key
-//! derived from the master key, not in the database), so a database copy does not allow
-//! an offline search of the 10^6 PINs; the 3-attempt lockout limits online guessing.
+//! **App PIN proof (v2).** The PIN never travels as a reusable value, and every step is
+//! computable with a browser's WebCrypto alone (ECDH P-256, HKDF-SHA256, AES-256-GCM).
+//! At enrolment (first activation, pairing) the app seals the PIN to the server's PIN key
+//! (ephemeral ECDH → HKDF → AES-GCM) and the server answers with the device's own PIN key,
+//! wrapped under a key of the same exchange. Every later proof seals the PIN under that
+//! device key, bound to the one request it authorises (`binding`), so the server's check
+//! is symmetric: it re-derives the device key from the master key and the device id,
+//! opens the proof and compares a keyed hash of the PIN (key derived from the master key,
+//! not in the database) in constant time. A database copy allows no offline search of
+//! the 10^6 PINs; the 3-attempt lockout limits online guessing.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use hkdf::Hkdf;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::{PublicKey, SecretKey};
+use ring::aead;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use uuid::Uuid;
@@ -41,8 +44,12 @@ pub enum ProtocolError {
     PinFormat,
     #[error("the PIN proof is malformed")]
     MalformedPinProof,
-    #[error("the PIN proof does not open: it was made for another request or server")]
+    #[error("the PIN proof does not open: it was made for another request, device or server")]
     PinProofMismatch,
+    #[error("the server's PIN key is not a P-256 public key")]
+    MalformedServerKey,
+    #[error("the wrapped device PIN key does not open: it was made for another enrolment")]
+    MalformedDeviceKey,
     #[error("malformed base64url: {0}")]
     Base64(&'static str),
 }
@@ -242,7 +249,20 @@ pub fn channel_every_use_binding(enabled: bool, acting: Uuid) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The server's key for PIN proofs (derived from the master key: see `SecretKeys`).
+/// Length of an enrolment proof: the ephemeral public key, the sealed PIN and its tag.
+pub const ENROLMENT_PROOF_LEN: usize = 65 + PIN_CIPHERTEXT_LEN;
+/// Length of a device proof: the random salt, the sealed PIN and its tag.
+pub const DEVICE_PROOF_LEN: usize = PROOF_SALT_LEN + PIN_CIPHERTEXT_LEN;
+/// Length of the wrapped device PIN key an enrolment answers with.
+pub const WRAPPED_DEVICE_KEY_LEN: usize = 12 + 32 + 16;
+const PIN_CIPHERTEXT_LEN: usize = 6 + 16;
+const PROOF_SALT_LEN: usize = 16;
+/// HKDF salt of the enrolment exchange, and the label of device proofs.
+const ENROLMENT_SALT: &[u8] = b"sesam-pin/v2";
+const DEVICE_PROOF_INFO: &[u8] = b"sesam-pin/v2 proof";
+
+/// The server's static key for enrolment proofs (derived from the master key: see
+/// `SecretKeys`). Only first activations and pairings use it: one ECDH each.
 pub struct PinKey(SecretKey);
 
 impl PinKey {
@@ -263,55 +283,241 @@ impl PinKey {
         self.0.public_key().to_sec1_point(false).as_bytes().to_vec()
     }
 
-    /// Opens a PIN proof made for `binding`.
-    pub fn open(&self, proof: &[u8], binding: &[u8]) -> Result<AppPin, ProtocolError> {
-        if proof.len() != 65 + 6 + 16 {
+    /// Opens an enrolment proof made for `binding`: the PIN, and the one-time key that
+    /// carries the new device's PIN key back to the app.
+    pub fn open_enrolment(
+        &self,
+        proof: &[u8],
+        binding: &[u8],
+    ) -> Result<(AppPin, EnrolmentKey), ProtocolError> {
+        if proof.len() != ENROLMENT_PROOF_LEN {
             return Err(ProtocolError::MalformedPinProof);
         }
         let (epk, ct) = proof.split_at(65);
         let ephemeral =
             PublicKey::from_sec1_bytes(epk).map_err(|_| ProtocolError::MalformedPinProof)?;
         let shared = p256::ecdh::diffie_hellman(self.0.to_nonzero_scalar(), ephemeral.as_affine());
-        let key = pin_key(shared.raw_secret_bytes(), epk, &self.public_sec1(), binding);
-        let pt = ChaCha20Poly1305::new(&key.into())
-            .decrypt(
-                &Nonce::default(),
-                Payload {
-                    msg: ct,
-                    aad: binding,
-                },
-            )
-            .map_err(|_| ProtocolError::PinProofMismatch)?;
-        let s = std::str::from_utf8(&pt).map_err(|_| ProtocolError::PinProofMismatch)?;
-        AppPin::parse(s)
+        let keys =
+            EnrolmentKeys::derive(shared.raw_secret_bytes(), epk, &self.public_sec1(), binding);
+        let pin = open_pin(&keys.seal, ct, binding)?;
+        Ok((pin, EnrolmentKey(keys.wrap)))
     }
 }
 
-fn pin_key(shared: &[u8], epk: &[u8], server_pk: &[u8], binding: &[u8]) -> [u8; 32] {
-    let mut info = Vec::with_capacity(65 + 65 + 32);
-    info.extend_from_slice(epk);
-    info.extend_from_slice(server_pk);
-    info.extend_from_slice(&Sha256::digest(binding));
-    let mut okm = [0u8; 32];
-    if Hkdf::<Sha256>::new(Some(b"sesam-pin/v1"), shared)
-        .expand(&info, &mut okm)
+/// The two keys of one enrolment exchange: one seals the PIN (once, with a zero nonce:
+/// the app's ephemeral key is fresh), the other wraps the device PIN key in the answer
+/// (under a random nonce: a replayed pairing start is answered again, with another key).
+struct EnrolmentKeys {
+    seal: [u8; 32],
+    wrap: [u8; 32],
+}
+
+impl EnrolmentKeys {
+    fn derive(shared: &[u8], epk: &[u8], server_pk: &[u8], binding: &[u8]) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(ENROLMENT_SALT), shared);
+        let binding_hash = Sha256::digest(binding);
+        let expand = |label: &[u8]| {
+            let mut okm = [0u8; 32];
+            if hk
+                .expand_multi_info(&[label, epk, server_pk, &binding_hash], &mut okm)
+                .is_err()
+            {
+                unreachable!("32 bytes is a valid HKDF-SHA256 output length");
+            }
+            okm
+        };
+        Self {
+            seal: expand(b"seal"),
+            wrap: expand(b"wrap"),
+        }
+    }
+}
+
+impl Drop for EnrolmentKeys {
+    fn drop(&mut self) {
+        self.seal.zeroize();
+        self.wrap.zeroize();
+    }
+}
+
+/// The one-time key an enrolment shares between the app and the server; it carries the
+/// device PIN key to the app (wrapped under it, bound to the enrolment's binding).
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct EnrolmentKey([u8; 32]);
+
+impl EnrolmentKey {
+    /// The server side: the device PIN key as the enrolment's answer carries it, a random
+    /// nonce (12 bytes) ‖ ciphertext and tag (48 bytes). The nonce is random because the
+    /// same proof may be presented again (a pairing start is not single-use) and would
+    /// then be answered with another device's key under the same wrap key.
+    pub fn wrap(&self, key: &DevicePinKey, binding: &[u8], random: &dyn Random) -> Vec<u8> {
+        let nonce: [u8; 12] = crate::random::random_bytes(random);
+        let mut out = Vec::with_capacity(WRAPPED_DEVICE_KEY_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend(aes_gcm_seal(&self.0, nonce, &key.0, binding));
+        out
+    }
+
+    /// The app side: the device PIN key from the enrolment's answer.
+    pub fn unwrap(&self, wrapped: &[u8], binding: &[u8]) -> Result<DevicePinKey, ProtocolError> {
+        if wrapped.len() != WRAPPED_DEVICE_KEY_LEN {
+            return Err(ProtocolError::MalformedDeviceKey);
+        }
+        let (nonce, sealed) = wrapped.split_at(12);
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| ProtocolError::MalformedDeviceKey)?;
+        let plain = aes_gcm_open(&self.0, nonce, sealed, binding)
+            .map_err(|()| ProtocolError::MalformedDeviceKey)?;
+        let bytes: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| ProtocolError::MalformedDeviceKey)?;
+        Ok(DevicePinKey(bytes))
+    }
+}
+
+impl std::fmt::Debug for EnrolmentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnrolmentKey(<redacted>)")
+    }
+}
+
+/// A device's own PIN key (32 bytes), agreed at its enrolment. The server re-derives it
+/// from the master key and the device id (nothing stored); the app keeps it (in a
+/// browser: imported as a non-extractable HKDF key). Every PIN proof after enrolment is
+/// sealed under it, so checking one costs the server a few hashes and one AES-GCM
+/// decryption instead of an ECDH.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct DevicePinKey([u8; 32]);
+
+impl PartialEq for DevicePinKey {
+    fn eq(&self, other: &Self) -> bool {
+        crate::secrets::ct_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DevicePinKey {}
+
+impl DevicePinKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw key, for the app to store (as it stores its signing key).
+    pub fn expose_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The app side: seals `pin` for `binding` under a fresh random salt.
+    /// Output: salt (16 bytes) ‖ ciphertext and tag (22 bytes).
+    pub fn seal(&self, pin: &AppPin, binding: &[u8], random: &dyn Random) -> Vec<u8> {
+        let salt: [u8; PROOF_SALT_LEN] = crate::random::random_bytes(random);
+        let mut key = self.proof_key(&salt, binding);
+        let ct = aes_gcm_seal(&key, [0; 12], pin.as_bytes(), binding);
+        key.zeroize();
+        let mut out = Vec::with_capacity(DEVICE_PROOF_LEN);
+        out.extend_from_slice(&salt);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// The server side: opens a device proof made for `binding`.
+    pub fn open(&self, proof: &[u8], binding: &[u8]) -> Result<AppPin, ProtocolError> {
+        if proof.len() != DEVICE_PROOF_LEN {
+            return Err(ProtocolError::MalformedPinProof);
+        }
+        let (salt, ct) = proof.split_at(PROOF_SALT_LEN);
+        let mut key = self.proof_key(salt, binding);
+        let pin = open_pin(&key, ct, binding);
+        key.zeroize();
+        pin
+    }
+
+    /// The per-proof key: HKDF-SHA256 of the device key, salted with the proof's random
+    /// salt, with the binding's hash in the info, so every proof has its own key and a
+    /// zero nonce is safe even if a salt repeats.
+    fn proof_key(&self, salt: &[u8], binding: &[u8]) -> [u8; 32] {
+        let mut okm = [0u8; 32];
+        if Hkdf::<Sha256>::new(Some(salt), &self.0)
+            .expand_multi_info(&[DEVICE_PROOF_INFO, &Sha256::digest(binding)], &mut okm)
+            .is_err()
+        {
+            unreachable!("32 bytes is a valid HKDF-SHA256 output length");
+        }
+        okm
+    }
+}
+
+impl std::fmt::Debug for DevicePinKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DevicePinKey(<redacted>)")
+    }
+}
+
+/// AES-256-GCM with the binding as associated data (ring's, with AES-NI where there is).
+fn aes_gcm_seal(key: &[u8; 32], nonce: [u8; 12], plain: &[u8], aad: &[u8]) -> Vec<u8> {
+    let key = aead_key(key);
+    let mut buf = plain.to_vec();
+    if key
+        .seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(aad),
+            &mut buf,
+        )
         .is_err()
     {
-        unreachable!("32 bytes is a valid HKDF-SHA256 output length");
+        unreachable!("AES-GCM seals any message this short");
     }
-    okm
+    buf
 }
 
-/// The app side: encrypts `pin` to the server's PIN key, bound to `binding`.
-/// Output: ephemeral public key (65 bytes) ‖ ciphertext and tag (22 bytes).
-pub fn seal_pin(
+fn aes_gcm_open(key: &[u8; 32], nonce: [u8; 12], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, ()> {
+    let key = aead_key(key);
+    let mut buf = sealed.to_vec();
+    let len = key
+        .open_in_place(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(aad),
+            &mut buf,
+        )
+        .map_err(|_| ())?
+        .len();
+    buf.truncate(len);
+    Ok(buf)
+}
+
+fn aead_key(key: &[u8; 32]) -> aead::LessSafeKey {
+    match aead::UnboundKey::new(&aead::AES_256_GCM, key) {
+        Ok(k) => aead::LessSafeKey::new(k),
+        Err(_) => unreachable!("32 bytes is an AES-256 key"),
+    }
+}
+
+/// Opens a sealed PIN; anything but 6 ASCII digits under a valid tag is a mismatch.
+fn open_pin(key: &[u8; 32], ct: &[u8], binding: &[u8]) -> Result<AppPin, ProtocolError> {
+    let mut pt =
+        aes_gcm_open(key, [0; 12], ct, binding).map_err(|()| ProtocolError::PinProofMismatch)?;
+    let pin = std::str::from_utf8(&pt)
+        .map_err(|_| ProtocolError::PinProofMismatch)
+        .and_then(|s| AppPin::parse(s).map_err(|_| ProtocolError::PinProofMismatch));
+    pt.zeroize();
+    pin
+}
+
+/// The app side of an enrolment (first activation, pairing): seals `pin` to the server's
+/// PIN key, bound to `binding`. Returns the proof — ephemeral public key (65 bytes) ‖
+/// ciphertext and tag (22 bytes) — and the one-time key that opens the answer's wrapped
+/// device PIN key.
+pub fn seal_enrolment_pin(
     server_pin_key_sec1: &[u8],
     pin: &AppPin,
     binding: &[u8],
     random: &dyn Random,
-) -> Result<Vec<u8>, ProtocolError> {
+) -> Result<(Vec<u8>, EnrolmentKey), ProtocolError> {
     let server = PublicKey::from_sec1_bytes(server_pin_key_sec1)
-        .map_err(|_| ProtocolError::MalformedPinProof)?;
+        .map_err(|_| ProtocolError::MalformedServerKey)?;
+    let server_sec1 = server.to_sec1_point(false).as_bytes().to_vec();
     let ephemeral = loop {
         let mut m = [0u8; 32];
         random.fill(&mut m);
@@ -326,24 +532,11 @@ pub fn seal_pin(
         .as_bytes()
         .to_vec();
     let shared = p256::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), server.as_affine());
-    let key = pin_key(
-        shared.raw_secret_bytes(),
-        &epk,
-        server_pin_key_sec1,
-        binding,
-    );
-    let ct = ChaCha20Poly1305::new(&key.into())
-        .encrypt(
-            &Nonce::default(),
-            Payload {
-                msg: pin.as_bytes(),
-                aad: binding,
-            },
-        )
-        .map_err(|_| ProtocolError::MalformedPinProof)?;
+    let keys = EnrolmentKeys::derive(shared.raw_secret_bytes(), &epk, &server_sec1, binding);
+    let ct = aes_gcm_seal(&keys.seal, [0; 12], pin.as_bytes(), binding);
     let mut out = epk;
     out.extend_from_slice(&ct);
-    Ok(out)
+    Ok((out, EnrolmentKey(keys.wrap)))
 }
 
 #[cfg(test)]
@@ -355,31 +548,110 @@ mod tests {
         PinKey::from_material([42u8; 32])
     }
 
+    fn device_key(byte: u8) -> DevicePinKey {
+        DevicePinKey::from_bytes([byte; 32])
+    }
+
     #[test]
-    fn pin_round_trip_bound_to_request() {
+    fn enrolment_round_trip_bound_to_binding_and_server() {
         let s = server();
         let pin = AppPin::parse("123456").unwrap();
-        let proof = seal_pin(&s.public_sec1(), &pin, b"request-1", &SeqRandom::new(1)).unwrap();
-        assert_eq!(proof.len(), 87);
-        assert_eq!(s.open(&proof, b"request-1").unwrap(), pin);
+        let (proof, app_key) =
+            seal_enrolment_pin(&s.public_sec1(), &pin, b"enrol-1", &SeqRandom::new(1)).unwrap();
+        assert_eq!(proof.len(), ENROLMENT_PROOF_LEN);
+        let (opened, server_key) = s.open_enrolment(&proof, b"enrol-1").unwrap();
+        assert_eq!(opened, pin);
+        // The server's answer opens with the app's enrolment key, for that binding only.
+        let device = device_key(7);
+        let wrapped = server_key.wrap(&device, b"enrol-1", &SeqRandom::new(3));
+        assert_eq!(wrapped.len(), WRAPPED_DEVICE_KEY_LEN);
+        // Answered again (a replayed start), the same key is wrapped under another nonce.
+        let again = server_key.wrap(&device, b"enrol-1", &SeqRandom::new(4));
+        assert_ne!(again[..12], wrapped[..12]);
+        assert_eq!(app_key.unwrap(&again, b"enrol-1").unwrap(), device);
+        assert_eq!(app_key.unwrap(&wrapped, b"enrol-1").unwrap(), device);
         assert_eq!(
-            s.open(&proof, b"request-2"),
-            Err(ProtocolError::PinProofMismatch)
+            app_key.unwrap(&wrapped, b"enrol-2"),
+            Err(ProtocolError::MalformedDeviceKey)
         );
+        assert_eq!(
+            app_key.unwrap(&wrapped[..40], b"enrol-1"),
+            Err(ProtocolError::MalformedDeviceKey)
+        );
+        assert!(matches!(
+            s.open_enrolment(&proof, b"enrol-2"),
+            Err(ProtocolError::PinProofMismatch)
+        ));
         let other = PinKey::from_material([43u8; 32]);
-        assert_eq!(
-            other.open(&proof, b"request-1"),
+        assert!(matches!(
+            other.open_enrolment(&proof, b"enrol-1"),
             Err(ProtocolError::PinProofMismatch)
-        );
+        ));
         let mut tampered = proof.clone();
         tampered[70] ^= 1;
+        assert!(matches!(
+            s.open_enrolment(&tampered, b"enrol-1"),
+            Err(ProtocolError::PinProofMismatch)
+        ));
+        assert!(matches!(
+            s.open_enrolment(&proof[..80], b"enrol-1"),
+            Err(ProtocolError::MalformedPinProof)
+        ));
+        // A device proof is not an enrolment proof.
+        let device_proof = device.seal(&pin, b"enrol-1", &SeqRandom::new(2));
+        assert!(matches!(
+            s.open_enrolment(&device_proof, b"enrol-1"),
+            Err(ProtocolError::MalformedPinProof)
+        ));
         assert_eq!(
-            s.open(&tampered, b"request-1"),
+            seal_enrolment_pin(b"not a key", &pin, b"x", &SeqRandom::new(1)).err(),
+            Some(ProtocolError::MalformedServerKey)
+        );
+    }
+
+    #[test]
+    fn device_proof_round_trip_bound_to_binding_and_device() {
+        let key = device_key(7);
+        let pin = AppPin::parse("123456").unwrap();
+        let proof = key.seal(&pin, b"request-1", &SeqRandom::new(1));
+        assert_eq!(proof.len(), DEVICE_PROOF_LEN);
+        assert_eq!(key.open(&proof, b"request-1").unwrap(), pin);
+        // Replayed for another action, or presented for another device: it does not open.
+        assert_eq!(
+            key.open(&proof, b"request-2"),
             Err(ProtocolError::PinProofMismatch)
         );
         assert_eq!(
-            s.open(&proof[..80], b"request-1"),
-            Err(ProtocolError::MalformedPinProof)
+            device_key(8).open(&proof, b"request-1"),
+            Err(ProtocolError::PinProofMismatch)
+        );
+        for at in [0, 15, 16, 21, 37] {
+            let mut tampered = proof.clone();
+            tampered[at] ^= 1;
+            assert_eq!(
+                key.open(&tampered, b"request-1"),
+                Err(ProtocolError::PinProofMismatch),
+                "byte {at}"
+            );
+        }
+        for len in [0, 22, 37, 39, 87] {
+            let mut p = proof.clone();
+            p.resize(len, 0);
+            assert_eq!(
+                key.open(&p, b"request-1"),
+                Err(ProtocolError::MalformedPinProof),
+                "{len} bytes"
+            );
+        }
+        // Something sealed under the key that is not six digits is no PIN.
+        let salt = [9u8; 16];
+        let mut k = key.proof_key(&salt, b"request-1");
+        let mut not_a_pin = salt.to_vec();
+        not_a_pin.extend(aes_gcm_seal(&k, [0; 12], b"12345a", b"request-1"));
+        k.zeroize();
+        assert_eq!(
+            key.open(&not_a_pin, b"request-1"),
+            Err(ProtocolError::PinProofMismatch)
         );
     }
 
@@ -388,9 +660,12 @@ mod tests {
         let s = server();
         let pin = AppPin::parse("000000").unwrap();
         let r = SeqRandom::new(9);
-        let a = seal_pin(&s.public_sec1(), &pin, b"x", &r).unwrap();
-        let b = seal_pin(&s.public_sec1(), &pin, b"x", &r).unwrap();
+        let (a, _) = seal_enrolment_pin(&s.public_sec1(), &pin, b"x", &r).unwrap();
+        let (b, _) = seal_enrolment_pin(&s.public_sec1(), &pin, b"x", &r).unwrap();
         assert_ne!(a, b);
+        let key = device_key(1);
+        assert_ne!(key.seal(&pin, b"x", &r), key.seal(&pin, b"x", &r));
+        assert_eq!(format!("{key:?}"), "DevicePinKey(<redacted>)");
     }
 
     #[test]

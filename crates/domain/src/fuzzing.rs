@@ -7,7 +7,7 @@
 //! Each function takes arbitrary bytes, must never panic, and asserts the invariants the
 //! parser promises on the inputs it accepts.
 
-use crate::app_protocol::{self, PinKey, SignatureHeaders};
+use crate::app_protocol::{self, DevicePinKey, PinKey, SignatureHeaders};
 use crate::authorization_details::AuthorizationDetail;
 use crate::device::{DeviceName, DevicePublicKey};
 use crate::locale::Locale;
@@ -57,13 +57,28 @@ fn vector_pin_key() -> PinKey {
     PinKey::from_material([0x22; 32])
 }
 
-/// `PinKey::open`: the first byte splits the input into a binding and a proof.
+/// The device PIN key of the protocol's test vector (`docs/protocol.md` §8).
+fn vector_device_key() -> DevicePinKey {
+    DevicePinKey::from_bytes([
+        0x6b, 0x44, 0x5c, 0x6c, 0xb6, 0x60, 0x3b, 0xe3, 0xf7, 0x54, 0x36, 0x95, 0xa4, 0xbc, 0xd8,
+        0xbf, 0xe7, 0x16, 0xe8, 0x99, 0xf2, 0xab, 0x70, 0xe0, 0xea, 0xae, 0x5b, 0xff, 0x1a, 0xcf,
+        0xc4, 0x4c,
+    ])
+}
+
+/// `PinKey::open_enrolment` and `DevicePinKey::open`: the first byte splits the input
+/// into a binding and a proof, which is tried as both kinds. An opened enrolment's key
+/// also tries to unwrap the proof as a wrapped device key.
 pub fn pin_proof(data: &[u8]) {
     let Some((&n, rest)) = data.split_first() else {
         return;
     };
     let (binding, proof) = rest.split_at(usize::from(n).min(rest.len()));
-    if let Ok(pin) = vector_pin_key().open(proof, binding) {
+    if let Ok((pin, key)) = vector_pin_key().open_enrolment(proof, binding) {
+        assert!(pin.as_bytes().iter().all(u8::is_ascii_digit));
+        let _ = key.unwrap(proof, binding);
+    }
+    if let Ok(pin) = vector_device_key().open(proof, binding) {
         assert!(pin.as_bytes().iter().all(u8::is_ascii_digit));
     }
 }

@@ -74,6 +74,7 @@ impl MasterKey {
             app_pin: self.derive("app-pin/hash"),
             sms_pin: self.derive("sms-pin/hash"),
             pin_proof: self.derive("app-pin/ecies"),
+            device_pin: self.derive("app-pin/device-key"),
             seed_check: self.derive("code-display/seed-check"),
             channel_code: self.derive("channel/confirmation-code"),
             pairwise: self.derive("oidc/pairwise-subject"),
@@ -102,6 +103,7 @@ pub struct SecretKeys {
     app_pin: [u8; 32],
     sms_pin: [u8; 32],
     pin_proof: [u8; 32],
+    device_pin: [u8; 32],
     seed_check: [u8; 32],
     channel_code: [u8; 32],
     pairwise: [u8; 32],
@@ -266,9 +268,19 @@ impl SecretKeys {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
     }
 
-    /// The server's key for app PIN proofs.
+    /// The server's key for enrolment PIN proofs (first activation, pairing).
     pub fn pin_key(&self) -> crate::app_protocol::PinKey {
         crate::app_protocol::PinKey::from_material(self.pin_proof)
+    }
+
+    /// A device's own PIN key, under which its PIN proofs after enrolment are sealed:
+    /// derived from the master key and the device id, so it is never stored, and a key
+    /// that leaks opens one device's proofs only.
+    pub fn device_pin_key(&self, device_id: Uuid) -> crate::app_protocol::DevicePinKey {
+        crate::app_protocol::DevicePinKey::from_bytes(hmac_sha256(
+            &self.device_pin,
+            &[device_id.as_bytes()],
+        ))
     }
 
     pub(crate) fn audit_key(&self) -> [u8; 32] {
@@ -437,6 +449,27 @@ mod tests {
                 .pairwise_subject("sp_4f1e2d3c4b5a69788796a5b4", id),
             "o9sGOVyWwYkMKnx3p58ZK5pNC4mLnaC-jayZ6ZxngDc"
         );
+    }
+
+    /// Pins the device PIN key derivation (`docs/protocol.md` §8): apps hold these keys,
+    /// so a change would lock every app out. Computed independently (Python hmac/hashlib):
+    /// HKDF-SHA256 of the master key with salt `sesam master key v1` and info
+    /// `app-pin/device-key`, then HMAC-SHA256 over the length-prefixed device id's 16 bytes.
+    #[test]
+    fn device_pin_key_test_vector() {
+        let master = MasterKey::from_hex(&"44".repeat(32)).unwrap();
+        let device = Uuid::parse_str("01920000-0000-7000-8000-000000000001").unwrap();
+        let key = master.keys().device_pin_key(device);
+        assert_eq!(
+            hex::encode(key.expose_bytes()),
+            "6b445c6cb6603be3f7543695a4bcd8bfe716e899f2ab70e0eaae5bff1acfc44c"
+        );
+        assert_ne!(master.keys().device_pin_key(Uuid::from_u128(2)), key);
+        assert_ne!(key_of(&"45".repeat(32)).device_pin_key(device), key);
+    }
+
+    fn key_of(hex: &str) -> SecretKeys {
+        MasterKey::from_hex(hex).unwrap().keys()
     }
 
     #[test]

@@ -9,10 +9,12 @@
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use sesam_domain::Random;
-use sesam_domain::app_protocol::{self, AppPin, PinKey};
+use sesam_domain::app_protocol::{self, AppPin, DevicePinKey, PinKey};
+use sesam_domain::auth_request::approval_pin_binding;
 use uuid::Uuid;
 
-/// Returns the same 32 bytes on every call: a fixed ephemeral key for the PIN proof vector.
+/// Returns the same 32 bytes on every call: a fixed ephemeral key (or salt) for the PIN
+/// proof vectors.
 struct Fixed([u8; 32]);
 
 impl Random for Fixed {
@@ -87,10 +89,13 @@ const LABELS: &[&str] = &[
     "Activation binding",
     "Pairing approval binding",
     "Server PIN public key",
-    "PIN proof for PIN",
+    "Enrolment PIN proof",
+    "Device PIN key",
+    "Wrapped device PIN key",
     "Approval of request",
     "Signature (",
     "PIN binding of that approval",
+    "Device PIN proof",
     "The same request rejected",
 ];
 
@@ -158,25 +163,43 @@ fn bindings() {
     vector("Pairing approval binding", &String::from_utf8(b).unwrap());
 }
 
+/// The master key of the device PIN key vector.
+const MASTER_KEY: &str = "4444444444444444444444444444444444444444444444444444444444444444";
+
+fn device_pin_key() -> DevicePinKey {
+    sesam_domain::MasterKey::from_hex(MASTER_KEY)
+        .unwrap()
+        .keys()
+        .device_pin_key(DEVICE_ID)
+}
+
 #[test]
-fn pin_proof() {
+fn enrolment_pin_proof_and_device_key() {
     let server = PinKey::from_material([0x22; 32]);
     vector("Server PIN public key", &hex::encode(server.public_sec1()));
     let binding = app_protocol::activation_binding(ACTIVATION_ID, &device_public());
     let pin = AppPin::parse("123456").unwrap();
-    let proof =
-        app_protocol::seal_pin(&server.public_sec1(), &pin, &binding, &Fixed([0x33; 32])).unwrap();
-    vector("PIN proof for PIN", &hex::encode(&proof));
-    assert_eq!(server.open(&proof, &binding).unwrap(), pin);
+    let (proof, app_key) =
+        app_protocol::seal_enrolment_pin(&server.public_sec1(), &pin, &binding, &Fixed([0x33; 32]))
+            .unwrap();
+    vector("Enrolment PIN proof", &hex::encode(&proof));
+    let (opened, server_key) = server.open_enrolment(&proof, &binding).unwrap();
+    assert_eq!(opened, pin);
+    // The paragraph names the master key the device key is derived from.
+    let (paragraph, _) = doc_vector("Device PIN key");
+    assert!(paragraph.contains("32 bytes `0x44`"), "{paragraph}");
+    let device_key = device_pin_key();
+    vector("Device PIN key", &hex::encode(device_key.expose_bytes()));
+    let wrapped = server_key.wrap(&device_key, &binding, &Fixed([0x66; 32]));
+    vector("Wrapped device PIN key", &hex::encode(&wrapped));
+    assert_eq!(app_key.unwrap(&wrapped, &binding).unwrap(), device_key);
 }
 
 const REQUEST_ID: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_00bb);
 
 #[test]
 fn approval_signature() {
-    use sesam_domain::auth_request::{
-        ApprovalFields, Decision, approval_pin_binding, approval_signing_bytes,
-    };
+    use sesam_domain::auth_request::{ApprovalFields, Decision, approval_signing_bytes};
     use sesam_domain::authorization::Action;
     use sesam_domain::transaction_text::TransactionText;
     let text = TransactionText::parse("Overfør 1.500,00 kr. til Jens Hansen").unwrap();
@@ -214,6 +237,10 @@ fn approval_signature() {
         "PIN binding of that approval",
         std::str::from_utf8(&binding).unwrap(),
     );
+    let pin = AppPin::parse("123456").unwrap();
+    let proof = device_pin_key().seal(&pin, &binding, &Fixed([0x55; 32]));
+    vector("Device PIN proof", &hex::encode(&proof));
+    assert_eq!(device_pin_key().open(&proof, &binding).unwrap(), pin);
     // A rejection of a CIBA request (no browser, no binding code).
     let reject = approval_signing_bytes(&ApprovalFields {
         binding_code: None,

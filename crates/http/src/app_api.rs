@@ -209,6 +209,7 @@ async fn start_pairing(
         pairing_code: started.code.as_str().to_owned(),
         message: "open sesam on one of your active apps, approve this device and type the pairing code shown here".into(),
         message_da: "åbn sesam i en af dine aktive apps, godkend denne enhed, og indtast parringskoden, der vises her".into(),
+        device_pin_key: started.device_pin_key,
     }))
 }
 
@@ -361,7 +362,7 @@ async fn block_identity(
 
 async fn config(State(state): State<AppState>) -> Json<api::Config> {
     Json(api::Config {
-        protocol: "sesam-app/v1".into(),
+        protocol: "sesam-app/v2".into(),
         pin_key: state.sesam.pin_key_b64(),
     })
 }
@@ -389,6 +390,7 @@ async fn complete_activation(
         device_id: a.device_id,
         user_id: a.user_id,
         device_name: a.device_name,
+        device_pin_key: a.device_pin_key,
     }))
 }
 

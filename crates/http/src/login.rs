@@ -606,23 +606,6 @@ struct AppWaitPage<'a> {
     qr: Option<String>,
 }
 
-/// The binding code as a QR code: `sesam:approve?request=…&code=…`, as an SVG data URL
-/// (the pages' CSP allows `data:` images and nothing else from outside).
-fn binding_qr(request: Uuid, code: &str) -> Option<String> {
-    use base64::Engine;
-    let content = format!("sesam:approve?request={request}&code={code}");
-    let qr = qrcode::QrCode::new(content.as_bytes()).ok()?;
-    let svg = qr
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(160, 160)
-        .quiet_zone(true)
-        .build();
-    Some(format!(
-        "data:image/svg+xml;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(svg)
-    ))
-}
-
 async fn app_start(
     State(state): State<AppState>,
     Path(flow): Path<Uuid>,
@@ -696,7 +679,7 @@ async fn app_wait(
                 request,
                 user_id: view.flow.user_id_input.clone().unwrap_or_default(),
                 code: binding_code.as_str().to_owned(),
-                qr: binding_qr(request, binding_code.as_str()),
+                qr: crate::qr::binding_qr(request, binding_code.as_str()),
             };
             render(StatusCode::OK, &page, target.as_deref())
         }

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::SecretKey;
 use p256::elliptic_curve::sec1::ToSec1Point;
 
+use crate::access_token;
 use crate::params::{MAX_PARAMS, MAX_VALUE_BYTES, Params};
 use crate::private_key_jwt;
 
@@ -18,7 +19,11 @@ use crate::private_key_jwt;
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every fuzz target of this crate.
-pub const TARGETS: &[Target] = &[("params", params), ("client_assertion", client_assertion)];
+pub const TARGETS: &[Target] = &[
+    ("params", params),
+    ("client_assertion", client_assertion),
+    ("access_token", access_token),
+];
 
 /// `Params::from_urlencoded` (authorize query, PAR/token/CIBA bodies, login forms): what
 /// is accepted respects the limits, and no value is empty.
@@ -81,5 +86,44 @@ pub fn client_assertion(data: &[u8]) {
             v.exp > ASSERTION_NOW - 5
                 && v.exp - ASSERTION_NOW <= private_key_jwt::MAX_LIFETIME_SECONDS
         );
+    }
+}
+
+/// The issuer, audience, key id and time the fuzzed access tokens are checked against.
+pub const ACCESS_ISSUER: &str = "https://login.example";
+pub const ACCESS_AUDIENCE: &str = "https://login.example/userinfo";
+pub const ACCESS_KID: &str = "at-key";
+/// A time inside the seed tokens' validity.
+pub const ACCESS_NOW: i64 = 1_800_000_000;
+
+/// The public key (SEC1) the fuzzed access tokens are checked with: the P-256 scalar of
+/// 32 bytes `0x06`; the seed corpus holds tokens signed with it, so the fuzzer starts past
+/// the signature check.
+pub fn access_token_key() -> &'static [u8] {
+    static KEY: OnceLock<Vec<u8>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        SecretKey::from_slice(&[6u8; 32])
+            .unwrap_or_else(|_| unreachable!("a valid scalar"))
+            .public_key()
+            .to_sec1_point(false)
+            .as_bytes()
+            .to_vec()
+    })
+}
+
+/// `access_token::verify` (userinfo's bearer token): an accepted token is for this
+/// issuer and audience and not expired.
+pub fn access_token(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let keys = [access_token::PublishedKey {
+        kid: ACCESS_KID,
+        public_sec1: access_token_key(),
+    }];
+    if let Ok(c) = access_token::verify(token, &keys, ACCESS_ISSUER, ACCESS_AUDIENCE, ACCESS_NOW) {
+        assert_eq!(c.iss, ACCESS_ISSUER);
+        assert_eq!(c.aud, ACCESS_AUDIENCE);
+        assert!(c.exp > ACCESS_NOW);
     }
 }

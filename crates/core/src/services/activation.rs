@@ -38,6 +38,9 @@ pub struct Activated {
     pub device_id: Uuid,
     pub user_id: String,
     pub device_name: String,
+    /// The device PIN key, wrapped for the app under its enrolment proof's key
+    /// (`docs/protocol.md` §3), base64url.
+    pub device_pin_key: String,
 }
 
 fn refuse(e: ActivationError) -> AppError {
@@ -99,7 +102,7 @@ impl Sesam {
         Ok((identity, code, grant.expires_at))
     }
 
-    /// The public half of the key app PINs are encrypted to.
+    /// The public half of the key enrolment PIN proofs are sealed to.
     pub fn pin_key_b64(&self) -> String {
         b64(&self.keys.pin_key().public_sec1())
     }
@@ -200,10 +203,10 @@ impl Sesam {
         public_key
             .verify(&binding, &signature)
             .map_err(|_| refuse(ActivationError::BadPossessionProof))?;
-        let pin = self
+        let (pin, enrolment) = self
             .keys
             .pin_key()
-            .open(&proof, &binding)
+            .open_enrolment(&proof, &binding)
             .map_err(DomainError::from)?;
         ensure_may_activate(&identity, &grant)?;
         let (mut unit, user_id_change) = self
@@ -297,6 +300,11 @@ impl Sesam {
             device_id,
             user_id,
             device_name: name.as_str().to_owned(),
+            device_pin_key: b64(&enrolment.wrap(
+                &self.keys.device_pin_key(device_id),
+                &binding,
+                &*self.random,
+            )),
         })
     }
 

@@ -5,7 +5,7 @@
 //! `seed`) call it.
 
 use serde_json::json;
-use sesam_domain::app_protocol::AppPin;
+use sesam_domain::app_protocol::{AppPin, DevicePinKey};
 use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
 use sesam_domain::lockout::Lockout;
 use sesam_domain::{ActivationGrant, ActivationPurpose, AuditDraft};
@@ -31,16 +31,17 @@ pub const BULK_ACTIVATION_BATCH: usize = 5_000;
 
 impl Sesam {
     /// Activates the apps in batches; stops at the first letter that is not an unused
-    /// first-activation letter (the batches before it stay written). Returns how many
-    /// were activated.
+    /// first-activation letter (the batches before it stay written). Returns each
+    /// activated app's device PIN key, in the order given: what an activation hands its
+    /// app (`docs/protocol.md` §3), for the program that acts as these apps.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn activate_apps_in_bulk(
         &self,
         actor: &Actor,
         apps: Vec<BulkApp>,
-    ) -> Result<usize, AppError> {
+    ) -> Result<Vec<DevicePinKey>, AppError> {
         let now = self.clock.now();
-        let mut done = 0;
+        let mut keys = Vec::with_capacity(apps.len());
         let mut batch = Vec::with_capacity(BULK_ACTIVATION_BATCH.min(apps.len()));
         for app in apps {
             let mut grant = app.grant;
@@ -77,11 +78,15 @@ impl Sesam {
             });
             if batch.len() == BULK_ACTIVATION_BATCH {
                 self.store.activate_apps_many(&batch).await?;
-                done += batch.len();
-                batch.clear();
+                keys.extend(
+                    batch
+                        .drain(..)
+                        .map(|a| self.keys.device_pin_key(a.device.id)),
+                );
             }
         }
         self.store.activate_apps_many(&batch).await?;
-        Ok(done + batch.len())
+        keys.extend(batch.iter().map(|a| self.keys.device_pin_key(a.device.id)));
+        Ok(keys)
     }
 }

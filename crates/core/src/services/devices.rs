@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use sesam_domain::activation::ActivationError;
-use sesam_domain::app_protocol::{revoke_binding, unb64};
+use sesam_domain::app_protocol::{b64, revoke_binding, unb64};
 use sesam_domain::auth_request::BindingCode;
 use sesam_domain::device::{
     Device, DeviceName, DevicePublicKey, DeviceState, MAX_ACTIVE_APPS, PinError,
@@ -30,6 +30,10 @@ pub struct StartedPairing {
     pub expires_at: Timestamp,
     /// The code the new app shows, to be typed into the approving app.
     pub code: BindingCode,
+    /// The new device's PIN key, wrapped for the new app under its enrolment proof's key
+    /// (`docs/protocol.md` §3), base64url: it is known now, and the app keeps it for after
+    /// approval.
+    pub device_pin_key: String,
 }
 
 /// Something waiting for the person's decision in their app.
@@ -110,10 +114,10 @@ impl Sesam {
                 &bytes("possession_signature", &req.possession_signature)?,
             )
             .map_err(|_| AppError::Invalid(ActivationError::BadPossessionProof.into()))?;
-        let pin = self
+        let (pin, enrolment) = self
             .keys
             .pin_key()
-            .open(&bytes("pin_proof", &req.pin_proof)?, &binding)
+            .open_enrolment(&bytes("pin_proof", &req.pin_proof)?, &binding)
             .map_err(DomainError::from)?;
         let identity = self
             .store
@@ -188,6 +192,11 @@ impl Sesam {
             code: pairing
                 .code
                 .unwrap_or_else(|| BindingCode::generate(&*self.random)),
+            device_pin_key: b64(&enrolment.wrap(
+                &self.keys.device_pin_key(device_id),
+                &binding,
+                &*self.random,
+            )),
         })
     }
 
@@ -237,6 +246,8 @@ impl Sesam {
 
     /// Checks the acting device's PIN proof for `binding` inside its unit; a wrong PIN is
     /// saved (with a lock notification when it locks the app) before the error returns.
+    /// The proof is sealed under the device's own PIN key, re-derived here from the master
+    /// key and the device id: no ECDH on this path (`docs/protocol.md` §3).
     #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) async fn check_device_pin(
         &self,
@@ -246,7 +257,7 @@ impl Sesam {
     ) -> Result<(Box<dyn DeviceUnit>, Device), AppError> {
         let pin = self
             .keys
-            .pin_key()
+            .device_pin_key(unit.device().id)
             .open(&bytes("pin_proof", proof)?, binding)
             .map_err(DomainError::from)?;
         let now = self.clock.now();

@@ -336,14 +336,23 @@ impl Sesam {
                     "an access token is required (Authorization: Bearer ...)".into(),
                 )
             })?;
-        let jwks = self.cached_jwks().await?;
-        let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+        // The published keys from the read cache, as they are (no JWKS made and read back).
+        let now = self.clock.now();
+        let signing_keys = self.current_signing_keys().await?;
+        let keys: Vec<access_token::PublishedKey<'_>> = signing_keys
+            .iter()
+            .filter(|k| k.published(now))
+            .map(|k| access_token::PublishedKey {
+                kid: &k.kid,
+                public_sec1: &k.public_sec1,
+            })
+            .collect();
         let claims = access_token::verify(
             token,
             &keys,
             &self.issuer,
             &self.endpoint(paths::USERINFO),
-            seconds(self.clock.now()),
+            seconds(now),
         )?;
         let grant = self
             .store

@@ -273,10 +273,8 @@ async fn channel_changes_need_the_pin(backend: Backend) {
     h.clock.advance_seconds(16 * 60);
     let binding =
         sesam_domain::app_protocol::channel_every_use_binding(false, app.device_id.unwrap());
-    let pin_key =
-        sesam_domain::app_protocol::unb64(app.pin_key.as_deref().unwrap(), "pin_key").unwrap();
     let pin = sesam_domain::app_protocol::AppPin::parse(PIN).unwrap();
-    let proof = sesam_domain::app_protocol::seal_pin(&pin_key, &pin, &binding, &OsRandom).unwrap();
+    let proof = app.pin_key().unwrap().seal(&pin, &binding, &OsRandom);
     let e = client
         .signed(
             &app,

@@ -351,7 +351,7 @@ async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: 
         .start_pairing(&new, "anna.hansen", "222222", "Second", &OsRandom)
         .await
         .unwrap();
-    new.pin_key = Some(p.pin_key);
+    new.set_pin_key(&p.device_pin_key);
     let r = client.requests(&app, &OsRandom).await.unwrap().remove(0);
     client
         .approve(&app, &r, "111111", Some(&p.pairing_code), &OsRandom)

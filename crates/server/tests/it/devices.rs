@@ -24,7 +24,7 @@ async fn pair(
         .start_pairing(&app, user_id, pin, name, &OsRandom)
         .await
         .unwrap();
-    app.pin_key = Some(p.pin_key);
+    app.set_pin_key(&p.device_pin_key);
     (app, p.pairing_id)
 }
 
@@ -473,7 +473,7 @@ async fn a_new_letter_reopens_a_blocked_identity_with_two_fresh_channels() {
         .await
         .unwrap();
     phone.device_id = Some(done.device_id);
-    phone.pin_key = Some(started.pin_key.clone());
+    phone.set_pin_key(&done.device_pin_key);
     assert_eq!(client.me(&phone, &OsRandom).await.unwrap().state, "active");
     let actions = audit_actions(&h).await;
     assert!(actions.iter().any(|a| a == "activation.letter_issued"));
@@ -564,7 +564,7 @@ async fn raw_pairing_start(
 ) -> (u16, Option<String>, serde_json::Value) {
     use p256::ecdsa::signature::Signer;
     use sesam_domain::Random;
-    use sesam_domain::app_protocol::{AppPin, b64, seal_pin, unb64};
+    use sesam_domain::app_protocol::{AppPin, b64, seal_enrolment_pin, unb64};
     let http = reqwest::Client::new();
     let config: serde_json::Value = http
         .get(format!("{}/app/v1/config", h.base))
@@ -585,7 +585,7 @@ async fn raw_pairing_start(
     let public = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
     let user_key = sesam_domain::UserIdKey::of_input(user_id);
     let binding = sesam_domain::pairing::pairing_binding(user_key.as_str(), &public);
-    let proof = seal_pin(
+    let (proof, _) = seal_enrolment_pin(
         &pin_key,
         &AppPin::parse("222222").unwrap(),
         &binding,
@@ -664,12 +664,21 @@ async fn rapid_pairing_starts_are_limited(backend: Backend) {
         assert_eq!(
             shape(body),
             [
+                "device_pin_key",
                 "expires_at",
                 "message",
                 "message_da",
                 "pairing_code",
                 "pairing_id"
             ]
+        );
+        // The wrapped device PIN key comes for an unknown user ID too, of the same size.
+        let wrapped = body["device_pin_key"].as_str().unwrap();
+        assert_eq!(
+            sesam_domain::app_protocol::unb64(wrapped, "device_pin_key")
+                .unwrap()
+                .len(),
+            sesam_domain::app_protocol::WRAPPED_DEVICE_KEY_LEN
         );
         let code = body["pairing_code"].as_str().unwrap();
         assert!(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()));

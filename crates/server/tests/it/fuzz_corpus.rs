@@ -70,3 +70,19 @@ fn the_client_assertion_corpus_reaches_a_valid_assertion() {
     });
     assert!(valid);
 }
+
+/// The corpus holds a valid access token, so the fuzzer starts past the signature check.
+#[test]
+fn the_access_token_corpus_reaches_a_valid_token() {
+    use sesam_oidc::access_token::{PublishedKey, verify};
+    use sesam_oidc::fuzzing::*;
+    let keys = [PublishedKey {
+        kid: ACCESS_KID,
+        public_sec1: access_token_key(),
+    }];
+    let valid = inputs("access_token").iter().any(|p| {
+        let t = String::from_utf8(std::fs::read(p).unwrap()).unwrap_or_default();
+        verify(&t, &keys, ACCESS_ISSUER, ACCESS_AUDIENCE, ACCESS_NOW).is_ok()
+    });
+    assert!(valid);
+}

@@ -313,7 +313,7 @@ pub async fn activated_app_at(
         .await
         .unwrap();
     app.device_id = Some(done.device_id);
-    app.pin_key = Some(started.pin_key);
+    app.set_pin_key(&done.device_pin_key);
     app
 }
 

@@ -48,7 +48,7 @@ async fn lock_the_app(h: &Harness, dir: &std::path::Path, app: &sesam_app::AppSt
         .start_pairing(&new, "anna.hansen", "222222", "Locker", &OsRandom)
         .await
         .unwrap();
-    new.pin_key = Some(p.pin_key);
+    new.set_pin_key(&p.device_pin_key);
     let r = client.requests(app, &OsRandom).await.unwrap().remove(0);
     for _ in 0..3 {
         let _ = client

@@ -415,7 +415,7 @@ async fn the_app_can_wait_for_a_request_long_poll() {
 
 #[tokio::test]
 async fn an_approval_signed_by_another_device_is_refused() {
-    use sesam_domain::app_protocol::{AppPin, b64, seal_pin, unb64};
+    use sesam_domain::app_protocol::{AppPin, b64};
     use sesam_domain::auth_request::{
         ApprovalFields, Decision, approval_pin_binding, approval_signing_bytes,
     };
@@ -433,7 +433,7 @@ async fn an_approval_signed_by_another_device_is_refused() {
         .start_pairing(&second, "anna.hansen", "222222", "Pixel 8", &OsRandom)
         .await
         .unwrap();
-    second.pin_key = Some(pairing.pin_key.clone());
+    second.set_pin_key(&pairing.device_pin_key);
     let pending = client.requests(&p.app, &OsRandom).await.unwrap();
     let r = pending
         .iter()
@@ -467,14 +467,12 @@ async fn an_approval_signed_by_another_device_is_refused() {
     });
     use p256::ecdsa::signature::Signer;
     let foreign: p256::ecdsa::Signature = p.app.signing_key().unwrap().sign(&bytes);
-    let pin_key = unb64(second.pin_key.as_deref().unwrap(), "pin_key").unwrap();
-    let proof = seal_pin(
-        &pin_key,
+    let pin_key = second.pin_key().unwrap();
+    let proof = pin_key.seal(
         &AppPin::parse("222222").unwrap(),
         &approval_pin_binding(request.id, second_id),
         &OsRandom,
-    )
-    .unwrap();
+    );
     let answer = sesam_core::services::approvals::SignedAnswer {
         pin_proof: Some(b64(&proof)),
         binding_code: Some(code.clone()),
@@ -506,13 +504,11 @@ async fn an_approval_signed_by_another_device_is_refused() {
     }
     // Signed with its own key it goes through.
     let own: p256::ecdsa::Signature = second.signing_key().unwrap().sign(&bytes);
-    let proof = seal_pin(
-        &pin_key,
+    let proof = pin_key.seal(
         &AppPin::parse("222222").unwrap(),
         &approval_pin_binding(request.id, second_id),
         &OsRandom,
-    )
-    .unwrap();
+    );
     let answer = sesam_core::services::approvals::SignedAnswer {
         pin_proof: Some(b64(&proof)),
         signature: b64(&own.to_bytes()),
