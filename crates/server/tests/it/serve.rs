@@ -40,25 +40,11 @@ async fn health_readiness_metrics_and_json_errors() {
         .unwrap();
     assert_eq!(j["status"], "ready");
     assert_eq!(j["database"], "SQLite");
-    assert_eq!(j["audit_chain"]["status"], "ok", "{j}");
-    // The node's sequencer chains the entries its start wrote, with nobody reading the log.
-    let mut waiting = j["audit_chain"]["waiting"].as_i64().unwrap();
-    for _ in 0..50 {
-        if waiting == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let j: serde_json::Value = http
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        waiting = j["audit_chain"]["waiting"].as_i64().unwrap();
-    }
-    assert_eq!(waiting, 0, "audit entries still waiting to be chained");
+    // Only the state: the count of waiting entries would be an oracle of audited actions.
+    assert_eq!(
+        j,
+        serde_json::json!({ "status": "ready", "database": "SQLite", "audit_chain": "ok" })
+    );
 
     let r = http
         .get(format!("{}/no/such/thing", server.base))
@@ -145,6 +131,22 @@ async fn metrics_behind_a_bearer_token() {
             .contains(r#"sesam_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("sesam_store_statements_total "),
+        "{metrics}"
+    );
+    // The node's audit sequencer runs by itself (only it sets this gauge) and leaves
+    // nothing waiting, with nobody reading the log.
+    let mut chained = false;
+    for _ in 0..50 {
+        let (_, metrics) = metrics_with(&http, &url, Some(METRICS_TOKEN)).await;
+        if metrics.contains("sesam_audit_unchained_entries 0\n") {
+            chained = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(chained, "the audit sequencer did not run");
 }
 
 #[tokio::test]
