@@ -255,6 +255,7 @@ fn completed_login_storage(c: &mut Criterion) {
                     level: Level::Substantial,
                     auth_time: t0,
                     approval: None,
+                    approval_receipt: None,
                 },
                 created_at: t0,
                 code_expires_at: t0.plus_seconds(60),

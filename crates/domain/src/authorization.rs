@@ -194,9 +194,25 @@ pub struct Authentication {
     pub method: LoginMethod,
     pub level: Level,
     pub auth_time: Timestamp,
-    /// The app approval (request id) behind this login, for the signed receipt.
+    /// The app approval (request id) behind this login.
     #[serde(default)]
     pub approval: Option<Uuid>,
+    /// The signed approval receipt (a JWS for the SP that asked), made once when the
+    /// login finished; never carried into a browser session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_receipt: Option<String>,
+}
+
+impl Authentication {
+    /// What a browser session keeps of a login: who, how and when, not the approval
+    /// (a session logs in to other SPs, and an approval was given to one SP only).
+    pub fn for_session(&self) -> Self {
+        Self {
+            approval: None,
+            approval_receipt: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// The grant an authorization code stands for; tokens issued from it name it, so a
@@ -232,9 +248,15 @@ pub struct BrowserSession {
 }
 
 impl BrowserSession {
-    /// Whether the session may answer a request without a new login.
+    /// Whether the session may answer a request without a new login. A session only logs
+    /// in: a request to approve, confirm, accept or sign something (a payment, a text)
+    /// always needs the person's own approval of that text.
     pub fn satisfies(&self, request: &AuthorizationRequest, now: Timestamp) -> bool {
-        if now >= self.expires_at || request.force_login {
+        if now >= self.expires_at
+            || request.force_login
+            || request.details.is_some()
+            || request.action != Action::LogOn
+        {
             return false;
         }
         if let Some(max_age) = request.max_age {
@@ -333,6 +355,7 @@ mod tests {
                 level: Level::Substantial,
                 auth_time: t,
                 approval: None,
+                approval_receipt: None,
             },
             expires_at: t.plus_seconds(SESSION_SECONDS),
         };
@@ -367,5 +390,23 @@ mod tests {
             now
         ));
         assert!(!s.satisfies(&request(), t.plus_seconds(SESSION_SECONDS)));
+        let payment = crate::authorization_details::AuthorizationDetail::parse(
+            r#"[{"type":"payment_initiation","instructedAmount":{"currency":"DKK","amount":"10.00"},"creditorName":"Jens Hansen","creditorAccount":{"iban":"DK5000400440116243"}}]"#,
+        )
+        .unwrap();
+        assert!(!s.satisfies(
+            &AuthorizationRequest {
+                details: Some(payment),
+                ..request()
+            },
+            now
+        ));
+        assert!(!s.satisfies(
+            &AuthorizationRequest {
+                action: Action::Sign,
+                ..request()
+            },
+            now
+        ));
     }
 }

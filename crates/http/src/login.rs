@@ -617,13 +617,11 @@ async fn app_start(
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let locale = match state.sesam.login_view(flow, &browser).await {
-        Ok(v) => pages::locale(&headers, v.flow.request.ui_locale),
-        Err(_) => return gone(&state, &headers, flow).await,
-    };
     match state
         .sesam
-        .start_app_login(flow, &browser, &peer.ip().to_string(), locale)
+        .start_app_login(flow, &browser, &peer.ip().to_string(), |requested| {
+            pages::locale(&headers, requested)
+        })
         .await
     {
         Ok(request) => pages::see_other(&format!("/login/{flow}/app/{request}"), vec![]),
@@ -643,34 +641,14 @@ async fn app_wait(
         .app_login_status(flow, &c.browser, request)
         .await
     {
-        // Approved: straight on to the SP, without reading the flow for a page.
-        Ok(AppLoginStatus::Done(d)) => return done(&state, d),
         Ok(s) => s,
         Err(e) => return after_step(&state, &headers, flow, None, Err(e)).await,
     };
-    let view = state.sesam.login_view(flow, &c.browser).await.ok();
-    let locale = pages::locale(
-        &headers,
-        view.as_ref().and_then(|v| v.flow.request.ui_locale),
-    );
-    let t = pages::texts(locale);
-    let message = |title, text| MessagePage {
-        t,
-        header: view.as_ref().map(|v| header_of(v, locale)),
-        lang_link: lang_link(&format!("/login/{flow}"), t),
-        title,
-        text,
-        detail: None,
-        link: Some((format!("/login/{flow}"), t.other_method)),
-        alert: true,
-    };
-    match status {
-        AppLoginStatus::Done(d) => done(&state, d),
-        AppLoginStatus::Waiting { binding_code, .. } => {
-            let Some(view) = view else {
-                return gone(&state, &headers, flow).await;
-            };
-            let target = form_target(&view);
+    let (view, message) = match status {
+        AppLoginStatus::Done(d) => return done(&state, d),
+        AppLoginStatus::Waiting { view, binding_code } => {
+            let locale = pages::locale(&headers, view.flow.request.ui_locale);
+            let t = pages::texts(locale);
             let page = AppWaitPage {
                 t,
                 header: Some(header_of(&view, locale)),
@@ -681,17 +659,32 @@ async fn app_wait(
                 code: binding_code.as_str().to_owned(),
                 qr: crate::qr::binding_qr(request, binding_code.as_str()),
             };
-            render(StatusCode::OK, &page, target.as_deref())
+            return render(StatusCode::OK, &page, form_target(&view).as_deref());
         }
-        AppLoginStatus::Rejected => render(
-            StatusCode::OK,
-            &message(t.app_rejected_title, t.app_rejected_text),
-            None,
-        ),
-        AppLoginStatus::Expired => render(
-            StatusCode::OK,
-            &message(t.app_expired_title, t.app_expired_text),
-            None,
-        ),
-    }
+        AppLoginStatus::Rejected(view) => (view, AppEnd::Rejected),
+        AppLoginStatus::Expired(view) => (view, AppEnd::Expired),
+    };
+    let locale = pages::locale(&headers, view.flow.request.ui_locale);
+    let t = pages::texts(locale);
+    let (title, text) = match message {
+        AppEnd::Rejected => (t.app_rejected_title, t.app_rejected_text),
+        AppEnd::Expired => (t.app_expired_title, t.app_expired_text),
+    };
+    let page = MessagePage {
+        t,
+        header: Some(header_of(&view, locale)),
+        lang_link: lang_link(&format!("/login/{flow}"), t),
+        title,
+        text,
+        detail: None,
+        link: Some((format!("/login/{flow}"), t.other_method)),
+        alert: true,
+    };
+    render(StatusCode::OK, &page, None)
+}
+
+/// How an app login ended without a login.
+enum AppEnd {
+    Rejected,
+    Expired,
 }

@@ -170,6 +170,7 @@ mod tests {
                 level: Level::Substantial,
                 auth_time: T,
                 approval: None,
+                approval_receipt: None,
             },
             created_at: T,
             code_expires_at: T.plus_seconds(60),

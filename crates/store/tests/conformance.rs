@@ -621,6 +621,7 @@ mod cases {
             level: Level::High,
             auth_time: T0,
             approval: None,
+            approval_receipt: None,
         }
     }
 

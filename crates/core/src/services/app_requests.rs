@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sesam_api as api;
 use sesam_domain::app_protocol::b64;
+use sesam_domain::auth_request::Decision;
 use sesam_domain::authorization::LoginMethod;
 use sesam_domain::device::Device;
 use uuid::Uuid;
@@ -84,12 +85,11 @@ impl Sesam {
     /// IAL capped by app with PIN), then the pairings of new apps.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_for_device(&self, device: &Device) -> Result<api::PendingList, AppError> {
-        let pairings = self.pending_approvals(device).await?;
-        let level = self
-            .store
-            .identity(device.identity_id)
-            .await?
-            .map(|i| LoginMethod::App.level_for(i.ial).as_str().to_owned());
+        let identity = self.store.identity(device.identity_id).await?;
+        let pairings = self
+            .pending_pairings_for(device, identity.as_ref().map(|i| i.language))
+            .await?;
+        let level = identity.map(|i| LoginMethod::App.level_for(i.ial).as_str().to_owned());
         let mut requests: Vec<api::Pending> = self
             .pending_requests(device.identity_id)
             .await?
@@ -163,11 +163,6 @@ impl Sesam {
         }
     }
 
-    /// Whether `id` names a login or approval (else it is taken for a pairing).
-    async fn is_login_request(&self, id: Uuid) -> Result<bool, AppError> {
-        Ok(self.store.auth_request(id).await?.is_some())
-    }
-
     /// The app approves request `id`: a login or approval with a signed answer, or a
     /// pairing with the PIN proof and the code the new app shows. `body` is read as the
     /// kind `id` names.
@@ -178,9 +173,10 @@ impl Sesam {
         id: Uuid,
         answer: &[u8],
     ) -> Result<api::Approved, AppError> {
-        if self.is_login_request(id).await? {
-            let answer: api::SignedAnswer = body(answer)?;
-            let r = self.approve_request(device_id, id, &answer).await?;
+        if let Some(r) = self
+            .answer_if_login_request(device_id, id, Decision::Approve, answer)
+            .await?
+        {
             return Ok(api::Approved::Login(api::LoginApproved {
                 approved: id,
                 client_id: r.client_id,
@@ -212,9 +208,10 @@ impl Sesam {
         id: Uuid,
         answer: &[u8],
     ) -> Result<api::Rejected, AppError> {
-        if self.is_login_request(id).await? {
-            let answer: api::SignedAnswer = body(answer)?;
-            let r = self.reject_request(device_id, id, &answer).await?;
+        if let Some(r) = self
+            .answer_if_login_request(device_id, id, Decision::Reject, answer)
+            .await?
+        {
             return Ok(api::Rejected::Login(api::LoginRejected {
                 rejected: id,
                 not_me: r.not_me,

@@ -13,17 +13,21 @@ use sesam_domain::{AuditDraft, DomainError, IdentityState};
 use sesam_store::{AuthAnswer, Effects, StartOutcome, StoreError};
 use uuid::Uuid;
 
-use super::login::{LoginDone, LoginError, Refusal};
+use super::login::{LoginDone, LoginError, LoginView, Refusal};
 use crate::context::Sesam;
 use crate::error::AppError;
 
-/// Where a browser's app login stands.
+/// Where a browser's app login stands. The pages of an unfinished login get the login's
+/// view with it, so the waiting page reads the flow once.
 #[derive(Debug)]
 pub enum AppLoginStatus {
-    Waiting { binding_code: BindingCode },
+    Waiting {
+        view: LoginView,
+        binding_code: BindingCode,
+    },
     Done(LoginDone),
-    Rejected,
-    Expired,
+    Rejected(LoginView),
+    Expired(LoginView),
 }
 
 fn refused(why: &str) -> AppError {
@@ -33,17 +37,19 @@ fn refused(why: &str) -> AppError {
 impl Sesam {
     /// The browser chose the app: a request for the person's apps, bound to this browser by
     /// a new 4-digit code. For an unknown user ID the request is stored all the same (it
-    /// can never be approved), so the page cannot tell.
+    /// can never be approved), so the page cannot tell. `locale` picks the text's language
+    /// from the language the SP asked for (the page's own choice may override it).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_app_login(
         &self,
         flow_id: Uuid,
         browser: &str,
         source: &str,
-        locale: Locale,
+        locale: impl FnOnce(Option<Locale>) -> Locale,
     ) -> Result<Uuid, LoginError> {
         let view = self.login_view(flow_id, browser).await?;
         let flow = view.flow;
+        let locale = locale(flow.request.ui_locale);
         Sesam::flow_for_method(&flow, LoginMethod::App)?;
         let now = self.clock.now();
         let text = match &flow.request.details {
@@ -136,13 +142,14 @@ impl Sesam {
         match request.status(now) {
             "pending" => Ok(AppLoginStatus::Waiting {
                 binding_code: request.binding_code.clone().ok_or(LoginError::Gone)?,
+                view,
             }),
             "approved" => Ok(AppLoginStatus::Done(
-                self.finish_login(view.flow, LoginMethod::App, Some(request.id))
+                self.finish_login(view.flow, LoginMethod::App, Some(&request))
                     .await?,
             )),
-            "rejected" => Ok(AppLoginStatus::Rejected),
-            _ => Ok(AppLoginStatus::Expired),
+            "rejected" => Ok(AppLoginStatus::Rejected(view)),
+            _ => Ok(AppLoginStatus::Expired(view)),
         }
     }
 
@@ -164,8 +171,14 @@ impl Sesam {
         request_id: Uuid,
         answer: &SignedAnswer,
     ) -> Result<AuthRequest, AppError> {
-        self.answer_request(device_id, request_id, Decision::Approve, answer)
-            .await
+        self.answer_request(
+            device_id,
+            request_id,
+            Decision::Approve,
+            Answer::Read(answer),
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound("approval request").into())
     }
 
     /// The app declines (no PIN needed to say no); `not_me` reports it as not started by
@@ -177,7 +190,26 @@ impl Sesam {
         request_id: Uuid,
         answer: &SignedAnswer,
     ) -> Result<AuthRequest, AppError> {
-        self.answer_request(device_id, request_id, Decision::Reject, answer)
+        self.answer_request(
+            device_id,
+            request_id,
+            Decision::Reject,
+            Answer::Read(answer),
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound("approval request").into())
+    }
+
+    /// The app's answer to request `id` when it is a login or approval; `None` when no
+    /// such request exists (it may name a pairing), found without a read of its own.
+    pub(crate) async fn answer_if_login_request(
+        &self,
+        device_id: Uuid,
+        request_id: Uuid,
+        decision: Decision,
+        body: &[u8],
+    ) -> Result<Option<AuthRequest>, AppError> {
+        self.answer_request(device_id, request_id, decision, Answer::Body(body))
             .await
     }
 
@@ -186,24 +218,25 @@ impl Sesam {
         device_id: Uuid,
         request_id: Uuid,
         decision: Decision,
-        answer: &SignedAnswer,
-    ) -> Result<AuthRequest, AppError> {
+        answer: Answer<'_>,
+    ) -> Result<Option<AuthRequest>, AppError> {
         let mut unit = self
             .store
             .lock_device(device_id)
             .await?
             .ok_or_else(|| refused("this app is not active"))?;
+        // Read inside the unit (locked): wrong codes are counted one at a time.
+        let Some(mut request) = unit.lock_auth_request(request_id).await? else {
+            return Ok(None);
+        };
         let identity = unit.identity().clone();
         if identity.state != IdentityState::Active {
             return Err(AppError::Invalid(
                 sesam_domain::activation::ActivationError::IdentityBlocked.into(),
             ));
         }
-        // Read inside the unit (locked): wrong codes are counted one at a time.
-        let mut request = unit
-            .lock_auth_request(request_id)
-            .await?
-            .ok_or(StoreError::NotFound("approval request"))?;
+        let answer = answer.read()?;
+        let answer = answer.as_ref();
         let now = self.clock.now();
         if !request.is_pending(now) {
             return Err(refused("this request has expired or was already answered"));
@@ -307,12 +340,29 @@ impl Sesam {
         if notify {
             self.wake_outbox();
         }
-        Ok(AuthRequest {
+        Ok(Some(AuthRequest {
             state,
             decided_at: Some(now),
             device_id: Some(device_id),
             not_me: answer.not_me,
             ..request
+        }))
+    }
+}
+
+/// An app's answer: already read, or the body of its request, read as a signed answer
+/// once the request turned out to be a login or approval.
+#[derive(Clone, Copy)]
+enum Answer<'a> {
+    Read(&'a SignedAnswer),
+    Body(&'a [u8]),
+}
+
+impl<'a> Answer<'a> {
+    fn read(self) -> Result<std::borrow::Cow<'a, SignedAnswer>, AppError> {
+        Ok(match self {
+            Answer::Read(a) => std::borrow::Cow::Borrowed(a),
+            Answer::Body(b) => std::borrow::Cow::Owned(super::device_requests::json_body(b)?),
         })
     }
 }

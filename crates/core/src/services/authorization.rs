@@ -196,7 +196,13 @@ impl Sesam {
             return Ok(None);
         }
         let code = self
-            .issue_code(None, request, &session.authentication, &identity, None)
+            .issue_code(
+                None,
+                request,
+                &session.authentication.for_session(),
+                &identity,
+                None,
+            )
             .await?;
         Ok(Some(code))
     }

@@ -238,6 +238,18 @@ impl Sesam {
             .as_ref()
             .map(|c| c.scope.clone())
             .unwrap_or_default();
+        let mut authentication = Authentication {
+            identity_id,
+            method: LoginMethod::App,
+            level: LoginMethod::App.level_for(identity.ial),
+            auth_time: request.decided_at.unwrap_or(now),
+            approval: Some(request.id),
+            approval_receipt: None,
+        };
+        authentication.approval_receipt = Some(
+            self.approval_receipt(&sp.client_id, &authentication, &request)
+                .await?,
+        );
         let grant = AuthorizationGrant {
             id: Uuid::now_v7(),
             code_hash: self
@@ -260,13 +272,7 @@ impl Sesam {
                 details: request.details.clone(),
                 pushed: false,
             },
-            authentication: Authentication {
-                identity_id,
-                method: LoginMethod::App,
-                level: LoginMethod::App.level_for(identity.ial),
-                auth_time: request.decided_at.unwrap_or(now),
-                approval: Some(request.id),
-            },
+            authentication,
             created_at: now,
             code_expires_at: now.plus_seconds(CODE_SECONDS),
             code_used_at: Some(now),

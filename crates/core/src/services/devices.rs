@@ -221,13 +221,23 @@ impl Sesam {
         &self,
         device: &Device,
     ) -> Result<Vec<PendingApproval>, AppError> {
-        let now = self.clock.now();
         let language = self
             .store
             .identity(device.identity_id)
             .await?
-            .map(|i| i.language)
-            .unwrap_or_default();
+            .map(|i| i.language);
+        self.pending_pairings_for(device, language).await
+    }
+
+    /// The pairings waiting for `device`'s approval, their texts in `language` (the
+    /// person's, read by the caller).
+    pub(crate) async fn pending_pairings_for(
+        &self,
+        device: &Device,
+        language: Option<sesam_domain::notification::Language>,
+    ) -> Result<Vec<PendingApproval>, AppError> {
+        let now = self.clock.now();
+        let language = language.unwrap_or_default();
         Ok(self
             .store
             .pending_pairings(device.identity_id, now)

@@ -7,6 +7,7 @@
 //! through their notification channels, not on the page.
 
 use serde_json::{Value, json};
+use sesam_domain::auth_request::AuthRequest;
 use sesam_domain::authorization::{
     Authentication, AuthorizationGrant, AuthorizationRequest, BrowserSession, CODE_SECONDS,
     FlowStep, LoginFlow, LoginMethod, SESSION_SECONDS,
@@ -470,7 +471,7 @@ impl Sesam {
         &self,
         flow: LoginFlow,
         method: LoginMethod,
-        approval: Option<Uuid>,
+        approval: Option<&AuthRequest>,
     ) -> Result<LoginDone, LoginError> {
         let id = flow
             .identity_id
@@ -499,17 +500,24 @@ impl Sesam {
                 method: Some(method),
             });
         }
-        let authentication = Authentication {
+        let mut authentication = Authentication {
             identity_id: id,
             method,
             level,
             auth_time: now,
-            approval,
+            approval: approval.map(|a| a.id),
+            approval_receipt: None,
         };
+        if let Some(approved) = approval {
+            authentication.approval_receipt = Some(
+                self.approval_receipt(&flow.request.client_id, &authentication, approved)
+                    .await?,
+            );
+        }
         let session_value = bearer_value(self);
         let session = BrowserSession {
             id_hash: self.session_hash(&session_value),
-            authentication: authentication.clone(),
+            authentication: authentication.for_session(),
             expires_at: now.plus_seconds(SESSION_SECONDS),
         };
         let redirect = self

@@ -1,8 +1,9 @@
 //! The token endpoint (code exchange and refresh), userinfo and logout.
 
 use serde_json::{Map, Value, json};
+use sesam_domain::auth_request::AuthRequest;
 use sesam_domain::authorization::{
-    ACCESS_TOKEN_SECONDS, AuthorizationGrant, REFRESH_SECONDS, RefreshToken,
+    ACCESS_TOKEN_SECONDS, Authentication, AuthorizationGrant, REFRESH_SECONDS, RefreshToken,
 };
 use sesam_domain::{AuditDraft, Timestamp};
 use sesam_oidc::access_token::{self, AccessTokenClaims};
@@ -269,16 +270,16 @@ impl Sesam {
         })
     }
 
-    /// The signed approval receipt of a login approved in the app: a JWS by this server
-    /// that embeds the text, its hash, the approved details, the device's public key, its
-    /// signature and the exact bytes it signed, so the SP can keep verifiable evidence
-    /// (PSD2 dynamic linking) and check it offline with the JWKS.
+    /// The approval receipt of `grant`: the one signed when the login finished, or for a
+    /// grant from before receipts were kept with it, one signed now.
     async fn receipt(
         &self,
         signer: &TokenSigner,
         grant: &AuthorizationGrant,
     ) -> Result<Option<String>, AppError> {
-        use sesam_domain::app_protocol::b64;
+        if let Some(receipt) = &grant.authentication.approval_receipt {
+            return Ok(Some(receipt.clone()));
+        }
         let Some(id) = grant.authentication.approval else {
             return Ok(None);
         };
@@ -287,6 +288,36 @@ impl Sesam {
             .auth_request(id)
             .await?
             .ok_or(sesam_store::StoreError::NotFound("approval"))?;
+        Ok(Some(
+            self.sign_receipt(signer, &grant.request.client_id, &grant.authentication, &r)
+                .await?,
+        ))
+    }
+
+    /// The signed approval receipt of a login approved in the app, made once when the
+    /// login finishes and kept with the grant: a JWS by this server that embeds the text,
+    /// its hash, the approved details, the device's public key, its signature and the
+    /// exact bytes it signed, so the SP can keep verifiable evidence (PSD2 dynamic
+    /// linking) and check it offline with the JWKS.
+    pub(crate) async fn approval_receipt(
+        &self,
+        client_id: &str,
+        authentication: &Authentication,
+        approved: &AuthRequest,
+    ) -> Result<String, AppError> {
+        let signer = self.active_signer().await?;
+        self.sign_receipt(&signer, client_id, authentication, approved)
+            .await
+    }
+
+    async fn sign_receipt(
+        &self,
+        signer: &TokenSigner,
+        client_id: &str,
+        authentication: &Authentication,
+        r: &AuthRequest,
+    ) -> Result<String, AppError> {
+        use sesam_domain::app_protocol::b64;
         let (Some(device_id), Some(signature), Some(signed_bytes)) =
             (r.device_id, &r.signature, &r.signed_bytes)
         else {
@@ -302,8 +333,8 @@ impl Sesam {
         let sec1 = device.public_key.to_sec1();
         let claims = json!({
             "iss": self.issuer.to_string(),
-            "aud": grant.request.client_id,
-            "sub": self.keys.pairwise_subject(&grant.request.client_id, grant.authentication.identity_id),
+            "aud": client_id,
+            "sub": self.keys.pairwise_subject(client_id, authentication.identity_id),
             "iat": seconds(self.clock.now()),
             "jti": r.id,
             "request_id": r.id,
@@ -313,7 +344,7 @@ impl Sesam {
             "text_sha256": b64(&r.text.sha256()),
             "authorization_details": r.details.as_ref().map(|d| d.to_json()),
             "approved_at": r.decided_at.map(seconds),
-            "acr": grant.authentication.level.acr(),
+            "acr": authentication.level.acr(),
             "device": {
                 "public_key": { "kty": "EC", "crv": "P-256", "x": b64(&sec1[1..33]), "y": b64(&sec1[33..65]) },
                 "signature": b64(signature),
@@ -321,7 +352,7 @@ impl Sesam {
                 "alg": "ES256",
             },
         });
-        Ok(Some(signer.sign_typed(&claims, Some(RECEIPT_TYP))?))
+        Ok(signer.sign_typed(&claims, Some(RECEIPT_TYP))?)
     }
 
     /// The userinfo endpoint: the claims the access token's scopes allow.
@@ -369,7 +400,9 @@ impl Sesam {
         let scopes: Vec<&str> = claims.scope.split(' ').collect();
         let mut out = Map::new();
         out.insert("sub".into(), json!(claims.sub));
-        if grant.authentication.approval.is_some() {
+        if grant.authentication.approval_receipt.is_some()
+            || grant.authentication.approval.is_some()
+        {
             let signer = self.active_signer().await?;
             if let Some(receipt) = self.receipt(&signer, &grant).await? {
                 out.insert("approval_receipt".into(), json!(receipt));

@@ -450,6 +450,29 @@ pub async fn exchange(
     (claims, tokens)
 }
 
+/// The code exchange as raw JSON (for the fields the RP library does not read, such as
+/// the approval receipt).
+pub async fn exchange_raw(h: &Harness, sp: &Sp, code: &str, started: Started) -> serde_json::Value {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", started.verifier.secret()),
+        ])
+        .finish();
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", h.base))
+        .basic_auth(&sp.client_id, Some(&sp.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
 /// Code display + password through the pages of a new browser, for `started`; returns
 /// the code the SP receives.
 pub async fn code_by_pages(h: &Harness, started: &Started, user_id: &str) -> String {

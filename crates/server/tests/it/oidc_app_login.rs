@@ -139,6 +139,16 @@ async fn app_login(backend: Backend) {
     assert_eq!(amr, ["swk", "pin", "mfa"]);
     // The waiting page of a finished login is gone.
     assert_eq!(browser.get(&wait).await.status, 400);
+    // The browser's session logs in to another SP without the pages, and carries no
+    // approval: the receipt of what the person approved for Demo Bank is for Demo Bank.
+    let shop = register_sp(&h, "Demo Shop", false, false).await;
+    let s = start(&shop, &[], &[("prompt", "none")]);
+    let r = browser.get(&s.url).await;
+    let c = code_from(&h, &r, &s);
+    let tokens = exchange_raw(&h, &shop, &c, s).await;
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    assert!(tokens.get("approval_receipt").is_none(), "{tokens}");
+
     let actions = audit_actions(&h).await;
     assert!(
         actions.contains(&"approval.requested".to_owned())
@@ -251,14 +261,40 @@ async fn someone_starting_requests_for_a_user_id_cannot_stop_its_owner() {
         .await
         .unwrap();
     let c = code_from(&h, &browser.get(&wait).await, &started);
-    let (claims, _) = exchange(&bank, c, started).await;
-    assert!(
-        claims
-            .auth_method_refs()
-            .unwrap()
-            .iter()
-            .any(|a| a.as_str() == "swk")
-    );
+    let tokens = exchange_raw(&h, &bank, &c, started).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            id_token.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(claims["amr"].as_array().unwrap().contains(&"swk".into()));
+    // The receipt of the approval the person gave, for this SP, signed once: userinfo
+    // hands out the same one.
+    let jwks: serde_json::Value = reqwest::get(format!("{}/jwks.json", h.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let receipt = tokens["approval_receipt"].as_str().unwrap();
+    let claims_of_receipt = crate::oidc_ciba::verify_receipt(receipt, &jwks, &bank.client_id);
+    assert_eq!(claims_of_receipt["request_id"], mine.id.to_string());
+    assert_eq!(claims_of_receipt["text"], "Log på hos Demo Bank");
+    assert_eq!(claims_of_receipt["sub"], claims["sub"]);
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/userinfo", h.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["approval_receipt"].as_str(), Some(receipt));
 
     // From one address, at most 10 requests per person per 10 minutes.
     let mut last = None;

@@ -108,7 +108,7 @@ fn key_of(jwk: &Value) -> p256::ecdsa::VerifyingKey {
 /// What a bank does with the receipt, offline: check the server's JWS with the JWKS,
 /// then the device's signature over the bytes it embeds, and that those bytes cover the
 /// text's hash.
-fn verify_receipt(receipt: &str, jwks: &Value, client_id: &str) -> Value {
+pub(crate) fn verify_receipt(receipt: &str, jwks: &Value, client_id: &str) -> Value {
     let (header, claims, sig, input) = jws_parts(receipt);
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["typ"], "sesam-receipt+jwt");

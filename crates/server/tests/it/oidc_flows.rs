@@ -268,6 +268,31 @@ async fn sessions_prompt_none_max_age_and_logout() {
         browser.get(&s.url).await.redirect_param("error").as_deref(),
         Some("login_required")
     );
+    // A session logs in; it never approves or signs: a payment or a text to sign always
+    // shows the pages, and with prompt=none is answered login_required.
+    for details in [
+        r#"[{"type":"payment_initiation","instructedAmount":{"currency":"DKK","amount":"10.00"},"creditorName":"Jens Hansen","creditorAccount":{"iban":"DK5000400440116243"}}]"#,
+        r#"[{"type":"sesam_transaction","action":"SIGN","text":"Underskriv lejekontrakt"}]"#,
+    ] {
+        let s = start(&bank, &[], &[("authorization_details", details)]);
+        let r = browser.get(&s.url).await;
+        assert!(
+            r.location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("/login/")),
+            "{details}: {r:?}"
+        );
+        let s = start(
+            &bank,
+            &[],
+            &[("authorization_details", details), ("prompt", "none")],
+        );
+        assert_eq!(
+            browser.get(&s.url).await.redirect_param("error").as_deref(),
+            Some("login_required"),
+            "{details}"
+        );
+    }
 
     // Logout without an ID token asks first (a cross-site link cannot log people out).
     let r = browser.get("/logout").await;
