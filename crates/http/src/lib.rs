@@ -18,6 +18,7 @@ pub mod pages;
 pub mod qr;
 mod request_id;
 pub mod transport;
+pub mod webapp;
 
 use std::time::Duration;
 
@@ -136,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(login::routes())
         .merge(demo::routes())
+        .merge(webapp::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(sesam_oidc::discovery::paths::JWKS, get(jwks));
