@@ -15,6 +15,7 @@ use axum::routing::get;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
+use super::errors::api::not_found;
 
 /// Where the web app lives.
 pub const PREFIX: &str = "/app/";
@@ -91,6 +92,66 @@ pub fn routes() -> Router<AppState> {
         router = router.route(&format!("{PREFIX}{}", f.name), get(serve));
     }
     router
+}
+
+/// With an origin of its own (`app_public_url`), the web app is served there and nowhere
+/// else: its files on the public URL lead there, and on the app's origin nothing but the
+/// web app and the app API answers, so no login page, demo or other script of sesam ever
+/// shares the origin (and so the IndexedDB) that holds the app's keys.
+pub async fn separate_origin(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(app) = state.app_public_url.as_ref() else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    let is_api = path.starts_with("/app/v1/");
+    let is_app = !is_api && (path == "/app" || path.starts_with(PREFIX));
+    if is_app_origin(&req, app) {
+        if is_app || is_api {
+            return next.run(req).await;
+        }
+        if path == "/" {
+            return Redirect::to(PREFIX).into_response();
+        }
+        return not_found().await.into_response();
+    }
+    if is_app {
+        let target = app
+            .join(path)
+            .map(String::from)
+            .unwrap_or_else(|_| app.to_string());
+        return Redirect::permanent(&target).into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether the request was made to the app's origin (its host and port, by the `Host`
+/// header or, in HTTP/2, the request's authority).
+fn is_app_origin(req: &axum::extract::Request, app: &url::Url) -> bool {
+    let asked = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    let Some(asked) = asked else {
+        return false;
+    };
+    let expected = match app.port() {
+        Some(port) => format!("{}:{port}", app.host_str().unwrap_or_default()),
+        None => app.host_str().unwrap_or_default().to_owned(),
+    };
+    let default_port = app.port_or_known_default().map(|p| format!(":{p}"));
+    let asked = asked.to_ascii_lowercase();
+    asked == expected
+        || default_port.is_some_and(|p| asked.strip_suffix(p.as_str()) == Some(expected.as_str()))
 }
 
 async fn serve(uri: Uri, headers: HeaderMap) -> Response {

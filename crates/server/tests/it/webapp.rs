@@ -108,3 +108,56 @@ async fn the_web_app_is_served_with_its_types_policy_and_etags() {
             .starts_with("application/json")
     );
 }
+
+/// With `app_public_url` the web app has an origin of its own: its files on the public
+/// URL lead there, and there nothing but the web app and the app API answers.
+#[tokio::test]
+async fn with_an_origin_of_its_own_the_web_app_is_served_only_there() {
+    let app_origin = "http://app.localhost:9443";
+    let h = harness_env(
+        Backend::Sqlite,
+        None,
+        &[("SESAM_APP_PUBLIC_URL", app_origin.to_owned())],
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let on_app = |path: &str| {
+        http.get(format!("{}{path}", h.base))
+            .header("host", "app.localhost:9443")
+            .send()
+    };
+    let on_public = |path: &str| http.get(format!("{}{path}", h.base)).send();
+
+    // On the public URL: the files lead to the app's origin; the app API stays.
+    for path in ["/app/", "/app/app.js", "/app"] {
+        let r = on_public(path).await.unwrap();
+        assert_eq!(r.status(), 308, "{path}");
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to.starts_with(app_origin), "{path} -> {to}");
+    }
+    assert_eq!(on_public("/app/v1/config").await.unwrap().status(), 200);
+    assert_eq!(on_public("/healthz").await.unwrap().status(), 200);
+
+    // On the app's origin: the app and the API, nothing else.
+    let index = on_app("/app/").await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert_eq!(index.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(on_app("/app/protocol.js").await.unwrap().status(), 200);
+    assert_eq!(on_app("/app/v1/config").await.unwrap().status(), 200);
+    let root = on_app("/").await.unwrap();
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers()["location"], "/app/");
+    for path in [
+        "/demo",
+        "/healthz",
+        "/static/login.js",
+        "/.well-known/openid-configuration",
+        "/authorize",
+    ] {
+        assert_eq!(on_app(path).await.unwrap().status(), 404, "{path}");
+    }
+}
