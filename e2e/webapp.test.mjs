@@ -2,10 +2,14 @@
 // the operator CLI activates the app with the letter's code and the SMS code (read from
 // the development outbox), chooses a user ID and a PIN; then logins started in another
 // browser are approved in the app with the code the browser shows and the PIN (a wrong
-// PIN first), and rejected, and the demo service provider sees each outcome.
+// PIN first), rejected and reported ("this wasn't me"), and the demo service provider
+// sees each outcome; a further app (the reference app) is paired with its code; the app
+// opens offline from its service worker; Danish follows the browser, on a desktop screen.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { startServer, smsCode, launchBrowser, root } from "./support.mjs";
 
@@ -19,10 +23,12 @@ let app; // the phone: the activated web app's page
 const problems = [];
 
 function watch(page) {
-  // The refusals the tests provoke (wrong codes and PIN: HTTP 400) are logged by the
-  // browser as failed loads; anything else (a script error, a policy violation) counts.
+  // The refusals the tests provoke (wrong codes and PIN: HTTP 400) and the offline test's
+  // requests are logged by the browser as failed loads; anything else (a script error, a
+  // policy violation) counts.
   page.on("console", (m) => {
-    if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of 400/.test(m.text())) problems.push(m.text());
+    const expected = /^Failed to load resource: (the server responded with a status of 400|net::ERR_INTERNET_DISCONNECTED)/;
+    if (m.type() === "error" && !expected.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
 }
@@ -61,7 +67,7 @@ test("activation with the letter's code and the SMS code, a chosen user ID and a
   app = await phone.newPage();
   watch(app);
   await app.goto(`${server.base}/app/`);
-  assert.ok(await app.getByRole("heading", { name: "Activate the sesam app" }).isVisible());
+  await app.getByRole("heading", { name: "Activate the sesam app" }).waitFor();
 
   // A wrong letter code first.
   await app.getByLabel("Activation code from the letter").fill("ABCD-EFGH-JKLM");
@@ -165,6 +171,31 @@ test("a login rejected in the web app ends with the rejection page", async () =>
   await context.close();
 });
 
+test("a further app asks to be paired; the web app approves it with the code it shows (a wrong code first)", async () => {
+  const bin = process.env.SESAM_SESAM_APP_BIN ?? join(root, "target", "debug", "sesam-app");
+  const child = spawn(bin, ["--state", join(server.dataDir, "second.app.json"), "--json", "pair", "--server", server.base,
+    "--user-id", USER_ID, "--pin", "112233", "--name", "Second phone", "--wait", "60"], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const started = JSON.parse((await lines.next()).value);
+  assert.equal(started.status, "started");
+  const card = app.getByTestId("request");
+  await card.waitFor({ timeout: 30000 });
+  assert.match(await card.getByRole("heading").innerText(), /Activate a new app/i);
+  assert.match(await card.getByTestId("transaction-text").innerText(), /«Second phone»/);
+  const wrong = started.pairing_code === "0000" ? "1111" : "0000";
+  await card.getByLabel("The 4-digit code the new app shows").fill(wrong);
+  await card.getByLabel("Your PIN").fill(PIN);
+  await card.getByRole("button", { name: "Approve" }).click();
+  await card.getByText("The code does not match the one the new app shows.").waitFor();
+  await card.getByLabel("The 4-digit code the new app shows").fill(started.pairing_code);
+  await card.getByLabel("Your PIN").fill(PIN);
+  await card.getByRole("button", { name: "Approve" }).click();
+  await app.getByTestId("outcome").getByText("The new app is approved.").waitFor();
+  const outcome = JSON.parse((await lines.next()).value);
+  assert.equal(outcome.status, "approved");
+  await new Promise((r) => child.once("exit", r));
+});
+
 test("\"this wasn't me\" declines, reports and offers to block", async () => {
   const { context, page } = await demoLoginWithApp();
   const card = app.getByTestId("request");
@@ -176,13 +207,23 @@ test("\"this wasn't me\" declines, reports and offers to block", async () => {
   await context.close();
 });
 
+test("offline, the app still opens (the service worker's shell) and says it cannot reach sesam", async () => {
+  await app.context().setOffline(true);
+  await app.reload();
+  await app.getByRole("heading", { name: "Requests" }).waitFor();
+  await app.getByText("Cannot reach sesam. We will try again shortly.").waitFor({ timeout: 15000 });
+  await app.context().setOffline(false);
+  await app.getByText("No requests right now. This list updates by itself.").waitFor({ timeout: 15000 });
+});
+
 test("in Danish, following the browser, and the language switch", async () => {
-  const dk = await browser.newContext({ locale: "da-DK", viewport: { width: 390, height: 844 } });
+  const dk = await browser.newContext({ locale: "da-DK", viewport: { width: 1280, height: 800 } });
   const page = await dk.newPage();
   watch(page);
   await page.goto(`${server.base}/app/`);
   await page.getByRole("heading", { name: "Aktivér sesam-appen" }).waitFor();
   assert.ok(await page.getByLabel("Aktiveringskode fra brevet").isVisible());
+  await page.screenshot({ path: join(shots, "webapp-desktop-da.png"), fullPage: true });
   await page.getByRole("button", { name: "English" }).click();
   await page.getByRole("heading", { name: "Activate the sesam app" }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), "en");

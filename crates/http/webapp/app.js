@@ -57,6 +57,7 @@ function errorText(e, request) {
   const left = (e.description.match(/(\d+) attempts? left/) ?? [])[1];
   if (e.code === "sms_code_wrong") return E.sms_code_wrong(left);
   if (e.code === "pin_wrong") return E.pin_wrong(left);
+  if (e.status === 401 && /clock/.test(e.description)) return E.clock;
   if (e.code === "invalid_request" && (/expired|already answered/.test(e.description) || (request && secondsLeft(request) <= 0))) return E.expired;
   if (typeof E[e.code] === "string") return E[e.code];
   if (e.code.startsWith("user_id") || e.code === "invalid_request" && /user ID/.test(e.description)) return E.user_id_refused(e.description);
@@ -204,17 +205,22 @@ function setStatus(text) {
 
 async function poll() {
   polling = true;
+  // The first look, and the first after a failure, does not wait: the list shows the
+  // state at once (e.g. when the connection comes back); after that it long-polls.
+  let quick = true;
   try {
     while (device) {
       try {
-        const requests = await api.pending(device, cards.size ? 0 : 25);
+        const requests = await api.pending(device, cards.size || quick ? 0 : 25);
+        quick = false;
         if (!device) break;
         update(requests);
         setStatus(requests.length ? "" : t().waiting);
         if (requests.length) await sleep(2000);
       } catch (e) {
         if (isRevoked(e)) return showRevoked();
-        setStatus(t().offline);
+        setStatus(e.code === "network" ? t().offline : errorText(e));
+        quick = true;
         await sleep(5000);
       }
     }
@@ -256,8 +262,14 @@ function makeCard(r) {
   const tick = () => {
     const s = secondsLeft(r);
     left.textContent = s > 0 ? t().timeLeft(Math.floor(s / 60), s % 60) : t().expired;
-    if (s <= 0 && !card.answering) { card.el.remove(); cards.delete(id); }
-    else if (card.el.isConnected) setTimeout(tick, 1000);
+    if (s > 0) {
+      if (card.el.isConnected) setTimeout(tick, 1000);
+    } else if (!card.answering) {
+      // Expired while shown: say so where the person is looking, then take it away.
+      showError(errors, t().errors.expired);
+      form.querySelectorAll("input, button").forEach((x) => { x.disabled = true; });
+      setTimeout(() => { card.el.remove(); cards.delete(id); }, 10000);
+    }
   };
   const errors = h("div", { role: "alert", class: "alerts" });
   const codeField = pairing
@@ -280,13 +292,12 @@ function makeCard(r) {
     showError(errors, null);
     await busy(form, async () => {
       try {
-        let done;
         if (kind === "approve") {
-          done = pairing ? await api.approvePairing(device, r, pin, code) : await api.approveLogin(device, r, pin, code);
-          finish(t().approved(r.sp_name), done, null);
+          await (pairing ? api.approvePairing(device, r, pin, code) : api.approveLogin(device, r, pin, code));
+          finish(pairing ? t().approvedApp : t().approved(r.sp_name), false);
         } else {
-          done = pairing ? await api.rejectPairing(device, r) : await api.rejectLogin(device, r, kind === "not-me");
-          finish(kind === "not-me" ? t().reported : t().rejected, done, kind === "not-me");
+          await (pairing ? api.rejectPairing(device, r) : api.rejectLogin(device, r, kind === "not-me"));
+          finish(kind === "not-me" ? t().reported : t().rejected, kind === "not-me");
         }
       } catch (e) {
         card.answering = false;
@@ -300,12 +311,12 @@ function makeCard(r) {
       }
     });
   };
-  const finish = (text, _done, offerBlock) => {
+  const finish = (text, offerBlock) => {
     card.el.remove();
     cards.delete(id);
     const outcome = document.getElementById("outcome");
     if (!outcome) return;
-    outcome.replaceChildren(h("p", { class: "notice", "data-testid": "outcome" }, pairing && text === t().approved(r.sp_name) ? t().approvedApp : text));
+    outcome.replaceChildren(h("p", { class: "notice", "data-testid": "outcome" }, text));
     if (offerBlock) outcome.append(blockOffer());
   };
   form.addEventListener("submit", (event) => { event.preventDefault(); answer("approve"); });
