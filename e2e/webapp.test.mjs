@@ -4,7 +4,8 @@
 // browser are approved in the app with the code the browser shows and the PIN (a wrong
 // PIN first), rejected and reported ("this wasn't me"), and the demo service provider
 // sees each outcome; a further app (the reference app) is paired with its code; the app
-// opens offline from its service worker; Danish follows the browser, on a desktop screen.
+// opens offline from its service worker; Danish follows the browser, on a desktop screen;
+// revoked from the other app, it says so and offers to activate again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -20,14 +21,15 @@ const shots = join(root, "target", "e2e");
 let server;
 let browser;
 let app; // the phone: the activated web app's page
+let secondApp; // the state file of the reference app paired in a test
 const problems = [];
 
 function watch(page) {
-  // The refusals the tests provoke (wrong codes and PIN: HTTP 400) and the offline test's
-  // requests are logged by the browser as failed loads; anything else (a script error, a
-  // policy violation) counts.
+  // The refusals the tests provoke (wrong codes and PIN: HTTP 400; the revoked app: 401)
+  // and the offline test's requests are logged by the browser as failed loads; anything
+  // else (a script error, a policy violation) counts.
   page.on("console", (m) => {
-    const expected = /^Failed to load resource: (the server responded with a status of 400|net::ERR_INTERNET_DISCONNECTED)/;
+    const expected = /^Failed to load resource: (the server responded with a status of 40[01]|net::ERR_INTERNET_DISCONNECTED)/;
     if (m.type() === "error" && !expected.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
@@ -173,7 +175,8 @@ test("a login rejected in the web app ends with the rejection page", async () =>
 
 test("a further app asks to be paired; the web app approves it with the code it shows (a wrong code first)", async () => {
   const bin = process.env.SESAM_SESAM_APP_BIN ?? join(root, "target", "debug", "sesam-app");
-  const child = spawn(bin, ["--state", join(server.dataDir, "second.app.json"), "--json", "pair", "--server", server.base,
+  secondApp = join(server.dataDir, "second.app.json");
+  const child = spawn(bin, ["--state", secondApp, "--json", "pair", "--server", server.base,
     "--user-id", USER_ID, "--pin", "112233", "--name", "Second phone", "--wait", "60"], { stdio: ["ignore", "pipe", "pipe"] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const started = JSON.parse((await lines.next()).value);
@@ -228,6 +231,24 @@ test("in Danish, following the browser, and the language switch", async () => {
   await page.getByRole("heading", { name: "Activate the sesam app" }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), "en");
   await dk.close();
+});
+
+test("revoked from another app, the web app says so and offers to activate it again", async () => {
+  assert.ok(secondApp, "the pairing test ran");
+  const deviceId = await app.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open("sesam-app");
+    req.onsuccess = () => {
+      const get = req.result.transaction("keys").objectStore("keys").get("device");
+      get.onsuccess = () => resolve(get.result.deviceId);
+      get.onerror = () => reject(get.error);
+    };
+    req.onerror = () => reject(req.error);
+  }));
+  server.app(secondApp, "revoke", deviceId, "--pin", "112233");
+  await app.reload();
+  await app.getByRole("alert").getByText(/no longer active on your sesam/).waitFor({ timeout: 15000 });
+  await app.getByRole("button", { name: "Activate again" }).click();
+  await app.getByRole("heading", { name: "Activate the sesam app" }).waitFor();
 });
 
 test("no script errors and no policy violations on any page", () => {
