@@ -112,6 +112,15 @@ test("the approval bytes, approved and rejected, and their signature", async () 
   assert.match(text(danish), /\n6:Bøger\n/);
 });
 
+test("only texts that can be shown exactly are signed", () => {
+  assert.ok(p.showableText("Overfør 1.500,00 kr. til Jens Hansen"));
+  assert.ok(p.showableText("Log on to sesam demo"));
+  for (const bad of ["", "  ", "two\nlines", "bidi \u202e txt", "zero\u200bwidth", "tab\there", "line\u2028sep",
+    "Cafe\u0301", "A\u030a"]) {
+    assert.equal(p.showableText(bad), false, JSON.stringify(bad));
+  }
+});
+
 test("base64url both ways", () => {
   const all = Uint8Array.from({ length: 256 }, (_, i) => i);
   assert.deepEqual(p.unb64(p.b64(all)), all);

@@ -147,6 +147,7 @@ async function answerSignature(device, request, decision, bindingCode, timestamp
 
 /** Approves a login or approval: the PIN bound to this request, the browser's code, the signature. */
 export async function approveLogin(device, request, pin, bindingCode) {
+  if (!p.showableText(request.text)) throw new ApiError(0, "unshowable", "the request's text cannot be shown as it is");
   const code = request.binding_required ? bindingCode.trim() : null;
   const timestamp = Date.now();
   const signature = await answerSignature(device, request, "approve", code, timestamp);

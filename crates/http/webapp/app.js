@@ -2,6 +2,7 @@
 // code, then the list of requests waiting for the person's answer. Screens are built with
 // DOM calls only (no HTML from strings: the page's policy requires Trusted Types).
 import * as api from "./api.js";
+import * as p from "./protocol.js";
 import * as store from "./store.js";
 import { TEXTS, browserLanguage } from "./i18n.js";
 
@@ -319,6 +320,12 @@ function makeCard(r) {
     outcome.replaceChildren(h("p", { class: "notice", "data-testid": "outcome" }, text));
     if (offerBlock) outcome.append(blockOffer());
   };
+  if (!pairing && !p.showableText(r.text)) {
+    // Never approve what cannot be shown exactly; it can still be refused.
+    showError(errors, t().errors.unshowable);
+    form.querySelector("button[type=submit]").disabled = true;
+    form.querySelector("button[type=submit]").hidden = true;
+  }
   form.addEventListener("submit", (event) => { event.preventDefault(); answer("approve"); });
   form.querySelectorAll("button[data-answer]").forEach((b) => b.addEventListener("click", () => answer(b.dataset.answer)));
   const level = pairing ? "" : t().level(r.level);

@@ -110,6 +110,16 @@ export function approvalPinBinding(requestId, deviceId) {
 }
 
 /**
+ * Whether a transaction text can be shown as it is and so signed: one line, in NFC, with
+ * no control, format (bidi, zero-width), unassigned or line-separator characters — what
+ * the server accepts as a text; the reference app refuses to sign anything else too.
+ */
+export function showableText(text) {
+  return typeof text === "string" && text.trim() !== "" && text === text.normalize("NFC")
+    && !/[\p{Cc}\p{Cf}\p{Cn}\p{Zl}\p{Zp}]/u.test(text);
+}
+
+/**
  * The approval bytes (§7): what the device signs to approve or reject a login. The text's
  * hash is computed here from the text the app shows, so a text changed after the person
  * read it cannot be approved. `bindingCode` null gives "-" (no browser, or a rejection).
