@@ -39,14 +39,14 @@ async function freePort() {
   });
 }
 
-/// Starts `sesam serve --demo` and waits until it is ready.
-export async function startServer() {
+/// Starts `sesam serve --demo` and waits until it is ready. `env(port)` may add settings.
+export async function startServer({ env } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "sesam-e2e-"));
   const port = await freePort();
   const base = `http://localhost:${port}`;
   const child = spawn(bin("sesam"), ["serve", "--demo", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--public-url", base], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, SESAM_MASTER_KEY: "", SESAM_DATABASE_URL: "" },
+    env: { ...process.env, SESAM_MASTER_KEY: "", SESAM_DATABASE_URL: "", ...(env ? env(port) : {}) },
   });
   let log = "";
   child.stderr.on("data", (d) => { log += d; });
@@ -61,7 +61,7 @@ export async function startServer() {
   const admin = (...args) => JSON.parse(execFileSync(bin("sesam"), ["admin", "--data-dir", dataDir, "--operator", "e2e", "--json", ...args], { encoding: "utf8" }));
   const app = (state, ...args) => execFileSync(bin("sesam-app"), ["--state", state, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   return {
-    base, dataDir, admin, app, log: () => log,
+    base, port, dataDir, admin, app, log: () => log,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod qr;
 mod request_id;
 pub mod transport;
+pub mod webapp;
 
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ pub struct AppState {
     pub limiter: std::sync::Arc<sesam_core::limits::SourceLimiter>,
     /// Send `Strict-Transport-Security` (sesam terminates TLS or the public URL is https).
     pub hsts: bool,
+    /// The web app's own origin (`app_public_url`), if it has one.
+    pub app_public_url: Option<url::Url>,
 }
 
 /// The published token-signing keys (JWKS), including the next key before it signs.
@@ -136,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(login::routes())
         .merge(demo::routes())
+        .merge(webapp::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(sesam_oidc::discovery::paths::JWKS, get(jwks));
@@ -150,6 +154,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            webapp::separate_origin,
         ))
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))

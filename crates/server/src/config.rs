@@ -19,6 +19,7 @@ use sesam_core::master_key::KeySource;
 struct FileConfig {
     listen: Option<String>,
     public_url: Option<String>,
+    app_public_url: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     master_key_file: Option<PathBuf>,
@@ -178,6 +179,9 @@ pub struct Tls {
 pub struct Config {
     pub listen: SocketAddr,
     pub public_url: url::Url,
+    /// The web app's own origin (`app_public_url`): when set, `/app/` is served there
+    /// and nowhere else, and nothing but the web app and the app API is served there.
+    pub app_public_url: Option<url::Url>,
     pub data_dir: PathBuf,
     pub database: Location,
     pub master_key: KeySource,
@@ -258,6 +262,28 @@ fn count_var(
                 ))
             }),
     }
+}
+
+/// The web app's own origin: an http(s) URL with a host and nothing after it, on another
+/// origin than the public URL (the point of it is that the login pages' origin cannot
+/// reach the app's keys).
+fn app_url(text: &str, public: &url::Url) -> Result<url::Url, AppError> {
+    let refused = |why: &str| {
+        AppError::Config(format!(
+            "app_public_url '{text}' {why}, e.g. https://app.login.example.dk"
+        ))
+    };
+    let url = url::Url::parse(text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| refused("must be an absolute http(s) URL"))?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refused("must be an origin only, without a path"));
+    }
+    if url.origin() == public.origin() {
+        return Err(refused("must be another origin than the public URL"));
+    }
+    Ok(url)
 }
 
 /// Values given on the command line (all optional).
@@ -354,6 +380,10 @@ impl Config {
                     "public URL '{public_text}' must be an absolute http(s) URL, e.g. https://login.example.dk"
                 ))
             })?;
+
+        let app_public_url = pick(None, "SESAM_APP_PUBLIC_URL", file.app_public_url)
+            .map(|text| app_url(&text, &public_url))
+            .transpose()?;
 
         let data_dir = pick_path(flags.data_dir.clone(), "SESAM_DATA_DIR", file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./sesam-data"));
@@ -453,6 +483,7 @@ impl Config {
         Ok(Self {
             listen,
             public_url,
+            app_public_url,
             data_dir,
             database,
             master_key,
@@ -934,6 +965,45 @@ mod tests {
         assert!(msg(env(&[("SESAM_METRICS_TOKEN", "short")])).contains("metrics_token"));
         assert!(msg(env(&[("SESAM_METRICS_LISTEN", "nowhere")])).contains("metrics_listen"));
         assert!(msg(env(&[("SESAM_DEV_OUTBOX", "maybe")])).contains("SESAM_DEV_OUTBOX"));
+    }
+
+    #[test]
+    fn the_web_app_may_have_an_origin_of_its_own_but_not_the_public_one() {
+        let load = |v: &'static str| {
+            Config::load(
+                &Overrides::default(),
+                &env(&[
+                    ("SESAM_PUBLIC_URL", "https://login.example.dk"),
+                    ("SESAM_APP_PUBLIC_URL", v),
+                ]),
+            )
+        };
+        let c = load("https://app.login.example.dk").unwrap();
+        assert_eq!(
+            c.app_public_url.unwrap().as_str(),
+            "https://app.login.example.dk/"
+        );
+        assert!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .app_public_url
+                .is_none()
+        );
+        for (bad, why) in [
+            ("https://login.example.dk", "another origin"),
+            ("https://login.example.dk:443/", "another origin"),
+            ("https://app.login.example.dk/app/", "without a path"),
+            ("app.login.example.dk", "absolute"),
+            ("ftp://app.login.example.dk", "absolute"),
+        ] {
+            let e = load(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("app_public_url") && e.contains(why),
+                "{bad}: {e}"
+            );
+        }
+        // Another port is another origin.
+        assert!(load("https://login.example.dk:8443").is_ok());
     }
 
     #[test]

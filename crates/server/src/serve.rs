@@ -158,6 +158,7 @@ fn start(
             sesam.clock(),
         )),
         hsts: config.tls.is_some() || config.public_url.scheme() == "https",
+        app_public_url: config.app_public_url.clone(),
     };
     Ok((state, stop_tx))
 }

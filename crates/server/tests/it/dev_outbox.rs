@@ -74,6 +74,7 @@ async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
         dev_outbox_for_anyone: for_anyone,
         demo: None,
         hsts: false,
+        app_public_url: None,
         limiter: Arc::new(sesam_core::limits::SourceLimiter::new(
             Default::default(),
             h.clock.clone(),

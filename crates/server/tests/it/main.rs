@@ -34,3 +34,4 @@ mod oidc_refusals;
 mod rate_limits;
 mod request_ids;
 mod serve;
+mod webapp;

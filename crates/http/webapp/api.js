@@ -1,0 +1,194 @@
+// The app API as the reference app speaks it (docs/protocol.md): unsigned activation
+// calls, and every later call signed by the device key with the four sesam-* headers over
+// the canonical signing bytes. Errors come back as ApiError with the server's code.
+import * as p from "./protocol.js";
+
+export class ApiError extends Error {
+  constructor(status, code, description) {
+    super(description || code);
+    this.status = status;
+    this.code = code;
+    this.description = description ?? "";
+  }
+}
+
+/** The largest answer the app reads: anything bigger is not an answer sesam gives. */
+const MAX_ANSWER = 1 << 20;
+
+async function read(response) {
+  const text = await response.text();
+  if (text.length > MAX_ANSWER) throw new ApiError(response.status, "protocol", "the answer is too large");
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError(response.status, "protocol", `HTTP ${response.status}: not JSON`);
+  }
+  if (response.ok) {
+    if (body === null || typeof body !== "object") throw new ApiError(response.status, "protocol", "not a JSON object");
+    return body;
+  }
+  const code = typeof body?.error === "string" ? body.error : "unknown";
+  const description = typeof body?.error_description === "string" ? body.error_description : "";
+  throw new ApiError(response.status, code, description);
+}
+
+async function send(path, init) {
+  let response;
+  try {
+    response = await fetch(path, { ...init, credentials: "omit", cache: "no-store", redirect: "error" });
+  } catch (e) {
+    throw new ApiError(0, "network", String(e?.message ?? e));
+  }
+  return read(response);
+}
+
+/** An unsigned JSON POST (activation). */
+export function postUnsigned(path, body) {
+  return send(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+export function getUnsigned(path) {
+  return send(path, { method: "GET" });
+}
+
+/** A device-signed call: `device` is the stored record, `body` an object or undefined. */
+export async function signed(device, method, path, body) {
+  const bytes = body === undefined ? new Uint8Array() : p.bytes(JSON.stringify(body));
+  const timestamp = Date.now();
+  const nonce = p.newNonce();
+  const toSign = await p.requestSigningBytes(method, path, timestamp, nonce, device.deviceId, bytes);
+  const signature = await p.sign(device.privateKey, toSign);
+  const headers = {
+    [p.HEADER_DEVICE]: device.deviceId,
+    [p.HEADER_TIMESTAMP]: String(timestamp),
+    [p.HEADER_NONCE]: nonce,
+    [p.HEADER_SIGNATURE]: p.b64(signature),
+  };
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["content-type"] = "application/json";
+    init.body = bytes;
+  }
+  return send(path, init);
+}
+
+// ---- activation (§1) ----------------------------------------------------------------
+
+export function startActivation(activationCode) {
+  return postUnsigned("/app/v1/activation/start", { activation_code: activationCode });
+}
+
+/**
+ * Completes the activation: a new device key, its proof of possession and the enrolment
+ * PIN proof over the activation binding; opens the answer's device PIN key. Returns the
+ * device record to keep.
+ */
+export async function completeActivation({ started, activationCode, smsCode, pin, deviceName, newUserId }) {
+  const keys = await p.newDeviceKey();
+  const publicKey = await p.publicSec1(keys.publicKey);
+  const binding = p.activationBinding(started.activation_id, publicKey);
+  const { proof, wrapKey } = await p.sealEnrolmentPin(p.unb64(started.pin_key), pin, binding);
+  const possession = await p.sign(keys.privateKey, binding);
+  const done = await postUnsigned("/app/v1/activation/complete", {
+    activation_id: started.activation_id,
+    activation_code: activationCode,
+    sms_code: smsCode,
+    device_public_key: p.b64(publicKey),
+    device_name: deviceName,
+    possession_signature: p.b64(possession),
+    pin_proof: p.b64(proof),
+    user_id: null,
+    new_user_id: newUserId ?? null,
+  });
+  if (typeof done.device_id !== "string" || typeof done.device_pin_key !== "string") {
+    throw new ApiError(200, "protocol", "the activation's answer lacks the device");
+  }
+  let pinKey;
+  try {
+    pinKey = await p.unwrapDevicePinKey(wrapKey, p.unb64(done.device_pin_key), binding);
+  } catch {
+    throw new ApiError(200, "protocol", "the device PIN key does not open");
+  }
+  return {
+    deviceId: done.device_id,
+    userId: done.user_id,
+    deviceName: done.device_name,
+    privateKey: keys.privateKey,
+    publicKey,
+    pinKey,
+  };
+}
+
+// ---- requests (§4, §7) --------------------------------------------------------------
+
+/** The pending requests; with `wait` the server holds the answer until one arrives. */
+export async function pending(device, wait) {
+  const path = wait ? `/app/v1/approvals?wait=${Math.min(wait, 25)}` : "/app/v1/approvals";
+  const list = await signed(device, "GET", path);
+  if (!Array.isArray(list.requests)) throw new ApiError(200, "protocol", "no list of requests");
+  return list.requests.filter((r) => r && typeof r.id === "string" && typeof r.text === "string");
+}
+
+async function answerSignature(device, request, decision, bindingCode, timestampMs) {
+  const bytes = await p.approvalBytes({
+    requestId: request.id,
+    clientId: request.client_id,
+    spName: request.sp_name,
+    action: request.action,
+    text: request.text,
+    bindingCode,
+    decision,
+    deviceId: device.deviceId,
+    timestampMs,
+  });
+  return p.b64(await p.sign(device.privateKey, bytes));
+}
+
+/** Approves a login or approval: the PIN bound to this request, the browser's code, the signature. */
+export async function approveLogin(device, request, pin, bindingCode) {
+  if (!p.showableText(request.text)) throw new ApiError(0, "unshowable", "the request's text cannot be shown as it is");
+  const code = request.binding_required ? bindingCode.trim() : null;
+  const timestamp = Date.now();
+  const signature = await answerSignature(device, request, "approve", code, timestamp);
+  const proof = await p.devicePinProof(device.pinKey, pin, p.approvalPinBinding(request.id, device.deviceId));
+  return signed(device, "POST", `/app/v1/approvals/${request.id}/approve`, {
+    pin_proof: p.b64(proof),
+    binding_code: code,
+    timestamp_ms: timestamp,
+    signature,
+    not_me: false,
+  });
+}
+
+/** Declines a login or approval; `notMe` reports it as not started by the person. */
+export async function rejectLogin(device, request, notMe) {
+  const timestamp = Date.now();
+  const signature = await answerSignature(device, request, "reject", null, timestamp);
+  return signed(device, "POST", `/app/v1/approvals/${request.id}/reject`, {
+    pin_proof: null,
+    binding_code: null,
+    timestamp_ms: timestamp,
+    signature,
+    not_me: notMe,
+  });
+}
+
+/** Approves a new app with the PIN and the code the new app shows. */
+export async function approvePairing(device, request, pin, pairingCode) {
+  const binding = await p.pairingApprovalBinding(request.id, device.deviceId, p.unb64(request.new_device_key ?? ""));
+  const proof = await p.devicePinProof(device.pinKey, pin, binding);
+  return signed(device, "POST", `/app/v1/approvals/${request.id}/approve`, {
+    pin_proof: p.b64(proof),
+    pairing_code: pairingCode.trim() || null,
+  });
+}
+
+export function rejectPairing(device, request) {
+  return signed(device, "POST", `/app/v1/approvals/${request.id}/reject`, {});
+}
+
+/** "Block my ID": suspends the identity at once. */
+export function blockIdentity(device) {
+  return signed(device, "POST", "/app/v1/identity/block", {});
+}
