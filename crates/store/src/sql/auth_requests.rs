@@ -114,35 +114,32 @@ impl AuthRequestStore for SqlStore {
         if let Some(lock) = dialect::LOCK_SUBJECT {
             db::query(lock).bind(subject).execute(&mut *tx).await?;
         }
-        if let Some(browser) = &r.browser_hash {
-            // The browser reported, and any browser at the address it asked from: a new
-            // cookie jar must not get around the report.
-            let reported: i64 = db::query(
-                "SELECT COUNT(*) AS n FROM auth_requests WHERE subject = $1 AND not_me AND created_at >= $3 \
-                 AND (browser_hash = $2 OR (browser_hash IS NOT NULL AND source_hash = $4))",
-            )
-            .bind(subject)
-            .bind(&browser[..])
-            .bind(limits.reported_since.millis())
-            .bind(&r.source_hash[..])
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-            if reported > 0 {
-                return Ok(StartOutcome::BrowserReported);
-            }
-        }
-        let pending: Vec<Uuid> = db::query(concat!(
-            "SELECT id FROM auth_requests WHERE subject = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at",
+        // One read for both questions: did this browser (or any browser at the address it
+        // asked from) report the person's requests as not theirs, and which of the
+        // person's requests still wait (locked, for the cap below).
+        let rows = db::query(concat!(
+            "SELECT id, ($4 IS NOT NULL AND not_me AND created_at >= $3 AND (browser_hash = $4 OR (browser_hash IS NOT NULL AND source_hash = $5))) AS reported \
+             FROM auth_requests WHERE subject = $1 AND ((state = 'pending' AND expires_at > $2) \
+             OR ($4 IS NOT NULL AND not_me AND created_at >= $3 AND (browser_hash = $4 OR (browser_hash IS NOT NULL AND source_hash = $5)))) \
+             ORDER BY created_at",
             dialect::for_update!()
         ))
         .bind(subject)
         .bind(r.created_at.millis())
+        .bind(limits.reported_since.millis())
+        .bind(r.browser_hash.as_ref().map(|b| b.to_vec()))
+        .bind(&r.source_hash[..])
         .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| row.try_get("id"))
-        .collect::<Result<_, _>>()?;
+        .await?;
+        let mut pending: Vec<Uuid> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // A request without a browser (CIBA) is never refused for a browser's report.
+            let reported: bool = row.try_get("reported")?;
+            if reported {
+                return Ok(StartOutcome::BrowserReported);
+            }
+            pending.push(row.try_get("id")?);
+        }
         let evicted = PendingCap::at_most(limits.max_pending).evicted(pending);
         for id in &evicted {
             db::query("UPDATE auth_requests SET state = 'evicted', decided_at = $1 WHERE id = $2")
