@@ -61,6 +61,22 @@ fn identity_text(i: &Identity) -> String {
     )
 }
 
+/// Operator commands work on existing data: a SQLite database that is not there is
+/// refused (one line naming it), unless `--create` says to start new data. (Existing data
+/// without its key file is refused when opened, without writing a new key.)
+fn existing_data(config: &Config) -> Result<(), AppError> {
+    if let sesam_store::Location::Sqlite(db) = &config.database
+        && !db.exists()
+    {
+        return Err(AppError::BadInput(format!(
+            "no sesam data in {}: {} does not exist (check --data-dir, or give --create to start new data there)",
+            config.data_dir.display(),
+            db.display()
+        )));
+    }
+    Ok(())
+}
+
 pub async fn run(args: AdminArgs) -> Result<(), AppError> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -68,6 +84,9 @@ pub async fn run(args: AdminArgs) -> Result<(), AppError> {
         .try_init();
     let actor = operator(args.operator.as_deref())?;
     let config = Config::load(&args.data.overrides(), &ProcessEnv)?;
+    if !args.create {
+        existing_data(&config)?;
+    }
     let sesam = Sesam::open(config.open_settings()).await?;
     let print = |out: &Output| {
         if args.json {

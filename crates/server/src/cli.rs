@@ -76,6 +76,11 @@ pub struct AdminArgs {
     /// Operator name for the audit log [default: the OS user].
     #[arg(long, global = true, value_name = "NAME")]
     pub operator: Option<String>,
+    /// Start new data (a new SQLite database and master key) where there is none yet.
+    /// Without it, a data directory without a database is refused: it is most likely a
+    /// typo, and people enrolled there would be seen by no server.
+    #[arg(long, global = true)]
+    pub create: bool,
     #[command(subcommand)]
     pub command: AdminCommand,
 }

@@ -641,7 +641,7 @@ async fn a_read_only_database_is_reported() {
     let data_dir = dir.path().join("data");
     let mut c = command(&Data::Dir(data_dir.clone()));
     c.env("SESAM_MASTER_KEY", MASTER_KEY)
-        .args(["admin", "--data-dir"])
+        .args(["admin", "--create", "--data-dir"])
         .arg(&data_dir)
         .args(["audit", "verify"]);
     assert!(c.output().unwrap().status.success());
@@ -836,4 +836,41 @@ fn operators_add_and_remove_channels_at_the_counter() {
     .fails_with("last confirmed channel");
     let v = admin(&data, &["--json", "audit", "verify"]).ok().json();
     assert_eq!(v["ok"], true);
+}
+
+/// A data directory without data is most likely a typo: `sesam admin` refuses it in one
+/// line naming the directory and writes nothing there, unless `--create` says to start.
+#[test]
+fn admin_refuses_a_directory_without_data_unless_told_to_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("sesam-dta");
+    let mut c = command(&Data::Dir(typo.clone()));
+    let out = c
+        .args(["admin", "--operator", "t", "--data-dir"])
+        .arg(&typo)
+        .args(["sp", "list"])
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    run.fails_with(&format!("no sesam data in {}", typo.display()));
+    assert!(run.stderr.contains("--create"), "{run:?}");
+    assert!(
+        !typo.join("sesam.db").exists() && !typo.join("master.key").exists(),
+        "nothing may be created without --create"
+    );
+    // With --create: new data, and from then on no flag is needed.
+    admin(&Data::Dir(typo.clone()), &["sp", "list"]).ok();
+    assert!(typo.join("sesam.db").exists() && typo.join("master.key").exists());
+    let mut c = command(&Data::Dir(typo.clone()));
+    let out = c
+        .args(["admin", "--operator", "t", "--data-dir"])
+        .arg(&typo)
+        .args(["sp", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
 }

@@ -87,12 +87,13 @@ pub fn command(data: &Data) -> Command {
     c
 }
 
-/// `sesam admin --operator tester <data> <args…>`.
+/// `sesam admin --operator tester --create <data> <args…>`: tests start from empty
+/// directories (the refusal without `--create` has its own test).
 pub fn admin(data: &Data, args: &[&str]) -> Run {
     let mut c = command(data);
     c.arg("admin")
         .args(data.args())
-        .args(["--operator", "tester"])
+        .args(["--operator", "tester", "--create"])
         .args(args);
     finish(c.output().expect("run sesam"))
 }
