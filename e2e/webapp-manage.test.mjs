@@ -38,7 +38,7 @@ function watch(page) {
 async function outboxText(to, event) {
   for (let i = 0; i < 100; i++) {
     const { messages } = await (await fetch(`${server.base}/dev/outbox?format=json`)).json();
-    const m = messages.filter((x) => x.to === to && x.event === event).pop();
+    const m = messages.find((x) => x.to === to && x.event === event); // the newest first
     if (m) return m.text;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -59,6 +59,11 @@ function errorText(e, request) {
   if (e.code === "sms_code_wrong") return E.sms_code_wrong(left);
   if (e.code === "pin_wrong") return E.pin_wrong(left);
   if (e.code === "channel_code_wrong") return E.channel_code_wrong(left);
+  if (e.code === "app_locked") {
+    const until = (e.description.match(/until (\S+)/) ?? [])[1];
+    const at = until ? new Date(until) : null;
+    if (at && !Number.isNaN(at.getTime())) return E.app_locked_until(clock(at), /was wrong 3 times/.test(e.description));
+  }
   if (e.status === 401 && /clock/.test(e.description)) return E.clock;
   if (e.code === "invalid_request" && (/expired|already answered/.test(e.description) || (request && secondsLeft(request) <= 0))) return E.expired;
   if (typeof E[e.code] === "string") return E[e.code];
@@ -463,13 +468,18 @@ function nav(current) {
 }
 
 /** Times in words people read, in Danish time: "today at 14:05", "3 December 2026 at 09:12". */
+/** The time of day in Danish time, 24-hour: "14:05". */
+function clock(at) {
+  return new Intl.DateTimeFormat(lang === "da" ? "da-DK" : "en-GB", { timeZone: "Europe/Copenhagen", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
+}
+
 function when(iso) {
   const at = new Date(iso);
   if (Number.isNaN(at.getTime())) return "";
   const zone = "Europe/Copenhagen";
   const locale = lang === "da" ? "da-DK" : "en-GB";
   const day = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
-  const time = new Intl.DateTimeFormat(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
+  const time = clock(at);
   const now = new Date();
   if (day(at) === day(now)) return t().todayAt(time);
   if (day(at) === day(new Date(now.getTime() - 86400000))) return t().yesterdayAt(time);

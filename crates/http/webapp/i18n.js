@@ -211,6 +211,7 @@ const da = {
     too_many_requests: "For mange forsøg på kort tid. Vent lidt og prøv igen.",
     pin_wrong: (left) => `PIN-koden er forkert. Du har ${left ?? "få"} forsøg tilbage, før appen bliver låst.`,
     app_locked: "PIN-koden var forkert 3 gange, så appen er låst i 15 minutter. Prøv igen senere.",
+    app_locked_until: (time, now) => (now ? `PIN-koden var forkert 3 gange, så appen er låst i 15 minutter, til kl. ${time}. Prøv igen derefter.` : `Appen er låst til kl. ${time} efter forkerte PIN-koder. Prøv igen derefter.`),
     app_blocked: "Appen er låst efter for mange forkerte PIN-koder. Du skal aktivere den igen med et nyt brev.",
     binding_code_wrong: "Koden passer ikke med den, browseren viser. Tjek de 4 cifre på siden, hvor du logger på.",
     request_voided: "Koden var forkert 3 gange, så anmodningen er annulleret. Start igen i browseren.",
@@ -244,6 +245,9 @@ const da = {
   },
   activateAgain: "Aktivér igen",
 };
+
+/** "1 try", "2 tries", or "few tries" when the server did not say. */
+const tries = (left) => (left === undefined || left === null ? "few tries" : String(left) === "1" ? "1 try" : `${left} tries`);
 
 const en = {
   lang: "en",
@@ -432,7 +436,7 @@ const en = {
     activation_code_invalid: "The activation code is wrong or no longer valid. Check the code in the letter.",
     activation_code_expired: "The activation code has expired (it is valid for 48 hours). Ask for a new letter.",
     activation_closed: "This activation was already used or cancelled. Ask for a new letter.",
-    sms_code_wrong: (left) => `The code from the SMS is wrong. You have ${left ?? "few"} tries left.`,
+    sms_code_wrong: (left) => `The code from the SMS is wrong. You have ${tries(left)} left.`,
     activation_voided: "The code from the SMS was wrong 3 times, so the activation is cancelled. Ask for a new letter.",
     sms_code_expired: "The code from the SMS has expired (it is valid for 30 minutes). Start over to get a new one.",
     sms_code_malformed: "The code from the SMS has 8 digits.",
@@ -444,8 +448,9 @@ const en = {
     user_id_choices_used_up: "Too many user IDs were refused. Start over to get a new code, then choose another one.",
     user_id_refused: (why) => `That user ID cannot be used: ${why}`,
     too_many_requests: "Too many tries in a short time. Wait a little and try again.",
-    pin_wrong: (left) => `The PIN is wrong. You have ${left ?? "few"} tries left before the app is locked.`,
+    pin_wrong: (left) => `The PIN is wrong. You have ${tries(left)} left before the app is locked.`,
     app_locked: "The PIN was wrong 3 times, so the app is locked for 15 minutes. Try again later.",
+    app_locked_until: (time, now) => (now ? `The PIN was wrong 3 times, so the app is locked for 15 minutes, until ${time}. Try again then.` : `The app is locked until ${time} after wrong PINs. Try again then.`),
     app_blocked: "The app is locked after too many wrong PINs. You need to activate it again with a new letter.",
     binding_code_wrong: "The code does not match the one the browser shows. Check the 4 digits on the page where you are logging in.",
     request_voided: "The code was wrong 3 times, so the request is cancelled. Start again in the browser.",
@@ -471,7 +476,7 @@ const en = {
     channel_limit: "You cannot have more channels. Remove one first.",
     channel_last: "You cannot remove your last confirmed channel. Add and confirm another one first.",
     channel_unknown: "That channel no longer exists.",
-    channel_code_wrong: (left) => `The code is wrong. You have ${left ?? "few"} tries left.`,
+    channel_code_wrong: (left) => `The code is wrong. You have ${tries(left)} left.`,
     channel_code_expired: "The code has expired or was wrong too often. Remove the channel and add it again.",
     channel_confirmed: "The channel is already confirmed.",
     channel_order: "The list has changed. Try again.",
