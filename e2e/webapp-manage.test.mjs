@@ -5,8 +5,9 @@
 // Chromium has neither; a QR code of another request is refused); reads the activity and
 // the messages; adds and confirms an e-mail channel (no PIN, a wrong PIN, a wrong code
 // first), moves it up and turns on the message at every use; registers a chip with the
-// DevTools virtual authenticator (a wrong password first); renames this app, removes the
-// other app (a wrong PIN first) and finally itself, after which it offers to activate.
+// DevTools virtual authenticator (a wrong password first) and logs in with it; renames
+// this app, removes the other app (a wrong PIN first) and finally itself, after which it
+// offers to activate again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -208,7 +209,7 @@ test("channels: an e-mail added and confirmed with the PIN (none, a wrong one, a
   await app.screenshot({ path: join(shots, "webapp-channels.png"), fullPage: true });
 });
 
-test("a chip registered from the web app with the DevTools virtual authenticator (a wrong password first)", async () => {
+test("a chip registered from the web app with the DevTools virtual authenticator (a wrong password first), then a login with it", async () => {
   const cdp = await context.newCDPSession(app);
   await cdp.send("WebAuthn.enable");
   const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
@@ -231,6 +232,19 @@ test("a chip registered from the web app with the DevTools virtual authenticator
   assert.equal(await app.getByTestId("chip-form").count(), 0, "one chip at a time");
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   assert.equal(credentials.length, 1);
+
+  // And a login with it: the same browser, the same virtual key, the login pages' chip step.
+  await app.goto(`${server.base}/demo/login`);
+  await app.waitForURL(/\/login\//);
+  await app.getByLabel("User ID").fill(USER_ID);
+  await app.getByRole("button", { name: "Continue" }).click();
+  await app.getByRole("link", { name: /Chip and password/ }).click();
+  await app.getByLabel("Password").fill(PASSWORD);
+  await app.getByRole("button", { name: "Use chip" }).click();
+  await app.waitForURL(/\/demo\/callback/, { timeout: 15000 });
+  assert.match(await app.getByTestId("userinfo-claims").innerText(), /Anna Hansen/);
+  await app.goto(`${server.base}/app/`);
+  await app.getByRole("heading", { name: "Requests" }).waitFor();
 });
 
 test("devices: this app renamed, the other app removed with the PIN (a wrong one first), then this app itself", async () => {
