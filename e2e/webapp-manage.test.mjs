@@ -46,6 +46,12 @@ async function outboxText(to, event) {
   throw new Error(`no ${event} for ${to}`);
 }
 
+/** Nothing on the screen is wider than the 390-px phone: no sideways scrolling. */
+async function fitsThePhone() {
+  const { scroll, width } = await app.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  assert.ok(scroll <= width, `the page is ${scroll} px wide on a ${width}-px screen`);
+}
+
 /** The requests waiting in the reference app, once there is one. */
 function referenceRequests() {
   return JSON.parse(server.app(reference, "--json", "requests", "--wait", "20")).requests;
@@ -107,6 +113,7 @@ test("a further app: rejected once from the other app, then approved there with 
   await app.getByRole("button", { name: "Continue" }).click();
   const code = (await app.getByTestId("pairing-code").innerText()).trim();
   await app.screenshot({ path: join(shots, "webapp-pairing.png"), fullPage: true });
+  await fitsThePhone();
   [request] = referenceRequests();
   const wrong = code === "0000" ? "1111" : "0000";
   assert.throws(() => server.app(reference, "approve", request.id, "--pin", "123456", "--binding-code", wrong), /code/);
@@ -162,6 +169,8 @@ test("activity and messages: the approved login and the messages sent, in local 
   await app.getByRole("button", { name: "English" }).click();
   await app.getByRole("heading", { name: "Activity and messages" }).waitFor();
   await app.screenshot({ path: join(shots, "webapp-activity.png"), fullPage: true });
+  assert.doesNotMatch(await app.locator("main").innerText(), /\b(null|undefined)\b/);
+  await fitsThePhone();
 });
 
 test("channels: an e-mail added and confirmed with the PIN (none, a wrong one, a wrong code first), moved up, every use on", async () => {
@@ -194,9 +203,9 @@ test("channels: an e-mail added and confirmed with the PIN (none, a wrong one, a
 
   const email = app.getByTestId("channel").nth(1);
   assert.match(await email.innerText(), /E-mail: carl@example\.dk/);
-  await email.getByRole("button", { name: "Move up" }).click();
+  await email.getByRole("button", { name: "Move up: carl@example.dk" }).click();
   await email.getByLabel("Your PIN").fill(PIN);
-  await email.getByRole("button", { name: "Move up" }).click();
+  await email.getByRole("button", { name: "Move up", exact: true }).click();
   await app.getByTestId("notice").getByText("The order is saved.").waitFor();
   assert.match(await app.getByTestId("channel").first().innerText(), /^1\. E-mail: carl@example\.dk/);
 
@@ -207,6 +216,8 @@ test("channels: an e-mail added and confirmed with the PIN (none, a wrong one, a
   await app.getByTestId("notice").getByText("You now get a message every time your sesam is used.").waitFor();
   assert.match(await app.getByTestId("every-use-state").innerText(), /^On/);
   await app.screenshot({ path: join(shots, "webapp-channels.png"), fullPage: true });
+  assert.doesNotMatch(await app.locator("main").innerText(), /\b(null|undefined)\b/);
+  await fitsThePhone();
 });
 
 test("a chip registered from the web app with the DevTools virtual authenticator (a wrong password first), then a login with it", async () => {
@@ -261,7 +272,7 @@ test("devices: this app renamed, the other app removed with the PIN (a wrong one
 
   const other = app.getByTestId("app");
   assert.match(await other.innerText(), /e2e phone/);
-  await other.getByRole("button", { name: "Remove" }).click();
+  await other.getByRole("button", { name: "Remove: e2e phone" }).click();
   await other.getByLabel("Your PIN").fill("000000");
   await other.getByRole("button", { name: "Yes, remove" }).click();
   await other.getByText(/The PIN is wrong. You have 2 tries left/).waitFor();
@@ -271,6 +282,8 @@ test("devices: this app renamed, the other app removed with the PIN (a wrong one
   assert.equal(await app.getByTestId("app").count(), 0);
   assert.throws(() => server.app(reference, "requests"), /revoked|not active|unknown/);
   await app.screenshot({ path: join(shots, "webapp-devices.png"), fullPage: true });
+  assert.doesNotMatch(await app.locator("main").innerText(), /\b(null|undefined)\b/);
+  await fitsThePhone();
 
   await app.getByTestId("this-app").getByRole("button", { name: "Remove this app" }).click();
   await app.getByTestId("this-app").getByLabel("Your PIN").fill(PIN);

@@ -493,9 +493,10 @@ let uid = 0;
  * A change that needs the PIN: a button that opens a small form with the PIN; `run(pin)`
  * does the change (and draws what follows). Errors are said in plain words in place.
  */
-function withPin({ label, confirm, explain, danger, testid, run }) {
+function withPin({ label, confirm, explain, danger, testid, what, run }) {
   const box = h("div", { class: "with-pin", "data-testid": testid });
-  const open = h("button", { type: "button", class: danger ? "secondary danger-text" : "secondary" }, label);
+  // `what` names the thing for screen readers, as every row has its own "Remove".
+  const open = h("button", { type: "button", class: danger ? "secondary danger-text" : "secondary", "aria-label": what ? `${label}: ${what}` : null }, label);
   open.addEventListener("click", () => {
     const id = `pin-${++uid}`;
     const errors = h("div", { role: "alert", class: "alerts" });
@@ -534,7 +535,7 @@ async function managed(name, title, load) {
   if (!polling) poll();
   try {
     const content = await load();
-    body.replaceChildren(...[content].flat());
+    body.replaceChildren(...[content].flat().filter((x) => x !== null && x !== undefined && x !== false));
   } catch (e) {
     if (isRevoked(e)) return showRevoked();
     body.replaceChildren(h("p", { class: "error", role: "alert" }, e.code === "network" ? t().errors.network : errorText(e)));
@@ -590,7 +591,7 @@ function showChannels(message) {
     const rows = list.map((ch, i) => {
       const confirm = ch.confirmed ? null : confirmForm(ch);
       const up = i === 0 ? null : withPin({
-        label: A.moveUp, confirm: A.moveUp, explain: A.moveUpExplain(ch.address), testid: "move-up",
+        label: A.moveUp, confirm: A.moveUp, explain: A.moveUpExplain(ch.address), testid: "move-up", what: ch.address,
         run: async (pin) => {
           const next = [...order];
           [next[i - 1], next[i]] = [next[i], next[i - 1]];
@@ -599,7 +600,7 @@ function showChannels(message) {
         },
       });
       const remove = withPin({
-        label: A.remove, confirm: A.removeConfirm, explain: A.removeChannelExplain(ch.address), danger: true, testid: "remove-channel",
+        label: A.remove, confirm: A.removeConfirm, explain: A.removeChannelExplain(ch.address), danger: true, testid: "remove-channel", what: ch.address,
         run: async (pin) => { await api.removeChannel(device, ch.id, pin); again(A.channelRemoved)(); },
       });
       return h("li", { class: "item", "data-testid": "channel" },
@@ -705,6 +706,7 @@ function showDevices(message) {
         explain: mine ? A.removeThisExplain : A.removeAppExplain(d.name),
         danger: true,
         testid: mine ? "remove-this" : "remove-app",
+        what: mine ? null : d.name,
         run: async (pin) => {
           const done = await api.revoke(device, `app:${d.device_id}`, pin);
           if (mine) return forgetThisApp();
@@ -720,12 +722,12 @@ function showDevices(message) {
     const displays = m.code_displays.filter((c) => c.state === "active").map((c) => h("li", { class: "item", "data-testid": "code-display" },
       h("p", { class: "item-head" }, A.codeDisplay(String(c.serial))),
       c.activated_at ? h("p", { class: "help" }, A.activatedOn(when(c.activated_at))) : null,
-      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeDisplayExplain, danger: true, testid: "remove-display",
+      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeDisplayExplain, danger: true, testid: "remove-display", what: A.codeDisplay(String(c.serial)),
         run: async (pin) => { await api.revoke(device, `code_display:${c.serial}`, pin); showDevices(A.displayRemoved); } })));
     const chips = m.chips.filter((c) => c.state === "active").map((c) => h("li", { class: "item", "data-testid": "chip" },
       h("p", { class: "item-head" }, A.chip),
       h("p", { class: "help" }, A.addedOn(when(c.created_at))),
-      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeChipExplain, danger: true, testid: "remove-chip",
+      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeChipExplain, danger: true, testid: "remove-chip", what: A.chip,
         run: async (pin) => { await api.revoke(device, `chip:${c.chip_id}`, pin); showDevices(A.chipRemoved); } })));
     return [
       noticeBox(message),
