@@ -145,6 +145,9 @@ test("a login approved by scanning the waiting page's QR code (another request's
   await app.evaluate(([i, c]) => { globalThis.__qr = `sesam:approve?request=${i}&code=${c}`; }, [id, code]);
   await app.waitForFunction((i) => document.getElementById(`code-${i}`)?.value.length === 4, id);
   assert.equal(await card.getByLabel("The 4-digit code the browser shows").inputValue(), code);
+  // The camera is off once the code is read.
+  assert.equal(await card.locator("video").count(), 0);
+  assert.equal(await app.evaluate(() => [...document.querySelectorAll("video")].some((v) => v.srcObject?.active)), false);
   await card.getByLabel("Your PIN").fill(PIN);
   await card.getByRole("button", { name: "Approve" }).click();
   await app.getByTestId("outcome").getByText("Approved. You can go back to sesam demo.").waitFor();

@@ -443,6 +443,8 @@ function scanner(r, errorsBox) {
         }
         await sleep(250);
       }
+      // The card went away (answered, expired, another screen): the camera goes off too.
+      stop();
     } catch {
       stop();
       showError(errorsBox(), t().errors.camera);
