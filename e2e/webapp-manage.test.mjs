@@ -165,6 +165,7 @@ test("activity and messages: the approved login and the messages sent, in local 
   const sent = await app.getByTestId("sent").innerText();
   assert.match(sent, /New app activated/);
   assert.match(sent, /SMS to \+45/);
+  assert.match(sent, /In the app · sent · today at/);
   // In Danish, the same in Danish words.
   await app.getByRole("button", { name: "Dansk" }).click();
   await app.getByRole("heading", { name: "Aktivitet og beskeder" }).waitFor();

@@ -574,7 +574,7 @@ function showActivity() {
       activity.messages.length
         ? h("ul", { class: "items", "data-testid": "sent" }, activity.messages.map((m) => h("li", { class: "item" },
           h("p", { class: "item-head" }, words(A.events, m.event)),
-          h("p", { class: "help" }, `${A.sentTo(words(A.channelKinds, m.channel), String(m.to ?? ""))} · ${words(A.deliveries, m.status)} · ${when(m.sent_at ?? m.at)}`))))
+          h("p", { class: "help" }, `${m.channel === "app" ? A.inApp : A.sentTo(words(A.channelKinds, m.channel), String(m.to ?? ""))} · ${words(A.deliveries, m.status)} · ${when(m.sent_at ?? m.at)}`))))
         : h("p", { class: "help" }, A.sentNone),
     ];
   });
