@@ -74,7 +74,8 @@ export async function startServer({ env } = {}) {
 export async function smsCode(base, to) {
   for (let i = 0; i < 100; i++) {
     const { messages } = await (await fetch(`${base}/dev/outbox?format=json`)).json();
-    const m = messages.filter((x) => x.to === to && x.event === "activation.temporary_pin").pop();
+    // The outbox lists the newest first.
+    const m = messages.find((x) => x.to === to && x.event === "activation.temporary_pin");
     const code = m && m.text.match(/\b\d{8}\b/);
     if (code) return code[0];
     await new Promise((r) => setTimeout(r, 100));

@@ -127,3 +127,32 @@ test("base64url both ways", () => {
   assert.equal(p.b64(p.bytes("nonce-nonce-nonce")), "bm9uY2Utbm9uY2Utbm9uY2U");
   assert.throws(() => p.unb64("not base64!"));
 });
+
+test("the management calls' PIN bindings, as the server builds them", () => {
+  const other = "01920000-0000-7000-8000-0000000000cc";
+  assert.equal(text(p.revokeBinding(`app:${other}`, DEVICE_ID)), `sesam-revoke/v1\napp:${other}\n${DEVICE_ID}`);
+  assert.equal(text(p.revokeBinding("code_display:DEMO-0001", DEVICE_ID)), `sesam-revoke/v1\ncode_display:DEMO-0001\n${DEVICE_ID}`);
+  assert.equal(text(p.channelAddBinding("email", "a@example.dk", DEVICE_ID)), `sesam-channel-add/v1\nemail:a@example.dk\n${DEVICE_ID}`);
+  assert.equal(text(p.channelConfirmBinding(other, DEVICE_ID)), `sesam-channel-confirm/v1\n${other}\n${DEVICE_ID}`);
+  assert.equal(text(p.channelRemoveBinding(other, DEVICE_ID)), `sesam-channel-remove/v1\n${other}\n${DEVICE_ID}`);
+  assert.equal(text(p.channelOrderBinding([other, REQUEST_ID], DEVICE_ID)), `sesam-channel-order/v1\n${other},${REQUEST_ID}\n${DEVICE_ID}`);
+  assert.equal(text(p.channelEveryUseBinding(true, DEVICE_ID)), `sesam-channel-every-use/v1\non\n${DEVICE_ID}`);
+  assert.equal(text(p.channelEveryUseBinding(false, DEVICE_ID)), `sesam-channel-every-use/v1\noff\n${DEVICE_ID}`);
+  assert.equal(text(p.chipRegistrationBinding(DEVICE_ID)), `sesam-chip/v1\n${DEVICE_ID}`);
+  // The user ID as the server keys it: trimmed, NFC, lower case.
+  assert.equal(text(p.pairingBinding("  Anna.Hansen ", p.unhex("04ab"))), "sesam-pairing/v1\nanna.hansen\n04ab");
+  assert.equal(p.userIdKey("Søren\u0301"), "søren\u0301".normalize("NFC"));
+});
+
+test("the waiting page's QR code: the request and the code, and nothing else", () => {
+  assert.deepEqual(p.parseBindingQr(`sesam:approve?request=${REQUEST_ID}&code=0042`), { request: REQUEST_ID, code: "0042" });
+  assert.deepEqual(p.parseBindingQr(`sesam:approve?request=${REQUEST_ID.toUpperCase()}&code=9999`), { request: REQUEST_ID, code: "9999" });
+  for (const bad of [
+    "", "sesam:approve", `sesam:approve?request=${REQUEST_ID}&code=123`, `sesam:approve?request=${REQUEST_ID}&code=12345`,
+    `sesam:approve?code=1234&request=${REQUEST_ID}`, `https://evil.example/?request=${REQUEST_ID}&code=1234`,
+    `sesam:approve?request=${REQUEST_ID}&code=1234&x=1`, `sesam:approve?request=not-a-uuid&code=1234`,
+    `sesam:approve?request=${REQUEST_ID}&code=１２３４`, "x".repeat(10000), null, 42,
+  ]) {
+    assert.equal(p.parseBindingQr(bad), null, String(bad).slice(0, 60));
+  }
+});

@@ -147,6 +147,9 @@ test("a login approved in the web app with the browser's code and the PIN (a wro
   assert.match(await card.getByRole("heading").innerText(), /Log on/i);
   assert.equal(await card.getByTestId("transaction-text").innerText(), "Log on to sesam demo");
   assert.match(await card.getByTestId("time-left").innerText(), /^[0-3]:\d\d left$/);
+  // Headless Chromium here has no QR reader (BarcodeDetector): no camera button, the code is typed.
+  assert.equal(await app.evaluate(() => "BarcodeDetector" in globalThis), false);
+  assert.equal(await card.getByRole("button", { name: /Scan the QR code/ }).count(), 0);
 
   await card.getByLabel("The 4-digit code the browser shows").fill(code);
   await card.getByLabel("Your PIN").fill("999999");

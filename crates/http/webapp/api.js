@@ -192,3 +192,144 @@ export function rejectPairing(device, request) {
 export function blockIdentity(device) {
   return signed(device, "POST", "/app/v1/identity/block", {});
 }
+
+// ---- the person's own management (§8, §9) ---------------------------------------------
+
+/** Who this app belongs to, and the person's apps, code displays and chips. */
+export async function me(device) {
+  const m = await signed(device, "GET", "/app/v1/me");
+  if (!Array.isArray(m.devices) || !Array.isArray(m.code_displays) || !Array.isArray(m.chips)) {
+    throw new ApiError(200, "protocol", "no list of devices");
+  }
+  return m;
+}
+
+export function rename(device, targetId, name) {
+  return signed(device, "POST", `/app/v1/devices/${encodeURIComponent(targetId)}/rename`, { name });
+}
+
+/**
+ * Removes an authenticator with the PIN: `app:<device id>`, `code_display:<serial>` or
+ * `chip:<id>`; the PIN proof is bound to that target and this app.
+ */
+export async function revoke(device, target, pin) {
+  const [kind, id] = [target.slice(0, target.indexOf(":")), target.slice(target.indexOf(":") + 1)];
+  const path = { app: "devices", code_display: "code-displays", chip: "chips" }[kind];
+  if (!path || !id) throw new ApiError(0, "input", "not an authenticator");
+  const proof = await p.devicePinProof(device.pinKey, pin, p.revokeBinding(target, device.deviceId));
+  return signed(device, "POST", `/app/v1/${path}/${encodeURIComponent(id)}/revoke`, { pin_proof: p.b64(proof) });
+}
+
+function checkChannels(c) {
+  if (!Array.isArray(c.channels)) throw new ApiError(200, "protocol", "no list of channels");
+  return c;
+}
+
+export async function channels(device) {
+  return checkChannels(await signed(device, "GET", "/app/v1/channels"));
+}
+
+/** Adds a phone number (`sms`) or e-mail address (`email`); a code is sent there. */
+export async function addChannel(device, kind, address, pin) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.channelAddBinding(kind, address, device.deviceId));
+  const added = await signed(device, "POST", "/app/v1/channels", { kind, address, pin_proof: p.b64(proof) });
+  if (typeof added.channel_id !== "string") throw new ApiError(200, "protocol", "no channel id");
+  return added.channel_id;
+}
+
+export async function confirmChannel(device, id, code, pin) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.channelConfirmBinding(id, device.deviceId));
+  return checkChannels(await signed(device, "POST", `/app/v1/channels/${encodeURIComponent(id)}/confirm`, { code, pin_proof: p.b64(proof) }));
+}
+
+export async function removeChannel(device, id, pin) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.channelRemoveBinding(id, device.deviceId));
+  return checkChannels(await signed(device, "POST", `/app/v1/channels/${encodeURIComponent(id)}/remove`, { pin_proof: p.b64(proof) }));
+}
+
+export async function orderChannels(device, order, pin) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.channelOrderBinding(order, device.deviceId));
+  return checkChannels(await signed(device, "POST", "/app/v1/channels/order", { order, pin_proof: p.b64(proof) }));
+}
+
+export async function setEveryUse(device, enabled, pin) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.channelEveryUseBinding(enabled, device.deviceId));
+  return checkChannels(await signed(device, "POST", "/app/v1/channels/every-use", { enabled, pin_proof: p.b64(proof) }));
+}
+
+export async function inbox(device) {
+  const i = await signed(device, "GET", "/app/v1/inbox");
+  if (!Array.isArray(i.messages)) throw new ApiError(200, "protocol", "no list of messages");
+  return i.messages;
+}
+
+export async function activity(device) {
+  const a = await signed(device, "GET", "/app/v1/activity");
+  if (!Array.isArray(a.messages) || !Array.isArray(a.requests)) throw new ApiError(200, "protocol", "no activity");
+  return a;
+}
+
+// ---- a further app (§5) ---------------------------------------------------------------
+
+/**
+ * Starts pairing this browser as a further app of `userId`: a new device key, the PIN
+ * sealed to the server's PIN key bound to the user ID and the key. Returns the record to
+ * keep until an existing app approves (with the pairing code it holds).
+ */
+export async function startPairing(userId, pin, deviceName) {
+  const config = await getUnsigned("/app/v1/config");
+  if (typeof config.pin_key !== "string") throw new ApiError(200, "protocol", "no PIN key");
+  const keys = await p.newDeviceKey();
+  const publicKey = await p.publicSec1(keys.publicKey);
+  const binding = p.pairingBinding(userId, publicKey);
+  const { proof, wrapKey } = await p.sealEnrolmentPin(p.unb64(config.pin_key), pin, binding);
+  const possession = await p.sign(keys.privateKey, binding);
+  const started = await postUnsigned("/app/v1/pairing/start", {
+    user_id: userId,
+    device_public_key: p.b64(publicKey),
+    device_name: deviceName,
+    possession_signature: p.b64(possession),
+    pin_proof: p.b64(proof),
+  });
+  if (typeof started.pairing_id !== "string" || typeof started.pairing_code !== "string" || typeof started.device_pin_key !== "string") {
+    throw new ApiError(200, "protocol", "the pairing's answer lacks its id or code");
+  }
+  let pinKey;
+  try {
+    pinKey = await p.unwrapDevicePinKey(wrapKey, p.unb64(started.device_pin_key), binding);
+  } catch {
+    throw new ApiError(200, "protocol", "the device PIN key does not open");
+  }
+  return {
+    pairingId: started.pairing_id,
+    pairingCode: started.pairing_code,
+    expiresAt: started.expires_at,
+    userId: userId.trim(),
+    deviceName,
+    privateKey: keys.privateKey,
+    publicKey,
+    pinKey,
+  };
+}
+
+/** `{ status: pending|approved|rejected|expired, device_id }`. */
+export function pairingStatus(pairingId) {
+  return getUnsigned(`/app/v1/pairing/${encodeURIComponent(pairingId)}`);
+}
+
+// ---- chips (§10) ------------------------------------------------------------------------
+
+/** Starts a chip registration with the PIN and the password: the options for the browser. */
+export async function startChipRegistration(device, pin, password) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.chipRegistrationBinding(device.deviceId));
+  const started = await signed(device, "POST", "/app/v1/chips/register/start", { pin_proof: p.b64(proof), password });
+  if (typeof started.registration_id !== "string" || typeof started.options?.publicKey !== "object") {
+    throw new ApiError(200, "protocol", "no registration options");
+  }
+  return started;
+}
+
+/** Sends the security key's answer (the credential as JSON). */
+export function finishChipRegistration(registrationId, credential) {
+  return postUnsigned("/chips/register/finish", { registration_id: registrationId, credential });
+}

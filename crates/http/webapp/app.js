@@ -58,6 +58,12 @@ function errorText(e, request) {
   const left = (e.description.match(/(\d+) attempts? left/) ?? [])[1];
   if (e.code === "sms_code_wrong") return E.sms_code_wrong(left);
   if (e.code === "pin_wrong") return E.pin_wrong(left);
+  if (e.code === "channel_code_wrong") return E.channel_code_wrong(left);
+  if (e.code === "app_locked") {
+    const until = (e.description.match(/until (\S+)/) ?? [])[1];
+    const at = until ? new Date(until) : null;
+    if (at && !Number.isNaN(at.getTime())) return E.app_locked_until(clock(at), /was wrong 3 times/.test(e.description));
+  }
   if (e.status === 401 && /clock/.test(e.description)) return E.clock;
   if (e.code === "invalid_request" && (/expired|already answered/.test(e.description) || (request && secondsLeft(request) <= 0))) return E.expired;
   if (typeof E[e.code] === "string") return E[e.code];
@@ -87,8 +93,8 @@ async function switchLanguage() {
 
 // ---- activation ---------------------------------------------------------------------
 
-function showActivation() {
-  redraw = showActivation;
+function showActivation(message) {
+  redraw = () => showActivation();
   const errors = h("div", { role: "alert", class: "alerts" });
   const form = h("form", { novalidate: true },
     field("activation-code", t().activationCode, t().activationCodeHelp,
@@ -108,7 +114,10 @@ function showActivation() {
       }
     });
   });
-  screen(h("h1", {}, t().activateTitle), h("p", {}, t().activateIntro), form);
+  screen(h("h1", {}, t().activateTitle), noticeBox(message), h("p", {}, t().activateIntro), h("p", { class: "help" }, t().newLetterHelp), form,
+    h("h2", { class: "section" }, t().pairTitle),
+    h("p", {}, t().pairIntro),
+    h("button", { type: "button", class: "secondary", onclick: () => showPairStart() }, t().pairStart));
   form.elements["activation-code"].focus();
 }
 
@@ -127,7 +136,7 @@ function showSmsStep(activation) {
     field("pin2", t().repeatPin, null, { ...pinInput("new-password"), required: true }),
     errors,
     h("button", { type: "submit", class: "primary" }, t().activate),
-    h("button", { type: "button", class: "link", onclick: showActivation }, t().startOver));
+    h("button", { type: "button", class: "link", onclick: () => showActivation() }, t().startOver));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const f = form.elements;
@@ -190,6 +199,7 @@ function showRequests(message) {
   cards.clear();
   const list = h("div", { class: "requests", id: "requests", "aria-live": "polite" });
   screen(
+    nav("requests"),
     h("h1", {}, t().requestsTitle),
     h("p", { class: "who", "data-testid": "who" }, t().who(device.userId, device.deviceName)),
     notice ? h("p", { class: "notice", role: "status" }, notice) : null,
@@ -216,6 +226,7 @@ async function poll() {
         quick = false;
         if (!device) break;
         update(requests);
+        badge(requests.length);
         setStatus(requests.length ? "" : t().waiting);
         if (requests.length) await sleep(2000);
       } catch (e) {
@@ -228,6 +239,12 @@ async function poll() {
   } finally {
     polling = false;
   }
+}
+
+/** The number of waiting requests on the Requests tab, seen from the other screens. */
+function badge(n) {
+  const tab = document.querySelector('.tab[data-screen="requests"]');
+  if (tab) tab.textContent = n ? `${t().nav.requests} (${n})` : t().nav.requests;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -275,7 +292,9 @@ function makeCard(r) {
   const errors = h("div", { role: "alert", class: "alerts" });
   const codeField = pairing
     ? (r.pairing_code_required ? field(`code-${id}`, t().pairingCode, null, digits(4)) : null)
-    : (r.binding_required ? field(`code-${id}`, t().bindingCode, t().bindingCodeHelp, digits(4)) : h("p", { class: "help" }, t().noBrowser));
+    : (r.binding_required
+      ? h("div", {}, field(`code-${id}`, t().bindingCode, t().bindingCodeHelp, digits(4)), canScan() ? scanner(r, () => errors) : null)
+      : h("p", { class: "help" }, t().noBrowser));
   const form = h("form", { novalidate: true },
     codeField,
     field(`pin-${id}`, t().pin, null, { ...pinInput("off"), required: true }),
@@ -376,6 +395,547 @@ function showRevoked() {
   screen(h("h1", {}, t().title), h("p", { class: "error", role: "alert" }, t().errors.revoked), again);
 }
 
+// ---- the camera: the waiting page's QR code ------------------------------------------
+
+/** Whether this browser can read QR codes from the camera (else the code is typed). */
+function canScan() {
+  return typeof globalThis.BarcodeDetector === "function" && typeof navigator.mediaDevices?.getUserMedia === "function";
+}
+
+/**
+ * A button that opens the camera and reads the waiting page's QR code; a code for this
+ * request fills in the field, any other QR code is refused. The camera stops when done.
+ */
+function scanner(r, errorsBox) {
+  const box = h("div", { class: "scanner" });
+  const start = h("button", { type: "button", class: "secondary" }, t().scan);
+  let stream = null;
+  const stop = () => {
+    stream?.getTracks().forEach((track) => track.stop());
+    stream = null;
+    box.replaceChildren(start);
+  };
+  start.addEventListener("click", async () => {
+    const status = h("p", { class: "help", role: "status" }, t().scanning);
+    const video = h("video", { playsinline: true, muted: true, "aria-label": t().camera });
+    const cancel = h("button", { type: "button", class: "link", onclick: stop }, t().scanStop);
+    try {
+      const detector = new BarcodeDetector({ formats: ["qr_code"] });
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+      video.srcObject = stream;
+      box.replaceChildren(video, status, cancel);
+      await video.play().catch(() => {});
+      while (stream && box.isConnected) {
+        const found = await detector.detect(video).catch(() => []);
+        for (const code of found) {
+          const qr = p.parseBindingQr(code.rawValue);
+          if (!qr) continue;
+          if (qr.request !== r.id.toLowerCase()) {
+            showError(errorsBox(), t().errors.qr_other);
+            continue;
+          }
+          stop();
+          const input = document.getElementById(`code-${r.id}`);
+          if (input) input.value = qr.code;
+          showError(errorsBox(), null);
+          document.getElementById(`pin-${r.id}`)?.focus();
+          return;
+        }
+        await sleep(250);
+      }
+      // The card went away (answered, expired, another screen): the camera goes off too.
+      stop();
+    } catch {
+      stop();
+      showError(errorsBox(), t().errors.camera);
+    }
+  });
+  box.append(start);
+  return box;
+}
+
+// ---- navigation and shared pieces ----------------------------------------------------
+
+const SCREENS = { requests: () => showRequests(), activity: () => showActivity(), channels: () => showChannels(), devices: () => showDevices() };
+
+function nav(current) {
+  return h("nav", { class: "tabs", "aria-label": t().navLabel },
+    Object.keys(SCREENS).map((name) => h("button", {
+      type: "button",
+      class: "tab",
+      "aria-current": name === current ? "page" : null,
+      "data-screen": name,
+      onclick: () => { SCREENS[name](); document.getElementById("main").focus(); },
+    }, t().nav[name])));
+}
+
+/** Times in words people read, in Danish time: "today at 14:05", "3 December 2026 at 09:12". */
+/** The time of day in Danish time, 24-hour: "14:05". */
+function clock(at) {
+  return new Intl.DateTimeFormat(lang === "da" ? "da-DK" : "en-GB", { timeZone: "Europe/Copenhagen", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
+}
+
+function when(iso) {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return "";
+  const zone = "Europe/Copenhagen";
+  const locale = lang === "da" ? "da-DK" : "en-GB";
+  const day = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
+  const time = clock(at);
+  const now = new Date();
+  if (day(at) === day(now)) return t().todayAt(time);
+  if (day(at) === day(new Date(now.getTime() - 86400000))) return t().yesterdayAt(time);
+  const date = new Intl.DateTimeFormat(locale, { timeZone: zone, day: "numeric", month: "long", year: "numeric" }).format(at);
+  return t().dateAt(date, time);
+}
+
+let uid = 0;
+
+/**
+ * A change that needs the PIN: a button that opens a small form with the PIN; `run(pin)`
+ * does the change (and draws what follows). Errors are said in plain words in place.
+ */
+function withPin({ label, confirm, explain, danger, testid, what, run }) {
+  const box = h("div", { class: "with-pin", "data-testid": testid });
+  // `what` names the thing for screen readers, as every row has its own "Remove".
+  const open = h("button", { type: "button", class: danger ? "secondary danger-text" : "secondary", "aria-label": what ? `${label}: ${what}` : null }, label);
+  open.addEventListener("click", () => {
+    const id = `pin-${++uid}`;
+    const errors = h("div", { role: "alert", class: "alerts" });
+    const form = h("form", { novalidate: true, class: "pin-form" },
+      explain ? h("p", {}, explain) : null,
+      field(id, t().pin, null, { ...pinInput("off"), required: true }),
+      errors,
+      h("div", { class: "buttons" },
+        h("button", { type: "submit", class: danger ? "danger" : "primary" }, confirm),
+        h("button", { type: "button", class: "secondary", onclick: () => box.replaceChildren(open) }, t().cancel)));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const pin = form.elements[id].value.trim();
+      if (!/^[0-9]{6}$/.test(pin)) return showError(errors, t().pinFormat);
+      await busy(form, async () => {
+        try {
+          await run(pin);
+        } catch (e) {
+          form.elements[id].value = "";
+          if (isRevoked(e)) return showRevoked();
+          showError(errors, errorText(e));
+        }
+      });
+    });
+    box.replaceChildren(form);
+    form.elements[id].focus();
+  });
+  box.append(open);
+  return box;
+}
+
+/** A screen of the signed-in app: the tabs, the title, and a body loaded from sesam. */
+async function managed(name, title, load) {
+  const body = h("div", { "aria-busy": "true" }, h("p", { class: "status", role: "status" }, t().loading));
+  screen(nav(name), h("h1", {}, title), body);
+  if (!polling) poll();
+  try {
+    const content = await load();
+    body.replaceChildren(...[content].flat().filter((x) => x !== null && x !== undefined && x !== false));
+  } catch (e) {
+    if (isRevoked(e)) return showRevoked();
+    body.replaceChildren(h("p", { class: "error", role: "alert" }, e.code === "network" ? t().errors.network : errorText(e)));
+  } finally {
+    body.removeAttribute("aria-busy");
+  }
+}
+
+const noticeBox = (text) => (text ? h("p", { class: "notice", role: "status", "data-testid": "notice" }, text) : null);
+
+// ---- activity and messages -----------------------------------------------------------
+
+function showActivity() {
+  redraw = showActivity;
+  managed("activity", t().activityTitle, async () => {
+    const [messages, activity] = await Promise.all([api.inbox(device), api.activity(device)]);
+    const A = t();
+    const words = (map, key) => map[key] ?? key;
+    return [
+      h("h2", { class: "section" }, A.inboxTitle),
+      messages.length
+        ? h("ul", { class: "items", "data-testid": "inbox" }, messages.map((m) => h("li", { class: "item" },
+          h("p", { class: "item-text" }, String(m.text ?? "")),
+          h("p", { class: "help" }, when(m.at)))))
+        : h("p", { class: "help" }, A.inboxEmpty),
+      h("h2", { class: "section" }, A.requestsDone),
+      activity.requests.length
+        ? h("ul", { class: "items", "data-testid": "history" }, activity.requests.map((r) => h("li", { class: "item" },
+          h("p", { class: "item-head" }, `${String(r.sp_name ?? "")} · ${words(A.actions, r.action)}`),
+          h("p", { class: "item-text" }, String(r.text ?? "")),
+          h("p", { class: "help" }, `${words(A.results, r.not_me ? "not_me" : r.result)} · ${when(r.answered_at ?? r.at)}`))))
+        : h("p", { class: "help" }, A.requestsNone),
+      h("h2", { class: "section" }, A.sentTitle),
+      activity.messages.length
+        ? h("ul", { class: "items", "data-testid": "sent" }, activity.messages.map((m) => h("li", { class: "item" },
+          h("p", { class: "item-head" }, words(A.events, m.event)),
+          h("p", { class: "help" }, `${m.channel === "app" ? A.inApp : A.sentTo(words(A.channelKinds, m.channel), String(m.to ?? ""))} · ${words(A.deliveries, m.status)} · ${when(m.sent_at ?? m.at)}`))))
+        : h("p", { class: "help" }, A.sentNone),
+    ];
+  });
+}
+
+// ---- channels ------------------------------------------------------------------------
+
+function showChannels(message) {
+  redraw = () => showChannels();
+  managed("channels", t().channelsTitle, async () => {
+    const c = await api.channels(device);
+    const A = t();
+    const again = (text) => () => showChannels(text);
+    const list = [...c.channels].sort((a, b) => a.position - b.position);
+    const order = list.map((x) => x.id);
+    const rows = list.map((ch, i) => {
+      const confirm = ch.confirmed ? null : confirmForm(ch);
+      const up = i === 0 ? null : withPin({
+        label: A.moveUp, confirm: A.moveUp, explain: A.moveUpExplain(ch.address), testid: "move-up", what: ch.address,
+        run: async (pin) => {
+          const next = [...order];
+          [next[i - 1], next[i]] = [next[i], next[i - 1]];
+          await api.orderChannels(device, next, pin);
+          again(A.orderSaved)();
+        },
+      });
+      const remove = withPin({
+        label: A.remove, confirm: A.removeConfirm, explain: A.removeChannelExplain(ch.address), danger: true, testid: "remove-channel", what: ch.address,
+        run: async (pin) => { await api.removeChannel(device, ch.id, pin); again(A.channelRemoved)(); },
+      });
+      return h("li", { class: "item", "data-testid": "channel" },
+        h("p", { class: "item-head" }, `${i + 1}. ${A.channelKinds[ch.kind] ?? ch.kind}: `, h("span", { class: "address" }, String(ch.address))),
+        h("p", { class: "help" }, ch.confirmed ? A.confirmed : A.notConfirmed),
+        confirm, h("div", { class: "buttons" }, up, remove));
+    });
+    const everyUse = withPin({
+      label: c.notify_every_use ? A.everyUseOff : A.everyUseOn,
+      confirm: c.notify_every_use ? A.everyUseOff : A.everyUseOn,
+      testid: "every-use",
+      run: async (pin) => { await api.setEveryUse(device, !c.notify_every_use, pin); again(A.everyUseSaved(!c.notify_every_use))(); },
+    });
+    return [
+      noticeBox(message),
+      h("p", {}, A.channelsIntro),
+      c.recommendation ? h("p", { class: "notice", "data-testid": "recommendation" }, A.channelsRecommend) : null,
+      list.length ? h("ol", { class: "items plain", "data-testid": "channels" }, rows) : h("p", { class: "help" }, A.noChannels),
+      h("h2", { class: "section" }, A.everyUseTitle),
+      h("p", { "data-testid": "every-use-state" }, c.notify_every_use ? A.everyUseIsOn : A.everyUseIsOff),
+      everyUse,
+      h("h2", { class: "section" }, A.addChannel),
+      addChannelForm(),
+    ];
+  });
+}
+
+function addChannelForm() {
+  const A = t();
+  const errors = h("div", { role: "alert", class: "alerts" });
+  const kind = h("fieldset", { class: "choice" },
+    h("legend", {}, A.channelKind),
+    h("label", { class: "inline" }, h("input", { type: "radio", name: "kind", value: "sms", checked: true }), ` ${A.channelKinds.sms}`),
+    h("label", { class: "inline" }, h("input", { type: "radio", name: "kind", value: "email" }), ` ${A.channelKinds.email}`));
+  const form = h("form", { novalidate: true, "data-testid": "add-channel" },
+    kind,
+    field("address", A.address, A.addressHelp, { type: "text", autocomplete: "off", maxlength: 254, required: true, spellcheck: "false" }),
+    field("add-pin", A.pin, null, { ...pinInput("off"), required: true }),
+    errors,
+    h("button", { type: "submit", class: "primary" }, A.add));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    const address = f.address.value.trim();
+    const pin = f["add-pin"].value.trim();
+    if (!address) return showError(errors, A.addressMissing);
+    if (!/^[0-9]{6}$/.test(pin)) return showError(errors, A.pinFormat);
+    await busy(form, async () => {
+      try {
+        await api.addChannel(device, f.kind.value, address, pin);
+        showChannels(A.codeSent(address));
+      } catch (e) {
+        f["add-pin"].value = "";
+        if (isRevoked(e)) return showRevoked();
+        showError(errors, errorText(e));
+      }
+    });
+  });
+  return form;
+}
+
+function confirmForm(ch) {
+  const A = t();
+  const id = `confirm-${ch.id}`;
+  const errors = h("div", { role: "alert", class: "alerts" });
+  const form = h("form", { novalidate: true, class: "pin-form", "data-testid": "confirm-channel" },
+    field(`${id}-code`, A.confirmCode, A.confirmCodeHelp, { ...digits(6), maxlength: 8, pattern: "[0-9]{6,8}", required: true }),
+    field(`${id}-pin`, A.pin, null, { ...pinInput("off"), required: true }),
+    errors,
+    h("button", { type: "submit", class: "primary" }, A.confirm));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    const pin = f[`${id}-pin`].value.trim();
+    if (!/^[0-9]{6}$/.test(pin)) return showError(errors, A.pinFormat);
+    await busy(form, async () => {
+      try {
+        await api.confirmChannel(device, ch.id, f[`${id}-code`].value.trim(), pin);
+        showChannels(A.channelConfirmed(ch.address));
+      } catch (e) {
+        f[`${id}-pin`].value = "";
+        if (isRevoked(e)) return showRevoked();
+        showError(errors, errorText(e));
+      }
+    });
+  });
+  return form;
+}
+
+// ---- devices, code displays and chips ------------------------------------------------
+
+function showDevices(message) {
+  redraw = () => showDevices();
+  managed("devices", t().devicesTitle, async () => {
+    const m = await api.me(device);
+    const A = t();
+    const apps = m.devices.filter((d) => d.state === "active");
+    const appRows = apps.map((d) => {
+      const mine = d.this_device === true;
+      const remove = withPin({
+        label: mine ? A.removeThis : A.remove,
+        confirm: A.removeConfirm,
+        explain: mine ? A.removeThisExplain : A.removeAppExplain(d.name),
+        danger: true,
+        testid: mine ? "remove-this" : "remove-app",
+        what: mine ? null : d.name,
+        run: async (pin) => {
+          const done = await api.revoke(device, `app:${d.device_id}`, pin);
+          if (mine) return forgetThisApp();
+          showDevices(done.warning ? `${A.appRemoved(d.name)} ${A.weaker}` : A.appRemoved(d.name));
+        },
+      });
+      return h("li", { class: "item", "data-testid": mine ? "this-app" : "app" },
+        h("p", { class: "item-head" }, String(d.name), mine ? h("span", { class: "tag" }, ` · ${A.thisApp}`) : null),
+        h("p", { class: "help" }, A.addedOn(when(d.created_at))),
+        mine ? renameForm(d) : null,
+        remove);
+    });
+    const displays = m.code_displays.filter((c) => c.state === "active").map((c) => h("li", { class: "item", "data-testid": "code-display" },
+      h("p", { class: "item-head" }, A.codeDisplay(String(c.serial))),
+      c.activated_at ? h("p", { class: "help" }, A.activatedOn(when(c.activated_at))) : null,
+      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeDisplayExplain, danger: true, testid: "remove-display", what: A.codeDisplay(String(c.serial)),
+        run: async (pin) => { await api.revoke(device, `code_display:${c.serial}`, pin); showDevices(A.displayRemoved); } })));
+    const chips = m.chips.filter((c) => c.state === "active").map((c) => h("li", { class: "item", "data-testid": "chip" },
+      h("p", { class: "item-head" }, A.chip),
+      h("p", { class: "help" }, A.addedOn(when(c.created_at))),
+      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeChipExplain, danger: true, testid: "remove-chip", what: A.chip,
+        run: async (pin) => { await api.revoke(device, `chip:${c.chip_id}`, pin); showDevices(A.chipRemoved); } })));
+    return [
+      noticeBox(message),
+      h("p", { class: "who" }, t().who(device.userId, device.deviceName)),
+      h("h2", { class: "section" }, A.appsTitle),
+      h("ul", { class: "items plain", "data-testid": "apps" }, appRows),
+      h("h2", { class: "section" }, A.displaysTitle),
+      displays.length ? h("ul", { class: "items plain" }, displays) : h("p", { class: "help" }, A.noDisplays),
+      h("h2", { class: "section" }, A.chipsTitle),
+      chips.length ? h("ul", { class: "items plain" }, chips) : h("p", { class: "help" }, A.noChips),
+      chips.length ? null : chipForm(),
+    ];
+  });
+}
+
+function renameForm(d) {
+  const A = t();
+  const errors = h("div", { role: "alert", class: "alerts" });
+  const form = h("form", { novalidate: true, class: "rename" },
+    field("rename", A.renameLabel, null, { type: "text", maxlength: 40, value: d.name, required: true }),
+    errors,
+    h("button", { type: "submit", class: "secondary" }, A.rename));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = form.elements.rename.value.trim();
+    if (!name) return showError(errors, A.nameMissing);
+    await busy(form, async () => {
+      try {
+        const done = await api.rename(device, d.device_id, name);
+        device = { ...device, deviceName: typeof done.name === "string" ? done.name : name };
+        await store.saveDevice(device).catch(() => {});
+        showDevices(A.renamed(device.deviceName));
+      } catch (e) {
+        if (isRevoked(e)) return showRevoked();
+        showError(errors, errorText(e));
+      }
+    });
+  });
+  return form;
+}
+
+/** This app removed itself: its keys are forgotten, and it offers to activate again. */
+async function forgetThisApp() {
+  await store.forgetDevice().catch(() => {});
+  device = null;
+  showActivation(t().thisRemoved);
+}
+
+// ---- chips (security keys) -----------------------------------------------------------
+
+const canRegisterChip = () => typeof globalThis.PublicKeyCredential === "function" && typeof navigator.credentials?.create === "function";
+
+/** The browser's options from the server's JSON (base64url fields to bytes). */
+function creationOptions(json) {
+  if (typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
+    return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+  }
+  return {
+    ...json,
+    challenge: p.unb64(json.challenge),
+    user: { ...json.user, id: p.unb64(json.user.id) },
+    excludeCredentials: (json.excludeCredentials ?? []).map((c) => ({ ...c, id: p.unb64(c.id) })),
+  };
+}
+
+/** The credential as the JSON the server reads. */
+function credentialJson(c) {
+  if (typeof c.toJSON === "function") return c.toJSON();
+  return {
+    id: c.id,
+    rawId: p.b64(new Uint8Array(c.rawId)),
+    type: c.type,
+    response: {
+      attestationObject: p.b64(new Uint8Array(c.response.attestationObject)),
+      clientDataJSON: p.b64(new Uint8Array(c.response.clientDataJSON)),
+      transports: c.response.getTransports?.() ?? [],
+    },
+    extensions: c.getClientExtensionResults?.() ?? {},
+  };
+}
+
+function chipForm() {
+  const A = t();
+  if (!canRegisterChip()) return h("p", { class: "help" }, A.chipUnsupported);
+  const errors = h("div", { role: "alert", class: "alerts" });
+  const form = h("form", { novalidate: true, "data-testid": "chip-form" },
+    h("p", {}, A.chipIntro),
+    field("chip-password", A.password, A.passwordHelp, { type: "password", autocomplete: "current-password", minlength: 8, maxlength: 64, required: true }),
+    field("chip-pin", A.pin, null, { ...pinInput("off"), required: true }),
+    errors,
+    h("button", { type: "submit", class: "primary" }, A.registerChip));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    showError(errors, null);
+    const pin = f["chip-pin"].value.trim();
+    const password = f["chip-password"].value;
+    if (password.length < 8) return showError(errors, A.passwordShort);
+    if (!/^[0-9]{6}$/.test(pin)) return showError(errors, A.pinFormat);
+    await busy(form, async () => {
+      try {
+        const started = await api.startChipRegistration(device, pin, password);
+        showError(errors, null);
+        errors.append(h("p", { class: "notice" }, A.touchKey));
+        let credential;
+        try {
+          credential = await navigator.credentials.create({ publicKey: creationOptions(started.options.publicKey) });
+        } catch {
+          credential = null;
+        }
+        if (!credential) return showError(errors, A.errors.chip_cancelled);
+        await api.finishChipRegistration(started.registration_id, credentialJson(credential));
+        showDevices(A.chipRegistered);
+      } catch (e) {
+        f["chip-pin"].value = "";
+        if (isRevoked(e)) return showRevoked();
+        showError(errors, errorText(e));
+      }
+    });
+  });
+  return form;
+}
+
+// ---- a further app: pairing with an app the person already has ----------------------
+
+function showPairStart() {
+  redraw = showPairStart;
+  const A = t();
+  const errors = h("div", { role: "alert", class: "alerts" });
+  const form = h("form", { novalidate: true },
+    field("pair-user-id", A.userId, A.userIdHelp, { type: "text", autocomplete: "username", autocapitalize: "none", spellcheck: "false", maxlength: 48, required: true }),
+    field("device-name", A.deviceName, A.deviceNameHelp, { type: "text", maxlength: 40, value: A.defaultDeviceName, required: true }),
+    field("pin", A.choosePin, A.pairPinHelp, { ...pinInput("new-password"), required: true }),
+    field("pin2", A.repeatPin, null, { ...pinInput("new-password"), required: true }),
+    errors,
+    h("button", { type: "submit", class: "primary" }, A.pairGo),
+    h("button", { type: "button", class: "link", onclick: () => showActivation() }, A.withLetter));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    const userId = f["pair-user-id"].value.trim();
+    const pin = f.pin.value.trim();
+    if (!userId) return showError(errors, A.errors.user_id_required);
+    if (!/^[0-9]{6}$/.test(pin)) return showError(errors, A.pinFormat);
+    if (pin !== f.pin2.value.trim()) return showError(errors, A.pinsDiffer);
+    await busy(form, async () => {
+      try {
+        const pairing = await api.startPairing(userId, pin, f["device-name"].value.trim() || A.defaultDeviceName);
+        await store.put("pairing", pairing);
+        showPairWaiting(pairing);
+      } catch (e) {
+        f.pin.value = "";
+        f.pin2.value = "";
+        showError(errors, errorText(e));
+      }
+    });
+  });
+  screen(h("h1", {}, A.pairTitle), h("p", {}, A.pairIntro), form);
+  form.elements["pair-user-id"].focus();
+}
+
+let pairingWatch = 0;
+
+function showPairWaiting(pairing) {
+  redraw = () => showPairWaiting(pairing);
+  const A = t();
+  const status = h("p", { class: "status", role: "status", "data-testid": "pair-status" }, A.pairWaiting);
+  const again = h("button", { type: "button", class: "secondary", onclick: async () => {
+    pairingWatch++;
+    await store.remove("pairing").catch(() => {});
+    showPairStart();
+  } }, A.pairCancel);
+  screen(h("h1", {}, A.pairTitle),
+    h("p", {}, A.pairShowCode),
+    h("p", { class: "pairing-code", "data-testid": "pairing-code", "aria-label": A.pairingCodeLabel }, pairing.pairingCode),
+    h("p", { class: "help" }, A.pairUntil(when(pairing.expiresAt))),
+    status, again);
+  const mine = ++pairingWatch;
+  (async () => {
+    while (mine === pairingWatch) {
+      try {
+        const s = await api.pairingStatus(pairing.pairingId);
+        if (mine !== pairingWatch) return;
+        if (s.status === "approved" && typeof s.device_id === "string") {
+          const { pairingId, pairingCode, expiresAt, ...rest } = pairing;
+          device = { ...rest, deviceId: s.device_id };
+          await store.saveDevice(device);
+          await store.remove("pairing").catch(() => {});
+          pairingWatch++;
+          return showRequests(A.paired(device.userId));
+        }
+        if (s.status === "rejected" || s.status === "expired") {
+          await store.remove("pairing").catch(() => {});
+          status.textContent = s.status === "rejected" ? A.pairRejected : A.pairExpired;
+          again.textContent = A.pairAgain;
+          return;
+        }
+        status.textContent = A.pairWaiting;
+      } catch (e) {
+        status.textContent = e.code === "network" ? t().offline : errorText(e);
+      }
+      await sleep(2000);
+    }
+  })();
+}
+
 // ---- start --------------------------------------------------------------------------
 
 function registerServiceWorker() {
@@ -396,7 +956,9 @@ async function boot() {
   document.getElementById("lang").addEventListener("click", switchLanguage);
   registerServiceWorker();
   device = (await store.device().catch(() => null)) ?? null;
+  const pairing = device ? null : await store.get("pairing").catch(() => null);
   if (device) showRequests();
+  else if (pairing) showPairWaiting(pairing);
   else showActivation();
 }
 

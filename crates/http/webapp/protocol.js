@@ -185,3 +185,32 @@ export async function devicePinProof(pinKey, pin, binding, salt = randomBytes(16
   const c = new Uint8Array(await subtle.encrypt(gcm(ZERO_NONCE, binding), k, pinBytes(pin)));
   return concat(salt, c);
 }
+
+// ---- what the management calls' PIN proofs are bound to (§8–§10) --------------------
+
+/** `target`: `app:<device id>`, `code_display:<serial>` or `chip:<id>`. */
+export const revokeBinding = (target, acting) => bytes(`sesam-revoke/v1\n${target}\n${acting}`);
+export const channelAddBinding = (kind, address, acting) => bytes(`sesam-channel-add/v1\n${kind}:${address}\n${acting}`);
+export const channelConfirmBinding = (id, acting) => bytes(`sesam-channel-confirm/v1\n${id}\n${acting}`);
+export const channelRemoveBinding = (id, acting) => bytes(`sesam-channel-remove/v1\n${id}\n${acting}`);
+export const channelOrderBinding = (order, acting) => bytes(`sesam-channel-order/v1\n${order.join(",")}\n${acting}`);
+export const channelEveryUseBinding = (on, acting) => bytes(`sesam-channel-every-use/v1\n${on ? "on" : "off"}\n${acting}`);
+export const chipRegistrationBinding = (acting) => bytes(`sesam-chip/v1\n${acting}`);
+
+/** The key a user ID is known by: trimmed, NFC, lower case (as the server compares). */
+export const userIdKey = (input) => input.trim().normalize("NFC").toLowerCase();
+
+/** What a new app's enrolment proof and key possession are bound to (§5). */
+export function pairingBinding(userId, devicePublicSec1) {
+  return bytes(`sesam-pairing/v1\n${userIdKey(userId)}\n${hex(devicePublicSec1)}`);
+}
+
+/**
+ * The waiting page's QR code: `sesam:approve?request=<uuid>&code=<4 digits>`. Returns
+ * `{ request, code }`, or null for anything else (a QR code of something else).
+ */
+export function parseBindingQr(text) {
+  if (typeof text !== "string" || text.length > 200) return null;
+  const m = /^sesam:approve\?request=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})&code=([0-9]{4})$/i.exec(text.trim());
+  return m ? { request: m[1].toLowerCase(), code: m[2] } : null;
+}
