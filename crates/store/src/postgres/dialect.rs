@@ -15,6 +15,11 @@ pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>
     Ok(pool.begin().await?)
 }
 
+/// A bulk write (an import's batch): a transaction, as any other on PostgreSQL.
+pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
+    begin_write(pool).await
+}
+
 /// How the backend names itself.
 pub(super) const NAME: &str = "PostgreSQL";
 

@@ -10,6 +10,13 @@ pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>
     pool.begin().await
 }
 
+/// A bulk write (an import's batch): a transaction of its own, without a savepoint
+/// (see `WritePool::begin_alone`).
+pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
+    crate::stats::unit();
+    pool.begin_alone().await
+}
+
 /// How the backend names itself.
 pub(super) const NAME: &str = "SQLite";
 
