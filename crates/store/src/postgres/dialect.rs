@@ -20,6 +20,10 @@ pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>,
     begin_write(pool).await
 }
 
+/// People per bulk-enrolment transaction: 50,000 made an import three times slower than
+/// 10,000 here (docs/performance.md).
+pub(super) const BULK_ENROL_BATCH: usize = 10_000;
+
 /// How the backend names itself.
 pub(super) const NAME: &str = "PostgreSQL";
 

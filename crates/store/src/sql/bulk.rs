@@ -45,6 +45,10 @@ impl BulkStore for SqlStore {
         }
     }
 
+    fn enrol_batch_size(&self) -> usize {
+        dialect::BULK_ENROL_BATCH
+    }
+
     async fn activate_apps_many(&self, items: &[BulkAppActivation]) -> Result<(), StoreError> {
         if items.is_empty() {
             return Ok(());
@@ -172,17 +176,13 @@ impl SqlStore {
         // before it touched, and each page is read and dirtied once per batch. The people
         // come first: the other rows refer to them.
         let mut by_index = accepted.clone();
-        by_index.sort_unstable_by(|a, b| {
-            a.identity
-                .national_id_index
-                .cmp(&b.identity.national_id_index)
-        });
+        by_index.sort_unstable_by_key(|i| i.identity.national_id_index);
         for chunk in by_index.chunks(ROWS_PER_STATEMENT) {
             insert_identities(&mut tx, chunk).await?;
         }
         insert_claims(&mut tx, &accepted).await?;
         insert_channels(&mut tx, &accepted).await?;
-        by_index.sort_unstable_by(|a, b| a.grant.code_hash.cmp(&b.grant.code_hash));
+        by_index.sort_unstable_by_key(|i| i.grant.code_hash);
         for chunk in by_index.chunks(ROWS_PER_STATEMENT) {
             insert_grants(&mut tx, chunk).await?;
         }
