@@ -48,6 +48,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         manifest: PathBuf,
     },
+    /// Write N people (national ID, name, birth date, phone, e-mail, user ID) as a JSON
+    /// Lines file for `sesam admin identity import`: the import's benchmark input.
+    People {
+        /// How many people.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=20_000_000))]
+        count: u64,
+        /// The first person's number (a second file with `--from` the first's count holds
+        /// other people).
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=20_000_000))]
+        from: u64,
+        /// Where to write the file (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Drive complete logins against a running server and report.
     Run {
         /// The server's public URL, e.g. http://127.0.0.1:8080.
@@ -119,6 +133,10 @@ async fn execute(cli: Cli) -> Result<String, BenchError> {
                     manifest.display()
                 )
             })
+        }
+        Command::People { count, from, out } => {
+            population::write_people_file(&out, from, count)?;
+            Ok(format!("{count} people written to {}", out.display()))
         }
         Command::Run {
             url,

@@ -2,9 +2,13 @@
 //! user ID, phone number, app key and device id, so `seed` and `run` agree on them without
 //! a per-person file (a million device keys would be a 100 MB file).
 
+use std::path::Path;
+
 use p256::ecdsa::SigningKey;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use crate::error::BenchError;
 
 /// The PIN every benchmark app was activated with.
 pub const PIN: &str = "258013";
@@ -68,6 +72,51 @@ pub fn import_line(p: &Person) -> String {
     .to_string()
 }
 
+/// One person's line for an import file of a whole population (`sesam-bench people`):
+/// as [`import_line`] with an e-mail address, and a user ID whose letters come from a hash
+/// of the index, so that the user IDs of consecutive lines are scattered over the user-ID
+/// index as real people's are (the benchmark's `bench.0000042` would arrive in order).
+pub fn population_line(p: &Person) -> String {
+    serde_json::json!({
+        "national_id": p.national_id,
+        "name": p.name,
+        "birthdate": p.birthdate,
+        "phone": p.phone,
+        "email": format!("person{}@example.dk", p.index),
+        "user_id": scattered_user_id(p.index),
+    })
+    .to_string()
+}
+
+/// Six letters from a hash of `index`, a dot and the index: unique, in no order.
+pub fn scattered_user_id(index: u64) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"sesam-bench user id")
+        .chain_update(index.to_be_bytes())
+        .finalize();
+    let letters: String = digest[..6]
+        .iter()
+        .map(|b| char::from(b'a' + b % 26))
+        .collect();
+    format!("{letters}.{index}")
+}
+
+/// Writes people `from..from + count` to a new file at `out`, one [`population_line`] each.
+pub fn write_people_file(out: &Path, from: u64, count: u64) -> Result<(), BenchError> {
+    use std::io::Write as _;
+    let io = |e: std::io::Error| BenchError::Input(format!("cannot write {}: {e}", out.display()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(io)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    for index in from..from.saturating_add(count) {
+        writeln!(w, "{}", population_line(&person(index))).map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
 /// The app key of person `index`, from the population's secret seed.
 pub fn device_key(seed: &[u8; 32], index: u64) -> SigningKey {
     let mut counter = 0u32;
@@ -100,6 +149,7 @@ pub fn device_id(seed: &[u8; 32], index: u64) -> Uuid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sesam_domain::contact::EmailAddress;
     use sesam_domain::{NationalId, UserId};
 
     #[test]
@@ -113,6 +163,9 @@ mod tests {
                 "{index}: {p:?}"
             );
             UserId::parse(&p.user_id).unwrap();
+            UserId::parse(&scattered_user_id(index)).unwrap();
+            let line: serde_json::Value = serde_json::from_str(&population_line(&p)).unwrap();
+            EmailAddress::parse(line["email"].as_str().unwrap()).unwrap();
         }
     }
 

@@ -91,6 +91,7 @@ conformance!(
     password_guard_round_trips,
     bulk_enrolment_skips_the_enrolled_and_refuses_taken_user_ids,
     concurrent_bulk_enrolments_enrol_everyone_once,
+    bulk_enrolment_in_key_order_keeps_each_person_whole,
     bulk_app_activation_is_all_or_nothing,
     grant_units_check_user_ids_and_keep_refusals,
     pairing_starts_are_limited_and_capped,
@@ -1115,6 +1116,67 @@ mod cases {
         }
         assert_eq!(enrolled, 300, "everyone once, whichever import got them");
         assert_eq!(verify_chain(&*store).await, 300);
+    }
+
+    /// A batch's rows go in in the order of their random keys, not the batch's: each
+    /// person still gets their own national ID, user ID and grant, the outcomes stay in
+    /// the batch's order, and the audit entries too.
+    pub(super) async fn bulk_enrolment_in_key_order_keeps_each_person_whole(store: Arc<dyn Store>) {
+        let count = 2_100;
+        let mut items: Vec<_> = (0..count)
+            .map(|i| {
+                let nid = format!("0101{:02}{:04}", 50 + i / 1000, i % 1000);
+                bulk(&nid, Some(&format!("sorted.{}", count - i)))
+            })
+            .collect();
+        // A user ID taken earlier in the batch, and a person given twice.
+        items[1500] = bulk("0101701234", Some("sorted.2095"));
+        items[1700] = bulk("0101500003", None);
+        let outcomes = store.enrol_many(&items).await.unwrap();
+        for (i, o) in outcomes.iter().enumerate() {
+            let expected = match i {
+                1500 => "user id taken",
+                1700 => "already",
+                _ => "enrolled",
+            };
+            assert_eq!(outcome(o), expected, "item {i}");
+        }
+        let enrolled: Vec<&sesam_store::BulkEnrolment> = items
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| outcome(o) == "enrolled")
+            .map(|(i, _)| i)
+            .collect();
+        for item in &enrolled {
+            let id = item.identity.id;
+            let user_id = item.identity.enrolment.user_id.as_ref().unwrap();
+            let by_user_id = store.identity_by_user_id(&user_id.key()).await.unwrap();
+            assert_eq!(by_user_id.map(|p| p.id), Some(id));
+            let index = &item.identity.national_id_index;
+            let by_nid = store.identity_by_national_id(index).await.unwrap();
+            assert_eq!(by_nid.map(|p| p.id), Some(id));
+            let grant = store
+                .grant_by_code_hash(&item.grant.code_hash)
+                .await
+                .unwrap();
+            assert_eq!(
+                grant.map(|g| (g.id, g.identity_id)),
+                Some((item.grant.id, id))
+            );
+        }
+        assert_eq!(verify_chain(&*store).await, enrolled.len() as i64);
+        let subjects: Vec<Option<String>> = store
+            .audit_entries(0, count as i64)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.subject)
+            .collect();
+        let expected: Vec<Option<String>> = enrolled
+            .iter()
+            .map(|i| Some(i.identity.id.to_string()))
+            .collect();
+        assert_eq!(subjects, expected);
     }
 
     pub(super) async fn bulk_app_activation_is_all_or_nothing(store: Arc<dyn Store>) {

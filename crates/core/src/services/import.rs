@@ -1,8 +1,8 @@
-//! Bulk enrolment from a JSON Lines file: one person per line, written in batches of
-//! [`BATCH`] per transaction. Every line is checked like a single enrolment; a bad line is
-//! reported with its number and the import goes on. A person already enrolled (by
-//! national ID) is skipped, so an interrupted import is resumed by running it again, and
-//! two imports of one file at once enrol everyone once.
+//! Bulk enrolment from a JSON Lines file: one person per line, written in batches (as many
+//! per transaction as the store's `enrol_batch_size`). Every line is checked like a single
+//! enrolment; a bad line is reported with its number and the import goes on. A person
+//! already enrolled (by national ID) is skipped, so an interrupted import is resumed by
+//! running it again, and two imports of one file at once enrol everyone once.
 
 use std::io::BufRead;
 
@@ -16,9 +16,6 @@ use super::Actor;
 use super::identities::EnrolRequest;
 use crate::context::Sesam;
 use crate::error::AppError;
-
-/// Persons per transaction.
-pub const BATCH: usize = 10_000;
 
 /// Longer lines are refused without being read into memory whole.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -183,7 +180,8 @@ impl Sesam {
     ) -> Result<ImportReport, AppError> {
         let mut report = ImportReport::default();
         let mut buf = Vec::with_capacity(1024);
-        let mut batch: Vec<(u64, BulkEnrolment, ActivationCode)> = Vec::with_capacity(BATCH);
+        let size = self.store.enrol_batch_size();
+        let mut batch: Vec<(u64, BulkEnrolment, ActivationCode)> = Vec::with_capacity(size);
         // The batch being written while the next one is read and sealed.
         let mut writing: Option<WrittenBatch> = None;
         let mut line_no = 0u64;
@@ -225,7 +223,7 @@ impl Sesam {
                 }
                 Err(reason) => refuse(&mut report, sink, line_no, reason),
             }
-            if batch.len() >= BATCH {
+            if batch.len() >= size {
                 if let Some(previous) = writing.take() {
                     settle(previous.await_outcomes().await?, &mut report, sink)?;
                 }

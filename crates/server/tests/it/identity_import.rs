@@ -209,3 +209,71 @@ fn a_missing_file_or_unwritable_letters_file_is_a_clear_error() {
     let run = import(&data, &file, &dir.path().join("l.jsonl"));
     assert!(run.stderr.contains("line 1: not UTF-8"), "{}", run.stderr);
 }
+
+/// `kill -9` in the middle of an import leaves whole batches: a re-run finds a whole number
+/// of batches enrolled and enrols the rest, nobody twice, and the audit chain verifies.
+#[test]
+fn a_killed_import_leaves_whole_batches() {
+    const BATCH: u64 = 50_000; // SQLite's batch size
+    let people: u64 = 2 * BATCH + 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let data = Data::Dir(dir.path().join("data"));
+    admin(&data, &["audit", "verify"]).ok();
+    let file = dir.path().join("people.jsonl");
+    // Born on 28 days of January 1950, 4,000 a day.
+    let text: String = (0..people)
+        .map(|i| {
+            let day = 1 + i / 4000;
+            let line = serde_json::json!({
+                "national_id": format!("{day:02}0150{:04}", i % 4000),
+                "name": format!("Person {i}"),
+                "birthdate": format!("1950-01-{day:02}"),
+                "phone": format!("+4520{i:06}"),
+                "user_id": format!("killed.{i}"),
+            });
+            format!("{line}\n")
+        })
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let letters = dir.path().join("letters.jsonl");
+    let mut child = command(&data)
+        .arg("admin")
+        .args(data.args())
+        .args(["--operator", "tester", "--json", "identity", "import"])
+        .arg(&file)
+        .arg("--letters")
+        .arg(&letters)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed as soon as the first batch is in, while the next one is being written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let written = std::fs::read_to_string(&letters)
+            .map(|t| t.lines().count() as u64)
+            .unwrap_or(0);
+        if written >= BATCH || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no batch was written");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    let lettered = std::fs::read_to_string(&letters).unwrap().lines().count() as u64;
+
+    let again = import(&data, &file, &dir.path().join("again.jsonl"))
+        .ok()
+        .json();
+    let already = again["already_enrolled"].as_u64().unwrap();
+    let enrolled = again["enrolled"].as_u64().unwrap();
+    assert!(
+        already.is_multiple_of(BATCH) || already == people,
+        "{already} people were in: not whole batches"
+    );
+    assert!(already >= BATCH && lettered <= already, "{again}");
+    assert_eq!(already + enrolled, people, "{again}");
+    let audit = admin(&data, &["--json", "audit", "verify"]).ok().json();
+    assert!(audit["entries"].as_u64().unwrap() >= people, "{audit}");
+}

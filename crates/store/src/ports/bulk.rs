@@ -44,6 +44,11 @@ pub trait BulkStore: Send + Sync {
     /// each item in order. Two concurrent imports of one file enrol everyone once.
     async fn enrol_many(&self, items: &[BulkEnrolment]) -> Result<Vec<BulkOutcome>, StoreError>;
 
+    /// People per [`BulkStore::enrol_many`] call that suit the backend best.
+    fn enrol_batch_size(&self) -> usize {
+        10_000
+    }
+
     /// Activates every item or none: each grant must still be unused and each identity
     /// still pending, else `Conflict`.
     async fn activate_apps_many(&self, items: &[BulkAppActivation]) -> Result<(), StoreError>;

@@ -17,3 +17,15 @@ pub fn query<'q>(sql: impl sqlx::SqlSafeStr) -> Query<'q> {
     tracing::trace!(target: "sesam_store::sql", sql = %sql.as_str());
     sqlx::query(sql)
 }
+
+/// `QueryBuilder::build` for a statement whose text recurs; sqlx keeps every statement
+/// prepared on its connection already (`sqlite/db.rs` has the reason for the name).
+pub trait BuildReused {
+    fn build_reused(&mut self) -> Query<'_>;
+}
+
+impl BuildReused for QueryBuilder {
+    fn build_reused(&mut self) -> Query<'_> {
+        self.build()
+    }
+}

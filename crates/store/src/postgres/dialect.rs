@@ -15,6 +15,15 @@ pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>
     Ok(pool.begin().await?)
 }
 
+/// A bulk write (an import's batch): a transaction, as any other on PostgreSQL.
+pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
+    begin_write(pool).await
+}
+
+/// People per bulk-enrolment transaction: 50,000 made an import three times slower than
+/// 10,000 here (docs/performance.md).
+pub(super) const BULK_ENROL_BATCH: usize = 10_000;
+
 /// How the backend names itself.
 pub(super) const NAME: &str = "PostgreSQL";
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sesam_domain::{AuditDraft, AuditEntry, ChainHead, Timestamp, UnchainedEntry};
 
-use super::db::{self, QueryBuilder, RowExt as _, Transaction};
+use super::db::{self, BuildReused as _, QueryBuilder, RowExt as _, Transaction};
 use super::dialect;
 use super::rows::{self, audit_columns};
 use super::store::SqlStore;
@@ -103,7 +103,13 @@ pub(super) async fn chain(
                 .push_bind(e.prev_hash.to_vec())
                 .push_bind(e.hash.to_vec());
         });
-        q.build().execute(&mut **tx).await?;
+        // Full statements recur (an import chains thousands of entries): kept prepared.
+        let q = if part.len() == ROWS_PER_STATEMENT {
+            q.build_reused()
+        } else {
+            q.build()
+        };
+        q.execute(&mut **tx).await?;
     }
     Ok(chained.len() as u64)
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::db::{QueryBuilder, RowExt as _, Transaction};
+use super::db::{BuildReused as _, QueryBuilder, RowExt as _, Transaction};
 use async_trait::async_trait;
 use sesam_domain::UnchainedEntry;
 use sesam_domain::activation::GrantState;
@@ -45,11 +45,15 @@ impl BulkStore for SqlStore {
         }
     }
 
+    fn enrol_batch_size(&self) -> usize {
+        dialect::BULK_ENROL_BATCH
+    }
+
     async fn activate_apps_many(&self, items: &[BulkAppActivation]) -> Result<(), StoreError> {
         if items.is_empty() {
             return Ok(());
         }
-        let mut tx = dialect::begin_write(&self.pool).await?;
+        let mut tx = dialect::begin_bulk(&self.pool).await?;
         for chunk in items.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::new("UPDATE activation_grants SET state = ");
             q.push_bind(GrantState::Consumed.as_str())
@@ -113,7 +117,7 @@ impl BulkStore for SqlStore {
 
 impl SqlStore {
     async fn enrol_batch(&self, items: &[BulkEnrolment]) -> Result<Vec<BulkOutcome>, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
+        let mut tx = dialect::begin_bulk(&self.pool).await?;
         let enrolled = existing_national_ids(&mut tx, items).await?;
         let claims = existing_claims(&mut tx, items).await?;
         let now = items.first().map_or(0, |i| i.identity.created_at.millis());
@@ -167,10 +171,19 @@ impl SqlStore {
             });
             q.build().execute(&mut *tx).await?;
         }
-        for chunk in accepted.chunks(ROWS_PER_STATEMENT) {
+        // Each table's rows go in in the order of its index on a random key (the keyed
+        // hashes, the user-ID key), so that an insert lands on the index page the one
+        // before it touched, and each page is read and dirtied once per batch. The people
+        // come first: the other rows refer to them.
+        let mut by_index = accepted.clone();
+        by_index.sort_unstable_by_key(|i| i.identity.national_id_index);
+        for chunk in by_index.chunks(ROWS_PER_STATEMENT) {
             insert_identities(&mut tx, chunk).await?;
-            insert_claims(&mut tx, chunk).await?;
-            insert_channels(&mut tx, chunk).await?;
+        }
+        insert_claims(&mut tx, &accepted).await?;
+        insert_channels(&mut tx, &accepted).await?;
+        by_index.sort_unstable_by_key(|i| i.grant.code_hash);
+        for chunk in by_index.chunks(ROWS_PER_STATEMENT) {
             insert_grants(&mut tx, chunk).await?;
         }
         let drafts: Vec<(Timestamp, &AuditDraft)> = accepted
@@ -200,7 +213,7 @@ async fn existing_national_ids(
         q.push_tuples(chunk, |mut b, i| {
             b.push_bind(i.identity.national_id_index.to_vec());
         });
-        for row in q.build().fetch_all(&mut **tx).await? {
+        for row in q.build_reused().fetch_all(&mut **tx).await? {
             found.insert(row.try_get::<Vec<u8>, _>("national_id_index")?);
         }
     }
@@ -224,7 +237,7 @@ async fn existing_claims(
         q.push_tuples(chunk, |mut b, k| {
             b.push_bind(k.clone());
         });
-        for row in q.build().fetch_all(&mut **tx).await? {
+        for row in q.build_reused().fetch_all(&mut **tx).await? {
             let released: Option<i64> = row.try_get("released_at")?;
             found.insert(
                 row.try_get::<String, _>("key")?,
@@ -265,34 +278,40 @@ async fn insert_identities(
             .push_bind(new.created_at.millis())
             .push_bind(e.language.as_str());
     });
-    q.build().execute(&mut **tx).await?;
+    q.build_reused().execute(&mut **tx).await?;
     Ok(())
 }
 
+/// The user-ID claims in the order of their key, the history in the people's order.
 async fn insert_claims(
     tx: &mut Transaction<'static>,
-    chunk: &[&BulkEnrolment],
+    accepted: &[&BulkEnrolment],
 ) -> Result<(), StoreError> {
-    let with_user_id: Vec<(&BulkEnrolment, &UserId)> = chunk
+    let mut with_user_id: Vec<(&BulkEnrolment, &UserId, String)> = accepted
         .iter()
-        .filter_map(|i| i.identity.enrolment.user_id.as_ref().map(|u| (*i, u)))
+        .filter_map(|i| {
+            let u = i.identity.enrolment.user_id.as_ref()?;
+            Some((*i, u, u.key().as_str().to_owned()))
+        })
         .collect();
-    if with_user_id.is_empty() {
-        return Ok(());
+    for chunk in with_user_id.chunks(ROWS_PER_STATEMENT) {
+        let mut q =
+            QueryBuilder::new("INSERT INTO user_id_history (identity_id, user_id, from_at) ");
+        q.push_values(chunk, |mut b, (item, user_id, _)| {
+            b.push_bind(item.identity.id)
+                .push_bind(user_id.as_str().to_owned())
+                .push_bind(item.identity.created_at.millis());
+        });
+        q.build_reused().execute(&mut **tx).await?;
     }
-    let mut q = QueryBuilder::new("INSERT INTO user_id_claims (key, identity_id) ");
-    q.push_values(&with_user_id, |mut b, (item, user_id)| {
-        b.push_bind(user_id.key().as_str().to_owned())
-            .push_bind(item.identity.id);
-    });
-    q.build().execute(&mut **tx).await?;
-    let mut q = QueryBuilder::new("INSERT INTO user_id_history (identity_id, user_id, from_at) ");
-    q.push_values(&with_user_id, |mut b, (item, user_id)| {
-        b.push_bind(item.identity.id)
-            .push_bind(user_id.as_str().to_owned())
-            .push_bind(item.identity.created_at.millis());
-    });
-    q.build().execute(&mut **tx).await?;
+    with_user_id.sort_unstable_by(|a, b| a.2.cmp(&b.2));
+    for chunk in with_user_id.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::new("INSERT INTO user_id_claims (key, identity_id) ");
+        q.push_values(chunk, |mut b, (item, _, key)| {
+            b.push_bind(key.clone()).push_bind(item.identity.id);
+        });
+        q.build_reused().execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -327,7 +346,7 @@ async fn insert_channels(
                 .push_bind(0_i64)
                 .push_bind(at);
         });
-        q.build().execute(&mut **tx).await?;
+        q.build_reused().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -353,7 +372,7 @@ async fn insert_grants(
             .push_bind(g.sms_pin_expires_at.map(Timestamp::millis))
             .push_bind(g.sms_sent_count);
     });
-    q.build().execute(&mut **tx).await?;
+    q.build_reused().execute(&mut **tx).await?;
     Ok(())
 }
 

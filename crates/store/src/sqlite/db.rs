@@ -48,6 +48,8 @@ pub struct Query<'q> {
     args: Vec<Value>,
     /// Built by [`QueryBuilder`]: `?N` placeholders, run once, so not worth caching.
     built: bool,
+    /// Built with [`BuildReused::build_reused`]: its text recurs, so it is cached.
+    reused: bool,
 }
 
 /// Starts a statement with `$1`, `$2`, … placeholders (as in PostgreSQL).
@@ -56,6 +58,7 @@ pub fn query<'q>(sql: impl SqlText<'q>) -> Query<'q> {
         sql: sql.into_sql(),
         args: Vec::new(),
         built: false,
+        reused: false,
     }
 }
 
@@ -154,7 +157,7 @@ impl<'q> Query<'q> {
     fn prepare<'c>(&self, conn: &'c Connection) -> Result<StatementRef<'c>, StoreError> {
         stats::statement();
         tracing::trace!(target: "sesam_store::sql", sql = %self.sql);
-        let mut stmt = if self.built {
+        let mut stmt = if self.built && !self.reused {
             StatementRef::Once(conn.prepare(&self.sql)?)
         } else {
             StatementRef::Cached(conn.prepare_cached(&self.sql)?)
@@ -503,7 +506,23 @@ impl QueryBuilder {
             sql: Cow::Owned(std::mem::take(&mut self.sql)),
             args: std::mem::take(&mut self.args),
             built: true,
+            reused: false,
         }
+    }
+}
+
+/// [`QueryBuilder::build`] for a statement whose text recurs, as the 1,000-row inserts of
+/// an import do: it stays prepared on the connection like a literal statement, so SQLite
+/// parses it once, not once per 1,000 rows (parsing was 8 % of an import's profile).
+pub trait BuildReused {
+    fn build_reused(&mut self) -> Query<'static>;
+}
+
+impl BuildReused for QueryBuilder {
+    fn build_reused(&mut self) -> Query<'static> {
+        let mut q = self.build();
+        q.reused = true;
+        q
     }
 }
 

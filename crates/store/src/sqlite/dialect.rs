@@ -10,6 +10,19 @@ pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>
     pool.begin().await
 }
 
+/// A bulk write (an import's batch): a transaction of its own, without a savepoint
+/// (see `WritePool::begin_alone`).
+pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
+    crate::stats::unit();
+    pool.begin_alone().await
+}
+
+/// People per bulk-enrolment transaction: a batch changes pages all over the indexes on
+/// random keys (the national-ID and activation-code hashes, the user-ID key), and a page
+/// is written once per commit however many of the batch's people it holds; at a million
+/// people 50,000 per batch cost a fifth less than 10,000 (docs/performance.md).
+pub(super) const BULK_ENROL_BATCH: usize = 50_000;
+
 /// How the backend names itself.
 pub(super) const NAME: &str = "SQLite";
 
