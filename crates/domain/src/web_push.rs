@@ -97,6 +97,9 @@ impl EndpointPolicy {
             return Err(SubscriptionError::EndpointTooLong);
         }
         let url = url::Url::parse(endpoint).map_err(|_| SubscriptionError::EndpointInvalid)?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(SubscriptionError::EndpointNotHttps);
+        }
         let host = url.host().ok_or(SubscriptionError::EndpointInvalid)?;
         if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
             return Err(SubscriptionError::EndpointCredentials);
@@ -316,29 +319,58 @@ mod tests {
         let expected = unb64(concat!(
             "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN"
         ));
-        assert_eq!(URL_SAFE_NO_PAD.encode(&body), URL_SAFE_NO_PAD.encode(&expected));
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(&body),
+            URL_SAFE_NO_PAD.encode(&expected)
+        );
     }
 
     #[test]
     fn endpoints_must_be_public_https_unless_local_ones_are_allowed() {
         let strict = EndpointPolicy::default();
         let local = EndpointPolicy { allow_local: true };
-        assert!(strict.check("https://push.example.net/wpush/v2/abc").is_ok());
+        assert!(
+            strict
+                .check("https://push.example.net/wpush/v2/abc")
+                .is_ok()
+        );
         for (url, error) in [
-            ("http://push.example.net/x", SubscriptionError::EndpointNotHttps),
-            ("ftp://push.example.net/x", SubscriptionError::EndpointNotHttps),
+            (
+                "http://push.example.net/x",
+                SubscriptionError::EndpointNotHttps,
+            ),
+            (
+                "ftp://push.example.net/x",
+                SubscriptionError::EndpointNotHttps,
+            ),
+            ("file:///etc/passwd", SubscriptionError::EndpointNotHttps),
             ("not a url", SubscriptionError::EndpointInvalid),
-            ("https://user:pw@push.example.net/x", SubscriptionError::EndpointCredentials),
-            ("https://push.example.net/x#f", SubscriptionError::EndpointCredentials),
+            (
+                "https://user:pw@push.example.net/x",
+                SubscriptionError::EndpointCredentials,
+            ),
+            (
+                "https://push.example.net/x#f",
+                SubscriptionError::EndpointCredentials,
+            ),
             ("https://127.0.0.1/x", SubscriptionError::EndpointPrivate),
             ("https://10.1.2.3/x", SubscriptionError::EndpointPrivate),
             ("https://192.168.1.1/x", SubscriptionError::EndpointPrivate),
-            ("https://169.254.169.254/latest", SubscriptionError::EndpointPrivate),
+            (
+                "https://169.254.169.254/latest",
+                SubscriptionError::EndpointPrivate,
+            ),
             ("https://[::1]/x", SubscriptionError::EndpointPrivate),
             ("https://[fd00::1]/x", SubscriptionError::EndpointPrivate),
-            ("https://[::ffff:10.0.0.1]/x", SubscriptionError::EndpointPrivate),
+            (
+                "https://[::ffff:10.0.0.1]/x",
+                SubscriptionError::EndpointPrivate,
+            ),
             ("https://localhost/x", SubscriptionError::EndpointPrivate),
-            ("https://push.localhost/x", SubscriptionError::EndpointPrivate),
+            (
+                "https://push.localhost/x",
+                SubscriptionError::EndpointPrivate,
+            ),
             ("http://127.0.0.1:9/x", SubscriptionError::EndpointNotHttps),
         ] {
             assert_eq!(strict.check(url).unwrap_err(), error, "{url}");
@@ -388,7 +420,10 @@ mod tests {
                 SubscriptionError::KeyInvalid
             );
         }
-        for bad in [URL_SAFE_NO_PAD.encode([1u8; 15]), URL_SAFE_NO_PAD.encode([1u8; 32])] {
+        for bad in [
+            URL_SAFE_NO_PAD.encode([1u8; 15]),
+            URL_SAFE_NO_PAD.encode([1u8; 32]),
+        ] {
             assert_eq!(
                 parse_keys(&good, &bad).unwrap_err(),
                 SubscriptionError::AuthInvalid

@@ -3,6 +3,7 @@
 // DOM calls only (no HTML from strings: the page's policy requires Trusted Types).
 import * as api from "./api.js";
 import * as p from "./protocol.js";
+import * as push from "./push.js";
 import * as store from "./store.js";
 import { TEXTS, browserLanguage } from "./i18n.js";
 
@@ -192,6 +193,7 @@ function showRequests(message) {
   screen(
     h("h1", {}, t().requestsTitle),
     h("p", { class: "who", "data-testid": "who" }, t().who(device.userId, device.deviceName)),
+    push.pushSwitch(device, lang),
     notice ? h("p", { class: "notice", role: "status" }, notice) : null,
     h("p", { class: "status", role: "status", id: "poll-status" }, t().waiting),
     h("div", { id: "outcome", role: "status" }),
@@ -398,6 +400,7 @@ async function boot() {
   device = (await store.device().catch(() => null)) ?? null;
   if (device) showRequests();
   else showActivation();
+  if (device) push.refresh(device);
 }
 
 boot();
