@@ -316,9 +316,12 @@ mod tests {
         let salt: [u8; 16] = unb64("DGv6ra1nlYgDCS1FRnbzlw").try_into().unwrap();
         let as_secret = SecretKey::from_slice(&as_private).unwrap();
         let body = encrypt(plaintext, &ua_public, &auth, &as_secret, &salt).unwrap();
-        let expected = unb64(concat!(
-            "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN"
-        ));
+        // The RFC's three lines of output, joined.
+        let expected = unb64(
+            "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27ml\
+             mlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPT\
+             pK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN",
+        );
         assert_eq!(
             URL_SAFE_NO_PAD.encode(&body),
             URL_SAFE_NO_PAD.encode(&expected)

@@ -23,11 +23,14 @@ use serde_json::{Value, json};
 use sesam_app::AppState;
 use sesam_domain::{Clock, OsRandom};
 
+/// What the receiver got: each request's headers and body.
+type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
 /// A local push service: records every request, answers as told (the queue first, then
 /// `Created`).
 #[derive(Clone, Default)]
 struct PushReceiver {
-    received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    received: Received,
     answers: Arc<Mutex<Vec<StatusCode>>>,
 }
 
