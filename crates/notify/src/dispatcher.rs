@@ -212,6 +212,11 @@ impl Dispatcher {
             }
         };
         match self.store.record_attempt(m, now, &outcome).await {
+            // A push that could not be delivered (the subscription is gone, or the push
+            // service refused it) loses nothing: the app's own poll still finds the request.
+            Ok(true) if m.channel == Channel::Push => {
+                tracing::info!(message_id = %m.message_id, "outbox: a web push was not delivered");
+            }
             Ok(true) => {
                 metrics::counter!("sesam_notifications_undeliverable_total").increment(1);
                 tracing::error!(message_id = %m.message_id, event = %m.event, "outbox: message could not be delivered on any channel");
