@@ -164,7 +164,7 @@ pub const OPENAPI: Operation = Operation {
 };
 pub const CONFIG: Operation = get(
     "/app/v1/config",
-    "The protocol and the server's PIN key.",
+    "The protocol, the server's PIN key and its web push key.",
     body::<rs::Config>(),
 )
 .unsigned();
@@ -287,6 +287,19 @@ pub const IDENTITY_BLOCK: Operation = post(
     body::<rs::Blocked>(),
 )
 .without_body();
+pub const PUSH_SUBSCRIBE: Operation = post(
+    "/app/v1/push/subscription",
+    "Registers this app's web push subscription (replacing an earlier one).",
+    body::<rq::PushSubscribe>(),
+    body::<rs::PushState>(),
+);
+pub const PUSH_UNSUBSCRIBE: Operation = post(
+    "/app/v1/push/subscription/remove",
+    "Removes this app's web push subscription.",
+    body::<rq::PinBody>(),
+    body::<rs::PushState>(),
+)
+.without_body();
 pub const CODE_DISPLAY_ACTIVATE: Operation = post(
     "/app/v1/code-displays/activate",
     "Activates a code display with two consecutive codes.",
@@ -327,7 +340,7 @@ pub const CHIP_REVOKE: Operation = post(
 );
 
 /// Every operation of the app API.
-pub const ALL: [Operation; 27] = [
+pub const ALL: [Operation; 29] = [
     OPENAPI,
     CONFIG,
     ACTIVATION_START,
@@ -349,6 +362,8 @@ pub const ALL: [Operation; 27] = [
     DEVICE_REVOKE,
     DEVICE_RENAME,
     IDENTITY_BLOCK,
+    PUSH_SUBSCRIBE,
+    PUSH_UNSUBSCRIBE,
     CODE_DISPLAY_ACTIVATE,
     CODE_DISPLAY_ACTIVATE_WITH_LETTER,
     CODE_DISPLAY_REVOKE,

@@ -152,3 +152,21 @@ pub struct ChipFinish {
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
 }
+
+/// `POST /app/v1/push/subscription`: the browser's push subscription, as
+/// `PushSubscription.toJSON()` gives it (other members, like `expirationTime`, are ignored).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct PushSubscribe {
+    /// The push service's URL for this subscription (https).
+    pub endpoint: String,
+    pub keys: PushKeys,
+}
+
+/// The keys a push is encrypted to (RFC 8291), base64url.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct PushKeys {
+    /// The browser's P-256 public key, uncompressed (65 bytes).
+    pub p256dh: String,
+    /// The authentication secret (16 bytes).
+    pub auth: String,
+}

@@ -10,6 +10,10 @@ use uuid::Uuid;
 pub struct Config {
     pub protocol: String,
     pub pin_key: String,
+    /// The server's VAPID public key for web push (`applicationServerKey`, base64url
+    /// SEC1 uncompressed); empty when the server does not push.
+    #[serde(default)]
+    pub push_key: String,
 }
 
 /// The answer to the activation code.
@@ -327,4 +331,11 @@ pub struct ChipRegistrationStarted {
 pub struct ChipRegistered {
     pub chip_id: Uuid,
     pub state: String,
+}
+
+/// `POST /app/v1/push/subscription` and `POST /app/v1/push/subscription/remove`: whether
+/// this app is now woken by web push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PushState {
+    pub subscribed: bool,
 }

@@ -46,6 +46,10 @@ pub struct Sesam {
     pub(crate) read_cache: Arc<crate::services::read_cache::ReadCache>,
     /// Wakes the app long-polls of a person when something starts waiting for them.
     pub(crate) pending_signals: Arc<crate::services::app_requests::PendingSignals>,
+    /// Which web push endpoints apps may register.
+    pub(crate) push_policy: sesam_domain::web_push::EndpointPolicy,
+    /// The opened VAPID key, once read (`services/push.rs`).
+    pub(crate) vapid_cache: Arc<std::sync::OnceLock<Arc<p256::ecdsa::SigningKey>>>,
 }
 
 impl Sesam {
@@ -135,6 +139,8 @@ impl Sesam {
             pairing_limits: crate::limits::PairingLimits::default(),
             read_cache: Arc::default(),
             pending_signals: Arc::default(),
+            push_policy: sesam_domain::web_push::EndpointPolicy::default(),
+            vapid_cache: Arc::default(),
         }
     }
 }

@@ -85,7 +85,7 @@ impl ChannelChoice {
             Channel::Email => crate::contact::EmailAddress::parse(&self.address)
                 .ok()
                 .map(Recipient::Email),
-            Channel::App => None,
+            Channel::App | Channel::Push => None,
         }
     }
 

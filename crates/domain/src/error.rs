@@ -46,6 +46,8 @@ pub enum DomainError {
     Chip(#[from] crate::chip::ChipError),
     #[error("{0}")]
     Channel(#[from] crate::channels::ChannelError),
+    #[error("{0}")]
+    PushSubscription(#[from] crate::web_push::SubscriptionError),
     #[error("password: {0}")]
     Password(#[from] crate::password::PasswordError),
     #[error("the birth date does not match the one in the national ID number")]

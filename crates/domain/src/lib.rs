@@ -39,6 +39,7 @@ pub mod text;
 pub mod totp;
 pub mod transaction_text;
 pub mod user_id;
+pub mod web_push;
 
 pub use activation::{ActivationCode, ActivationGrant, ActivationPurpose};
 pub use audit::{AuditChainError, AuditDraft, AuditEntry, AuditKey, ChainHead, UnchainedEntry};

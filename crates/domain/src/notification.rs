@@ -17,6 +17,9 @@ pub enum Channel {
     Email,
     /// The inbox every app of the person reads (`sesam-app inbox`).
     App,
+    /// A web push to one subscribed app (the address is the subscription id); it says
+    /// only that something waits.
+    Push,
 }
 
 impl Channel {
@@ -25,6 +28,7 @@ impl Channel {
             Self::Sms => "sms",
             Self::App => "app",
             Self::Email => "email",
+            Self::Push => "push",
         }
     }
 
@@ -33,6 +37,7 @@ impl Channel {
             "sms" => Some(Self::Sms),
             "email" => Some(Self::Email),
             "app" => Some(Self::App),
+            "push" => Some(Self::Push),
             _ => None,
         }
     }

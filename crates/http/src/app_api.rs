@@ -46,6 +46,8 @@ fn table() -> Vec<(Operation, MethodRouter<AppState>)> {
         route(op::DEVICE_REVOKE, revoke_device),
         route(op::DEVICE_RENAME, rename_device),
         route(op::IDENTITY_BLOCK, block_identity),
+        route(op::PUSH_SUBSCRIBE, subscribe_push),
+        route(op::PUSH_UNSUBSCRIBE, unsubscribe_push),
         route(op::CODE_DISPLAY_ACTIVATE, activate_code_display),
         route(op::CHIP_REGISTER_START, start_chip_registration),
         route(op::CHIP_REGISTER_FINISH, finish_chip_registration),
@@ -281,6 +283,7 @@ pub fn decode_bodies(body: &[u8]) -> usize {
         + ok::<api::ActivateCodeDisplay>(body)
         + ok::<api::LetterCodeDisplay>(body)
         + ok::<api::StartPairing>(body)
+        + ok::<api::PushSubscribe>(body)
         + ok::<PairingApproval>(body)
 }
 
@@ -361,10 +364,32 @@ async fn block_identity(
 }
 
 async fn config(State(state): State<AppState>) -> Json<api::Config> {
+    let push_key = state.sesam.push_public_key().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the web push key cannot be read; apps cannot subscribe now");
+        String::new()
+    });
     Json(api::Config {
         protocol: "sesam-app/v2".into(),
         pin_key: state.sesam.pin_key_b64(),
+        push_key,
     })
+}
+
+async fn subscribe_push(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<api::PushState>, ApiError> {
+    let body: api::PushSubscribe = json_body(&signed)?;
+    Ok(Json(
+        state.sesam.subscribe_push(&signed.device, &body).await?,
+    ))
+}
+
+async fn unsubscribe_push(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<api::PushState>, ApiError> {
+    Ok(Json(state.sesam.unsubscribe_push(&signed.device).await?))
 }
 
 async fn start_activation(

@@ -55,6 +55,7 @@ const FILES: &[File] = &[
     embedded!("api.js", JS),
     embedded!("i18n.js", JS),
     embedded!("protocol.js", JS),
+    embedded!("push.js", JS),
     embedded!("store.js", JS),
     embedded!("sw.js", JS),
     embedded!("manifest.webmanifest", "application/manifest+json"),

@@ -3,6 +3,7 @@
 // DOM calls only (no HTML from strings: the page's policy requires Trusted Types).
 import * as api from "./api.js";
 import * as p from "./protocol.js";
+import * as push from "./push.js";
 import * as store from "./store.js";
 import { TEXTS, browserLanguage } from "./i18n.js";
 
@@ -202,6 +203,7 @@ function showRequests(message) {
     nav("requests"),
     h("h1", {}, t().requestsTitle),
     h("p", { class: "who", "data-testid": "who" }, t().who(device.userId, device.deviceName)),
+    push.pushSwitch(device, lang),
     notice ? h("p", { class: "notice", role: "status" }, notice) : null,
     h("p", { class: "status", role: "status", id: "poll-status" }, t().waiting),
     h("div", { id: "outcome", role: "status" }),
@@ -960,6 +962,7 @@ async function boot() {
   if (device) showRequests();
   else if (pairing) showPairWaiting(pairing);
   else showActivation();
+  if (device) push.refresh(device);
 }
 
 boot();

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use crate::dev_outbox::{DevMessage, DevOutbox};
 use crate::email::SmtpMailer;
 use crate::sms::{SendError, SmsGateway};
+use crate::web_push::WebPush;
 
 /// Attempts one channel gets before the message fails over (or is given up).
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -30,6 +31,8 @@ pub const DEFAULT_LEASE_SECONDS: i64 = 120;
 pub struct Channels {
     pub sms: Option<SmsGateway>,
     pub email: Option<SmtpMailer>,
+    /// Web push to the apps; not a channel people choose, so not counted as real.
+    pub push: Option<WebPush>,
 }
 
 impl Channels {
@@ -46,6 +49,7 @@ pub struct Dispatcher {
     dev: Arc<DevOutbox>,
     wake: Arc<Notify>,
     lease_seconds: i64,
+    only: Option<Channel>,
 }
 
 /// The wait before retry `attempt` (1-based): 2^attempt seconds, ±50 % jitter so many
@@ -73,12 +77,20 @@ impl Dispatcher {
             dev,
             wake,
             lease_seconds: DEFAULT_LEASE_SECONDS,
+            only: None,
         }
     }
 
     /// How long a claim lasts before another dispatcher may take the message over.
     pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
         self.lease_seconds = seconds.max(1);
+        self
+    }
+
+    /// Delivers the messages of one channel only (a node with web push but neither SMS
+    /// nor e-mail: the others wait in the outbox until a channel is configured).
+    pub fn only(mut self, channel: Channel) -> Self {
+        self.only = Some(channel);
         self
     }
 
@@ -105,7 +117,7 @@ impl Dispatcher {
         let now = self.clock.now();
         let due = self
             .store
-            .claim_due(now, now.plus_seconds(self.lease_seconds), BATCH)
+            .claim_due(now, now.plus_seconds(self.lease_seconds), BATCH, self.only)
             .await?;
         for m in &due {
             self.deliver(m).await;
@@ -128,6 +140,13 @@ impl Dispatcher {
         let result = match m.channel {
             // The app inbox is the stored message itself: apps fetch it.
             Channel::App => Ok(()),
+            Channel::Push => match &self.channels.push {
+                Some(push) => {
+                    push.send(&m.destination, text.as_bytes(), self.clock.now())
+                        .await
+                }
+                None => Err(SendError::Permanent("web push is not configured".into())),
+            },
             _ if !self.channels.any_real() => {
                 self.to_dev_outbox(m, text);
                 Ok(())
@@ -193,6 +212,11 @@ impl Dispatcher {
             }
         };
         match self.store.record_attempt(m, now, &outcome).await {
+            // A push that could not be delivered (the subscription is gone, or the push
+            // service refused it) loses nothing: the app's own poll still finds the request.
+            Ok(true) if m.channel == Channel::Push => {
+                tracing::info!(message_id = %m.message_id, "outbox: a web push was not delivered");
+            }
             Ok(true) => {
                 metrics::counter!("sesam_notifications_undeliverable_total").increment(1);
                 tracing::error!(message_id = %m.message_id, event = %m.event, "outbox: message could not be delivered on any channel");

@@ -7,8 +7,10 @@ mod dev_outbox;
 mod dispatcher;
 mod email;
 mod sms;
+mod web_push;
 
 pub use dev_outbox::{DevMessage, DevOutbox};
 pub use dispatcher::{Channels, DEFAULT_LEASE_SECONDS, Dispatcher};
 pub use email::{SmtpMailer, SmtpSecurity};
 pub use sms::{SendError, SmsGateway};
+pub use web_push::WebPush;

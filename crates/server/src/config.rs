@@ -28,6 +28,7 @@ struct FileConfig {
     tls: Option<FileTls>,
     sms: Option<FileSms>,
     smtp: Option<FileSmtp>,
+    push: Option<FilePush>,
     limits: Option<FileLimits>,
     http: Option<FileHttp>,
     dev_outbox: Option<bool>,
@@ -109,6 +110,14 @@ struct FileSmtp {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FilePush {
+    contact: Option<String>,
+    allow_local_endpoints: Option<bool>,
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileSms {
     url: Option<String>,
     token: Option<String>,
@@ -168,6 +177,39 @@ impl std::fmt::Debug for Sms {
     }
 }
 
+/// Web push to the apps (RFC 8030/8291/8292).
+#[derive(Debug, Clone)]
+pub struct Push {
+    /// The VAPID `sub`: how a push service reaches the operator (`mailto:` or https).
+    pub contact: String,
+    /// Accept push endpoints on loopback, private and link-local addresses (and plain
+    /// http on loopback): development and tests only.
+    pub allow_local_endpoints: bool,
+    /// How long one request to a push service may take.
+    pub timeout: std::time::Duration,
+}
+
+impl Push {
+    pub fn policy(&self) -> sesam_domain::web_push::EndpointPolicy {
+        sesam_domain::web_push::EndpointPolicy {
+            allow_local: self.allow_local_endpoints,
+        }
+    }
+}
+
+/// The default VAPID contact: the public URL when it is https, else the postmaster of its
+/// host.
+fn default_push_contact(public_url: &url::Url) -> String {
+    if public_url.scheme() == "https" {
+        public_url.origin().ascii_serialization()
+    } else {
+        format!(
+            "mailto:postmaster@{}",
+            public_url.host_str().unwrap_or("localhost")
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Tls {
     pub cert: PathBuf,
@@ -190,6 +232,7 @@ pub struct Config {
     pub tls: Option<Tls>,
     pub sms: Option<Sms>,
     pub smtp: Option<Smtp>,
+    pub push: Push,
     /// How long the dispatcher's claim on a message lasts (a crashed node's claims are
     /// taken over after this).
     pub outbox_lease_seconds: i64,
@@ -457,6 +500,26 @@ impl Config {
             }
         };
         let smtp = smtp_config(file.smtp.unwrap_or_default(), env)?;
+        let file_push = file.push.unwrap_or_default();
+        let push = Push {
+            contact: env
+                .var("SESAM_PUSH_CONTACT")
+                .or(file_push.contact)
+                .unwrap_or_else(|| default_push_contact(&public_url)),
+            allow_local_endpoints: match env.var("SESAM_PUSH_ALLOW_LOCAL_ENDPOINTS") {
+                Some(v) => parse_bool("SESAM_PUSH_ALLOW_LOCAL_ENDPOINTS", &v)?,
+                None => file_push.allow_local_endpoints.unwrap_or(false),
+            },
+            timeout: std::time::Duration::from_secs(number(
+                env,
+                "SESAM_PUSH_TIMEOUT_SECONDS",
+                "push.timeout_seconds",
+                file_push.timeout_seconds,
+                1..=60,
+                10,
+            )?),
+        };
+        sesam_domain::web_push::check_contact(&push.contact).map_err(AppError::Config)?;
         let source_limits = source_limits(file.limits, env)?;
         let connections = connection_limits(file.http.unwrap_or_default(), env)?;
         let dev_outbox = flags.dev_outbox
@@ -492,6 +555,7 @@ impl Config {
             tls,
             sms,
             smtp,
+            push,
             outbox_lease_seconds: match env.var("SESAM_OUTBOX_LEASE_SECONDS") {
                 Some(v) => v
                     .parse::<i64>()

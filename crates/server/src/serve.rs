@@ -68,7 +68,11 @@ fn channels(config: &Config) -> Result<sesam_notify::Channels, AppError> {
         ),
         None => None,
     };
-    Ok(sesam_notify::Channels { sms, email })
+    Ok(sesam_notify::Channels {
+        sms,
+        email,
+        push: None,
+    })
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
@@ -100,11 +104,27 @@ fn public_url_is_loopback(url: &url::Url) -> bool {
 
 /// Starts the background parts (the outbox dispatcher) and builds the HTTP state; the
 /// returned sender stops the background parts.
-fn start(
+async fn start(
     config: &Config,
     sesam: &Sesam,
 ) -> Result<(AppState, tokio::sync::watch::Sender<bool>), AppError> {
-    let channels = channels(config)?;
+    let sesam = &sesam.clone().with_push_policy(config.push.policy());
+    let mut channels = channels(config)?;
+    channels.push = Some(
+        sesam_notify::WebPush::new(
+            (*sesam.vapid_key().await?).clone(),
+            config.push.contact.clone(),
+            config.push.policy(),
+            config.push.timeout,
+            sesam.push_store(),
+        )
+        .map_err(AppError::Config)?,
+    );
+    if config.push.allow_local_endpoints {
+        tracing::warn!(
+            "push.allow_local_endpoints is on: apps may register push endpoints on loopback and private addresses (development only)"
+        );
+    }
     let real = channels.any_real();
     let dev_outbox =
         (!real && config.dev_outbox).then(|| Arc::new(sesam_notify::DevOutbox::default()));
@@ -128,12 +148,18 @@ fn start(
     let mut sweeper_stop = stop_rx.clone();
     // Without anywhere to deliver to, the dispatcher does not run: messages stay pending
     // (the app inbox reads them from the outbox directly) until a channel is configured.
-    if real || dev_outbox.is_some() {
-        let dispatcher = sesam.outbox_dispatcher(
+    // Web push needs no configuration: without another channel, the dispatcher delivers
+    // pushes alone.
+    {
+        let only_push = !(real || dev_outbox.is_some());
+        let mut dispatcher = sesam.outbox_dispatcher(
             channels,
             dev_outbox.clone().unwrap_or_default(),
             config.outbox_lease_seconds,
         );
+        if only_push {
+            dispatcher = dispatcher.only(sesam_domain::notification::Channel::Push);
+        }
         tokio::spawn(dispatcher.run(async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
         }));
@@ -270,7 +296,7 @@ pub async fn serve_on(
         None => None,
     };
     sesam.ensure_signing_keys().await?;
-    let (mut state, stop) = start(&config, &sesam)?;
+    let (mut state, stop) = start(&config, &sesam).await?;
     if config.demo {
         state.demo = Some(Arc::new(sesam.demo_client().await?));
     }

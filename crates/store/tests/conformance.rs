@@ -96,6 +96,7 @@ conformance!(
     grant_units_check_user_ids_and_keep_refusals,
     pairing_starts_are_limited_and_capped,
     binding_failures_and_reports_are_kept,
+    push_subscriptions_follow_their_device,
 );
 
 mod cases {
@@ -1397,6 +1398,127 @@ mod cases {
             details: None,
             ciba: None,
         }
+    }
+
+    /// An active device of a freshly enrolled person.
+    async fn active_device(store: &dyn Store, nid: &str, seed: u8) -> sesam_domain::device::Device {
+        use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
+        let item = bulk(nid, None);
+        store.enrol_many(std::slice::from_ref(&item)).await.unwrap();
+        let secret = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+        let mut grant = item.grant.clone();
+        grant.consume();
+        let device = Device {
+            id: Uuid::now_v7(),
+            identity_id: item.identity.id,
+            name: DeviceName::parse("phone").unwrap(),
+            public_key: DevicePublicKey::from_sec1(
+                secret.verifying_key().to_sec1_point(false).as_bytes(),
+            )
+            .unwrap(),
+            pin_hash: [1; 32],
+            state: DeviceState::Active,
+            lockout: Default::default(),
+            created_at: T0,
+            last_used_at: None,
+        };
+        store
+            .activate_apps_many(&[sesam_store::BulkAppActivation {
+                device: device.clone(),
+                audit: audit("authenticator.app_activated", &item.identity),
+                grant,
+            }])
+            .await
+            .unwrap();
+        device
+    }
+
+    pub(super) async fn push_subscriptions_follow_their_device(store: Arc<dyn Store>) {
+        use sesam_domain::web_push::PushSubscription;
+        let device = active_device(&*store, "0101901234", 5).await;
+        let other = active_device(&*store, "0202902345", 6).await;
+        let subscription =
+            |device: &sesam_domain::device::Device, endpoint: &str| PushSubscription {
+                id: Uuid::now_v7(),
+                device_id: device.id,
+                identity_id: device.identity_id,
+                endpoint: endpoint.into(),
+                p256dh: vec![4; 65],
+                auth: vec![1; 16],
+                created_at: T0,
+            };
+        let first = subscription(&device, "https://push.example.net/1");
+        store.save_push_subscription(&first).await.unwrap();
+        assert_eq!(
+            store
+                .push_subscriptions_of(device.identity_id)
+                .await
+                .unwrap(),
+            vec![first.clone()]
+        );
+        // A device has one subscription: a new one replaces it.
+        let second = subscription(&device, "https://push.example.net/2");
+        store.save_push_subscription(&second).await.unwrap();
+        assert_eq!(
+            store
+                .push_subscriptions_of(device.identity_id)
+                .await
+                .unwrap(),
+            vec![second.clone()]
+        );
+        assert_eq!(store.push_subscription(first.id).await.unwrap(), None);
+        assert_eq!(
+            store.push_subscription(second.id).await.unwrap(),
+            Some(second.clone())
+        );
+        // Another person's device cannot be given a subscription under this identity.
+        let mut foreign = subscription(&other, "https://push.example.net/3");
+        foreign.identity_id = device.identity_id;
+        assert!(matches!(
+            store.save_push_subscription(&foreign).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let theirs = subscription(&other, "https://push.example.net/4");
+        store.save_push_subscription(&theirs).await.unwrap();
+        assert_eq!(
+            store
+                .push_subscriptions_of(other.identity_id)
+                .await
+                .unwrap(),
+            vec![theirs.clone()]
+        );
+        // Forgotten when the push service no longer knows it; removed on request.
+        assert!(store.forget_push_subscription(theirs.id).await.unwrap());
+        assert!(!store.forget_push_subscription(theirs.id).await.unwrap());
+        assert!(
+            store
+                .push_subscriptions_of(other.identity_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.save_push_subscription(&theirs).await.unwrap();
+        assert!(store.remove_push_subscriptions(other.id).await.unwrap());
+        assert!(!store.remove_push_subscriptions(other.id).await.unwrap());
+        // Revoking the device removes its subscription, and a revoked device gets none.
+        let unit = store.lock_device(device.id).await.unwrap().unwrap();
+        unit.revoke_device(&device, device.id, T0.plus_seconds(5), Effects::default())
+            .await
+            .unwrap();
+        assert!(
+            store
+                .push_subscriptions_of(device.identity_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.push_subscription(second.id).await.unwrap(), None);
+        assert!(matches!(
+            store
+                .save_push_subscription(&subscription(&device, "https://push.example.net/5"))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     pub(super) async fn binding_failures_and_reports_are_kept(store: Arc<dyn Store>) {

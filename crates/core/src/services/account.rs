@@ -94,6 +94,7 @@ impl Sesam {
                         .map(|e| e.masked())
                         .unwrap_or_default(),
                     Channel::App => "app".into(),
+                    Channel::Push => "app (web push)".into(),
                 };
                 api::ActivityMessage {
                     message_id: m.message_id,

@@ -98,6 +98,8 @@ impl Sesam {
             ciba: None,
         };
         let limits = self.request_limits.start_limits(now);
+        let pushes = self.push_messages(request.identity_id).await?;
+        let woken = !pushes.is_empty();
         let audit = AuditDraft::new("browser", "approval.requested")
             .subject(subject.clone())
             .details(json!({ "request": request.id, "client_id": request.client_id, "action": request.action.as_str() }));
@@ -109,13 +111,16 @@ impl Sesam {
                 limits,
                 Effects {
                     audit: vec![audit],
-                    messages: vec![],
+                    messages: pushes,
                 },
             )
             .await?
         {
             StartOutcome::Started { .. } => {
                 self.signal_pending(request.identity_id);
+                if woken {
+                    self.wake_outbox();
+                }
                 Ok(request.id)
             }
             StartOutcome::TooMany => Err(LoginError::Refused(Refusal::TooManyRequests)),

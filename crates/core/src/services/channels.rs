@@ -348,6 +348,7 @@ fn masked(c: &ChannelChoice) -> String {
             .map(|e| e.masked())
             .unwrap_or_default(),
         Channel::App => "app".into(),
+        Channel::Push => "app (web push)".into(),
     }
 }
 

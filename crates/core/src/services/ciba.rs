@@ -144,6 +144,8 @@ impl Sesam {
             }),
         };
         let limits = self.request_limits.start_limits(now);
+        let pushes = self.push_messages(request.identity_id).await?;
+        let woken = !pushes.is_empty();
         let audit = AuditDraft::new(format!("client:{}", sp.client_id), "approval.requested")
             .subject(subject.clone())
             .details(
@@ -157,13 +159,16 @@ impl Sesam {
                 limits,
                 Effects {
                     audit: vec![audit],
-                    messages: vec![],
+                    messages: pushes,
                 },
             )
             .await?
         {
             StartOutcome::Started { .. } => {
                 self.signal_pending(request.identity_id);
+                if woken {
+                    self.wake_outbox();
+                }
                 Ok(CibaStarted {
                     auth_req_id: handle,
                     expires_in: REQUEST_SECONDS,

@@ -162,6 +162,9 @@ impl Sesam {
             effects.messages = self
                 .messages(&Event::PairingRequested { at: now }, identity)
                 .await?;
+            effects
+                .messages
+                .extend(self.push_messages(Some(identity.id)).await?);
         }
         let notify = !effects.messages.is_empty();
         let limits = self.pairing_limits.limits();

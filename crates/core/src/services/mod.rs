@@ -21,6 +21,7 @@ pub mod import;
 pub mod login;
 pub mod notifications;
 pub mod passwords;
+pub mod push;
 pub mod read_cache;
 pub mod service_providers;
 pub mod signing_keys;

@@ -83,6 +83,7 @@ fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
             (status, p.code())
         }
         AppError::Invalid(DomainError::Channel(c)) => (StatusCode::BAD_REQUEST, c.code()),
+        AppError::Invalid(DomainError::PushSubscription(p)) => (StatusCode::BAD_REQUEST, p.code()),
         AppError::Invalid(DomainError::Password(_)) => {
             (StatusCode::BAD_REQUEST, "password_refused")
         }

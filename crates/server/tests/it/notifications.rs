@@ -365,6 +365,7 @@ async fn two_dispatchers_on_postgresql_send_each_message_once() {
             .unwrap(),
         ),
         email: None,
+        push: None,
     };
     let second = sesam_notify::Dispatcher::new(
         h.db.clone(),

@@ -58,12 +58,14 @@ pub struct DeliveryAttempt {
 pub trait OutboxStore: Send + Sync {
     /// Claims due messages for sending until `lease_until`: pending ones whose time has
     /// come, and ones whose earlier claim ran out (a dispatcher died mid-send). On
-    /// PostgreSQL rows claimed by another dispatcher are skipped (`SKIP LOCKED`).
+    /// PostgreSQL rows claimed by another dispatcher are skipped (`SKIP LOCKED`). With
+    /// `only`, messages on that channel alone (a node that can deliver nothing else).
     async fn claim_due(
         &self,
         now: Timestamp,
         lease_until: Timestamp,
         limit: i64,
+        only: Option<Channel>,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// Records an attempt and moves the message on: sent (a secret text is scrubbed, the

@@ -3,7 +3,7 @@
 use super::{
     ActivationStore, AuditStore, AuthRequestStore, BulkStore, ChannelStore, ChipStore,
     CodeDisplayStore, DeviceStore, GrantStore, IdentityStore, MetaStore, OidcStore, OutboxStore,
-    PairingStore, PasswordStore, ServiceProviderStore, SigningKeyStore, SweepStore,
+    PairingStore, PasswordStore, PushStore, ServiceProviderStore, SigningKeyStore, SweepStore,
 };
 
 /// Everything a server or operator command needs, as one object.
@@ -21,6 +21,7 @@ pub trait Store:
     + AuthRequestStore
     + PasswordStore
     + OutboxStore
+    + PushStore
     + ServiceProviderStore
     + AuditStore
     + MetaStore

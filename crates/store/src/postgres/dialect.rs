@@ -131,5 +131,10 @@ fn migrator() -> Migrator {
             "audit pending",
             include_str!("../../migrations/postgres/0009_audit_pending.sql"),
         ),
+        migration(
+            10,
+            "push subscriptions",
+            include_str!("../../migrations/postgres/0010_push_subscriptions.sql"),
+        ),
     ])
 }

@@ -24,6 +24,7 @@ mod oidc;
 mod outbox;
 mod pairings;
 mod passwords;
+mod push;
 mod rows;
 mod service_providers;
 mod signing_keys;

@@ -57,15 +57,17 @@ impl OutboxStore for SqlStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: i64,
+        only: Option<Channel>,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let ids: Vec<Uuid> = db::query(concat!(
-            "SELECT id FROM outbox WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until < $1) \
-             ORDER BY next_attempt_at, id LIMIT $2",
+            "SELECT id FROM outbox WHERE ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until < $1)) \
+             AND ($3 IS NULL OR channel = $3) ORDER BY next_attempt_at, id LIMIT $2",
             dialect::skip_locked!()
         ))
         .bind(now.millis())
         .bind(limit)
+        .bind(only.map(Channel::as_str))
         .fetch_all(&mut *tx)
         .await?
         .iter()

@@ -297,6 +297,11 @@ impl DeviceUnit for SqlDeviceUnit {
         .bind(target)
         .execute(&mut *self.tx)
         .await?;
+        // A revoked app is not woken any more.
+        db::query("DELETE FROM push_subscriptions WHERE device_id = $1")
+            .bind(target)
+            .execute(&mut *self.tx)
+            .await?;
         self.finish(at, &effects).await
     }
 

@@ -102,4 +102,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "audit pending",
         include_str!("../../migrations/sqlite/0009_audit_pending.sql"),
     ),
+    (
+        10,
+        "push subscriptions",
+        include_str!("../../migrations/sqlite/0010_push_subscriptions.sql"),
+    ),
 ];

@@ -1,0 +1,13 @@
+-- The apps' web push subscriptions (RFC 8030), one per device: the push service's
+-- endpoint and the browser's keys the messages are encrypted to (RFC 8291). Removed when
+-- the device is revoked and when the push service says it no longer knows them.
+CREATE TABLE push_subscriptions (
+    id          UUID PRIMARY KEY,
+    device_id   UUID NOT NULL UNIQUE REFERENCES devices (id),
+    identity_id UUID NOT NULL REFERENCES identities (id),
+    endpoint    TEXT NOT NULL,
+    p256dh      BYTEA NOT NULL,
+    auth        BYTEA NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX push_subscriptions_identity ON push_subscriptions (identity_id);
