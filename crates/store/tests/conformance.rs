@@ -1523,36 +1523,10 @@ mod cases {
 
     pub(super) async fn binding_failures_and_reports_are_kept(store: Arc<dyn Store>) {
         use sesam_domain::auth_request::{AuthRequestState, NOT_ME_BLOCK_SECONDS};
-        use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
         use sesam_store::{AuthAnswer, StartLimits, StartOutcome};
-        let item = bulk("0101901234", Some("a.one"));
-        store.enrol_many(std::slice::from_ref(&item)).await.unwrap();
-        let secret = p256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap();
-        let mut grant = item.grant.clone();
-        grant.consume();
-        let device = Device {
-            id: Uuid::now_v7(),
-            identity_id: item.identity.id,
-            name: DeviceName::parse("phone").unwrap(),
-            public_key: DevicePublicKey::from_sec1(
-                secret.verifying_key().to_sec1_point(false).as_bytes(),
-            )
-            .unwrap(),
-            pin_hash: [1; 32],
-            state: DeviceState::Active,
-            lockout: Default::default(),
-            created_at: T0,
-            last_used_at: None,
-        };
-        store
-            .activate_apps_many(&[sesam_store::BulkAppActivation {
-                device: device.clone(),
-                audit: audit("authenticator.app_activated", &item.identity),
-                grant,
-            }])
-            .await
-            .unwrap();
-        let subject = item.identity.id.to_string();
+        let device = active_device(&*store, "0101901234", 3).await;
+        let identity_id = device.identity_id;
+        let subject = identity_id.to_string();
         let at = T0.plus_seconds(10);
         let limits = StartLimits {
             max_pending: 3,
@@ -1563,7 +1537,7 @@ mod cases {
         };
 
         // A wrong binding code counted inside the device's unit: read back locked.
-        let first = request(item.identity.id, 1, 1, at);
+        let first = request(identity_id, 1, 1, at);
         store
             .start_auth_request(&first, &subject, limits, Effects::default())
             .await
@@ -1583,7 +1557,7 @@ mod cases {
 
         // Reported as "not me": that browser, and any browser at that address, may not ask
         // this person again; another address may.
-        let second = request(item.identity.id, 2, 2, at);
+        let second = request(identity_id, 2, 2, at);
         store
             .start_auth_request(&second, &subject, limits, Effects::default())
             .await
@@ -1611,7 +1585,7 @@ mod cases {
             async move {
                 store
                     .start_auth_request(
-                        &request(item.identity.id, source, browser, at),
+                        &request(identity_id, source, browser, at),
                         &subject,
                         limits,
                         Effects::default(),
@@ -1627,7 +1601,7 @@ mod cases {
         assert!(matches!(
             store
                 .start_auth_request(
-                    &request(item.identity.id, 2, 8, at),
+                    &request(identity_id, 2, 8, at),
                     "someone-else",
                     limits,
                     Effects::default(),
