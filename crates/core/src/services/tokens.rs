@@ -21,7 +21,7 @@ use crate::error::AppError;
 pub use sesam_api::oauth::TokenResponse;
 
 /// The JWS `typ` of approval receipts.
-pub const RECEIPT_TYP: &str = "sesam-receipt+jwt";
+pub use sesam_oidc::receipt::RECEIPT_TYP;
 
 fn seconds(t: Timestamp) -> i64 {
     t.millis().div_euclid(1000)
