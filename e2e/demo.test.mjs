@@ -42,7 +42,7 @@ test("the demo logs a person in with code display and password, in Danish and En
   await page.getByLabel("User ID").fill("Anna.Hansen");
   await page.getByRole("button", { name: "Continue" }).click();
   await page.screenshot({ path: join(shots, "choose.png"), fullPage: true });
-  await page.getByRole("link", { name: /Code display and password/ }).click();
+  await page.getByRole("link", { name: /Code display or audio code reader and password/ }).click();
 
   // A wrong code first: refused with a message that is announced.
   await page.getByLabel(/Code from the code display/).fill("000000");
@@ -91,7 +91,7 @@ test("the pages work without JavaScript", async () => {
   await page.waitForURL(/\/login\//);
   await page.getByLabel("User ID").fill("someone.unknown");
   await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByRole("link", { name: /Code display and password/ }).click();
+  await page.getByRole("link", { name: /Code display or audio code reader and password/ }).click();
   await page.getByLabel(/Code from the code display/).fill("123456");
   await page.getByLabel("Password").fill("whatever it is");
   await page.getByRole("button", { name: "Log on" }).click();
