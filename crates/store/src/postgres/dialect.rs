@@ -136,5 +136,10 @@ fn migrator() -> Migrator {
             "push subscriptions",
             include_str!("../../migrations/postgres/0010_push_subscriptions.sql"),
         ),
+        migration(
+            11,
+            "self-service sessions",
+            include_str!("../../migrations/postgres/0011_self_service_sessions.sql"),
+        ),
     ])
 }

@@ -107,4 +107,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "push subscriptions",
         include_str!("../../migrations/sqlite/0010_push_subscriptions.sql"),
     ),
+    (
+        11,
+        "self-service sessions",
+        include_str!("../../migrations/sqlite/0011_self_service_sessions.sql"),
+    ),
 ];
