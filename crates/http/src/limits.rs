@@ -47,6 +47,10 @@ fn group_of(method: &Method, path: &str) -> Option<(LimitGroup, Answer)> {
     {
         return Some((LimitGroup::Activation, Answer::Json));
     }
+    // Self-service's password change runs Argon2 like a login's password step.
+    if path == "/min-sesam/password" {
+        return Some((LimitGroup::Login, Answer::Page));
+    }
     let (_flow, step) = path.strip_prefix("/login/")?.split_once('/')?;
     match step {
         "user-id" | "code-display" | "chip" => Some((LimitGroup::Login, Answer::Page)),
