@@ -46,6 +46,8 @@ on_both_backends!(
     the_password_is_changed_with_the_current_one,
     another_persons_authenticators_and_channels_are_refused,
     channels_user_id_and_block_are_audited_with_the_person_as_actor,
+    a_low_level_login_may_look_and_block_but_change_nothing,
+    the_login_answer_works_once_and_only_in_its_browser,
 );
 
 /// One person with an app, the RFC 6238 code display and a password; and the SMS sink.
@@ -619,4 +621,139 @@ async fn channels_user_id_and_block_are_audited_with_the_person_as_actor(backend
             "{event} notified"
         );
     }
+}
+
+async fn a_low_level_login_may_look_and_block_but_change_nothing(backend: Backend) {
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let anna = person(
+        &h,
+        &sink,
+        dir.path(),
+        Who {
+            ial: Some("low"),
+            ..ANNA
+        },
+    )
+    .await;
+    let (b, profile) = portal_login(&h).await;
+    assert!(profile.body.contains("(lav)"), "{}", profile.body);
+    let csrf = profile.csrf();
+    for (path, form) in [
+        (
+            "/min-sesam/authenticators/revoke",
+            vec![("kind", "code_display"), ("id", "RFC6238-SHA1")],
+        ),
+        (
+            "/min-sesam/password",
+            vec![
+                ("current", PASSWORD),
+                ("new", "Green meadow 42 hill"),
+                ("repeat", "Green meadow 42 hill"),
+            ],
+        ),
+        ("/min-sesam/user-id", vec![("user_id", "anna.lav")]),
+        ("/min-sesam/channels/every-use", vec![("enabled", "true")]),
+    ] {
+        let mut form = form;
+        form.push(("csrf", &csrf));
+        let r = b.post(path, &form).await;
+        assert_eq!(r.status, 403, "{path}: {r:?}");
+        assert!(r.body.contains("betydelig"), "{path}: {}", r.body);
+    }
+    assert_eq!(
+        h.db.code_display("RFC6238-SHA1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        CodeDisplayState::Active
+    );
+    assert!(
+        audited(&h, anna.identity_id, "authenticator.password_wrong")
+            .await
+            .is_empty(),
+        "the current password was not even looked at"
+    );
+    // Reading works; and blocking, which only protects, is allowed.
+    assert_eq!(b.get("/min-sesam/activity").await.status, 200);
+    let r = b.post("/min-sesam/block", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 403, "the blocked page: {r:?}");
+    assert_eq!(
+        h.db.identity(anna.identity_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        sesam_domain::IdentityState::Suspended
+    );
+}
+
+async fn the_login_answer_works_once_and_only_in_its_browser(backend: Backend) {
+    let Some((h, _sink, anna, _dir)) = setup(backend).await else {
+        return;
+    };
+    let a = Browser::new(&h.base);
+    let r = a.get("/min-sesam/login").await;
+    let login_cookie = a.cookies.lock().unwrap()["sesam_self_login"].clone();
+    let flow = open_login(&a, r.location.as_deref().unwrap()).await;
+    give_user_id(&a, &flow, ANNA.user_id).await;
+    let r = code_display_step(&a, &flow, &totp_now(&h, 0), PASSWORD).await;
+    h.clock.advance_seconds(30);
+    let callback = r.location.clone().unwrap();
+    // Another browser (no login started there) cannot use the answer.
+    let other = Browser::new(&h.base);
+    let r = other.get(&callback).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("/min-sesam/login"));
+    assert!(!other.cookies.lock().unwrap().contains_key("sesam_self"));
+    // Its own browser can, once.
+    let r = a.get(&callback).await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(a.cookies.lock().unwrap().contains_key("sesam_self"));
+    // A replay of the code (even with the login's state put back) is refused, and
+    // revokes what the code issued.
+    a.cookies
+        .lock()
+        .unwrap()
+        .insert("sesam_self_login".into(), login_cookie);
+    a.cookies.lock().unwrap().remove("sesam_self");
+    let r = a.get(&callback).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(!a.cookies.lock().unwrap().contains_key("sesam_self"));
+    let revoked =
+        h.db.audit_entries(0, 5000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "grant.revoked")
+            .filter(|e| e.subject.as_deref() == Some(&anna.identity_id.to_string()))
+            .count();
+    assert_eq!(revoked, 1);
+    // A changed state is refused before the code is spent; the real answer then works.
+    let c = Browser::new(&h.base);
+    let r = c.get("/min-sesam/login").await;
+    let flow = open_login(&c, r.location.as_deref().unwrap()).await;
+    give_user_id(&c, &flow, ANNA.user_id).await;
+    let r = code_display_step(&c, &flow, &totp_now(&h, 0), PASSWORD).await;
+    h.clock.advance_seconds(30);
+    let callback = r.location.clone().unwrap();
+    let login_cookie = c.cookies.lock().unwrap()["sesam_self_login"].clone();
+    let r = c.get(&callback.replace("state=", "state=x")).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(!c.cookies.lock().unwrap().contains_key("sesam_self"));
+    c.cookies
+        .lock()
+        .unwrap()
+        .insert("sesam_self_login".into(), login_cookie);
+    assert_eq!(c.get(&callback).await.status, 303);
+    assert_eq!(
+        audited(&h, anna.identity_id, "self_service.login")
+            .await
+            .len(),
+        2
+    );
 }
