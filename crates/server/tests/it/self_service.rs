@@ -48,6 +48,7 @@ on_both_backends!(
     channels_user_id_and_block_are_audited_with_the_person_as_actor,
     a_low_level_login_may_look_and_block_but_change_nothing,
     the_login_answer_works_once_and_only_in_its_browser,
+    the_app_and_the_chip_log_in_too,
 );
 
 /// One person with an app, the RFC 6238 code display and a password; and the SMS sink.
@@ -756,4 +757,95 @@ async fn the_login_answer_works_once_and_only_in_its_browser(backend: Backend) {
             .len(),
         2
     );
+}
+
+/// Starts a login to Min sesam in `b` and gives the user ID; returns the flow path.
+async fn portal_flow(b: &Browser, user_id: &str) -> String {
+    let r = b.get("/min-sesam/login").await;
+    assert_eq!(r.status, 303, "{r:?}");
+    let flow = open_login(b, r.location.as_deref().unwrap()).await;
+    give_user_id(b, &flow, user_id).await;
+    flow
+}
+
+/// Follows the login's answer to Min sesam; returns the profile page.
+async fn portal_answer(h: &Harness, b: &Browser, r: &Page) -> Page {
+    assert_eq!(r.status, 303, "{r:?}");
+    let callback = r.location.clone().unwrap();
+    assert!(callback.starts_with(&format!("{}/min-sesam/callback?", h.base)));
+    assert_eq!(b.get(&callback).await.status, 303);
+    b.get("/min-sesam").await
+}
+
+async fn the_app_and_the_chip_log_in_too(backend: Backend) {
+    use sesam_app::PendingRequest;
+    use sesam_domain::OsRandom;
+    use webauthn_rs::prelude::Url;
+    let (sink, url) = SmsSink::start().await;
+    let Some(h) = harness(backend, Some(&url)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut anna = person(
+        &h,
+        &sink,
+        dir.path(),
+        Who {
+            ial: Some("high"),
+            chip: true,
+            ..ANNA
+        },
+    )
+    .await;
+    // The chip and the password: level high.
+    let b = Browser::new(&h.base);
+    let flow = portal_flow(&b, ANNA.user_id).await;
+    let origin = Url::parse(&h.base).unwrap();
+    let r = chip_step(&b, &flow, anna.chip.as_mut().unwrap(), &origin, PASSWORD).await;
+    let profile = portal_answer(&h, &b, &r).await;
+    assert!(
+        profile.body.contains("Chip og adgangskode (høj)"),
+        "{}",
+        profile.body
+    );
+    // The app: the request names Min sesam, the binding code is the page's.
+    let b = Browser::new(&h.base);
+    let flow = portal_flow(&b, ANNA.user_id).await;
+    let choose = b.get(&flow).await;
+    let r = b
+        .post(&format!("{flow}/app"), &[("csrf", &choose.csrf())])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let wait = r.location.unwrap();
+    let page = b.get(&wait).await;
+    let marker = "data-testid=\"binding-code\">";
+    let i = page.body.find(marker).expect("a binding code") + marker.len();
+    let code = page.body[i..i + 4].to_owned();
+    let client = h.client();
+    let requests: Vec<PendingRequest> = client
+        .requests(&anna.app, &OsRandom)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "approval")
+        .collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(requests[0].text.contains("Min sesam"), "{requests:?}");
+    client
+        .approve_request(&anna.app, &requests[0], "111111", Some(&code), &OsRandom)
+        .await
+        .unwrap();
+    let r = b.get(&wait).await;
+    let profile = portal_answer(&h, &b, &r).await;
+    assert!(
+        profile.body.contains("sesam-appen (betydelig)"),
+        "{}",
+        profile.body
+    );
+    let logins = audited(&h, anna.identity_id, "self_service.login").await;
+    let methods: Vec<&str> = logins
+        .iter()
+        .map(|(_, d)| d["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["chip", "app"]);
 }
