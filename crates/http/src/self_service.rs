@@ -756,7 +756,7 @@ fn refusal(e: &SelfServiceError, locale: Locale) -> (StatusCode, String) {
         SelfServiceError::NoPassword => (StatusCode::BAD_REQUEST, s.no_password.into()),
         SelfServiceError::Unknown => (StatusCode::NOT_FOUND, s.unknown.into()),
         SelfServiceError::Failed(e) if e.is_client_error() => {
-            (StatusCode::BAD_REQUEST, e.to_string())
+            (StatusCode::BAD_REQUEST, refused_text(e, locale))
         }
         SelfServiceError::Failed(e) => {
             tracing::error!(error = %e, "a self-service change failed");
@@ -769,6 +769,87 @@ fn refusal(e: &SelfServiceError, locale: Locale) -> (StatusCode, String) {
         | SelfServiceError::Blocked
         | SelfServiceError::LoginFailed(_) => (StatusCode::FORBIDDEN, s.session_ended.into()),
     }
+}
+
+/// A rule's refusal in the page's language: the domain says it in English; the rules a
+/// person meets here are said in Danish too (anything else keeps the English words).
+fn refused_text(e: &sesam_core::error::AppError, locale: Locale) -> String {
+    use sesam_core::error::AppError;
+    use sesam_domain::DomainError;
+    use sesam_domain::channels::ChannelError;
+    use sesam_domain::password::PasswordError;
+    use sesam_domain::user_id::UserIdError;
+    use sesam_store::StoreError;
+    if locale == Locale::En {
+        return e.to_string();
+    }
+    let da: Option<String> = match e {
+        AppError::Invalid(DomainError::Password(p)) => Some(match p {
+            PasswordError::TooShort(n) => {
+                format!("En adgangskode skal have mindst 8 tegn; denne har {n}.")
+            }
+            PasswordError::TooLong(n) => {
+                format!("En adgangskode må højst have 64 tegn; denne har {n}.")
+            }
+            PasswordError::HiddenCharacter { position, .. } => {
+                format!("Tegn nummer {position} i adgangskoden er usynligt og kan ikke bruges.")
+            }
+            PasswordError::ContainsUserId => {
+                "En adgangskode må ikke indeholde dit bruger-ID.".into()
+            }
+            PasswordError::TenDigitRun => {
+                "En adgangskode må ikke indeholde 10 cifre i træk.".into()
+            }
+            PasswordError::ForbiddenWord(w) => {
+                format!("En adgangskode må ikke indeholde ordet \"{w}\".")
+            }
+            PasswordError::KeyboardSequence => "En adgangskode må ikke indeholde en række tegn i tastatur- eller alfabetrækkefølge, som \"qwerty\", \"123456\" eller \"abcdef\".".into(),
+            _ => return e.to_string(),
+        }),
+        AppError::Invalid(DomainError::UserId(u)) => Some(match u {
+            UserIdError::TooShort(n) => {
+                format!("Et bruger-ID skal have mindst 5 tegn; dette har {n}.")
+            }
+            UserIdError::TooLong(n) => {
+                format!("Et bruger-ID må højst have 48 tegn; dette har {n}.")
+            }
+            UserIdError::ForbiddenCharacter { position, shown } => format!(
+                "Tegn nummer {position} ({shown}) kan ikke bruges i et bruger-ID. Brug bogstaver a-z, æ, ø, å, cifre, mellemrum og {{ }} ! # $ ^ , * ( ) _ + - = : ; ? . @"
+            ),
+            UserIdError::EdgeSpace => {
+                "Et bruger-ID må ikke begynde eller slutte med et mellemrum.".into()
+            }
+            UserIdError::TenDigitRun => {
+                "Et bruger-ID må ikke indeholde 10 cifre i træk.".into()
+            }
+            UserIdError::ContainsNationalId => {
+                "Et bruger-ID må ikke indeholde dit CPR-nummer.".into()
+            }
+            UserIdError::ContainsPhoneNumber => {
+                "Et bruger-ID må ikke indeholde dit telefonnummer.".into()
+            }
+        }),
+        AppError::Store(StoreError::UserIdTaken | StoreError::UserIdReserved) => {
+            Some("Det bruger-ID kan ikke vælges. Vælg et andet.".into())
+        }
+        AppError::Invalid(DomainError::Channel(c)) => Some(match c {
+            ChannelError::Duplicate => "Den kanal har du allerede.".into(),
+            ChannelError::TooMany => "Du har allerede så mange kanaler, som man kan have.".into(),
+            ChannelError::LastChannel => "Din sidste bekræftede kanal kan ikke fjernes. Tilføj og bekræft en anden først.".into(),
+            ChannelError::Unknown => "Den kanal findes ikke blandt dine.".into(),
+            ChannelError::WrongCode { remaining } => {
+                format!("Koden er forkert; du har {remaining} forsøg tilbage.")
+            }
+            ChannelError::CodeGone => "Koden er udløbet eller tastet forkert for mange gange. Tilføj kanalen igen.".into(),
+            ChannelError::AlreadyConfirmed => "Kanalen er allerede bekræftet.".into(),
+            ChannelError::BadOrder => "Rækkefølgen skal nævne hver af dine kanaler én gang.".into(),
+        }),
+        AppError::Invalid(DomainError::Contact(_)) => {
+            Some("Telefonnummeret eller e-mailadressen kan ikke bruges. Skriv telefonnumre som +45 12 34 56 78.".into())
+        }
+        _ => None,
+    };
+    da.unwrap_or_else(|| e.to_string())
 }
 
 /// `?ok=…` on a page after a change: which notice to show.

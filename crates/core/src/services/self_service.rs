@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sesam_domain::authorization::Authentication;
 use sesam_domain::channels::ChannelChoice;
-use sesam_domain::chip::{Chip, ChipState};
-use sesam_domain::code_display::{CodeDisplay, CodeDisplayState};
+use sesam_domain::chip::Chip;
+use sesam_domain::code_display::CodeDisplay;
 use sesam_domain::device::{Device, DeviceState};
 use sesam_domain::locale::Locale;
 use sesam_domain::lockout::{Failure, Locked};
@@ -39,8 +39,11 @@ use crate::context::Sesam;
 use crate::error::AppError;
 
 const META_KEY: &str = "self_service.client";
-/// What the site's stored client secret and its browser state are sealed for.
+/// What the site's stored client secret is sealed for.
 const SEAL: &str = "self-service-client";
+/// What a started login's state in the browser is sealed for (apart from the secret, so
+/// neither can be presented as the other).
+const LOGIN_SEAL: &str = "self-service-login";
 /// The path the site lives under.
 pub const BASE_PATH: &str = "/min-sesam";
 /// How long a started login may take before its state in the browser is refused.
@@ -287,7 +290,7 @@ impl Sesam {
         })?;
         Ok(StartedLogin {
             location: format!("/authorize?{}", q.finish()),
-            cookie: b64(&self.seal_for_browser(SEAL, &json)),
+            cookie: b64(&self.seal_for_browser(LOGIN_SEAL, &json)),
         })
     }
 
@@ -307,7 +310,7 @@ impl Sesam {
         }
         let pending: PendingLogin = cookie
             .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
-            .and_then(|b| self.open_from_browser(SEAL, &b))
+            .and_then(|b| self.open_from_browser(LOGIN_SEAL, &b))
             .and_then(|j| serde_json::from_slice(&j).ok())
             .ok_or_else(|| failed("no login was started in this browser"))?;
         let now = self.clock.now();
@@ -566,27 +569,7 @@ impl Sesam {
             OwnAuthenticator::Chip(chip) => self.store.revoke_chip(*chip, id, now, effects).await?,
         }
         self.wake_outbox();
-        Ok(self.working_authenticators(id).await?.eq(&0).then(|| {
-            "that was your last working authenticator: to use sesam again you need a new activation letter from a registration office".to_owned()
-        }))
-    }
-
-    async fn working_authenticators(&self, id: Uuid) -> Result<usize, AppError> {
-        let apps = self.store.devices_of(id).await?;
-        let displays = self.store.code_displays_of(id).await?;
-        let chips = self.store.chips_of(id).await?;
-        Ok(apps
-            .iter()
-            .filter(|d| d.state == DeviceState::Active)
-            .count()
-            + displays
-                .iter()
-                .filter(|d| d.state == CodeDisplayState::Active)
-                .count()
-            + chips
-                .iter()
-                .filter(|c| c.state == ChipState::Active)
-                .count())
+        Ok(self.last_authenticator_warning(id).await?)
     }
 
     /// The person's channels in their order.

@@ -581,6 +581,12 @@ async fn channels_user_id_and_block_are_audited_with_the_person_as_actor(backend
         )
         .await;
     assert_eq!(r.status, 400, "{r:?}");
+    // Said in the page's language.
+    assert!(
+        r.body.contains("må ikke indeholde dit CPR-nummer"),
+        "{}",
+        r.body
+    );
     let r = b
         .post(
             "/min-sesam/user-id",
