@@ -496,7 +496,7 @@ impl Sesam {
     }
 
     /// A warning when the person has no working authenticator left.
-    async fn last_authenticator_warning(
+    pub(crate) async fn last_authenticator_warning(
         &self,
         identity_id: Uuid,
     ) -> Result<Option<String>, AppError> {

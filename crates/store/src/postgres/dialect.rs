@@ -141,5 +141,10 @@ fn migrator() -> Migrator {
             "code display kind",
             include_str!("../../migrations/postgres/0011_code_display_kind.sql"),
         ),
+        migration(
+            12,
+            "self-service sessions",
+            include_str!("../../migrations/postgres/0012_self_service_sessions.sql"),
+        ),
     ])
 }

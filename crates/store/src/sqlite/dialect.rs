@@ -112,4 +112,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "code display kind",
         include_str!("../../migrations/sqlite/0011_code_display_kind.sql"),
     ),
+    (
+        12,
+        "self-service sessions",
+        include_str!("../../migrations/sqlite/0012_self_service_sessions.sql"),
+    ),
 ];
