@@ -152,7 +152,10 @@ async fn a_code_display_and_a_password_log_in_and_show_profile_and_every_use(bac
     assert_eq!(activity.status, 200, "{}", activity.body);
     let uses = &activity.body[activity.body.find("data-testid=\"uses\"").unwrap()..];
     assert!(uses.contains("Min sesam"), "{uses}");
-    assert!(uses.contains("Kodeviser eller kodeoplæser og adgangskode"), "{uses}");
+    assert!(
+        uses.contains("Kodeviser eller kodeoplæser og adgangskode"),
+        "{uses}"
+    );
     // Every message with its delivery status (the activation's, at least).
     assert!(activity.body.contains("data-testid=\"messages\""));
     // The session's start is audited with the method and level.
@@ -165,7 +168,11 @@ async fn a_code_display_and_a_password_log_in_and_show_profile_and_every_use(bac
     let en = b.get("/language?to=en&back=/min-sesam/activity").await;
     assert_eq!(en.location.as_deref(), Some("/min-sesam/activity"));
     let activity = b.get("/min-sesam/activity").await;
-    assert!(activity.body.contains("Code display or audio code reader and password"));
+    assert!(
+        activity
+            .body
+            .contains("Code display or audio code reader and password")
+    );
     // Logging out ends the session on the server.
     let r = b
         .post("/min-sesam/logout", &[("csrf", &profile.csrf())])
