@@ -2,8 +2,8 @@
 // directory, the operator CLI and the reference app (`sesam-app`), TOTP codes for the
 // demo code display, and Debian's Chromium driven by playwright-core.
 import { spawn, execFileSync } from "node:child_process";
-import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -17,10 +17,10 @@ export const DEMO_PSKC = join(root, "docs", "demo", "demo-code-display.pskcxml")
 /// The published RFC 6238 test seed the demo code display uses.
 const DEMO_SEED = Buffer.from("12345678901234567890");
 
-export function totp(step) {
+export function totp(step, seed = DEMO_SEED) {
   const msg = Buffer.alloc(8);
   msg.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac("sha1", DEMO_SEED).update(msg).digest();
+  const mac = createHmac("sha1", seed).update(msg).digest();
   const off = mac[mac.length - 1] & 0x0f;
   const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
   return String(bin % 1_000_000).padStart(6, "0");
@@ -116,4 +116,42 @@ export async function launchBrowser() {
 export async function nextUnusedStep(used) {
   while (currentStep() <= used) await new Promise((r) => setTimeout(r, 500));
   return currentStep();
+}
+
+/// A PSKC file with one code display of a fresh random seed (what a manufacturer ships),
+/// written into the server's data directory; returns its path, serial and seed.
+export function codeDisplayFile(server, serial) {
+  const seed = randomBytes(20);
+  const path = join(server.dataDir, `${serial}.pskcxml`);
+  writeFileSync(path, `<?xml version="1.0" encoding="UTF-8"?>
+<pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="1.0">
+  <pskc:KeyPackage>
+    <pskc:DeviceInfo><pskc:Manufacturer>e2e</pskc:Manufacturer><pskc:SerialNo>${serial}</pskc:SerialNo></pskc:DeviceInfo>
+    <pskc:Key Id="${serial}" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp">
+      <pskc:AlgorithmParameters><pskc:Suite>HMAC-SHA1</pskc:Suite><pskc:ResponseFormat Length="6" Encoding="DECIMAL"/></pskc:AlgorithmParameters>
+      <pskc:Data>
+        <pskc:Secret><pskc:PlainValue>${seed.toString("base64")}</pskc:PlainValue></pskc:Secret>
+        <pskc:Time><pskc:PlainValue>0</pskc:PlainValue></pskc:Time>
+        <pskc:TimeInterval><pskc:PlainValue>30</pskc:PlainValue></pskc:TimeInterval>
+      </pskc:Data>
+    </pskc:Key>
+  </pskc:KeyPackage>
+</pskc:KeyContainer>
+`);
+  return { path, serial, seed };
+}
+
+/// Activates the web app in `page` with the letter's `activationCode` and the SMS code sent
+/// to `phone` (choosing `newUserId` when the identity has none); English texts.
+export async function activateWebApp(server, page, { activationCode, phone, pin, newUserId }) {
+  await page.goto(`${server.base}/app/`);
+  await page.getByLabel("Activation code from the letter").fill(activationCode);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByTestId("sms-sent").waitFor();
+  await page.getByLabel("Code from the SMS").fill(await smsCode(server.base, phone));
+  if (newUserId) await page.getByLabel("Choose your user ID").fill(newUserId);
+  await page.getByLabel("Choose a 6-digit PIN").fill(pin);
+  await page.getByLabel("Type the PIN again").fill(pin);
+  await page.getByRole("button", { name: "Activate" }).click();
+  await page.getByText(/^The app is activated\./).waitFor({ timeout: 15000 });
 }

@@ -36,6 +36,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Operator(String),
+    /// The person themself, through their app (a device-signed request with the PIN).
+    Device(uuid::Uuid),
 }
 
 impl Actor {
@@ -59,6 +61,7 @@ impl Actor {
     pub fn audit_name(&self) -> String {
         match self {
             Self::Operator(n) => format!("operator:{n}"),
+            Self::Device(id) => format!("device:{}", id.hyphenated()),
         }
     }
 }
