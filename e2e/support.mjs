@@ -39,12 +39,16 @@ async function freePort() {
   });
 }
 
-/// Starts `sesam serve --demo` and waits until it is ready. `env(port)` may add settings.
-export async function startServer({ env } = {}) {
+/// Starts `sesam serve --demo` and waits until it is ready. `env(port)` may add settings;
+/// `publicHost` (a name under `localhost`, which Chromium resolves to the loopback) makes
+/// the public URL `http://<publicHost>:<port>` for the browser (`publicBase`), while this
+/// process keeps reaching the server at `base`.
+export async function startServer({ env, publicHost } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "sesam-e2e-"));
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const child = spawn(bin("sesam"), ["serve", "--demo", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--public-url", base], {
+  const publicBase = publicHost ? `http://${publicHost}:${port}` : base;
+  const child = spawn(bin("sesam"), ["serve", "--demo", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--public-url", publicBase], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, SESAM_MASTER_KEY: "", SESAM_DATABASE_URL: "", ...(env ? env(port) : {}) },
   });
@@ -61,7 +65,7 @@ export async function startServer({ env } = {}) {
   const admin = (...args) => JSON.parse(execFileSync(bin("sesam"), ["admin", "--data-dir", dataDir, "--operator", "e2e", "--json", ...args], { encoding: "utf8" }));
   const app = (state, ...args) => execFileSync(bin("sesam-app"), ["--state", state, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   return {
-    base, port, dataDir, admin, app, log: () => log,
+    base, publicBase, port, dataDir, admin, app, log: () => log,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
@@ -144,7 +148,7 @@ export function codeDisplayFile(server, serial) {
 /// Activates the web app in `page` with the letter's `activationCode` and the SMS code sent
 /// to `phone` (choosing `newUserId` when the identity has none); English texts.
 export async function activateWebApp(server, page, { activationCode, phone, pin, newUserId }) {
-  await page.goto(`${server.base}/app/`);
+  await page.goto(`${server.publicBase}/app/`);
   await page.getByLabel("Activation code from the letter").fill(activationCode);
   await page.getByRole("button", { name: "Continue" }).click();
   await page.getByTestId("sms-sent").waitFor();
