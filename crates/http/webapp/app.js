@@ -325,6 +325,12 @@ function makeCard(r) {
         card.answering = false;
         f[`pin-${id}`].value = "";
         if (isRevoked(e)) return showRevoked();
+        if (!pairing && (e.code === "network" || e.code === "protocol")) {
+          // The answer may have reached sesam: ask it, rather than guess or send again.
+          showError(errors, t().errors.unsure);
+          form.querySelectorAll("input, button").forEach((x) => { x.disabled = true; });
+          return settleUnsure(r, card, form, errors, finish);
+        }
         showError(errors, e.code === "network" ? t().errors.unsure : errorText(e, r));
         if (["request_voided", "pairing_voided"].includes(e.code) || errorText(e, r) === t().errors.expired) {
           form.querySelectorAll("input, button").forEach((x) => { x.disabled = true; });
@@ -365,6 +371,39 @@ function makeCard(r) {
 }
 
 /** "Block my sesam" with the PIN: offered after "this wasn't me" and on the sesam screen. */
+/**
+ * After the connection broke (or the answer could not be read) while answering `r`: asks
+ * sesam what became of the request, once it can be reached, and says so. Nothing is sent
+ * again by itself; a request still waiting can be answered again (sesam takes one answer).
+ */
+async function settleUnsure(r, card, form, errors, finish) {
+  card.answering = true; // the card stays while we ask, whatever the list says meanwhile
+  for (let i = 0; i < 120 && card.el.isConnected && device; i++) {
+    try {
+      const activity = await api.activity(device);
+      const done = activity.requests.find((x) => x && x.id === r.id);
+      const result = done?.result;
+      if (result === "approved") return finish(t().arrived.approved(r.sp_name), false);
+      if (result === "rejected") return finish(done.not_me ? t().arrived.reported : t().arrived.rejected, done.not_me === true);
+      if (result === "expired" || result === "evicted" || secondsLeft(r) <= 0) {
+        card.answering = false;
+        showError(errors, t().errors.expired);
+        setTimeout(() => { card.el.remove(); cards.delete(r.id); }, 8000);
+        return;
+      }
+      // Still waiting: the answer did not arrive; the person may answer again.
+      card.answering = false;
+      showError(errors, t().arrived.notYet);
+      form.querySelectorAll("input, button").forEach((x) => { x.disabled = false; });
+      return;
+    } catch (e) {
+      if (isRevoked(e)) return showRevoked();
+      await sleep(3000);
+    }
+  }
+  card.answering = false;
+}
+
 function blockOffer(advice = t().blockAdvice) {
   const box = h("div", { class: "block-offer", "data-testid": "block-offer" }, h("p", {}, advice));
   box.append(withPin({
