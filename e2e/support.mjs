@@ -2,8 +2,8 @@
 // directory, the operator CLI and the reference app (`sesam-app`), TOTP codes for the
 // demo code display, and Debian's Chromium driven by playwright-core.
 import { spawn, execFileSync } from "node:child_process";
-import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -17,10 +17,10 @@ export const DEMO_PSKC = join(root, "docs", "demo", "demo-code-display.pskcxml")
 /// The published RFC 6238 test seed the demo code display uses.
 const DEMO_SEED = Buffer.from("12345678901234567890");
 
-export function totp(step) {
+export function totp(step, seed = DEMO_SEED) {
   const msg = Buffer.alloc(8);
   msg.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac("sha1", DEMO_SEED).update(msg).digest();
+  const mac = createHmac("sha1", seed).update(msg).digest();
   const off = mac[mac.length - 1] & 0x0f;
   const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
   return String(bin % 1_000_000).padStart(6, "0");
@@ -39,12 +39,16 @@ async function freePort() {
   });
 }
 
-/// Starts `sesam serve --demo` and waits until it is ready. `env(port)` may add settings.
-export async function startServer({ env } = {}) {
+/// Starts `sesam serve --demo` and waits until it is ready. `env(port)` may add settings;
+/// `publicHost` (a name under `localhost`, which Chromium resolves to the loopback) makes
+/// the public URL `http://<publicHost>:<port>` for the browser (`publicBase`), while this
+/// process keeps reaching the server at `base`.
+export async function startServer({ env, publicHost } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "sesam-e2e-"));
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const child = spawn(bin("sesam"), ["serve", "--demo", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--public-url", base], {
+  const publicBase = publicHost ? `http://${publicHost}:${port}` : base;
+  const child = spawn(bin("sesam"), ["serve", "--demo", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--public-url", publicBase], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, SESAM_MASTER_KEY: "", SESAM_DATABASE_URL: "", ...(env ? env(port) : {}) },
   });
@@ -61,7 +65,7 @@ export async function startServer({ env } = {}) {
   const admin = (...args) => JSON.parse(execFileSync(bin("sesam"), ["admin", "--data-dir", dataDir, "--operator", "e2e", "--json", ...args], { encoding: "utf8" }));
   const app = (state, ...args) => execFileSync(bin("sesam-app"), ["--state", state, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   return {
-    base, port, dataDir, admin, app, log: () => log,
+    base, publicBase, port, dataDir, admin, app, log: () => log,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
@@ -116,4 +120,42 @@ export async function launchBrowser() {
 export async function nextUnusedStep(used) {
   while (currentStep() <= used) await new Promise((r) => setTimeout(r, 500));
   return currentStep();
+}
+
+/// A PSKC file with one code display of a fresh random seed (what a manufacturer ships),
+/// written into the server's data directory; returns its path, serial and seed.
+export function codeDisplayFile(server, serial) {
+  const seed = randomBytes(20);
+  const path = join(server.dataDir, `${serial}.pskcxml`);
+  writeFileSync(path, `<?xml version="1.0" encoding="UTF-8"?>
+<pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" Version="1.0">
+  <pskc:KeyPackage>
+    <pskc:DeviceInfo><pskc:Manufacturer>e2e</pskc:Manufacturer><pskc:SerialNo>${serial}</pskc:SerialNo></pskc:DeviceInfo>
+    <pskc:Key Id="${serial}" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp">
+      <pskc:AlgorithmParameters><pskc:Suite>HMAC-SHA1</pskc:Suite><pskc:ResponseFormat Length="6" Encoding="DECIMAL"/></pskc:AlgorithmParameters>
+      <pskc:Data>
+        <pskc:Secret><pskc:PlainValue>${seed.toString("base64")}</pskc:PlainValue></pskc:Secret>
+        <pskc:Time><pskc:PlainValue>0</pskc:PlainValue></pskc:Time>
+        <pskc:TimeInterval><pskc:PlainValue>30</pskc:PlainValue></pskc:TimeInterval>
+      </pskc:Data>
+    </pskc:Key>
+  </pskc:KeyPackage>
+</pskc:KeyContainer>
+`);
+  return { path, serial, seed };
+}
+
+/// Activates the web app in `page` with the letter's `activationCode` and the SMS code sent
+/// to `phone` (choosing `newUserId` when the identity has none); English texts.
+export async function activateWebApp(server, page, { activationCode, phone, pin, newUserId }) {
+  await page.goto(`${server.publicBase}/app/`);
+  await page.getByLabel("Activation code from the letter").fill(activationCode);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByTestId("sms-sent").waitFor();
+  await page.getByLabel("Code from the SMS").fill(await smsCode(server.base, phone));
+  if (newUserId) await page.getByLabel("Choose your user ID").fill(newUserId);
+  await page.getByLabel("Choose a 6-digit PIN").fill(pin);
+  await page.getByLabel("Type the PIN again").fill(pin);
+  await page.getByRole("button", { name: "Activate" }).click();
+  await page.getByText(/^The app is activated\./).waitFor({ timeout: 15000 });
 }

@@ -139,6 +139,9 @@ test("the management calls' PIN bindings, as the server builds them", () => {
   assert.equal(text(p.channelEveryUseBinding(true, DEVICE_ID)), `sesam-channel-every-use/v1\non\n${DEVICE_ID}`);
   assert.equal(text(p.channelEveryUseBinding(false, DEVICE_ID)), `sesam-channel-every-use/v1\noff\n${DEVICE_ID}`);
   assert.equal(text(p.chipRegistrationBinding(DEVICE_ID)), `sesam-chip/v1\n${DEVICE_ID}`);
+  assert.equal(text(p.codeDisplayBinding("E2E-4711", DEVICE_ID)), `sesam-code-display/v1\nE2E-4711\n${DEVICE_ID}`);
+  assert.equal(text(p.userIdChangeBinding("Anna.New", DEVICE_ID)), `sesam-user-id/v1\nAnna.New\n${DEVICE_ID}`);
+  assert.equal(text(p.blockBinding(DEVICE_ID)), `sesam-block/v1\n${DEVICE_ID}`);
   // The user ID as the server keys it: trimmed, NFC, lower case.
   assert.equal(text(p.pairingBinding("  Anna.Hansen ", p.unhex("04ab"))), "sesam-pairing/v1\nanna.hansen\n04ab");
   assert.equal(p.userIdKey("Søren\u0301"), "søren\u0301".normalize("NFC"));

@@ -282,11 +282,16 @@ pub const DEVICE_RENAME: Operation = post(
 );
 pub const IDENTITY_BLOCK: Operation = post(
     "/app/v1/identity/block",
-    "Blocks the identity at once (\"block my ID\").",
+    "Blocks the identity at once (\"block my ID\"), with the PIN.",
     body::<rq::PinBody>(),
     body::<rs::Blocked>(),
-)
-.without_body();
+);
+pub const USER_ID_CHANGE: Operation = post(
+    "/app/v1/identity/user-id",
+    "Changes the person's user ID (with the PIN); the old one stays reserved for them for 365 days.",
+    body::<rq::ChangeUserId>(),
+    body::<rs::UserIdChanged>(),
+);
 pub const PUSH_SUBSCRIBE: Operation = post(
     "/app/v1/push/subscription",
     "Registers this app's web push subscription (replacing an earlier one).",
@@ -340,7 +345,7 @@ pub const CHIP_REVOKE: Operation = post(
 );
 
 /// Every operation of the app API.
-pub const ALL: [Operation; 29] = [
+pub const ALL: [Operation; 30] = [
     OPENAPI,
     CONFIG,
     ACTIVATION_START,
@@ -362,6 +367,7 @@ pub const ALL: [Operation; 29] = [
     DEVICE_REVOKE,
     DEVICE_RENAME,
     IDENTITY_BLOCK,
+    USER_ID_CHANGE,
     PUSH_SUBSCRIBE,
     PUSH_UNSUBSCRIBE,
     CODE_DISPLAY_ACTIVATE,

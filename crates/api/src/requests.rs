@@ -43,6 +43,14 @@ pub struct PinBody {
     pub pin_proof: String,
 }
 
+/// `POST /app/v1/identity/user-id`: the person's new user ID, with the PIN proof bound
+/// to it exactly as sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ChangeUserId {
+    pub new_user_id: String,
+    pub pin_proof: String,
+}
+
 /// Approving a pairing: the PIN proof and the code the new app shows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct PairingApproval {

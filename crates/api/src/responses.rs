@@ -318,6 +318,15 @@ pub struct Blocked {
     pub message: String,
 }
 
+/// The person's user ID changed: the new one, and until when the old one stays reserved
+/// for them (RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserIdChanged {
+    pub user_id: String,
+    pub old_user_id: Option<String>,
+    pub old_reserved_until: String,
+}
+
 /// A code display activated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CodeDisplayActivated {

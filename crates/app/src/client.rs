@@ -666,19 +666,39 @@ impl AppClient {
             .await
     }
 
-    /// Blocks the person's whole identity at once.
+    /// Blocks the person's whole identity at once, with the PIN.
     pub async fn block(
         &self,
         state: &AppState,
+        pin: &str,
         random: &dyn Random,
     ) -> Result<api::Blocked, AppError> {
+        let binding = app_protocol::block_binding(state.activated_device()?);
+        let pin_proof = self.pin_proof(state, pin, &binding, random)?;
         self.post(
             state,
             "/app/v1/identity/block",
-            &serde_json::Map::new(),
+            &api::PinBody { pin_proof },
             random,
         )
         .await
+    }
+
+    /// Changes the person's user ID, with the PIN; the old one stays theirs for 365 days.
+    pub async fn change_user_id(
+        &self,
+        state: &AppState,
+        new_user_id: &str,
+        pin: &str,
+        random: &dyn Random,
+    ) -> Result<api::UserIdChanged, AppError> {
+        let binding = app_protocol::user_id_change_binding(new_user_id, state.activated_device()?);
+        let body = api::ChangeUserId {
+            new_user_id: new_user_id.to_owned(),
+            pin_proof: self.pin_proof(state, pin, &binding, random)?,
+        };
+        self.post(state, "/app/v1/identity/user-id", &body, random)
+            .await
     }
 
     /// The person's notification channels, the every-use opt-in and any recommendation.

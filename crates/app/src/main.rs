@@ -107,8 +107,18 @@ enum Command {
         #[arg(long)]
         pin: String,
     },
-    /// Block your whole identity at once ("block my ID").
-    Block,
+    /// Block your whole identity at once ("block my ID"), with your PIN.
+    Block {
+        #[arg(long)]
+        pin: String,
+    },
+    /// Change your user ID, with your PIN; the old one stays yours for 365 days.
+    ChangeUserId {
+        #[arg(value_name = "NEW_USER_ID")]
+        new_user_id: String,
+        #[arg(long)]
+        pin: String,
+    },
     /// Your notification channels.
     #[command(subcommand)]
     Channels(ChannelsCommand),
@@ -461,7 +471,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!("{}", as_json(&v))
             } else if not_me {
                 println!(
-                    "Declined and reported as not started by you. If someone may know your PIN or password or have your phone, block your sesam now: sesam-app --state {} block",
+                    "Declined and reported as not started by you. If someone may know your PIN or password or have your phone, block your sesam now: sesam-app --state {} block --pin <PIN>",
                     cli.state.display()
                 );
             } else {
@@ -499,10 +509,26 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 println!("Removed. That app can no longer be used.")
             }
         }
-        Command::Block => {
+        Command::ChangeUserId { new_user_id, pin } => {
+            let mut state = AppState::load(&cli.state)?;
+            let v = AppClient::new(&state.server)?
+                .change_user_id(&state, &new_user_id, &pin, &OsRandom)
+                .await?;
+            state.user_id = Some(v.user_id.clone());
+            state.save()?;
+            if cli.json {
+                println!("{}", as_json(&v));
+            } else {
+                println!(
+                    "Your user ID is now {}. The old one stays reserved for you until {}.",
+                    v.user_id, v.old_reserved_until
+                );
+            }
+        }
+        Command::Block { pin } => {
             let state = AppState::load(&cli.state)?;
             let v = AppClient::new(&state.server)?
-                .block(&state, &OsRandom)
+                .block(&state, &pin, &OsRandom)
                 .await?;
             if cli.json {
                 println!("{}", as_json(&v));

@@ -32,6 +32,8 @@ pub struct Sesam {
     pub(crate) passwords: Arc<crate::password_pool::PasswordPool>,
     /// The WebAuthn relying party for chips; `None` when the public URL has no host name.
     pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The public URL, kept to build the relying party again with the app's origin.
+    pub(crate) public_url: Option<Arc<url::Url>>,
     /// Wakes the outbox dispatcher after a flow wrote messages.
     pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
     /// The OpenID Connect issuer: the public URL without a trailing slash.
@@ -50,6 +52,20 @@ pub struct Sesam {
     pub(crate) push_policy: sesam_domain::web_push::EndpointPolicy,
     /// The opened VAPID key, once read (`services/push.rs`).
     pub(crate) vapid_cache: Arc<std::sync::OnceLock<Arc<p256::ecdsa::SigningKey>>>,
+}
+
+/// The WebAuthn relying party: its ID the public URL's host name, its origins the public
+/// URL and, when set, the web app's own.
+fn relying_party(public: &url::Url, app: Option<&url::Url>) -> Option<Arc<webauthn_rs::Webauthn>> {
+    let host = public.domain()?;
+    let mut builder = webauthn_rs::WebauthnBuilder::new(host, public)
+        .ok()?
+        .rp_name("sesam")
+        .allow_any_port(true);
+    if let Some(app) = app {
+        builder = builder.append_allowed_origin(app);
+    }
+    builder.build().ok().map(Arc::new)
 }
 
 impl Sesam {
@@ -81,18 +97,32 @@ impl Sesam {
     pub fn with_public_url(mut self, url: &url::Url) -> Self {
         self.issuer = Arc::from(url.as_str().trim_end_matches('/'));
         self.secure_cookies = url.scheme() == "https";
-        self.webauthn = url.domain().and_then(|host| {
-            webauthn_rs::WebauthnBuilder::new(host, url)
-                .ok()?
-                .rp_name("sesam")
-                .allow_any_port(true)
-                .build()
-                .ok()
-                .map(Arc::new)
-        });
+        self.public_url = Some(Arc::new(url.clone()));
+        self.webauthn = relying_party(url, None);
         if self.webauthn.is_none() {
             tracing::warn!(public_url = %url, "the public URL has no host name: chips (security keys) cannot be used");
         }
+        self
+    }
+
+    /// The web app's own origin (`app_public_url`): chips are registered there, so it is
+    /// a WebAuthn origin too. The relying party ID stays the public URL's host name, so a
+    /// chip registered in the app works on the login pages; the browser allows that only
+    /// when the app's host is that name or below it (`app.login.example.dk` for
+    /// `login.example.dk`), else registering a chip from the app is refused.
+    pub fn with_app_url(mut self, app: Option<&url::Url>) -> Self {
+        let Some(public) = self.public_url.clone() else {
+            return self;
+        };
+        if let Some(app) = app {
+            let (Some(rp), Some(host)) = (public.domain(), app.domain()) else {
+                return self;
+            };
+            if host != rp && !host.ends_with(&format!(".{rp}")) {
+                tracing::warn!(app_public_url = %app, public_url = %public, "the web app's host is not the public URL's host name or below it: chips cannot be registered from the web app");
+            }
+        }
+        self.webauthn = relying_party(&public, app);
         self
     }
 
@@ -132,6 +162,7 @@ impl Sesam {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             passwords: Arc::new(crate::password_pool::PasswordPool::default_for_machine()),
             webauthn: None,
+            public_url: None,
             issuer: Arc::from("http://localhost:8080"),
             secure_cookies: false,
             signer_cache: Arc::default(),

@@ -249,6 +249,17 @@ pub fn channel_every_use_binding(enabled: bool, acting: Uuid) -> Vec<u8> {
     .into_bytes()
 }
 
+/// What the PIN proof for changing the person's user ID is bound to: the new user ID
+/// exactly as sent, so a proof cannot be reused for another ID.
+pub fn user_id_change_binding(new_user_id: &str, acting: Uuid) -> Vec<u8> {
+    format!("sesam-user-id/v1\n{new_user_id}\n{}", acting.hyphenated()).into_bytes()
+}
+
+/// What the PIN proof for "block my ID" is bound to.
+pub fn block_binding(acting: Uuid) -> Vec<u8> {
+    format!("sesam-block/v1\n{}", acting.hyphenated()).into_bytes()
+}
+
 /// Length of an enrolment proof: the ephemeral public key, the sealed PIN and its tag.
 pub const ENROLMENT_PROOF_LEN: usize = 65 + PIN_CIPHERTEXT_LEN;
 /// Length of a device proof: the random salt, the sealed PIN and its tag.
@@ -705,6 +716,25 @@ mod tests {
         assert_ne!(
             channel_every_use_binding(true, device),
             channel_every_use_binding(false, device)
+        );
+    }
+
+    /// The identity bindings as docs/protocol.md §3 writes them.
+    #[test]
+    fn identity_bindings_are_fixed() {
+        let device = Uuid::parse_str("01920000-0000-7000-8000-000000000001").unwrap();
+        let text = |v: Vec<u8>| String::from_utf8(v).unwrap();
+        assert_eq!(
+            text(user_id_change_binding("Anna.New", device)),
+            "sesam-user-id/v1\nAnna.New\n01920000-0000-7000-8000-000000000001"
+        );
+        assert_ne!(
+            user_id_change_binding("anna.new", device),
+            user_id_change_binding("anna.other", device)
+        );
+        assert_eq!(
+            text(block_binding(device)),
+            "sesam-block/v1\n01920000-0000-7000-8000-000000000001"
         );
     }
 

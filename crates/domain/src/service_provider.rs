@@ -46,13 +46,20 @@ impl DisplayName {
     }
 }
 
+/// `localhost`, a name under it (`app.localhost`), `127.0.0.1` or `[::1]`.
+pub fn is_loopback_name(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]") || host.ends_with(".localhost")
+}
+
 /// A redirect URI, compared by exact string match at the authorization endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedirectUri(String);
 
 impl RedirectUri {
-    /// `https://…`, or `http://` only for loopback hosts (development); no fragment, no
-    /// user info.
+    /// `https://…`, or `http://` only for loopback hosts (development): `localhost` and
+    /// names under it (RFC 6761 reserves them for the loopback, and browsers resolve them
+    /// so), `127.0.0.1`, `[::1]`; no fragment, no user info.
     pub fn parse(input: &str) -> Result<Self, ServiceProviderError> {
         let err = |why| ServiceProviderError::RedirectUri {
             uri: input.chars().take(200).collect(),
@@ -64,7 +71,7 @@ impl RedirectUri {
         let url = Url::parse(input).map_err(|_| err("not an absolute URL"))?;
         match url.scheme() {
             "https" => {}
-            "http" if matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) => {}
+            "http" if url.host_str().is_some_and(is_loopback_name) => {}
             "http" => return Err(err("http is allowed only for localhost; use https")),
             _ => return Err(err("the scheme must be https")),
         }
@@ -157,6 +164,7 @@ mod tests {
         for ok in [
             "https://bank.example/cb",
             "http://localhost:3000/cb",
+            "http://login.localhost:3000/cb",
             "http://127.0.0.1/cb?x=1",
         ] {
             assert!(RedirectUri::parse(ok).is_ok(), "{ok}");
@@ -164,6 +172,8 @@ mod tests {
         for bad in [
             "/cb",
             "http://bank.example/cb",
+            "http://localhost.bank.example/cb",
+            "http://notlocalhost/cb",
             "https://bank.example/cb#x",
             "ftp://x/cb",
             "https://u:p@bank.example/",

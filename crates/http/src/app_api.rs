@@ -46,6 +46,7 @@ fn table() -> Vec<(Operation, MethodRouter<AppState>)> {
         route(op::DEVICE_REVOKE, revoke_device),
         route(op::DEVICE_RENAME, rename_device),
         route(op::IDENTITY_BLOCK, block_identity),
+        route(op::USER_ID_CHANGE, change_user_id),
         route(op::PUSH_SUBSCRIBE, subscribe_push),
         route(op::PUSH_UNSUBSCRIBE, unsubscribe_push),
         route(op::CODE_DISPLAY_ACTIVATE, activate_code_display),
@@ -285,6 +286,7 @@ pub fn decode_bodies(body: &[u8]) -> usize {
         + ok::<api::StartPairing>(body)
         + ok::<api::PushSubscribe>(body)
         + ok::<PairingApproval>(body)
+        + ok::<api::ChangeUserId>(body)
 }
 
 /// The signed body as the type the call needs; refused like every other bad body.
@@ -356,10 +358,36 @@ async fn block_identity(
     State(state): State<AppState>,
     signed: SignedRequest,
 ) -> Result<Json<api::Blocked>, ApiError> {
-    state.sesam.block_identity(signed.device.id).await?;
+    let body: PinBody = json_body(&signed)?;
+    state
+        .sesam
+        .block_identity(signed.device.id, &body.pin_proof)
+        .await?;
     Ok(Json(api::Blocked {
         state: "suspended".into(),
         message: "your identity is blocked; to reopen it, contact a registration office or use a new activation letter".into(),
+    }))
+}
+
+/// The person's new user ID, with the PIN; the old one stays theirs for 365 days.
+async fn change_user_id(
+    State(state): State<AppState>,
+    signed: SignedRequest,
+) -> Result<Json<api::UserIdChanged>, ApiError> {
+    let body: api::ChangeUserId = json_body(&signed)?;
+    let changed = state
+        .sesam
+        .change_own_user_id(signed.device.id, &body.new_user_id, &body.pin_proof)
+        .await?;
+    Ok(Json(api::UserIdChanged {
+        user_id: changed
+            .identity
+            .user_id
+            .as_ref()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default(),
+        old_user_id: changed.old_user_id.map(|u| u.as_str().to_owned()),
+        old_reserved_until: changed.old_reserved_until.to_rfc3339(),
     }))
 }
 

@@ -95,6 +95,14 @@ pub fn routes() -> Router<AppState> {
     router
 }
 
+/// The app API's operations whose paths are not under `/app/v1/` (finishing a chip
+/// registration, a code display activated with a letter): they are the app's calls too,
+/// so they answer on the app's origin.
+const OUTSIDE_V1: [&str; 2] = [
+    sesam_api::openapi::CHIP_REGISTER_FINISH.path,
+    sesam_api::openapi::CODE_DISPLAY_ACTIVATE_WITH_LETTER.path,
+];
+
 /// With an origin of its own (`app_public_url`), the web app is served there and nowhere
 /// else: its files on the public URL lead there, and on the app's origin nothing but the
 /// web app and the app API answers, so no login page, demo or other script of sesam ever
@@ -108,7 +116,7 @@ pub async fn separate_origin(
         return next.run(req).await;
     };
     let path = req.uri().path();
-    let is_api = path.starts_with("/app/v1/");
+    let is_api = path.starts_with("/app/v1/") || OUTSIDE_V1.contains(&path);
     let is_app = !is_api && (path == "/app" || path.starts_with(PREFIX));
     if is_app_origin(&req, app) {
         if is_app || is_api {

@@ -188,9 +188,18 @@ export function rejectPairing(device, request) {
   return signed(device, "POST", `/app/v1/approvals/${request.id}/reject`, {});
 }
 
-/** "Block my ID": suspends the identity at once. */
-export function blockIdentity(device) {
-  return signed(device, "POST", "/app/v1/identity/block", {});
+/** "Block my ID": suspends the identity at once, with the PIN. */
+export async function blockIdentity(device, pin) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.blockBinding(device.deviceId));
+  return signed(device, "POST", "/app/v1/identity/block", { pin_proof: p.b64(proof) });
+}
+
+/** A new user ID, with the PIN bound to it exactly as sent; the old one stays the person's for 365 days. */
+export async function changeUserId(device, newUserId, pin) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.userIdChangeBinding(newUserId, device.deviceId));
+  const done = await signed(device, "POST", "/app/v1/identity/user-id", { new_user_id: newUserId, pin_proof: p.b64(proof) });
+  if (typeof done.user_id !== "string" || !done.user_id) throw new ApiError(200, "protocol", "no user ID in the answer");
+  return done;
 }
 
 // ---- the person's own management (§8, §9) ---------------------------------------------
@@ -315,6 +324,17 @@ export async function startPairing(userId, pin, deviceName) {
 /** `{ status: pending|approved|rejected|expired, device_id }`. */
 export function pairingStatus(pairingId) {
   return getUnsigned(`/app/v1/pairing/${encodeURIComponent(pairingId)}`);
+}
+
+// ---- code displays (§5) ------------------------------------------------------------------
+
+/**
+ * Activates the code display `serial` with two codes in a row from it, the password (set
+ * now if the person has none) and the PIN bound to the serial number and this app.
+ */
+export async function activateCodeDisplay(device, { serial, code1, code2, password, pin }) {
+  const proof = await p.devicePinProof(device.pinKey, pin, p.codeDisplayBinding(serial, device.deviceId));
+  return signed(device, "POST", "/app/v1/code-displays/activate", { serial, code1, code2, password, pin_proof: p.b64(proof) });
 }
 
 // ---- chips (§10) ------------------------------------------------------------------------

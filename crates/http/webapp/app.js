@@ -68,7 +68,7 @@ function errorText(e, request) {
   if (e.status === 401 && /clock/.test(e.description)) return E.clock;
   if (e.code === "invalid_request" && (/expired|already answered/.test(e.description) || (request && secondsLeft(request) <= 0))) return E.expired;
   if (typeof E[e.code] === "string") return E[e.code];
-  if (e.code.startsWith("user_id") || e.code === "invalid_request" && /user ID/.test(e.description)) return E.user_id_refused(e.description);
+  if (e.code.startsWith("user_id") || e.code === "invalid_request" && /user ID/.test(e.description)) return E.user_id_refused(e.description.replace(/^user ID: /, ""));
   return e.description ? `${E.other} (${e.description})` : E.other;
 }
 
@@ -325,6 +325,12 @@ function makeCard(r) {
         card.answering = false;
         f[`pin-${id}`].value = "";
         if (isRevoked(e)) return showRevoked();
+        if (!pairing && (e.code === "network" || e.code === "protocol")) {
+          // The answer may have reached sesam: ask it, rather than guess or send again.
+          showError(errors, t().errors.unsure);
+          form.querySelectorAll("input, button").forEach((x) => { x.disabled = true; });
+          return settleUnsure(r, card, form, errors, finish);
+        }
         showError(errors, e.code === "network" ? t().errors.unsure : errorText(e, r));
         if (["request_voided", "pairing_voided"].includes(e.code) || errorText(e, r) === t().errors.expired) {
           form.querySelectorAll("input, button").forEach((x) => { x.disabled = true; });
@@ -364,25 +370,53 @@ function makeCard(r) {
   return card;
 }
 
-function blockOffer() {
-  const box = h("div", { class: "block-offer" }, h("p", {}, t().blockAdvice));
-  const button = h("button", { type: "button", class: "danger" }, t().block);
-  button.addEventListener("click", async () => {
-    if (button.dataset.confirm !== "1") {
-      button.dataset.confirm = "1";
-      button.textContent = t().blockConfirm;
-      return;
-    }
-    button.disabled = true;
+/** "Block my sesam" with the PIN: offered after "this wasn't me" and on the sesam screen. */
+/**
+ * After the connection broke (or the answer could not be read) while answering `r`: asks
+ * sesam what became of the request, once it can be reached, and says so. Nothing is sent
+ * again by itself; a request still waiting can be answered again (sesam takes one answer).
+ */
+async function settleUnsure(r, card, form, errors, finish) {
+  card.answering = true; // the card stays while we ask, whatever the list says meanwhile
+  for (let i = 0; i < 120 && card.el.isConnected && device; i++) {
     try {
-      await api.blockIdentity(device);
-      box.replaceChildren(h("p", { class: "notice", role: "status" }, t().blocked));
+      const activity = await api.activity(device);
+      const done = activity.requests.find((x) => x && x.id === r.id);
+      const result = done?.result;
+      if (result === "approved") return finish(t().arrived.approved(r.sp_name), false);
+      if (result === "rejected") return finish(done.not_me ? t().arrived.reported : t().arrived.rejected, done.not_me === true);
+      if (result === "expired" || result === "evicted" || secondsLeft(r) <= 0) {
+        card.answering = false;
+        showError(errors, t().errors.expired);
+        setTimeout(() => { card.el.remove(); cards.delete(r.id); }, 8000);
+        return;
+      }
+      // Still waiting: the answer did not arrive; the person may answer again.
+      card.answering = false;
+      showError(errors, t().arrived.notYet);
+      form.querySelectorAll("input, button").forEach((x) => { x.disabled = false; });
+      return;
     } catch (e) {
-      button.disabled = false;
-      box.append(h("p", { class: "error", role: "alert" }, errorText(e)));
+      if (isRevoked(e)) return showRevoked();
+      await sleep(3000);
     }
-  });
-  box.append(button);
+  }
+  card.answering = false;
+}
+
+function blockOffer(advice = t().blockAdvice) {
+  const box = h("div", { class: "block-offer", "data-testid": "block-offer" }, h("p", {}, advice));
+  box.append(withPin({
+    label: t().block,
+    confirm: t().blockConfirm,
+    explain: t().blockExplain,
+    danger: true,
+    testid: "block",
+    run: async (pin) => {
+      await api.blockIdentity(device, pin);
+      box.replaceChildren(h("p", { class: "notice", role: "status", "data-testid": "blocked" }, t().blocked));
+    },
+  }));
   return box;
 }
 
@@ -458,7 +492,7 @@ function scanner(r, errorsBox) {
 
 // ---- navigation and shared pieces ----------------------------------------------------
 
-const SCREENS = { requests: () => showRequests(), activity: () => showActivity(), channels: () => showChannels(), devices: () => showDevices() };
+const SCREENS = { requests: () => showRequests(), activity: () => showActivity(), channels: () => showChannels(), devices: () => showDevices(), identity: () => showIdentity() };
 
 function nav(current) {
   return h("nav", { class: "tabs", "aria-label": t().navLabel },
@@ -694,6 +728,66 @@ function confirmForm(ch) {
   return form;
 }
 
+// ---- the person's sesam: user ID and blocking ------------------------------------------
+
+function showIdentity(message) {
+  redraw = () => showIdentity();
+  managed("identity", t().identityTitle, async () => {
+    const m = await api.me(device);
+    const A = t();
+    const current = typeof m.user_id === "string" ? m.user_id : device.userId;
+    if (current && current !== device.userId) {
+      // Changed from another app or by the office: this app says what is true now.
+      device = { ...device, userId: current };
+      await store.saveDevice(device).catch(() => {});
+    }
+    const blocked = m.state === "suspended";
+    return [
+      noticeBox(message),
+      h("p", { class: "who", "data-testid": "current-user-id" }, A.yourUserId(current ?? "")),
+      blocked ? h("p", { class: "error", role: "alert", "data-testid": "is-blocked" }, A.isBlocked) : null,
+      h("h2", { class: "section" }, A.changeUserIdTitle),
+      blocked ? h("p", { class: "help" }, A.changeUserIdBlocked) : userIdForm(current),
+      h("h2", { class: "section" }, A.blockTitle),
+      blocked ? null : blockOffer(A.blockIntro),
+    ];
+  });
+}
+
+function userIdForm(current) {
+  const A = t();
+  const errors = h("div", { role: "alert", class: "alerts" });
+  const form = h("form", { novalidate: true, "data-testid": "user-id-form" },
+    h("p", {}, A.changeUserIdIntro),
+    field("new-user-id", A.newUserId, A.chooseUserIdHelp, { type: "text", autocomplete: "username", autocapitalize: "none", spellcheck: "false", maxlength: 48, required: true }),
+    field("user-id-pin", A.pin, null, { ...pinInput("off"), required: true }),
+    errors,
+    h("button", { type: "submit", class: "primary" }, A.changeUserId));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    showError(errors, null);
+    const wanted = f["new-user-id"].value.trim();
+    const pin = f["user-id-pin"].value.trim();
+    if (!wanted) return showError(errors, A.errors.user_id_required);
+    if (wanted === current) return showError(errors, A.sameUserId);
+    if (!/^[0-9]{6}$/.test(pin)) return showError(errors, A.pinFormat);
+    await busy(form, async () => {
+      try {
+        const done = await api.changeUserId(device, wanted, pin);
+        device = { ...device, userId: done.user_id };
+        await store.saveDevice(device).catch(() => {});
+        showIdentity(A.userIdChanged(done.user_id, done.old_user_id ?? current, when(done.old_reserved_until)));
+      } catch (e) {
+        f["user-id-pin"].value = "";
+        if (isRevoked(e)) return showRevoked();
+        showError(errors, errorText(e));
+      }
+    });
+  });
+  return form;
+}
+
 // ---- devices, code displays and chips ------------------------------------------------
 
 function showDevices(message) {
@@ -740,6 +834,7 @@ function showDevices(message) {
       h("ul", { class: "items plain", "data-testid": "apps" }, appRows),
       h("h2", { class: "section" }, A.displaysTitle),
       displays.length ? h("ul", { class: "items plain" }, displays) : h("p", { class: "help" }, A.noDisplays),
+      displays.length ? null : codeDisplayForm(),
       h("h2", { class: "section" }, A.chipsTitle),
       chips.length ? h("ul", { class: "items plain" }, chips) : h("p", { class: "help" }, A.noChips),
       chips.length ? null : chipForm(),
@@ -778,6 +873,67 @@ async function forgetThisApp() {
   await store.forgetDevice().catch(() => {});
   device = null;
   showActivation(t().thisRemoved);
+}
+
+// ---- code displays ---------------------------------------------------------------------
+
+/** Plain words for a refused code display activation (the server says which rule). */
+function codeDisplayError(e) {
+  const E = t().errors;
+  if (e instanceof api.ApiError && e.code === "code_display_codes_wrong") {
+    if (/already been used/.test(e.description)) return E.code_display_replayed;
+    if (/not consecutive/.test(e.description)) return E.code_display_not_consecutive;
+    return E.code_display_codes_wrong;
+  }
+  if (e instanceof api.ApiError && e.code === "invalid_request" && /serial/.test(e.description)) return E.code_display_serial;
+  return errorText(e);
+}
+
+/**
+ * Activates a code display: its serial number, two codes in a row from its screen, the
+ * password (chosen now if the person has none) and the PIN.
+ */
+function codeDisplayForm() {
+  const A = t();
+  const errors = h("div", { role: "alert", class: "alerts" });
+  const form = h("form", { novalidate: true, "data-testid": "code-display-form" },
+    h("h3", { class: "subsection" }, A.displayActivateTitle),
+    h("p", {}, A.displayIntro),
+    field("display-serial", A.serial, A.serialHelp, { type: "text", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", maxlength: 64, required: true }),
+    field("display-code1", A.displayCode1, A.displayCode1Help, { ...digits(6), required: true }),
+    field("display-code2", A.displayCode2, A.displayCode2Help, { ...digits(6), required: true }),
+    field("display-password", A.password, A.displayPasswordHelp, { type: "password", autocomplete: "current-password", minlength: 8, maxlength: 64, required: true }),
+    field("display-pin", A.pin, null, { ...pinInput("off"), required: true }),
+    errors,
+    h("button", { type: "submit", class: "primary" }, A.activateDisplay));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    showError(errors, null);
+    const serial = f["display-serial"].value.trim();
+    const code1 = f["display-code1"].value.trim();
+    const code2 = f["display-code2"].value.trim();
+    const password = f["display-password"].value;
+    const pin = f["display-pin"].value.trim();
+    if (!serial) return showError(errors, A.serialMissing);
+    if (!/^[0-9]{6}$/.test(code1) || !/^[0-9]{6}$/.test(code2)) return showError(errors, A.displayCodeFormat);
+    if (code1 === code2) return showError(errors, A.errors.code_display_not_consecutive);
+    if (password.length < 8) return showError(errors, A.passwordShort);
+    if (!/^[0-9]{6}$/.test(pin)) return showError(errors, A.pinFormat);
+    await busy(form, async () => {
+      try {
+        const done = await api.activateCodeDisplay(device, { serial, code1, code2, password, pin });
+        showDevices(A.displayActivated(typeof done.serial === "string" ? done.serial : serial));
+      } catch (e) {
+        f["display-pin"].value = "";
+        f["display-code1"].value = "";
+        f["display-code2"].value = "";
+        if (isRevoked(e)) return showRevoked();
+        showError(errors, codeDisplayError(e));
+      }
+    });
+  });
+  return form;
 }
 
 // ---- chips (security keys) -----------------------------------------------------------

@@ -196,6 +196,9 @@ export const channelRemoveBinding = (id, acting) => bytes(`sesam-channel-remove/
 export const channelOrderBinding = (order, acting) => bytes(`sesam-channel-order/v1\n${order.join(",")}\n${acting}`);
 export const channelEveryUseBinding = (on, acting) => bytes(`sesam-channel-every-use/v1\n${on ? "on" : "off"}\n${acting}`);
 export const chipRegistrationBinding = (acting) => bytes(`sesam-chip/v1\n${acting}`);
+export const userIdChangeBinding = (newUserId, acting) => bytes(`sesam-user-id/v1\n${newUserId}\n${acting}`);
+export const blockBinding = (acting) => bytes(`sesam-block/v1\n${acting}`);
+export const codeDisplayBinding = (serial, acting) => bytes(`sesam-code-display/v1\n${serial}\n${acting}`);
 
 /** The key a user ID is known by: trimmed, NFC, lower case (as the server compares). */
 export const userIdKey = (input) => input.trim().normalize("NFC").toLowerCase();

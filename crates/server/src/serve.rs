@@ -90,12 +90,12 @@ pub async fn serve(
     serve_on(listener, config, sesam, shutdown).await
 }
 
-/// Whether the public URL names this machine (`localhost`, 127.0.0.0/8, `::1`): a
-/// development setup, where the development outbox may be shown to any client (a
-/// container's port forwarding makes the browser look non-local).
+/// Whether the public URL names this machine (`localhost` or a name under it, 127.0.0.0/8,
+/// `::1`): a development setup, where the development outbox may be shown to any client
+/// (a container's port forwarding makes the browser look non-local).
 fn public_url_is_loopback(url: &url::Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(d)) => sesam_domain::service_provider::is_loopback_name(d),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
@@ -108,7 +108,10 @@ async fn start(
     config: &Config,
     sesam: &Sesam,
 ) -> Result<(AppState, tokio::sync::watch::Sender<bool>), AppError> {
-    let sesam = &sesam.clone().with_push_policy(config.push.policy());
+    let sesam = &sesam
+        .clone()
+        .with_push_policy(config.push.policy())
+        .with_app_url(config.app_public_url.as_ref());
     let mut channels = channels(config)?;
     channels.push = Some(
         sesam_notify::WebPush::new(

@@ -216,7 +216,7 @@ impl Sesam {
                 rejected: id,
                 not_me: r.not_me,
                 advice: r.not_me.then(|| {
-                    "If you did not start this, block your sesam now: sesam-app block".to_owned()
+                    "If you did not start this, block your sesam now: sesam-app block --pin <PIN>".to_owned()
                 }),
             }));
         }

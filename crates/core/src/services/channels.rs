@@ -49,7 +49,7 @@ impl Sesam {
     /// The identity of `device_id`, once the app PIN (a proof bound to `binding`) is
     /// right. Wrong PINs count toward the app's lockout; a locked app's PIN is not
     /// evaluated, so a locked app changes nothing.
-    async fn identity_with_pin(
+    pub(crate) async fn identity_with_pin(
         &self,
         device_id: Uuid,
         pin_proof: &str,

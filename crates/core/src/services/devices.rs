@@ -614,13 +614,20 @@ impl Sesam {
     }
 
     /// "Block my ID": suspends the whole identity in one step; reopening needs the operator
-    /// or a fresh two-channel activation.
+    /// or a fresh two-channel activation. Needs the app PIN (a proof bound to blocking from
+    /// this app), so a phone taken unlocked cannot lock its owner out of sesam
+    /// (`docs/threat-model.md`); wrong PINs count toward the app's lockout.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn block_identity(&self, device_id: Uuid) -> Result<(), AppError> {
+    pub async fn block_identity(&self, device_id: Uuid, pin_proof: &str) -> Result<(), AppError> {
         let unit = self.device_unit(device_id).await?;
+        let (unit, device) = self
+            .check_device_pin(
+                unit,
+                pin_proof,
+                &sesam_domain::app_protocol::block_binding(device_id),
+            )
+            .await?;
         let now = self.clock.now();
-        let mut device = unit.device().clone();
-        device.record_use(now);
         let identity = unit.identity().clone();
         identity.state.suspend().map_err(DomainError::from)?;
         let effects = Effects {

@@ -31,6 +31,15 @@ pub struct EnrolRequest {
     pub language: Option<String>,
 }
 
+/// A user ID changed: the identity as it is now, the ID it had, and until when that one
+/// stays reserved for this person.
+#[derive(Debug)]
+pub struct UserIdChanged {
+    pub identity: Identity,
+    pub old_user_id: Option<UserId>,
+    pub old_reserved_until: Timestamp,
+}
+
 /// The result of an enrolment: the activation code exists only here, once.
 #[derive(Debug)]
 pub struct Enrolled {
@@ -303,7 +312,8 @@ impl Sesam {
             .ok_or(sesam_store::StoreError::NotFound("identity"))?)
     }
 
-    /// Changes a person's user ID. The old one stays reserved for them for 365 days.
+    /// Changes a person's user ID (the operator, naming the person by their current one).
+    /// The old one stays reserved for them for 365 days.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn change_user_id(
         &self,
@@ -312,8 +322,53 @@ impl Sesam {
         new: &str,
         reason: Option<&str>,
     ) -> Result<Identity, AppError> {
-        let reason = reason.map(super::reason).transpose()?;
         let identity = self.find(current).await?;
+        Ok(self
+            .change_user_id_of(actor, identity.id, new, reason)
+            .await?
+            .identity)
+    }
+
+    /// The person changes their own user ID from their app, with the PIN: a proof bound
+    /// to the new ID exactly as sent (wrong PINs count toward the app's lockout; a locked
+    /// app changes nothing). The rules are those of [`Sesam::change_user_id_of`].
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn change_own_user_id(
+        &self,
+        device_id: Uuid,
+        new: &str,
+        pin_proof: &str,
+    ) -> Result<UserIdChanged, AppError> {
+        let identity = self
+            .identity_with_pin(
+                device_id,
+                pin_proof,
+                &sesam_domain::app_protocol::user_id_change_binding(new, device_id),
+            )
+            .await?;
+        self.change_user_id_of(&Actor::Device(device_id), identity.id, new, None)
+            .await
+    }
+
+    /// Changes the user ID of the identity `identity_id` for whoever `actor` is (the
+    /// operator, the person's app, a self-service site that has authenticated the person):
+    /// the `UserId` rules, not the person's national ID or phone, not taken and not in
+    /// someone else's 365-day quarantine; the old ID goes into quarantine for this
+    /// person. Audited, and every channel of the person is told, in one transaction.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn change_user_id_of(
+        &self,
+        actor: &Actor,
+        identity_id: Uuid,
+        new: &str,
+        reason: Option<&str>,
+    ) -> Result<UserIdChanged, AppError> {
+        let reason = reason.map(super::reason).transpose()?;
+        let identity = self
+            .store
+            .identity(identity_id)
+            .await?
+            .ok_or(sesam_store::StoreError::NotFound("identity"))?;
         identity
             .state
             .ensure_changeable()
@@ -350,12 +405,17 @@ impl Sesam {
                 .messages(&Event::UserIdChanged { at: now }, &identity)
                 .await?,
         };
+        let old_reserved_until = change.reserved_until;
         self.store.change_user_id(&change, &effects).await?;
         self.wake_outbox();
-        Ok(self
-            .store
-            .identity(identity.id)
-            .await?
-            .ok_or(sesam_store::StoreError::NotFound("identity"))?)
+        Ok(UserIdChanged {
+            identity: self
+                .store
+                .identity(identity.id)
+                .await?
+                .ok_or(sesam_store::StoreError::NotFound("identity"))?,
+            old_user_id: identity.user_id,
+            old_reserved_until,
+        })
     }
 }

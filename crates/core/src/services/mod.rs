@@ -39,6 +39,8 @@ pub enum Actor {
     Operator(String),
     /// The person themselves, acting on their own identity (in self-service).
     Person(uuid::Uuid),
+    /// The person themself, through their app (a device-signed request with the PIN).
+    Device(uuid::Uuid),
 }
 
 impl Actor {
@@ -63,6 +65,7 @@ impl Actor {
         match self {
             Self::Operator(n) => format!("operator:{n}"),
             Self::Person(id) => format!("person:{id}"),
+            Self::Device(id) => format!("device:{}", id.hyphenated()),
         }
     }
 }

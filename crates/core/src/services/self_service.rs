@@ -783,27 +783,9 @@ impl Sesam {
         new: &str,
     ) -> Result<Identity, SelfServiceError> {
         me.allow(SelfServiceAction::Change)?;
-        Ok(self.change_own_user_id(me.identity.id, new).await?)
-    }
-
-    /// The person changes their own user ID: the operator's `change_user_id` rules
-    /// (quarantine of the old ID, personal-data checks, notified on every channel) with
-    /// the person as the actor. The caller has checked how the person logged in.
-    #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn change_own_user_id(
-        &self,
-        identity_id: Uuid,
-        new: &str,
-    ) -> Result<Identity, AppError> {
-        let identity = self
-            .store
-            .identity(identity_id)
+        Ok(self
+            .change_user_id_of(&Actor::Person(me.identity.id), me.identity.id, new, None)
             .await?
-            .ok_or(StoreError::NotFound("identity"))?;
-        let current = identity
-            .user_id
-            .ok_or_else(|| AppError::BadInput("this identity has no user ID yet".into()))?;
-        self.change_user_id(&Actor::Person(identity_id), current.as_str(), new, None)
-            .await
+            .identity)
     }
 }

@@ -87,6 +87,13 @@ fn classify(e: &AppError) -> Option<(StatusCode, &'static str)> {
         AppError::Invalid(DomainError::Password(_)) => {
             (StatusCode::BAD_REQUEST, "password_refused")
         }
+        AppError::Invalid(DomainError::UserId(_)) => (StatusCode::BAD_REQUEST, "user_id_refused"),
+        AppError::Store(sesam_store::StoreError::UserIdTaken) => {
+            (StatusCode::BAD_REQUEST, "user_id_taken")
+        }
+        AppError::Store(sesam_store::StoreError::UserIdReserved) => {
+            (StatusCode::BAD_REQUEST, "user_id_reserved")
+        }
         AppError::Store(sesam_store::StoreError::NotFound(_)) => {
             (StatusCode::NOT_FOUND, "not_found")
         }

@@ -376,7 +376,7 @@ async fn the_person_renames_revokes_and_blocks() {
         "{names:?}"
     );
 
-    client.block(&first, &OsRandom).await.unwrap();
+    client.block(&first, "111111", &OsRandom).await.unwrap();
     assert_eq!(
         client.me(&first, &OsRandom).await.unwrap().state,
         "suspended"
@@ -386,7 +386,7 @@ async fn the_person_renames_revokes_and_blocks() {
         client.requests(&first, &OsRandom).await.unwrap().is_empty(),
         "a blocked identity takes no new apps"
     );
-    let e = client.block(&first, &OsRandom).await.unwrap_err();
+    let e = client.block(&first, "111111", &OsRandom).await.unwrap_err();
     assert!(e.to_string().contains("already suspended"), "{e}");
 
     let actor = Actor::operator("counter").unwrap();
@@ -433,7 +433,7 @@ async fn a_new_letter_reopens_a_blocked_identity_with_two_fresh_channels() {
     )
     .await;
     let client = h.client();
-    client.block(&first, &OsRandom).await.unwrap();
+    client.block(&first, "111111", &OsRandom).await.unwrap();
 
     let actor = Actor::operator("counter").unwrap();
     let (_, old_letter, _) = h
@@ -547,7 +547,7 @@ async fn further_apps_on_postgres() {
         .revoke(&second, first.device_id.unwrap(), "222222", &OsRandom)
         .await
         .unwrap();
-    client.block(&second, &OsRandom).await.unwrap();
+    client.block(&second, "222222", &OsRandom).await.unwrap();
     assert_eq!(
         client.me(&second, &OsRandom).await.unwrap().state,
         "suspended"

@@ -31,6 +31,7 @@ mod oidc_ciba;
 mod oidc_edges;
 mod oidc_flows;
 mod oidc_refusals;
+mod own_identity;
 mod push;
 mod rate_limits;
 mod request_ids;
