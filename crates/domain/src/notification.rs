@@ -682,6 +682,19 @@ pub fn local_time(at: Timestamp, language: Language) -> String {
     }
 }
 
+/// The time of day of a moment in Danish local time, as a page beside a date-less
+/// countdown says it: "kl. 14.32" / "14:32".
+pub fn local_clock(at: Timestamp, language: Language) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(at.millis()) else {
+        return at.to_rfc3339();
+    };
+    let local = LOCAL_ZONE.to_datetime(ts);
+    match language {
+        Language::Da => format!("kl. {:02}.{:02}", local.hour(), local.minute()),
+        Language::En => format!("{:02}:{:02}", local.hour(), local.minute()),
+    }
+}
+
 /// The language a person reads sesam's messages in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -899,6 +912,16 @@ mod tests {
             time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
                 .unwrap();
         Timestamp::from_millis((t.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    #[test]
+    fn clock_times_are_copenhagen_time_in_winter_and_summer() {
+        let winter = at("2026-01-15T13:32:10Z");
+        assert_eq!(local_clock(winter, Language::Da), "kl. 14.32");
+        assert_eq!(local_clock(winter, Language::En), "14:32");
+        let summer = at("2026-07-15T13:32:10Z");
+        assert_eq!(local_clock(summer, Language::Da), "kl. 15.32");
+        assert_eq!(local_clock(summer, Language::En), "15:32");
     }
 
     #[test]
