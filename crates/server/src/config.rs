@@ -1006,6 +1006,59 @@ mod tests {
     }
 
     #[test]
+    fn the_site_footer_logo_and_favicon_come_from_the_file_then_the_environment() {
+        let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(c.site.operator, "sesam");
+        assert_eq!(c.site.help_url, "/help");
+        assert_eq!(c.site.logo.content_type, "image/svg+xml");
+
+        let dir = tempfile::tempdir().unwrap();
+        let logo = dir.path().join("logo.png");
+        std::fs::write(&logo, b"\x89PNG\r\n\x1a\n").unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[site]\noperator = \"Digitaliseringsstyrelsen\"\nhelp_url = \"https://help.example.dk/sesam\"\nprivacy_url = \"/privacy\"\nlogo = \"{}\"\n",
+                logo.display()
+            ),
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load(&flags, &env(&[])).unwrap();
+        assert_eq!(c.site.operator, "Digitaliseringsstyrelsen");
+        assert_eq!(c.site.help_url, "https://help.example.dk/sesam");
+        assert_eq!(c.site.about_url, "/about");
+        assert_eq!(c.site.logo.content_type, "image/png");
+        assert_eq!(c.site.favicon.content_type, "image/svg+xml");
+        let c = Config::load(&flags, &env(&[("SESAM_SITE_OPERATOR", "Operatør A/S")])).unwrap();
+        assert_eq!(c.site.operator, "Operatør A/S");
+
+        // Refused: a link that is neither http(s) nor a local path, a missing or odd image,
+        // an empty operator, a typo.
+        for (key, value) in [
+            ("SESAM_SITE_ABOUT_URL", "javascript:alert(1)"),
+            ("SESAM_SITE_HELP_URL", "//evil.example"),
+            ("SESAM_SITE_FAVICON", "/no/such/favicon.svg"),
+            ("SESAM_SITE_OPERATOR", "  "),
+        ] {
+            let e = Config::load(&flags, &env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("site."), "{key}: {e}");
+        }
+        let gif = dir.path().join("logo.gif");
+        std::fs::write(&gif, b"GIF89a").unwrap();
+        std::fs::write(&file, format!("[site]\nlogo = \"{}\"\n", gif.display())).unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err());
+        std::fs::write(&file, "[site]\noperater = \"x\"\n").unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err());
+    }
+
+    #[test]
     fn source_limits_come_from_the_file_then_the_environment() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sesam.toml");
