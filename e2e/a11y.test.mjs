@@ -272,6 +272,24 @@ test("the login pages have no accessibility violations, in Danish and English, o
     await context.close();
   }
 
+  // "Forgot your user ID?": the form and its answer (the same whatever is typed).
+  {
+    const { context, page } = await newPage();
+    await demoLogin(page);
+    await page.getByTestId("forgot-user-id").click();
+    await page.locator("#national_id").waitFor();
+    await inBothLanguages(page, "forgot user ID");
+    const ask = async (p) => {
+      await p.locator("#national_id").fill("010190-1234");
+      await p.locator("form[action$='/forgot-user-id'] button").click();
+      await p.getByTestId("reminder-sent").waitFor();
+    };
+    await page.getByRole("link", { name: "Dansk" }).click();
+    await ask(page);
+    await inBothLanguages(page, "forgot user ID sent", ask);
+    await context.close();
+  }
+
   // sesam's information pages.
   for (const path of ["/help", "/privacy", "/about"]) {
     const { context, page } = await newPage();

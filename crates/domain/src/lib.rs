@@ -39,6 +39,7 @@ pub mod text;
 pub mod totp;
 pub mod transaction_text;
 pub mod user_id;
+pub mod user_id_reminder;
 pub mod web_push;
 
 pub use activation::{ActivationCode, ActivationGrant, ActivationPurpose};

@@ -138,6 +138,10 @@ pub enum Event {
     /// The user ID was changed (the new one is not written in the message: a user ID is
     /// half of a login, and messages travel over channels sesam does not control).
     UserIdChanged { at: Timestamp },
+    /// Someone asked for the person's user ID on the login pages ("forgot your user
+    /// ID?") with their national ID number: the one message that carries the user ID, to
+    /// the person's own channels only, stored sealed and scrubbed after delivery.
+    UserIdReminder { user_id: String, at: Timestamp },
     /// The password was set for the first time (`first`) or changed.
     PasswordChanged { at: Timestamp, first: bool },
     /// The password was locked after wrong entries.
@@ -174,6 +178,7 @@ impl Event {
             Self::IdentitySuspended { .. } => "identity.suspended",
             Self::IdentityReopened { .. } => "identity.reopened",
             Self::UserIdChanged { .. } => "identity.user_id_changed",
+            Self::UserIdReminder { .. } => "identity.user_id_reminder",
             Self::PasswordChanged { .. } => "authenticator.password_changed",
             Self::CodeDisplayActivated { .. } => "authenticator.code_display_activated",
             Self::ChipActivated { .. } => "authenticator.chip_activated",
@@ -217,6 +222,7 @@ impl Event {
             | Self::IdentitySuspended { .. }
             | Self::IdentityReopened { .. }
             | Self::UserIdChanged { .. }
+            | Self::UserIdReminder { .. }
             | Self::PasswordChanged { .. } => Delivery::AllChannels,
         }
     }
@@ -225,7 +231,9 @@ impl Event {
     pub fn secret(&self) -> bool {
         matches!(
             self,
-            Self::TemporaryPin { .. } | Self::ChannelConfirmation { .. }
+            Self::TemporaryPin { .. }
+                | Self::ChannelConfirmation { .. }
+                | Self::UserIdReminder { .. }
         )
     }
 
@@ -282,6 +290,10 @@ impl Event {
             Self::UserIdChanged { at } => {
                 format!("sesam: Dit bruger-id blev ændret {}. {NOT_YOU}", t(at))
             }
+            Self::UserIdReminder { user_id, at } => format!(
+                "sesam: Dit bruger-id er {user_id}. Nogen bad om det på sesams log-på-side {} med dit CPR-nummer. Var det ikke dig, kan du se bort fra beskeden: bruger-id'et alene giver ikke adgang.",
+                t(at)
+            ),
             Self::PasswordChanged { at, first: true } => format!(
                 "sesam: Der blev oprettet en adgangskode til dit sesam {}. {NOT_YOU}",
                 t(at)
@@ -456,6 +468,10 @@ impl Event {
             Self::UserIdChanged { at } => {
                 format!("sesam: Your user ID was changed {}. {NOT_YOU}", t(at))
             }
+            Self::UserIdReminder { user_id, at } => format!(
+                "sesam: Your user ID is {user_id}. Someone asked for it on sesam's login page {} with your national ID number. If it was not you, you can ignore this message: the user ID alone gives no access.",
+                t(at)
+            ),
             Self::PasswordChanged { at, first: true } => format!(
                 "sesam: A password was set for your sesam {}. {NOT_YOU}",
                 t(at)

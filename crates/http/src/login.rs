@@ -26,6 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/login/{flow}/restart", post(restart))
         .route("/login/{flow}/cancel", post(cancel))
         .route(
+            "/login/{flow}/forgot-user-id",
+            get(forgot_page).post(forgot),
+        )
+        .route(
             "/login/{flow}/code-display",
             get(code_display_page).post(code_display),
         )
@@ -836,4 +840,65 @@ pub struct EndedPage<'a> {
 enum AppEnd {
     Rejected,
     Expired,
+}
+
+/// "Forgot your user ID?": the form, and the answer after it.
+#[derive(Template)]
+#[template(path = "forgot_user_id.html")]
+struct ForgotPage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    flow: Uuid,
+    csrf: String,
+    sent: bool,
+}
+
+async fn forgot_view(state: &AppState, headers: &HeaderMap, flow: Uuid, sent: bool) -> Response {
+    let c = ctx(&state.sesam, headers);
+    let view = match state.sesam.login_view(flow, &c.browser).await {
+        Ok(v) => v,
+        Err(LoginError::Failed(e)) => return failed(e),
+        Err(_) => return gone(state, headers, flow).await,
+    };
+    let locale = pages::locale(headers, view.flow.request.ui_locale);
+    let t = pages::texts(locale);
+    let page = ForgotPage {
+        t,
+        header: Some(header_of(&view, locale)),
+        lang_link: lang_link(&format!("/login/{flow}/forgot-user-id"), t),
+        flow,
+        csrf: state.sesam.csrf_token(&c.browser, &flow.to_string()),
+        sent,
+    };
+    render(StatusCode::OK, &page, form_target(&view).as_deref())
+}
+
+async fn forgot_page(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    forgot_view(&state, &headers, flow, false).await
+}
+
+/// The answer is the same page whatever was typed: the reminder is handed to a task of
+/// its own first (`Sesam::remind_user_id`), so neither the page nor its timing depends on
+/// whether the number belongs to anyone.
+async fn forgot(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (params, _) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    state.sesam.remind_user_id(
+        params.get("national_id").unwrap_or_default(),
+        &peer.ip().to_string(),
+    );
+    forgot_view(&state, &headers, flow, true).await
 }

@@ -290,3 +290,145 @@ async fn messages_are_in_the_page_language_and_an_approval_is_worded_as_one() {
             .contains("sandbox")
     );
 }
+
+/// The outcomes of the user-ID reminders audited so far, in order.
+async fn reminder_outcomes(h: &Harness) -> Vec<String> {
+    h.db.audit_entries(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "identity.user_id_reminder")
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+            d["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Waits until `n` reminders have been handled (they run after the page's answer).
+async fn handled(h: &Harness, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let o = reminder_outcomes(h).await;
+        if o.len() >= n {
+            return o;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("only {:?} reminders handled", reminder_outcomes(h).await);
+}
+
+fn reminders_in(texts: &[String]) -> usize {
+    texts
+        .iter()
+        .filter(|t| t.contains("Dit bruger-id er anna.hansen"))
+        .count()
+}
+
+#[tokio::test]
+async fn forgot_user_id_answers_the_same_whatever_is_typed_and_is_limited() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+
+    let browser = Browser::new(&h.base);
+    let flow = open_login(&browser, &start(&bank, &[], &[]).url).await;
+    let user_id_page = browser.get(&flow).await;
+    assert!(
+        user_id_page
+            .body
+            .contains(&format!("href=\"{flow}/forgot-user-id\"")),
+        "the user-ID page offers it"
+    );
+    let form = browser.get(&format!("{flow}/forgot-user-id")).await;
+    assert_eq!(form.status, 200);
+    let csrf = form.csrf();
+    let ask = |typed: String| {
+        let (browser, flow, csrf) = (&browser, &flow, &csrf);
+        async move {
+            browser
+                .post(
+                    &format!("{flow}/forgot-user-id"),
+                    &[("csrf", csrf), ("national_id", &typed)],
+                )
+                .await
+        }
+    };
+
+    // Anna's number (with its dash), a well-formed number nobody has, and garbage: the
+    // same status and the very same page.
+    let known = ask("010190-1234".into()).await;
+    let unknown = ask("0303901234".into()).await;
+    let garbage = ask("not a number".into()).await;
+    assert_eq!(known.status, 200, "{}", known.body);
+    for other in [&unknown, &garbage] {
+        assert_eq!(other.status, known.status);
+        assert_eq!(other.body, known.body);
+    }
+    assert!(known.body.contains("data-testid=\"reminder-sent\""));
+    assert!(
+        !known.body.contains("anna.hansen"),
+        "the page never shows it"
+    );
+    let mut outcomes = handled(&h, 3).await;
+    outcomes.sort();
+    assert_eq!(outcomes, ["sent", "unknown", "unknown"]);
+    // Only Anna's own channel gets her user ID.
+    for _ in 0..200 {
+        if reminders_in(&sink.texts_to(ANNA.phone)) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(reminders_in(&sink.texts_to(ANNA.phone)), 1);
+
+    // At most 3 per number in 24 hours; beyond, the page still reads the same, nothing
+    // is sent, and the refusal is audited.
+    for _ in 0..3 {
+        let again = ask("0101901234".into()).await;
+        assert_eq!(again.body, known.body);
+    }
+    let outcomes = handled(&h, 6).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "sent").count(),
+        3,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.iter().filter(|o| *o == "limited").count(), 1);
+    for _ in 0..200 {
+        if reminders_in(&sink.texts_to(ANNA.phone)) == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(reminders_in(&sink.texts_to(ANNA.phone)), 3);
+
+    // At most 20 from one address in 24 hours, whatever is typed (each text is counted
+    // under its own key too): 5 were counted above (a refused one counts nothing), so 15
+    // more go through and the 16th is refused.
+    for i in 0..16 {
+        ask(format!("typo {i}")).await;
+    }
+    let outcomes = handled(&h, 22).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "limited").count(),
+        2,
+        "{outcomes:?}"
+    );
+    // A new day: Anna can ask again.
+    h.clock.advance_seconds(24 * 3600);
+    ask("0101901234".into()).await;
+    let outcomes = handled(&h, 23).await;
+    assert_eq!(outcomes.last().map(String::as_str), Some("sent"));
+
+    // Without the form's token nothing is queued.
+    let forged = browser
+        .post(
+            &format!("{flow}/forgot-user-id"),
+            &[("csrf", "forged"), ("national_id", "0101901234")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    h.sesam.verify_audit().await.unwrap();
+}
