@@ -209,6 +209,32 @@ async fn stopped_logins_lead_back_to_the_service_and_to_trying_again() {
     let gone = browser.get(&flow).await;
     assert_eq!(gone.status, 400);
     assert!(gone.body.contains("ikke længere gyldigt"), "{}", gone.body);
+    assert!(!gone.body.contains("data-action=\"back-to-service\""));
+
+    // A login of this browser that expired: its page leads back to the service with
+    // access_denied and the service's state.
+    let started = start(&bank, &[], &[]);
+    let flow = open_login(&browser, &started.url).await;
+    h.clock.advance_seconds(11 * 60);
+    let expired = browser.get(&flow).await;
+    assert_eq!(expired.status, 400);
+    let marker = "data-action=\"back-to-service\"";
+    assert!(expired.body.contains(marker), "{}", expired.body);
+    let href = expired
+        .body
+        .split("<a class=\"button\" href=\"")
+        .nth(1)
+        .unwrap();
+    let href = href[..href.find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    let url = url::Url::parse(&href).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["error"], "access_denied", "{href}");
+    assert_eq!(q["state"], started.state, "{href}");
+    // Another browser's view of it offers nothing.
+    let other = Browser::new(&h.base).get(&flow).await;
+    assert!(!other.body.contains(marker), "{}", other.body);
 }
 
 #[tokio::test]
