@@ -84,8 +84,17 @@ async function fitsThePhone(page, name) {
   assert.ok(m.boxRight <= 390, `${name}: the transaction box ends at ${m.boxRight}px`);
 }
 
+/** One link colour: every text link (and link-styled button) reads the same. */
+async function oneLinkColour(page, name) {
+  const colours = await page.evaluate(() => [...new Set(
+    [...document.querySelectorAll("a:not(.button):not(.method):not(.skip), button.link")].map((a) => getComputedStyle(a).color),
+  )]);
+  assert.ok(colours.length <= 1, `${name}: links in ${colours.join(", ")}`);
+}
+
 /** Checks the page at both sizes. */
 async function bothSizes(page, name) {
+  await oneLinkColour(page, name);
   for (const [size, viewport] of VIEWPORTS) {
     await page.setViewportSize(viewport);
     if (size === "phone") await fitsThePhone(page, name);
