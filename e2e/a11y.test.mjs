@@ -36,6 +36,9 @@ before(async () => {
       SESAM_LIMIT_AUTHORIZE_PER_MINUTE: "10000",
       SESAM_LIMIT_REQUESTS_PER_PERSON: "1000",
       SESAM_LIMIT_REQUESTS_PER_SOURCE: "1000",
+      // The operator the footer names comes from the configuration.
+      SESAM_SITE_OPERATOR: "Digitaliseringsstyrelsen",
+      SESAM_SITE_HELP_URL: "https://help.example.dk/sesam",
     }),
   });
   browser = await launchBrowser();
@@ -166,6 +169,11 @@ test("the login pages have no accessibility violations, in Danish and English, o
 
   const { context, page } = await newPage();
   await demoLogin(page);
+  assert.equal(await page.getByTestId("operator").innerText(), "Digitaliseringsstyrelsen");
+  assert.equal(await page.getByRole("link", { name: "Hjælp" }).getAttribute("href"), "https://help.example.dk/sesam");
+  assert.equal(await page.getByRole("link", { name: "Privatlivspolitik" }).getAttribute("href"), "/privacy");
+  const favicon = await page.evaluate(async () => (await fetch("/static/favicon")).headers.get("content-type"));
+  assert.equal(favicon, "image/svg+xml");
   // The check itself: a picture without a text is found.
   await page.evaluate(() => document.querySelector("main").append(Object.assign(document.createElement("img"), { src: "/static/logo" })));
   await assert.rejects(noViolations(page, "a planted violation"), /image-alt/);
