@@ -40,6 +40,7 @@ pub mod text;
 pub mod totp;
 pub mod transaction_text;
 pub mod user_id;
+pub mod user_id_reminder;
 pub mod web_push;
 
 pub use activation::{ActivationCode, ActivationGrant, ActivationPurpose};

@@ -144,6 +144,10 @@ pub enum Event {
     /// The user ID was changed (the new one is not written in the message: a user ID is
     /// half of a login, and messages travel over channels sesam does not control).
     UserIdChanged { at: Timestamp },
+    /// Someone asked for the person's user ID on the login pages ("forgot your user
+    /// ID?") with their national ID number: the one message that carries the user ID, to
+    /// the person's own channels only, stored sealed and scrubbed after delivery.
+    UserIdReminder { user_id: String, at: Timestamp },
     /// The password was set for the first time (`first`) or changed.
     PasswordChanged { at: Timestamp, first: bool },
     /// The password was locked after wrong entries.
@@ -180,6 +184,7 @@ impl Event {
             Self::IdentitySuspended { .. } => "identity.suspended",
             Self::IdentityReopened { .. } => "identity.reopened",
             Self::UserIdChanged { .. } => "identity.user_id_changed",
+            Self::UserIdReminder { .. } => "identity.user_id_reminder",
             Self::PasswordChanged { .. } => "authenticator.password_changed",
             Self::CodeDisplayActivated { .. } => "authenticator.code_display_activated",
             Self::ChipActivated { .. } => "authenticator.chip_activated",
@@ -223,6 +228,7 @@ impl Event {
             | Self::IdentitySuspended { .. }
             | Self::IdentityReopened { .. }
             | Self::UserIdChanged { .. }
+            | Self::UserIdReminder { .. }
             | Self::PasswordChanged { .. } => Delivery::AllChannels,
         }
     }
@@ -231,7 +237,9 @@ impl Event {
     pub fn secret(&self) -> bool {
         matches!(
             self,
-            Self::TemporaryPin { .. } | Self::ChannelConfirmation { .. }
+            Self::TemporaryPin { .. }
+                | Self::ChannelConfirmation { .. }
+                | Self::UserIdReminder { .. }
         )
     }
 
@@ -288,6 +296,10 @@ impl Event {
             Self::UserIdChanged { at } => {
                 format!("sesam: Dit bruger-id blev ændret {}. {NOT_YOU}", t(at))
             }
+            Self::UserIdReminder { user_id, at } => format!(
+                "sesam: Dit bruger-id er {user_id}. Nogen bad om det på sesams log-på-side {} med dit CPR-nummer. Var det ikke dig, kan du se bort fra beskeden: bruger-id'et alene giver ikke adgang.",
+                t(at)
+            ),
             Self::PasswordChanged { at, first: true } => format!(
                 "sesam: Der blev oprettet en adgangskode til dit sesam {}. {NOT_YOU}",
                 t(at)
@@ -466,6 +478,10 @@ impl Event {
             Self::UserIdChanged { at } => {
                 format!("sesam: Your user ID was changed {}. {NOT_YOU}", t(at))
             }
+            Self::UserIdReminder { user_id, at } => format!(
+                "sesam: Your user ID is {user_id}. Someone asked for it on sesam's login page {} with your national ID number. If it was not you, you can ignore this message: the user ID alone gives no access.",
+                t(at)
+            ),
             Self::PasswordChanged { at, first: true } => format!(
                 "sesam: A password was set for your sesam {}. {NOT_YOU}",
                 t(at)
@@ -702,6 +718,19 @@ pub fn local_time(at: Timestamp, language: Language) -> String {
             local.hour(),
             local.minute()
         ),
+    }
+}
+
+/// The time of day of a moment in Danish local time, as a page beside a date-less
+/// countdown says it: "kl. 14.32" / "14:32".
+pub fn local_clock(at: Timestamp, language: Language) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(at.millis()) else {
+        return at.to_rfc3339();
+    };
+    let local = LOCAL_ZONE.to_datetime(ts);
+    match language {
+        Language::Da => format!("kl. {:02}.{:02}", local.hour(), local.minute()),
+        Language::En => format!("{:02}:{:02}", local.hour(), local.minute()),
     }
 }
 
@@ -971,6 +1000,16 @@ mod tests {
             time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
                 .unwrap();
         Timestamp::from_millis((t.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    #[test]
+    fn clock_times_are_copenhagen_time_in_winter_and_summer() {
+        let winter = at("2026-01-15T13:32:10Z");
+        assert_eq!(local_clock(winter, Language::Da), "kl. 14.32");
+        assert_eq!(local_clock(winter, Language::En), "14:32");
+        let summer = at("2026-07-15T13:32:10Z");
+        assert_eq!(local_clock(summer, Language::Da), "kl. 15.32");
+        assert_eq!(local_clock(summer, Language::En), "15:32");
     }
 
     #[test]

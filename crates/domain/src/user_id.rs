@@ -37,6 +37,59 @@ pub enum UserIdError {
     ContainsPhoneNumber,
 }
 
+impl UserIdError {
+    /// The reason as a person reads it on a page in `locale`: whole sentences in the
+    /// page's language (the `Display` form is the terse English the CLI and API use).
+    pub fn message(&self, locale: crate::locale::Locale) -> String {
+        let da = locale == crate::locale::Locale::Da;
+        let allowed = "{ } ! # $ ^ , * ( ) _ + - = : ; ? . @";
+        match (self, da) {
+            (Self::TooShort(0), true) => {
+                format!("Skriv dit bruger-ID. Det har mindst {MIN_CHARS} tegn.")
+            }
+            (Self::TooShort(0), false) => {
+                format!("Enter your user ID. It has at least {MIN_CHARS} characters.")
+            }
+            (Self::TooShort(n), true) => {
+                format!("Et bruger-ID har mindst {MIN_CHARS} tegn. Dette har {n}.")
+            }
+            (Self::TooShort(n), false) => {
+                format!("A user ID has at least {MIN_CHARS} characters. This one has {n}.")
+            }
+            (Self::TooLong(n), true) => {
+                format!("Et bruger-ID har højst {MAX_CHARS} tegn. Dette har {n}.")
+            }
+            (Self::TooLong(n), false) => {
+                format!("A user ID has at most {MAX_CHARS} characters. This one has {n}.")
+            }
+            (Self::ForbiddenCharacter { position, shown }, true) => format!(
+                "Tegn nummer {position} ({shown}) kan ikke bruges i et bruger-ID. Brug bogstaverne a-z, æ, ø, å, tal, mellemrum og {allowed}"
+            ),
+            (Self::ForbiddenCharacter { position, shown }, false) => format!(
+                "Character {position} ({shown}) cannot be used in a user ID. Use the letters a-z, æ, ø, å, digits, space and {allowed}"
+            ),
+            (Self::EdgeSpace, true) => {
+                "Et bruger-ID kan ikke begynde eller slutte med et mellemrum.".into()
+            }
+            (Self::EdgeSpace, false) => "A user ID cannot start or end with a space.".into(),
+            (Self::TenDigitRun, true) => "Et bruger-ID kan ikke indeholde 10 cifre i træk.".into(),
+            (Self::TenDigitRun, false) => "A user ID cannot contain 10 digits in a row.".into(),
+            (Self::ContainsNationalId, true) => {
+                "Et bruger-ID kan ikke indeholde dit CPR-nummer.".into()
+            }
+            (Self::ContainsNationalId, false) => {
+                "A user ID cannot contain your national ID number.".into()
+            }
+            (Self::ContainsPhoneNumber, true) => {
+                "Et bruger-ID kan ikke indeholde dit telefonnummer.".into()
+            }
+            (Self::ContainsPhoneNumber, false) => {
+                "A user ID cannot contain your phone number.".into()
+            }
+        }
+    }
+}
+
 /// A user ID as the person wrote it (after NFC normalisation).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -397,6 +450,42 @@ mod tests {
             if let Ok(u) = UserId::parse(&s) {
                 prop_assert_eq!(u.check_personal(&nid(), None), Err(UserIdError::ContainsNationalId));
             }
+        }
+    }
+
+    #[test]
+    fn reasons_are_told_in_the_page_language() {
+        use crate::locale::Locale;
+        let empty = UserId::parse("").unwrap_err();
+        assert_eq!(
+            empty.message(Locale::Da),
+            "Skriv dit bruger-ID. Det har mindst 5 tegn."
+        );
+        assert_eq!(
+            empty.message(Locale::En),
+            "Enter your user ID. It has at least 5 characters."
+        );
+        let short = UserId::parse("abc").unwrap_err();
+        assert_eq!(
+            short.message(Locale::Da),
+            "Et bruger-ID har mindst 5 tegn. Dette har 3."
+        );
+        for e in [
+            UserIdError::TooShort(2),
+            UserIdError::TooLong(60),
+            UserIdError::ForbiddenCharacter {
+                position: 3,
+                shown: "\"".into(),
+            },
+            UserIdError::EdgeSpace,
+            UserIdError::TenDigitRun,
+            UserIdError::ContainsNationalId,
+            UserIdError::ContainsPhoneNumber,
+        ] {
+            let (da, en) = (e.message(Locale::Da), e.message(Locale::En));
+            assert_ne!(da, en, "{e:?}");
+            assert!(da.contains("bruger-ID"), "{da}");
+            assert!(en.contains("user ID"), "{en}");
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod qr;
 mod request_id;
 mod self_service;
+pub mod site;
 pub mod transport;
 pub mod webapp;
 
@@ -61,6 +62,8 @@ pub struct AppState {
     pub hsts: bool,
     /// The web app's own origin (`app_public_url`), if it has one.
     pub app_public_url: Option<url::Url>,
+    /// The pages' footer, logo and favicon (`[site]`).
+    pub site: std::sync::Arc<site::Site>,
 }
 
 /// The published token-signing keys (JWKS), including the next key before it signs.
@@ -142,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::routes())
         .merge(self_service::routes())
         .merge(webapp::routes())
+        .merge(site::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(sesam_oidc::discovery::paths::JWKS, get(jwks));
@@ -160,6 +164,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             webapp::separate_origin,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            site::scope,
         ))
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -54,7 +54,9 @@ fn group_of(method: &Method, path: &str) -> Option<(LimitGroup, Answer)> {
     }
     let (_flow, step) = path.strip_prefix("/login/")?.split_once('/')?;
     match step {
-        "user-id" | "code-display" | "chip" => Some((LimitGroup::Login, Answer::Page)),
+        "user-id" | "code-display" | "chip" | "forgot-user-id" => {
+            Some((LimitGroup::Login, Answer::Page))
+        }
         "chip/challenge" => Some((LimitGroup::Login, Answer::Json)),
         _ => None,
     }
@@ -132,7 +134,7 @@ mod tests {
         ] {
             assert_eq!(g(&post, p), Some(("activation", Answer::Json)), "{p}");
         }
-        for s in ["user-id", "code-display", "chip"] {
+        for s in ["user-id", "code-display", "chip", "forgot-user-id"] {
             assert_eq!(
                 g(&post, &format!("{flow}/{s}")),
                 Some(("login", Answer::Page))

@@ -26,6 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/login/{flow}/restart", post(restart))
         .route("/login/{flow}/cancel", post(cancel))
         .route(
+            "/login/{flow}/forgot-user-id",
+            get(forgot_page).post(forgot),
+        )
+        .route(
             "/login/{flow}/code-display",
             get(code_display_page).post(code_display),
         )
@@ -33,12 +37,15 @@ pub fn routes() -> Router<AppState> {
         .route("/login/{flow}/chip/challenge", post(chip_challenge))
         .route("/login/{flow}/app", post(app_start))
         .route("/login/{flow}/app/{request}", get(app_wait))
+        .route("/login/{flow}/app/{request}/status", get(app_progress))
 }
 
 /// The SP and action in every page's header.
 pub struct Header {
     pub sp_name: String,
     pub action: &'static str,
+    /// The action's words (header intro, box label) in the page's language.
+    pub words: &'static pages::ActionWords,
     /// The transaction text the person is asked to approve, in the page's language.
     pub text: Option<String>,
 }
@@ -46,6 +53,7 @@ pub struct Header {
 /// What every form page of a login shows besides its form.
 struct FormPage<'a> {
     t: &'a Texts,
+    words: &'static pages::ActionWords,
     header: Option<Header>,
     lang_link: String,
     flow: Uuid,
@@ -59,8 +67,11 @@ macro_rules! form_page {
     ($name:ident, $path:literal) => {
         #[derive(Template)]
         #[template(path = $path)]
+        // Not every form page says the action (the user-ID step does not).
+        #[allow(dead_code)]
         struct $name<'a> {
             t: &'a Texts,
+            words: &'static pages::ActionWords,
             header: Option<Header>,
             lang_link: String,
             flow: Uuid,
@@ -73,6 +84,7 @@ macro_rules! form_page {
             fn from(p: FormPage<'a>) -> Self {
                 Self {
                     t: p.t,
+                    words: p.words,
                     header: p.header,
                     lang_link: p.lang_link,
                     flow: p.flow,
@@ -101,6 +113,7 @@ pub struct MethodChoice {
 #[template(path = "choose.html")]
 struct ChoosePage<'a> {
     t: &'a Texts,
+    words: &'static pages::ActionWords,
     header: Option<Header>,
     lang_link: String,
     flow: Uuid,
@@ -123,9 +136,12 @@ pub struct MessagePage<'a> {
     pub alert: bool,
 }
 
-/// Renders a template, or a plain error if the template itself fails.
+/// Renders a template with the site of this request (footer, logo), or a plain error if
+/// the template itself fails.
 pub fn render(status: StatusCode, page: &impl Template, form_target: Option<&str>) -> Response {
-    match page.render() {
+    let site = crate::site::current();
+    let values: (&str, &dyn std::any::Any) = ("site", &site);
+    match page.render_with_values(&values) {
         Ok(body) => pages::html(status, body, form_target),
         Err(e) => {
             tracing::error!(error = %e, "a page could not be rendered");
@@ -200,6 +216,7 @@ fn header_of(view: &LoginView, locale: Locale) -> Header {
     Header {
         sp_name: view.sp_name.clone(),
         action: pages::action_label(view.flow.request.action, locale),
+        words: pages::action_words(view.flow.request.action, locale),
         text: view
             .flow
             .request
@@ -214,20 +231,27 @@ fn form_target(view: &LoginView) -> Option<String> {
     pages::origin_of(&view.flow.request.redirect_uri)
 }
 
-/// The page for a login that cannot go on.
+/// The page for a login that cannot go on. If it is this browser's, it goes back to the
+/// service with `access_denied` and the service's `state`, so the person lands where
+/// they started and can begin again; a login of another browser has nowhere of its own
+/// to send them (the footer's links remain).
 async fn gone(state: &AppState, headers: &HeaderMap, flow: Uuid) -> Response {
     let c = ctx(&state.sesam, headers);
     let t = pages::texts(c.locale);
     let back = state.sesam.expired_login_redirect(flow, &c.browser).await;
-    let page = MessagePage {
+    let page = EndedPage {
         t,
         header: None,
         lang_link: lang_link(&format!("/login/{flow}"), t),
         title: t.gone_title,
         text: t.gone_text,
-        detail: None,
-        link: back.clone().map(|b| (b, t.back_to_sp)),
         alert: false,
+        csrf: String::new(),
+        actions: back
+            .clone()
+            .map(|b| PageAction::link("back-to-service", b, t.back_to_sp, true))
+            .into_iter()
+            .collect(),
     };
     render(
         StatusCode::BAD_REQUEST,
@@ -242,7 +266,7 @@ fn failed(e: sesam_core::error::AppError) -> Response {
 
 fn refusal_text(r: &Refusal, t: &Texts) -> String {
     match r {
-        Refusal::InvalidUserId(why) => why.clone(),
+        Refusal::InvalidUserId(why) => why.message(t.locale()),
         Refusal::NotAccepted => t.not_accepted.to_owned(),
         Refusal::BelowRequiredLevel { .. } => t.below_level.to_owned(),
         Refusal::IdentityBlocked => t.blocked_text.to_owned(),
@@ -271,8 +295,10 @@ async fn page_for(
     let user_id = view.flow.user_id_input.clone().unwrap_or_default();
     let target = form_target(&view);
     let here = format!("/login/{flow}");
+    let words = pages::action_words(view.flow.request.action, locale);
     let form = |sub: &str, error: Option<String>| FormPage {
         t,
+        words,
         header: Some(header_of(&view, locale)),
         lang_link: lang_link(&format!("{here}{sub}"), t),
         flow,
@@ -330,6 +356,7 @@ async fn page_for(
                 StatusCode::OK,
                 &ChoosePage {
                     t,
+                    words,
                     header: Some(header_of(&view, locale)),
                     lang_link: lang_link(&here, t),
                     flow,
@@ -411,7 +438,7 @@ async fn after_step(
         Err(LoginError::Refused(r)) => {
             let t = pages::texts(ctx(&state.sesam, headers).locale);
             if r == Refusal::IdentityBlocked {
-                return blocked(t);
+                return blocked(state, headers, flow, t).await;
             }
             page_for(state, headers, flow, step, Some(refusal_text(&r, t))).await
         }
@@ -419,18 +446,30 @@ async fn after_step(
     }
 }
 
-fn blocked(t: &Texts) -> Response {
-    let page = MessagePage {
+/// The person proved who they are, but their sesam is blocked: they can go back to the
+/// service (the login ends with `access_denied`).
+async fn blocked(state: &AppState, headers: &HeaderMap, flow: Uuid, t: &Texts) -> Response {
+    let c = ctx(&state.sesam, headers);
+    let target = match state.sesam.login_view(flow, &c.browser).await {
+        Ok(view) => form_target(&view),
+        Err(_) => None,
+    };
+    let page = EndedPage {
         t,
         header: None,
-        lang_link: lang_link("/", t),
+        lang_link: lang_link(&format!("/login/{flow}"), t),
         title: t.blocked_title,
         text: t.blocked_text,
-        detail: None,
-        link: None,
         alert: true,
+        csrf: state.sesam.csrf_token(&c.browser, &flow.to_string()),
+        actions: vec![PageAction::post(
+            "back-to-service",
+            format!("/login/{flow}/cancel"),
+            t.back_to_sp,
+            true,
+        )],
     };
-    render(StatusCode::FORBIDDEN, &page, None)
+    render(StatusCode::FORBIDDEN, &page, target.as_deref())
 }
 
 async fn user_id(
@@ -596,6 +635,7 @@ async fn chip(
 #[template(path = "app_wait.html")]
 struct AppWaitPage<'a> {
     t: &'a Texts,
+    words: &'static pages::ActionWords,
     header: Option<Header>,
     lang_link: String,
     flow: Uuid,
@@ -604,6 +644,11 @@ struct AppWaitPage<'a> {
     code: String,
     /// The code as a QR code (an SVG data URL) the app can scan instead.
     qr: Option<String>,
+    /// Seconds until the request expires, for the countdown.
+    seconds_left: i64,
+    /// The expiry as a machine reads it (`<time datetime>`) and as a person does.
+    expires_iso: String,
+    expires_local: String,
 }
 
 async fn app_start(
@@ -646,11 +691,17 @@ async fn app_wait(
     };
     let (view, message) = match status {
         AppLoginStatus::Done(d) => return done(&state, d),
-        AppLoginStatus::Waiting { view, binding_code } => {
+        AppLoginStatus::Waiting {
+            view,
+            binding_code,
+            expires_at,
+            now,
+        } => {
             let locale = pages::locale(&headers, view.flow.request.ui_locale);
             let t = pages::texts(locale);
             let page = AppWaitPage {
                 t,
+                words: pages::action_words(view.flow.request.action, locale),
                 header: Some(header_of(&view, locale)),
                 lang_link: lang_link(&format!("/login/{flow}/app/{request}"), t),
                 flow,
@@ -658,6 +709,12 @@ async fn app_wait(
                 user_id: view.flow.user_id_input.clone().unwrap_or_default(),
                 code: binding_code.as_str().to_owned(),
                 qr: crate::qr::binding_qr(request, binding_code.as_str()),
+                seconds_left: (expires_at.millis() - now.millis()).max(0) / 1000,
+                expires_iso: expires_at.to_rfc3339(),
+                expires_local: sesam_domain::notification::local_clock(
+                    expires_at,
+                    pages::language(locale),
+                ),
             };
             return render(StatusCode::OK, &page, form_target(&view).as_deref());
         }
@@ -670,21 +727,178 @@ async fn app_wait(
         AppEnd::Rejected => (t.app_rejected_title, t.app_rejected_text),
         AppEnd::Expired => (t.app_expired_title, t.app_expired_text),
     };
-    let page = MessagePage {
+    // Never a dead end: a new request, another way, or back to the service (which ends
+    // the login with `access_denied`, as cancelling does).
+    let actions = vec![
+        PageAction::post("try-again", format!("/login/{flow}/app"), t.try_again, true),
+        PageAction::link(
+            "other-method",
+            format!("/login/{flow}"),
+            t.other_method,
+            false,
+        ),
+        PageAction::post(
+            "back-to-service",
+            format!("/login/{flow}/cancel"),
+            t.back_to_sp,
+            false,
+        ),
+    ];
+    let page = EndedPage {
         t,
         header: Some(header_of(&view, locale)),
-        lang_link: lang_link(&format!("/login/{flow}"), t),
+        lang_link: lang_link(&format!("/login/{flow}/app/{request}"), t),
         title,
         text,
-        detail: None,
-        link: Some((format!("/login/{flow}"), t.other_method)),
         alert: true,
+        csrf: state.sesam.csrf_token(&c.browser, &flow.to_string()),
+        actions,
     };
-    render(StatusCode::OK, &page, None)
+    render(StatusCode::OK, &page, form_target(&view).as_deref())
+}
+
+/// The waiting page's script: `{"state": "waiting", "seconds_left": N}`, `answered` or
+/// `expired`. It tells no more than the page itself does, to the same browser only.
+async fn app_progress(
+    State(state): State<AppState>,
+    Path((flow, request)): Path<(Uuid, Uuid)>,
+    headers: HeaderMap,
+) -> Response {
+    use sesam_core::services::approvals::AppLoginProgress;
+    let c = ctx(&state.sesam, &headers);
+    match state
+        .sesam
+        .app_login_progress(flow, &c.browser, request)
+        .await
+    {
+        Ok(p) => {
+            let mut body = json!({ "state": p.as_str() });
+            if let AppLoginProgress::Waiting { seconds_left } = p {
+                body["seconds_left"] = json!(seconds_left);
+            }
+            axum::Json(body).into_response()
+        }
+        Err(LoginError::Failed(e)) => failed(e),
+        Err(_) => super::ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "login_gone",
+            description: "this login is not waiting for the app".into(),
+            retry_after: None,
+        }
+        .into_response(),
+    }
+}
+
+/// One way on from a page where a login stopped: a link, or a small form (with the
+/// login's CSRF token) for steps that change the login.
+pub struct PageAction {
+    /// For tests and styling (`data-action`).
+    pub name: &'static str,
+    pub href: String,
+    pub label: &'static str,
+    pub post: bool,
+    pub primary: bool,
+}
+
+impl PageAction {
+    pub fn post(name: &'static str, href: String, label: &'static str, primary: bool) -> Self {
+        Self {
+            name,
+            href,
+            label,
+            post: true,
+            primary,
+        }
+    }
+
+    pub fn link(name: &'static str, href: String, label: &'static str, primary: bool) -> Self {
+        Self {
+            name,
+            href,
+            label,
+            post: false,
+            primary,
+        }
+    }
+}
+
+/// A page where a login stopped (rejected, expired, blocked, gone), with the ways on.
+#[derive(Template)]
+#[template(path = "ended.html")]
+pub struct EndedPage<'a> {
+    pub t: &'a Texts,
+    pub header: Option<Header>,
+    pub lang_link: String,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub alert: bool,
+    pub csrf: String,
+    pub actions: Vec<PageAction>,
 }
 
 /// How an app login ended without a login.
 enum AppEnd {
     Rejected,
     Expired,
+}
+
+/// "Forgot your user ID?": the form, and the answer after it.
+#[derive(Template)]
+#[template(path = "forgot_user_id.html")]
+struct ForgotPage<'a> {
+    t: &'a Texts,
+    header: Option<Header>,
+    lang_link: String,
+    flow: Uuid,
+    csrf: String,
+    sent: bool,
+}
+
+async fn forgot_view(state: &AppState, headers: &HeaderMap, flow: Uuid, sent: bool) -> Response {
+    let c = ctx(&state.sesam, headers);
+    let view = match state.sesam.login_view(flow, &c.browser).await {
+        Ok(v) => v,
+        Err(LoginError::Failed(e)) => return failed(e),
+        Err(_) => return gone(state, headers, flow).await,
+    };
+    let locale = pages::locale(headers, view.flow.request.ui_locale);
+    let t = pages::texts(locale);
+    let page = ForgotPage {
+        t,
+        header: Some(header_of(&view, locale)),
+        lang_link: lang_link(&format!("/login/{flow}/forgot-user-id"), t),
+        flow,
+        csrf: state.sesam.csrf_token(&c.browser, &flow.to_string()),
+        sent,
+    };
+    render(StatusCode::OK, &page, form_target(&view).as_deref())
+}
+
+async fn forgot_page(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    forgot_view(&state, &headers, flow, false).await
+}
+
+/// The answer is the same page whatever was typed: the reminder is handed to a task of
+/// its own first (`Sesam::remind_user_id`), so neither the page nor its timing depends on
+/// whether the number belongs to anyone.
+async fn forgot(
+    State(state): State<AppState>,
+    Path(flow): Path<Uuid>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (params, _) = match form(&state, &headers, flow, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    state.sesam.remind_user_id(
+        params.get("national_id").unwrap_or_default(),
+        &peer.ip().to_string(),
+    );
+    forgot_view(&state, &headers, flow, true).await
 }

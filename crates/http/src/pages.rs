@@ -6,6 +6,8 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sesam_domain::authorization::Locale;
 
+pub use crate::site::Info;
+
 /// The browser's login cookie: binds logins and CSRF tokens to this browser.
 pub const BROWSER_COOKIE: &str = "sesam_browser";
 /// The login session (for `prompt=none`, `max_age` and logout).
@@ -186,6 +188,32 @@ pub struct Texts {
     pub app_expired_text: &'static str,
     pub limited_title: &'static str,
     pub limited_text: &'static str,
+    pub app_waiting_script: &'static str,
+    pub app_noscript: &'static str,
+    pub app_valid_until: &'static str,
+    pub app_time_left: &'static str,
+    pub app_minute_left: &'static str,
+    pub app_answered: &'static str,
+    pub app_qr_help: &'static str,
+    pub app_continue_help: &'static str,
+    pub try_again: &'static str,
+    pub ended_choices: &'static str,
+    pub footer_run_by: &'static str,
+    pub footer_label: &'static str,
+    pub help: &'static str,
+    pub privacy: &'static str,
+    pub about: &'static str,
+    pub forgot_link: &'static str,
+    pub forgot_title: &'static str,
+    pub forgot_intro: &'static str,
+    pub forgot_label: &'static str,
+    pub forgot_help: &'static str,
+    pub forgot_button: &'static str,
+    pub forgot_sent: &'static str,
+    pub forgot_back: &'static str,
+    pub help_page: Info,
+    pub privacy_page: Info,
+    pub about_page: Info,
 }
 
 pub const DA: Texts = Texts {
@@ -246,11 +274,57 @@ pub const DA: Texts = Texts {
     app_waiting: "Venter på dit svar i appen … Siden opdaterer sig selv. Anmodningen gælder i 3 minutter.",
     app_continue: "Fortsæt",
     app_rejected_title: "Afvist i appen",
-    app_rejected_text: "Anmodningen blev afvist i appen. Du kan prøve igen eller vælge en anden måde.",
+    app_rejected_text: "Anmodningen blev afvist i appen. Du kan prøve igen, vælge en anden måde eller gå tilbage til tjenesten.",
     app_expired_title: "Anmodningen er udløbet",
-    app_expired_text: "Appen svarede ikke inden for 3 minutter. Prøv igen, eller vælg en anden måde.",
+    app_expired_text: "Appen svarede ikke inden for 3 minutter. Du kan prøve igen, vælge en anden måde eller gå tilbage til tjenesten.",
     limited_title: "For mange forsøg",
     limited_text: "Der er kommet for mange forsøg fra din netværksadresse. Vent et minut, og prøv igen.",
+    app_waiting_script: "Venter på dit svar i appen …",
+    app_noscript: "Siden opdaterer sig selv hvert 3. sekund.",
+    app_valid_until: "Anmodningen gælder til",
+    app_time_left: "Tid tilbage:",
+    app_minute_left: "Der er 1 minut tilbage til at svare i appen.",
+    app_answered: "Du har svaret i appen. Et øjeblik …",
+    app_qr_help: "Du kan også scanne QR-koden med sesam-appen i stedet for at skrive koden.",
+    app_continue_help: "Siden går videre af sig selv, når du har svaret i appen. Sker det ikke, så tryk på Fortsæt.",
+    try_again: "Prøv igen",
+    ended_choices: "Hvad vil du gøre nu?",
+    footer_run_by: "sesam drives af",
+    footer_label: "Om sesam",
+    help: "Hjælp",
+    privacy: "Privatlivspolitik",
+    about: "Hvad er sesam?",
+    forgot_link: "Glemt bruger-ID?",
+    forgot_title: "Glemt bruger-ID",
+    forgot_intro: "Skriv dit CPR-nummer. Hører det til et sesam, sender vi dit bruger-ID til dine egne kanaler: appen, SMS eller e-mail.",
+    forgot_label: "CPR-nummer",
+    forgot_help: "10 cifre, med eller uden bindestreg.",
+    forgot_button: "Send mit bruger-ID",
+    forgot_sent: "Tak. Hører CPR-nummeret til et sesam, får personen sit bruger-ID på sine egne kanaler inden for få minutter. Af hensyn til sikkerheden står der ikke her, om det gør.",
+    forgot_back: "Tilbage til log på",
+    help_page: Info {
+        title: "Hjælp til sesam",
+        paragraphs: &[
+            "Du logger på med dit bruger-ID og en af dine godkendelsesmåder: sesam-appen, en kodeviser med adgangskode eller en chip med adgangskode.",
+            "Har du glemt din adgangskode, eller er din telefon, kodeviser eller chip væk, så spær dit sesam i appen, eller kontakt sesam-support. Du kan aktivere igen med et nyt aktiveringsbrev.",
+            "Godkend kun det, du selv har sat i gang. Står der noget i appen, du ikke kender, så tryk \"Det var ikke mig\".",
+        ],
+    },
+    privacy_page: Info {
+        title: "Privatlivspolitik",
+        paragraphs: &[
+            "sesam gemmer dit navn, din fødselsdato, dit CPR-nummer (krypteret), dit bruger-ID, dine godkendelsesmåder og dine kontaktoplysninger, så du kan bevise, hvem du er.",
+            "Hver brug af dit sesam og hver besked til dig bliver logget, så du og operatøren kan se, hvad der er sket. Tjenester får kun de oplysninger, de har lov til, og kun når du godkender.",
+            "Sider fra sesam bruger kun de cookies, der skal til for at logge på: ingen reklame og ingen sporing.",
+        ],
+    },
+    about_page: Info {
+        title: "Hvad er sesam?",
+        paragraphs: &[
+            "sesam er et åbent digitalt ID. Med ét bruger-ID, du selv vælger, logger du på hos banker, det offentlige og andre tjenester, og du godkender betalinger og underskrifter.",
+            "Du ser altid, hvilken tjeneste der spørger, og præcis hvad du godkender. Hver vigtig hændelse får du besked om.",
+        ],
+    },
 };
 
 pub const EN: Texts = Texts {
@@ -311,12 +385,77 @@ pub const EN: Texts = Texts {
     app_waiting: "Waiting for your answer in the app … This page refreshes itself. The request is valid for 3 minutes.",
     app_continue: "Continue",
     app_rejected_title: "Declined in the app",
-    app_rejected_text: "The request was declined in the app. You can try again or choose another way.",
+    app_rejected_text: "The request was declined in the app. You can try again, choose another way or go back to the service.",
     app_expired_title: "The request has expired",
-    app_expired_text: "The app did not answer within 3 minutes. Try again, or choose another way.",
+    app_expired_text: "The app did not answer within 3 minutes. You can try again, choose another way or go back to the service.",
     limited_title: "Too many attempts",
     limited_text: "Too many attempts came from your network address. Wait a minute and try again.",
+    app_waiting_script: "Waiting for your answer in the app …",
+    app_noscript: "This page refreshes itself every 3 seconds.",
+    app_valid_until: "The request is valid until",
+    app_time_left: "Time left:",
+    app_minute_left: "There is 1 minute left to answer in the app.",
+    app_answered: "You answered in the app. One moment …",
+    app_qr_help: "You can also scan the QR code with the sesam app instead of typing the code.",
+    app_continue_help: "The page moves on by itself once you have answered in the app. If it does not, press Continue.",
+    try_again: "Try again",
+    ended_choices: "What would you like to do?",
+    footer_run_by: "sesam is run by",
+    footer_label: "About sesam",
+    help: "Help",
+    privacy: "Privacy notice",
+    about: "What is sesam?",
+    forgot_link: "Forgot your user ID?",
+    forgot_title: "Forgot your user ID",
+    forgot_intro: "Enter your national ID number (CPR). If it belongs to a sesam, we send your user ID to your own channels: the app, SMS or e-mail.",
+    forgot_label: "National ID number (CPR)",
+    forgot_help: "10 digits, with or without the dash.",
+    forgot_button: "Send my user ID",
+    forgot_sent: "Thank you. If the number belongs to a sesam, its owner gets their user ID on their own channels within a few minutes. For security, this page does not say whether it does.",
+    forgot_back: "Back to logging on",
+    help_page: Info {
+        title: "Help with sesam",
+        paragraphs: &[
+            "You log on with your user ID and one of your ways to approve: the sesam app, a code display with your password, or a chip with your password.",
+            "If you forgot your password, or your phone, code display or chip is lost, block your sesam in the app or contact sesam support. You can activate again with a new activation letter.",
+            "Only approve what you started yourself. If the app shows something you do not recognise, press \"This wasn't me\".",
+        ],
+    },
+    privacy_page: Info {
+        title: "Privacy notice",
+        paragraphs: &[
+            "sesam keeps your name, date of birth, national ID number (encrypted), user ID, your ways to approve and your contact details, so that you can prove who you are.",
+            "Every use of your sesam and every message to you is logged, so you and the operator can see what happened. Services get only the details they are allowed to, and only when you approve.",
+            "sesam's pages use only the cookies logging on needs: no advertising and no tracking.",
+        ],
+    },
+    about_page: Info {
+        title: "What is sesam?",
+        paragraphs: &[
+            "sesam is an open digital identity. With one user ID you choose yourself, you log on to banks, public services and others, and you approve payments and signatures.",
+            "You always see which service is asking and exactly what you approve. You are told about every important event.",
+        ],
+    },
 };
+
+impl Texts {
+    /// The language these texts are in.
+    pub fn locale(&self) -> Locale {
+        if self.lang == "en" {
+            Locale::En
+        } else {
+            Locale::Da
+        }
+    }
+}
+
+/// The language of messages that matches a page language (for times said in words).
+pub fn language(locale: Locale) -> sesam_domain::notification::Language {
+    match locale {
+        Locale::Da => sesam_domain::notification::Language::Da,
+        Locale::En => sesam_domain::notification::Language::En,
+    }
+}
 
 pub fn texts(locale: Locale) -> &'static Texts {
     match locale {
@@ -325,21 +464,144 @@ pub fn texts(locale: Locale) -> &'static Texts {
     }
 }
 
+/// The words of one action on the pages: what the header, the heading, the box around the
+/// text and the button say, so a payment reads "Godkend" and a contract "Underskriv",
+/// never "Log på".
+pub struct ActionWords {
+    /// The action in the header, above the SP's name.
+    pub label: &'static str,
+    /// Before the SP's name in the header ("Log på hos", "Godkend hos").
+    pub intro: &'static str,
+    /// The heading of the authenticator choice.
+    pub choose_heading: &'static str,
+    /// Before the user ID ("Du logger på som").
+    pub as_who: &'static str,
+    /// The label of the box around the transaction text.
+    pub text_label: &'static str,
+    /// The button that finishes the step.
+    pub button: &'static str,
+}
+
+/// The words of `action` in `locale`.
+pub fn action_words(
+    action: sesam_domain::authorization::Action,
+    locale: Locale,
+) -> &'static ActionWords {
+    use sesam_domain::authorization::Action as A;
+    const fn w(
+        label: &'static str,
+        intro: &'static str,
+        choose_heading: &'static str,
+        as_who: &'static str,
+        text_label: &'static str,
+        button: &'static str,
+    ) -> ActionWords {
+        ActionWords {
+            label,
+            intro,
+            choose_heading,
+            as_who,
+            text_label,
+            button,
+        }
+    }
+    static DA_LOG_ON: ActionWords = w(
+        "Log på",
+        "Log på hos",
+        "Vælg, hvordan du vil logge på",
+        "Du logger på som",
+        "Teksten, du godkender",
+        "Log på",
+    );
+    static EN_LOG_ON: ActionWords = w(
+        "Log on",
+        "Log on to",
+        "Choose how to log on",
+        "You are logging on as",
+        "The text you approve",
+        "Log on",
+    );
+    static DA_APPROVE: ActionWords = w(
+        "Godkend",
+        "Godkend hos",
+        "Vælg, hvordan du vil godkende",
+        "Du godkender som",
+        "Du godkender",
+        "Godkend",
+    );
+    static EN_APPROVE: ActionWords = w(
+        "Approve",
+        "Approve for",
+        "Choose how to approve",
+        "You are approving as",
+        "You are approving",
+        "Approve",
+    );
+    static DA_CONFIRM: ActionWords = w(
+        "Bekræft",
+        "Bekræft hos",
+        "Vælg, hvordan du vil bekræfte",
+        "Du bekræfter som",
+        "Du bekræfter",
+        "Bekræft",
+    );
+    static EN_CONFIRM: ActionWords = w(
+        "Confirm",
+        "Confirm for",
+        "Choose how to confirm",
+        "You are confirming as",
+        "You are confirming",
+        "Confirm",
+    );
+    static DA_ACCEPT: ActionWords = w(
+        "Accepter",
+        "Accepter hos",
+        "Vælg, hvordan du vil acceptere",
+        "Du accepterer som",
+        "Du accepterer",
+        "Accepter",
+    );
+    static EN_ACCEPT: ActionWords = w(
+        "Accept",
+        "Accept for",
+        "Choose how to accept",
+        "You are accepting as",
+        "You are accepting",
+        "Accept",
+    );
+    static DA_SIGN: ActionWords = w(
+        "Underskriv",
+        "Underskriv hos",
+        "Vælg, hvordan du vil underskrive",
+        "Du underskriver som",
+        "Du underskriver",
+        "Underskriv",
+    );
+    static EN_SIGN: ActionWords = w(
+        "Sign",
+        "Sign for",
+        "Choose how to sign",
+        "You are signing as",
+        "You are signing",
+        "Sign",
+    );
+    match (action, locale) {
+        (A::LogOn, Locale::Da) => &DA_LOG_ON,
+        (A::LogOn, Locale::En) => &EN_LOG_ON,
+        (A::Approve, Locale::Da) => &DA_APPROVE,
+        (A::Approve, Locale::En) => &EN_APPROVE,
+        (A::Confirm, Locale::Da) => &DA_CONFIRM,
+        (A::Confirm, Locale::En) => &EN_CONFIRM,
+        (A::Accept, Locale::Da) => &DA_ACCEPT,
+        (A::Accept, Locale::En) => &EN_ACCEPT,
+        (A::Sign, Locale::Da) => &DA_SIGN,
+        (A::Sign, Locale::En) => &EN_SIGN,
+    }
+}
+
 /// The action as the page header says it.
 pub fn action_label(action: sesam_domain::authorization::Action, locale: Locale) -> &'static str {
-    use sesam_domain::authorization::Action as A;
-    match (action, locale) {
-        (A::LogOn, Locale::Da) => "Log på",
-        (A::LogOn, Locale::En) => "Log on",
-        (A::Approve, Locale::Da) => "Godkend",
-        (A::Approve, Locale::En) => "Approve",
-        (A::Confirm, Locale::Da) => "Bekræft",
-        (A::Confirm, Locale::En) => "Confirm",
-        (A::Accept, Locale::Da) => "Accepter",
-        (A::Accept, Locale::En) => "Accept",
-        (A::Sign, Locale::Da) => "Underskriv",
-        (A::Sign, Locale::En) => "Sign",
-    }
+    action_words(action, locale).label
 }
 
 #[cfg(test)]
@@ -379,5 +641,21 @@ mod tests {
             c.to_str().unwrap(),
             "x=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
         );
+    }
+
+    #[test]
+    fn every_action_has_its_own_words_and_only_logging_on_says_log_on() {
+        use sesam_domain::authorization::Action as A;
+        for locale in [Locale::Da, Locale::En] {
+            let log_on = action_words(A::LogOn, locale).button;
+            for a in [A::Approve, A::Confirm, A::Accept, A::Sign] {
+                let w = action_words(a, locale);
+                for said in [w.label, w.intro, w.choose_heading, w.as_who, w.button] {
+                    assert!(!said.contains(log_on), "{a:?} {locale:?}: {said}");
+                }
+            }
+        }
+        assert_eq!(action_words(A::Approve, Locale::Da).button, "Godkend");
+        assert_eq!(action_words(A::Sign, Locale::En).intro, "Sign for");
     }
 }

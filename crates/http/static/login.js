@@ -26,3 +26,52 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// The app's waiting page: asks the server every 2 seconds whether the person answered in
+// the app and shows the time left; once answered (or expired) it opens the page that
+// finishes the login or says what happened. Without script the page refreshes itself
+// (a <meta> refresh inside <noscript>), so nothing here is needed to log on.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.querySelector("[data-wait]");
+  if (!box) return;
+  const status = box.querySelector("[role=status]");
+  const countdown = box.querySelector(".countdown");
+  const clock = countdown.querySelector("[data-testid=countdown]");
+  const deadline = Date.now() + Number(box.dataset.secondsLeft) * 1000;
+  // At zero the countdown stops; the server says when the request has expired (the next
+  // poll), so a clock that runs a little fast cannot reload the page in a loop.
+  let warned = false;
+  let leaving = false;
+  const leave = (text) => {
+    if (leaving) return;
+    leaving = true;
+    if (text) status.textContent = text;
+    window.location.replace(box.dataset.next);
+  };
+  const tick = () => {
+    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    clock.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    countdown.hidden = false;
+    if (left <= 60 && left > 0 && !warned) {
+      warned = true;
+      status.textContent = box.dataset.minuteLeft;
+    }
+  };
+  const poll = async () => {
+    try {
+      const r = await fetch(box.dataset.wait, { credentials: "same-origin", headers: { accept: "application/json" } });
+      if (r.ok) {
+        const s = await r.json();
+        if (s.state !== "waiting") return leave(s.state === "answered" ? box.dataset.answered : "");
+      } else if (r.status !== 429) {
+        return leave();
+      }
+    } catch {
+      // Offline for a moment: try again at the next poll.
+    }
+    setTimeout(poll, 2000);
+  };
+  tick();
+  setInterval(tick, 1000);
+  setTimeout(poll, 1000);
+});

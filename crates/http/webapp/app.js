@@ -125,7 +125,7 @@ function showActivation(message) {
 function showSmsStep(activation) {
   redraw = () => showSmsStep(activation);
   const { started } = activation;
-  const until = new Date(started.sms_code_expires_at).toLocaleTimeString(lang === "da" ? "da-DK" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+  const until = clock(new Date(started.sms_code_expires_at));
   const errors = h("div", { role: "alert", class: "alerts" });
   const form = h("form", { novalidate: true },
     field("sms-code", t().smsCode, null, { ...digits(8), autocomplete: "one-time-code", required: true }),

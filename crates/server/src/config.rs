@@ -34,6 +34,79 @@ struct FileConfig {
     dev_outbox: Option<bool>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
+    site: Option<FileSite>,
+}
+
+/// `[site]`: who runs this sesam and how the pages present it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSite {
+    operator: Option<String>,
+    help_url: Option<String>,
+    privacy_url: Option<String>,
+    about_url: Option<String>,
+    logo: Option<PathBuf>,
+    favicon: Option<PathBuf>,
+}
+
+/// The pages' footer, logo and favicon: sesam's defaults, then `[site]`, then
+/// `SESAM_SITE_*`. Links are absolute http(s) URLs or paths on this server; images are
+/// read once, at start.
+fn site_config(file: FileSite, env: &dyn Env) -> Result<sesam_http::site::Site, AppError> {
+    let mut site = sesam_http::site::Site::default();
+    if let Some(name) = env.var("SESAM_SITE_OPERATOR").or(file.operator) {
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(AppError::Config(
+                "site.operator must be 1 to 100 characters on one line".into(),
+            ));
+        }
+        site.operator = name;
+    }
+    let link = |key: &str, var: &str, file: Option<String>| -> Result<Option<String>, AppError> {
+        let Some(text) = env.var(var).or(file) else {
+            return Ok(None);
+        };
+        let absolute = url::Url::parse(&text)
+            .ok()
+            .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        let local = text.starts_with('/')
+            && !text.starts_with("//")
+            && text.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+        if absolute || local {
+            Ok(Some(text))
+        } else {
+            Err(AppError::Config(format!(
+                "site.{key} '{text}' must be an http(s) URL or a path on this server"
+            )))
+        }
+    };
+    if let Some(u) = link("help_url", "SESAM_SITE_HELP_URL", file.help_url)? {
+        site.help_url = u;
+    }
+    if let Some(u) = link("privacy_url", "SESAM_SITE_PRIVACY_URL", file.privacy_url)? {
+        site.privacy_url = u;
+    }
+    if let Some(u) = link("about_url", "SESAM_SITE_ABOUT_URL", file.about_url)? {
+        site.about_url = u;
+    }
+    let image = |key: &str, path: &Path| -> Result<sesam_http::site::Image, AppError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| AppError::Config(format!("site.{key} {}: {e}", path.display())))?;
+        sesam_http::site::Image::from_file(&path.display().to_string(), bytes)
+            .map_err(|e| AppError::Config(format!("site.{key} {e}")))
+    };
+    if let Some(p) = env.var("SESAM_SITE_LOGO").map(PathBuf::from).or(file.logo) {
+        site.logo = image("logo", &p)?;
+    }
+    if let Some(p) = env
+        .var("SESAM_SITE_FAVICON")
+        .map(PathBuf::from)
+        .or(file.favicon)
+    {
+        site.favicon = image("favicon", &p)?;
+    }
+    Ok(site)
 }
 
 /// `[http]`: limits on connections (see `transport::ConnectionLimits`).
@@ -251,6 +324,8 @@ pub struct Config {
     pub dev_outbox: bool,
     /// Where and to whom `/metrics` is served.
     pub metrics: MetricsAccess,
+    /// The pages' footer, logo and favicon (`[site]`).
+    pub site: sesam_http::site::Site,
 }
 
 /// Who may read `/metrics`. Its counters can tell whether something happened to a known
@@ -521,6 +596,7 @@ impl Config {
         };
         sesam_domain::web_push::check_contact(&push.contact).map_err(AppError::Config)?;
         let source_limits = source_limits(file.limits, env)?;
+        let site = site_config(file.site.unwrap_or_default(), env)?;
         let connections = connection_limits(file.http.unwrap_or_default(), env)?;
         let dev_outbox = flags.dev_outbox
             || match env.var("SESAM_DEV_OUTBOX") {
@@ -604,6 +680,7 @@ impl Config {
                 listen: metrics_listen,
                 token: metrics_token,
             },
+            site,
         })
     }
 
@@ -926,6 +1003,59 @@ mod tests {
             env(&[]),
         );
         assert!(m.contains("cannot read the configuration file"), "{m}");
+    }
+
+    #[test]
+    fn the_site_footer_logo_and_favicon_come_from_the_file_then_the_environment() {
+        let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(c.site.operator, "sesam");
+        assert_eq!(c.site.help_url, "/help");
+        assert_eq!(c.site.logo.content_type, "image/svg+xml");
+
+        let dir = tempfile::tempdir().unwrap();
+        let logo = dir.path().join("logo.png");
+        std::fs::write(&logo, b"\x89PNG\r\n\x1a\n").unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[site]\noperator = \"Digitaliseringsstyrelsen\"\nhelp_url = \"https://help.example.dk/sesam\"\nprivacy_url = \"/privacy\"\nlogo = \"{}\"\n",
+                logo.display()
+            ),
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load(&flags, &env(&[])).unwrap();
+        assert_eq!(c.site.operator, "Digitaliseringsstyrelsen");
+        assert_eq!(c.site.help_url, "https://help.example.dk/sesam");
+        assert_eq!(c.site.about_url, "/about");
+        assert_eq!(c.site.logo.content_type, "image/png");
+        assert_eq!(c.site.favicon.content_type, "image/svg+xml");
+        let c = Config::load(&flags, &env(&[("SESAM_SITE_OPERATOR", "Operatør A/S")])).unwrap();
+        assert_eq!(c.site.operator, "Operatør A/S");
+
+        // Refused: a link that is neither http(s) nor a local path, a missing or odd image,
+        // an empty operator, a typo.
+        for (key, value) in [
+            ("SESAM_SITE_ABOUT_URL", "javascript:alert(1)"),
+            ("SESAM_SITE_HELP_URL", "//evil.example"),
+            ("SESAM_SITE_FAVICON", "/no/such/favicon.svg"),
+            ("SESAM_SITE_OPERATOR", "  "),
+        ] {
+            let e = Config::load(&flags, &env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("site."), "{key}: {e}");
+        }
+        let gif = dir.path().join("logo.gif");
+        std::fs::write(&gif, b"GIF89a").unwrap();
+        std::fs::write(&file, format!("[site]\nlogo = \"{}\"\n", gif.display())).unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err());
+        std::fs::write(&file, "[site]\noperater = \"x\"\n").unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err());
     }
 
     #[test]

@@ -188,6 +188,7 @@ async fn start(
         )),
         hsts: config.tls.is_some() || config.public_url.scheme() == "https",
         app_public_url: config.app_public_url.clone(),
+        site: Arc::new(config.site.clone()),
     };
     Ok((state, stop_tx))
 }

@@ -99,6 +99,7 @@ conformance!(
     push_subscriptions_follow_their_device,
     self_service_sessions_touch_end_and_sweep,
     self_service_changes_touch_only_the_persons_own_rows,
+    user_id_reminders_are_counted_and_limited,
 );
 
 mod cases {
@@ -1794,6 +1795,69 @@ mod cases {
                 .unwrap(),
             StartOutcome::Started { .. }
         ));
+    }
+
+    pub(super) async fn user_id_reminders_are_counted_and_limited(store: Arc<dyn Store>) {
+        use sesam_domain::rate_limit::WindowLimit;
+        // 10 reminders for one number at once from 10 addresses: exactly 3 are written
+        // (with their effects); the refused ones write nothing and count nothing.
+        let tasks: Vec<_> = (0..10u8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let source = [b"r:s:".as_slice(), &[i]].concat();
+                    let effects = Effects::from(
+                        AuditDraft::new("browser", "identity.user_id_reminder")
+                            .details(serde_json::json!({ "n": i })),
+                    );
+                    store
+                        .remind_user_id(
+                            [
+                                (b"r:p:one".as_slice(), WindowLimit::at_most(3)),
+                                (&source[..], WindowLimit::at_most(100)),
+                            ],
+                            T0,
+                            T0,
+                            &effects,
+                        )
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut admitted = 0;
+        for t in tasks {
+            admitted += usize::from(t.await.unwrap());
+        }
+        assert_eq!(admitted, 3);
+        store.chain_pending_audit(1000).await.unwrap();
+        let written = store
+            .audit_entries(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "identity.user_id_reminder")
+            .count();
+        assert_eq!(written, 3);
+        // Another number from a used address still goes through (refusals counted
+        // nothing there); a new window starts again.
+        let effects = Effects::default();
+        let other = [
+            (b"r:p:two".as_slice(), WindowLimit::at_most(3)),
+            (b"r:s:\x00".as_slice(), WindowLimit::at_most(100)),
+        ];
+        assert!(store.remind_user_id(other, T0, T0, &effects).await.unwrap());
+        let next = Timestamp::from_millis(T0.millis() + 86_400_000);
+        let again = [
+            (b"r:p:one".as_slice(), WindowLimit::at_most(3)),
+            (b"r:s:\x00".as_slice(), WindowLimit::at_most(100)),
+        ];
+        assert!(
+            store
+                .remind_user_id(again, next, next, &effects)
+                .await
+                .unwrap()
+        );
     }
 }
 

@@ -24,10 +24,34 @@ pub enum AppLoginStatus {
     Waiting {
         view: LoginView,
         binding_code: BindingCode,
+        /// When the request expires, and the server's now (for the page's countdown).
+        expires_at: sesam_domain::Timestamp,
+        now: sesam_domain::Timestamp,
     },
     Done(LoginDone),
     Rejected(LoginView),
     Expired(LoginView),
+}
+
+/// What the waiting page's script is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppLoginProgress {
+    Waiting {
+        seconds_left: i64,
+    },
+    /// Approved or rejected in the app: the page shows which.
+    Answered,
+    Expired,
+}
+
+impl AppLoginProgress {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting { .. } => "waiting",
+            Self::Answered => "answered",
+            Self::Expired => "expired",
+        }
+    }
 }
 
 fn refused(why: &str) -> AppError {
@@ -148,6 +172,8 @@ impl Sesam {
             "pending" => Ok(AppLoginStatus::Waiting {
                 binding_code: request.binding_code.clone().ok_or(LoginError::Gone)?,
                 view,
+                expires_at: request.expires_at,
+                now,
             }),
             "approved" => Ok(AppLoginStatus::Done(
                 self.finish_login(view.flow, LoginMethod::App, Some(&request))
@@ -156,6 +182,34 @@ impl Sesam {
             "rejected" => Ok(AppLoginStatus::Rejected(view)),
             _ => Ok(AppLoginStatus::Expired(view)),
         }
+    }
+
+    /// The waiting page's script asks: still waiting (and how many seconds are left), or
+    /// not. It never finishes the login; the page it then opens does, once
+    /// ([`Self::app_login_status`]). The same checks as the page: this browser's flow,
+    /// and a request of that flow.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn app_login_progress(
+        &self,
+        flow_id: Uuid,
+        browser: &str,
+        request_id: Uuid,
+    ) -> Result<AppLoginProgress, LoginError> {
+        self.login_view(flow_id, browser).await?;
+        let request = self
+            .store
+            .auth_request(request_id)
+            .await?
+            .filter(|r| r.flow_id == Some(flow_id))
+            .ok_or(LoginError::Gone)?;
+        let now = self.clock.now();
+        Ok(match request.status(now) {
+            "pending" => AppLoginProgress::Waiting {
+                seconds_left: (request.expires_at.millis() - now.millis()).max(0) / 1000,
+            },
+            "approved" | "rejected" => AppLoginProgress::Answered,
+            _ => AppLoginProgress::Expired,
+        })
     }
 
     /// The person's pending requests, for their app.

@@ -59,7 +59,7 @@ fn counted(method: LoginMethod, result: &Result<(), LoginError>) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The text is not a valid user ID (said from its form alone, never from a lookup).
-    InvalidUserId(String),
+    InvalidUserId(sesam_domain::UserIdError),
     /// The code, password or key was not accepted (the same for an unknown user ID).
     NotAccepted,
     /// The chosen authenticator cannot give the level the service requires.
@@ -208,8 +208,8 @@ impl Sesam {
     ) -> Result<(), LoginError> {
         let mut flow = self.own_flow(flow_id, browser).await?;
         let typed: String = input.trim().chars().take(100).collect();
-        let user_id = UserId::parse(&typed)
-            .map_err(|e| LoginError::Refused(Refusal::InvalidUserId(e.to_string())))?;
+        let user_id =
+            UserId::parse(&typed).map_err(|e| LoginError::Refused(Refusal::InvalidUserId(e)))?;
         let identity = self.store.identity_by_user_id(&user_id.key()).await?;
         flow.user_id_given(&user_id, identity.map(|i| i.id));
         self.store.save_login_flow(&flow).await?;

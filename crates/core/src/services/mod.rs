@@ -23,6 +23,7 @@ pub mod notifications;
 pub mod passwords;
 pub mod push;
 pub mod read_cache;
+pub mod reminders;
 pub mod self_service;
 pub mod service_providers;
 pub mod signing_keys;

@@ -75,10 +75,11 @@ impl Sesam {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_expired(&self) -> Result<u64, AppError> {
         let now = self.clock.now();
-        // Counts are kept for two of the longest counting window (login requests and
-        // pairings are counted in the same table).
+        // Counts are kept for two of the longest counting window (login requests,
+        // pairings and user-ID reminders are counted in the same table).
         let window = sesam_domain::auth_request::START_WINDOW_SECONDS
-            .max(sesam_domain::pairing::PAIRING_WINDOW_SECONDS);
+            .max(sesam_domain::pairing::PAIRING_WINDOW_SECONDS)
+            .max(sesam_domain::user_id_reminder::REMINDER_WINDOW_SECONDS);
         let counts_before = now.plus_seconds(-2 * window);
         Ok(self.store.sweep_expired(now, counts_before).await?)
     }

@@ -75,6 +75,7 @@ async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
         demo: None,
         hsts: false,
         app_public_url: None,
+        site: Default::default(),
         limiter: Arc::new(sesam_core::limits::SourceLimiter::new(
             Default::default(),
             h.clock.clone(),

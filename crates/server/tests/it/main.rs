@@ -25,6 +25,7 @@ mod devices;
 mod fuzz_corpus;
 mod identity_import;
 mod lockout;
+mod login_pages;
 mod notifications;
 mod oidc_app_login;
 mod oidc_ciba;

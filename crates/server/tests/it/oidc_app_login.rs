@@ -324,6 +324,15 @@ async fn someone_starting_requests_for_a_user_id_cannot_stop_its_owner() {
     assert_eq!(r.status, 303, "a new window: {r:?}");
 }
 
+/// `body` with the text between the first `start` and the `end` after it replaced.
+fn between(body: &str, start: &str, end: &str, with: &str) -> String {
+    let Some(i) = body.find(start).map(|i| i + start.len()) else {
+        return body.to_owned();
+    };
+    let j = i + body[i..].find(end).unwrap_or(0);
+    format!("{}{with}{}", &body[..i], &body[j..])
+}
+
 #[tokio::test]
 async fn an_unknown_user_id_waits_like_a_known_one() {
     let (sink, url) = SmsSink::start().await;
@@ -343,6 +352,10 @@ async fn an_unknown_user_id_waits_like_a_known_one() {
         let i = body.find(marker).unwrap() + marker.len();
         let j = i + body[i..].find('"').unwrap();
         let body = format!("{}QR{}", &body[..i], &body[j..]);
+        // So do the request's expiry and the seconds left to it (the countdown).
+        let body = between(&body, "datetime=\"", "\"", "EXPIRES");
+        let body = between(&body, "data-testid=\"valid-until\">", "<", "TIME");
+        let body = between(&body, "data-seconds-left=\"", "\"", "LEFT");
         pages.push(without_uuids(
             &body.replace(&code, "CODE").replace(user, "USER"),
         ));

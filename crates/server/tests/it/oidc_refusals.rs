@@ -1181,4 +1181,18 @@ async fn a_blocked_identity_is_told_so_only_after_proving_who_it_is() {
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("Dit sesam er spærret"), "{}", r.body);
     assert!(r.location.is_none(), "no code for a blocked identity");
+    // Not a dead end: back to the service, which is told access_denied.
+    assert!(
+        r.body.contains(&format!("action=\"{flow}/cancel\"")),
+        "{}",
+        r.body
+    );
+    let back = b
+        .post(&format!("{flow}/cancel"), &[("csrf", &r.csrf())])
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(
+        back.redirect_param("error").as_deref(),
+        Some("access_denied")
+    );
 }

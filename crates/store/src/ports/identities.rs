@@ -71,6 +71,18 @@ pub trait IdentityStore: Send + Sync {
         effects: &Effects,
     ) -> Result<(), StoreError>;
 
+    /// A user-ID reminder ("forgot your user ID?"): counted under both keys (the typed
+    /// number, the asking address) in the window starting at `window`; within both
+    /// limits the effects (the messages, the audit entry) are written, else nothing is
+    /// and the count is not raised. Whether it was within.
+    async fn remind_user_id(
+        &self,
+        counted: [(&[u8], sesam_domain::rate_limit::WindowLimit); 2],
+        window: Timestamp,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool, StoreError>;
+
     /// Changes the user ID (the old one quarantined), with the effects.
     async fn change_user_id(
         &self,

@@ -163,6 +163,22 @@ impl SqlStore {
 
 #[async_trait]
 impl IdentityStore for SqlStore {
+    async fn remind_user_id(
+        &self,
+        counted: [(&[u8], sesam_domain::rate_limit::WindowLimit); 2],
+        window: Timestamp,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool, StoreError> {
+        if !super::auth_requests::count_requests(self, counted, window).await? {
+            return Ok(false);
+        }
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        write_effects(&mut tx, at, effects).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn enrol(
         &self,
         new: &NewIdentity,
