@@ -103,7 +103,7 @@ test("a code display activated from the web app with its serial and two codes in
   await page.waitForURL(/\/login\//);
   await page.getByLabel("User ID").fill(USER_ID);
   await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByRole("link", { name: /Code display and password/ }).click();
+  await page.getByRole("link", { name: /Code display or audio code reader and password/ }).click();
   await page.getByLabel("Password").fill(PASSWORD);
   // A code later than the two used for the activation.
   while (currentStep() <= now) await new Promise((r) => setTimeout(r, 500));

@@ -17,6 +17,7 @@ mod oidc;
 pub mod pages;
 pub mod qr;
 mod request_id;
+mod self_service;
 pub mod transport;
 pub mod webapp;
 
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(login::routes())
         .merge(demo::routes())
+        .merge(self_service::routes())
         .merge(webapp::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

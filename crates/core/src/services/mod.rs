@@ -23,6 +23,7 @@ pub mod notifications;
 pub mod passwords;
 pub mod push;
 pub mod read_cache;
+pub mod self_service;
 pub mod service_providers;
 pub mod signing_keys;
 pub mod tokens;
@@ -36,6 +37,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Operator(String),
+    /// The person themselves, acting on their own identity (in self-service).
+    Person(uuid::Uuid),
     /// The person themself, through their app (a device-signed request with the PIN).
     Device(uuid::Uuid),
 }
@@ -61,6 +64,7 @@ impl Actor {
     pub fn audit_name(&self) -> String {
         match self {
             Self::Operator(n) => format!("operator:{n}"),
+            Self::Person(id) => format!("person:{id}"),
             Self::Device(id) => format!("device:{}", id.hyphenated()),
         }
     }
