@@ -4,7 +4,8 @@
 // twice, and the app says what happened once it can ask; a malformed and a huge answer
 // from the server give a clear message and lose nothing; the "Notifications" switch
 // registers the browser's push subscription with sesam (a local push receiver stands in
-// for the push service and decrypts what sesam sends, RFC 8291) and removes it again.
+// for the push service and decrypts what sesam sends, RFC 8291), the service worker
+// registers a subscription the push service replaced, and the switch removes it again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createECDH, createHash, createHmac, createDecipheriv, randomBytes } from "node:crypto";
@@ -197,7 +198,7 @@ test("the Notifications switch: on registers the subscription and sesam pushes a
   const receiver = createServer((req, res) => {
     const chunks = [];
     req.on("data", (d) => chunks.push(d));
-    req.on("end", () => { received.push({ headers: req.headers, body: Buffer.concat(chunks) }); res.writeHead(201).end(); });
+    req.on("end", () => { received.push({ url: req.url, headers: req.headers, body: Buffer.concat(chunks) }); res.writeHead(201).end(); });
   });
   await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
   const ua = createECDH("prime256v1");
@@ -233,11 +234,34 @@ test("the Notifications switch: on registers the subscription and sesam pushes a
   const [push] = received;
   assert.equal(push.headers["content-encoding"], "aes128gcm");
   assert.match(push.headers.authorization, /^vapid t=[^,]+, k=/);
+  assert.equal(push.url, "/push/hanne");
   assert.deepEqual(JSON.parse(decryptPush(push.body, ua, auth)), { type: "pending" });
   await (await card()).getByRole("button", { name: "Reject" }).click();
   await app.getByTestId("outcome").getByText("Rejected. Nothing happened.").waitFor();
   await page.getByRole("heading", { name: "Declined in the app" }).waitFor({ timeout: 15000 });
   await context.close();
+
+  // The push service replaces the subscription: the service worker subscribes again and
+  // tells sesam itself (a device-signed call), with no page of the app doing anything.
+  const worker = app.context().serviceWorkers().find((w) => w.url().endsWith("/app/sw.js"));
+  assert.ok(worker, "the app's service worker runs");
+  const renewed = `http://127.0.0.1:${receiver.address().port}/push/renewed`;
+  await worker.evaluate(({ endpoint, p256dh, auth }) => new Promise((resolve, reject) => {
+    PushManager.prototype.subscribe = async () => ({ endpoint, toJSON: () => ({ endpoint, keys: { p256dh, auth } }) });
+    // A script-made event cannot extend the worker's life: its promise is awaited here.
+    const event = new ExtendableEvent("pushsubscriptionchange");
+    event.waitUntil = (p) => { p.then(resolve, reject); };
+    setTimeout(() => reject(new Error("the worker did not finish")), 15000);
+    self.dispatchEvent(event);
+  }), { endpoint: renewed, p256dh: b64url(ua.getPublicKey()), auth: b64url(auth) });
+  const second = await bankLogin();
+  for (let i = 0; i < 150 && received.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received.length, 2, "one push for the second login");
+  assert.equal(received[1].url, "/push/renewed", "sent to the renewed subscription");
+  assert.deepEqual(JSON.parse(decryptPush(received[1].body, ua, auth)), { type: "pending" });
+  await (await card()).getByRole("button", { name: "Reject" }).click();
+  await app.getByTestId("outcome").getByText("Rejected. Nothing happened.").waitFor();
+  await second.context.close();
 
   await sw.uncheck();
   await app.getByText("Notifications are off.").waitFor();

@@ -92,6 +92,83 @@ self.addEventListener("push", (event) => {
     })));
 });
 
+// ---- a subscription the push service replaced -----------------------------------------
+// The push service may end a subscription and offer a new one (`pushsubscriptionchange`):
+// the worker subscribes again with sesam's key and tells sesam with a device-signed call,
+// as the app does (docs/protocol.md §2 and "Web push"), so pushes keep coming without the
+// app being opened. A classic worker cannot import the app's modules, so the few lines
+// that sign are repeated here; the server's signature check is what tests them.
+
+/** The app's record from IndexedDB (the device key and id), or null. */
+function storedDevice() {
+  return new Promise((resolve) => {
+    const req = indexedDB.open("sesam-app", 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("keys");
+    req.onerror = () => resolve(null);
+    req.onsuccess = () => {
+      const db = req.result;
+      try {
+        const get = db.transaction("keys", "readonly").objectStore("keys").get("device");
+        get.onsuccess = () => { db.close(); resolve(get.result ?? null); };
+        get.onerror = () => { db.close(); resolve(null); };
+      } catch {
+        db.close();
+        resolve(null);
+      }
+    };
+  });
+}
+
+const b64url = (buf) => {
+  let s = "";
+  for (const b of new Uint8Array(buf)) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+};
+const unb64url = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const hexOf = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** A device-signed POST (the signing bytes of docs/protocol.md §2). */
+async function signedPost(device, path, body) {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  const timestamp = String(Date.now());
+  const nonce = b64url(crypto.getRandomValues(new Uint8Array(18)));
+  const bodyHash = hexOf(await crypto.subtle.digest("SHA-256", bytes));
+  const toSign = new TextEncoder().encode(["sesam-app-request/v1", "POST", path, timestamp, nonce,
+    device.deviceId.toLowerCase(), bodyHash].join("\n"));
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, device.privateKey, toSign);
+  const response = await fetch(path, {
+    method: "POST",
+    credentials: "omit",
+    cache: "no-store",
+    headers: {
+      "content-type": "application/json",
+      "sesam-device": device.deviceId,
+      "sesam-timestamp": timestamp,
+      "sesam-nonce": nonce,
+      "sesam-signature": b64url(signature),
+    },
+    body: bytes,
+  });
+  if (!response.ok) throw new Error(`sesam answered ${response.status}`);
+}
+
+async function resubscribe(event) {
+  const device = await storedDevice();
+  if (!device?.deviceId || !device.privateKey) return; // not activated: nothing to tell
+  let sub = event.newSubscription ?? null;
+  if (!sub) {
+    const config = await (await fetch("/app/v1/config", { credentials: "omit", cache: "no-store" })).json();
+    if (typeof config.push_key !== "string" || !config.push_key) return;
+    sub = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: unb64url(config.push_key) });
+  }
+  const { endpoint, keys } = sub.toJSON();
+  await signedPost(device, "/app/v1/push/subscription", { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } });
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(resubscribe(event).catch(() => { /* the app registers it again when opened */ }));
+});
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   event.waitUntil(

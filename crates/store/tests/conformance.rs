@@ -1632,8 +1632,24 @@ mod cases {
                 auth: vec![1; 16],
                 created_at: T0,
             };
+        // Each change is audited in its own transaction: the audit entry is there exactly
+        // when the change is.
+        let subscribed: Effects = AuditDraft::new("device:test", "push.subscribed").into();
+        let unsubscribed: Effects = AuditDraft::new("device:test", "push.unsubscribed").into();
+        async fn waiting(store: &dyn Store) -> i64 {
+            store.audit_backlog().await.unwrap().waiting
+        }
+        let before = waiting(&*store).await;
         let first = subscription(&device, "https://push.example.net/1");
-        store.save_push_subscription(&first).await.unwrap();
+        store
+            .save_push_subscription(&first, &subscribed)
+            .await
+            .unwrap();
+        assert_eq!(
+            waiting(&*store).await,
+            before + 1,
+            "audited with the subscription"
+        );
         assert_eq!(
             store
                 .push_subscriptions_of(device.identity_id)
@@ -1643,7 +1659,10 @@ mod cases {
         );
         // A device has one subscription: a new one replaces it.
         let second = subscription(&device, "https://push.example.net/2");
-        store.save_push_subscription(&second).await.unwrap();
+        store
+            .save_push_subscription(&second, &subscribed)
+            .await
+            .unwrap();
         assert_eq!(
             store
                 .push_subscriptions_of(device.identity_id)
@@ -1659,12 +1678,17 @@ mod cases {
         // Another person's device cannot be given a subscription under this identity.
         let mut foreign = subscription(&other, "https://push.example.net/3");
         foreign.identity_id = device.identity_id;
+        let before = waiting(&*store).await;
         assert!(matches!(
-            store.save_push_subscription(&foreign).await,
+            store.save_push_subscription(&foreign, &subscribed).await,
             Err(StoreError::NotFound(_))
         ));
+        assert_eq!(waiting(&*store).await, before, "refused, nothing audited");
         let theirs = subscription(&other, "https://push.example.net/4");
-        store.save_push_subscription(&theirs).await.unwrap();
+        store
+            .save_push_subscription(&theirs, &subscribed)
+            .await
+            .unwrap();
         assert_eq!(
             store
                 .push_subscriptions_of(other.identity_id)
@@ -1682,9 +1706,33 @@ mod cases {
                 .unwrap()
                 .is_empty()
         );
-        store.save_push_subscription(&theirs).await.unwrap();
-        assert!(store.remove_push_subscriptions(other.id).await.unwrap());
-        assert!(!store.remove_push_subscriptions(other.id).await.unwrap());
+        store
+            .save_push_subscription(&theirs, &subscribed)
+            .await
+            .unwrap();
+        let before = waiting(&*store).await;
+        assert!(
+            store
+                .remove_push_subscriptions(other.id, T0, &unsubscribed)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            waiting(&*store).await,
+            before + 1,
+            "audited with the removal"
+        );
+        assert!(
+            !store
+                .remove_push_subscriptions(other.id, T0, &unsubscribed)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            waiting(&*store).await,
+            before + 1,
+            "nothing removed, nothing audited"
+        );
         // Revoking the device removes its subscription, and a revoked device gets none.
         let unit = store.lock_device(device.id).await.unwrap().unwrap();
         unit.revoke_device(&device, device.id, T0.plus_seconds(5), Effects::default())
@@ -1700,7 +1748,10 @@ mod cases {
         assert_eq!(store.push_subscription(second.id).await.unwrap(), None);
         assert!(matches!(
             store
-                .save_push_subscription(&subscription(&device, "https://push.example.net/5"))
+                .save_push_subscription(
+                    &subscription(&device, "https://push.example.net/5"),
+                    &subscribed
+                )
                 .await,
             Err(StoreError::NotFound(_))
         ));

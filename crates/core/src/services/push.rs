@@ -104,24 +104,25 @@ impl Sesam {
             auth,
             created_at: self.clock.now(),
         };
-        self.store.save_push_subscription(&subscription).await?;
         // The push service's host only: the URL itself is the subscription's capability.
-        let audit = AuditDraft::new("app", "push.subscribed")
+        let audit = AuditDraft::new(format!("device:{}", device.id), "push.subscribed")
             .subject(device.identity_id.to_string())
             .details(json!({ "device": device.id, "push_service": endpoint.host_str() }));
-        self.store.append_audit(self.clock.now(), &audit).await?;
+        self.store
+            .save_push_subscription(&subscription, &audit.into())
+            .await?;
         Ok(api::PushState { subscribed: true })
     }
 
     /// Removes the push subscription of the device that signed the request.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn unsubscribe_push(&self, device: &Device) -> Result<api::PushState, AppError> {
-        if self.store.remove_push_subscriptions(device.id).await? {
-            let audit = AuditDraft::new("app", "push.unsubscribed")
-                .subject(device.identity_id.to_string())
-                .details(json!({ "device": device.id }));
-            self.store.append_audit(self.clock.now(), &audit).await?;
-        }
+        let audit = AuditDraft::new(format!("device:{}", device.id), "push.unsubscribed")
+            .subject(device.identity_id.to_string())
+            .details(json!({ "device": device.id }));
+        self.store
+            .remove_push_subscriptions(device.id, self.clock.now(), &audit.into())
+            .await?;
         Ok(api::PushState { subscribed: false })
     }
 

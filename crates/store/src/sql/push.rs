@@ -6,10 +6,11 @@ use sesam_domain::Timestamp;
 use sesam_domain::web_push::PushSubscription;
 use uuid::Uuid;
 
+use super::effects::write_effects;
 use super::rows::Row;
 use super::store::SqlStore;
 use super::{db, dialect};
-use crate::{PushStore, StoreError};
+use crate::{Effects, PushStore, StoreError};
 
 macro_rules! columns {
     () => {
@@ -31,7 +32,11 @@ fn subscription(r: &Row) -> Result<PushSubscription, StoreError> {
 
 #[async_trait]
 impl PushStore for SqlStore {
-    async fn save_push_subscription(&self, s: &PushSubscription) -> Result<(), StoreError> {
+    async fn save_push_subscription(
+        &self,
+        s: &PushSubscription,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let active = db::query(
             "SELECT id FROM devices WHERE id = $1 AND identity_id = $2 AND state = 'active'",
@@ -60,18 +65,28 @@ impl PushStore for SqlStore {
         .bind(s.created_at.millis())
         .execute(&mut *tx)
         .await?;
+        write_effects(&mut tx, s.created_at, effects).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn remove_push_subscriptions(&self, device_id: Uuid) -> Result<bool, StoreError> {
+    async fn remove_push_subscriptions(
+        &self,
+        device_id: Uuid,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
         let done = db::query("DELETE FROM push_subscriptions WHERE device_id = $1")
             .bind(device_id)
             .execute(&mut *tx)
             .await?;
+        let removed = done.rows_affected() > 0;
+        if removed {
+            write_effects(&mut tx, at, effects).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(removed)
     }
 
     async fn push_subscriptions_of(
