@@ -1291,9 +1291,20 @@ async fn block(State(state): State<AppState>, headers: HeaderMap, body: String) 
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let (me, _) = form_or_return!(state, headers, body);
-    if let Err(e) = state.sesam.end_self_service(&me).await {
+    let browser_session = pages::cookie(&headers, pages::SESSION_COOKIE);
+    if let Err(e) = state.sesam.end_self_service(&me, browser_session).await {
         return super::ApiError::from(e).into_response();
     }
     let locale = pages::locale(&headers, None);
-    start(&state, locale, Some(self_texts(locale).session_ended))
+    let mut r = start(&state, locale, Some(self_texts(locale).session_ended));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        pages::set_cookie(
+            pages::SESSION_COOKIE,
+            "",
+            Some(0),
+            state.sesam.secure_cookies(),
+        ),
+    );
+    r
 }
