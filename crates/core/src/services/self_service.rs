@@ -612,6 +612,27 @@ impl Sesam {
         Ok(self.last_authenticator_warning(id).await?)
     }
 
+    /// Renames one of the person's own active apps (the name they see in lists and
+    /// messages); another person's is `Unknown`.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn rename_own_app(
+        &self,
+        me: &SelfService,
+        device: Uuid,
+        name: &str,
+    ) -> Result<(), SelfServiceError> {
+        me.allow(SelfServiceAction::Change)?;
+        let name = sesam_domain::device::DeviceName::parse(name).map_err(DomainError::from)?;
+        let id = me.identity.id;
+        let audit = AuditDraft::new(me.actor(), "authenticator.renamed")
+            .subject(id.to_string())
+            .details(json!({ "device": device, "name": name.as_str() }));
+        self.store
+            .rename_device_of(id, device, &name, self.clock.now(), audit.into())
+            .await?;
+        Ok(())
+    }
+
     /// The person's channels in their order.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn own_channels(

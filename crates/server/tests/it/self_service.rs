@@ -475,6 +475,17 @@ async fn another_persons_authenticators_and_channels_are_refused(backend: Backen
         )
         .await;
     assert_eq!(r.status, 404, "{r:?}");
+    let r = b
+        .post(
+            "/min-sesam/authenticators/rename",
+            &[
+                ("csrf", &csrf),
+                ("id", &bo_app.to_string()),
+                ("name", "mine now"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
     for path in ["/min-sesam/channels/remove", "/min-sesam/channels/up"] {
         let r = b
             .post(
@@ -497,6 +508,7 @@ async fn another_persons_authenticators_and_channels_are_refused(backend: Backen
     assert_eq!(r.status, 404, "{r:?}");
     let device = h.db.device(bo_app).await.unwrap().unwrap();
     assert_eq!(device.state, DeviceState::Active);
+    assert_ne!(device.name.as_str(), "mine now");
     assert_eq!(
         h.db.channel_choices(bo.identity_id).await.unwrap(),
         bo_channels
@@ -637,6 +649,23 @@ async fn channels_user_id_and_block_are_audited_with_the_person_as_actor(backend
     assert_eq!(refused[0].1["wanted"], "Carl.Berg");
     let page = b.get("/min-sesam/user-id").await;
     assert!(page.body.contains(">anna.selv<"), "{}", page.body);
+    // Rename her app.
+    let app = anna.app.device_id.unwrap();
+    let r = b
+        .post(
+            "/min-sesam/authenticators/rename",
+            &[
+                ("csrf", &csrf),
+                ("id", &app.to_string()),
+                ("name", "Annas telefon"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(
+        h.db.device(app).await.unwrap().unwrap().name.as_str(),
+        "Annas telefon"
+    );
     // Block: the identity is suspended and the session ends with it.
     let r = b.post("/min-sesam/block", &[("csrf", &csrf)]).await;
     assert_eq!(r.status, 403, "{r:?}");
@@ -650,6 +679,7 @@ async fn channels_user_id_and_block_are_audited_with_the_person_as_actor(backend
         "channel.every_use",
         "channel.removed",
         "identity.user_id_changed",
+        "authenticator.renamed",
         "identity.suspended",
     ] {
         let entries = audited(&h, anna.identity_id, action).await;
