@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/min-sesam/activity", get(activity))
         .route("/min-sesam/authenticators", get(authenticators))
         .route("/min-sesam/authenticators/revoke", post(revoke))
+        .route("/min-sesam/authenticators/rename", post(rename))
         .route("/min-sesam/channels", get(channels))
         .route("/min-sesam/channels/add", post(channel_add))
         .route("/min-sesam/channels/confirm", post(channel_confirm))
@@ -121,6 +122,8 @@ pub struct SelfTexts {
     pub inactive: &'static str,
     pub since: &'static str,
     pub revoke: &'static str,
+    pub rename: &'static str,
+    pub new_name: &'static str,
     pub revoke_warning: &'static str,
     pub add_channel: &'static str,
     pub kind: &'static str,
@@ -211,6 +214,8 @@ pub const DA: SelfTexts = SelfTexts {
     inactive: "Ikke aktiv",
     since: "siden",
     revoke: "Fjern",
+    rename: "Omdøb",
+    new_name: "Nyt navn",
     revoke_warning: "Det var din sidste enhed. For at bruge sesam igen skal du have et nyt aktiveringsbrev fra et borgerservicecenter.",
     add_channel: "Tilføj et telefonnummer eller en e-mailadresse",
     kind: "Slags",
@@ -301,6 +306,8 @@ pub const EN: SelfTexts = SelfTexts {
     inactive: "Not active",
     since: "since",
     revoke: "Remove",
+    rename: "Rename",
+    new_name: "New name",
     revoke_warning: "That was your last device. To use sesam again you need a new activation letter from a registration office.",
     add_channel: "Add a phone number or e-mail address",
     kind: "Kind",
@@ -1171,6 +1178,19 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: String)
     after(&state, &headers, &me, Tab::Authenticators, result).await
 }
 
+async fn rename(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    let (me, params) = form_or_return!(state, headers, body);
+    let result = match uuid_field(&params, "id") {
+        Ok(id) => state
+            .sesam
+            .rename_own_app(&me, id, params.get("name").unwrap_or_default())
+            .await
+            .map(|()| "saved"),
+        Err(e) => Err(e),
+    };
+    after(&state, &headers, &me, Tab::Authenticators, result).await
+}
+
 async fn channel_add(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let (me, params) = form_or_return!(state, headers, body);
     let result = state
@@ -1291,9 +1311,20 @@ async fn block(State(state): State<AppState>, headers: HeaderMap, body: String) 
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let (me, _) = form_or_return!(state, headers, body);
-    if let Err(e) = state.sesam.end_self_service(&me).await {
+    let browser_session = pages::cookie(&headers, pages::SESSION_COOKIE);
+    if let Err(e) = state.sesam.end_self_service(&me, browser_session).await {
         return super::ApiError::from(e).into_response();
     }
     let locale = pages::locale(&headers, None);
-    start(&state, locale, Some(self_texts(locale).session_ended))
+    let mut r = start(&state, locale, Some(self_texts(locale).session_ended));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        pages::set_cookie(
+            pages::SESSION_COOKIE,
+            "",
+            Some(0),
+            state.sesam.secure_cookies(),
+        ),
+    );
+    r
 }

@@ -1498,6 +1498,32 @@ mod cases {
             store.device(theirs.id).await.unwrap().unwrap().state,
             DeviceState::Active
         );
+        // Renaming: only their own active app.
+        let name = sesam_domain::device::DeviceName::parse("work phone").unwrap();
+        assert!(matches!(
+            store
+                .rename_device_of(mine.identity_id, theirs.id, &name, T0, Effects::default())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(
+            store
+                .device(theirs.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .name
+                .as_str(),
+            "phone"
+        );
+        store
+            .rename_device_of(mine.identity_id, mine.id, &name, T0, Effects::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.device(mine.id).await.unwrap().unwrap().name.as_str(),
+            "work phone"
+        );
         // Their own: revoked once, with the audit entry; a second time is NotFound.
         store
             .revoke_device_of(mine.identity_id, mine.id, T0, draft.clone().into())

@@ -429,22 +429,52 @@ impl Sesam {
         value.is_some_and(|v| self.csrf_ok(v, "self-service", presented))
     }
 
-    /// Logs out of the site (the session is deleted; sesam's own login session, if any,
-    /// is not touched).
+    /// Logs out of the site, and out of sesam in this browser: the login to the site also
+    /// made a sesam session (`browser_session`, the value of the browser's session
+    /// cookie), and a person who logs out on a shared computer must not leave a session
+    /// that logs the next person in to a service. Another person's session is left alone.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn end_self_service(&self, me: &SelfService) -> Result<(), AppError> {
+    pub async fn end_self_service(
+        &self,
+        me: &SelfService,
+        browser_session: Option<&str>,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
         let audit =
             AuditDraft::new(me.actor(), "self_service.logout").subject(me.identity.id.to_string());
         self.store
             .end_self_service_session(
                 &me.session.id_hash,
-                self.clock.now(),
+                now,
                 Effects {
                     audit: vec![audit],
                     messages: vec![],
                 },
             )
             .await?;
+        if let Some(value) = browser_session {
+            let hash = self.session_hash(value);
+            let theirs = self
+                .store
+                .browser_session(&hash, now)
+                .await?
+                .is_some_and(|s| s.authentication.identity_id == me.identity.id);
+            if theirs {
+                let audit = AuditDraft::new(me.actor(), "session.ended")
+                    .subject(me.identity.id.to_string())
+                    .details(json!({ "by": "self_service.logout" }));
+                self.store
+                    .end_browser_session(
+                        &hash,
+                        now,
+                        Effects {
+                            audit: vec![audit],
+                            messages: vec![],
+                        },
+                    )
+                    .await?;
+            }
+        }
         Ok(())
     }
 
@@ -580,6 +610,27 @@ impl Sesam {
         }
         self.wake_outbox();
         Ok(self.last_authenticator_warning(id).await?)
+    }
+
+    /// Renames one of the person's own active apps (the name they see in lists and
+    /// messages); another person's is `Unknown`.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn rename_own_app(
+        &self,
+        me: &SelfService,
+        device: Uuid,
+        name: &str,
+    ) -> Result<(), SelfServiceError> {
+        me.allow(SelfServiceAction::Change)?;
+        let name = sesam_domain::device::DeviceName::parse(name).map_err(DomainError::from)?;
+        let id = me.identity.id;
+        let audit = AuditDraft::new(me.actor(), "authenticator.renamed")
+            .subject(id.to_string())
+            .details(json!({ "device": device, "name": name.as_str() }));
+        self.store
+            .rename_device_of(id, device, &name, self.clock.now(), audit.into())
+            .await?;
+        Ok(())
     }
 
     /// The person's channels in their order.
@@ -783,9 +834,20 @@ impl Sesam {
         new: &str,
     ) -> Result<Identity, SelfServiceError> {
         me.allow(SelfServiceAction::Change)?;
-        Ok(self
+        match self
             .change_user_id_of(&Actor::Person(me.identity.id), me.identity.id, new, None)
-            .await?
-            .identity)
+            .await
+        {
+            Ok(changed) => Ok(changed.identity),
+            // Taken or in quarantine: audited, so probing which IDs exist leaves a trace.
+            Err(AppError::Store(e @ (StoreError::UserIdTaken | StoreError::UserIdReserved))) => {
+                let audit = AuditDraft::new(me.actor(), "identity.user_id_change_refused")
+                    .subject(me.identity.id.to_string())
+                    .details(json!({ "wanted": new.chars().take(64).collect::<String>() }));
+                self.store.append_audit(self.clock.now(), &audit).await?;
+                Err(SelfServiceError::Failed(e.into()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

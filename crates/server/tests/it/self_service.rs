@@ -173,11 +173,19 @@ async fn a_code_display_and_a_password_log_in_and_show_profile_and_every_use(bac
             .body
             .contains("Code display or audio code reader and password")
     );
-    // Logging out ends the session on the server.
+    // Logging out ends the session on the server, and sesam's own login session in this
+    // browser (made by the login to Min sesam) with it.
+    let sso = b.cookies.lock().unwrap()["sesam_session"].clone();
     let r = b
         .post("/min-sesam/logout", &[("csrf", &profile.csrf())])
         .await;
     assert_eq!(r.status, 200, "{r:?}");
+    assert!(!b.cookies.lock().unwrap().contains_key("sesam_session"));
+    let hash = h.keys.flow_token_hash("session", &[sso.as_bytes()]);
+    assert_eq!(
+        h.db.browser_session(&hash, h.clock.now()).await.unwrap(),
+        None
+    );
     let r = b.get("/min-sesam/activity").await;
     assert_eq!(r.status, 303);
     assert_eq!(
@@ -467,6 +475,17 @@ async fn another_persons_authenticators_and_channels_are_refused(backend: Backen
         )
         .await;
     assert_eq!(r.status, 404, "{r:?}");
+    let r = b
+        .post(
+            "/min-sesam/authenticators/rename",
+            &[
+                ("csrf", &csrf),
+                ("id", &bo_app.to_string()),
+                ("name", "mine now"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
     for path in ["/min-sesam/channels/remove", "/min-sesam/channels/up"] {
         let r = b
             .post(
@@ -489,6 +508,7 @@ async fn another_persons_authenticators_and_channels_are_refused(backend: Backen
     assert_eq!(r.status, 404, "{r:?}");
     let device = h.db.device(bo_app).await.unwrap().unwrap();
     assert_eq!(device.state, DeviceState::Active);
+    assert_ne!(device.name.as_str(), "mine now");
     assert_eq!(
         h.db.channel_choices(bo.identity_id).await.unwrap(),
         bo_channels
@@ -601,8 +621,51 @@ async fn channels_user_id_and_block_are_audited_with_the_person_as_actor(backend
         )
         .await;
     assert_eq!(r.status, 303, "{r:?}");
+    // Someone else's ID: refused without saying why (taken or in quarantine), audited.
+    h.sesam
+        .enrol(
+            &sesam_core::services::Actor::operator("test").unwrap(),
+            &sesam_core::services::identities::EnrolRequest {
+                national_id: "0303701234".into(),
+                name: "Carl Berg".into(),
+                birthdate: "1970-03-03".into(),
+                phone: "+4512300000".into(),
+                user_id: Some("carl.berg".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let r = b
+        .post(
+            "/min-sesam/user-id",
+            &[("csrf", &csrf), ("user_id", "Carl.Berg")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.contains("kan ikke vælges"), "{}", r.body);
+    let refused = audited(&h, anna.identity_id, "identity.user_id_change_refused").await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].1["wanted"], "Carl.Berg");
     let page = b.get("/min-sesam/user-id").await;
     assert!(page.body.contains(">anna.selv<"), "{}", page.body);
+    // Rename her app.
+    let app = anna.app.device_id.unwrap();
+    let r = b
+        .post(
+            "/min-sesam/authenticators/rename",
+            &[
+                ("csrf", &csrf),
+                ("id", &app.to_string()),
+                ("name", "Annas telefon"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(
+        h.db.device(app).await.unwrap().unwrap().name.as_str(),
+        "Annas telefon"
+    );
     // Block: the identity is suspended and the session ends with it.
     let r = b.post("/min-sesam/block", &[("csrf", &csrf)]).await;
     assert_eq!(r.status, 403, "{r:?}");
@@ -616,6 +679,7 @@ async fn channels_user_id_and_block_are_audited_with_the_person_as_actor(backend
         "channel.every_use",
         "channel.removed",
         "identity.user_id_changed",
+        "authenticator.renamed",
         "identity.suspended",
     ] {
         let entries = audited(&h, anna.identity_id, action).await;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
-use sesam_domain::device::Device;
+use sesam_domain::device::{Device, DeviceName};
 use uuid::Uuid;
 
 use super::Effects;
@@ -29,6 +29,17 @@ pub trait DeviceStore: Send + Sync {
         &self,
         identity_id: Uuid,
         device_id: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
+
+    /// Renames one of the identity's active apps (the person in self-service); `NotFound`
+    /// if it is not theirs or not active.
+    async fn rename_device_of(
+        &self,
+        identity_id: Uuid,
+        device_id: Uuid,
+        name: &DeviceName,
         at: Timestamp,
         effects: Effects,
     ) -> Result<(), StoreError>;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sesam_domain::Timestamp;
-use sesam_domain::device::Device;
+use sesam_domain::device::{Device, DeviceName};
 use uuid::Uuid;
 
 use super::db;
@@ -86,6 +86,31 @@ impl DeviceStore for SqlStore {
             .bind(device_id)
             .execute(&mut *tx)
             .await?;
+        write_effects(&mut tx, at, &effects).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rename_device_of(
+        &self,
+        identity_id: Uuid,
+        device_id: Uuid,
+        name: &DeviceName,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let done = db::query(
+            "UPDATE devices SET name = $1 WHERE id = $2 AND identity_id = $3 AND state = 'active'",
+        )
+        .bind(name.as_str())
+        .bind(device_id)
+        .bind(identity_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("device"));
+        }
         write_effects(&mut tx, at, &effects).await?;
         tx.commit().await?;
         Ok(())
