@@ -428,7 +428,7 @@ impl Event {
                 at,
                 not_me: true,
             } => format!(
-                "sesam: Du meldte, at en anmodning fra {service_provider} {} ikke kom fra dig. Den blev afvist. Hvis nogen kender din adgangskode eller har din telefon, så spær dit sesam i appen (sesam-app block) eller hos sesam-support.",
+                "sesam: Du meldte, at en anmodning fra {service_provider} {} ikke kom fra dig. Den blev afvist. Hvis nogen kender din adgangskode eller har din telefon, så spær dit sesam i appen under »Dit sesam«, på Min sesam eller hos sesam-support.",
                 t(at)
             ),
         }
@@ -608,7 +608,7 @@ impl Event {
                 at,
                 not_me: true,
             } => format!(
-                "sesam: You reported that a request from {service_provider} {} was not yours. It was declined. If someone may know your password or have your phone, block your sesam in the app (sesam-app block) or through sesam support.",
+                "sesam: You reported that a request from {service_provider} {} was not yours. It was declined. If someone may know your password or have your phone, block your sesam in the app under “Your sesam”, on My sesam, or through sesam support.",
                 t(at)
             ),
         }

@@ -216,7 +216,7 @@ impl Sesam {
                 rejected: id,
                 not_me: r.not_me,
                 advice: r.not_me.then(|| {
-                    "If you did not start this, block your sesam now: sesam-app block --pin <PIN>".to_owned()
+                    "If you did not start this, block your sesam now: in the app (with the PIN), on My sesam (/min-sesam) or through sesam support".to_owned()
                 }),
             }));
         }
