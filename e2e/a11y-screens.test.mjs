@@ -1,0 +1,131 @@
+// Accessibility of the screens a person manages their identity on: every screen of the web
+// app (with a login waiting for approval) and every page of Min sesam, in Danish and
+// English, on a desktop and a 390-px phone, checked by axe-core with zero violations, and
+// reflowed at 200 % zoom. A keyboard-only path through Min sesam: log on, open the
+// activity, and log off with Tab, Enter and typing alone.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { startServer, personWithCodeDisplay, launchBrowser, nextUnusedStep, currentStep, totp, activateWebApp, root } from "./support.mjs";
+import { bothSizes, at200PercentZoom } from "./axe.mjs";
+
+const PASSWORD = "Blue river 77 sky";
+const shots = join(root, "target", "e2e", "a11y-screens");
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const WEB_APP_SCREENS = ["requests", "activity", "channels", "devices", "identity"];
+
+test("every screen of the web app passes axe, with a login waiting, in both languages and sizes", async () => {
+  const enrolled = server.admin("identity", "enrol", "--national-id", "0404904567", "--name", "Bo Jensen",
+    "--birthdate", "1990-04-04", "--phone", "+4522334455", "--user-id", "bo.jensen");
+  const context = await browser.newContext({ locale: "en-GB", bypassCSP: true });
+  const app = await context.newPage();
+  await activateWebApp(server, app, { activationCode: enrolled.activation_code, phone: "+4522334455", pin: "135790" });
+
+  // A login waiting for approval: the card with the service, the text and the time left.
+  const other = await browser.newContext({ locale: "en" });
+  const login = await other.newPage();
+  await login.goto(`${server.base}/demo/login`);
+  await login.waitForURL(/\/login\//);
+  await login.getByLabel("User ID").fill("bo.jensen");
+  await login.getByRole("button", { name: "Continue" }).click();
+  await login.getByRole("button", { name: /The sesam app/ }).click();
+  await login.getByTestId("binding-code").waitFor();
+
+  for (const [lang, switchTo] of [["en", "Dansk"], ["da", null]]) {
+    for (const screen of WEB_APP_SCREENS) {
+      await app.locator(`button[data-screen=${screen}]`).click();
+      await app.locator(`button[data-screen=${screen}][aria-current=page]`).waitFor();
+      if (screen === "requests") await app.getByTestId("request").waitFor({ timeout: 30000 });
+      // The screen's own data has arrived when nothing says it is loading any more.
+      await app.waitForFunction(() => !document.querySelector("[aria-busy=true]"));
+      await bothSizes(app, `web app ${screen} ${lang}`, { shots });
+      await at200PercentZoom(app, `web app ${screen} ${lang}`);
+    }
+    if (switchTo) {
+      await app.getByRole("button", { name: switchTo }).click();
+      await app.locator("html[lang=da]").waitFor();
+    }
+  }
+  await other.close();
+  await context.close();
+});
+
+const SELF_SERVICE_PAGES = ["", "/activity", "/authenticators", "/channels", "/password", "/user-id", "/block"];
+
+/** Logs on to Min sesam with the code display and the password, by keyboard alone. */
+async function logOnByKeyboard(page, used) {
+  await page.goto(`${server.base}/min-sesam`);
+  const press = async (key, times = 1) => { for (let i = 0; i < times; i++) await page.keyboard.press(key); };
+  // Tab until the focused element is the one wanted (it may have the focus already).
+  async function tabTo(matches, what) {
+    for (let i = 0; i < 40; i++) {
+      if (await page.evaluate(matches)) return;
+      await press("Tab");
+    }
+    assert.fail(`Tab never reached ${what} on ${page.url()}`);
+  }
+  await tabTo(() => document.activeElement?.dataset?.testid === "self-login", "the log-on link");
+  await press("Enter");
+  await page.waitForURL(/\/login\//);
+  await tabTo(() => document.activeElement?.id === "user_id", "the user-ID field");
+  await page.keyboard.type("anna.hansen");
+  await press("Enter");
+  await page.waitForSelector("ul.methods");
+  await tabTo(() => document.activeElement?.dataset?.method === "code-display", "the code display choice");
+  await press("Enter");
+  await page.waitForURL(/\/code-display/);
+  const step = await nextUnusedStep(used);
+  await tabTo(() => document.activeElement?.name === "code", "the code field");
+  await page.keyboard.type(totp(step));
+  await tabTo(() => document.activeElement?.name === "password", "the password field");
+  await page.keyboard.type(PASSWORD);
+  await press("Enter");
+  await page.waitForURL(`${server.base}/min-sesam`);
+  return { tabTo, press };
+}
+
+test("Min sesam: every page passes axe in both languages and sizes, and works by keyboard alone", async () => {
+  await personWithCodeDisplay(server, { userId: "anna.hansen", nationalId: "0101901234", phone: "+4512345678", password: PASSWORD });
+  const used = currentStep();
+  const context = await browser.newContext({ locale: "da-DK", bypassCSP: true });
+  const page = await context.newPage();
+  const { tabTo, press } = await logOnByKeyboard(page, used);
+
+  // The activity, then logging off, by keyboard.
+  await tabTo(() => document.activeElement?.getAttribute("href") === "/min-sesam/activity", "the activity link");
+  await press("Enter");
+  await page.waitForURL(/\/min-sesam\/activity$/);
+  assert.ok(await page.getByTestId("uses").isVisible());
+
+  for (const lang of ["da", "en"]) {
+    if (lang === "en") await page.goto(`${server.base}/language?to=en&back=/min-sesam`);
+    for (const path of SELF_SERVICE_PAGES) {
+      await page.goto(`${server.base}/min-sesam${path}`);
+      assert.equal(await page.getAttribute("html", "lang"), lang);
+      await bothSizes(page, `min-sesam ${path || "/"} ${lang}`, { shots });
+      await at200PercentZoom(page, `min-sesam ${path || "/"} ${lang}`);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${server.base}/min-sesam`);
+  await tabTo(() => document.activeElement?.closest?.("form[action$='/logout']") !== null && document.activeElement?.tagName === "BUTTON", "the log-off button");
+  await press("Enter");
+  await page.getByTestId("self-login").waitFor();
+  await page.goto(`${server.base}/min-sesam/activity`);
+  assert.equal(await page.getByTestId("uses").count(), 0, "logged off: the activity is not shown");
+  await context.close();
+});
