@@ -1,5 +1,6 @@
 // Accessibility of the screens a person manages their identity on: every screen of the web
-// app (with a login waiting for approval) and every page of Min sesam, in Danish and
+// app (with a login waiting for approval, then approved with the keyboard alone) and every
+// page of Min sesam, in Danish and
 // English, on a desktop and a 390-px phone, checked by axe-core with zero violations, and
 // reflowed at 200 % zoom. A keyboard-only path through Min sesam: log on, open the
 // activity, and log off with Tab, Enter and typing alone.
@@ -45,6 +46,7 @@ test("every screen of the web app passes axe, with a login waiting, in both lang
   await login.getByRole("button", { name: /The sesam app/ }).click();
   await login.getByTestId("binding-code").waitFor();
 
+  const code = (await login.getByTestId("binding-code").innerText()).trim();
   for (const [lang, switchTo] of [["en", "Dansk"], ["da", null]]) {
     for (const screen of WEB_APP_SCREENS) {
       await app.locator(`button[data-screen=${screen}]`).click();
@@ -60,6 +62,29 @@ test("every screen of the web app passes axe, with a login waiting, in both lang
       await app.locator("html[lang=da]").waitFor();
     }
   }
+
+  // The waiting login approved with the keyboard alone: Tab to the code, type, Tab to the
+  // PIN, type, Enter.
+  await app.setViewportSize({ width: 390, height: 844 });
+  await app.locator("button[data-screen=requests]").click();
+  const card = app.getByTestId("request");
+  await card.waitFor();
+  await app.locator("button[data-screen=requests]").focus();
+  const focusedLabel = () => app.evaluate(() => document.activeElement?.labels?.[0]?.textContent ?? "");
+  async function tabToField(label) {
+    for (let i = 0; i < 30; i++) {
+      await app.keyboard.press("Tab");
+      if (label.test(await focusedLabel())) return;
+    }
+    assert.fail(`Tab never reached the field ${label}`);
+  }
+  await tabToField(/Koden på 4 cifre/);
+  await app.keyboard.type(code);
+  await tabToField(/PIN/);
+  await app.keyboard.type("135790");
+  await app.keyboard.press("Enter");
+  await app.getByTestId("outcome").waitFor();
+  await login.waitForURL(/\/demo\/callback/, { timeout: 15000 });
   await other.close();
   await context.close();
 });
