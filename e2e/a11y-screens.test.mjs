@@ -1,9 +1,8 @@
 // Accessibility of the screens a person manages their identity on: every screen of the web
 // app (with a login waiting for approval, then approved with the keyboard alone) and every
-// page of Min sesam, in Danish and
-// English, on a desktop and a 390-px phone, checked by axe-core with zero violations, and
-// reflowed at 200 % zoom. A keyboard-only path through Min sesam: log on, open the
-// activity, and log off with Tab, Enter and typing alone.
+// page of Min sesam, in Danish and English, on a desktop and a 390-px phone, checked by
+// axe-core with zero violations, and reflowed at 200 % zoom. A keyboard-only path through
+// Min sesam: log on, open the activity, and log off with Tab, Enter and typing alone.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
