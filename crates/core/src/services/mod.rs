@@ -20,6 +20,7 @@ pub mod identities;
 pub mod import;
 pub mod login;
 pub mod notifications;
+mod own_clients;
 pub mod passwords;
 pub mod push;
 pub mod read_cache;

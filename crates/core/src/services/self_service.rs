@@ -33,8 +33,8 @@ use uuid::Uuid;
 
 use super::Actor;
 use super::authorization::bearer_value;
+use super::own_clients::OwnClientSpec;
 use super::passwords::PasswordCheck;
-use super::service_providers::AddServiceProvider;
 use crate::context::Sesam;
 use crate::error::AppError;
 
@@ -102,13 +102,6 @@ impl From<DomainError> for SelfServiceError {
 struct SelfServiceClient {
     client_id: String,
     secret: String,
-    redirect_uri: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredClient {
-    client_id: String,
-    secret_sealed: String,
     redirect_uri: String,
 }
 
@@ -207,51 +200,19 @@ impl Sesam {
     /// public URL changed).
     async fn self_service_client(&self) -> Result<SelfServiceClient, AppError> {
         let redirect_uri = format!("{}{BASE_PATH}/callback", self.issuer);
-        if let Some(bytes) = self.store.meta_get(META_KEY).await?
-            && let Ok(stored) = serde_json::from_slice::<StoredClient>(&bytes)
-            && stored.redirect_uri == redirect_uri
-            && let Ok(sealed) = STANDARD.decode(&stored.secret_sealed)
-            && let Ok(secret) = self.keys.open_data(SEAL, &sealed)
-            && self
-                .store
-                .service_provider(&stored.client_id)
-                .await?
-                .is_some()
-        {
-            return Ok(SelfServiceClient {
-                client_id: stored.client_id,
-                secret: String::from_utf8_lossy(&secret).into_owned(),
-                redirect_uri,
-            });
-        }
-        let added = self
-            .add_service_provider(
-                &Actor::operator("system:self-service")?,
-                &AddServiceProvider {
-                    name: "Min sesam".into(),
-                    redirect_uris: vec![redirect_uri.clone()],
-                    ..Default::default()
-                },
-            )
+        let client = self
+            .own_client(&OwnClientSpec {
+                meta_key: META_KEY,
+                seal: SEAL,
+                operator: "system:self-service",
+                name: "Min sesam",
+                redirect_uris: vec![redirect_uri.clone()],
+                national_id: false,
+            })
             .await?;
-        let secret = added.client_secret.expose().to_owned();
-        let stored = StoredClient {
-            client_id: added.record.client_id.clone(),
-            secret_sealed: STANDARD.encode(self.keys.seal_data(
-                SEAL,
-                secret.as_bytes(),
-                &*self.random,
-            )),
-            redirect_uri: redirect_uri.clone(),
-        };
-        let bytes = serde_json::to_vec(&stored).map_err(|source| AppError::Encoding {
-            what: "the self-service registration",
-            source,
-        })?;
-        self.store.meta_set(META_KEY, &bytes).await?;
         Ok(SelfServiceClient {
-            client_id: stored.client_id,
-            secret,
+            client_id: client.client_id,
+            secret: client.secret,
             redirect_uri,
         })
     }
