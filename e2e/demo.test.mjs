@@ -42,7 +42,7 @@ test("the demo logs a person in with code display and password, in Danish and En
   await page.getByLabel("User ID").fill("Anna.Hansen");
   await page.getByRole("button", { name: "Continue" }).click();
   await page.screenshot({ path: join(shots, "choose.png"), fullPage: true });
-  await page.getByRole("link", { name: /Code display and password/ }).click();
+  await page.getByRole("link", { name: /Code display or audio code reader and password/ }).click();
 
   // A wrong code first: refused with a message that is announced.
   await page.getByLabel(/Code from the code display/).fill("000000");
@@ -91,7 +91,7 @@ test("the pages work without JavaScript", async () => {
   await page.waitForURL(/\/login\//);
   await page.getByLabel("User ID").fill("someone.unknown");
   await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByRole("link", { name: /Code display and password/ }).click();
+  await page.getByRole("link", { name: /Code display or audio code reader and password/ }).click();
   await page.getByLabel(/Code from the code display/).fill("123456");
   await page.getByLabel("Password").fill("whatever it is");
   await page.getByRole("button", { name: "Log on" }).click();
@@ -123,6 +123,43 @@ test("the app login: the browser shows the code, the app approves, the page cont
   await page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
   const claims = await page.getByTestId("id-token-claims").innerText();
   assert.match(claims, /swk/);
-  assert.match(await page.getByTestId("userinfo-claims").innerText(), /approval_receipt/);
+  // The receipt is checked and shown decoded, not dumped as a JWS.
+  assert.match(await page.getByTestId("receipt-text").innerText(), /Log on to sesam demo/);
+  assert.doesNotMatch(await page.getByTestId("userinfo-claims").innerText(), /approval_receipt/);
+  await context.close();
+});
+
+test("a demo payment: the app shows amount and payee, the demo checks the receipt, logout returns to the demo", async () => {
+  assert.ok(anna, "the first test activated the app");
+  const context = await browser.newContext({ locale: "en" });
+  const page = await context.newPage();
+  await page.goto(`${server.base}/demo`);
+  await page.getByTestId("demo-payment").click();
+  await page.waitForURL(/\/login\//);
+  await page.getByLabel("User ID").fill("anna.hansen");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /The sesam app/ }).click();
+  const code = (await page.getByTestId("binding-code").innerText()).trim();
+  const { requests } = JSON.parse(server.app(anna.state, "--json", "requests"));
+  const request = requests.find((r) => r.kind === "approval");
+  assert.match(request.text, /1[.,]500[.,]00/);
+  assert.match(request.text, /Jens Hansen/);
+  server.app(anna.state, "approve", request.id, "--pin", "123456", "--binding-code", code);
+  await page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
+  assert.equal((await page.getByTestId("receipt-amount").innerText()).trim(), "1500.00 DKK");
+  assert.match(await page.getByTestId("receipt-payee").innerText(), /Jens Hansen \(DK5000400440116243\)/);
+  assert.equal((await page.getByTestId("receipt-text").innerText()).trim(), request.text);
+  assert.equal(await page.getByTestId("receipt-error").count(), 0);
+  // The page fits a phone: nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, "the demo's result page is wider than a phone");
+  // Logging out with id_token_hint comes back to the demo, logged out of sesam too.
+  await page.getByTestId("demo-logout").click();
+  await page.waitForURL(`${server.base}/demo`);
+  assert.equal(await page.getByTestId("demo-login").count(), 1);
+  await page.getByTestId("demo-login").click();
+  await page.waitForURL(/\/login\//);
+  assert.equal(await page.getByLabel("User ID").count(), 1, "the sesam session ended: the login asks again");
   await context.close();
 });

@@ -65,8 +65,16 @@ pub struct DeviceView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CodeDisplayView {
     pub serial: String,
+    /// `display` or `audio_reader` (an audio code reader, which reads the code aloud).
+    /// Absent from servers before the kind existed: read as `display`.
+    #[serde(default = "display_kind")]
+    pub kind: String,
     pub state: String,
     pub activated_at: Option<String>,
+}
+
+fn display_kind() -> String {
+    "display".into()
 }
 
 /// One of the person's chips.

@@ -36,11 +36,66 @@ impl CodeDisplayState {
     }
 }
 
+/// What kind of one-time-code device it is. Both give the same 6-digit codes and log on
+/// the same way; the kind only changes what sesam calls it, so a blind person reading a
+/// page or a message aloud hears the name of the device in their hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeDisplayKind {
+    /// A code display: shows the code on a small screen.
+    #[default]
+    Display,
+    /// An audio code reader: reads the code aloud (headphones), for blind and partially
+    /// sighted people (MitID's "kodeoplæser").
+    AudioReader,
+}
+
+impl CodeDisplayKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Display => "display",
+            Self::AudioReader => "audio_reader",
+        }
+    }
+
+    /// The stored and command-line spellings (`audio-reader` too).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "display" => Some(Self::Display),
+            "audio_reader" | "audio-reader" => Some(Self::AudioReader),
+            _ => None,
+        }
+    }
+
+    /// The device's name in a sentence: "kodeviseren" / "the code display".
+    pub fn the_name(self, language: crate::notification::Language) -> &'static str {
+        use crate::notification::Language::{Da, En};
+        match (self, language) {
+            (Self::Display, Da) => "kodeviseren",
+            (Self::AudioReader, Da) => "kodeoplæseren",
+            (Self::Display, En) => "the code display",
+            (Self::AudioReader, En) => "the audio code reader",
+        }
+    }
+
+    /// The device's name as a title: "Kodeviser" / "Code display".
+    pub fn title(self, language: crate::notification::Language) -> &'static str {
+        use crate::notification::Language::{Da, En};
+        match (self, language) {
+            (Self::Display, Da) => "Kodeviser",
+            (Self::AudioReader, Da) => "Kodeoplæser",
+            (Self::Display, En) => "Code display",
+            (Self::AudioReader, En) => "Audio code reader",
+        }
+    }
+}
+
 /// One code display as stored (its seed is sealed under the master key, bound to the
 /// serial number, and kept apart from this value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeDisplay {
     pub serial: String,
+    pub kind: CodeDisplayKind,
     pub identity_id: Option<Uuid>,
     pub state: CodeDisplayState,
     pub totp: TotpState,
@@ -181,6 +236,7 @@ mod tests {
 
     fn unassigned() -> CodeDisplay {
         CodeDisplay {
+            kind: CodeDisplayKind::Display,
             serial: "CD-1".into(),
             identity_id: None,
             state: CodeDisplayState::Unassigned,

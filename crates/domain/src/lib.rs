@@ -33,6 +33,7 @@ pub mod pskc;
 pub mod random;
 pub mod rate_limit;
 pub mod secrets;
+pub mod self_service;
 pub mod service_provider;
 pub mod signing_keys;
 pub mod text;

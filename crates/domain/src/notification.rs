@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
+use crate::code_display::CodeDisplayKind;
 use crate::contact::{EmailAddress, PhoneNumber};
 
 /// A delivery channel.
@@ -112,10 +113,14 @@ pub enum Event {
     /// An app was removed (revoked) by the person.
     AppRevoked { device_name: String, at: Timestamp },
     /// A code display was activated.
-    CodeDisplayActivated { serial: String, at: Timestamp },
-    /// A code display or chip was removed by the person.
+    CodeDisplayActivated {
+        serial: String,
+        kind: CodeDisplayKind,
+        at: Timestamp,
+    },
+    /// A code display (its kind and serial) or, for `None`, a chip was removed by the person.
     AuthenticatorRevoked {
-        code_display_serial: Option<String>,
+        code_display: Option<(CodeDisplayKind, String)>,
         at: Timestamp,
     },
     /// The code that confirms a new channel: sent to that channel only.
@@ -128,6 +133,7 @@ pub enum Event {
     ChipActivated { at: Timestamp },
     /// A code display was locked after wrong codes or passwords.
     CodeDisplayLocked {
+        kind: CodeDisplayKind,
         at: Timestamp,
         until_reactivated: bool,
     },
@@ -337,23 +343,25 @@ impl Event {
                     t(at)
                 )
             }
-            Self::CodeDisplayActivated { serial, at } => {
+            Self::CodeDisplayActivated { serial, kind, at } => {
                 format!(
-                    "sesam: Kodeviseren med serienummer {serial} blev aktiveret {}. {NOT_YOU}",
+                    "sesam: {} med serienummer {serial} blev aktiveret {}. {NOT_YOU}",
+                    capitalised(kind.the_name(Language::Da)),
                     t(at)
                 )
             }
             Self::AuthenticatorRevoked {
-                code_display_serial: Some(serial),
+                code_display: Some((kind, serial)),
                 at,
             } => {
                 format!(
-                    "sesam: Kodeviseren med serienummer {serial} blev fjernet {}. {NOT_YOU}",
+                    "sesam: {} med serienummer {serial} blev fjernet {}. {NOT_YOU}",
+                    capitalised(kind.the_name(Language::Da)),
                     t(at)
                 )
             }
             Self::AuthenticatorRevoked {
-                code_display_serial: None,
+                code_display: None,
                 at,
             } => {
                 format!(
@@ -368,10 +376,12 @@ impl Event {
                 )
             }
             Self::CodeDisplayLocked {
+                kind,
                 at,
                 until_reactivated,
             } => format!(
-                "sesam: Din kodeviser blev låst {} efter forkerte koder{}. {} {NOT_YOU}",
+                "sesam: Din {} blev låst {} efter forkerte koder{}. {} {NOT_YOU}",
+                kind.title(Language::Da).to_lowercase(),
                 t(at),
                 lock(*until_reactivated),
                 if *until_reactivated {
@@ -515,23 +525,25 @@ impl Event {
                     t(at)
                 )
             }
-            Self::CodeDisplayActivated { serial, at } => {
+            Self::CodeDisplayActivated { serial, kind, at } => {
                 format!(
-                    "sesam: The code display with serial number {serial} was activated {}. {NOT_YOU}",
+                    "sesam: {} with serial number {serial} was activated {}. {NOT_YOU}",
+                    capitalised(kind.the_name(Language::En)),
                     t(at)
                 )
             }
             Self::AuthenticatorRevoked {
-                code_display_serial: Some(serial),
+                code_display: Some((kind, serial)),
                 at,
             } => {
                 format!(
-                    "sesam: The code display with serial number {serial} was removed {}. {NOT_YOU}",
+                    "sesam: {} with serial number {serial} was removed {}. {NOT_YOU}",
+                    capitalised(kind.the_name(Language::En)),
                     t(at)
                 )
             }
             Self::AuthenticatorRevoked {
-                code_display_serial: None,
+                code_display: None,
                 at,
             } => {
                 format!(
@@ -544,10 +556,12 @@ impl Event {
                 t(at)
             ),
             Self::CodeDisplayLocked {
+                kind,
                 at,
                 until_reactivated,
             } => format!(
-                "sesam: Your code display was locked {} after wrong codes{}. {} {NOT_YOU}",
+                "sesam: Your {} was locked {} after wrong codes{}. {} {NOT_YOU}",
+                kind.title(Language::En).to_lowercase(),
                 t(at),
                 lock(*until_reactivated),
                 if *until_reactivated {
@@ -634,6 +648,15 @@ impl Event {
             }
         }
     }
+}
+
+/// "kodeviseren" → "Kodeviseren", for the start of a sentence.
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// The time zone people are told times in: Europe/Copenhagen with its summer time,
@@ -897,6 +920,7 @@ mod tests {
                 until_reactivated: r,
             };
             let cd = Event::CodeDisplayLocked {
+                kind: CodeDisplayKind::Display,
                 at,
                 until_reactivated: r,
             };
@@ -916,11 +940,59 @@ mod tests {
             assert!(text(&pw, Language::Da).contains("stadig logge på med appen"));
         }
         let cd = Event::CodeDisplayLocked {
+            kind: CodeDisplayKind::Display,
             at,
             until_reactivated: true,
         };
         assert!(text(&cd, Language::En).contains("Activate it again in the app"));
         assert!(text(&cd, Language::Da).contains("Aktivér den igen i appen"));
+    }
+
+    #[test]
+    fn messages_name_the_device_a_person_has() {
+        let at = Timestamp::from_millis(0);
+        let serial = "AR-1".to_owned();
+        let audio = CodeDisplayKind::AudioReader;
+        let events = [
+            Event::CodeDisplayActivated {
+                serial: serial.clone(),
+                kind: audio,
+                at,
+            },
+            Event::AuthenticatorRevoked {
+                code_display: Some((audio, serial.clone())),
+                at,
+            },
+            Event::CodeDisplayLocked {
+                kind: audio,
+                at,
+                until_reactivated: false,
+            },
+        ];
+        for e in &events {
+            let (da, en) = (e.text(Language::Da), e.text(Language::En));
+            assert!(da.to_lowercase().contains("kodeoplæser"), "{da}");
+            assert!(en.to_lowercase().contains("audio code reader"), "{en}");
+            assert!(
+                !da.contains("odeviser") && !en.contains("code display"),
+                "{da} / {en}"
+            );
+        }
+        let display = Event::CodeDisplayActivated {
+            serial,
+            kind: CodeDisplayKind::Display,
+            at,
+        };
+        assert!(
+            display
+                .text(Language::Da)
+                .starts_with("sesam: Kodeviseren med serienummer AR-1")
+        );
+        assert!(
+            display
+                .text(Language::En)
+                .starts_with("sesam: The code display with serial number AR-1")
+        );
     }
 
     fn at(rfc3339: &str) -> Timestamp {

@@ -1,11 +1,12 @@
 //! `serve --demo`: a small relying party at `/demo`, registered as an ordinary service
 //! provider, so a new operator sees the whole flow in a browser. It does what a real SP
 //! does (PKCE, state, nonce, the code exchange with its client secret, ID-token
-//! verification against the JWKS, userinfo), only in-process instead of over the network.
+//! verification against the JWKS, userinfo, checking the approval receipt, RP-initiated
+//! logout with `id_token_hint`), only in-process instead of over the network.
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,8 +21,13 @@ use super::login::{Header, MessagePage, lang_link, render};
 use super::pages::{self, Texts};
 use sesam_core::context::Sesam;
 use sesam_core::services::demo_client::DemoClient;
+use sesam_domain::clock::Timestamp;
+use sesam_domain::notification::{Language, local_time};
+use sesam_oidc::receipt::{VerifiedReceipt, verify_receipt};
 
 const STATE_COOKIE: &str = "sesam_demo";
+/// What the demo asks the person to approve when they try a payment.
+const DEMO_PAYMENT: &str = r#"[{"type":"payment_initiation","instructedAmount":{"currency":"DKK","amount":"1500.00"},"creditorName":"Jens Hansen","creditorAccount":{"iban":"DK5000400440116243"}}]"#;
 /// What the demo's state cookie is sealed for (the same purpose as its stored secret).
 const SEAL: &str = "demo-relying-party";
 
@@ -49,17 +55,78 @@ struct DemoPage<'a> {
     da: bool,
     claims: Vec<(String, String)>,
     userinfo: Vec<(String, String)>,
+    receipt: Option<ReceiptView>,
+    logout_url: String,
     error: Option<String>,
 }
 
-fn page(
-    headers: &HeaderMap,
+/// A receipt as the demo shows it: what the person approved, after every check passed
+/// (or why it did not).
+struct ReceiptView {
+    verified: Result<ApprovedView, String>,
+}
+
+struct ApprovedView {
+    sp_name: String,
+    action: String,
+    text: String,
+    amount: Option<String>,
+    payee: Option<String>,
+    approved_at: String,
+    device_id: String,
+}
+
+impl ApprovedView {
+    fn new(r: VerifiedReceipt, language: Language) -> Self {
+        let payment = r
+            .authorization_details
+            .as_ref()
+            .and_then(|d| d.get(0))
+            .filter(|d| d["type"] == "payment_initiation");
+        Self {
+            amount: payment.map(|p| {
+                format!(
+                    "{} {}",
+                    p["instructedAmount"]["amount"].as_str().unwrap_or_default(),
+                    p["instructedAmount"]["currency"]
+                        .as_str()
+                        .unwrap_or_default()
+                )
+            }),
+            payee: payment.map(|p| {
+                format!(
+                    "{} ({})",
+                    p["creditorName"].as_str().unwrap_or_default(),
+                    p["creditorAccount"]["iban"].as_str().unwrap_or_default()
+                )
+            }),
+            approved_at: local_time(
+                Timestamp::from_millis(r.approved_at.saturating_mul(1000)),
+                language,
+            ),
+            sp_name: r.sp_name,
+            action: r.action,
+            text: r.text,
+            device_id: r.device_id,
+        }
+    }
+}
+
+/// What a finished login gave the demo.
+struct Outcome {
     claims: Vec<(String, String)>,
     userinfo: Vec<(String, String)>,
-    error: Option<String>,
-) -> Response {
+    receipt: Option<ReceiptView>,
+    /// RP-initiated logout as an SP does it: with `id_token_hint`, back to the demo.
+    logout_url: String,
+}
+
+fn page(headers: &HeaderMap, outcome: Option<Outcome>, error: Option<String>) -> Response {
     let locale = pages::locale(headers, None);
     let t = pages::texts(locale);
+    let (claims, userinfo, receipt, logout_url) = outcome
+        .map(|o| (o.claims, o.userinfo, o.receipt, o.logout_url))
+        .unwrap_or_default();
     let p = DemoPage {
         t,
         header: None,
@@ -67,6 +134,8 @@ fn page(
         da: t.lang == "da",
         claims,
         userinfo,
+        receipt,
+        logout_url,
         error,
     };
     render(
@@ -107,10 +176,16 @@ async fn start_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
     if state.demo.is_none() {
         return super::not_found().await.into_response();
     }
-    page(&headers, vec![], vec![], None)
+    page(&headers, None, None)
 }
 
-async fn login(State(state): State<AppState>) -> Response {
+#[derive(Deserialize)]
+struct LoginQuery {
+    /// `payment`: ask the person to approve a demo payment instead of only logging in.
+    what: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
     let Some(demo) = state.demo.as_ref() else {
         return super::not_found().await.into_response();
     };
@@ -131,6 +206,9 @@ async fn login(State(state): State<AppState>) -> Response {
         .append_pair("nonce", &pending.nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
+    if query.what.as_deref() == Some("payment") {
+        q.append_pair("authorization_details", DEMO_PAYMENT);
+    }
     let sealed = serde_json::to_vec(&pending)
         .map(|j| b64(&sesam.seal_for_browser(SEAL, &j)))
         .unwrap_or_default();
@@ -138,10 +216,12 @@ async fn login(State(state): State<AppState>) -> Response {
     pages::see_other(&format!("/authorize?{}", q.finish()), vec![cookie])
 }
 
+/// Claims as rows; the receipt is shown decoded on its own, not as a JWS column.
 fn flatten(v: &serde_json::Value) -> Vec<(String, String)> {
     v.as_object()
         .map(|o| {
             o.iter()
+                .filter(|(k, _)| k.as_str() != "approval_receipt")
                 .map(|(k, v)| {
                     (
                         k.clone(),
@@ -169,15 +249,15 @@ async fn callback(
     )
     .await
     {
-        Ok((claims, userinfo)) => {
-            let mut r = page(&headers, claims, userinfo, None);
+        Ok(outcome) => {
+            let mut r = page(&headers, Some(outcome), None);
             r.headers_mut().append(
                 axum::http::header::SET_COOKIE,
                 pages::set_cookie(STATE_COOKIE, "", Some(0), state.sesam.secure_cookies()),
             );
             r
         }
-        Err(e) => page(&headers, vec![], vec![], Some(e)),
+        Err(e) => page(&headers, None, Some(e)),
     }
 }
 
@@ -186,7 +266,7 @@ async fn finish(
     demo: &DemoClient,
     headers: &HeaderMap,
     query: &str,
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), String> {
+) -> Result<Outcome, String> {
     let params = Params::from_urlencoded(query).map_err(|e| e.to_string())?;
     if let Some(error) = params.get("error") {
         return Err(format!(
@@ -240,6 +320,31 @@ async fn finish(
         .userinfo(Some(&format!("Bearer {}", tokens.access_token)))
         .await
         .map_err(|e| e.to_string())?;
+    let language = match pages::locale(headers, None) {
+        sesam_domain::locale::Locale::Da => Language::Da,
+        sesam_domain::locale::Locale::En => Language::En,
+    };
+    let receipt = tokens.approval_receipt.as_deref().map(|r| ReceiptView {
+        verified: verify_receipt(r, &jwks, sesam.issuer(), &demo.client_id)
+            .map(|r| ApprovedView::new(r, language))
+            .map_err(|e| e.to_string()),
+    });
     let claims = serde_json::to_value(&claims).map_err(|e| e.to_string())?;
-    Ok((flatten(&claims), flatten(&userinfo)))
+    Ok(Outcome {
+        claims: flatten(&claims),
+        userinfo: flatten(&userinfo),
+        receipt,
+        logout_url: logout_url(&tokens.id_token, &demo.logged_out_uri),
+    })
+}
+
+fn logout_url(id_token: &str, back: &str) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("id_token_hint", id_token)
+        .append_pair("post_logout_redirect_uri", back);
+    format!(
+        "{}?{}",
+        sesam_oidc::discovery::paths::END_SESSION,
+        q.finish()
+    )
 }

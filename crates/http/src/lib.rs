@@ -17,6 +17,7 @@ mod oidc;
 pub mod pages;
 pub mod qr;
 mod request_id;
+mod self_service;
 pub mod site;
 pub mod transport;
 pub mod webapp;
@@ -142,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(login::routes())
         .merge(demo::routes())
+        .merge(self_service::routes())
         .merge(webapp::routes())
         .merge(site::routes())
         .route("/healthz", get(health::healthz))

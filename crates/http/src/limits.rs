@@ -47,6 +47,11 @@ fn group_of(method: &Method, path: &str) -> Option<(LimitGroup, Answer)> {
     {
         return Some((LimitGroup::Activation, Answer::Json));
     }
+    // Self-service's password change runs Argon2 like a login's password step, and its
+    // user-ID change answers whether an ID is free: both limited like the login steps.
+    if path == "/min-sesam/password" || path == "/min-sesam/user-id" {
+        return Some((LimitGroup::Login, Answer::Page));
+    }
     let (_flow, step) = path.strip_prefix("/login/")?.split_once('/')?;
     match step {
         "user-id" | "code-display" | "chip" | "forgot-user-id" => {

@@ -724,9 +724,9 @@ function showDevices(message) {
         remove);
     });
     const displays = m.code_displays.filter((c) => c.state === "active").map((c) => h("li", { class: "item", "data-testid": "code-display" },
-      h("p", { class: "item-head" }, A.codeDisplay(String(c.serial))),
+      h("p", { class: "item-head" }, A.codeDisplay(String(c.serial), c.kind)),
       c.activated_at ? h("p", { class: "help" }, A.activatedOn(when(c.activated_at))) : null,
-      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeDisplayExplain, danger: true, testid: "remove-display", what: A.codeDisplay(String(c.serial)),
+      withPin({ label: A.remove, confirm: A.removeConfirm, explain: A.removeDisplayExplain, danger: true, testid: "remove-display", what: A.codeDisplay(String(c.serial), c.kind),
         run: async (pin) => { await api.revoke(device, `code_display:${c.serial}`, pin); showDevices(A.displayRemoved); } })));
     const chips = m.chips.filter((c) => c.state === "active").map((c) => h("li", { class: "item", "data-testid": "chip" },
       h("p", { class: "item-head" }, A.chip),

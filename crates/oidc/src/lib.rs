@@ -14,6 +14,7 @@ pub mod id_token;
 pub mod params;
 pub mod pkce;
 pub mod private_key_jwt;
+pub mod receipt;
 pub mod response;
 pub mod token;
 

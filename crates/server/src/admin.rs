@@ -393,12 +393,18 @@ pub async fn execute(
         AdminCommand::Identity(IdentityCommand::Import { file, letters }) => {
             crate::admin_import::import(sesam, actor, &file, &letters).await
         }
-        AdminCommand::CodeDisplay(CodeDisplayCommand::Import { file, key_file }) => {
+        AdminCommand::CodeDisplay(CodeDisplayCommand::Import {
+            file,
+            key_file,
+            kind,
+        }) => {
             let key = key_file
                 .as_deref()
                 .map(sesam_core::services::code_displays::read_key_file)
                 .transpose()?;
-            let r = sesam.import_code_displays(actor, &file, key).await?;
+            let r = sesam
+                .import_code_displays(actor, &file, key, kind.into())
+                .await?;
             let rejected: Vec<String> = r.rejected.iter().map(|x| x.to_string()).collect();
             let mut text = format!(
                 "{} imported, {} already present, {} refused.",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Overrides;
 
@@ -122,7 +122,28 @@ pub enum CodeDisplayCommand {
         /// The pre-shared AES-128 key for encrypted secrets (32 hex characters or 16 bytes).
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
+        /// What the file's devices are: code displays (a screen) or audio code readers
+        /// (read the code aloud, for blind and partially sighted people). Pages and
+        /// messages name the device the person has.
+        #[arg(long, value_enum, default_value_t = DeviceKind::Display)]
+        kind: DeviceKind,
     },
+}
+
+/// `--kind` of a code-display import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceKind {
+    Display,
+    AudioReader,
+}
+
+impl From<DeviceKind> for sesam_domain::code_display::CodeDisplayKind {
+    fn from(k: DeviceKind) -> Self {
+        match k {
+            DeviceKind::Display => Self::Display,
+            DeviceKind::AudioReader => Self::AudioReader,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

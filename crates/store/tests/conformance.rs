@@ -98,6 +98,8 @@ conformance!(
     binding_failures_and_reports_are_kept,
     push_subscriptions_follow_their_device,
     user_id_reminders_are_counted_and_limited,
+    self_service_sessions_touch_end_and_sweep,
+    self_service_changes_touch_only_the_persons_own_rows,
 );
 
 mod cases {
@@ -1402,6 +1404,188 @@ mod cases {
     }
 
     /// An active device of a freshly enrolled person.
+    pub(super) async fn self_service_sessions_touch_end_and_sweep(store: Arc<dyn Store>) {
+        use sesam_domain::self_service::{ABSOLUTE_SECONDS, SelfServiceSession};
+        let n = enrolled(&*store, "0101901234").await;
+        let s = SelfServiceSession::start([7; 32], authentication(n.id), T0);
+        let audit = AuditDraft::new(format!("person:{}", n.id), "self_service.login")
+            .subject(n.id.to_string());
+        store
+            .create_self_service_session(&s, audit.into())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.self_service_session(&[7; 32], T0).await.unwrap(),
+            Some(s.clone())
+        );
+        assert_eq!(
+            store.self_service_session(&[8; 32], T0).await.unwrap(),
+            None
+        );
+        assert!(
+            store
+                .touch_self_service_session(&[7; 32], T0.plus_seconds(600))
+                .await
+                .unwrap()
+        );
+        let touched = store
+            .self_service_session(&[7; 32], T0.plus_seconds(600))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(touched.last_seen_at, T0.plus_seconds(600));
+        assert_eq!(touched.created_at, T0);
+        // Past the absolute end the store does not return it, and the sweep removes it.
+        let end = T0.plus_seconds(ABSOLUTE_SECONDS);
+        assert_eq!(
+            store.self_service_session(&[7; 32], end).await.unwrap(),
+            None
+        );
+        let other = SelfServiceSession::start([9; 32], authentication(n.id), T0);
+        store
+            .create_self_service_session(&other, Effects::default())
+            .await
+            .unwrap();
+        assert!(
+            store
+                .end_self_service_session(&[9; 32], T0, Effects::default())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .end_self_service_session(&[9; 32], T0, Effects::default())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .touch_self_service_session(&[9; 32], T0)
+                .await
+                .unwrap()
+        );
+        assert!(store.sweep_expired(end, T0).await.unwrap() >= 1);
+        assert!(
+            !store
+                .end_self_service_session(&[7; 32], T0, Effects::default())
+                .await
+                .unwrap()
+        );
+        // The start's audit entry was written with it.
+        let entries = store.audit_entries_of(&n.id.to_string(), 10).await.unwrap();
+        assert!(entries.iter().any(|e| e.action == "self_service.login"));
+    }
+
+    pub(super) async fn self_service_changes_touch_only_the_persons_own_rows(
+        store: Arc<dyn Store>,
+    ) {
+        use sesam_domain::device::DeviceState;
+        let mine = active_device(&*store, "0101901234", 3).await;
+        let theirs = active_device(&*store, "0202801234", 4).await;
+        // Another person's app: refused, nothing written.
+        let draft = AuditDraft::new(
+            format!("person:{}", mine.identity_id),
+            "authenticator.app_revoked",
+        )
+        .subject(mine.identity_id.to_string());
+        assert!(matches!(
+            store
+                .revoke_device_of(mine.identity_id, theirs.id, T0, draft.clone().into())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(
+            store.device(theirs.id).await.unwrap().unwrap().state,
+            DeviceState::Active
+        );
+        // Their own: revoked once, with the audit entry; a second time is NotFound.
+        store
+            .revoke_device_of(mine.identity_id, mine.id, T0, draft.clone().into())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.device(mine.id).await.unwrap().unwrap().state,
+            DeviceState::Revoked
+        );
+        assert!(matches!(
+            store
+                .revoke_device_of(mine.identity_id, mine.id, T0, draft.into())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        let about_me = store
+            .audit_entries_of(&mine.identity_id.to_string(), 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            about_me
+                .iter()
+                .filter(|e| e.action == "authenticator.app_revoked")
+                .count(),
+            1
+        );
+        // Newest first, and only entries about this subject.
+        assert!(about_me.windows(2).all(|w| w[0].seq > w[1].seq));
+        assert!(
+            about_me
+                .iter()
+                .all(|e| e.subject.as_deref() == Some(&mine.identity_id.to_string() as &str))
+        );
+        // A replaced password starts with a clean lockout; the new hash is stored.
+        use sesam_domain::chip::{Chip, ChipState};
+        let chip = Chip {
+            id: Uuid::now_v7(),
+            identity_id: mine.identity_id,
+            credential_id: vec![1, 2, 3],
+            credential: "{}".into(),
+            state: ChipState::Revoked,
+            created_at: T0,
+            last_used_at: None,
+        };
+        store
+            .add_chip(
+                &chip,
+                Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+                Effects::default(),
+            )
+            .await
+            .unwrap();
+        let unit = store
+            .lock_password(mine.identity_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut guard = *unit.guard();
+        guard.fail(T0, sesam_domain::lockout::Attempt::Uninformed);
+        unit.save(&guard, T0, Effects::default()).await.unwrap();
+        let unit = store
+            .lock_password(mine.identity_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unit.guard().lockout.failures, 1);
+        let hash = "$argon2id$v=19$m=8,t=1,p=1$bmV3c2FsdA$bmV3aGFzaA";
+        let draft = AuditDraft::new(
+            format!("person:{}", mine.identity_id),
+            "authenticator.password_changed",
+        )
+        .subject(mine.identity_id.to_string());
+        unit.replace(hash, T0, draft.into()).await.unwrap();
+        let unit = store
+            .lock_password(mine.identity_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unit.phc(), hash);
+        assert_eq!(*unit.guard(), PasswordGuard::default());
+        drop(unit);
+        let entries = store
+            .audit_entries_of(&mine.identity_id.to_string(), 10)
+            .await
+            .unwrap();
+        assert_eq!(entries[0].action, "authenticator.password_changed");
+    }
+
     async fn active_device(store: &dyn Store, nid: &str, seed: u8) -> sesam_domain::device::Device {
         use sesam_domain::device::{Device, DeviceName, DevicePublicKey, DeviceState};
         let item = bulk(nid, None);

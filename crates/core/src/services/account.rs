@@ -42,6 +42,7 @@ impl Sesam {
                 .iter()
                 .map(|d| api::CodeDisplayView {
                     serial: d.serial.clone(),
+                    kind: d.kind.as_str().to_owned(),
                     state: d.state.as_str().to_owned(),
                     activated_at: d.activated_at.map(|t| t.to_rfc3339()),
                 })

@@ -97,6 +97,18 @@ impl Sesam {
                 &channel_add_binding(kind, address, device_id),
             )
             .await?;
+        self.add_channel_for(&identity, format!("device:{device_id}"), kind, address)
+            .await
+    }
+
+    /// Adds a channel to `identity` for `actor` (who proved it is theirs to change).
+    pub(crate) async fn add_channel_for(
+        &self,
+        identity: &Identity,
+        actor: String,
+        kind: &str,
+        address: &str,
+    ) -> Result<ChannelChoice, AppError> {
         let (kind, recipient) = match kind {
             "sms" => {
                 let p = PhoneNumber::parse(address).map_err(DomainError::from)?;
@@ -133,15 +145,11 @@ impl Sesam {
         };
         let effects = Effects {
             audit: vec![
-                AuditDraft::new(format!("device:{device_id}"), "channel.added_unconfirmed")
+                AuditDraft::new(actor, "channel.added_unconfirmed")
                     .subject(identity.id.to_string())
                     .details(json!({ "channel": id, "kind": kind.as_str() })),
             ],
-            messages: self.queue(
-                &Event::ChannelConfirmation { code },
-                &identity,
-                &[recipient],
-            ),
+            messages: self.queue(&Event::ChannelConfirmation { code }, identity, &[recipient]),
         };
         self.store
             .add_channel(&choice, effects)
@@ -171,6 +179,18 @@ impl Sesam {
                 &channel_confirm_binding(channel_id, device_id),
             )
             .await?;
+        self.confirm_channel_for(&identity, format!("device:{device_id}"), channel_id, code)
+            .await
+    }
+
+    /// Confirms one of `identity`'s new channels with its code, for `actor`.
+    pub(crate) async fn confirm_channel_for(
+        &self,
+        identity: &Identity,
+        actor: String,
+        channel_id: Uuid,
+        code: &str,
+    ) -> Result<(), AppError> {
         let unit = self
             .store
             .lock_channel(channel_id)
@@ -182,12 +202,12 @@ impl Sesam {
         let result = choice.confirm(&self.keys.channel_code_hash(choice.id, code.trim()), now);
         let mut effects = Effects::default();
         if result.is_ok() {
-            let mut recipients = self.channels_of(&identity).await?;
+            let mut recipients = self.channels_of(identity).await?;
             if let Some(new) = choice.recipient() {
                 recipients.insert(recipients.len().saturating_sub(1), new);
             }
             effects.audit.push(
-                AuditDraft::new(format!("device:{device_id}"), "channel.added")
+                AuditDraft::new(actor, "channel.added")
                     .subject(identity.id.to_string())
                     .details(json!({ "channel": choice.id, "kind": choice.kind.as_str() })),
             );
@@ -196,7 +216,7 @@ impl Sesam {
                     address: masked(&choice),
                     at: now,
                 },
-                &identity,
+                identity,
                 &recipients,
             );
         }
@@ -228,7 +248,7 @@ impl Sesam {
 
     /// Removes one of the identity's channels: refused for the last confirmed one; every
     /// confirmed channel, the removed one included, is told.
-    async fn remove_channel_of(
+    pub(crate) async fn remove_channel_of(
         &self,
         identity: &Identity,
         channel_id: Uuid,
@@ -288,10 +308,21 @@ impl Sesam {
                 &channel_order_binding(order, device_id),
             )
             .await?;
+        self.reorder_channels_for(&identity, format!("device:{device_id}"), order)
+            .await
+    }
+
+    /// Puts `identity`'s channels in a new order, for `actor`.
+    pub(crate) async fn reorder_channels_for(
+        &self,
+        identity: &Identity,
+        actor: String,
+        order: &[Uuid],
+    ) -> Result<(), AppError> {
         let now = self.clock.now();
         let effects = Effects {
             audit: vec![
-                AuditDraft::new(format!("device:{device_id}"), "channel.reordered")
+                AuditDraft::new(actor, "channel.reordered")
                     .subject(identity.id.to_string())
                     .details(json!({ "order": order })),
             ],
@@ -322,10 +353,21 @@ impl Sesam {
                 &channel_every_use_binding(enabled, device_id),
             )
             .await?;
+        self.set_notify_every_use_for(&identity, format!("device:{device_id}"), enabled)
+            .await
+    }
+
+    /// Opts `identity` in or out of a message on every use, for `actor`.
+    pub(crate) async fn set_notify_every_use_for(
+        &self,
+        identity: &Identity,
+        actor: String,
+        enabled: bool,
+    ) -> Result<(), AppError> {
         let now = self.clock.now();
         let effects = Effects {
             audit: vec![
-                AuditDraft::new(format!("device:{device_id}"), "channel.every_use")
+                AuditDraft::new(actor, "channel.every_use")
                     .subject(identity.id.to_string())
                     .details(json!({ "enabled": enabled })),
             ],

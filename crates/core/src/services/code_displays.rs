@@ -3,7 +3,8 @@
 
 use serde_json::json;
 use sesam_domain::code_display::{
-    CodeDisplay, CodeDisplayError, CodeDisplayState, activation_binding, parse_serial, seed_purpose,
+    CodeDisplay, CodeDisplayError, CodeDisplayKind, CodeDisplayState, activation_binding,
+    parse_serial, seed_purpose,
 };
 use sesam_domain::lockout::{Failure, Locked};
 use sesam_domain::notification::Event;
@@ -65,6 +66,7 @@ impl Sesam {
         actor: &Actor,
         file: &std::path::Path,
         key: Option<[u8; 16]>,
+        kind: CodeDisplayKind,
     ) -> Result<ImportReport, AppError> {
         let meta = std::fs::metadata(file).map_err(|source| AppError::Io {
             what: format!("cannot read {}", file.display()),
@@ -88,6 +90,7 @@ impl Sesam {
             .iter()
             .map(|t| ImportedCodeDisplay {
                 serial: t.serial.clone(),
+                kind,
                 seed_sealed: self.keys.seal_data(
                     &seed_purpose(&t.serial),
                     &t.secret,
@@ -104,6 +107,7 @@ impl Sesam {
         let audit = AuditDraft::new(actor.audit_name(), "code_display.imported").details(json!({
             "file": file.file_name().map(|n| n.to_string_lossy().into_owned()),
             "tokens": batch.len(),
+            "kind": kind.as_str(),
             "rejected": report.rejected.len(),
         }));
         let outcomes = self.store.import_code_displays(&batch, &audit).await?;
@@ -192,7 +196,7 @@ impl Sesam {
             );
         }
         let messages = self
-            .code_display_activation_messages(&serial, new_password.is_some(), &identity, now)
+            .code_display_activation_messages(&display, new_password.is_some(), &identity, now)
             .await?;
         let effects = Effects { audit, messages };
         display_unit
@@ -295,6 +299,7 @@ impl Sesam {
                     effects.messages = self
                         .messages(
                             &Event::CodeDisplayLocked {
+                                kind: display.kind,
                                 at: now,
                                 until_reactivated: blocked,
                             },
@@ -437,7 +442,7 @@ impl Sesam {
             );
         }
         let mut messages = self
-            .code_display_activation_messages(&serial, new_password.is_some(), &identity, now)
+            .code_display_activation_messages(&display, new_password.is_some(), &identity, now)
             .await?;
         if identity.state == IdentityState::Suspended {
             messages.extend(
@@ -464,7 +469,7 @@ impl Sesam {
     /// when one was set with it (both mandatory, every channel).
     async fn code_display_activation_messages(
         &self,
-        serial: &str,
+        display: &sesam_domain::code_display::CodeDisplay,
         password_set: bool,
         identity: &sesam_domain::Identity,
         now: sesam_domain::Timestamp,
@@ -472,7 +477,8 @@ impl Sesam {
         let mut messages = self
             .messages(
                 &Event::CodeDisplayActivated {
-                    serial: serial.to_owned(),
+                    serial: display.serial.clone(),
+                    kind: display.kind,
                     at: now,
                 },
                 identity,

@@ -10,7 +10,8 @@ use super::service_providers::AddServiceProvider;
 use crate::context::Sesam;
 use crate::error::AppError;
 
-const META_KEY: &str = "demo.client";
+/// `.v2`: since the demo logs out back to `/demo`, that is registered too.
+const META_KEY: &str = "demo.client.v2";
 const SEAL: &str = "demo-relying-party";
 
 /// The demo SP's registration.
@@ -18,6 +19,8 @@ pub struct DemoClient {
     pub client_id: String,
     pub secret: String,
     pub redirect_uri: String,
+    /// Where sesam sends the browser after logging out (`post_logout_redirect_uri`).
+    pub logged_out_uri: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -32,6 +35,7 @@ impl Sesam {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn demo_client(&self) -> Result<DemoClient, AppError> {
         let redirect_uri = format!("{}/demo/callback", self.issuer);
+        let logged_out_uri = format!("{}/demo", self.issuer);
         if let Some(bytes) = self.store.meta_get(META_KEY).await?
             && let Ok(stored) = serde_json::from_slice::<Stored>(&bytes)
             && stored.redirect_uri == redirect_uri
@@ -47,6 +51,7 @@ impl Sesam {
                 client_id: stored.client_id,
                 secret: String::from_utf8_lossy(&secret).into_owned(),
                 redirect_uri,
+                logged_out_uri,
             });
         }
         let added = self
@@ -54,7 +59,7 @@ impl Sesam {
                 &Actor::operator("system:demo")?,
                 &AddServiceProvider {
                     name: "sesam demo".into(),
-                    redirect_uris: vec![redirect_uri.clone()],
+                    redirect_uris: vec![redirect_uri.clone(), logged_out_uri.clone()],
                     national_id: true,
                     ..Default::default()
                 },
@@ -80,6 +85,7 @@ impl Sesam {
             client_id: stored.client_id,
             secret,
             redirect_uri,
+            logged_out_uri,
         })
     }
 }

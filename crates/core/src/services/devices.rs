@@ -496,7 +496,7 @@ impl Sesam {
     }
 
     /// A warning when the person has no working authenticator left.
-    async fn last_authenticator_warning(
+    pub(crate) async fn last_authenticator_warning(
         &self,
         identity_id: Uuid,
     ) -> Result<Option<String>, AppError> {
@@ -540,9 +540,20 @@ impl Sesam {
         let identity = unit.identity().clone();
         unit.save(&device, Effects::default()).await?;
         let now = self.clock.now();
-        let (action, code_display_serial) = match &target {
+        let (action, code_display) = match &target {
             OtherAuthenticator::CodeDisplay(serial) => {
-                ("authenticator.code_display_revoked", Some(serial.clone()))
+                // Named as the person knows it: a code display or an audio code reader.
+                let kind = self
+                    .store
+                    .code_display(serial)
+                    .await?
+                    .filter(|d| d.identity_id == Some(identity.id))
+                    .map(|d| d.kind)
+                    .unwrap_or_default();
+                (
+                    "authenticator.code_display_revoked",
+                    Some((kind, serial.clone())),
+                )
             }
             OtherAuthenticator::Chip(_) => ("authenticator.chip_revoked", None),
         };
@@ -555,7 +566,7 @@ impl Sesam {
             messages: self
                 .messages(
                     &Event::AuthenticatorRevoked {
-                        code_display_serial,
+                        code_display,
                         at: now,
                     },
                     &identity,

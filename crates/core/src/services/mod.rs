@@ -24,6 +24,7 @@ pub mod passwords;
 pub mod push;
 pub mod read_cache;
 pub mod reminders;
+pub mod self_service;
 pub mod service_providers;
 pub mod signing_keys;
 pub mod tokens;
@@ -37,6 +38,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Operator(String),
+    /// The person themselves, acting on their own identity (in self-service).
+    Person(uuid::Uuid),
 }
 
 impl Actor {
@@ -60,6 +63,7 @@ impl Actor {
     pub fn audit_name(&self) -> String {
         match self {
             Self::Operator(n) => format!("operator:{n}"),
+            Self::Person(id) => format!("person:{id}"),
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::error::AppError;
 pub use sesam_api::oauth::TokenResponse;
 
 /// The JWS `typ` of approval receipts.
-pub const RECEIPT_TYP: &str = "sesam-receipt+jwt";
+pub use sesam_oidc::receipt::RECEIPT_TYP;
 
 fn seconds(t: Timestamp) -> i64 {
     t.millis().div_euclid(1000)
@@ -98,6 +98,30 @@ impl Sesam {
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
     ) -> Result<TokenResponse, AppError> {
+        let (grant, refresh) = self
+            .redeem_authorization_code(sp, code, redirect_uri, verifier, "token.issued")
+            .await?;
+        self.tokens_for(
+            &grant,
+            &grant.request.scope,
+            refresh,
+            token::GRANT_AUTHORIZATION_CODE,
+        )
+        .await
+    }
+
+    /// The code checks of the token endpoint (client, redirect URI, PKCE, expiry, single
+    /// use: a replay revokes the grant) and the code's redemption, audited as `action`;
+    /// the grant and its new refresh token, if the request asked for one. sesam's own
+    /// self-service site redeems its codes here too, without minting tokens it would not use.
+    pub(crate) async fn redeem_authorization_code(
+        &self,
+        sp: &ServiceProviderRecord,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        action: &str,
+    ) -> Result<(AuthorizationGrant, Option<String>), AppError> {
         let now = self.clock.now();
         let grant = self
             .store
@@ -120,7 +144,7 @@ impl Sesam {
             expires_at: grant.authentication.auth_time.plus_seconds(REFRESH_SECONDS),
             used_at: None,
         });
-        let audit = AuditDraft::new(format!("client:{}", sp.client_id), "token.issued")
+        let audit = AuditDraft::new(format!("client:{}", sp.client_id), action)
             .subject(grant.authentication.identity_id.to_string())
             .details(json!({ "grant": grant.id, "refresh_token": refresh.is_some() }));
         let fresh = self
@@ -138,13 +162,7 @@ impl Sesam {
         if !fresh {
             return Err(self.revoke_replayed(&grant, "code").await);
         }
-        self.tokens_for(
-            &grant,
-            &grant.request.scope,
-            refresh,
-            token::GRANT_AUTHORIZATION_CODE,
-        )
-        .await
+        Ok((grant, refresh))
     }
 
     /// A code or refresh token was used twice: someone holds a copy. Everything the grant

@@ -9,10 +9,12 @@ use std::path::PathBuf;
 
 use inproc::*;
 use sesam_core::services::Actor;
+use sesam_domain::code_display::CodeDisplayKind;
 use sesam_domain::totp::TotpVerifier;
 use sesam_domain::{Clock, OsRandom};
 
 const RFC_SEED: &[u8] = b"12345678901234567890";
+const DISPLAY: CodeDisplayKind = CodeDisplayKind::Display;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -45,13 +47,13 @@ async fn import_is_idempotent_and_reports_every_token() {
 
     let r = h
         .sesam
-        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None, DISPLAY)
         .await
         .unwrap();
     assert_eq!(r.imported, ["RFC6238-SHA1", "SESAM-0002"]);
     let r = h
         .sesam
-        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None, DISPLAY)
         .await
         .unwrap();
     assert!(r.imported.is_empty());
@@ -59,26 +61,36 @@ async fn import_is_idempotent_and_reports_every_token() {
 
     let r = h
         .sesam
-        .import_code_displays(&actor, &fixture("encrypted-batch.pskcxml"), Some(key))
+        .import_code_displays(
+            &actor,
+            &fixture("encrypted-batch.pskcxml"),
+            Some(key),
+            DISPLAY,
+        )
         .await
         .unwrap();
     assert_eq!(r.imported.len(), 3);
     let e = h
         .sesam
-        .import_code_displays(&actor, &fixture("encrypted-batch.pskcxml"), None)
+        .import_code_displays(&actor, &fixture("encrypted-batch.pskcxml"), None, DISPLAY)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("key"), "{e}");
     let e = h
         .sesam
-        .import_code_displays(&actor, &fixture("refuse-not-xml.pskcxml"), None)
+        .import_code_displays(&actor, &fixture("refuse-not-xml.pskcxml"), None, DISPLAY)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("refuse-not-xml.pskcxml"), "{e}");
 
     let r = h
         .sesam
-        .import_code_displays(&actor, &fixture("refuse-duplicate-serial.pskcxml"), None)
+        .import_code_displays(
+            &actor,
+            &fixture("refuse-duplicate-serial.pskcxml"),
+            None,
+            DISPLAY,
+        )
         .await
         .unwrap();
     assert_eq!(r.imported, ["GOOD-0001"]);
@@ -182,7 +194,7 @@ async fn activation_with_two_codes_then_logins_with_replay_and_lockout(backend: 
     };
     let actor = Actor::operator("importer").unwrap();
     h.sesam
-        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None, DISPLAY)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -410,7 +422,7 @@ async fn letter_activation(backend: Backend) {
     };
     let actor = Actor::operator("importer").unwrap();
     h.sesam
-        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None)
+        .import_code_displays(&actor, &fixture("rfc6238-seed.pskcxml"), None, DISPLAY)
         .await
         .unwrap();
     let code = enrol(&h, "0101901234", "+4512345678", None).await;
@@ -485,4 +497,91 @@ async fn a_code_display_can_be_activated_with_the_letter_on_sqlite() {
 #[tokio::test]
 async fn a_code_display_can_be_activated_with_the_letter_on_postgres() {
     letter_activation(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_audio_code_reader_is_named_as_one_in_the_app_and_in_messages() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The operator says what the batch is: the same PSKC file, read-aloud devices.
+    let run = common::admin(
+        &common::Data::Dir(dir.path().join("cli")),
+        &[
+            "codedisplay",
+            "import",
+            fixture("rfc6238-seed.pskcxml").to_str().unwrap(),
+            "--kind",
+            "sound",
+        ],
+    );
+    run.fails_with("invalid value 'sound'");
+    h.sesam
+        .import_code_displays(
+            &Actor::operator("importer").unwrap(),
+            &fixture("rfc6238-seed.pskcxml"),
+            None,
+            CodeDisplayKind::AudioReader,
+        )
+        .await
+        .unwrap();
+    let phone = "+4512345678";
+    let app = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        phone,
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+    let (c1, c2) = two_codes(&h);
+    client
+        .activate_code_display(
+            &app,
+            "RFC6238-SHA1",
+            &c1,
+            &c2,
+            "Blue river 77 sky",
+            "111111",
+            &OsRandom,
+        )
+        .await
+        .unwrap();
+    let me = client.me(&app, &OsRandom).await.unwrap();
+    assert_eq!(
+        (
+            me.code_displays[0].kind.as_str(),
+            me.code_displays[0].state.as_str()
+        ),
+        ("audio_reader", "active")
+    );
+    let told = |what: &'static str| {
+        let sink = &sink;
+        async move {
+            for _ in 0..200 {
+                if let Some(t) = sink.texts_to(phone).into_iter().find(|t| t.contains(what)) {
+                    return t;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            panic!("no SMS with {what:?}: {:?}", sink.texts_to(phone));
+        }
+    };
+    let text = told("serienummer RFC6238-SHA1 blev aktiveret").await;
+    assert!(
+        text.starts_with("sesam: Kodeoplæseren med serienummer RFC6238-SHA1 blev aktiveret"),
+        "{text}"
+    );
+    client
+        .revoke_other(&app, "code_display:RFC6238-SHA1", "111111", &OsRandom)
+        .await
+        .unwrap();
+    let text = told("serienummer RFC6238-SHA1 blev fjernet").await;
+    assert!(
+        text.contains("Kodeoplæseren med serienummer RFC6238-SHA1"),
+        "{text}"
+    );
 }

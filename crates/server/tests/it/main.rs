@@ -35,5 +35,6 @@ mod oidc_refusals;
 mod push;
 mod rate_limits;
 mod request_ids;
+mod self_service;
 mod serve;
 mod webapp;

@@ -530,7 +530,12 @@ pub async fn person(h: &Harness, sink: &SmsSink, dir: &std::path::Path, who: Who
         .join("../domain/tests/fixtures/pskc/rfc6238-seed.pskcxml");
     let _ = h
         .sesam
-        .import_code_displays(&Actor::operator("test").unwrap(), &pskc, None)
+        .import_code_displays(
+            &Actor::operator("test").unwrap(),
+            &pskc,
+            None,
+            sesam_domain::code_display::CodeDisplayKind::Display,
+        )
         .await
         .unwrap();
     // The one display with the RFC 6238 seed goes to the first person of a test.

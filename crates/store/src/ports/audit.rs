@@ -43,6 +43,14 @@ pub trait AuditStore: Send + Sync {
     /// the call is chained first.
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// The newest entries about `subject` (e.g. an identity id), newest first, at most
+    /// `limit`; everything committed before the call is chained first.
+    async fn audit_entries_of(
+        &self,
+        subject: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
     /// The chain's head, after chaining everything committed before the call.
     async fn audit_head(&self) -> Result<ChainHead, StoreError>;
 }

@@ -1,7 +1,7 @@
 //! Code displays: import, activation and use.
 
 use async_trait::async_trait;
-use sesam_domain::code_display::CodeDisplay;
+use sesam_domain::code_display::{CodeDisplay, CodeDisplayKind};
 use sesam_domain::{AuditDraft, Timestamp};
 use uuid::Uuid;
 
@@ -12,6 +12,7 @@ use crate::StoreError;
 #[derive(Debug, Clone)]
 pub struct ImportedCodeDisplay {
     pub serial: String,
+    pub kind: CodeDisplayKind,
     pub seed_sealed: Vec<u8>,
     pub seed_check: [u8; 32],
     pub imported_at: Timestamp,

@@ -5,6 +5,7 @@ use sesam_domain::Timestamp;
 use sesam_domain::device::Device;
 use uuid::Uuid;
 
+use super::Effects;
 use crate::StoreError;
 
 #[async_trait]
@@ -21,4 +22,14 @@ pub trait DeviceStore: Send + Sync {
         nonce: &str,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// Revokes one of the identity's active apps outside any app's unit (the person in
+    /// self-service); `NotFound` if it is not theirs or not active.
+    async fn revoke_device_of(
+        &self,
+        identity_id: Uuid,
+        device_id: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
 }

@@ -22,6 +22,15 @@ pub trait PasswordUnit: Send {
         at: Timestamp,
         effects: Effects,
     ) -> Result<(), StoreError>;
+
+    /// Replaces the password hash (the new password starts with a clean lockout) and
+    /// saves the effects; commits.
+    async fn replace(
+        self: Box<Self>,
+        phc: &str,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -3,7 +3,8 @@
 use super::{
     ActivationStore, AuditStore, AuthRequestStore, BulkStore, ChannelStore, ChipStore,
     CodeDisplayStore, DeviceStore, GrantStore, IdentityStore, MetaStore, OidcStore, OutboxStore,
-    PairingStore, PasswordStore, PushStore, ServiceProviderStore, SigningKeyStore, SweepStore,
+    PairingStore, PasswordStore, PushStore, SelfServiceStore, ServiceProviderStore,
+    SigningKeyStore, SweepStore,
 };
 
 /// Everything a server or operator command needs, as one object.
@@ -22,6 +23,7 @@ pub trait Store:
     + PasswordStore
     + OutboxStore
     + PushStore
+    + SelfServiceStore
     + ServiceProviderStore
     + AuditStore
     + MetaStore

@@ -136,5 +136,15 @@ fn migrator() -> Migrator {
             "push subscriptions",
             include_str!("../../migrations/postgres/0010_push_subscriptions.sql"),
         ),
+        migration(
+            11,
+            "code display kind",
+            include_str!("../../migrations/postgres/0011_code_display_kind.sql"),
+        ),
+        migration(
+            12,
+            "self-service sessions",
+            include_str!("../../migrations/postgres/0012_self_service_sessions.sql"),
+        ),
     ])
 }

@@ -218,6 +218,26 @@ impl AuditStore for SqlStore {
         .collect()
     }
 
+    async fn audit_entries_of(
+        &self,
+        subject: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.chain_everything().await?;
+        db::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(subject)
+        .bind(limit)
+        .fetch_all(&self.read_pool)
+        .await?
+        .iter()
+        .map(rows::audit_entry)
+        .collect()
+    }
+
     async fn audit_head(&self) -> Result<ChainHead, StoreError> {
         self.chain_everything().await?;
         let row = db::query("SELECT seq, hash FROM audit_head WHERE id = 1")

@@ -2,7 +2,7 @@
 
 use super::db::{RowExt as _, Transaction};
 use async_trait::async_trait;
-use sesam_domain::code_display::{CodeDisplay, CodeDisplayState};
+use sesam_domain::code_display::{CodeDisplay, CodeDisplayKind, CodeDisplayState};
 use sesam_domain::totp::TotpState;
 use sesam_domain::{AuditDraft, Timestamp};
 use uuid::Uuid;
@@ -17,12 +17,13 @@ use crate::{
 
 macro_rules! code_display_columns {
     () => {
-        "serial, seed_sealed, identity_id, state, last_used_step, drift_steps, failures, locked_until, temporary_locks, lock_window_start, blocked, imported_at, activated_at"
+        "serial, kind, seed_sealed, identity_id, state, last_used_step, drift_steps, failures, locked_until, temporary_locks, lock_window_start, blocked, imported_at, activated_at"
     };
 }
 
 pub(super) fn code_display(row: &Row) -> Result<CodeDisplay, StoreError> {
     let state: String = row.try_get("state")?;
+    let kind: String = row.try_get("kind")?;
     let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
         Ok(row
             .try_get::<Option<i64>, _>(name)?
@@ -31,6 +32,8 @@ pub(super) fn code_display(row: &Row) -> Result<CodeDisplay, StoreError> {
     let last: Option<i64> = row.try_get("last_used_step")?;
     Ok(CodeDisplay {
         serial: row.try_get("serial")?,
+        kind: CodeDisplayKind::parse(&kind)
+            .ok_or_else(|| StoreError::InvalidData(format!("code display kind '{kind}'")))?,
         identity_id: row.try_get("identity_id")?,
         state: CodeDisplayState::parse(&state)
             .ok_or_else(|| StoreError::InvalidData(format!("code display state '{state}'")))?,
@@ -185,12 +188,13 @@ impl CodeDisplayStore for SqlStore {
                 }
                 None => {
                     db::query(
-                        "INSERT INTO code_displays (serial, seed_sealed, seed_check, state, imported_at) VALUES ($1, $2, $3, 'unassigned', $4)",
+                        "INSERT INTO code_displays (serial, kind, seed_sealed, seed_check, state, imported_at) VALUES ($1, $5, $2, $3, 'unassigned', $4)",
                     )
                     .bind(&cd.serial)
                     .bind(&cd.seed_sealed)
                     .bind(&cd.seed_check[..])
                     .bind(cd.imported_at.millis())
+                    .bind(cd.kind.as_str())
                     .execute(&mut *tx)
                     .await?;
                     ImportOutcome::Imported

@@ -7,9 +7,10 @@ use uuid::Uuid;
 
 use super::db;
 use super::dialect;
+use super::effects::write_effects;
 use super::rows::{self, device_columns};
 use super::store::SqlStore;
-use crate::{DeviceStore, StoreError};
+use crate::{DeviceStore, Effects, StoreError};
 
 #[async_trait]
 impl DeviceStore for SqlStore {
@@ -59,5 +60,34 @@ impl DeviceStore for SqlStore {
         .rows_affected();
         tx.commit().await?;
         Ok(inserted == 1)
+    }
+
+    async fn revoke_device_of(
+        &self,
+        identity_id: Uuid,
+        device_id: Uuid,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        let mut tx = dialect::begin_write(&self.pool).await?;
+        let done = db::query(
+            "UPDATE devices SET state = 'revoked', revoked_at = $1 WHERE id = $2 AND identity_id = $3 AND state = 'active'",
+        )
+        .bind(at.millis())
+        .bind(device_id)
+        .bind(identity_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("device"));
+        }
+        // A revoked app is not woken any more.
+        db::query("DELETE FROM push_subscriptions WHERE device_id = $1")
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        write_effects(&mut tx, at, &effects).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

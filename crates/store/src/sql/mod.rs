@@ -26,6 +26,7 @@ mod pairings;
 mod passwords;
 mod push;
 mod rows;
+mod self_service;
 mod service_providers;
 mod signing_keys;
 mod store;

@@ -53,6 +53,18 @@ impl PasswordUnit for SqlPasswordUnit {
         self.tx.commit().await?;
         Ok(())
     }
+
+    async fn replace(
+        mut self: Box<Self>,
+        phc: &str,
+        at: Timestamp,
+        effects: Effects,
+    ) -> Result<(), StoreError> {
+        super::code_displays::set_password(&mut self.tx, self.identity_id, phc, at).await?;
+        write_effects(&mut self.tx, at, &effects).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
 }
 
 #[async_trait]

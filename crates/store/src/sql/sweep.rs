@@ -9,13 +9,14 @@ use super::store::SqlStore;
 use crate::{StoreError, SweepStore};
 
 /// Tables whose rows carry `expires_at` and are useless after it.
-const EXPIRING: [&str; 6] = [
+const EXPIRING: [&str; 7] = [
     "par_requests",
     "login_flows",
     "browser_sessions",
     "app_nonces",
     "client_assertion_jtis",
     "webauthn_ceremonies",
+    "self_service_sessions",
 ];
 
 #[async_trait]

@@ -107,4 +107,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "push subscriptions",
         include_str!("../../migrations/sqlite/0010_push_subscriptions.sql"),
     ),
+    (
+        11,
+        "code display kind",
+        include_str!("../../migrations/sqlite/0011_code_display_kind.sql"),
+    ),
+    (
+        12,
+        "self-service sessions",
+        include_str!("../../migrations/sqlite/0012_self_service_sessions.sql"),
+    ),
 ];
