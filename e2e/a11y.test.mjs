@@ -1,6 +1,6 @@
 // Accessibility of every page a person meets, checked by axe-core in real Chromium: each
 // login step and state (errors, waiting, rejected, expired, stale, gone, a payment and a
-// signing), logout, sesam's information pages and the web app's screens, in Danish and
+// signing), logout, sesam's information pages, the self-service site and the web app's screens, in Danish and
 // English, on a desktop screen and on a 390-px phone. Zero violations is the bar. Also a
 // complete login with the keyboard only (Tab, Enter and typing), and the phone layout:
 // nothing wider than the screen, the language link on one line.
@@ -24,6 +24,7 @@ let browser;
 let anna;
 let bank; // a service provider registered for payments and signing
 let expiring; // an app request started first, looked at once it has expired
+let lastStep = 0; // the code display's last used time step
 const checked = [];
 
 before(async () => {
@@ -403,6 +404,7 @@ test("a complete login with the keyboard only", async () => {
   await page.keyboard.press("Enter");
   await page.locator("#code").waitFor();
   const step = await nextUnusedStep(currentStep());
+  lastStep = step;
   assert.ok(await page.evaluate(() => document.activeElement?.id === "code"));
   await page.keyboard.type(totp(step));
   await tabTo("#password");
@@ -411,6 +413,28 @@ test("a complete login with the keyboard only", async () => {
   await page.keyboard.press("Enter");
   await page.waitForURL(/\/demo\/callback/);
   assert.match(await page.getByTestId("id-token-claims").innerText(), /substantial/);
+  await context.close();
+});
+
+test("the self-service screens pass axe in both languages and sizes", async () => {
+  const { context, page } = await newPage();
+  await page.goto(`${server.base}/min-sesam`);
+  await inBothLanguages(page, "self-service start");
+  await page.getByTestId("self-login").click();
+  await page.waitForURL(/\/login\//);
+  await giveUserId(page);
+  await page.locator("a[data-method=code-display]").click();
+  const step = await nextUnusedStep(Math.max(lastStep, currentStep()));
+  lastStep = step;
+  await page.locator("#code").fill(totp(step));
+  await page.locator("#password").fill(PASSWORD);
+  await page.locator("form[action$='/code-display'] button").click();
+  await page.waitForURL(`${server.base}/min-sesam`);
+  for (const path of ["", "/activity", "/authenticators", "/channels", "/password", "/user-id", "/block"]) {
+    await page.goto(`${server.base}/min-sesam${path}`);
+    if ((await page.getAttribute("html", "lang")) !== "da") await page.getByRole("link", { name: "Dansk" }).click();
+    await inBothLanguages(page, `self-service${path.replace("/", " ") || " profile"}`);
+  }
   await context.close();
 });
 
