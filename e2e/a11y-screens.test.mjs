@@ -1,8 +1,8 @@
-// Accessibility of the screens a person manages their identity on: every screen of the web
-// app (with a login waiting for approval, then approved with the keyboard alone) and every
-// page of Min sesam, in Danish and English, on a desktop and a 390-px phone, checked by
-// axe-core with zero violations, and reflowed at 200 % zoom. A keyboard-only path through
-// Min sesam: log on, open the activity, and log off with Tab, Enter and typing alone.
+// Accessibility of the screens a person manages their identity on. Every screen of the web
+// app (with a login waiting for approval, then approved with the keyboard alone), in Danish
+// and English, on a desktop and a 390-px phone, checked by axe-core with zero violations
+// and reflowed at 200 % zoom. Min sesam (its pages' axe check is in a11y.test.mjs): by
+// keyboard alone (log on, open the activity, log off) and reflowed at 200 % zoom.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -122,10 +122,10 @@ async function logOnByKeyboard(page, used) {
   return { tabTo, press };
 }
 
-test("Min sesam: every page passes axe in both languages and sizes, and works by keyboard alone", async () => {
+test("Min sesam works by keyboard alone and reflows at 200 % zoom", async () => {
   await personWithCodeDisplay(server, { userId: "anna.hansen", nationalId: "0101901234", phone: "+4512345678", password: PASSWORD });
   const used = currentStep();
-  const context = await browser.newContext({ locale: "da-DK", bypassCSP: true });
+  const context = await browser.newContext({ locale: "da-DK" });
   const page = await context.newPage();
   const { tabTo, press } = await logOnByKeyboard(page, used);
 
@@ -135,14 +135,10 @@ test("Min sesam: every page passes axe in both languages and sizes, and works by
   await page.waitForURL(/\/min-sesam\/activity$/);
   assert.ok(await page.getByTestId("uses").isVisible());
 
-  for (const lang of ["da", "en"]) {
-    if (lang === "en") await page.goto(`${server.base}/language?to=en&back=/min-sesam`);
-    for (const path of SELF_SERVICE_PAGES) {
-      await page.goto(`${server.base}/min-sesam${path}`);
-      assert.equal(await page.getAttribute("html", "lang"), lang);
-      await bothSizes(page, `min-sesam ${path || "/"} ${lang}`, { shots });
-      await at200PercentZoom(page, `min-sesam ${path || "/"} ${lang}`);
-    }
+  // axe over these pages is in a11y.test.mjs; here, each reflows at 200 % zoom.
+  for (const path of SELF_SERVICE_PAGES) {
+    await page.goto(`${server.base}/min-sesam${path}`);
+    await at200PercentZoom(page, `min-sesam ${path || "/"}`);
   }
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`${server.base}/min-sesam`);

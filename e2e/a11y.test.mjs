@@ -7,16 +7,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, personWithCodeDisplay, launchBrowser, nextUnusedStep, currentStep, totp, smsCode, root } from "./support.mjs";
-
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+import { VIEWPORTS, noViolations as runAxe, bothSizes as checkBothSizes } from "./axe.mjs";
 const PASSWORD = "Blue river 77 sky";
 const USER_ID = "anna.hansen";
-const VIEWPORTS = [["desktop", { width: 1280, height: 900 }], ["phone", { width: 390, height: 844 }]];
 const shots = join(root, "target", "e2e", "a11y");
 
 let server;
@@ -59,53 +55,11 @@ async function newPage(locale = "da-DK") {
   return { context, page: await context.newPage() };
 }
 
-/** Runs axe over the page as it is and fails with every violation found. */
-async function noViolations(page, name) {
-  await page.addScriptTag({ content: AXE });
-  const result = await page.evaluate(async () => {
-    // The whole page, every rule axe runs by default (WCAG 2.0–2.2 A/AA and best practice).
-    const r = await window.axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) }));
-  });
-  checked.push(name);
-  assert.deepEqual(result, [], `${name}: ${JSON.stringify(result, null, 1)}`);
-}
+/** axe over the page as it is, counted in `checked`. */
+const noViolations = (page, name) => runAxe(page, name, checked);
 
-/** The phone layout: nothing wider than the screen, the language link on one line. */
-async function fitsThePhone(page, name) {
-  const m = await page.evaluate(() => {
-    const lang = document.querySelector(".lang");
-    const box = document.querySelector(".transaction");
-    const lh = lang && parseFloat(getComputedStyle(lang).lineHeight);
-    return {
-      overflow: document.documentElement.scrollWidth - window.innerWidth,
-      langLines: lang ? Math.round(lang.getBoundingClientRect().height / lh) : 1,
-      boxRight: box ? box.getBoundingClientRect().right : 0,
-    };
-  });
-  assert.ok(m.overflow <= 0, `${name}: the page is ${m.overflow}px wider than the phone`);
-  assert.equal(m.langLines, 1, `${name}: the language link wraps`);
-  assert.ok(m.boxRight <= 390, `${name}: the transaction box ends at ${m.boxRight}px`);
-}
-
-/** One link colour: every text link (and link-styled button) reads the same. */
-async function oneLinkColour(page, name) {
-  const colours = await page.evaluate(() => [...new Set(
-    [...document.querySelectorAll("a:not(.button):not(.method):not(.skip), button.link")].map((a) => getComputedStyle(a).color),
-  )]);
-  assert.ok(colours.length <= 1, `${name}: links in ${colours.join(", ")}`);
-}
-
-/** Checks the page at both sizes. */
-async function bothSizes(page, name) {
-  await oneLinkColour(page, name);
-  for (const [size, viewport] of VIEWPORTS) {
-    await page.setViewportSize(viewport);
-    if (size === "phone") await fitsThePhone(page, name);
-    await noViolations(page, `${name} (${size})`);
-    await page.screenshot({ path: join(shots, `${name.replace(/[^a-z0-9]+/gi, "-")}-${size}.png`), fullPage: true });
-  }
-}
+/** Checks the page at both sizes (axe, the phone layout, one link colour). */
+const bothSizes = (page, name) => checkBothSizes(page, name, { shots, checked });
 
 /**
  * Checks the page in Danish, switches to English with the language link and checks it
