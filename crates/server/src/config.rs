@@ -119,6 +119,7 @@ struct FileHttp {
     max_header_bytes: Option<u64>,
     max_connections: Option<u64>,
     max_connections_per_address: Option<u64>,
+    proxy_protocol_from: Option<Vec<String>>,
 }
 
 /// `[limits]`: requests per minute per source address, per group of endpoints.
@@ -319,6 +320,9 @@ pub struct Config {
     pub source_limits: sesam_core::limits::SourceLimits,
     /// Timeouts, header size and connection caps of the listener.
     pub connections: sesam_http::transport::ConnectionLimits,
+    /// The load balancers whose PROXY protocol headers name the client (`[http]
+    /// proxy_protocol_from`); empty: every connection's peer is the client.
+    pub proxy_protocol_from: sesam_http::proxy_protocol::TrustedProxies,
     /// Publish `/dev/outbox` (only when no real channel is configured; `--dev-outbox`,
     /// implied by `--demo`).
     pub dev_outbox: bool,
@@ -597,7 +601,9 @@ impl Config {
         sesam_domain::web_push::check_contact(&push.contact).map_err(AppError::Config)?;
         let source_limits = source_limits(file.limits, env)?;
         let site = site_config(file.site.unwrap_or_default(), env)?;
-        let connections = connection_limits(file.http.unwrap_or_default(), env)?;
+        let mut file_http = file.http.unwrap_or_default();
+        let proxy_protocol_from = trusted_proxies(file_http.proxy_protocol_from.take(), env)?;
+        let connections = connection_limits(file_http, env)?;
         let dev_outbox = flags.dev_outbox
             || match env.var("SESAM_DEV_OUTBOX") {
                 Some(v) => parse_bool("SESAM_DEV_OUTBOX", &v)?,
@@ -675,6 +681,7 @@ impl Config {
                 )?,
             },
             connections,
+            proxy_protocol_from,
             dev_outbox,
             metrics: MetricsAccess {
                 listen: metrics_listen,
@@ -739,6 +746,22 @@ fn number(
         )));
     }
     Ok(value)
+}
+
+/// `SESAM_HTTP_PROXY_PROTOCOL_FROM` (comma-separated) or `[http] proxy_protocol_from` (a list).
+fn trusted_proxies(
+    file: Option<Vec<String>>,
+    env: &dyn Env,
+) -> Result<sesam_http::proxy_protocol::TrustedProxies, AppError> {
+    let (key, text) = match env.var("SESAM_HTTP_PROXY_PROTOCOL_FROM") {
+        Some(v) => ("SESAM_HTTP_PROXY_PROTOCOL_FROM", v),
+        None => (
+            "http.proxy_protocol_from",
+            file.unwrap_or_default().join(","),
+        ),
+    };
+    sesam_http::proxy_protocol::TrustedProxies::parse(&text)
+        .map_err(|e| AppError::Config(format!("{key}: {e}")))
 }
 
 fn connection_limits(
@@ -1107,7 +1130,8 @@ mod tests {
         std::fs::write(
             &file,
             "dev_outbox = true\nmetrics_listen = \"127.0.0.1:9090\"\n\
-             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n",
+             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n\
+             proxy_protocol_from = [\"10.0.0.0/8\", \"192.0.2.1\"]\n",
         )
         .unwrap();
         let flags = Overrides {
@@ -1126,6 +1150,10 @@ mod tests {
         assert_eq!(c.connections.header_read_timeout, Duration::from_secs(5));
         assert_eq!(c.connections.max_connections, 200, "the environment wins");
         assert_eq!(c.connections.max_connections_per_address, 7);
+        assert_eq!(
+            c.proxy_protocol_from.to_string(),
+            "10.0.0.0/8, 192.0.2.1/32"
+        );
         assert!(c.dev_outbox);
         assert_eq!(c.metrics.listen.unwrap().port(), 9090);
         assert!(!c.metrics.on_public_listener());
@@ -1145,6 +1173,21 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
+        let bad_proxy = msg(env(&[(
+            "SESAM_HTTP_PROXY_PROTOCOL_FROM",
+            "10.0.0.1, balancer",
+        )]));
+        assert!(
+            bad_proxy.contains("SESAM_HTTP_PROXY_PROTOCOL_FROM")
+                && bad_proxy.contains("'balancer'"),
+            "{bad_proxy}"
+        );
+        assert!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .proxy_protocol_from
+                .is_empty()
+        );
         assert!(
             msg(env(&[("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "0")]))
                 .contains("http.idle_timeout_seconds")

@@ -319,6 +319,7 @@ pub async fn serve_on(
             None,
             sesam_http::metrics_router(state.clone()),
             config.connections,
+            sesam_http::proxy_protocol::TrustedProxies::default(),
             stopped(shutdown_rx.clone()),
         ))
     });
@@ -329,11 +330,15 @@ pub async fn serve_on(
         "sesam is listening ({})",
         if tls.is_some() { "HTTPS" } else { "HTTP" }
     );
+    if !config.proxy_protocol_from.is_empty() {
+        tracing::info!(from = %config.proxy_protocol_from, "connections from these load balancers must start with a PROXY protocol header naming the client");
+    }
     let result = sesam_http::transport::serve(
         listener,
         tls,
         sesam_http::router(state),
         config.connections,
+        config.proxy_protocol_from.clone(),
         stopped(shutdown_rx),
     )
     .await;
