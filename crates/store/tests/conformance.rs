@@ -88,6 +88,7 @@ conformance!(
     concurrent_refreshes_rotate_once,
     browser_sessions_expire_and_end,
     client_assertion_ids_are_single_use,
+    grants_are_swept_once_no_token_can_use_them,
     password_guard_round_trips,
     bulk_enrolment_skips_the_enrolled_and_refuses_taken_user_ids,
     concurrent_bulk_enrolments_enrol_everyone_once,
@@ -782,6 +783,59 @@ mod cases {
         );
     }
 
+    /// A grant is kept while its code or a refresh token can still be used (the sweep is
+    /// told the cutoff, which the service sets an access token's lifetime back); then the
+    /// grant and its expired refresh tokens go, and other grants stay.
+    pub(super) async fn grants_are_swept_once_no_token_can_use_them(store: Arc<dyn Store>) {
+        let n = enrolled(&*store, "0101901234").await;
+        let (plain, refreshed) = (grant(n.id, 7), grant(n.id, 8));
+        for g in [&plain, &refreshed] {
+            store
+                .complete_login(None, g, None, Effects::default())
+                .await
+                .unwrap();
+        }
+        let refresh = RefreshToken {
+            hash: [51; 32],
+            grant_id: refreshed.id,
+            expires_at: T0.plus_seconds(3600),
+            used_at: None,
+        };
+        assert!(
+            store
+                .redeem_code(refreshed.id, T0, Some(&refresh), Effects::default())
+                .await
+                .unwrap()
+        );
+        let kept = |store: Arc<dyn Store>| async move {
+            let mut kept = vec![];
+            for g in [plain.id, refreshed.id] {
+                kept.push(store.grant(g).await.unwrap().is_some());
+            }
+            kept
+        };
+        // Codes still valid at the cutoff: nothing goes.
+        store
+            .sweep_expired(T0.plus_seconds(60), T0, T0.plus_seconds(59))
+            .await
+            .unwrap();
+        assert_eq!(kept(store.clone()).await, [true, true]);
+        // The codes expired before the cutoff: the grant with a live refresh token stays.
+        store
+            .sweep_expired(T0.plus_seconds(400), T0, T0.plus_seconds(100))
+            .await
+            .unwrap();
+        assert_eq!(kept(store.clone()).await, [false, true]);
+        assert!(store.grant_of_refresh(&[51; 32]).await.unwrap().is_some());
+        // Once its refresh token expired before the cutoff, it goes too.
+        store
+            .sweep_expired(T0.plus_seconds(4000), T0, T0.plus_seconds(3601))
+            .await
+            .unwrap();
+        assert_eq!(kept(store.clone()).await, [false, false]);
+        assert!(store.grant_of_refresh(&[51; 32]).await.unwrap().is_none());
+    }
+
     pub(super) async fn concurrent_refreshes_rotate_once(store: Arc<dyn Store>) {
         let n = enrolled(&*store, "0101901234").await;
         let g = grant(n.id, 7);
@@ -924,7 +978,13 @@ mod cases {
                 .await
                 .unwrap()
         );
-        assert!(store.sweep_expired(T0.plus_seconds(61), T0).await.unwrap() >= 2);
+        assert!(
+            store
+                .sweep_expired(T0.plus_seconds(61), T0, T0)
+                .await
+                .unwrap()
+                >= 2
+        );
         assert!(
             store
                 .register_assertion_id("sp_1", "j1", T0.plus_seconds(120))
@@ -1464,7 +1524,7 @@ mod cases {
                 .await
                 .unwrap()
         );
-        assert!(store.sweep_expired(end, T0).await.unwrap() >= 1);
+        assert!(store.sweep_expired(end, T0, T0).await.unwrap() >= 1);
         assert!(
             !store
                 .end_self_service_session(&[7; 32], T0, Effects::default())

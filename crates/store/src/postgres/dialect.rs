@@ -146,5 +146,10 @@ fn migrator() -> Migrator {
             "self-service sessions",
             include_str!("../../migrations/postgres/0012_self_service_sessions.sql"),
         ),
+        migration(
+            13,
+            "grant expiry",
+            include_str!("../../migrations/postgres/0013_grant_expiry.sql"),
+        ),
     ])
 }

@@ -117,4 +117,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "self-service sessions",
         include_str!("../../migrations/sqlite/0012_self_service_sessions.sql"),
     ),
+    (
+        13,
+        "grant expiry",
+        include_str!("../../migrations/sqlite/0013_grant_expiry.sql"),
+    ),
 ];
