@@ -32,6 +32,7 @@ struct FileConfig {
     limits: Option<FileLimits>,
     http: Option<FileHttp>,
     dev_outbox: Option<bool>,
+    messages_kept_days: Option<u64>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     site: Option<FileSite>,
@@ -310,6 +311,8 @@ pub struct Config {
     /// How long the dispatcher's claim on a message lasts (a crashed node's claims are
     /// taken over after this).
     pub outbox_lease_seconds: i64,
+    /// How many days finished messages are kept (`messages_kept_days`).
+    pub messages_kept_days: i64,
     /// Serve the demo relying party at `/demo` (`serve --demo`).
     pub demo: bool,
     /// How many app requests may be started per 10 minutes.
@@ -650,6 +653,14 @@ impl Config {
                     })?,
                 None => sesam_notify::DEFAULT_LEASE_SECONDS,
             },
+            messages_kept_days: number(
+                env,
+                "SESAM_MESSAGES_KEPT_DAYS",
+                "messages_kept_days",
+                file.messages_kept_days,
+                7..=3650,
+                sesam_core::context::DEFAULT_MESSAGES_KEPT_DAYS as u64,
+            )? as i64,
             demo: false,
             source_limits,
             request_limits: RequestLimits {
@@ -1173,6 +1184,16 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
+        assert!(
+            msg(env(&[("SESAM_MESSAGES_KEPT_DAYS", "1")])).contains("messages_kept_days"),
+            "a week at least: people read their activity"
+        );
+        assert_eq!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .messages_kept_days,
+            180
+        );
         let bad_proxy = msg(env(&[(
             "SESAM_HTTP_PROXY_PROTOCOL_FROM",
             "10.0.0.1, balancer",

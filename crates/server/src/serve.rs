@@ -287,6 +287,7 @@ pub async fn serve_on(
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let sesam = sesam.with_messages_kept_days(config.messages_kept_days);
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let metrics_listener = match config.metrics.listen {
         Some(addr) => Some(

@@ -70,8 +70,9 @@ impl Sesam {
         .with_lease_seconds(lease_seconds)
     }
 
-    /// Removes expired PAR objects, login flows, sessions, nonces, request counts, and the
-    /// grants and refresh tokens no token can use any more; the number removed. Idempotent, so every node may run it.
+    /// Removes expired PAR objects, login flows, sessions, nonces, request counts, the
+    /// grants and refresh tokens no token can use any more, and finished messages older
+    /// than the retention; the number removed. Idempotent, so every node may run it.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_expired(&self) -> Result<u64, AppError> {
         let now = self.clock.now();
@@ -84,10 +85,13 @@ impl Sesam {
         // An access token issued at the last moment of a code or a refresh token still
         // reads userinfo for its lifetime: the grant stays that long.
         let grants_before = now.plus_seconds(-sesam_domain::authorization::ACCESS_TOKEN_SECONDS);
-        Ok(self
-            .store
-            .sweep_expired(now, counts_before, grants_before)
-            .await?)
+        let cutoffs = sesam_store::SweepCutoffs {
+            now,
+            counts_before,
+            grants_before,
+            messages_before: now.plus_seconds(-self.messages_kept_days * 86_400),
+        };
+        Ok(self.store.sweep_expired(cutoffs).await?)
     }
 }
 

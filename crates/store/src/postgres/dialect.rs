@@ -148,8 +148,8 @@ fn migrator() -> Migrator {
         ),
         migration(
             13,
-            "grant expiry",
-            include_str!("../../migrations/postgres/0013_grant_expiry.sql"),
+            "housekeeping indexes",
+            include_str!("../../migrations/postgres/0013_housekeeping.sql"),
         ),
     ])
 }

@@ -1,12 +1,11 @@
 //! Housekeeping: the expired rows of every short-lived table, in one transaction.
 
 use async_trait::async_trait;
-use sesam_domain::Timestamp;
 
 use super::db;
 use super::dialect;
 use super::store::SqlStore;
-use crate::{StoreError, SweepStore};
+use crate::{StoreError, SweepCutoffs, SweepStore};
 
 /// Tables whose rows carry `expires_at` and are useless after it.
 const EXPIRING: [&str; 7] = [
@@ -21,15 +20,18 @@ const EXPIRING: [&str; 7] = [
 
 /// Grants removed per sweep at most (a sweep runs every 30 s).
 const GRANT_BATCH: i64 = 10_000;
+/// Finished messages removed per sweep at most.
+const MESSAGE_BATCH: i64 = 10_000;
 
 #[async_trait]
 impl SweepStore for SqlStore {
-    async fn sweep_expired(
-        &self,
-        now: Timestamp,
-        counts_before: Timestamp,
-        grants_before: Timestamp,
-    ) -> Result<u64, StoreError> {
+    async fn sweep_expired(&self, cutoffs: SweepCutoffs) -> Result<u64, StoreError> {
+        let SweepCutoffs {
+            now,
+            counts_before,
+            grants_before,
+            messages_before,
+        } = cutoffs;
         let mut tx = dialect::begin_write(&self.pool).await?;
         let mut removed = 0;
         for table in EXPIRING {
@@ -59,6 +61,25 @@ impl SweepStore for SqlStore {
         )
         .bind(grants_before.millis())
         .bind(GRANT_BATCH)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Finished messages past their retention, attempts first (they refer to them).
+        let finished = "SELECT id FROM outbox WHERE state IN ('sent', 'failed', 'skipped') \
+             AND created_at < $1 ORDER BY created_at LIMIT $2";
+        removed += db::query(db::AssertSqlSafe(format!(
+            "DELETE FROM delivery_attempts WHERE outbox_id IN ({finished})"
+        )))
+        .bind(messages_before.millis())
+        .bind(MESSAGE_BATCH)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        removed += db::query(db::AssertSqlSafe(format!(
+            "DELETE FROM outbox WHERE id IN ({finished})"
+        )))
+        .bind(messages_before.millis())
+        .bind(MESSAGE_BATCH)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -119,7 +119,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     ),
     (
         13,
-        "grant expiry",
-        include_str!("../../migrations/sqlite/0013_grant_expiry.sql"),
+        "housekeeping indexes",
+        include_str!("../../migrations/sqlite/0013_housekeeping.sql"),
     ),
 ];
