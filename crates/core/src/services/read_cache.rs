@@ -1,8 +1,10 @@
-//! Short-lived copies of what every login step reads and almost never changes: the
-//! registered SPs (read about ten times per login) and the signing keys (three times).
-//! A change made by another process (`sesam admin`, another node) is seen within the
-//! TTL; a change made through this process is seen at once. Unknown client ids are not
-//! remembered, so a newly registered SP works immediately everywhere.
+//! Copies of what every login step reads and almost never changes: the registered SPs
+//! (read about ten times per login) and the signing keys (three times). A change made
+//! anywhere (this node, another node, `sesam admin` on PostgreSQL) drops the copy on
+//! every node through the change feed (`services/signals.rs`), so it is used at once.
+//! The TTL is only the fallback for a lost signal (and for `sesam admin` on SQLite, a
+//! second process whose signals stay in it). Unknown client ids are not remembered, so
+//! a newly registered SP works immediately everywhere.
 
 use sesam_domain::Timestamp;
 use sesam_domain::signing_keys::SigningKey;
@@ -12,9 +14,11 @@ use std::sync::Mutex;
 
 use crate::context::Sesam;
 
-/// How long (ms) an SP record is used before it is read again.
+/// How long (ms) an SP record is used before it is read again, when no signal said it
+/// changed (the fallback).
 const SP_TTL_MS: i64 = 10_000;
-/// How long the signing-key list is used before it is read again. A rotation publishes
+/// How long the signing-key list is used before it is read again, when no signal said it
+/// changed (the fallback). A rotation publishes
 /// the next key a day ahead and keeps the old one published, so a node that signs with
 /// the old key for a few more seconds issues tokens that still verify.
 const KEYS_TTL_MS: i64 = 5_000;
@@ -73,9 +77,31 @@ impl Sesam {
 
     /// After this process changed the keys: the next read goes to the store.
     pub(crate) fn forget_signing_keys(&self) {
-        if let Ok(mut cached) = self.read_cache.keys.lock() {
+        self.read_cache.forget_keys();
+    }
+}
+
+impl ReadCache {
+    /// The SP changed: its next read goes to the store.
+    pub(crate) fn forget_sp(&self, client_id: &str) {
+        if let Ok(mut sps) = self.sps.lock() {
+            sps.remove(client_id);
+        }
+    }
+
+    /// The signing keys changed: the next read goes to the store.
+    pub(crate) fn forget_keys(&self) {
+        if let Ok(mut cached) = self.keys.lock() {
             *cached = None;
         }
+    }
+
+    /// Signals may have been missed: every next read goes to the store.
+    pub(crate) fn forget_all(&self) {
+        if let Ok(mut sps) = self.sps.lock() {
+            sps.clear();
+        }
+        self.forget_keys();
     }
 }
 
