@@ -123,8 +123,9 @@ mod tests {
             .unwrap_or_default()
     }
 
-    /// Another node's rotation is seen once the copy is older than the TTL by the injected
-    /// clock, and not before (the wall clock plays no part).
+    /// A rotation by another process that sends this one no signal (a second SQLite
+    /// store on the file, like `sesam admin`) is seen once the copy is older than the TTL
+    /// by the injected clock, and not before (the wall clock plays no part).
     #[tokio::test]
     async fn cached_keys_age_by_the_injected_clock() {
         let (_dir, path) = sesam_testkit::sqlite_path();
@@ -140,6 +141,11 @@ mod tests {
         let other = node(master.keys()).await;
 
         this.ensure_signing_keys().await.unwrap();
+        // This node's own signal of the keys it just made drops its (empty) copy: let the
+        // follower (on this single-threaded runtime) apply it before the copy is made.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
         let before = active(&this.current_signing_keys().await.unwrap());
         let rotated = other
             .rotate_signing_keys(&Actor::operator("other node").unwrap())
