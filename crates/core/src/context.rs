@@ -60,6 +60,8 @@ pub struct Sesam {
     pub(crate) resyncs: Arc<std::sync::atomic::AtomicU64>,
     /// The node was told to stop: `/readyz` says so (`services/upkeep.rs`).
     pub(crate) draining: Arc<std::sync::atomic::AtomicBool>,
+    /// How often the outbox dispatcher looks without a wake-up.
+    pub(crate) outbox_poll: std::time::Duration,
 }
 
 /// The WebAuthn relying party: its ID the public URL's host name, its origins the public
@@ -187,6 +189,7 @@ impl Sesam {
             vapid_cache: Arc::default(),
             resyncs: Arc::default(),
             draining: Arc::default(),
+            outbox_poll: sesam_notify::DEFAULT_POLL,
         }
         .follow_signals()
     }

@@ -11,6 +11,7 @@ use sesam_domain::signing_keys::SigningKey;
 use sesam_store::{ServiceProviderRecord, StoreError};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::context::Sesam;
 
@@ -34,6 +35,18 @@ fn fresh(at: Timestamp, now: Timestamp, ttl_ms: i64) -> bool {
 pub struct ReadCache {
     sps: Mutex<HashMap<String, (Timestamp, ServiceProviderRecord)>>,
     keys: Mutex<Option<(Timestamp, Vec<SigningKey>)>>,
+    /// Both TTLs in ms when set (above 0): tests make the fallback long to show that the
+    /// change feed, not the TTL, brought a change.
+    ttl_override_ms: AtomicI64,
+}
+
+impl ReadCache {
+    fn ttl_ms(&self, default: i64) -> i64 {
+        match self.ttl_override_ms.load(Ordering::Relaxed) {
+            0 => default,
+            set => set,
+        }
+    }
 }
 
 impl Sesam {
@@ -45,7 +58,7 @@ impl Sesam {
     ) -> Result<Option<ServiceProviderRecord>, StoreError> {
         if let Ok(sps) = self.read_cache.sps.lock()
             && let Some((at, sp)) = sps.get(client_id)
-            && fresh(*at, self.clock.now(), SP_TTL_MS)
+            && fresh(*at, self.clock.now(), self.read_cache.ttl_ms(SP_TTL_MS))
         {
             return Ok(Some(sp.clone()));
         }
@@ -64,7 +77,7 @@ impl Sesam {
     pub(crate) async fn current_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         if let Ok(keys) = self.read_cache.keys.lock()
             && let Some((at, keys)) = keys.as_ref()
-            && fresh(*at, self.clock.now(), KEYS_TTL_MS)
+            && fresh(*at, self.clock.now(), self.read_cache.ttl_ms(KEYS_TTL_MS))
         {
             return Ok(keys.clone());
         }
@@ -73,6 +86,13 @@ impl Sesam {
             *cached = Some((self.clock.now(), keys.clone()));
         }
         Ok(keys)
+    }
+
+    /// Sets both cache TTLs (the fallback for a lost signal) instead of the defaults.
+    pub fn with_cache_ttl(self, ttl: std::time::Duration) -> Self {
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        self.read_cache.ttl_override_ms.store(ms, Ordering::Relaxed);
+        self
     }
 
     /// After this process changed the keys: the next read goes to the store.

@@ -80,6 +80,14 @@ impl Sesam {
             self.outbox_wake.clone(),
         )
         .with_lease_seconds(lease_seconds)
+        .with_poll_interval(self.outbox_poll)
+    }
+
+    /// How often the outbox dispatcher looks without a wake-up (retries come due, and the
+    /// fallback for a lost signal); `sesam_notify::DEFAULT_POLL` unless set.
+    pub fn with_outbox_poll(mut self, every: std::time::Duration) -> Self {
+        self.outbox_poll = every;
+        self
     }
 
     /// Removes expired PAR objects, login flows, sessions, nonces and request counts; the

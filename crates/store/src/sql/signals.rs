@@ -19,8 +19,8 @@ mod tests {
     use tokio::sync::broadcast::Receiver;
     use uuid::Uuid;
 
-    use super::*;
     use super::super::store::SqlStore;
+    use super::*;
 
     async fn commit(store: &SqlStore, signal: Signal) {
         let mut tx = dialect::begin_write(&store.pool).await.unwrap();
