@@ -132,3 +132,52 @@ async fn the_dispatcher_of_one_node_sends_at_once_what_another_node_queued() {
         "sent by node B, the only node with the gateway"
     );
 }
+
+/// A node that is shutting down answers an open long-poll at once (with what waits:
+/// here nothing), and a later one without waiting, so the app polls again elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_answers_long_polls_at_once() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness_tuned(Backend::Sqlite, Some(&url), &[], |s| {
+        s.with_long_poll_recheck(FALLBACK)
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = activated_app(
+        &h,
+        &sink,
+        dir.path(),
+        "0101901234",
+        "+4512345678",
+        "anna.hansen",
+        "111111",
+    )
+    .await;
+    let client = h.client();
+    let app = first.clone();
+    let waiter =
+        tokio::spawn(async move { client.wait_for_requests(&app, 25, &OsRandom).await.unwrap() });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.sesam.waiting_long_polls() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the wait never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.sesam.drain_long_polls();
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the open long-poll was answered when the node drained")
+        .unwrap();
+    assert!(got.is_empty());
+    let later = tokio::time::timeout(
+        Duration::from_secs(10),
+        h.client().wait_for_requests(&first, 25, &OsRandom),
+    )
+    .await
+    .expect("a long-poll on a draining node does not wait")
+    .unwrap();
+    assert!(later.is_empty());
+}
