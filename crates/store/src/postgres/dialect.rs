@@ -59,9 +59,10 @@ pub(super) const BULK_ENROL_BATCH: usize = 10_000;
 pub(super) const NAME: &str = "PostgreSQL";
 
 /// Applies pending migrations (under PostgreSQL's advisory lock, so several nodes
-/// starting at once migrate once).
-pub(super) async fn migrate(pool: &WritePool) -> Result<(), StoreError> {
-    migrator().run(pool).await.map_err(|e| match e {
+/// starting at once migrate once), on `conn`: a connection without the statement
+/// timeout, since a migration of a large table may rightly take long.
+pub(super) async fn migrate(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    migrator().run(conn).await.map_err(|e| match e {
         MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => StoreError::from(e),
         MigrateError::VersionMissing(v) => StoreError::Migration(format!(
             "the database has migration {v}, which this version of sesam does not know; it was last used by a newer version"

@@ -67,15 +67,16 @@ impl SqlStore {
     ) -> Result<Self, StoreError> {
         let statement = millis(timeouts.statement);
         let idle = millis(timeouts.idle_in_transaction);
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::BadUrl(e.to_string()))?
-            .options([
-                ("statement_timeout", statement.as_str()),
-                ("idle_in_transaction_session_timeout", idle.as_str()),
-            ]);
+        let plain =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        let options = plain.clone().options([
+            ("statement_timeout", statement.as_str()),
+            ("idle_in_transaction_session_timeout", idle.as_str()),
+        ]);
         // One direct connection first: a pool retries until its timeout and then reports
         // only that it timed out, while this shows the real cause (refused, bad password…).
-        let probe = tokio::time::timeout(timeouts.connect, PgConnection::connect_with(&options))
+        // It applies the migrations, without the statement timeout.
+        let mut probe = tokio::time::timeout(timeouts.connect, PgConnection::connect_with(&plain))
             .await
             .map_err(|_| {
                 StoreError::Unavailable(format!(
@@ -91,22 +92,60 @@ impl SqlStore {
                 )),
                 other => other,
             })?;
+        let migrated = dialect::migrate(&mut probe).await;
         let _ = probe.close().await;
+        migrated?;
         // A pooled connection is tested before use, so after a PostgreSQL restart the dead
-        // ones are replaced instead of failing one request each.
+        // ones are replaced instead of failing one request each. Opening one counts
+        // against the acquire timeout.
         let read_pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(timeouts.acquire.max(timeouts.connect))
+            .acquire_timeout(timeouts.acquire)
             .test_before_acquire(true)
             .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(timeouts.acquire.max(timeouts.connect))
+            .acquire_timeout(timeouts.acquire)
             .test_before_acquire(true)
             .connect_with(options.clone())
             .await?;
-        dialect::migrate(&pool).await?;
         let feed = dialect::Feed::start(&options, timeouts.connect);
         Ok(Self::from_pools(pool, read_pool, audit_key, feed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pooled connection carries the configured timeouts: a statement that runs
+    /// longer is cancelled by the server instead of holding the request.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pooled_connections_carry_the_timeouts() {
+        let Some(url) = sesam_testkit::postgres_database().await else {
+            return;
+        };
+        let keys = sesam_domain::MasterKey::from_hex(&"5a".repeat(32))
+            .unwrap()
+            .keys();
+        let timeouts = Timeouts {
+            statement: Duration::from_millis(300),
+            idle_in_transaction: Duration::from_secs(7),
+            ..Timeouts::default()
+        };
+        let store = SqlStore::connect_with(&url, AuditKey::from(&keys), timeouts)
+            .await
+            .unwrap();
+        let (write, read) = store.pools();
+        for pool in [write, read] {
+            let shown: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(shown, "7s");
+            let slow = sqlx::query("SELECT pg_sleep(5)").execute(pool).await;
+            let err = slow.expect_err("the statement timeout cancels it");
+            assert!(err.to_string().contains("statement timeout"), "{err}");
+        }
     }
 }

@@ -33,6 +33,13 @@ impl SqlStore {
         }
     }
 
+    /// Both pools, for the adapter's own tests.
+    #[cfg(test)]
+    #[allow(dead_code)]
+    pub(crate) fn pools(&self) -> (&WritePool, &ReadPool) {
+        (&self.pool, &self.read_pool)
+    }
+
     /// Closes the pools, waiting for work in progress to be committed.
     pub async fn close(&self) {
         self.pool.close().await;
