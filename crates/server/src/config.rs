@@ -1161,6 +1161,69 @@ mod tests {
     }
 
     #[test]
+    fn drain_and_database_timeouts_come_from_the_file_then_the_environment() {
+        use std::time::Duration;
+        let defaults = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(defaults.shutdown_drain, Duration::from_secs(2));
+        assert_eq!(
+            defaults.database_timeouts,
+            sesam_store::postgres::Timeouts::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            "shutdown_drain_seconds = 0
+[database]
+statement_timeout_seconds = 5
+connect_timeout_seconds = 3
+",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load(
+            &flags,
+            &env(&[
+                ("SESAM_DB_STATEMENT_TIMEOUT_SECONDS", "8"),
+                ("SESAM_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "20"),
+                ("SESAM_DB_ACQUIRE_TIMEOUT_SECONDS", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
+        assert_eq!(
+            c.database_timeouts,
+            sesam_store::postgres::Timeouts {
+                statement: Duration::from_secs(8),
+                idle_in_transaction: Duration::from_secs(20),
+                acquire: Duration::from_secs(2),
+                connect: Duration::from_secs(3),
+            }
+        );
+        for (var, value) in [
+            ("SESAM_SHUTDOWN_DRAIN_SECONDS", "301"),
+            ("SESAM_DB_STATEMENT_TIMEOUT_SECONDS", "0"),
+            ("SESAM_DB_CONNECT_TIMEOUT_SECONDS", "soon"),
+        ] {
+            let e = Config::load(&flags, &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(var), "{e}");
+        }
+        std::fs::write(
+            &file,
+            "[database]
+statement_timeout = 5
+",
+        )
+        .unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err(), "unknown key");
+    }
+
+    #[test]
     fn connection_limits_metrics_and_dev_outbox() {
         use std::time::Duration;
         let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
