@@ -616,6 +616,49 @@ async fn a_node_recovers_by_itself_when_its_database_connections_are_cut() {
     }
 }
 
+/// A database that hangs (here: a table readiness reads is locked by another session)
+/// gets a quick 503 from `/readyz`, not a check that hangs with it; once it answers
+/// again the node is ready by itself.
+#[tokio::test]
+async fn readiness_answers_503_while_the_database_hangs() {
+    let Some(url) = sesam_testkit::postgres_database().await else {
+        return;
+    };
+    let server = Server::start(&Data::Postgres(url.clone()), &[]);
+    // Any wait longer than this is a hang.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let readyz = || async {
+        http.get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .expect("readyz answers, hung database or not")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(readyz().await, 200);
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("LOCK TABLE audit_pending IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(readyz().await, 503);
+    tx.rollback().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readyz().await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the node never became ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let Some(url) = sesam_testkit::postgres_database().await else {
