@@ -17,6 +17,8 @@ pub struct OpenSettings<'a> {
     pub create_data_dir: Option<&'a Path>,
     pub master_key: KeySource,
     pub database: &'a Location,
+    /// PostgreSQL's timeouts (unused for SQLite).
+    pub database_timeouts: sesam_store::postgres::Timeouts,
     pub public_url: &'a url::Url,
     pub request_limits: RequestLimits,
     pub pairing_limits: PairingLimits,
@@ -34,7 +36,8 @@ pub struct Sesam {
     pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// The public URL, kept to build the relying party again with the app's origin.
     pub(crate) public_url: Option<Arc<url::Url>>,
-    /// Wakes the outbox dispatcher after a flow wrote messages.
+    /// Wakes the outbox dispatcher after a flow wrote messages (here, or on any node
+    /// through the change feed).
     pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
     /// The OpenID Connect issuer: the public URL without a trailing slash.
     pub(crate) issuer: Arc<str>,
@@ -53,8 +56,15 @@ pub struct Sesam {
     pub(crate) pending_signals: Arc<crate::services::app_requests::PendingSignals>,
     /// Which web push endpoints apps may register.
     pub(crate) push_policy: sesam_domain::web_push::EndpointPolicy,
-    /// The opened VAPID key, once read (`services/push.rs`).
+    /// The opened VAPID key, once read (`services/push.rs`). It never changes once made,
+    /// so it needs no signal.
     pub(crate) vapid_cache: Arc<std::sync::OnceLock<Arc<p256::ecdsa::SigningKey>>>,
+    /// Resyncs of the change feed seen (`services/signals.rs`).
+    pub(crate) resyncs: Arc<std::sync::atomic::AtomicU64>,
+    /// The node was told to stop: `/readyz` says so (`services/upkeep.rs`).
+    pub(crate) draining: Arc<std::sync::atomic::AtomicBool>,
+    /// How often the outbox dispatcher looks without a wake-up.
+    pub(crate) outbox_poll: std::time::Duration,
 }
 
 /// How many days finished messages are kept unless configured otherwise.
@@ -91,7 +101,12 @@ impl Sesam {
                 })?;
         }
         let loaded = master_key::load(settings.master_key)?;
-        let store = sesam_store::open(settings.database, AuditKey::from(&loaded.keys())).await?;
+        let store = sesam_store::open_with(
+            settings.database,
+            AuditKey::from(&loaded.keys()),
+            settings.database_timeouts,
+        )
+        .await?;
         let keys = master_key::confirm(loaded, &*store).await?;
         let sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
             .with_public_url(settings.public_url);
@@ -185,6 +200,10 @@ impl Sesam {
             pending_signals: Arc::default(),
             push_policy: sesam_domain::web_push::EndpointPolicy::default(),
             vapid_cache: Arc::default(),
+            resyncs: Arc::default(),
+            draining: Arc::default(),
+            outbox_poll: sesam_notify::DEFAULT_POLL,
         }
+        .follow_signals()
     }
 }

@@ -36,7 +36,61 @@ struct FileConfig {
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     site: Option<FileSite>,
+    shutdown_drain_seconds: Option<u64>,
+    database: Option<FileDatabase>,
 }
+
+/// `[database]`: how long PostgreSQL may take before a node gives up on it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    statement_timeout_seconds: Option<u64>,
+    idle_in_transaction_timeout_seconds: Option<u64>,
+    acquire_timeout_seconds: Option<u64>,
+    connect_timeout_seconds: Option<u64>,
+}
+
+/// The PostgreSQL timeouts: `SESAM_DB_*`, then `[database]`, then the defaults.
+fn database_timeouts(
+    file: FileDatabase,
+    env: &dyn Env,
+) -> Result<sesam_store::postgres::Timeouts, AppError> {
+    use std::time::Duration;
+    let d = sesam_store::postgres::Timeouts::default();
+    let seconds = |var: &str, key: &str, file: Option<u64>, default: Duration| {
+        number(env, var, key, file, 1..=3600, default.as_secs()).map(Duration::from_secs)
+    };
+    Ok(sesam_store::postgres::Timeouts {
+        statement: seconds(
+            "SESAM_DB_STATEMENT_TIMEOUT_SECONDS",
+            "database.statement_timeout_seconds",
+            file.statement_timeout_seconds,
+            d.statement,
+        )?,
+        idle_in_transaction: seconds(
+            "SESAM_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS",
+            "database.idle_in_transaction_timeout_seconds",
+            file.idle_in_transaction_timeout_seconds,
+            d.idle_in_transaction,
+        )?,
+        acquire: seconds(
+            "SESAM_DB_ACQUIRE_TIMEOUT_SECONDS",
+            "database.acquire_timeout_seconds",
+            file.acquire_timeout_seconds,
+            d.acquire,
+        )?,
+        connect: seconds(
+            "SESAM_DB_CONNECT_TIMEOUT_SECONDS",
+            "database.connect_timeout_seconds",
+            file.connect_timeout_seconds,
+            d.connect,
+        )?,
+    })
+}
+
+/// How long a node that was told to stop still serves while `/readyz` says `draining`,
+/// so the load balancer takes it out before it stops accepting.
+pub const DEFAULT_SHUTDOWN_DRAIN_SECONDS: u64 = 2;
 
 /// `[site]`: who runs this sesam and how the pages present it.
 #[derive(Debug, Default, Deserialize)]
@@ -333,6 +387,10 @@ pub struct Config {
     pub metrics: MetricsAccess,
     /// The pages' footer, logo and favicon (`[site]`).
     pub site: sesam_http::site::Site,
+    /// How long a stopping node reports `draining` on `/readyz` while still serving.
+    pub shutdown_drain: std::time::Duration,
+    /// PostgreSQL's statement, idle-transaction, pool and connect timeouts.
+    pub database_timeouts: sesam_store::postgres::Timeouts,
 }
 
 /// Who may read `/metrics`. Its counters can tell whether something happened to a known
@@ -607,6 +665,15 @@ impl Config {
         let mut file_http = file.http.unwrap_or_default();
         let proxy_protocol_from = trusted_proxies(file_http.proxy_protocol_from.take(), env)?;
         let connections = connection_limits(file_http, env)?;
+        let database_timeouts = database_timeouts(file.database.unwrap_or_default(), env)?;
+        let shutdown_drain = std::time::Duration::from_secs(number(
+            env,
+            "SESAM_SHUTDOWN_DRAIN_SECONDS",
+            "shutdown_drain_seconds",
+            file.shutdown_drain_seconds,
+            0..=300,
+            DEFAULT_SHUTDOWN_DRAIN_SECONDS,
+        )?);
         let dev_outbox = flags.dev_outbox
             || match env.var("SESAM_DEV_OUTBOX") {
                 Some(v) => parse_bool("SESAM_DEV_OUTBOX", &v)?,
@@ -699,6 +766,8 @@ impl Config {
                 token: metrics_token,
             },
             site,
+            shutdown_drain,
+            database_timeouts,
         })
     }
 
@@ -714,6 +783,7 @@ impl Config {
             create_data_dir: self.uses_data_dir().then_some(self.data_dir.as_path()),
             master_key: self.master_key.clone(),
             database: &self.database,
+            database_timeouts: self.database_timeouts,
             public_url: &self.public_url,
             request_limits: self.request_limits,
             pairing_limits: self.pairing_limits,
@@ -1122,6 +1192,69 @@ mod tests {
         assert!(e.contains("SESAM_LIMIT_LOGIN_PER_MINUTE"), "{e}");
         std::fs::write(&file, "[limits]\nlogin_per_minut = 600\n").unwrap();
         assert!(Config::load(&flags, &env(&[])).is_err());
+    }
+
+    #[test]
+    fn drain_and_database_timeouts_come_from_the_file_then_the_environment() {
+        use std::time::Duration;
+        let defaults = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(defaults.shutdown_drain, Duration::from_secs(2));
+        assert_eq!(
+            defaults.database_timeouts,
+            sesam_store::postgres::Timeouts::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            "shutdown_drain_seconds = 0
+[database]
+statement_timeout_seconds = 5
+connect_timeout_seconds = 3
+",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load(
+            &flags,
+            &env(&[
+                ("SESAM_DB_STATEMENT_TIMEOUT_SECONDS", "8"),
+                ("SESAM_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "20"),
+                ("SESAM_DB_ACQUIRE_TIMEOUT_SECONDS", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
+        assert_eq!(
+            c.database_timeouts,
+            sesam_store::postgres::Timeouts {
+                statement: Duration::from_secs(8),
+                idle_in_transaction: Duration::from_secs(20),
+                acquire: Duration::from_secs(2),
+                connect: Duration::from_secs(3),
+            }
+        );
+        for (var, value) in [
+            ("SESAM_SHUTDOWN_DRAIN_SECONDS", "301"),
+            ("SESAM_DB_STATEMENT_TIMEOUT_SECONDS", "0"),
+            ("SESAM_DB_CONNECT_TIMEOUT_SECONDS", "soon"),
+        ] {
+            let e = Config::load(&flags, &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(var), "{e}");
+        }
+        std::fs::write(
+            &file,
+            "[database]
+statement_timeout = 5
+",
+        )
+        .unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err(), "unknown key");
     }
 
     #[test]

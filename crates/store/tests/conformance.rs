@@ -102,6 +102,7 @@ conformance!(
     self_service_sessions_touch_end_and_sweep,
     self_service_changes_touch_only_the_persons_own_rows,
     user_id_reminders_are_counted_and_limited,
+    changes_are_signalled_after_commit_and_failed_ones_not,
 );
 
 mod cases {
@@ -583,6 +584,94 @@ mod cases {
         ));
         assert_eq!(store.service_providers().await.unwrap(), vec![sp]);
         assert_eq!(verify_chain(&*store).await, 1);
+    }
+
+    fn sp_record(client_id: &str) -> ServiceProviderRecord {
+        ServiceProviderRecord {
+            client_id: client_id.into(),
+            display_name: "Danske Bank".into(),
+            redirect_uris: vec!["https://bank.example/cb".into()],
+            secret_hash: [9; 32],
+            allow_national_id: false,
+            require_par: false,
+            ciba: false,
+            jwks: None,
+            created_at: T0,
+        }
+    }
+
+    /// The next signal that is not a probe of [`feed_is_listening`], within 10 s.
+    async fn next_signal(
+        feed: &mut tokio::sync::broadcast::Receiver<sesam_store::Signal>,
+    ) -> Option<sesam_store::Signal> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, feed.recv()).await {
+                Ok(Ok(sesam_store::Signal::ServiceProviderChanged { client_id }))
+                    if client_id.starts_with("probe_") => {}
+                Ok(Ok(s)) => return Some(s),
+                Ok(Err(e)) => panic!("the feed failed: {e}"),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Commits probes until one comes back: the backend's listener (PostgreSQL's
+    /// `LISTEN` connection) is in place.
+    async fn feed_is_listening(
+        store: &dyn Store,
+        feed: &mut tokio::sync::broadcast::Receiver<sesam_store::Signal>,
+    ) {
+        for n in 0..100 {
+            let d = AuditDraft::new("operator:test", "sp.added");
+            store
+                .add_service_provider(&sp_record(&format!("probe_{n}")), &d)
+                .await
+                .unwrap();
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(std::time::Duration::from_millis(200), feed.recv()).await
+            {
+                return;
+            }
+        }
+        panic!("the change feed never delivered");
+    }
+
+    /// Each change that other nodes cache or wait for is signalled, with ids only, once
+    /// committed; a change that fails signals nothing.
+    pub(super) async fn changes_are_signalled_after_commit_and_failed_ones_not(
+        store: Arc<dyn Store>,
+    ) {
+        use sesam_store::Signal;
+        let mut feed = store.signals();
+        feed_is_listening(&*store, &mut feed).await;
+        let d = AuditDraft::new("operator:test", "sp.added").subject("sp_1");
+        store
+            .add_service_provider(&sp_record("sp_1"), &d)
+            .await
+            .unwrap();
+        assert_eq!(
+            next_signal(&mut feed).await,
+            Some(Signal::ServiceProviderChanged {
+                client_id: "sp_1".into()
+            })
+        );
+        // Refused (the client id is taken): rolled back, so not signalled; the keys'
+        // replacement after it is the next signal.
+        assert!(
+            store
+                .add_service_provider(&sp_record("sp_1"), &d)
+                .await
+                .is_err()
+        );
+        store
+            .replace_signing_keys(&[], T0, &AuditDraft::new("operator:test", "keys.rotated"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next_signal(&mut feed).await,
+            Some(Signal::SigningKeysChanged)
+        );
     }
 
     pub(super) async fn meta_keeps_the_first_value(store: Arc<dyn Store>) {

@@ -21,6 +21,18 @@ impl Sesam {
         })
     }
 
+    /// The node was told to stop: from now on it reports not ready (so the load
+    /// balancer takes it out) while it still serves what reaches it.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Self::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn audit_backlog(&self) -> Result<AuditBacklog, AppError> {
         let b = self.store.audit_backlog().await?;
         let oldest_seconds = b.oldest.map_or(0.0, |t| {
@@ -68,6 +80,14 @@ impl Sesam {
             self.outbox_wake.clone(),
         )
         .with_lease_seconds(lease_seconds)
+        .with_poll_interval(self.outbox_poll)
+    }
+
+    /// How often the outbox dispatcher looks without a wake-up (retries come due, and the
+    /// fallback for a lost signal); `sesam_notify::DEFAULT_POLL` unless set.
+    pub fn with_outbox_poll(mut self, every: std::time::Duration) -> Self {
+        self.outbox_poll = every;
+        self
     }
 
     /// Removes expired PAR objects, login flows, sessions, nonces, request counts, the
