@@ -23,6 +23,14 @@ pub(crate) struct Followers {
 
 impl Followers {
     fn apply(&self, signal: Signal) {
+        let kind = match &signal {
+            Signal::AppRequestsChanged { .. } => "app_requests",
+            Signal::OutboxQueued => "outbox",
+            Signal::ServiceProviderChanged { .. } => "service_provider",
+            Signal::SigningKeysChanged => "signing_keys",
+            Signal::Resync => "resync",
+        };
+        metrics::counter!("sesam_signals_received_total", "kind" => kind).increment(1);
         match signal {
             Signal::AppRequestsChanged { identity_id } => self.pending.signal(identity_id),
             Signal::OutboxQueued => self.outbox.notify_one(),
