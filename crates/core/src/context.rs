@@ -47,6 +47,9 @@ pub struct Sesam {
     pub(crate) signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
     pub(crate) request_limits: crate::limits::RequestLimits,
     pub(crate) pairing_limits: crate::limits::PairingLimits,
+    /// How long finished messages are kept (the activity page and the app's inbox show
+    /// them until then).
+    pub(crate) messages_kept_days: i64,
     /// Short-lived copies of SP records and signing keys (`services/read_cache.rs`).
     pub(crate) read_cache: Arc<crate::services::read_cache::ReadCache>,
     /// Wakes the app long-polls of a person when something starts waiting for them.
@@ -63,6 +66,9 @@ pub struct Sesam {
     /// How often the outbox dispatcher looks without a wake-up.
     pub(crate) outbox_poll: std::time::Duration,
 }
+
+/// How many days finished messages are kept unless configured otherwise.
+pub const DEFAULT_MESSAGES_KEPT_DAYS: i64 = 180;
 
 /// The WebAuthn relying party: its ID the public URL's host name, its origins the public
 /// URL and, when set, the web app's own.
@@ -148,6 +154,12 @@ impl Sesam {
         self
     }
 
+    /// How many days finished messages are kept before the sweep removes them.
+    pub fn with_messages_kept_days(mut self, days: i64) -> Self {
+        self.messages_kept_days = days;
+        self
+    }
+
     /// The OpenID Connect issuer: the public URL without a trailing slash.
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -183,6 +195,7 @@ impl Sesam {
             signer_cache: Arc::default(),
             request_limits: crate::limits::RequestLimits::default(),
             pairing_limits: crate::limits::PairingLimits::default(),
+            messages_kept_days: DEFAULT_MESSAGES_KEPT_DAYS,
             read_cache: Arc::default(),
             pending_signals: Arc::default(),
             push_policy: sesam_domain::web_push::EndpointPolicy::default(),

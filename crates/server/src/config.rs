@@ -32,6 +32,7 @@ struct FileConfig {
     limits: Option<FileLimits>,
     http: Option<FileHttp>,
     dev_outbox: Option<bool>,
+    messages_kept_days: Option<u64>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     site: Option<FileSite>,
@@ -173,6 +174,7 @@ struct FileHttp {
     max_header_bytes: Option<u64>,
     max_connections: Option<u64>,
     max_connections_per_address: Option<u64>,
+    proxy_protocol_from: Option<Vec<String>>,
 }
 
 /// `[limits]`: requests per minute per source address, per group of endpoints.
@@ -363,6 +365,8 @@ pub struct Config {
     /// How long the dispatcher's claim on a message lasts (a crashed node's claims are
     /// taken over after this).
     pub outbox_lease_seconds: i64,
+    /// How many days finished messages are kept (`messages_kept_days`).
+    pub messages_kept_days: i64,
     /// Serve the demo relying party at `/demo` (`serve --demo`).
     pub demo: bool,
     /// How many app requests may be started per 10 minutes.
@@ -373,6 +377,9 @@ pub struct Config {
     pub source_limits: sesam_core::limits::SourceLimits,
     /// Timeouts, header size and connection caps of the listener.
     pub connections: sesam_http::transport::ConnectionLimits,
+    /// The load balancers whose PROXY protocol headers name the client (`[http]
+    /// proxy_protocol_from`); empty: every connection's peer is the client.
+    pub proxy_protocol_from: sesam_http::proxy_protocol::TrustedProxies,
     /// Publish `/dev/outbox` (only when no real channel is configured; `--dev-outbox`,
     /// implied by `--demo`).
     pub dev_outbox: bool,
@@ -655,7 +662,9 @@ impl Config {
         sesam_domain::web_push::check_contact(&push.contact).map_err(AppError::Config)?;
         let source_limits = source_limits(file.limits, env)?;
         let site = site_config(file.site.unwrap_or_default(), env)?;
-        let connections = connection_limits(file.http.unwrap_or_default(), env)?;
+        let mut file_http = file.http.unwrap_or_default();
+        let proxy_protocol_from = trusted_proxies(file_http.proxy_protocol_from.take(), env)?;
+        let connections = connection_limits(file_http, env)?;
         let database_timeouts = database_timeouts(file.database.unwrap_or_default(), env)?;
         let shutdown_drain = std::time::Duration::from_secs(number(
             env,
@@ -711,6 +720,14 @@ impl Config {
                     })?,
                 None => sesam_notify::DEFAULT_LEASE_SECONDS,
             },
+            messages_kept_days: number(
+                env,
+                "SESAM_MESSAGES_KEPT_DAYS",
+                "messages_kept_days",
+                file.messages_kept_days,
+                7..=3650,
+                sesam_core::context::DEFAULT_MESSAGES_KEPT_DAYS as u64,
+            )? as i64,
             demo: false,
             source_limits,
             request_limits: RequestLimits {
@@ -742,6 +759,7 @@ impl Config {
                 )?,
             },
             connections,
+            proxy_protocol_from,
             dev_outbox,
             metrics: MetricsAccess {
                 listen: metrics_listen,
@@ -809,6 +827,22 @@ fn number(
         )));
     }
     Ok(value)
+}
+
+/// `SESAM_HTTP_PROXY_PROTOCOL_FROM` (comma-separated) or `[http] proxy_protocol_from` (a list).
+fn trusted_proxies(
+    file: Option<Vec<String>>,
+    env: &dyn Env,
+) -> Result<sesam_http::proxy_protocol::TrustedProxies, AppError> {
+    let (key, text) = match env.var("SESAM_HTTP_PROXY_PROTOCOL_FROM") {
+        Some(v) => ("SESAM_HTTP_PROXY_PROTOCOL_FROM", v),
+        None => (
+            "http.proxy_protocol_from",
+            file.unwrap_or_default().join(","),
+        ),
+    };
+    sesam_http::proxy_protocol::TrustedProxies::parse(&text)
+        .map_err(|e| AppError::Config(format!("{key}: {e}")))
 }
 
 fn connection_limits(
@@ -1240,7 +1274,8 @@ statement_timeout = 5
         std::fs::write(
             &file,
             "dev_outbox = true\nmetrics_listen = \"127.0.0.1:9090\"\n\
-             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n",
+             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n\
+             proxy_protocol_from = [\"10.0.0.0/8\", \"192.0.2.1\"]\n",
         )
         .unwrap();
         let flags = Overrides {
@@ -1259,6 +1294,10 @@ statement_timeout = 5
         assert_eq!(c.connections.header_read_timeout, Duration::from_secs(5));
         assert_eq!(c.connections.max_connections, 200, "the environment wins");
         assert_eq!(c.connections.max_connections_per_address, 7);
+        assert_eq!(
+            c.proxy_protocol_from.to_string(),
+            "10.0.0.0/8, 192.0.2.1/32"
+        );
         assert!(c.dev_outbox);
         assert_eq!(c.metrics.listen.unwrap().port(), 9090);
         assert!(!c.metrics.on_public_listener());
@@ -1278,6 +1317,31 @@ statement_timeout = 5
                 .unwrap_err()
                 .to_string()
         };
+        assert!(
+            msg(env(&[("SESAM_MESSAGES_KEPT_DAYS", "1")])).contains("messages_kept_days"),
+            "a week at least: people read their activity"
+        );
+        assert_eq!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .messages_kept_days,
+            180
+        );
+        let bad_proxy = msg(env(&[(
+            "SESAM_HTTP_PROXY_PROTOCOL_FROM",
+            "10.0.0.1, balancer",
+        )]));
+        assert!(
+            bad_proxy.contains("SESAM_HTTP_PROXY_PROTOCOL_FROM")
+                && bad_proxy.contains("'balancer'"),
+            "{bad_proxy}"
+        );
+        assert!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .proxy_protocol_from
+                .is_empty()
+        );
         assert!(
             msg(env(&[("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "0")]))
                 .contains("http.idle_timeout_seconds")

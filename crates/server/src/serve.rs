@@ -290,6 +290,7 @@ pub async fn serve_on(
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let sesam = sesam.with_messages_kept_days(config.messages_kept_days);
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let metrics_listener = match config.metrics.listen {
         Some(addr) => Some(
@@ -334,6 +335,7 @@ pub async fn serve_on(
             None,
             sesam_http::metrics_router(state.clone()),
             config.connections,
+            sesam_http::proxy_protocol::TrustedProxies::default(),
             stopped(shutdown_rx.clone()),
         ))
     });
@@ -344,11 +346,15 @@ pub async fn serve_on(
         "sesam is listening ({})",
         if tls.is_some() { "HTTPS" } else { "HTTP" }
     );
+    if !config.proxy_protocol_from.is_empty() {
+        tracing::info!(from = %config.proxy_protocol_from, "connections from these load balancers must start with a PROXY protocol header naming the client");
+    }
     let result = sesam_http::transport::serve(
         listener,
         tls,
         sesam_http::router(state),
         config.connections,
+        config.proxy_protocol_from.clone(),
         stopped(shutdown_rx),
     )
     .await;

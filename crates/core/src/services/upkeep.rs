@@ -90,8 +90,9 @@ impl Sesam {
         self
     }
 
-    /// Removes expired PAR objects, login flows, sessions, nonces and request counts; the
-    /// number removed. Idempotent, so every node may run it.
+    /// Removes expired PAR objects, login flows, sessions, nonces, request counts, the
+    /// grants and refresh tokens no token can use any more, and finished messages older
+    /// than the retention; the number removed. Idempotent, so every node may run it.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_expired(&self) -> Result<u64, AppError> {
         let now = self.clock.now();
@@ -101,7 +102,16 @@ impl Sesam {
             .max(sesam_domain::pairing::PAIRING_WINDOW_SECONDS)
             .max(sesam_domain::user_id_reminder::REMINDER_WINDOW_SECONDS);
         let counts_before = now.plus_seconds(-2 * window);
-        Ok(self.store.sweep_expired(now, counts_before).await?)
+        // An access token issued at the last moment of a code or a refresh token still
+        // reads userinfo for its lifetime: the grant stays that long.
+        let grants_before = now.plus_seconds(-sesam_domain::authorization::ACCESS_TOKEN_SECONDS);
+        let cutoffs = sesam_store::SweepCutoffs {
+            now,
+            counts_before,
+            grants_before,
+            messages_before: now.plus_seconds(-self.messages_kept_days * 86_400),
+        };
+        Ok(self.store.sweep_expired(cutoffs).await?)
     }
 }
 

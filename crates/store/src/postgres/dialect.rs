@@ -178,5 +178,10 @@ fn migrator() -> Migrator {
             "self-service sessions",
             include_str!("../../migrations/postgres/0012_self_service_sessions.sql"),
         ),
+        migration(
+            13,
+            "housekeeping indexes",
+            include_str!("../../migrations/postgres/0013_housekeeping.sql"),
+        ),
     ])
 }

@@ -143,4 +143,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "self-service sessions",
         include_str!("../../migrations/sqlite/0012_self_service_sessions.sql"),
     ),
+    (
+        13,
+        "housekeeping indexes",
+        include_str!("../../migrations/sqlite/0013_housekeeping.sql"),
+    ),
 ];
