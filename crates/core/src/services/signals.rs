@@ -23,17 +23,26 @@ pub(crate) struct Followers {
 
 impl Followers {
     fn apply(&self, signal: Signal) {
+        let kind = match &signal {
+            Signal::AppRequestsChanged { .. } => "app_requests",
+            Signal::OutboxQueued => "outbox",
+            Signal::ServiceProviderChanged { .. } => "service_provider",
+            Signal::SigningKeysChanged => "signing_keys",
+            Signal::Resync => "resync",
+        };
+        metrics::counter!("sesam_signals_received_total", "kind" => kind).increment(1);
         match signal {
             Signal::AppRequestsChanged { identity_id } => self.pending.signal(identity_id),
             Signal::OutboxQueued => self.outbox.notify_one(),
             Signal::ServiceProviderChanged { client_id } => self.cache.forget_sp(&client_id),
             Signal::SigningKeysChanged => self.cache.forget_keys(),
             Signal::Resync => {
-                self.resyncs
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.cache.forget_all();
                 self.pending.signal_all();
                 self.outbox.notify_one();
+                // Counted once done, so whoever sees the count sees the caches dropped.
+                self.resyncs
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         }
     }
@@ -70,7 +79,7 @@ impl Sesam {
     /// How often this node was told it may have missed signals (its listener lost the
     /// database, or it fell behind) and dropped its caches; for monitoring and tests.
     pub fn signal_resyncs(&self) -> u64 {
-        self.resyncs.load(std::sync::atomic::Ordering::Relaxed)
+        self.resyncs.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -190,6 +199,8 @@ mod tests {
         a.ensure_signing_keys().await.unwrap();
         listening(&a, &b).await;
 
+        // B holds a copy of the keys before each rotation, and would keep it for an hour.
+        let first = active(&b.current_signing_keys().await.unwrap());
         let rotated = active(&a.rotate_signing_keys(&operator()).await.unwrap());
         assert!(
             becomes(Duration::from_secs(1), &rotated, || async {
@@ -199,6 +210,7 @@ mod tests {
             "node B signs with the key node A rotated into use"
         );
 
+        assert_ne!(rotated, first);
         let admin = node(&url).await;
         let by_admin = active(&admin.rotate_signing_keys(&operator()).await.unwrap());
         drop(admin);
@@ -241,6 +253,18 @@ mod tests {
             "node B uses the changed record"
         );
 
+        // B applies signals in commit order: once it uses a rotation committed after the
+        // SP's signals, it has applied those too and holds no late drop of its copy.
+        b.current_signing_keys().await.unwrap();
+        let settled = active(&a.rotate_signing_keys(&operator()).await.unwrap());
+        assert!(
+            becomes(Duration::from_secs(1), &settled, || async {
+                active(&b.current_signing_keys().await.unwrap())
+            })
+            .await
+        );
+        assert_eq!(display_name(&b, &sp).await, "Nordea");
+
         // A change no one signals (as if its signal were lost) stays unseen behind the
         // long TTL ...
         sqlx::query(
@@ -263,13 +287,17 @@ mod tests {
         .unwrap();
         assert!(!killed.is_empty(), "the listeners were found");
         assert!(
-            becomes(Duration::from_secs(10), &"Jyske Bank".to_owned(), || {
-                display_name(&b, &sp)
+            becomes(Duration::from_secs(10), &true, || async {
+                b.signal_resyncs() > resyncs
             })
             .await,
+            "node B resynced after its listener lost the connection"
+        );
+        assert_eq!(
+            display_name(&b, &sp).await,
+            "Jyske Bank",
             "the resync dropped node B's cached record"
         );
-        assert!(b.signal_resyncs() > resyncs);
         // The listener is back by itself: signals arrive again.
         listening(&a, &b).await;
         let again = active(&a.rotate_signing_keys(&operator()).await.unwrap());

@@ -63,7 +63,6 @@ async fn listen(pool: sqlx::PgPool, sender: SignalSender) {
                 continue;
             }
         };
-        pause = RETRY_FIRST;
         if connected_before {
             tracing::info!("listening for signals from other nodes again");
             sender.send(Signal::Resync);
@@ -72,6 +71,8 @@ async fn listen(pool: sqlx::PgPool, sender: SignalSender) {
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => {
+                    // A working connection: the next loss starts the back-off afresh.
+                    pause = RETRY_FIRST;
                     sender.send(Signal::from_payload(n.payload()).unwrap_or(Signal::Resync))
                 }
                 // Lost, and listening again on a new connection (sqlx reconnects before
@@ -86,6 +87,9 @@ async fn listen(pool: sqlx::PgPool, sender: SignalSender) {
                 }
             }
         }
+        // A connection that fails again at once (say, `LISTEN` refused) must not spin.
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RETRY_MAX);
     }
 }
 
