@@ -81,6 +81,11 @@ enum Command {
         /// Seconds one HTTP request may take before it counts as failed.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
         timeout: u64,
+        /// Seconds without any completed login (while logins fail) after which the run
+        /// stops early: the server is taken to be gone. Fault runs raise it to ride out a
+        /// restart; every failed login is counted either way.
+        #[arg(long, default_value_t = 5, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        give_up_after: u64,
         /// The server's process id, to report its memory.
         #[arg(long, value_name = "PID")]
         server_pid: Option<u32>,
@@ -145,6 +150,7 @@ async fn execute(cli: Cli) -> Result<String, BenchError> {
             duration,
             warmup,
             timeout,
+            give_up_after,
             server_pid,
             people,
             metrics_url,
@@ -156,6 +162,7 @@ async fn execute(cli: Cli) -> Result<String, BenchError> {
                 duration: Duration::from_secs(duration),
                 warmup: Duration::from_secs(warmup),
                 timeout: Duration::from_secs(timeout),
+                give_up_after: Duration::from_secs(give_up_after),
                 server_pid,
                 people,
                 metrics_url,

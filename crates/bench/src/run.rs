@@ -21,6 +21,8 @@ pub struct RunArgs {
     pub duration: Duration,
     pub warmup: Duration,
     pub timeout: Duration,
+    /// Stop when nothing completed for this long while logins failed.
+    pub give_up_after: Duration,
     pub server_pid: Option<u32>,
     /// Use only the first this many people (default: all in the manifest).
     pub people: Option<u64>,
@@ -150,8 +152,12 @@ fn endpoint(d: &serde_json::Value, name: &str, url: &str) -> Result<String, Benc
         })
 }
 
-/// If nothing completes for this long while flows fail, the server is taken to be gone.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
+/// Whether a worker whose login just failed stops the run: only when no login anywhere
+/// completed for `limit`. A failure alone never stops it (it is counted and the worker
+/// goes on), so a node restarting behind a balancer costs its failed logins, not the run.
+fn gone(since_last_success: Duration, limit: Duration) -> bool {
+    since_last_success > limit
+}
 
 pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -191,6 +197,7 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
     let measure_from = started + args.warmup;
     let deadline = measure_from + args.duration;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let give_up_after = args.give_up_after;
 
     let mut workers = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
@@ -225,7 +232,7 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
                             *samples.errors.entry(e.label()).or_default() += 1;
                         }
                         let quiet = last_success.lock().map(|t| t.elapsed()).unwrap_or_default();
-                        if quiet > GIVE_UP_AFTER {
+                        if gone(quiet, give_up_after) {
                             stop.store(true, Ordering::Relaxed);
                             *samples.errors.entry(e.label()).or_default() += 1;
                         }
@@ -287,7 +294,7 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
     let stopped_early = stop.load(Ordering::Relaxed).then(|| {
         format!(
             "no login completed for {} s while requests failed",
-            GIVE_UP_AFTER.as_secs()
+            give_up_after.as_secs()
         )
     });
     let completed = completed.load(Ordering::Relaxed);
@@ -398,8 +405,21 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::{PerLogin, Probe, metric, per_login, spread};
+    use super::{PerLogin, Probe, gone, metric, per_login, spread};
     use proptest::prelude::*;
+    use std::time::Duration;
+
+    #[test]
+    fn failures_stop_the_run_only_after_the_quiet_limit() {
+        let limit = Duration::from_secs(30);
+        assert!(
+            !gone(Duration::from_secs(5), limit),
+            "a restart is ridden out"
+        );
+        assert!(!gone(limit, limit));
+        assert!(gone(Duration::from_secs(31), limit));
+        assert!(gone(Duration::from_secs(6), Duration::from_secs(5)));
+    }
 
     #[test]
     fn counters_are_read_from_the_prometheus_text() {

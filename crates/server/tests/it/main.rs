@@ -17,6 +17,7 @@ mod browser_cookie;
 mod catalogue;
 mod channels;
 mod chips;
+mod cluster;
 mod code_displays;
 mod connections;
 mod crash;
