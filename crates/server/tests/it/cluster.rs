@@ -3,7 +3,8 @@
 //! alternate between the nodes completes, and so do concurrent logins through the
 //! balancer; each message is sent once although both nodes dispatch; twenty parallel
 //! wrong PINs spread over the nodes get three evaluations; a signing-key rotation made by
-//! `sesam admin` is used by every node within 1 s; the audit chain verifies after
+//! `sesam admin` is used by every node within 1 s; the app's long-poll on one node wakes
+//! for a login created on the other; the audit chain verifies after
 //! concurrent writes on both nodes; and a login waiting for the app when its node is
 //! killed (`kill -9`) completes through the other node.
 //!
@@ -583,6 +584,32 @@ async fn two_nodes_behind_haproxy() {
     // The audit chain, written by both nodes at once, verifies.
     let out = c.script(&["admin", "--operator", "tester", "audit", "verify"]);
     assert!(out.status.success(), "{out:?}");
+
+    // The app's long-poll on node 2 wakes when the login is created on node 1 (the
+    // nodes tell each other; a node alone would answer only when the wait ran out).
+    let waiting = {
+        let (anna, two) = (anna.clone(), two.clone());
+        tokio::spawn(async move {
+            AppClient::new(&two)
+                .unwrap()
+                .wait_for_requests(&anna, 25, &OsRandom)
+                .await
+                .unwrap()
+        })
+    };
+    // Let the waiting call reach node 2 first (if it came later it would find the
+    // request at once, and this part would prove nothing, but not fail).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let w = start_login(&bank, "anna.hansen", std::slice::from_ref(&one)).await;
+    let woken = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("the long-poll on node 2 was not woken by the login on node 1")
+        .unwrap();
+    assert!(
+        woken.iter().any(|r| r.binding_required),
+        "the long-poll answered without the login: {woken:?}"
+    );
+    finish_login(&bank, &anna, w, &two, &two, &two, &two).await;
 
     // A signing-key rotation by `sesam admin` is used by both nodes within 1 s. Each
     // node gets two codes ready; the first is redeemed just before the rotation (the
