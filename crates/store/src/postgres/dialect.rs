@@ -12,7 +12,7 @@ use crate::StoreError;
 pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
     crate::stats::unit();
     crate::stats::commit();
-    Ok(pool.begin().await?)
+    pool.begin().await
 }
 
 /// A unit of work that is one statement: the statement runs on the pool, outside any
@@ -39,7 +39,8 @@ pub(super) const NAME: &str = "PostgreSQL";
 /// Applies pending migrations (under PostgreSQL's advisory lock, so several nodes
 /// starting at once migrate once).
 pub(super) async fn migrate(pool: &WritePool) -> Result<(), StoreError> {
-    migrator().run(pool).await.map_err(|e| match e {
+    let mut conn = pool.acquire().await?;
+    migrator().run(&mut *conn).await.map_err(|e| match e {
         MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => StoreError::from(e),
         MigrateError::VersionMissing(v) => StoreError::Migration(format!(
             "the database has migration {v}, which this version of sesam does not know; it was last used by a newer version"

@@ -5,20 +5,22 @@ use std::time::Duration;
 
 use sesam_domain::AuditKey;
 use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use crate::StoreError;
 
-/// A pooled connection idle for longer than this is checked with a round trip before it
-/// is handed out (one that went away while idle, e.g. in a database restart, is replaced).
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+/// Connections per pool; each node has two (writers, and reads that must not wait for
+/// a writer's lock).
+const POOL_SIZE: usize = 16;
 
 pub mod db;
 mod dialect;
+mod pool;
 /// The shared SQL adapter, compiled here with this backend's `db` and `dialect`
-/// (see `sql/mod.rs`).
+/// (see `sql/mod.rs`). Its `StoreError::from(e)` converts the errors of statements run
+/// with sqlx directly (multi-row statements); `db` already answers with a `StoreError`.
 #[path = "../sql/mod.rs"]
-#[allow(clippy::duplicate_mod)]
+#[allow(clippy::duplicate_mod, clippy::useless_conversion)]
 mod sql;
 
 pub use sql::SqlStore;
@@ -46,28 +48,9 @@ impl SqlStore {
             other => other,
         })?;
         let _ = probe.close().await;
-        let read_pool = pool_options().connect_lazy_with(options.clone());
-        let pool = pool_options().connect_with(options).await?;
+        let read_pool = pool::Pool::new(options.clone(), POOL_SIZE);
+        let pool = pool::Pool::new(options, POOL_SIZE);
         dialect::migrate(&pool).await?;
         Ok(Self::from_pools(pool, read_pool, audit_key))
     }
-}
-
-/// 16 connections per pool, two pools per node. sqlx's default pings every
-/// connection on every checkout, one extra round trip per statement run on the pool and
-/// per unit of work (a third of a login's round trips); a connection busy a moment ago
-/// is known to be alive, so only one idle for a while is pinged.
-fn pool_options() -> PgPoolOptions {
-    PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_WHEN_IDLE_FOR {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
 }
