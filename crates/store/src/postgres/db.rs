@@ -2,7 +2,7 @@
 //! sqlx's statements, run on a connection of a unit of work or on the pools of
 //! `pool.rs`, under the names `sqlite/db.rs` gives its own.
 
-use sqlx::postgres::{PgArguments, PgConnection, PgQueryResult};
+use sqlx::postgres::{PgArguments, PgConnection, PgDatabaseError, PgQueryResult, PgSeverity};
 pub use sqlx::{AssertSqlSafe, QueryBuilder as SqlxQueryBuilder, Row as RowExt};
 
 pub use super::pool::{Pool as WritePool, Pool as ReadPool, Transaction};
@@ -41,13 +41,17 @@ impl<'e> From<&'e WritePool> for On<'e> {
     }
 }
 
-/// Whether an error may have left the connection unusable (anything but the database's
-/// own answer to the statement).
+/// Whether an error may have left the connection unusable: anything but the database's
+/// own answer to the statement, and that answer when it ends the session (`FATAL`, as
+/// when the server shuts down or an operator ends the connection).
 fn breaks_connection(e: &sqlx::Error) -> bool {
-    !matches!(
-        e,
-        sqlx::Error::Database(_) | sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. }
-    )
+    match e {
+        sqlx::Error::Database(d) => d
+            .try_downcast_ref::<PgDatabaseError>()
+            .is_none_or(|d| matches!(d.severity(), PgSeverity::Fatal | PgSeverity::Panic)),
+        sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. } => false,
+        _ => true,
+    }
 }
 
 macro_rules! run_on {

@@ -41,6 +41,7 @@ pub struct Pool {
 struct Inner {
     options: PgConnectOptions,
     max: usize,
+    check_when_idle_for: Duration,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<(PgConnection, Instant)>>,
 }
@@ -48,10 +49,15 @@ struct Inner {
 impl Pool {
     /// A pool that connects when a connection is first needed.
     pub fn new(options: PgConnectOptions, max: usize) -> Self {
+        Self::checking_when_idle_for(options, max, CHECK_WHEN_IDLE_FOR)
+    }
+
+    fn checking_when_idle_for(options: PgConnectOptions, max: usize, idle: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 options,
                 max,
+                check_when_idle_for: idle,
                 permits: Arc::new(Semaphore::new(max)),
                 idle: Mutex::new(Vec::with_capacity(max)),
             }),
@@ -70,7 +76,7 @@ impl Pool {
         loop {
             let idle = self.lock_idle().pop();
             let Some((mut conn, since)) = idle else { break };
-            if since.elapsed() < CHECK_WHEN_IDLE_FOR || conn.ping().await.is_ok() {
+            if since.elapsed() < self.inner.check_when_idle_for || conn.ping().await.is_ok() {
                 return Ok(self.pooled(conn, permit));
             }
             // Gone while idle: dropped (its socket with it), and the next one tried.
@@ -244,5 +250,129 @@ impl Drop for Transaction<'_> {
             // No runtime to roll back on: the connection is closed, which rolls it back.
             Err(_) => conn.discard(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::Row as _;
+
+    use super::*;
+
+    async fn options() -> Option<PgConnectOptions> {
+        let url = sesam_testkit::postgres_database().await?;
+        Some(PgConnectOptions::from_str(&url).unwrap())
+    }
+
+    async fn backend_pid(pool: &Pool) -> i32 {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("SELECT pg_backend_pid() AS pid")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get("pid")
+    }
+
+    /// A unit dropped without a commit keeps nothing and holds no lock afterwards; a
+    /// committed one keeps its writes.
+    #[tokio::test]
+    async fn a_dropped_unit_is_rolled_back_and_releases_its_locks() {
+        let Some(options) = options().await else {
+            return;
+        };
+        let pool = Pool::new(options, 2);
+        let mut setup = pool.begin().await.unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .execute(&mut *setup)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut *setup)
+            .await
+            .unwrap();
+        setup.commit().await.unwrap();
+
+        let mut dropped = pool.begin().await.unwrap();
+        sqlx::query("SELECT n FROM t WHERE n = 1 FOR UPDATE")
+            .execute(&mut *dropped)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut *dropped)
+            .await
+            .unwrap();
+        drop(dropped);
+
+        // Waits for the row lock if the dropped unit still held it (the guard only keeps
+        // a broken test from hanging).
+        let mut next = pool.begin().await.unwrap();
+        let locked = tokio::time::timeout(
+            Duration::from_secs(30),
+            sqlx::query("SELECT n FROM t WHERE n = 1 FOR UPDATE").fetch_one(&mut *next),
+        )
+        .await;
+        assert!(matches!(locked, Ok(Ok(_))), "the lock was released");
+        let rows: i64 = sqlx::query("SELECT COUNT(*) AS c FROM t")
+            .fetch_one(&mut *next)
+            .await
+            .unwrap()
+            .get("c");
+        assert_eq!(rows, 1, "the dropped unit's insert is gone");
+        next.commit().await.unwrap();
+    }
+
+    /// A connection that went away while idle (a restart, an operator's kill) is found
+    /// out by the check before use and replaced; without the check, the one statement
+    /// that meets it fails, the connection is closed, and the next statement gets a new
+    /// one.
+    #[tokio::test]
+    async fn a_connection_that_went_away_is_replaced() {
+        let Some(options) = options().await else {
+            return;
+        };
+        let admin = Pool::new(options.clone(), 1);
+        let kill = |pid: i32| {
+            let admin = admin.clone();
+            async move {
+                let mut conn = admin.acquire().await.unwrap();
+                sqlx::query("SELECT pg_terminate_backend($1)")
+                    .bind(pid)
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                // The backend ends after the call returns: wait until it is gone.
+                loop {
+                    let left: i64 =
+                        sqlx::query("SELECT COUNT(*) AS c FROM pg_stat_activity WHERE pid = $1")
+                            .bind(pid)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .unwrap()
+                            .get("c");
+                    if left == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        };
+
+        let checked = Pool::checking_when_idle_for(options.clone(), 1, Duration::ZERO);
+        let first = backend_pid(&checked).await;
+        kill(first).await;
+        let second = backend_pid(&checked).await;
+        assert_ne!(first, second, "a new connection");
+
+        let unchecked = Pool::checking_when_idle_for(options, 1, Duration::from_secs(3600));
+        let first = backend_pid(&unchecked).await;
+        kill(first).await;
+        let failed = super::super::db::query("SELECT 1 AS one")
+            .fetch_one(&unchecked)
+            .await;
+        assert!(failed.is_err());
+        let second = backend_pid(&unchecked).await;
+        assert_ne!(first, second, "the broken connection was not given back");
     }
 }
