@@ -17,6 +17,8 @@ pub struct OpenSettings<'a> {
     pub create_data_dir: Option<&'a Path>,
     pub master_key: KeySource,
     pub database: &'a Location,
+    /// PostgreSQL's timeouts (unused for SQLite).
+    pub database_timeouts: sesam_store::postgres::Timeouts,
     pub public_url: &'a url::Url,
     pub request_limits: RequestLimits,
     pub pairing_limits: PairingLimits,
@@ -34,7 +36,8 @@ pub struct Sesam {
     pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// The public URL, kept to build the relying party again with the app's origin.
     pub(crate) public_url: Option<Arc<url::Url>>,
-    /// Wakes the outbox dispatcher after a flow wrote messages.
+    /// Wakes the outbox dispatcher after a flow wrote messages (here, or on any node
+    /// through the change feed).
     pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
     /// The OpenID Connect issuer: the public URL without a trailing slash.
     pub(crate) issuer: Arc<str>,
@@ -44,15 +47,28 @@ pub struct Sesam {
     pub(crate) signer_cache: Arc<std::sync::RwLock<Option<Arc<sesam_oidc::id_token::TokenSigner>>>>,
     pub(crate) request_limits: crate::limits::RequestLimits,
     pub(crate) pairing_limits: crate::limits::PairingLimits,
+    /// How long finished messages are kept (the activity page and the app's inbox show
+    /// them until then).
+    pub(crate) messages_kept_days: i64,
     /// Short-lived copies of SP records and signing keys (`services/read_cache.rs`).
     pub(crate) read_cache: Arc<crate::services::read_cache::ReadCache>,
     /// Wakes the app long-polls of a person when something starts waiting for them.
     pub(crate) pending_signals: Arc<crate::services::app_requests::PendingSignals>,
     /// Which web push endpoints apps may register.
     pub(crate) push_policy: sesam_domain::web_push::EndpointPolicy,
-    /// The opened VAPID key, once read (`services/push.rs`).
+    /// The opened VAPID key, once read (`services/push.rs`). It never changes once made,
+    /// so it needs no signal.
     pub(crate) vapid_cache: Arc<std::sync::OnceLock<Arc<p256::ecdsa::SigningKey>>>,
+    /// Resyncs of the change feed seen (`services/signals.rs`).
+    pub(crate) resyncs: Arc<std::sync::atomic::AtomicU64>,
+    /// The node was told to stop: `/readyz` says so (`services/upkeep.rs`).
+    pub(crate) draining: Arc<std::sync::atomic::AtomicBool>,
+    /// How often the outbox dispatcher looks without a wake-up.
+    pub(crate) outbox_poll: std::time::Duration,
 }
+
+/// How many days finished messages are kept unless configured otherwise.
+pub const DEFAULT_MESSAGES_KEPT_DAYS: i64 = 180;
 
 /// The WebAuthn relying party: its ID the public URL's host name, its origins the public
 /// URL and, when set, the web app's own.
@@ -85,7 +101,12 @@ impl Sesam {
                 })?;
         }
         let loaded = master_key::load(settings.master_key)?;
-        let store = sesam_store::open(settings.database, AuditKey::from(&loaded.keys())).await?;
+        let store = sesam_store::open_with(
+            settings.database,
+            AuditKey::from(&loaded.keys()),
+            settings.database_timeouts,
+        )
+        .await?;
         let keys = master_key::confirm(loaded, &*store).await?;
         let sesam = Self::assemble(store, keys, Arc::new(SystemClock), Arc::new(OsRandom))
             .with_public_url(settings.public_url);
@@ -133,6 +154,12 @@ impl Sesam {
         self
     }
 
+    /// How many days finished messages are kept before the sweep removes them.
+    pub fn with_messages_kept_days(mut self, days: i64) -> Self {
+        self.messages_kept_days = days;
+        self
+    }
+
     /// The OpenID Connect issuer: the public URL without a trailing slash.
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -168,10 +195,15 @@ impl Sesam {
             signer_cache: Arc::default(),
             request_limits: crate::limits::RequestLimits::default(),
             pairing_limits: crate::limits::PairingLimits::default(),
+            messages_kept_days: DEFAULT_MESSAGES_KEPT_DAYS,
             read_cache: Arc::default(),
             pending_signals: Arc::default(),
             push_policy: sesam_domain::web_push::EndpointPolicy::default(),
             vapid_cache: Arc::default(),
+            resyncs: Arc::default(),
+            draining: Arc::default(),
+            outbox_poll: sesam_notify::DEFAULT_POLL,
         }
+        .follow_signals()
     }
 }

@@ -15,6 +15,7 @@ mod login;
 mod metrics;
 mod oidc;
 pub mod pages;
+pub mod proxy_protocol;
 pub mod qr;
 mod request_id;
 mod self_service;

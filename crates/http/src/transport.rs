@@ -31,6 +31,8 @@ use tower::ServiceExt;
 
 use sesam_core::error::AppError;
 
+use crate::proxy_protocol::{self, TrustedProxies};
+
 /// How long requests in flight may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -233,8 +235,10 @@ pub async fn serve(
     tls: Option<TlsAcceptor>,
     app: Router,
     limits: ConnectionLimits,
+    proxies: TrustedProxies,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let proxies = Arc::new(proxies);
     let slots = Arc::new(Slots {
         max: limits.max_connections,
         per_address: limits.max_connections_per_address,
@@ -261,19 +265,43 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = slots.take(peer.ip()) else {
-            metrics::counter!("sesam_connections_refused_total").increment(1);
-            tracing::debug!(%peer, "connection refused: too many open connections");
-            drop(stream);
-            continue;
-        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let http = http.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
+        let slots = slots.clone();
+        let proxied = proxies.trusts(peer.ip());
         tokio::spawn(async move {
-            let _slot = slot;
+            let mut stream = stream;
+            // Behind a trusted balancer the client is who the PROXY header names; the
+            // header is read before the slot is taken, so the cap counts the client.
+            let peer = if proxied {
+                match tokio::time::timeout(
+                    limits.header_read_timeout,
+                    proxy_protocol::read_client_address(&mut stream, peer),
+                )
+                .await
+                {
+                    Ok(Ok(client)) => client,
+                    Ok(Err(e)) => {
+                        metrics::counter!("sesam_proxy_headers_refused_total").increment(1);
+                        tracing::warn!(%peer, error = %e, "connection from a trusted proxy closed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "PROXY header timed out");
+                        return;
+                    }
+                }
+            } else {
+                peer
+            };
+            let Some(_slot) = slots.take(peer.ip()) else {
+                metrics::counter!("sesam_connections_refused_total").increment(1);
+                tracing::debug!(%peer, "connection refused: too many open connections");
+                return;
+            };
             match tls {
                 None => serve_connection(stream, peer, app, &http, limits, watcher).await,
                 Some(acceptor) => {

@@ -50,7 +50,13 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     lease_seconds: i64,
     only: Option<Channel>,
+    poll: Duration,
 }
+
+/// How often the dispatcher looks without a wake-up: for retries that have come due, and
+/// as the fallback for a lost signal (messages queued on any node wake it through the
+/// change feed).
+pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
 
 /// The wait before retry `attempt` (1-based): 2^attempt seconds, ±50 % jitter so many
 /// failed messages do not all retry at the same instant.
@@ -78,12 +84,19 @@ impl Dispatcher {
             wake,
             lease_seconds: DEFAULT_LEASE_SECONDS,
             only: None,
+            poll: DEFAULT_POLL,
         }
     }
 
     /// How long a claim lasts before another dispatcher may take the message over.
     pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
         self.lease_seconds = seconds.max(1);
+        self
+    }
+
+    /// How often to look without a wake-up ([`DEFAULT_POLL`] unless set).
+    pub fn with_poll_interval(mut self, every: Duration) -> Self {
+        self.poll = every;
         self
     }
 
@@ -95,7 +108,8 @@ impl Dispatcher {
     }
 
     /// Runs until `shutdown` resolves: sends what is due, then sleeps until woken (a flow
-    /// wrote a message) or for at most a second.
+    /// on any node wrote a message) or for at most the poll interval. A database that is
+    /// gone fails a round, which is tried again at the next.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
@@ -107,7 +121,7 @@ impl Dispatcher {
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.wake.notified() => {},
-                () = tokio::time::sleep(Duration::from_secs(1)) => {},
+                () = tokio::time::sleep(self.poll) => {},
             }
         }
     }

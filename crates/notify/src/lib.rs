@@ -10,7 +10,7 @@ mod sms;
 mod web_push;
 
 pub use dev_outbox::{DevMessage, DevOutbox};
-pub use dispatcher::{Channels, DEFAULT_LEASE_SECONDS, Dispatcher};
+pub use dispatcher::{Channels, DEFAULT_LEASE_SECONDS, DEFAULT_POLL, Dispatcher};
 pub use email::{SmtpMailer, SmtpSecurity};
 pub use sms::{SendError, SmsGateway};
 pub use web_push::WebPush;

@@ -32,10 +32,65 @@ struct FileConfig {
     limits: Option<FileLimits>,
     http: Option<FileHttp>,
     dev_outbox: Option<bool>,
+    messages_kept_days: Option<u64>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     site: Option<FileSite>,
+    shutdown_drain_seconds: Option<u64>,
+    database: Option<FileDatabase>,
 }
+
+/// `[database]`: how long PostgreSQL may take before a node gives up on it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    statement_timeout_seconds: Option<u64>,
+    idle_in_transaction_timeout_seconds: Option<u64>,
+    acquire_timeout_seconds: Option<u64>,
+    connect_timeout_seconds: Option<u64>,
+}
+
+/// The PostgreSQL timeouts: `SESAM_DB_*`, then `[database]`, then the defaults.
+fn database_timeouts(
+    file: FileDatabase,
+    env: &dyn Env,
+) -> Result<sesam_store::postgres::Timeouts, AppError> {
+    use std::time::Duration;
+    let d = sesam_store::postgres::Timeouts::default();
+    let seconds = |var: &str, key: &str, file: Option<u64>, default: Duration| {
+        number(env, var, key, file, 1..=3600, default.as_secs()).map(Duration::from_secs)
+    };
+    Ok(sesam_store::postgres::Timeouts {
+        statement: seconds(
+            "SESAM_DB_STATEMENT_TIMEOUT_SECONDS",
+            "database.statement_timeout_seconds",
+            file.statement_timeout_seconds,
+            d.statement,
+        )?,
+        idle_in_transaction: seconds(
+            "SESAM_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS",
+            "database.idle_in_transaction_timeout_seconds",
+            file.idle_in_transaction_timeout_seconds,
+            d.idle_in_transaction,
+        )?,
+        acquire: seconds(
+            "SESAM_DB_ACQUIRE_TIMEOUT_SECONDS",
+            "database.acquire_timeout_seconds",
+            file.acquire_timeout_seconds,
+            d.acquire,
+        )?,
+        connect: seconds(
+            "SESAM_DB_CONNECT_TIMEOUT_SECONDS",
+            "database.connect_timeout_seconds",
+            file.connect_timeout_seconds,
+            d.connect,
+        )?,
+    })
+}
+
+/// How long a node that was told to stop still serves while `/readyz` says `draining`,
+/// so the load balancer takes it out before it stops accepting.
+pub const DEFAULT_SHUTDOWN_DRAIN_SECONDS: u64 = 2;
 
 /// `[site]`: who runs this sesam and how the pages present it.
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +174,7 @@ struct FileHttp {
     max_header_bytes: Option<u64>,
     max_connections: Option<u64>,
     max_connections_per_address: Option<u64>,
+    proxy_protocol_from: Option<Vec<String>>,
 }
 
 /// `[limits]`: requests per minute per source address, per group of endpoints.
@@ -309,6 +365,8 @@ pub struct Config {
     /// How long the dispatcher's claim on a message lasts (a crashed node's claims are
     /// taken over after this).
     pub outbox_lease_seconds: i64,
+    /// How many days finished messages are kept (`messages_kept_days`).
+    pub messages_kept_days: i64,
     /// Serve the demo relying party at `/demo` (`serve --demo`).
     pub demo: bool,
     /// How many app requests may be started per 10 minutes.
@@ -319,6 +377,9 @@ pub struct Config {
     pub source_limits: sesam_core::limits::SourceLimits,
     /// Timeouts, header size and connection caps of the listener.
     pub connections: sesam_http::transport::ConnectionLimits,
+    /// The load balancers whose PROXY protocol headers name the client (`[http]
+    /// proxy_protocol_from`); empty: every connection's peer is the client.
+    pub proxy_protocol_from: sesam_http::proxy_protocol::TrustedProxies,
     /// Publish `/dev/outbox` (only when no real channel is configured; `--dev-outbox`,
     /// implied by `--demo`).
     pub dev_outbox: bool,
@@ -326,6 +387,10 @@ pub struct Config {
     pub metrics: MetricsAccess,
     /// The pages' footer, logo and favicon (`[site]`).
     pub site: sesam_http::site::Site,
+    /// How long a stopping node reports `draining` on `/readyz` while still serving.
+    pub shutdown_drain: std::time::Duration,
+    /// PostgreSQL's statement, idle-transaction, pool and connect timeouts.
+    pub database_timeouts: sesam_store::postgres::Timeouts,
 }
 
 /// Who may read `/metrics`. Its counters can tell whether something happened to a known
@@ -597,7 +662,18 @@ impl Config {
         sesam_domain::web_push::check_contact(&push.contact).map_err(AppError::Config)?;
         let source_limits = source_limits(file.limits, env)?;
         let site = site_config(file.site.unwrap_or_default(), env)?;
-        let connections = connection_limits(file.http.unwrap_or_default(), env)?;
+        let mut file_http = file.http.unwrap_or_default();
+        let proxy_protocol_from = trusted_proxies(file_http.proxy_protocol_from.take(), env)?;
+        let connections = connection_limits(file_http, env)?;
+        let database_timeouts = database_timeouts(file.database.unwrap_or_default(), env)?;
+        let shutdown_drain = std::time::Duration::from_secs(number(
+            env,
+            "SESAM_SHUTDOWN_DRAIN_SECONDS",
+            "shutdown_drain_seconds",
+            file.shutdown_drain_seconds,
+            0..=300,
+            DEFAULT_SHUTDOWN_DRAIN_SECONDS,
+        )?);
         let dev_outbox = flags.dev_outbox
             || match env.var("SESAM_DEV_OUTBOX") {
                 Some(v) => parse_bool("SESAM_DEV_OUTBOX", &v)?,
@@ -644,6 +720,14 @@ impl Config {
                     })?,
                 None => sesam_notify::DEFAULT_LEASE_SECONDS,
             },
+            messages_kept_days: number(
+                env,
+                "SESAM_MESSAGES_KEPT_DAYS",
+                "messages_kept_days",
+                file.messages_kept_days,
+                7..=3650,
+                sesam_core::context::DEFAULT_MESSAGES_KEPT_DAYS as u64,
+            )? as i64,
             demo: false,
             source_limits,
             request_limits: RequestLimits {
@@ -675,12 +759,15 @@ impl Config {
                 )?,
             },
             connections,
+            proxy_protocol_from,
             dev_outbox,
             metrics: MetricsAccess {
                 listen: metrics_listen,
                 token: metrics_token,
             },
             site,
+            shutdown_drain,
+            database_timeouts,
         })
     }
 
@@ -696,6 +783,7 @@ impl Config {
             create_data_dir: self.uses_data_dir().then_some(self.data_dir.as_path()),
             master_key: self.master_key.clone(),
             database: &self.database,
+            database_timeouts: self.database_timeouts,
             public_url: &self.public_url,
             request_limits: self.request_limits,
             pairing_limits: self.pairing_limits,
@@ -739,6 +827,22 @@ fn number(
         )));
     }
     Ok(value)
+}
+
+/// `SESAM_HTTP_PROXY_PROTOCOL_FROM` (comma-separated) or `[http] proxy_protocol_from` (a list).
+fn trusted_proxies(
+    file: Option<Vec<String>>,
+    env: &dyn Env,
+) -> Result<sesam_http::proxy_protocol::TrustedProxies, AppError> {
+    let (key, text) = match env.var("SESAM_HTTP_PROXY_PROTOCOL_FROM") {
+        Some(v) => ("SESAM_HTTP_PROXY_PROTOCOL_FROM", v),
+        None => (
+            "http.proxy_protocol_from",
+            file.unwrap_or_default().join(","),
+        ),
+    };
+    sesam_http::proxy_protocol::TrustedProxies::parse(&text)
+        .map_err(|e| AppError::Config(format!("{key}: {e}")))
 }
 
 fn connection_limits(
@@ -1091,6 +1195,69 @@ mod tests {
     }
 
     #[test]
+    fn drain_and_database_timeouts_come_from_the_file_then_the_environment() {
+        use std::time::Duration;
+        let defaults = Config::load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(defaults.shutdown_drain, Duration::from_secs(2));
+        assert_eq!(
+            defaults.database_timeouts,
+            sesam_store::postgres::Timeouts::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sesam.toml");
+        std::fs::write(
+            &file,
+            "shutdown_drain_seconds = 0
+[database]
+statement_timeout_seconds = 5
+connect_timeout_seconds = 3
+",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load(
+            &flags,
+            &env(&[
+                ("SESAM_DB_STATEMENT_TIMEOUT_SECONDS", "8"),
+                ("SESAM_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "20"),
+                ("SESAM_DB_ACQUIRE_TIMEOUT_SECONDS", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
+        assert_eq!(
+            c.database_timeouts,
+            sesam_store::postgres::Timeouts {
+                statement: Duration::from_secs(8),
+                idle_in_transaction: Duration::from_secs(20),
+                acquire: Duration::from_secs(2),
+                connect: Duration::from_secs(3),
+            }
+        );
+        for (var, value) in [
+            ("SESAM_SHUTDOWN_DRAIN_SECONDS", "301"),
+            ("SESAM_DB_STATEMENT_TIMEOUT_SECONDS", "0"),
+            ("SESAM_DB_CONNECT_TIMEOUT_SECONDS", "soon"),
+        ] {
+            let e = Config::load(&flags, &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(var), "{e}");
+        }
+        std::fs::write(
+            &file,
+            "[database]
+statement_timeout = 5
+",
+        )
+        .unwrap();
+        assert!(Config::load(&flags, &env(&[])).is_err(), "unknown key");
+    }
+
+    #[test]
     fn connection_limits_metrics_and_dev_outbox() {
         use std::time::Duration;
         let c = Config::load(&Overrides::default(), &env(&[])).unwrap();
@@ -1107,7 +1274,8 @@ mod tests {
         std::fs::write(
             &file,
             "dev_outbox = true\nmetrics_listen = \"127.0.0.1:9090\"\n\
-             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n",
+             [http]\nheader_read_timeout_seconds = 5\nmax_connections = 300\n\
+             proxy_protocol_from = [\"10.0.0.0/8\", \"192.0.2.1\"]\n",
         )
         .unwrap();
         let flags = Overrides {
@@ -1126,6 +1294,10 @@ mod tests {
         assert_eq!(c.connections.header_read_timeout, Duration::from_secs(5));
         assert_eq!(c.connections.max_connections, 200, "the environment wins");
         assert_eq!(c.connections.max_connections_per_address, 7);
+        assert_eq!(
+            c.proxy_protocol_from.to_string(),
+            "10.0.0.0/8, 192.0.2.1/32"
+        );
         assert!(c.dev_outbox);
         assert_eq!(c.metrics.listen.unwrap().port(), 9090);
         assert!(!c.metrics.on_public_listener());
@@ -1145,6 +1317,31 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
+        assert!(
+            msg(env(&[("SESAM_MESSAGES_KEPT_DAYS", "1")])).contains("messages_kept_days"),
+            "a week at least: people read their activity"
+        );
+        assert_eq!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .messages_kept_days,
+            180
+        );
+        let bad_proxy = msg(env(&[(
+            "SESAM_HTTP_PROXY_PROTOCOL_FROM",
+            "10.0.0.1, balancer",
+        )]));
+        assert!(
+            bad_proxy.contains("SESAM_HTTP_PROXY_PROTOCOL_FROM")
+                && bad_proxy.contains("'balancer'"),
+            "{bad_proxy}"
+        );
+        assert!(
+            Config::load(&Overrides::default(), &env(&[]))
+                .unwrap()
+                .proxy_protocol_from
+                .is_empty()
+        );
         assert!(
             msg(env(&[("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "0")]))
                 .contains("http.idle_timeout_seconds")

@@ -75,7 +75,10 @@ fn channels(config: &Config) -> Result<sesam_notify::Channels, AppError> {
     })
 }
 
-/// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
+/// Serves until `shutdown` completes, then drains: `/readyz` reports `draining` for
+/// `shutdown_drain_seconds` while everything else is still served, then the listener
+/// stops accepting, open long-polls answer at once and requests in flight finish (up to
+/// 10 s).
 pub async fn serve(
     config: Config,
     sesam: Sesam,
@@ -287,6 +290,7 @@ pub async fn serve_on(
     sesam: Sesam,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let sesam = sesam.with_messages_kept_days(config.messages_kept_days);
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let metrics_listener = match config.metrics.listen {
         Some(addr) => Some(
@@ -305,8 +309,20 @@ pub async fn serve_on(
         state.demo = Some(Arc::new(sesam.demo_client().await?));
     }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let drain = config.shutdown_drain;
+    let draining = sesam.clone();
     tokio::spawn(async move {
         shutdown.await;
+        // First out of the balancer (`/readyz` says draining) while still serving, then
+        // stop accepting; open long-polls answer now so their apps poll another node.
+        draining.start_draining();
+        tracing::info!(
+            seconds = drain.as_secs(),
+            "draining: /readyz reports not ready while requests are still served"
+        );
+        tokio::time::sleep(drain).await;
+        draining.drain_long_polls();
+        tracing::info!("no longer accepting connections: finishing requests in flight");
         let _ = shutdown_tx.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -319,6 +335,7 @@ pub async fn serve_on(
             None,
             sesam_http::metrics_router(state.clone()),
             config.connections,
+            sesam_http::proxy_protocol::TrustedProxies::default(),
             stopped(shutdown_rx.clone()),
         ))
     });
@@ -329,11 +346,15 @@ pub async fn serve_on(
         "sesam is listening ({})",
         if tls.is_some() { "HTTPS" } else { "HTTP" }
     );
+    if !config.proxy_protocol_from.is_empty() {
+        tracing::info!(from = %config.proxy_protocol_from, "connections from these load balancers must start with a PROXY protocol header naming the client");
+    }
     let result = sesam_http::transport::serve(
         listener,
         tls,
         sesam_http::router(state),
         config.connections,
+        config.proxy_protocol_from.clone(),
         stopped(shutdown_rx),
     )
     .await;
@@ -363,7 +384,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, AppError> 
             _ = term.recv() => {},
             _ = interrupt.recv() => {},
         }
-        tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down");
     })
 }
 

@@ -64,9 +64,20 @@ fn redact_url(url: &str) -> String {
 
 /// Opens the store at `location`, applying pending migrations.
 pub async fn open(location: &Location, audit_key: AuditKey) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(location, audit_key, postgres::Timeouts::default()).await
+}
+
+/// [`open`] with PostgreSQL's timeouts (SQLite has none to set).
+pub async fn open_with(
+    location: &Location,
+    audit_key: AuditKey,
+    timeouts: postgres::Timeouts,
+) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match location {
         Location::Sqlite(path) => Arc::new(sqlite::SqlStore::open(path, audit_key).await?),
-        Location::Postgres(url) => Arc::new(postgres::SqlStore::connect(url, audit_key).await?),
+        Location::Postgres(url) => {
+            Arc::new(postgres::SqlStore::connect_with(url, audit_key, timeouts).await?)
+        }
     })
 }
 

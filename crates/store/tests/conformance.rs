@@ -88,6 +88,8 @@ conformance!(
     concurrent_refreshes_rotate_once,
     browser_sessions_expire_and_end,
     client_assertion_ids_are_single_use,
+    grants_are_swept_once_no_token_can_use_them,
+    finished_messages_are_swept_after_their_retention,
     password_guard_round_trips,
     bulk_enrolment_skips_the_enrolled_and_refuses_taken_user_ids,
     concurrent_bulk_enrolments_enrol_everyone_once,
@@ -100,12 +102,27 @@ conformance!(
     self_service_sessions_touch_end_and_sweep,
     self_service_changes_touch_only_the_persons_own_rows,
     user_id_reminders_are_counted_and_limited,
+    changes_are_signalled_after_commit_and_failed_ones_not,
 );
 
 mod cases {
     use super::*;
 
     pub(super) const T0: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+
+    /// Sweep cutoffs that keep every message.
+    pub(super) fn cutoffs(
+        now: Timestamp,
+        counts_before: Timestamp,
+        grants_before: Timestamp,
+    ) -> sesam_store::SweepCutoffs {
+        sesam_store::SweepCutoffs {
+            now,
+            counts_before,
+            grants_before,
+            messages_before: Timestamp::from_millis(0),
+        }
+    }
 
     pub(super) fn enrolment(nid: &str, phone: &str, user_id: Option<&str>) -> Enrolment {
         let national_id = NationalId::parse(nid).unwrap();
@@ -569,6 +586,94 @@ mod cases {
         assert_eq!(verify_chain(&*store).await, 1);
     }
 
+    fn sp_record(client_id: &str) -> ServiceProviderRecord {
+        ServiceProviderRecord {
+            client_id: client_id.into(),
+            display_name: "Danske Bank".into(),
+            redirect_uris: vec!["https://bank.example/cb".into()],
+            secret_hash: [9; 32],
+            allow_national_id: false,
+            require_par: false,
+            ciba: false,
+            jwks: None,
+            created_at: T0,
+        }
+    }
+
+    /// The next signal that is not a probe of [`feed_is_listening`], within 10 s.
+    async fn next_signal(
+        feed: &mut tokio::sync::broadcast::Receiver<sesam_store::Signal>,
+    ) -> Option<sesam_store::Signal> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, feed.recv()).await {
+                Ok(Ok(sesam_store::Signal::ServiceProviderChanged { client_id }))
+                    if client_id.starts_with("probe_") => {}
+                Ok(Ok(s)) => return Some(s),
+                Ok(Err(e)) => panic!("the feed failed: {e}"),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Commits probes until one comes back: the backend's listener (PostgreSQL's
+    /// `LISTEN` connection) is in place.
+    async fn feed_is_listening(
+        store: &dyn Store,
+        feed: &mut tokio::sync::broadcast::Receiver<sesam_store::Signal>,
+    ) {
+        for n in 0..100 {
+            let d = AuditDraft::new("operator:test", "sp.added");
+            store
+                .add_service_provider(&sp_record(&format!("probe_{n}")), &d)
+                .await
+                .unwrap();
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(std::time::Duration::from_millis(200), feed.recv()).await
+            {
+                return;
+            }
+        }
+        panic!("the change feed never delivered");
+    }
+
+    /// Each change that other nodes cache or wait for is signalled, with ids only, once
+    /// committed; a change that fails signals nothing.
+    pub(super) async fn changes_are_signalled_after_commit_and_failed_ones_not(
+        store: Arc<dyn Store>,
+    ) {
+        use sesam_store::Signal;
+        let mut feed = store.signals();
+        feed_is_listening(&*store, &mut feed).await;
+        let d = AuditDraft::new("operator:test", "sp.added").subject("sp_1");
+        store
+            .add_service_provider(&sp_record("sp_1"), &d)
+            .await
+            .unwrap();
+        assert_eq!(
+            next_signal(&mut feed).await,
+            Some(Signal::ServiceProviderChanged {
+                client_id: "sp_1".into()
+            })
+        );
+        // Refused (the client id is taken): rolled back, so not signalled; the keys'
+        // replacement after it is the next signal.
+        assert!(
+            store
+                .add_service_provider(&sp_record("sp_1"), &d)
+                .await
+                .is_err()
+        );
+        store
+            .replace_signing_keys(&[], T0, &AuditDraft::new("operator:test", "keys.rotated"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next_signal(&mut feed).await,
+            Some(Signal::SigningKeysChanged)
+        );
+    }
+
     pub(super) async fn meta_keeps_the_first_value(store: Arc<dyn Store>) {
         assert_eq!(store.meta_get("k").await.unwrap(), None);
         assert_eq!(store.meta_get_or_init("k", b"one").await.unwrap(), b"one");
@@ -782,6 +887,120 @@ mod cases {
         );
     }
 
+    /// A grant is kept while its code or a refresh token can still be used (the sweep is
+    /// told the cutoff, which the service sets an access token's lifetime back); then the
+    /// grant and its expired refresh tokens go, and other grants stay.
+    pub(super) async fn grants_are_swept_once_no_token_can_use_them(store: Arc<dyn Store>) {
+        let n = enrolled(&*store, "0101901234").await;
+        let (plain, refreshed) = (grant(n.id, 7), grant(n.id, 8));
+        for g in [&plain, &refreshed] {
+            store
+                .complete_login(None, g, None, Effects::default())
+                .await
+                .unwrap();
+        }
+        let refresh = RefreshToken {
+            hash: [51; 32],
+            grant_id: refreshed.id,
+            expires_at: T0.plus_seconds(3600),
+            used_at: None,
+        };
+        assert!(
+            store
+                .redeem_code(refreshed.id, T0, Some(&refresh), Effects::default())
+                .await
+                .unwrap()
+        );
+        let kept = |store: Arc<dyn Store>| async move {
+            let mut kept = vec![];
+            for g in [plain.id, refreshed.id] {
+                kept.push(store.grant(g).await.unwrap().is_some());
+            }
+            kept
+        };
+        // Codes still valid at the cutoff: nothing goes.
+        store
+            .sweep_expired(cutoffs(T0.plus_seconds(60), T0, T0.plus_seconds(59)))
+            .await
+            .unwrap();
+        assert_eq!(kept(store.clone()).await, [true, true]);
+        // The codes expired before the cutoff: the grant with a live refresh token stays.
+        store
+            .sweep_expired(cutoffs(T0.plus_seconds(400), T0, T0.plus_seconds(100)))
+            .await
+            .unwrap();
+        assert_eq!(kept(store.clone()).await, [false, true]);
+        assert!(store.grant_of_refresh(&[51; 32]).await.unwrap().is_some());
+        // Once its refresh token expired before the cutoff, it goes too.
+        store
+            .sweep_expired(cutoffs(T0.plus_seconds(4000), T0, T0.plus_seconds(3601)))
+            .await
+            .unwrap();
+        assert_eq!(kept(store.clone()).await, [false, false]);
+        assert!(store.grant_of_refresh(&[51; 32]).await.unwrap().is_none());
+    }
+
+    /// Finished messages (and their attempts) go once older than the retention; messages
+    /// still waiting to be sent stay however old, and newer finished ones stay.
+    pub(super) async fn finished_messages_are_swept_after_their_retention(store: Arc<dyn Store>) {
+        use sesam_domain::notification::{Channel, Language, OutgoingMessage};
+        let n = enrolled(&*store, "0101901234").await;
+        let day = 86_400;
+        let message = |at: Timestamp| sesam_store::QueuedMessage {
+            message: OutgoingMessage {
+                message_id: Uuid::now_v7(),
+                identity_id: Some(n.id),
+                event: "login.used",
+                channel: Channel::Sms,
+                destination: "+4512345678".into(),
+                text: "Dit sesam blev brugt".into(),
+                language: Language::Da,
+                secret: false,
+                delivery: "all",
+                position: 0,
+                created_at: at,
+            },
+            sealed_text: None,
+        };
+        let (old_sent, old_waiting, new_sent) = (
+            message(T0),
+            message(T0),
+            message(T0.plus_seconds(100 * day)),
+        );
+        let ids = [&old_sent, &old_waiting, &new_sent].map(|m| m.message.message_id);
+        let effects = Effects {
+            audit: vec![],
+            messages: vec![old_sent, old_waiting, new_sent],
+        };
+        store
+            .complete_login(None, &grant(n.id, 1), None, effects)
+            .await
+            .unwrap();
+        let now = T0.plus_seconds(100 * day);
+        let claimed = store
+            .claim_due(now, now.plus_seconds(60), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3);
+        for entry in claimed.iter().filter(|e| e.message_id != ids[1]) {
+            store
+                .record_attempt(entry, now, &sesam_store::AttemptOutcome::Sent)
+                .await
+                .unwrap();
+        }
+        let kept = |store: Arc<dyn Store>| async move {
+            let recent = store.recent_messages(Some(n.id), 10).await.unwrap();
+            ids.map(|id| recent.iter().any(|m| m.message_id == id))
+        };
+        assert_eq!(kept(store.clone()).await, [true, true, true]);
+        let mut c = cutoffs(now, T0, T0);
+        c.messages_before = T0.plus_seconds(50 * day);
+        store.sweep_expired(c).await.unwrap();
+        assert_eq!(kept(store.clone()).await, [false, true, true]);
+        assert!(store.attempts_of(ids[0]).await.unwrap().is_empty());
+        assert_eq!(store.attempts_of(ids[2]).await.unwrap().len(), 1);
+    }
+
     pub(super) async fn concurrent_refreshes_rotate_once(store: Arc<dyn Store>) {
         let n = enrolled(&*store, "0101901234").await;
         let g = grant(n.id, 7);
@@ -924,7 +1143,13 @@ mod cases {
                 .await
                 .unwrap()
         );
-        assert!(store.sweep_expired(T0.plus_seconds(61), T0).await.unwrap() >= 2);
+        assert!(
+            store
+                .sweep_expired(cutoffs(T0.plus_seconds(61), T0, T0))
+                .await
+                .unwrap()
+                >= 2
+        );
         assert!(
             store
                 .register_assertion_id("sp_1", "j1", T0.plus_seconds(120))
@@ -1464,7 +1689,7 @@ mod cases {
                 .await
                 .unwrap()
         );
-        assert!(store.sweep_expired(end, T0).await.unwrap() >= 1);
+        assert!(store.sweep_expired(cutoffs(end, T0, T0)).await.unwrap() >= 1);
         assert!(
             !store
                 .end_self_service_session(&[7; 32], T0, Effects::default())

@@ -16,17 +16,32 @@ use super::device_requests::json_body as body;
 use crate::context::Sesam;
 use crate::error::AppError;
 
-/// How often a long-poll looks again without a wake-up. Wake-ups reach only the long-polls
-/// of this node; a request started on another node (several nodes on one PostgreSQL) is
-/// seen at this re-check, until cross-node wake-ups (LISTEN/NOTIFY) exist.
-const RECHECK: Duration = Duration::from_secs(2);
+/// How often a long-poll looks again without a wake-up. A request started on any node
+/// wakes it through the change feed (`services/signals.rs`: LISTEN/NOTIFY on
+/// PostgreSQL), so this re-check is only the fallback for a lost signal.
+pub const DEFAULT_RECHECK: Duration = Duration::from_secs(10);
 
 /// Wake-ups for the long-polls of each person's apps, kept only while someone waits: an
 /// entry is removed when its last waiter leaves, so the map holds at most one entry per
 /// person with a long-poll open.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PendingSignals {
     waiting: Mutex<HashMap<Uuid, Arc<tokio::sync::Notify>>>,
+    /// How often a long-poll looks again without a wake-up (the fallback).
+    recheck: Mutex<Duration>,
+    /// The node is shutting down: long-polls answer at once, so the apps poll again (on
+    /// another node).
+    draining: std::sync::atomic::AtomicBool,
+}
+
+impl Default for PendingSignals {
+    fn default() -> Self {
+        Self {
+            waiting: Mutex::default(),
+            recheck: Mutex::new(DEFAULT_RECHECK),
+            draining: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 /// One long-poll's hold on its person's wake-up; leaving removes the entry if it was the
@@ -57,6 +72,28 @@ impl PendingSignals {
         if let Some(notify) = self.waiting().get(&identity_id) {
             notify.notify_waiters();
         }
+    }
+
+    /// Wakes every long-poll on this node (signals may have been missed).
+    pub fn signal_all(&self) {
+        for notify in self.waiting().values() {
+            notify.notify_waiters();
+        }
+    }
+
+    /// Answers every open long-poll now and every later one at once.
+    pub fn drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.signal_all();
+    }
+
+    fn draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn recheck(&self) -> Duration {
+        *self.recheck.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many people have a long-poll open (for tests of the bound).
@@ -128,6 +165,23 @@ impl Sesam {
         self.pending_signals.len()
     }
 
+    /// Sets how often a long-poll looks again without a wake-up (the fallback for a lost
+    /// signal; [`DEFAULT_RECHECK`] unless set).
+    pub fn with_long_poll_recheck(self, every: Duration) -> Self {
+        *self
+            .pending_signals
+            .recheck
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = every;
+        self
+    }
+
+    /// The node is shutting down: open long-polls answer now (with what waits, often
+    /// nothing: the app polls again, on another node), and later ones do not wait.
+    pub fn drain_long_polls(&self) {
+        self.pending_signals.drain();
+    }
+
     /// Wakes the long-polls of the person's apps: something new waits for them.
     pub(crate) fn signal_pending(&self, identity_id: Option<Uuid>) {
         if let Some(id) = identity_id {
@@ -136,9 +190,9 @@ impl Sesam {
     }
 
     /// [`Self::pending_for_device`], held up to `wait` while the list is empty (long-poll):
-    /// looked at again when a request or pairing for the person starts on this node, and
-    /// every [`RECHECK`] for those started elsewhere. Answers at once when something
-    /// waits, and with the (empty) list when the time is up.
+    /// looked at again when a request or pairing for the person starts on any node (the
+    /// change feed), and at the re-check ([`DEFAULT_RECHECK`]) for a lost signal. Answers
+    /// at once when something waits, and with the (empty) list when the time is up.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn wait_for_pending(
         &self,
@@ -146,19 +200,24 @@ impl Sesam {
         wait: Duration,
     ) -> Result<api::PendingList, AppError> {
         let waiter = self.pending_signals.wait_for(device.identity_id);
+        let recheck = self.pending_signals.recheck();
         let deadline = tokio::time::sleep(wait);
         tokio::pin!(deadline);
         loop {
             // Made before reading, so a signal during the read is not missed.
             let woken = waiter.notify.notified();
             let list = self.pending_for_device(device).await?;
-            if !list.requests.is_empty() || wait.is_zero() || deadline.is_elapsed() {
+            if !list.requests.is_empty()
+                || wait.is_zero()
+                || deadline.is_elapsed()
+                || self.pending_signals.draining()
+            {
                 return Ok(list);
             }
             tokio::select! {
                 () = &mut deadline => {}
                 () = woken => {}
-                () = tokio::time::sleep(RECHECK) => {}
+                () = tokio::time::sleep(recheck) => {}
             }
         }
     }

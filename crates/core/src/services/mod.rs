@@ -27,6 +27,7 @@ pub mod read_cache;
 pub mod reminders;
 pub mod self_service;
 pub mod service_providers;
+pub mod signals;
 pub mod signing_keys;
 pub mod tokens;
 pub mod upkeep;

@@ -21,6 +21,18 @@ impl Sesam {
         })
     }
 
+    /// The node was told to stop: from now on it reports not ready (so the load
+    /// balancer takes it out) while it still serves what reaches it.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Self::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn audit_backlog(&self) -> Result<AuditBacklog, AppError> {
         let b = self.store.audit_backlog().await?;
         let oldest_seconds = b.oldest.map_or(0.0, |t| {
@@ -68,10 +80,19 @@ impl Sesam {
             self.outbox_wake.clone(),
         )
         .with_lease_seconds(lease_seconds)
+        .with_poll_interval(self.outbox_poll)
     }
 
-    /// Removes expired PAR objects, login flows, sessions, nonces and request counts; the
-    /// number removed. Idempotent, so every node may run it.
+    /// How often the outbox dispatcher looks without a wake-up (retries come due, and the
+    /// fallback for a lost signal); `sesam_notify::DEFAULT_POLL` unless set.
+    pub fn with_outbox_poll(mut self, every: std::time::Duration) -> Self {
+        self.outbox_poll = every;
+        self
+    }
+
+    /// Removes expired PAR objects, login flows, sessions, nonces, request counts, the
+    /// grants and refresh tokens no token can use any more, and finished messages older
+    /// than the retention; the number removed. Idempotent, so every node may run it.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sweep_expired(&self) -> Result<u64, AppError> {
         let now = self.clock.now();
@@ -81,7 +102,16 @@ impl Sesam {
             .max(sesam_domain::pairing::PAIRING_WINDOW_SECONDS)
             .max(sesam_domain::user_id_reminder::REMINDER_WINDOW_SECONDS);
         let counts_before = now.plus_seconds(-2 * window);
-        Ok(self.store.sweep_expired(now, counts_before).await?)
+        // An access token issued at the last moment of a code or a refresh token still
+        // reads userinfo for its lifetime: the grant stays that long.
+        let grants_before = now.plus_seconds(-sesam_domain::authorization::ACCESS_TOKEN_SECONDS);
+        let cutoffs = sesam_store::SweepCutoffs {
+            now,
+            counts_before,
+            grants_before,
+            messages_before: now.plus_seconds(-self.messages_kept_days * 86_400),
+        };
+        Ok(self.store.sweep_expired(cutoffs).await?)
     }
 }
 

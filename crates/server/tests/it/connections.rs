@@ -471,3 +471,63 @@ async fn sigterm_lets_a_request_in_flight_finish() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A connection from `from` that begins with a PROXY v1 header naming `client`.
+async fn proxied_from(from: [u8; 4], to: SocketAddr, client: &str) -> TcpStream {
+    let mut s = connect_from(from, to).await;
+    let header = format!("PROXY TCP4 {client} 127.0.0.1 40000 {}\r\n", to.port());
+    s.write_all(header.as_bytes()).await.unwrap();
+    s
+}
+
+/// Behind a trusted balancer the connection cap counts the client the PROXY header names:
+/// one client's extra connection is closed while another client behind the same balancer
+/// is served; the balancer's own connections without a header are closed unanswered.
+#[tokio::test]
+async fn behind_a_trusted_balancer_the_cap_counts_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(
+        &dir,
+        &[],
+        &[
+            ("SESAM_HTTP_PROXY_PROTOCOL_FROM", "127.0.0.9"),
+            ("SESAM_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "1"),
+            ("SESAM_HTTP_IDLE_TIMEOUT_SECONDS", "600"),
+        ],
+        "http",
+    );
+    let to = addr(&server);
+    let mut first = proxied_from([127, 0, 0, 9], to, "203.0.113.7").await;
+    assert_eq!(request(&mut first).await, Some(200));
+    let mut again = proxied_from([127, 0, 0, 9], to, "203.0.113.7").await;
+    assert_eq!(
+        request(&mut again).await,
+        None,
+        "a second connection of one client behind the balancer is served"
+    );
+    let mut other = proxied_from([127, 0, 0, 9], to, "203.0.113.8").await;
+    assert_eq!(
+        request(&mut other).await,
+        Some(200),
+        "another client behind the same balancer is refused"
+    );
+    let mut bare = connect_from([127, 0, 0, 9], to).await;
+    assert_eq!(
+        request(&mut bare).await,
+        None,
+        "a trusted balancer's connection without a header is served"
+    );
+    // An untrusted peer's PROXY header is not believed: it is a malformed request.
+    let mut forged = proxied_from([127, 0, 0, 10], to, "203.0.113.9").await;
+    assert!(closed_by_server(&mut forged).await);
+    // Untrusted peers without a header are served as always.
+    assert_eq!(
+        healthz_from(
+            &format!("http://127.0.0.1:{}", server.port),
+            [127, 0, 0, 10]
+        )
+        .await
+        .unwrap(),
+        200
+    );
+}

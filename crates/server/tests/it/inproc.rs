@@ -152,6 +152,19 @@ pub struct Harness {
     pub keys: Arc<SecretKeys>,
     pub base: String,
     pub clock: Arc<OffsetClock>,
+    /// The PostgreSQL database, for a second node on it.
+    pub database_url: Option<String>,
+    pub _dir: tempfile::TempDir,
+}
+
+/// Another node on a harness's database.
+pub struct Node {
+    pub sesam: Sesam,
+    /// This node's own store (its change feed is this node's).
+    pub db: Arc<dyn Store>,
+    /// Where this node listens (the public URL stays the first node's, as behind a
+    /// load balancer).
+    pub base: String,
     pub _dir: tempfile::TempDir,
 }
 
@@ -169,6 +182,16 @@ pub async fn harness_env(
     backend: Backend,
     sms_url: Option<&str>,
     extra: &[(&'static str, String)],
+) -> Option<Harness> {
+    harness_tuned(backend, sms_url, extra, |s| s).await
+}
+
+/// A harness whose `Sesam` is adjusted by `tune` before it serves.
+pub async fn harness_tuned(
+    backend: Backend,
+    sms_url: Option<&str>,
+    extra: &[(&'static str, String)],
+    tune: impl FnOnce(Sesam) -> Sesam,
 ) -> Option<Harness> {
     let dir = tempfile::tempdir().unwrap();
     let mut env = HashMap::new();
@@ -190,6 +213,7 @@ pub async fn harness_env(
     if let Backend::Postgres = backend {
         overrides.database_url = Some(sesam_testkit::postgres_database().await?);
     }
+    let database_url = overrides.database_url.clone();
     let config = Config::load(&overrides, &TestEnv(env)).unwrap();
     let master = MasterKey::from_hex(&"3c".repeat(32)).unwrap();
     let keys = master.keys();
@@ -197,9 +221,11 @@ pub async fn harness_env(
         .await
         .unwrap();
     let clock = Arc::new(OffsetClock::new());
-    let sesam = Sesam::assemble(store.clone(), keys, clock.clone(), Arc::new(OsRandom))
-        .with_public_url(&config.public_url)
-        .with_limits(config.request_limits, config.pairing_limits);
+    let sesam = tune(
+        Sesam::assemble(store.clone(), keys, clock.clone(), Arc::new(OsRandom))
+            .with_public_url(&config.public_url)
+            .with_limits(config.request_limits, config.pairing_limits),
+    );
     let s = sesam.clone();
     tokio::spawn(async move {
         sesam_server::serve::serve_on(listener, config, s, std::future::pending()).await
@@ -210,8 +236,53 @@ pub async fn harness_env(
         keys: Arc::new(master.keys()),
         base,
         clock,
+        database_url,
         _dir: dir,
     })
+}
+
+/// A second node on the harness's PostgreSQL database (its own store, listener and
+/// background parts, the same public URL and clock), with the SMS gateway `sms_url` if
+/// any, its `Sesam` adjusted by `tune`.
+pub async fn second_node(
+    h: &Harness,
+    sms_url: Option<&str>,
+    tune: impl FnOnce(Sesam) -> Sesam,
+) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = HashMap::new();
+    if let Some(u) = sms_url {
+        env.insert("SESAM_SMS_URL", u.to_owned());
+        env.insert("SESAM_SMS_TOKEN", TOKEN.to_owned());
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let overrides = Overrides {
+        data_dir: Some(dir.path().to_owned()),
+        public_url: Some(h.base.clone()),
+        database_url: Some(h.database_url.clone().expect("a PostgreSQL harness")),
+        ..Default::default()
+    };
+    let config = Config::load(&overrides, &TestEnv(env)).unwrap();
+    let keys = MasterKey::from_hex(&"3c".repeat(32)).unwrap().keys();
+    let store: Arc<dyn Store> = sesam_store::open(&config.database, AuditKey::from(&keys))
+        .await
+        .unwrap();
+    let sesam = tune(
+        Sesam::assemble(store.clone(), keys, h.clock.clone(), Arc::new(OsRandom))
+            .with_public_url(&config.public_url)
+            .with_limits(config.request_limits, config.pairing_limits),
+    );
+    let s = sesam.clone();
+    tokio::spawn(async move {
+        sesam_server::serve::serve_on(listener, config, s, std::future::pending()).await
+    });
+    Node {
+        sesam,
+        db: store,
+        base,
+        _dir: dir,
+    }
 }
 
 pub async fn enrol(h: &Harness, nid: &str, phone: &str, user_id: Option<&str>) -> String {

@@ -26,6 +26,7 @@ mod fuzz_corpus;
 mod identity_import;
 mod lockout;
 mod login_pages;
+mod nodes;
 mod notifications;
 mod oidc_app_login;
 mod oidc_ciba;

@@ -575,3 +575,64 @@ async fn a_payment_is_shown_in_sesams_words_and_carried_into_the_id_token() {
         .unwrap();
     assert!(d.contains("131 characters"), "{d}");
 }
+
+/// The sweep removes a grant only once no token can use it: an access token still reads
+/// userinfo at the end of its life after the code expired and the sweep ran, and a refresh
+/// token keeps its grant; a grant without refresh tokens goes once its last access token
+/// has expired.
+#[tokio::test]
+async fn the_sweep_keeps_grants_while_a_token_can_use_them() {
+    let (sink, url) = SmsSink::start().await;
+    let h = harness(Backend::Sqlite, Some(&url)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    person(&h, &sink, dir.path(), ANNA).await;
+    let bank = register_sp(&h, "Demo Bank", false, false).await;
+    let userinfo = |token: String| {
+        let (rp, http) = (&bank.rp, &bank.http);
+        async move {
+            let r: Result<openidconnect::core::CoreUserInfoClaims, _> = rp
+                .user_info(AccessToken::new(token), None)
+                .unwrap()
+                .request_async(http)
+                .await;
+            r.is_ok()
+        }
+    };
+
+    // At 0 s a login without a refresh token, at 31 s one with (the next code display
+    // code); each code lives 60 s, each access token 300 s from its exchange.
+    let started = start(&bank, &["profile"], &[]);
+    let code = code_by_pages(&h, &started, "anna.hansen").await;
+    let (_, plain) = exchange(&bank, code, started).await;
+    h.clock.advance_seconds(31);
+    let started = start(&bank, &["profile", "offline_access"], &[]);
+    let code = code_by_pages(&h, &started, "anna.hansen").await;
+    let (_, with_refresh) = exchange(&bank, code, started).await;
+    let grant_of =
+        |token: &str| -> uuid::Uuid { payload(token)["grant"].as_str().unwrap().parse().unwrap() };
+    let (plain_grant, refresh_grant) = (
+        grant_of(plain.access_token().secret()),
+        grant_of(with_refresh.access_token().secret()),
+    );
+
+    // At 291 s, near the end of the first access token and long after both codes expired.
+    h.clock.advance_seconds(260);
+    h.sesam.sweep_expired().await.unwrap();
+    assert!(userinfo(plain.access_token().secret().clone()).await);
+    assert!(userinfo(with_refresh.access_token().secret().clone()).await);
+
+    // At 401 s no access token of either code can be alive: the grant without a refresh
+    // token goes, the one with a live refresh token stays and still refreshes.
+    h.clock.advance_seconds(110);
+    h.sesam.sweep_expired().await.unwrap();
+    assert!(h.db.grant(plain_grant).await.unwrap().is_none());
+    assert!(h.db.grant(refresh_grant).await.unwrap().is_some());
+    let rotated = bank
+        .rp
+        .exchange_refresh_token(with_refresh.refresh_token().unwrap())
+        .unwrap()
+        .request_async(&bank.http)
+        .await
+        .unwrap_or_else(|e| panic!("refresh after the sweep failed: {e:?}"));
+    assert!(userinfo(rotated.access_token().secret().clone()).await);
+}

@@ -235,3 +235,73 @@ async fn authorize_and_the_back_channel_are_limited_per_address() {
     assert_eq!(form("/token").await.unwrap().status(), 401);
     assert_eq!(b.get(&url).await.status, 303);
 }
+
+/// One request over a fresh connection from the trusted balancer 127.0.0.9, whose PROXY
+/// header names `client`; the status, or `None` when the connection was closed unanswered.
+async fn via_balancer(base: &str, client: Option<&str>, path: &str, body: &str) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let to: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 9], 0).into()).unwrap();
+    let mut s = socket.connect(to).await.unwrap();
+    let mut bytes = client
+        .map(|c| format!("PROXY TCP4 {c} 127.0.0.1 40000 {}\r\n", to.port()))
+        .unwrap_or_default();
+    bytes += &format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(bytes.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        s.read_to_end(&mut answer),
+    )
+    .await;
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+}
+
+/// Behind a trusted load balancer (`SESAM_HTTP_PROXY_PROTOCOL_FROM`) the per-address
+/// limits count the client the PROXY header names: one client's guesses run out while
+/// another's behind the same balancer are still answered, and the balancer itself has no
+/// budget to spend, since a connection from it without a header is closed.
+#[tokio::test]
+async fn behind_a_trusted_balancer_limits_count_the_client_it_names() {
+    let h = harness_env(
+        Backend::Sqlite,
+        None,
+        &[
+            ("SESAM_LIMIT_ACTIVATION_PER_MINUTE", "2".into()),
+            ("SESAM_HTTP_PROXY_PROTOCOL_FROM", "127.0.0.9".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    let base = v4_base(&h);
+    let path = "/app/v1/activation/start";
+    let guess = r#"{"activation_code":"AAAA-BBBB-CCCC-DDDD"}"#;
+    for _ in 0..2 {
+        assert_eq!(
+            via_balancer(&base, Some("203.0.113.7"), path, guess).await,
+            Some(400)
+        );
+    }
+    assert_eq!(
+        via_balancer(&base, Some("203.0.113.7"), path, guess).await,
+        Some(429),
+        "the client named by the balancer is not limited"
+    );
+    assert_eq!(
+        via_balancer(&base, Some("203.0.113.8"), path, guess).await,
+        Some(400),
+        "another client behind the balancer shares the first one's limit"
+    );
+    assert_eq!(via_balancer(&base, None, path, guess).await, None);
+    // A direct client is counted by its own address, whatever the balancer's clients did.
+    let direct = client_from("127.0.0.3");
+    let r = post_json(&direct, &format!("{base}{path}"), guess).await;
+    assert_eq!(r.status(), 400);
+}

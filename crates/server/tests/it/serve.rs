@@ -463,6 +463,202 @@ fn environment_overrides_the_configuration_file() {
     );
 }
 
+/// On SIGTERM the node first reports `draining` on `/readyz` (so a balancer takes it out)
+/// while it still serves everything else, then stops and exits 0.
+#[tokio::test]
+async fn sigterm_drains_first_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_full(
+        &Data::Dir(dir.path().join("data")),
+        &[],
+        "http",
+        &[("SESAM_SHUTDOWN_DRAIN_SECONDS", "5".into())],
+    );
+    let http = http_client();
+    let ready = http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The signal is handled asynchronously: wait for the draining answer.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let draining = loop {
+        let r = http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            break r.json::<serde_json::Value>().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "readyz never reported draining");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(draining, serde_json::json!({ "status": "draining" }));
+    // Everything else is still served meanwhile.
+    for path in [
+        "/healthz",
+        "/.well-known/openid-configuration",
+        "/jwks.json",
+    ] {
+        let r = http
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path} while draining");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(code) = server.child.try_wait().unwrap() {
+            assert!(code.success(), "exit status {code:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What a PostgreSQL restart does to a node: every connection of its database is cut
+/// (the pools', the listener's). The node reports ready again by itself, and its audit
+/// sequencer chains what is written afterwards.
+#[tokio::test]
+async fn a_node_recovers_by_itself_when_its_database_connections_are_cut() {
+    let Some(url) = sesam_testkit::postgres_database().await else {
+        return;
+    };
+    let data = Data::Postgres(url.clone());
+    let server = Server::start(&data, &[]);
+    let http = http_client();
+    let readyz = || async {
+        let r = http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(readyz().await.0, 200);
+
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        cut.len() >= 2,
+        "the node's connections (pool and listener) were found"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = readyz().await;
+        if status == 200 && body["audit_chain"] == "ok" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node never became ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Written by another process after the cut, chained by the node's sequencer.
+    admin(
+        &data,
+        &enrol_args("0101901234", "1990-01-01", "+4512345671", None),
+    )
+    .ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_pending")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node's sequencer did not chain after the cut"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The listener came back too: the listening connection is there again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listeners: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = $1 AND query LIKE 'LISTEN%'",
+        )
+        .bind(sesam_store::postgres::LISTENER_APPLICATION_NAME)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if listeners == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the listener did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A database that hangs (here: a table readiness reads is locked by another session)
+/// gets a quick 503 from `/readyz`, not a check that hangs with it; once it answers
+/// again the node is ready by itself.
+#[tokio::test]
+async fn readiness_answers_503_while_the_database_hangs() {
+    let Some(url) = sesam_testkit::postgres_database().await else {
+        return;
+    };
+    let server = Server::start(&Data::Postgres(url.clone()), &[]);
+    // Any wait longer than this is a hang.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let readyz = || async {
+        http.get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .expect("readyz answers, hung database or not")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(readyz().await, 200);
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("LOCK TABLE audit_pending IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(readyz().await, 503);
+    tx.rollback().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readyz().await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the node never became ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let Some(url) = sesam_testkit::postgres_database().await else {

@@ -3,7 +3,7 @@
 use super::{
     ActivationStore, AuditStore, AuthRequestStore, BulkStore, ChannelStore, ChipStore,
     CodeDisplayStore, DeviceStore, GrantStore, IdentityStore, MetaStore, OidcStore, OutboxStore,
-    PairingStore, PasswordStore, PushStore, SelfServiceStore, ServiceProviderStore,
+    PairingStore, PasswordStore, PushStore, SelfServiceStore, ServiceProviderStore, SignalStore,
     SigningKeyStore, SweepStore,
 };
 
@@ -29,6 +29,7 @@ pub trait Store:
     + MetaStore
     + BulkStore
     + SweepStore
+    + SignalStore
     + Send
     + Sync
 {

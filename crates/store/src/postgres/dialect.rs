@@ -5,7 +5,38 @@ use std::borrow::Cow;
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 
 use super::db::{Transaction, WritePool};
-use crate::StoreError;
+use crate::{SIGNAL_CHANNEL, Signal, StoreError};
+
+/// The change feed: every node's listener (`listener.rs`).
+pub(super) use super::listener::Feed;
+
+/// A store on a fresh database, for the adapter's own tests (`None` where there is no
+/// PostgreSQL to test with).
+#[cfg(test)]
+pub(super) async fn test_store() -> Option<(Option<tempfile::TempDir>, super::SqlStore)> {
+    let url = sesam_testkit::postgres_database().await?;
+    let keys = sesam_domain::MasterKey::from_hex(&"5a".repeat(32))
+        .ok()?
+        .keys();
+    let store = super::SqlStore::connect(&url, sesam_domain::AuditKey::from(&keys))
+        .await
+        .ok()?;
+    Some((None, store))
+}
+
+/// Announces `signal` to every node's listener: `pg_notify` in the change's transaction,
+/// which PostgreSQL delivers at its commit and drops at a rollback.
+pub(super) async fn publish(
+    tx: &mut Transaction<'static>,
+    signal: Signal,
+) -> Result<(), StoreError> {
+    super::db::query("SELECT pg_notify($1, $2)")
+        .bind(SIGNAL_CHANNEL)
+        .bind(signal.payload())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 /// A unit of work: a transaction of its own (each commits alone; PostgreSQL's commits
 /// from many connections already share WAL flushes).
@@ -37,10 +68,10 @@ pub(super) const BULK_ENROL_BATCH: usize = 10_000;
 pub(super) const NAME: &str = "PostgreSQL";
 
 /// Applies pending migrations (under PostgreSQL's advisory lock, so several nodes
-/// starting at once migrate once).
-pub(super) async fn migrate(pool: &WritePool) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
-    migrator().run(&mut *conn).await.map_err(|e| match e {
+/// starting at once migrate once), on `conn`: a connection without the statement
+/// timeout, since a migration of a large table may rightly take long.
+pub(super) async fn migrate(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    migrator().run(conn).await.map_err(|e| match e {
         MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => StoreError::from(e),
         MigrateError::VersionMissing(v) => StoreError::Migration(format!(
             "the database has migration {v}, which this version of sesam does not know; it was last used by a newer version"
@@ -155,6 +186,11 @@ fn migrator() -> Migrator {
             12,
             "self-service sessions",
             include_str!("../../migrations/postgres/0012_self_service_sessions.sql"),
+        ),
+        migration(
+            13,
+            "housekeeping indexes",
+            include_str!("../../migrations/postgres/0013_housekeeping.sql"),
         ),
     ])
 }

@@ -21,10 +21,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::Timeouts;
 use crate::StoreError;
-
-/// How long a caller waits for a connection before giving up.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long closing waits for the connections in use.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
@@ -41,6 +39,7 @@ pub struct Pool {
 struct Inner {
     options: PgConnectOptions,
     max: usize,
+    timeouts: Timeouts,
     check_when_idle_for: Duration,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<(PgConnection, Instant)>>,
@@ -48,15 +47,22 @@ struct Inner {
 
 impl Pool {
     /// A pool that connects when a connection is first needed.
-    pub fn new(options: PgConnectOptions, max: usize) -> Self {
-        Self::checking_when_idle_for(options, max, CHECK_WHEN_IDLE_FOR)
+    /// Waiting for a connection and opening one are bounded by `timeouts`.
+    pub fn new(options: PgConnectOptions, max: usize, timeouts: Timeouts) -> Self {
+        Self::checking_when_idle_for(options, max, timeouts, CHECK_WHEN_IDLE_FOR)
     }
 
-    fn checking_when_idle_for(options: PgConnectOptions, max: usize, idle: Duration) -> Self {
+    fn checking_when_idle_for(
+        options: PgConnectOptions,
+        max: usize,
+        timeouts: Timeouts,
+        idle: Duration,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 options,
                 max,
+                timeouts,
                 check_when_idle_for: idle,
                 permits: Arc::new(Semaphore::new(max)),
                 idle: Mutex::new(Vec::with_capacity(max)),
@@ -66,13 +72,16 @@ impl Pool {
 
     /// A connection of the pool, for as long as the returned value lives.
     pub async fn acquire(&self) -> Result<Pooled, StoreError> {
-        let permit =
-            tokio::time::timeout(ACQUIRE_TIMEOUT, self.inner.permits.clone().acquire_owned())
-                .await
-                .map_err(|_| {
-                    StoreError::Unavailable("no database connection free within 5 seconds".into())
-                })?
-                .map_err(|_| StoreError::Unavailable("the database pool is closed".into()))?;
+        let wait = self.inner.timeouts.acquire;
+        let permit = tokio::time::timeout(wait, self.inner.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "no database connection free within {} ms",
+                    wait.as_millis()
+                ))
+            })?
+            .map_err(|_| StoreError::Unavailable("the database pool is closed".into()))?;
         loop {
             let idle = self.lock_idle().pop();
             let Some((mut conn, since)) = idle else { break };
@@ -81,7 +90,15 @@ impl Pool {
             }
             // Gone while idle: dropped (its socket with it), and the next one tried.
         }
-        let conn = PgConnection::connect_with(&self.inner.options).await?;
+        let connect = self.inner.timeouts.connect;
+        let conn = tokio::time::timeout(connect, PgConnection::connect_with(&self.inner.options))
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "no answer from the database within {} ms",
+                    connect.as_millis()
+                ))
+            })??;
         Ok(self.pooled(conn, permit))
     }
 
@@ -282,7 +299,7 @@ mod tests {
         let Some(options) = options().await else {
             return;
         };
-        let pool = Pool::new(options, 2);
+        let pool = Pool::new(options, 2, Timeouts::default());
         let mut setup = pool.begin().await.unwrap();
         sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)")
             .execute(&mut *setup)
@@ -332,7 +349,7 @@ mod tests {
         let Some(options) = options().await else {
             return;
         };
-        let admin = Pool::new(options.clone(), 1);
+        let admin = Pool::new(options.clone(), 1, Timeouts::default());
         let kill = |pid: i32| {
             let admin = admin.clone();
             async move {
@@ -359,13 +376,19 @@ mod tests {
             }
         };
 
-        let checked = Pool::checking_when_idle_for(options.clone(), 1, Duration::ZERO);
+        let checked =
+            Pool::checking_when_idle_for(options.clone(), 1, Timeouts::default(), Duration::ZERO);
         let first = backend_pid(&checked).await;
         kill(first).await;
         let second = backend_pid(&checked).await;
         assert_ne!(first, second, "a new connection");
 
-        let unchecked = Pool::checking_when_idle_for(options, 1, Duration::from_secs(3600));
+        let unchecked = Pool::checking_when_idle_for(
+            options,
+            1,
+            Timeouts::default(),
+            Duration::from_secs(3600),
+        );
         let first = backend_pid(&unchecked).await;
         kill(first).await;
         let failed = super::super::db::query("SELECT 1 AS one")

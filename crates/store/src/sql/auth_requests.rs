@@ -11,11 +11,11 @@ use sesam_domain::rate_limit::{PendingCap, RateWindow, WindowLimit};
 use sesam_domain::transaction_text::TransactionText;
 use uuid::Uuid;
 
-use super::dialect;
 use super::effects::write_effects;
 use super::rows::{Row, hash32};
 use super::store::SqlStore;
-use crate::{AuthRequestStore, Effects, StartLimits, StartOutcome, StoreError};
+use super::{dialect, signals};
+use crate::{AuthRequestStore, Effects, Signal, StartLimits, StartOutcome, StoreError};
 
 macro_rules! auth_request_columns {
     () => {
@@ -179,6 +179,10 @@ impl AuthRequestStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         write_effects(&mut tx, r.created_at, &effects).await?;
+        // Published for an unknown person too (to no one: the nil id), so that the work
+        // done does not tell whether the person exists.
+        let identity_id = r.identity_id.unwrap_or(Uuid::nil());
+        signals::publish(&mut tx, Signal::AppRequestsChanged { identity_id }).await?;
         tx.commit().await?;
         Ok(StartOutcome::Started { evicted })
     }

@@ -4,8 +4,8 @@ use sesam_domain::Timestamp;
 
 use super::db::Transaction;
 
-use super::{audit, outbox};
-use crate::{Effects, StoreError};
+use super::{audit, outbox, signals};
+use crate::{Effects, Signal, StoreError};
 
 pub(super) async fn write_effects(
     tx: &mut Transaction<'static>,
@@ -13,5 +13,9 @@ pub(super) async fn write_effects(
     effects: &Effects,
 ) -> Result<(), StoreError> {
     audit::append_all(tx, at, &effects.audit).await?;
-    outbox::enqueue(tx, &effects.messages).await
+    if effects.messages.is_empty() {
+        return Ok(());
+    }
+    outbox::enqueue(tx, &effects.messages).await?;
+    signals::publish(tx, Signal::OutboxQueued).await
 }

@@ -28,6 +28,7 @@ mod push;
 mod rows;
 mod self_service;
 mod service_providers;
+mod signals;
 mod signing_keys;
 mod store;
 mod sweep;

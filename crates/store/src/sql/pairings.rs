@@ -13,8 +13,8 @@ use super::auth_requests::{auth_request, auth_request_columns, count_requests};
 use super::effects::write_effects;
 use super::rows::{self, Row, device_and_identity_columns, device_columns};
 use super::store::SqlStore;
-use super::{db, dialect};
-use crate::{DeviceUnit, Effects, PairingLimits, PairingStart, PairingStore, StoreError};
+use super::{db, dialect, signals};
+use crate::{DeviceUnit, Effects, PairingLimits, PairingStart, PairingStore, Signal, StoreError};
 
 macro_rules! pairing_columns {
     () => {
@@ -410,6 +410,10 @@ impl PairingStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         write_effects(&mut tx, p.created_at, &effects).await?;
+        // Published for an unknown person too (to no one: the nil id), so that the work
+        // done does not tell whether the person exists.
+        let identity_id = p.identity_id.unwrap_or(Uuid::nil());
+        signals::publish(&mut tx, Signal::AppRequestsChanged { identity_id }).await?;
         tx.commit().await?;
         Ok(PairingStart::Started { evicted })
     }

@@ -6,8 +6,8 @@ use sesam_domain::AuditDraft;
 use super::db;
 use super::rows::{self, sp_columns};
 use super::store::SqlStore;
-use super::{audit, dialect};
-use crate::{ServiceProviderRecord, ServiceProviderStore, StoreError};
+use super::{audit, dialect, signals};
+use crate::{ServiceProviderRecord, ServiceProviderStore, Signal, StoreError};
 
 #[async_trait]
 impl ServiceProviderStore for SqlStore {
@@ -35,6 +35,13 @@ impl ServiceProviderStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         audit::append(&mut tx, sp.created_at, audit).await?;
+        signals::publish(
+            &mut tx,
+            Signal::ServiceProviderChanged {
+                client_id: sp.client_id.clone(),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

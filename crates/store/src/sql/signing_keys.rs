@@ -7,8 +7,8 @@ use sesam_domain::signing_keys::{KeyState, SigningKey};
 use sesam_domain::{AuditDraft, Timestamp};
 
 use super::store::SqlStore;
-use super::{audit, dialect};
-use crate::{SigningKeyStore, StoreError};
+use super::{audit, dialect, signals};
+use crate::{Signal, SigningKeyStore, StoreError};
 
 #[async_trait]
 impl SigningKeyStore for SqlStore {
@@ -55,6 +55,7 @@ impl SigningKeyStore for SqlStore {
             .await?;
         }
         audit::append(&mut tx, at, audit_draft).await?;
+        signals::publish(&mut tx, Signal::SigningKeysChanged).await?;
         tx.commit().await?;
         Ok(())
     }

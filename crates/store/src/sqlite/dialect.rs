@@ -2,7 +2,33 @@
 
 use super::db::{Transaction, WritePool};
 use super::migrate::Migration;
-use crate::StoreError;
+use crate::{Signal, SignalSender, StoreError};
+
+/// The change feed: this process is the only server on its file, so the signals of its
+/// committed units are delivered in process (`writer.rs`).
+pub(super) type Feed = SignalSender;
+
+/// A store on a fresh file, for the adapter's own tests.
+#[cfg(test)]
+pub(super) async fn test_store() -> Option<(Option<tempfile::TempDir>, super::SqlStore)> {
+    let (dir, path) = sesam_testkit::sqlite_path();
+    let keys = sesam_domain::MasterKey::from_hex(&"5a".repeat(32))
+        .ok()?
+        .keys();
+    let store = super::SqlStore::open(&path, sesam_domain::AuditKey::from(&keys))
+        .await
+        .ok()?;
+    Some((Some(dir), store))
+}
+
+/// Announces `signal` when the unit commits (delivered by [`Transaction::commit`]).
+pub(super) async fn publish(
+    tx: &mut Transaction<'static>,
+    signal: Signal,
+) -> Result<(), StoreError> {
+    tx.signal_after_commit(signal);
+    Ok(())
+}
 
 /// A unit of work on the one writer, in the open group's transaction (`writer.rs`).
 pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
@@ -123,5 +149,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         12,
         "self-service sessions",
         include_str!("../../migrations/sqlite/0012_self_service_sessions.sql"),
+    ),
+    (
+        13,
+        "housekeeping indexes",
+        include_str!("../../migrations/sqlite/0013_housekeeping.sql"),
     ),
 ];

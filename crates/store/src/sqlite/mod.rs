@@ -31,8 +31,9 @@ impl SqlStore {
     pub async fn open(path: &Path, audit_key: AuditKey) -> Result<Self, StoreError> {
         let mut writer = connection::open_writer(path)?;
         migrate::run(&mut writer, dialect::MIGRATIONS)?;
-        let pool = db::WritePool::start(writer)?;
+        let feed = dialect::Feed::default();
+        let pool = db::WritePool::start(writer, feed.clone())?;
         let read_pool = db::ReadPool::new(path.to_owned(), READERS);
-        Ok(Self::from_pools(pool, read_pool, audit_key))
+        Ok(Self::from_pools(pool, read_pool, audit_key, feed))
     }
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
-use crate::StoreError;
 use crate::stats;
+use crate::{Signal, SignalSender, StoreError};
 
 /// How long a unit waits for its turn on the writer before giving up.
 const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,6 +40,9 @@ const BULK_CACHE_KIB: i64 = -256 * 1024;
 pub struct WritePool {
     state: Arc<Mutex<WriterState>>,
     committer: mpsc::Sender<()>,
+    /// Where the signals of committed units go (this process is the only server on the
+    /// file, so in-process delivery reaches every subscriber).
+    signals: SignalSender,
 }
 
 pub(super) struct WriterState {
@@ -56,7 +59,7 @@ pub(super) struct WriterState {
 
 impl WritePool {
     /// Takes over `conn` (already configured and migrated) and starts the committer.
-    pub(super) fn start(conn: Connection) -> Result<Self, StoreError> {
+    pub(super) fn start(conn: Connection, signals: SignalSender) -> Result<Self, StoreError> {
         let state = Arc::new(Mutex::new(WriterState {
             conn,
             open: false,
@@ -70,7 +73,11 @@ impl WritePool {
             .name("sesam-sqlite-commit".into())
             .spawn(move || commit_groups(&shared, &wake))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the commit thread: {e}")))?;
-        Ok(Self { state, committer })
+        Ok(Self {
+            state,
+            committer,
+            signals,
+        })
     }
 
     /// Starts a unit of work: its statements run in a savepoint of the open group.
@@ -93,6 +100,8 @@ impl WritePool {
             committer: self.committer.clone(),
             released: false,
             alone: false,
+            signals: Vec::new(),
+            feed: self.signals.clone(),
             _life: std::marker::PhantomData,
         })
     }
@@ -123,6 +132,8 @@ impl WritePool {
                     committer: self.committer.clone(),
                     released: false,
                     alone: true,
+                    signals: Vec::new(),
+                    feed: self.signals.clone(),
                     _life: std::marker::PhantomData,
                 });
             }
@@ -208,11 +219,15 @@ pub struct Transaction<'c> {
     released: bool,
     /// Begun with [`WritePool::begin_alone`]: no savepoint of its own.
     alone: bool,
+    /// Signals of this unit, delivered once its group is committed (dropped with it).
+    signals: Vec<Signal>,
+    feed: SignalSender,
     _life: std::marker::PhantomData<&'c ()>,
 }
 
 impl Transaction<'_> {
-    /// Keeps the unit's writes and waits until the group they are in is durable.
+    /// Keeps the unit's writes and waits until the group they are in is durable; then
+    /// delivers the unit's signals.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         if !self.alone {
             self.guard.conn.execute_batch("RELEASE unit")?;
@@ -220,10 +235,23 @@ impl Transaction<'_> {
         self.released = true;
         let (tx, rx) = oneshot::channel();
         self.guard.waiting.push(tx);
+        let signals = std::mem::take(&mut self.signals);
+        let feed = self.feed.clone();
         drop(self);
         rx.await.map_err(|_| {
             StoreError::Unavailable("the database writer stopped before the commit".into())
-        })?
+        })??;
+        for signal in signals {
+            feed.send(signal);
+        }
+        Ok(())
+    }
+
+    /// Announces `signal` once this unit is committed (never if it is rolled back).
+    pub fn signal_after_commit(&mut self, signal: Signal) {
+        if !self.signals.contains(&signal) {
+            self.signals.push(signal);
+        }
     }
 }
 
@@ -277,7 +305,10 @@ mod tests {
         let conn = connection::open_writer(&dir.path().join("w.db")).unwrap();
         conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
             .unwrap();
-        (dir, Arc::new(WritePool::start(conn).unwrap()))
+        (
+            dir,
+            Arc::new(WritePool::start(conn, SignalSender::default()).unwrap()),
+        )
     }
 
     async fn rows(pool: &WritePool) -> Vec<i64> {
