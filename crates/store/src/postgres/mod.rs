@@ -5,17 +5,23 @@ use std::time::Duration;
 
 use sesam_domain::AuditKey;
 use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use crate::StoreError;
+
+/// Connections per pool; each node has two (writers, and reads that must not wait for
+/// a writer's lock).
+const POOL_SIZE: usize = 16;
 
 pub mod db;
 mod dialect;
 mod listener;
+mod pool;
 /// The shared SQL adapter, compiled here with this backend's `db` and `dialect`
-/// (see `sql/mod.rs`).
+/// (see `sql/mod.rs`). Its `StoreError::from(e)` converts the errors of statements run
+/// with sqlx directly (multi-row statements); `db` already answers with a `StoreError`.
 #[path = "../sql/mod.rs"]
-#[allow(clippy::duplicate_mod)]
+#[allow(clippy::duplicate_mod, clippy::useless_conversion)]
 mod sql;
 
 pub use listener::LISTENER_APPLICATION_NAME;
@@ -95,20 +101,11 @@ impl SqlStore {
         let migrated = dialect::migrate(&mut probe).await;
         let _ = probe.close().await;
         migrated?;
-        // A pooled connection is tested before use, so after a PostgreSQL restart the dead
-        // ones are replaced instead of failing one request each. Opening one counts
-        // against the acquire timeout.
-        let read_pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(timeouts.acquire)
-            .test_before_acquire(true)
-            .connect_lazy_with(options.clone());
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(timeouts.acquire)
-            .test_before_acquire(true)
-            .connect_with(options.clone())
-            .await?;
+        // A pooled connection idle for a while is tested before use, so after a
+        // PostgreSQL restart the dead ones are replaced instead of failing one request
+        // each; one that fails in use is closed (`pool.rs`).
+        let read_pool = pool::Pool::new(options.clone(), POOL_SIZE, timeouts);
+        let pool = pool::Pool::new(options.clone(), POOL_SIZE, timeouts);
         let feed = dialect::Feed::start(&options, timeouts.connect);
         Ok(Self::from_pools(pool, read_pool, audit_key, feed))
     }
@@ -138,12 +135,13 @@ mod tests {
             .unwrap();
         let (write, read) = store.pools();
         for pool in [write, read] {
+            let mut conn = pool.acquire().await.unwrap();
             let shown: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
-                .fetch_one(pool)
+                .fetch_one(&mut *conn)
                 .await
                 .unwrap();
             assert_eq!(shown, "7s");
-            let slow = sqlx::query("SELECT pg_sleep(5)").execute(pool).await;
+            let slow = sqlx::query("SELECT pg_sleep(5)").execute(&mut *conn).await;
             let err = slow.expect_err("the statement timeout cancels it");
             assert!(err.to_string().contains("statement timeout"), "{err}");
         }

@@ -239,13 +239,11 @@ impl AuthRequestStore for SqlStore {
     }
 
     async fn redeem_ciba(&self, id: Uuid, now: Timestamp) -> Result<bool, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let done = db::query("UPDATE auth_requests SET redeemed_at = $1 WHERE id = $2 AND state = 'approved' AND redeemed_at IS NULL")
             .bind(now.millis())
             .bind(id)
-            .execute(&mut *tx)
+            .execute(dialect::one_statement_unit(&self.pool))
             .await?;
-        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -289,17 +287,19 @@ impl AuthRequestStore for SqlStore {
 }
 
 /// Counts one more request under each of the two keys in the window starting at
-/// `window`, if both counts stay within their limits; whether they did. A unit of its own,
-/// before the request's transaction: a counter row (one per address and window, shared by
-/// everyone behind one address) is then locked for this short unit only, never across
-/// another request's whole transaction. A refused request is not counted (the unit is
-/// rolled back), so one person's refused attempts do not use up their address's budget.
+/// `window`, if both counts stay within their limits; whether they did. One statement,
+/// a unit of its own before the request's transaction: a counter row (one per address
+/// and window, shared by everyone behind one address) is locked for that statement only,
+/// never across another request's whole transaction, and on PostgreSQL it is one round
+/// trip. A refused request is not counted: a second statement takes both counts back, so
+/// one person's refused attempts do not use up their address's budget. Between the two a
+/// concurrent request can see a count one too high, and a crash between them leaves it
+/// so until the window ends: both err towards refusing, never towards admitting.
 pub(super) async fn count_requests(
     store: &SqlStore,
     keys: [(&[u8], WindowLimit); 2],
     window: Timestamp,
 ) -> Result<bool, StoreError> {
-    let mut tx = dialect::begin_write(&store.pool).await?;
     let rows = db::query(
         "INSERT INTO request_counts (key, window_start, n) VALUES ($1, $3, 1), ($2, $3, 1) \
          ON CONFLICT (key, window_start) DO UPDATE SET n = request_counts.n + 1 RETURNING key, n",
@@ -307,15 +307,25 @@ pub(super) async fn count_requests(
     .bind(keys[0].0)
     .bind(keys[1].0)
     .bind(window.millis())
-    .fetch_all(&mut *tx)
+    .fetch_all(dialect::one_statement_unit(&store.pool))
     .await?;
+    let mut admitted = true;
     for r in &rows {
         let key: Vec<u8> = r.try_get("key")?;
         let n: i64 = r.try_get("n")?;
         if keys.iter().any(|(k, limit)| key == *k && !limit.admits(n)) {
-            return Ok(false);
+            admitted = false;
         }
     }
-    tx.commit().await?;
-    Ok(true)
+    if !admitted {
+        db::query(
+            "UPDATE request_counts SET n = n - 1 WHERE window_start = $3 AND (key = $1 OR key = $2)",
+        )
+        .bind(keys[0].0)
+        .bind(keys[1].0)
+        .bind(window.millis())
+        .execute(dialect::one_statement_unit(&store.pool))
+        .await?;
+    }
+    Ok(admitted)
 }

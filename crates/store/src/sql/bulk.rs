@@ -118,8 +118,12 @@ impl BulkStore for SqlStore {
 impl SqlStore {
     async fn enrol_batch(&self, items: &[BulkEnrolment]) -> Result<Vec<BulkOutcome>, StoreError> {
         let mut tx = dialect::begin_bulk(&self.pool).await?;
-        let enrolled = existing_national_ids(&mut tx, items).await?;
+        // Claims first: on PostgreSQL each statement sees what was committed when it
+        // started, so a concurrent import's person whose user-ID claim this sees is also
+        // seen as enrolled by the later read (and counted as such, not refused for the
+        // user ID). In the other order a commit between the two reads did just that.
         let claims = existing_claims(&mut tx, items).await?;
+        let enrolled = existing_national_ids(&mut tx, items).await?;
         let now = items.first().map_or(0, |i| i.identity.created_at.millis());
 
         let mut outcomes = Vec::with_capacity(items.len());

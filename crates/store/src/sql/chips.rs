@@ -54,14 +54,12 @@ impl ChipStore for SqlStore {
     }
 
     async fn take_ceremony(&self, id: Uuid) -> Result<Option<Ceremony>, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let row = db::query(
             "DELETE FROM webauthn_ceremonies WHERE id = $1 RETURNING id, identity_id, kind, state_sealed, password_phc, created_at, expires_at",
         )
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(dialect::one_statement_unit(&self.pool))
         .await?;
-        tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let kind: String = row.try_get("kind")?;
         Ok(Some(Ceremony {
@@ -142,14 +140,12 @@ impl ChipStore for SqlStore {
     }
 
     async fn chip_used(&self, id: Uuid, credential: &str, at: Timestamp) -> Result<(), StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         db::query("UPDATE chips SET credential = $1, last_used_at = $2 WHERE id = $3")
             .bind(credential)
             .bind(at.millis())
             .bind(id)
-            .execute(&mut *tx)
+            .execute(dialect::one_statement_unit(&self.pool))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

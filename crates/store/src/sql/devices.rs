@@ -48,17 +48,15 @@ impl DeviceStore for SqlStore {
         nonce: &str,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let inserted = db::query(
             "INSERT INTO app_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(device_id)
         .bind(nonce)
         .bind(expires_at.millis())
-        .execute(&mut *tx)
+        .execute(dialect::one_statement_unit(&self.pool))
         .await?
         .rows_affected();
-        tx.commit().await?;
         Ok(inserted == 1)
     }
 

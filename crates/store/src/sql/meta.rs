@@ -26,13 +26,11 @@ impl MetaStore for SqlStore {
     }
 
     async fn meta_set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         db::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
             .bind(key)
             .bind(value)
-            .execute(&mut *tx)
+            .execute(dialect::one_statement_unit(&self.pool))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -80,15 +80,13 @@ impl OidcStore for SqlStore {
         request: &AuthorizationRequest,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         db::query("INSERT INTO par_requests (handle_hash, client_id, request, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(&handle_hash[..])
             .bind(&request.client_id)
             .bind(to_json(request)?)
             .bind(expires_at.millis())
-            .execute(&mut *tx)
+            .execute(dialect::one_statement_unit(&self.pool))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -97,14 +95,12 @@ impl OidcStore for SqlStore {
         handle_hash: &[u8; 32],
         now: Timestamp,
     ) -> Result<Option<AuthorizationRequest>, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let row = db::query(
             "DELETE FROM par_requests WHERE handle_hash = $1 RETURNING request, expires_at",
         )
         .bind(&handle_hash[..])
-        .fetch_optional(&mut *tx)
+        .fetch_optional(dialect::one_statement_unit(&self.pool))
         .await?;
-        tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         if now.millis() >= row.try_get::<i64, _>("expires_at")? {
             return Ok(None);
@@ -113,7 +109,6 @@ impl OidcStore for SqlStore {
     }
 
     async fn create_login_flow(&self, f: &LoginFlow) -> Result<(), StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         db::query(
             "INSERT INTO login_flows (id, browser_hash, request, step, user_id_input, identity_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -126,9 +121,8 @@ impl OidcStore for SqlStore {
         .bind(f.identity_id)
         .bind(f.created_at.millis())
         .bind(f.expires_at.millis())
-        .execute(&mut *tx)
+        .execute(dialect::one_statement_unit(&self.pool))
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -147,7 +141,6 @@ impl OidcStore for SqlStore {
     }
 
     async fn save_login_flow(&self, f: &LoginFlow) -> Result<(), StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let done = db::query(
             "UPDATE login_flows SET step = $1, user_id_input = $2, identity_id = $3 WHERE id = $4",
         )
@@ -155,12 +148,11 @@ impl OidcStore for SqlStore {
         .bind(&f.user_id_input)
         .bind(f.identity_id)
         .bind(f.id)
-        .execute(&mut *tx)
+        .execute(dialect::one_statement_unit(&self.pool))
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("login"));
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -405,16 +397,14 @@ impl OidcStore for SqlStore {
         jti: &str,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let done = db::query(
             "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(client_id)
         .bind(jti)
         .bind(expires_at.millis())
-        .execute(&mut *tx)
+        .execute(dialect::one_statement_unit(&self.pool))
         .await?;
-        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::auth_requests::{auth_request, auth_request_columns, count_requests};
 use super::effects::write_effects;
-use super::rows::{self, Row, device_columns, identity_columns};
+use super::rows::{self, Row, device_and_identity_columns, device_columns};
 use super::store::SqlStore;
 use super::{db, dialect, signals};
 use crate::{DeviceUnit, Effects, PairingLimits, PairingStart, PairingStore, Signal, StoreError};
@@ -453,10 +453,11 @@ impl PairingStore for SqlStore {
 
     async fn lock_device(&self, id: Uuid) -> Result<Option<Box<dyn DeviceUnit>>, StoreError> {
         let mut tx = dialect::begin_write(&self.pool).await?;
+        // Both rows with one statement (on PostgreSQL it locks both).
         let Some(row) = db::query(concat!(
             "SELECT ",
-            device_columns!(),
-            " FROM devices WHERE id = $1 AND state = 'active'",
+            device_and_identity_columns!(),
+            " FROM devices d JOIN identities i ON i.id = d.identity_id WHERE d.id = $1 AND d.state = 'active'",
             dialect::for_update!()
         ))
         .bind(id)
@@ -465,17 +466,8 @@ impl PairingStore for SqlStore {
         else {
             return Ok(None);
         };
-        let device = rows::device(&row)?;
-        let identity_row = db::query(concat!(
-            "SELECT ",
-            identity_columns!(),
-            " FROM identities WHERE id = $1",
-            dialect::for_update!()
-        ))
-        .bind(device.identity_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let identity = rows::identity(&identity_row)?;
+        let device = rows::device_named(&row, &rows::DEVICE_IN_JOIN)?;
+        let identity = rows::identity(&row)?;
         Ok(Some(Box::new(SqlDeviceUnit {
             tx,
             device,

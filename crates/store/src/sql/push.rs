@@ -123,12 +123,10 @@ impl PushStore for SqlStore {
     }
 
     async fn forget_push_subscription(&self, id: Uuid) -> Result<bool, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let done = db::query("DELETE FROM push_subscriptions WHERE id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(dialect::one_statement_unit(&self.pool))
             .await?;
-        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -119,6 +119,39 @@ macro_rules! device_columns {
 }
 pub(super) use device_columns;
 
+/// A device's columns joined with its identity's (`d` and `i`): the four names both tables
+/// have are the identity's, the device's are read as `d_…` ([`DEVICE_IN_JOIN`]).
+macro_rules! device_and_identity_columns {
+    () => {
+        "d.id AS d_id, d.identity_id, d.name AS d_name, d.public_key, d.pin_hash, d.state AS d_state, d.failures, d.locked_until, d.temporary_locks, d.lock_window_start, d.blocked, d.created_at AS d_created_at, d.last_used_at, \
+         i.id, i.national_id_masked, i.name, i.birthdate, i.ial, i.state, i.phone, i.email, i.user_id, i.language, i.notify_every_use, i.activated_at, i.phone_changed_at, i.created_at, i.updated_at"
+    };
+}
+pub(super) use device_and_identity_columns;
+
+/// The names of the device columns a joined row renames.
+pub(super) struct DeviceColumnNames {
+    id: &'static str,
+    name: &'static str,
+    state: &'static str,
+    created_at: &'static str,
+}
+
+const DEVICE_ALONE: DeviceColumnNames = DeviceColumnNames {
+    id: "id",
+    name: "name",
+    state: "state",
+    created_at: "created_at",
+};
+
+/// As [`device_and_identity_columns`] names them.
+pub(super) const DEVICE_IN_JOIN: DeviceColumnNames = DeviceColumnNames {
+    id: "d_id",
+    name: "d_name",
+    state: "d_state",
+    created_at: "d_created_at",
+};
+
 /// The lockout counters, stored in the same columns on every factor's table.
 pub(super) fn lockout(row: &Row) -> Result<Lockout, StoreError> {
     let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
@@ -136,23 +169,27 @@ pub(super) fn lockout(row: &Row) -> Result<Lockout, StoreError> {
 }
 
 pub(super) fn device(row: &Row) -> Result<Device, StoreError> {
-    let state: String = row.try_get("state")?;
+    device_named(row, &DEVICE_ALONE)
+}
+
+pub(super) fn device_named(row: &Row, names: &DeviceColumnNames) -> Result<Device, StoreError> {
+    let state: String = row.try_get(names.state)?;
     let ts = |name: &str| -> Result<Option<Timestamp>, StoreError> {
         Ok(row
             .try_get::<Option<i64>, _>(name)?
             .map(Timestamp::from_millis))
     };
     Ok(Device {
-        id: row.try_get("id")?,
+        id: row.try_get(names.id)?,
         identity_id: row.try_get("identity_id")?,
-        name: DeviceName::parse(row.try_get::<&str, _>("name")?)
+        name: DeviceName::parse(row.try_get::<&str, _>(names.name)?)
             .map_err(|e| invalid("device name", e))?,
         public_key: DevicePublicKey::from_sec1(&row.try_get::<Vec<u8>, _>("public_key")?)
             .map_err(|e| invalid("device key", e))?,
         pin_hash: hash32(row.try_get("pin_hash")?, "pin_hash")?,
         state: DeviceState::parse(&state).ok_or_else(|| invalid("device state", &state))?,
         lockout: lockout(row)?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        created_at: Timestamp::from_millis(row.try_get(names.created_at)?),
         last_used_at: ts("last_used_at")?,
     })
 }

@@ -71,14 +71,12 @@ impl SelfServiceStore for SqlStore {
         id_hash: &[u8; 32],
         at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = dialect::begin_write(&self.pool).await?;
         let done =
             db::query("UPDATE self_service_sessions SET last_seen_at = $1 WHERE id_hash = $2")
                 .bind(at.millis())
                 .bind(&id_hash[..])
-                .execute(&mut *tx)
+                .execute(dialect::one_statement_unit(&self.pool))
                 .await?;
-        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

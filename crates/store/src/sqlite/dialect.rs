@@ -36,6 +36,13 @@ pub(super) async fn begin_write(pool: &WritePool) -> Result<Transaction<'static>
     pool.begin().await
 }
 
+/// A unit of work that is one statement: run on the pool, it is a unit of its own on the
+/// one writer, in the open group's transaction (`db.rs`, `On::Write`).
+pub(super) fn one_statement_unit(pool: &WritePool) -> &WritePool {
+    crate::stats::unit();
+    pool
+}
+
 /// A bulk write (an import's batch): a transaction of its own, without a savepoint
 /// (see `WritePool::begin_alone`).
 pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>, StoreError> {
