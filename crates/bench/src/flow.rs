@@ -187,6 +187,19 @@ fn field(step: &'static str, body: &str, name: &str) -> Result<String, FlowError
     Ok(body[start..start + end].to_owned())
 }
 
+/// The login the person just started: the newest of those waiting. An earlier login of
+/// the same person that failed half-way (a node killed, the database away) waits until it
+/// expires, and approving it with this login's binding code would be refused.
+fn newest_login(list: Vec<sesam_app::PendingRequest>) -> Option<sesam_app::PendingRequest> {
+    use time::format_description::well_known::Rfc3339;
+    let expiry =
+        |r: &sesam_app::PendingRequest| time::OffsetDateTime::parse(&r.expires_at, &Rfc3339).ok();
+    // A later expiry is a later start (every login waits equally long).
+    list.into_iter()
+        .filter(|r| r.binding_required)
+        .max_by_key(expiry)
+}
+
 fn binding_code(body: &str) -> Result<String, FlowError> {
     let marker = "data-testid=\"binding-code\">";
     let start = body
@@ -320,8 +333,7 @@ pub async fn login(
             .requests(&app, &OsRandom)
             .await
             .map_err(|e| FlowError::at("app_requests", app_error(&e)))?;
-        list.into_iter()
-            .find(|r| r.binding_required)
+        newest_login(list)
             .ok_or_else(|| FlowError::at("app_requests", "the login is not in the app"))?
     });
     step!(samples, 8, {
@@ -393,5 +405,44 @@ fn app_error(e: &sesam_app::AppError) -> String {
         sesam_app::AppError::Network(m) if m.contains("timed out") => "timed out".into(),
         sesam_app::AppError::Network(_) => "cannot connect".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn login(expires_at: &str, binding_required: bool) -> sesam_app::PendingRequest {
+        sesam_app::PendingRequest {
+            id: Uuid::now_v7(),
+            kind: "approval".into(),
+            text: "Log på hos Bench Bank".into(),
+            expires_at: expires_at.into(),
+            new_device_key: None,
+            device_name: None,
+            pairing_code_required: false,
+            client_id: Some("sp".into()),
+            sp_name: Some("Bench Bank".into()),
+            action: Some("login".into()),
+            binding_required,
+            level: None,
+        }
+    }
+
+    /// A login left waiting by an earlier failed attempt is not the one approved: the
+    /// newest is, also when the times differ only in fractions of a second (written
+    /// without trailing zeros, so their text does not sort by time).
+    #[test]
+    fn the_newest_waiting_login_is_approved() {
+        let list = vec![
+            login("2026-12-07T15:00:00.5Z", true),
+            login("2026-12-07T15:02:00Z", true),
+            login("2026-12-07T15:02:00.25Z", true),
+            login("2026-12-07T15:03:00Z", false),
+        ];
+        let ids: Vec<Uuid> = list.iter().map(|r| r.id).collect();
+        assert_eq!(newest_login(list).map(|r| r.id), Some(ids[2]));
+        assert!(newest_login(vec![login("2026-12-07T15:03:00Z", false)]).is_none());
     }
 }
