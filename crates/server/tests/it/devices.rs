@@ -1037,18 +1037,7 @@ async fn a_waiting_app_is_woken_by_a_new_pairing_not_found_at_a_recheck() {
         "111111",
     )
     .await;
-    let client = h.client();
-    let app = first.clone();
-    let waiter =
-        tokio::spawn(async move { client.wait_for_requests(&app, 20, &OsRandom).await.unwrap() });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while h.sesam.waiting_long_polls() == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the wait never started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let waiter = open_long_poll(&h.sesam, h.client(), &first, 20).await;
     let (_second, pairing) = pair(&h, dir.path(), "Pixel 8", "anna.hansen", "222222").await;
     let started = std::time::Instant::now();
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)

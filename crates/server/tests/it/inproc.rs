@@ -397,3 +397,29 @@ impl Harness {
             .with_clock(Arc::new(move || clock.now().millis()))
     }
 }
+
+/// Opens the app's long-poll (held up to `seconds`) through `client` and returns once
+/// `node` holds it, so that what the test does next happens while the app waits.
+pub async fn open_long_poll(
+    node: &Sesam,
+    client: AppClient,
+    app: &AppState,
+    seconds: u64,
+) -> tokio::task::JoinHandle<Vec<sesam_app::PendingRequest>> {
+    let app = app.clone();
+    let waiter = tokio::spawn(async move {
+        client
+            .wait_for_requests(&app, seconds, &OsRandom)
+            .await
+            .unwrap()
+    });
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while node.waiting_long_polls() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the wait never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    waiter
+}

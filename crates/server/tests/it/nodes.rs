@@ -78,17 +78,7 @@ async fn a_long_poll_on_one_node_is_woken_by_a_pairing_started_on_another() {
         .with_clock(std::sync::Arc::new(move || {
             sesam_domain::Clock::now(&*clock).millis()
         }));
-    let app = first.clone();
-    let waiter =
-        tokio::spawn(async move { on_b.wait_for_requests(&app, 25, &OsRandom).await.unwrap() });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while b.sesam.waiting_long_polls() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the wait never started"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let waiter = open_long_poll(&b.sesam, on_b, &first, 25).await;
     // ... and a new app's pairing starts on node A.
     let new_app = new_app(dir.path(), &h.base, "second");
     let pairing = h
@@ -154,18 +144,7 @@ async fn a_draining_node_answers_long_polls_at_once() {
         "111111",
     )
     .await;
-    let client = h.client();
-    let app = first.clone();
-    let waiter =
-        tokio::spawn(async move { client.wait_for_requests(&app, 25, &OsRandom).await.unwrap() });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while h.sesam.waiting_long_polls() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the wait never started"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let waiter = open_long_poll(&h.sesam, h.client(), &first, 25).await;
     h.sesam.drain_long_polls();
     let got = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
