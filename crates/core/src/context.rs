@@ -24,8 +24,30 @@ pub struct OpenSettings<'a> {
     pub pairing_limits: PairingLimits,
 }
 
+/// The application: cheap to clone (one shared pointer), because every HTTP request and
+/// every spawned task takes its own handle.
 #[derive(Clone)]
-pub struct Sesam {
+pub struct Sesam(Arc<SesamParts>);
+
+impl std::ops::Deref for Sesam {
+    type Target = SesamParts;
+    fn deref(&self) -> &SesamParts {
+        &self.0
+    }
+}
+
+impl Sesam {
+    /// The parts to change while the application is being set up (`with_…`); a handle
+    /// cloned before keeps what it had.
+    pub(crate) fn parts_mut(&mut self) -> &mut SesamParts {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What [`Sesam`] holds.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct SesamParts {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keys: Arc<SecretKeys>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -116,10 +138,11 @@ impl Sesam {
     /// Sets up what depends on the public URL (the WebAuthn relying party: its ID is the
     /// URL's host name, its origin the URL).
     pub fn with_public_url(mut self, url: &url::Url) -> Self {
-        self.issuer = Arc::from(url.as_str().trim_end_matches('/'));
-        self.secure_cookies = url.scheme() == "https";
-        self.public_url = Some(Arc::new(url.clone()));
-        self.webauthn = relying_party(url, None);
+        let parts = self.parts_mut();
+        parts.issuer = Arc::from(url.as_str().trim_end_matches('/'));
+        parts.secure_cookies = url.scheme() == "https";
+        parts.public_url = Some(Arc::new(url.clone()));
+        parts.webauthn = relying_party(url, None);
         if self.webauthn.is_none() {
             tracing::warn!(public_url = %url, "the public URL has no host name: chips (security keys) cannot be used");
         }
@@ -143,20 +166,21 @@ impl Sesam {
                 tracing::warn!(app_public_url = %app, public_url = %public, "the web app's host is not the public URL's host name or below it: chips cannot be registered from the web app");
             }
         }
-        self.webauthn = relying_party(&public, app);
+        self.parts_mut().webauthn = relying_party(&public, app);
         self
     }
 
     /// How many login requests and pairings may be started per person and per address.
     pub fn with_limits(mut self, requests: RequestLimits, pairings: PairingLimits) -> Self {
-        self.request_limits = requests;
-        self.pairing_limits = pairings;
+        let parts = self.parts_mut();
+        parts.request_limits = requests;
+        parts.pairing_limits = pairings;
         self
     }
 
     /// How many days finished messages are kept before the sweep removes them.
     pub fn with_messages_kept_days(mut self, days: i64) -> Self {
-        self.messages_kept_days = days;
+        self.parts_mut().messages_kept_days = days;
         self
     }
 
@@ -181,7 +205,7 @@ impl Sesam {
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
-        Self {
+        Self(Arc::new(SesamParts {
             store,
             keys: Arc::new(keys),
             clock,
@@ -203,7 +227,7 @@ impl Sesam {
             resyncs: Arc::default(),
             draining: Arc::default(),
             outbox_poll: sesam_notify::DEFAULT_POLL,
-        }
+        }))
         .follow_signals()
     }
 }

@@ -41,9 +41,26 @@ pub use errors::api::{ApiError, ApiJson};
 use errors::api::{json_errors, not_found};
 pub use metrics::install_recorder;
 
-/// Shared state of the HTTP handlers.
+/// Shared state of the HTTP handlers: one shared pointer, because the router and every
+/// middleware layer clone it for each request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<AppStateParts>);
+
+impl AppState {
+    pub fn new(parts: AppStateParts) -> Self {
+        Self(std::sync::Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateParts;
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppStateParts {
     pub sesam: Sesam,
     pub metrics: PrometheusHandle,
     /// The bearer token `/metrics` requires, if one is configured.

@@ -9,7 +9,7 @@ use crate::cli::ServeArgs;
 use crate::config::{Config, LogFormat, Overrides, ProcessEnv};
 use sesam_core::context::Sesam;
 use sesam_core::error::AppError;
-use sesam_http::{self, AppState};
+use sesam_http::{self, AppState, AppStateParts};
 
 fn init_logging(config: &Config) -> Result<(), AppError> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
@@ -110,7 +110,7 @@ fn public_url_is_loopback(url: &url::Url) -> bool {
 async fn start(
     config: &Config,
     sesam: &Sesam,
-) -> Result<(AppState, tokio::sync::watch::Sender<bool>), AppError> {
+) -> Result<(AppStateParts, tokio::sync::watch::Sender<bool>), AppError> {
     let sesam = &sesam
         .clone()
         .with_push_policy(config.push.policy())
@@ -177,7 +177,7 @@ async fn start(
     tokio::spawn(chain_audit(sesam.clone(), async move {
         let _ = sequencer_stop.wait_for(|stop| *stop).await;
     }));
-    let state = AppState {
+    let state = AppStateParts {
         sesam: sesam.clone(),
         metrics: sesam_http::install_recorder(),
         metrics_token: config.metrics.token.as_deref().map(Arc::from),
@@ -308,6 +308,7 @@ pub async fn serve_on(
     if config.demo {
         state.demo = Some(Arc::new(sesam.demo_client().await?));
     }
+    let state = AppState::new(state);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let drain = config.shutdown_drain;
     let draining = sesam.clone();

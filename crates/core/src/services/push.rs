@@ -24,7 +24,7 @@ const META_KEY: &str = "web_push_vapid_key";
 impl Sesam {
     /// Which push endpoints apps may register (and the sender may reach).
     pub fn with_push_policy(mut self, policy: EndpointPolicy) -> Self {
-        self.push_policy = policy;
+        self.parts_mut().push_policy = policy;
         self
     }
 

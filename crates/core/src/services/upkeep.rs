@@ -86,7 +86,7 @@ impl Sesam {
     /// How often the outbox dispatcher looks without a wake-up (retries come due, and the
     /// fallback for a lost signal); `sesam_notify::DEFAULT_POLL` unless set.
     pub fn with_outbox_poll(mut self, every: std::time::Duration) -> Self {
-        self.outbox_poll = every;
+        self.parts_mut().outbox_poll = every;
         self
     }
 

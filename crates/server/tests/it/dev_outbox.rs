@@ -12,7 +12,7 @@ use axum::http::Request;
 use inproc::*;
 use sesam_app::AppClient;
 use sesam_domain::notification::Channel;
-use sesam_http::{AppState, router};
+use sesam_http::{AppState, AppStateParts, router};
 use tower::ServiceExt;
 
 async fn status_of(h: &Harness, path: &str) -> u16 {
@@ -65,7 +65,7 @@ async fn never_with_a_real_channel() {
 /// The router as `serve` builds it with the development outbox on; `for_anyone` is what
 /// a loopback public URL gives.
 async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         sesam: h.sesam.clone(),
         metrics: sesam_http::install_recorder(),
         metrics_token: None,
@@ -80,7 +80,7 @@ async fn outbox_status(h: &Harness, for_anyone: bool, peer: [u8; 4]) -> u16 {
             Default::default(),
             h.clock.clone(),
         )),
-    };
+    });
     let mut request = Request::get("/dev/outbox?format=json")
         .body(Body::empty())
         .unwrap();
