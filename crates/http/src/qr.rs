@@ -43,62 +43,41 @@ fn svg(colors: &[qrcode::Color], width: usize) -> String {
     const MIN_PIXELS: usize = 160;
     let side = width + 2 * QUIET_ZONE;
     let pixels = side * MIN_PIXELS.div_ceil(side);
+    let mut numbers = itoa::Buffer::new();
     let mut out = String::with_capacity(256 + colors.len() * 4);
+    let mut push = |out: &mut String, n: usize| out.push_str(numbers.format(n));
     out.push_str(r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width=""#);
-    push_number(&mut out, pixels);
+    push(&mut out, pixels);
     out.push_str(r#"" height=""#);
-    push_number(&mut out, pixels);
+    push(&mut out, pixels);
     out.push_str(r#"" viewBox="0 0 "#);
-    push_number(&mut out, side);
+    push(&mut out, side);
     out.push(' ');
-    push_number(&mut out, side);
+    push(&mut out, side);
     out.push_str(r##"" shape-rendering="crispEdges"><path fill="#fff" d="M0 0h"##);
-    push_number(&mut out, side);
+    push(&mut out, side);
     out.push('v');
-    push_number(&mut out, side);
+    push(&mut out, side);
     out.push_str(r##"H0z"/><path fill="#000" d=""##);
     for (y, row) in colors.chunks(width).enumerate() {
         let mut x = 0;
-        while x < row.len() {
-            if row[x] != qrcode::Color::Dark {
-                x += 1;
-                continue;
+        for run in row.chunk_by(|a, b| a == b) {
+            if run[0] == qrcode::Color::Dark {
+                out.push('M');
+                push(&mut out, x + QUIET_ZONE);
+                out.push(' ');
+                push(&mut out, y + QUIET_ZONE);
+                out.push('h');
+                push(&mut out, run.len());
+                out.push_str("v1h-");
+                push(&mut out, run.len());
+                out.push('z');
             }
-            let start = x;
-            while x < row.len() && row[x] == qrcode::Color::Dark {
-                x += 1;
-            }
-            out.push('M');
-            push_number(&mut out, start + QUIET_ZONE);
-            out.push(' ');
-            push_number(&mut out, y + QUIET_ZONE);
-            out.push('h');
-            push_number(&mut out, x - start);
-            out.push_str("v1h-");
-            push_number(&mut out, x - start);
-            out.push('z');
+            x += run.len();
         }
     }
     out.push_str(r#""/></svg>"#);
     out
-}
-
-/// Appends `n` in decimal (QR sizes stay far below the `fmt` machinery's generality).
-fn push_number(out: &mut String, n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
 }
 
 /// The binding code as a QR code, as an SVG data URL (the pages' CSP allows `data:`
@@ -215,12 +194,6 @@ mod tests {
                 pixels >= 160 && pixels.is_multiple_of(side),
                 "{pixels} for {side}"
             );
-        }
-        let mut s = String::new();
-        for n in [0, 7, 10, 99, 100, 12345, usize::MAX] {
-            s.clear();
-            push_number(&mut s, n);
-            assert_eq!(s, n.to_string());
         }
     }
 
