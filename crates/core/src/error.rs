@@ -41,9 +41,10 @@ pub enum AppError {
     /// The bounded password-hashing pool is shut down.
     #[error("the password pool is closed")]
     PasswordPoolClosed,
-    /// A bulk import's batch failed to commit; the lines before it are in.
+    /// A bulk import's batch failed to commit. The lines before it are in, and so is
+    /// any later batch that was being written at the same time and committed.
     #[error(
-        "{source}; lines {first_line} to {last_line} were not imported, the lines before them were: run the import again to go on"
+        "{source}; lines {first_line} to {last_line} were not imported: run the import again to go on (it skips everyone already enrolled)"
     )]
     ImportInterrupted {
         first_line: u64,

@@ -4,6 +4,7 @@
 //! already enrolled (by national ID) is skipped, so an interrupted import is resumed by
 //! running it again, and two imports of one file at once enrol everyone once.
 
+use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
 
 use serde::Deserialize;
@@ -181,9 +182,10 @@ impl Sesam {
         let mut report = ImportReport::default();
         let mut buf = Vec::with_capacity(1024);
         let size = self.store.enrol_batch_size();
+        let at_once = self.store.enrol_batches_at_once().max(1);
         let mut batch: Vec<(u64, BulkEnrolment, ActivationCode)> = Vec::with_capacity(size);
-        // The batch being written while the next one is read and sealed.
-        let mut writing: Option<WrittenBatch> = None;
+        // The batches being written, oldest first, while the next one is read and sealed.
+        let mut writing: VecDeque<WrittenBatch> = VecDeque::with_capacity(at_once);
         let mut line_no = 0u64;
         loop {
             let read = read_line(input, &mut buf).map_err(|e| {
@@ -224,21 +226,17 @@ impl Sesam {
                 Err(reason) => refuse(&mut report, sink, line_no, reason),
             }
             if batch.len() >= size {
-                if let Some(previous) = writing.take() {
-                    settle(previous.await_outcomes().await?, &mut report, sink)?;
-                }
-                writing = Some(self.start_batch(std::mem::take(&mut batch)));
+                let next = std::mem::take(&mut batch);
+                make_room(&mut writing, at_once, &next, &mut report, sink).await?;
+                writing.push_back(self.start_batch(next));
             }
         }
-        if let Some(previous) = writing.take() {
-            settle(previous.await_outcomes().await?, &mut report, sink)?;
-        }
         if !batch.is_empty() {
-            settle(
-                self.start_batch(batch).await_outcomes().await?,
-                &mut report,
-                sink,
-            )?;
+            make_room(&mut writing, at_once, &batch, &mut report, sink).await?;
+            writing.push_back(self.start_batch(batch));
+        }
+        while !writing.is_empty() {
+            settle_oldest(&mut writing, &mut report, sink).await?;
         }
         let p = &report.progress;
         let audit =
@@ -258,14 +256,18 @@ impl Sesam {
     /// Starts writing `batch` in its own task.
     fn start_batch(&self, batch: Vec<(u64, BulkEnrolment, ActivationCode)>) -> WrittenBatch {
         let store = self.store.clone();
-        WrittenBatch(tokio::spawn(async move {
-            let (meta, items): (Vec<(u64, ActivationCode)>, Vec<BulkEnrolment>) = batch
-                .into_iter()
-                .map(|(line, item, code)| ((line, code), item))
-                .unzip();
-            let outcomes = store.enrol_many(&items).await;
-            (meta, items, outcomes)
-        }))
+        let people = BatchPeople::of(&batch);
+        WrittenBatch(
+            people,
+            tokio::spawn(async move {
+                let (meta, items): (Vec<(u64, ActivationCode)>, Vec<BulkEnrolment>) = batch
+                    .into_iter()
+                    .map(|(line, item, code)| ((line, code), item))
+                    .unzip();
+                let outcomes = store.enrol_many(&items).await;
+                (meta, items, outcomes)
+            }),
+        )
     }
 }
 
@@ -275,15 +277,94 @@ type BatchResult = (
     Result<Vec<BulkOutcome>, sesam_store::StoreError>,
 );
 
-struct WrittenBatch(tokio::task::JoinHandle<BatchResult>);
+struct WrittenBatch(BatchPeople, tokio::task::JoinHandle<BatchResult>);
+
+/// Whom a batch enrols, by national ID and user ID.
+struct BatchPeople {
+    national_ids: HashSet<[u8; 32]>,
+    user_ids: HashSet<String>,
+}
+
+impl BatchPeople {
+    fn of(batch: &[(u64, BulkEnrolment, ActivationCode)]) -> Self {
+        let identities = batch.iter().map(|(_, item, _)| &item.identity);
+        Self {
+            national_ids: identities.clone().map(|i| i.national_id_index).collect(),
+            user_ids: identities
+                .filter_map(|i| i.enrolment.user_id.as_ref())
+                .map(|u| u.key().as_str().to_owned())
+                .collect(),
+        }
+    }
+
+    fn shares_someone_with(&self, batch: &[(u64, BulkEnrolment, ActivationCode)]) -> bool {
+        batch.iter().any(|(_, item, _)| {
+            let new = &item.identity;
+            self.national_ids.contains(&new.national_id_index)
+                || new
+                    .enrolment
+                    .user_id
+                    .as_ref()
+                    .is_some_and(|u| self.user_ids.contains(u.key().as_str()))
+        })
+    }
+}
+
+/// Settles batches in flight until `next` may start: fewer than `at_once` are in flight,
+/// and none of them has a person or a user ID of `next`. Batches in flight commit in any
+/// order, so without the second rule a person listed twice, or a user ID asked for twice,
+/// could go to the later line; this way the earlier line wins, as when batches are
+/// written one at a time.
+async fn make_room(
+    writing: &mut VecDeque<WrittenBatch>,
+    at_once: usize,
+    next: &[(u64, BulkEnrolment, ActivationCode)],
+    report: &mut ImportReport,
+    sink: &mut dyn ImportSink,
+) -> Result<(), AppError> {
+    while writing.len() >= at_once || writing.iter().any(|w| w.0.shares_someone_with(next)) {
+        settle_oldest(writing, report, sink).await?;
+    }
+    Ok(())
+}
 
 impl WrittenBatch {
     async fn await_outcomes(self) -> Result<BatchResult, AppError> {
-        self.0.await.map_err(|source| AppError::WorkerStopped {
+        self.1.await.map_err(|source| AppError::WorkerStopped {
             what: "the import's writer",
             source,
         })
     }
+}
+
+/// Settles the oldest batch in flight. If it failed, the batches after it are still
+/// awaited and settled before the error is returned: one that committed has enrolled its
+/// people, and their letters must be written, or a second run would skip them as
+/// enrolled and nobody would have their activation codes.
+async fn settle_oldest(
+    writing: &mut VecDeque<WrittenBatch>,
+    report: &mut ImportReport,
+    sink: &mut dyn ImportSink,
+) -> Result<(), AppError> {
+    let Some(oldest) = writing.pop_front() else {
+        return Ok(());
+    };
+    let first = oldest
+        .await_outcomes()
+        .await
+        .and_then(|written| settle(written, report, sink));
+    if first.is_err() {
+        while let Some(later) = writing.pop_front() {
+            if let Err(e) = later
+                .await_outcomes()
+                .await
+                .and_then(|written| settle(written, report, sink))
+            {
+                tracing::error!(error = %e, "a later batch of the import failed too");
+            }
+        }
+    }
+    first
 }
 
 /// Records what became of a written batch: letters for the enrolled, errors for the rest.

@@ -162,6 +162,75 @@ async fn import_reports_bad_lines_and_resumes_postgres() {
     .unwrap();
 }
 
+/// A person listed twice, and a user ID asked for twice, go to the earlier line, also when
+/// the lines are in different batches that PostgreSQL writes at the same time (10,000 people
+/// per batch, two batches at once).
+fn the_earlier_line_wins_across_batches(data: Data, dir: &std::path::Path) {
+    let file = dir.join("twice.jsonl");
+    let mut text: String = (0..10_000)
+        .map(|i| format!("{}\n", line(i, Some(&format!("twice.{i}")))))
+        .collect();
+    text.push_str(&line(3, Some("twice.3"))); // line 10,001: person 3 again
+    text.push('\n');
+    text.push_str(&line(12_000, Some("twice.5"))); // line 10,002: person 5's user ID
+    text.push('\n');
+    text.push_str(&line(12_001, Some("twice.new"))); // line 10,003: someone new
+    text.push('\n');
+    std::fs::write(&file, text).unwrap();
+    let letters = dir.join("letters.jsonl");
+    let run = import(&data, &file, &letters);
+    let j = run.json();
+    assert_eq!(j["enrolled"], 10_001, "{j}");
+    assert_eq!(j["already_enrolled"], 1, "{j}");
+    assert_eq!(j["refused"], 1, "{j}");
+    assert_eq!(j["errors"][0]["line"], 10_002, "{j}");
+    assert!(
+        j["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("user ID is taken"),
+        "{j}"
+    );
+    let lettered: Vec<u64> = std::fs::read_to_string(&letters)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(lettered.len(), 10_001);
+    assert!(lettered.contains(&4) && lettered.contains(&6) && lettered.contains(&10_003));
+    assert!(!lettered.contains(&10_001) && !lettered.contains(&10_002));
+    let show = admin(&data, &["--json", "identity", "show", "twice.5"])
+        .ok()
+        .json();
+    assert_eq!(show["email"], "p5@example.dk", "{show}");
+    let audit = admin(&data, &["--json", "audit", "verify"]).ok().json();
+    assert!(audit["entries"].as_u64().unwrap() >= 10_001, "{audit}");
+}
+
+#[test]
+fn the_earlier_line_wins_across_batches_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    the_earlier_line_wins_across_batches(Data::Dir(dir.path().join("data")), dir.path());
+}
+
+#[tokio::test]
+async fn the_earlier_line_wins_across_batches_postgres() {
+    let Some(url) = sesam_testkit::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || the_earlier_line_wins_across_batches(Data::Postgres(url), &dir)
+    })
+    .await
+    .unwrap();
+}
+
 #[test]
 fn two_imports_of_one_file_at_once_enrol_everyone_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -49,6 +49,14 @@ pub trait BulkStore: Send + Sync {
         10_000
     }
 
+    /// [`BulkStore::enrol_many`] calls that may run at once. Batches in flight at once
+    /// may hold the same person (a file listing someone twice); the store's unique
+    /// indexes and its retry make sure one of them enrols that person and the other sees
+    /// them as enrolled.
+    fn enrol_batches_at_once(&self) -> usize {
+        1
+    }
+
     /// Activates every item or none: each grant must still be unused and each identity
     /// still pending, else `Conflict`.
     async fn activate_apps_many(&self, items: &[BulkAppActivation]) -> Result<(), StoreError>;

@@ -64,6 +64,11 @@ pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>,
 /// 10,000 here (docs/performance.md).
 pub(super) const BULK_ENROL_BATCH: usize = 10_000;
 
+/// Bulk-enrolment batches written at once, each on a connection of its own, so the
+/// database works on one batch while the other waits for its commit or its next
+/// statement (docs/performance.md).
+pub(super) const BULK_ENROL_AT_ONCE: usize = 2;
+
 /// How the backend names itself.
 pub(super) const NAME: &str = "PostgreSQL";
 
@@ -191,6 +196,11 @@ fn migrator() -> Migrator {
             13,
             "housekeeping indexes",
             include_str!("../../migrations/postgres/0013_housekeeping.sql"),
+        ),
+        migration(
+            14,
+            "audit head per statement",
+            include_str!("../../migrations/postgres/0014_audit_head_per_statement.sql"),
         ),
     ])
 }

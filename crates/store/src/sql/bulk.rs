@@ -49,6 +49,10 @@ impl BulkStore for SqlStore {
         dialect::BULK_ENROL_BATCH
     }
 
+    fn enrol_batches_at_once(&self) -> usize {
+        dialect::BULK_ENROL_AT_ONCE
+    }
+
     async fn activate_apps_many(&self, items: &[BulkAppActivation]) -> Result<(), StoreError> {
         if items.is_empty() {
             return Ok(());

@@ -56,6 +56,9 @@ pub(super) async fn begin_bulk(pool: &WritePool) -> Result<Transaction<'static>,
 /// people 50,000 per batch cost a fifth less than 10,000 (docs/performance.md).
 pub(super) const BULK_ENROL_BATCH: usize = 50_000;
 
+/// Bulk-enrolment batches written at once: one, as SQLite has one writer.
+pub(super) const BULK_ENROL_AT_ONCE: usize = 1;
+
 /// How the backend names itself.
 pub(super) const NAME: &str = "SQLite";
 
