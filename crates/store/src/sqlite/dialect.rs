@@ -158,4 +158,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "housekeeping indexes",
         include_str!("../../migrations/sqlite/0013_housekeeping.sql"),
     ),
+    (
+        14,
+        "user-ID tables without row ids",
+        include_str!("../../migrations/sqlite/0014_user_id_tables_without_rowid.sql"),
+    ),
 ];

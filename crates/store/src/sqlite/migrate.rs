@@ -94,3 +94,88 @@ fn check_applied(conn: &Connection, migrations: &[Migration]) -> Result<(), Stor
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before migration 14 keeps its user-ID claims and history, now in
+    /// tables without row ids, and the claims still refuse a user ID taken twice.
+    #[test]
+    fn migration_14_keeps_the_user_id_tables_rows() {
+        let (_dir, path) = sesam_testkit::sqlite_path();
+        let mut conn = super::super::connection::open_writer(&path).unwrap();
+        let migrations = super::super::dialect::MIGRATIONS;
+        let before = migrations.iter().position(|m| m.0 == 14).unwrap();
+        run(&mut conn, &migrations[..before]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO identities (id, national_id_sealed, national_id_index, national_id_masked, name, birthdate, ial, state, phone, user_id, user_id_key, created_at, updated_at) \
+             VALUES (x'01', x'00', x'0a', '010150-****', 'A', '1950-01-01', 'substantial', 'active', '+4512345678', 'Anna.B', 'anna.b', 1, 1); \
+             INSERT INTO user_id_claims (key, identity_id, released_at, reserved_until) VALUES ('anna.b', x'01', NULL, NULL), ('old.name', x'01', 5, 99); \
+             INSERT INTO user_id_history (identity_id, user_id, from_at, to_at) VALUES (x'01', 'Old.Name', 1, 5), (x'01', 'Anna.B', 5, NULL);",
+        )
+        .unwrap();
+
+        run(&mut conn, migrations).unwrap();
+
+        let claims: Vec<(String, Option<i64>, Option<i64>)> = conn
+            .prepare("SELECT key, released_at, reserved_until FROM user_id_claims ORDER BY key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            claims,
+            [
+                ("anna.b".to_owned(), None, None),
+                ("old.name".to_owned(), Some(5), Some(99))
+            ]
+        );
+        let history: Vec<(String, i64, Option<i64>)> = conn
+            .prepare("SELECT user_id, from_at, to_at FROM user_id_history ORDER BY from_at")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            history,
+            [
+                ("Old.Name".to_owned(), 1, Some(5)),
+                ("Anna.B".to_owned(), 5, None)
+            ]
+        );
+        for table in ["user_id_claims", "user_id_history"] {
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(sql.contains("WITHOUT ROWID"), "{table}: {sql}");
+        }
+        let taken = conn.execute(
+            "INSERT INTO user_id_claims (key, identity_id) VALUES ('anna.b', x'01')",
+            [],
+        );
+        assert!(taken.is_err(), "a user ID taken twice must be refused");
+        let orphan = conn.execute(
+            "INSERT INTO user_id_claims (key, identity_id) VALUES ('nobody', x'02')",
+            [],
+        );
+        assert!(orphan.is_err(), "a claim must belong to an identity");
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let dangling = conn
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |_| Ok(()))
+            .unwrap()
+            .count();
+        assert_eq!(dangling, 0);
+    }
+}
