@@ -227,13 +227,13 @@ impl Sesam {
             }
             if batch.len() >= size {
                 let next = std::mem::take(&mut batch);
-                make_room(&mut writing, at_once, &next, &mut report, sink).await?;
-                writing.push_back(self.start_batch(next));
+                self.write_batch(next, &mut writing, at_once, &mut report, sink)
+                    .await?;
             }
         }
         if !batch.is_empty() {
-            make_room(&mut writing, at_once, &batch, &mut report, sink).await?;
-            writing.push_back(self.start_batch(batch));
+            self.write_batch(batch, &mut writing, at_once, &mut report, sink)
+                .await?;
         }
         while !writing.is_empty() {
             settle_oldest(&mut writing, &mut report, sink).await?;
@@ -253,21 +253,39 @@ impl Sesam {
         Ok(report)
     }
 
-    /// Starts writing `batch` in its own task.
-    fn start_batch(&self, batch: Vec<(u64, BulkEnrolment, ActivationCode)>) -> WrittenBatch {
+    /// Starts writing `batch` in its own task once there is room for it: fewer than
+    /// `at_once` batches in flight, and none of them with a person or a user ID of
+    /// `batch`. Batches in flight commit in any order, so without the second rule a person
+    /// listed twice, or a user ID asked for twice, could go to the later line; this way
+    /// the earlier line wins, as when batches are written one at a time.
+    async fn write_batch(
+        &self,
+        batch: Vec<(u64, BulkEnrolment, ActivationCode)>,
+        writing: &mut VecDeque<WrittenBatch>,
+        at_once: usize,
+        report: &mut ImportReport,
+        sink: &mut dyn ImportSink,
+    ) -> Result<(), AppError> {
+        // One at a time, the batch in flight is settled before the next starts anyway.
+        let people = if at_once > 1 {
+            BatchPeople::of(&batch)
+        } else {
+            BatchPeople::default()
+        };
+        while writing.len() >= at_once || writing.iter().any(|w| w.people.overlap(&people)) {
+            settle_oldest(writing, report, sink).await?;
+        }
         let store = self.store.clone();
-        let people = BatchPeople::of(&batch);
-        WrittenBatch(
-            people,
-            tokio::spawn(async move {
-                let (meta, items): (Vec<(u64, ActivationCode)>, Vec<BulkEnrolment>) = batch
-                    .into_iter()
-                    .map(|(line, item, code)| ((line, code), item))
-                    .unzip();
-                let outcomes = store.enrol_many(&items).await;
-                (meta, items, outcomes)
-            }),
-        )
+        let task = tokio::spawn(async move {
+            let (meta, items): (Vec<(u64, ActivationCode)>, Vec<BulkEnrolment>) = batch
+                .into_iter()
+                .map(|(line, item, code)| ((line, code), item))
+                .unzip();
+            let outcomes = store.enrol_many(&items).await;
+            (meta, items, outcomes)
+        });
+        writing.push_back(WrittenBatch { people, task });
+        Ok(())
     }
 }
 
@@ -277,9 +295,13 @@ type BatchResult = (
     Result<Vec<BulkOutcome>, sesam_store::StoreError>,
 );
 
-struct WrittenBatch(BatchPeople, tokio::task::JoinHandle<BatchResult>);
+struct WrittenBatch {
+    people: BatchPeople,
+    task: tokio::task::JoinHandle<BatchResult>,
+}
 
-/// Whom a batch enrols, by national ID and user ID.
+/// Whom a batch enrols, by national ID and user-ID key.
+#[derive(Default)]
 struct BatchPeople {
     national_ids: HashSet<[u8; 32]>,
     user_ids: HashSet<String>,
@@ -297,40 +319,15 @@ impl BatchPeople {
         }
     }
 
-    fn shares_someone_with(&self, batch: &[(u64, BulkEnrolment, ActivationCode)]) -> bool {
-        batch.iter().any(|(_, item, _)| {
-            let new = &item.identity;
-            self.national_ids.contains(&new.national_id_index)
-                || new
-                    .enrolment
-                    .user_id
-                    .as_ref()
-                    .is_some_and(|u| self.user_ids.contains(u.key().as_str()))
-        })
+    fn overlap(&self, other: &Self) -> bool {
+        !self.national_ids.is_disjoint(&other.national_ids)
+            || !self.user_ids.is_disjoint(&other.user_ids)
     }
-}
-
-/// Settles batches in flight until `next` may start: fewer than `at_once` are in flight,
-/// and none of them has a person or a user ID of `next`. Batches in flight commit in any
-/// order, so without the second rule a person listed twice, or a user ID asked for twice,
-/// could go to the later line; this way the earlier line wins, as when batches are
-/// written one at a time.
-async fn make_room(
-    writing: &mut VecDeque<WrittenBatch>,
-    at_once: usize,
-    next: &[(u64, BulkEnrolment, ActivationCode)],
-    report: &mut ImportReport,
-    sink: &mut dyn ImportSink,
-) -> Result<(), AppError> {
-    while writing.len() >= at_once || writing.iter().any(|w| w.0.shares_someone_with(next)) {
-        settle_oldest(writing, report, sink).await?;
-    }
-    Ok(())
 }
 
 impl WrittenBatch {
     async fn await_outcomes(self) -> Result<BatchResult, AppError> {
-        self.1.await.map_err(|source| AppError::WorkerStopped {
+        self.task.await.map_err(|source| AppError::WorkerStopped {
             what: "the import's writer",
             source,
         })

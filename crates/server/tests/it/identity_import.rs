@@ -52,6 +52,19 @@ fn file_with_bad_lines(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// The file's line number of each letter in a letters file, in the file's order.
+fn lettered_lines(letters: &std::path::Path) -> Vec<u64> {
+    std::fs::read_to_string(letters)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 fn import(data: &Data, file: &std::path::Path, letters: &std::path::Path) -> Run {
     admin(
         data,
@@ -148,18 +161,22 @@ fn import_reports_bad_lines_and_resumes_sqlite() {
     imports_and_resumes(Data::Dir(dir.path().join("data")), dir.path());
 }
 
-#[tokio::test]
-async fn import_reports_bad_lines_and_resumes_postgres() {
+/// Runs `check` with a fresh PostgreSQL database and a temporary directory, off the
+/// async runtime (it runs the binary and waits); skipped without PostgreSQL outside CI.
+async fn on_postgres(check: fn(Data, &std::path::Path)) {
     let Some(url) = sesam_testkit::postgres_database().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    tokio::task::spawn_blocking({
-        let dir = dir.path().to_owned();
-        move || imports_and_resumes(Data::Postgres(url), &dir)
-    })
-    .await
-    .unwrap();
+    let path = dir.path().to_owned();
+    tokio::task::spawn_blocking(move || check(Data::Postgres(url), &path))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn import_reports_bad_lines_and_resumes_postgres() {
+    on_postgres(imports_and_resumes).await;
 }
 
 /// A person listed twice, and a user ID asked for twice, go to the earlier line, also when
@@ -191,15 +208,7 @@ fn the_earlier_line_wins_across_batches(data: Data, dir: &std::path::Path) {
             .contains("user ID is taken"),
         "{j}"
     );
-    let lettered: Vec<u64> = std::fs::read_to_string(&letters)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let lettered = lettered_lines(&letters);
     assert_eq!(lettered.len(), 10_001);
     assert!(lettered.contains(&4) && lettered.contains(&6) && lettered.contains(&10_003));
     assert!(!lettered.contains(&10_001) && !lettered.contains(&10_002));
@@ -219,16 +228,7 @@ fn the_earlier_line_wins_across_batches_sqlite() {
 
 #[tokio::test]
 async fn the_earlier_line_wins_across_batches_postgres() {
-    let Some(url) = sesam_testkit::postgres_database().await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    tokio::task::spawn_blocking({
-        let dir = dir.path().to_owned();
-        move || the_earlier_line_wins_across_batches(Data::Postgres(url), &dir)
-    })
-    .await
-    .unwrap();
+    on_postgres(the_earlier_line_wins_across_batches).await;
 }
 
 /// When a batch fails on PostgreSQL while the batch after it is written beside it, the
@@ -237,13 +237,25 @@ async fn the_earlier_line_wins_across_batches_postgres() {
 /// The fault is real: a check constraint added to the database refuses one person.
 #[tokio::test]
 async fn a_failed_batch_still_letters_the_batch_written_beside_it_postgres() {
+    on_postgres(a_failed_batch_still_letters_the_batch_written_beside_it).await;
+}
+
+fn a_failed_batch_still_letters_the_batch_written_beside_it(data: Data, dir: &std::path::Path) {
     use sqlx::Connection as _;
-    let Some(url) = sesam_testkit::postgres_database().await else {
-        return;
+    let Data::Postgres(url) = &data else {
+        unreachable!("a PostgreSQL test")
     };
-    let dir = tempfile::tempdir().unwrap();
-    let data = Data::Postgres(url.clone());
-    let file = dir.path().join("poisoned.jsonl");
+    let sql = |statement: &'static str| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(statement).execute(&mut db).await.unwrap();
+        });
+    };
+    let file = dir.join("poisoned.jsonl");
     let mut text = String::new();
     for i in 0..10_003 {
         let mut l: serde_json::Value = serde_json::from_str(&line(i, None)).unwrap();
@@ -253,65 +265,26 @@ async fn a_failed_batch_still_letters_the_batch_written_beside_it_postgres() {
         text.push_str(&format!("{l}\n"));
     }
     std::fs::write(&file, text).unwrap();
-    let letters = dir.path().join("letters.jsonl");
+    let letters = dir.join("letters.jsonl");
 
-    let first = tokio::task::spawn_blocking({
-        let data = data.clone();
-        move || {
-            admin(&data, &["audit", "verify"]).ok();
-            data
-        }
-    })
-    .await
-    .unwrap();
-    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("ALTER TABLE identities ADD CONSTRAINT poison CHECK (name <> 'Poison Person')")
-        .execute(&mut db)
-        .await
-        .unwrap();
-    let run = tokio::task::spawn_blocking({
-        let (file, letters) = (file.clone(), letters.clone());
-        move || import(&first, &file, &letters)
-    })
-    .await
-    .unwrap();
+    admin(&data, &["audit", "verify"]).ok(); // creates the tables
+    sql("ALTER TABLE identities ADD CONSTRAINT poison CHECK (name <> 'Poison Person')");
+    let run = import(&data, &file, &letters);
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("lines 1 to 10000 were not imported"),
         "{}",
         run.stderr
     );
-    let lettered: Vec<u64> = std::fs::read_to_string(&letters)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let lettered = lettered_lines(&letters);
     assert_eq!(lettered, [10_001, 10_002, 10_003]);
 
-    sqlx::query("ALTER TABLE identities DROP CONSTRAINT poison")
-        .execute(&mut db)
-        .await
-        .unwrap();
-    let again = tokio::task::spawn_blocking(move || {
-        let j = import(&data, &file, &dir.path().join("again.jsonl"))
-            .ok()
-            .json();
-        let audit = admin(&data, &["--json", "audit", "verify"]).ok().json();
-        (j, audit)
-    })
-    .await
-    .unwrap();
-    assert_eq!(again.0["enrolled"], 10_000, "{}", again.0);
-    assert_eq!(again.0["already_enrolled"], 3, "{}", again.0);
-    assert!(
-        again.1["entries"].as_u64().unwrap() >= 10_003,
-        "{}",
-        again.1
-    );
+    sql("ALTER TABLE identities DROP CONSTRAINT poison");
+    let again = import(&data, &file, &dir.join("again.jsonl")).ok().json();
+    assert_eq!(again["enrolled"], 10_000, "{again}");
+    assert_eq!(again["already_enrolled"], 3, "{again}");
+    let audit = admin(&data, &["--json", "audit", "verify"]).ok().json();
+    assert!(audit["entries"].as_u64().unwrap() >= 10_003, "{audit}");
 }
 
 #[test]

@@ -49,10 +49,9 @@ pub trait BulkStore: Send + Sync {
         10_000
     }
 
-    /// [`BulkStore::enrol_many`] calls that may run at once. Batches in flight at once
-    /// may hold the same person (a file listing someone twice); the store's unique
-    /// indexes and its retry make sure one of them enrols that person and the other sees
-    /// them as enrolled.
+    /// [`BulkStore::enrol_many`] calls one import may run at once. Calls at once that hold
+    /// the same person (two imports of one file) are safe: the store's unique indexes and
+    /// its retry make one of them enrol that person and the other see them enrolled.
     fn enrol_batches_at_once(&self) -> usize {
         1
     }

@@ -118,32 +118,26 @@ mod tests {
 
         run(&mut conn, migrations).unwrap();
 
-        let claims: Vec<(String, Option<i64>, Option<i64>)> = conn
-            .prepare("SELECT key, released_at, reserved_until FROM user_id_claims ORDER BY key")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let three = |sql: &str| -> Vec<(String, Option<i64>, Option<i64>)> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
         assert_eq!(
-            claims,
+            three("SELECT key, released_at, reserved_until FROM user_id_claims ORDER BY key"),
             [
                 ("anna.b".to_owned(), None, None),
                 ("old.name".to_owned(), Some(5), Some(99))
             ]
         );
-        let history: Vec<(String, i64, Option<i64>)> = conn
-            .prepare("SELECT user_id, from_at, to_at FROM user_id_history ORDER BY from_at")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
         assert_eq!(
-            history,
+            three("SELECT user_id, from_at, to_at FROM user_id_history ORDER BY from_at"),
             [
-                ("Old.Name".to_owned(), 1, Some(5)),
-                ("Anna.B".to_owned(), 5, None)
+                ("Old.Name".to_owned(), Some(1), Some(5)),
+                ("Anna.B".to_owned(), Some(5), None)
             ]
         );
         for table in ["user_id_claims", "user_id_history"] {
